@@ -1,0 +1,94 @@
+//! Command-line front end: flags, file opening, error messages and exit codes.
+//!
+//! Exit codes (SPEC §2): 0 success, 2 usage error / unreadable / malformed input.
+//! A closed output pipe ends the run quietly with 0, as `head` users expect.
+
+mod dis;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Open Python pickle files without executing them.
+#[derive(Parser, Debug)]
+#[command(name = "pklinspect", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List the opcodes of a pickle, exactly as `python -m pickletools` does.
+    Dis(dis::DisArgs),
+}
+
+/// Exit status of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    Success,
+    Failure,
+}
+
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version on stdout (exit 0) and usage errors on stderr (2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let status = match cli.command {
+        Command::Dis(args) => dis::run(&args),
+    };
+    match status {
+        Status::Success => ExitCode::SUCCESS,
+        Status::Failure => ExitCode::from(2),
+    }
+}
+
+/// A FILE argument: a path, or `-` for standard input.
+#[derive(Clone, Debug)]
+pub(crate) struct InputPath(pub PathBuf);
+
+impl InputPath {
+    pub fn is_stdin(&self) -> bool {
+        self.0.as_os_str() == "-"
+    }
+
+    /// The name used in messages.
+    pub fn display(&self) -> String {
+        if self.is_stdin() {
+            "<stdin>".to_string()
+        } else {
+            self.0.display().to_string()
+        }
+    }
+
+    pub fn open(&self) -> io::Result<pklinspect::input::Input> {
+        if self.is_stdin() {
+            pklinspect::input::Input::read(io::stdin().lock())
+        } else {
+            pklinspect::input::Input::open(&self.0)
+        }
+    }
+}
+
+impl From<std::ffi::OsString> for InputPath {
+    fn from(s: std::ffi::OsString) -> Self {
+        InputPath(PathBuf::from(s))
+    }
+}
+
+/// Prints `pklinspect: <file>: <message>` on standard error.
+pub(crate) fn report(file: &str, message: impl std::fmt::Display) {
+    eprintln!("pklinspect: {file}: {message}");
+}
+
+/// Whether a write failed only because the reader went away (`| head`).
+pub(crate) fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}

@@ -1,0 +1,458 @@
+//! `dis`: an opcode listing byte-identical to CPython's `pickletools.dis`.
+//!
+//! It follows pickletools line for line: the same argument `repr`s (see [`crate::pytext`]),
+//! the same MARK indentation, and the same consistency checks on a stack of
+//! [`StackKind`]s — failing where pickletools fails, after printing the same lines.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+
+use num_bigint::BigInt;
+
+use crate::error::{Error, ErrorKind};
+use crate::opcode::{ArgKind, Opcode, StackKind};
+use crate::pytext;
+use crate::reader::{Arg, Op, OpReader};
+
+/// Options of `pickletools.dis`.
+#[derive(Clone, Debug)]
+pub struct DisOptions {
+    /// Blanks by which to indent each MARK level (pickletools' `indentlevel`, default 4).
+    pub indent_level: usize,
+    /// Column hint for one-line opcode descriptions; 0 turns them off (`annotate`).
+    pub annotate: usize,
+    /// Keep the memo from one pickle to the next in a file of several (`--memo`).
+    pub keep_memo: bool,
+}
+
+impl Default for DisOptions {
+    fn default() -> Self {
+        DisOptions {
+            indent_level: 4,
+            annotate: 0,
+            keep_memo: false,
+        }
+    }
+}
+
+/// Why a disassembly stopped early.
+#[derive(Debug)]
+pub enum DisError {
+    /// The pickle is malformed or inconsistent (pickletools raises `ValueError`).
+    Pickle(Error),
+    /// Writing the listing failed (e.g. a closed pipe).
+    Write(io::Error),
+}
+
+impl From<io::Error> for DisError {
+    fn from(e: io::Error) -> Self {
+        DisError::Write(e)
+    }
+}
+
+impl From<Error> for DisError {
+    fn from(e: Error) -> Self {
+        DisError::Pickle(e)
+    }
+}
+
+/// What `dis_file` found besides the listing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DisSummary {
+    /// Start offsets of the pickles listed.
+    pub pickles: Vec<usize>,
+    /// Offset and length of bytes after the last pickle that do not start a pickle.
+    pub trailing: Option<(usize, usize)>,
+}
+
+/// A memo key as pickletools holds it: a Python int (`False`/`True` equal 0/1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum MemoKey {
+    Small(i128),
+    Big(BigInt),
+}
+
+impl MemoKey {
+    fn from_bigint(value: BigInt) -> MemoKey {
+        match i128::try_from(&value) {
+            Ok(small) => MemoKey::Small(small),
+            Err(_) => MemoKey::Big(value),
+        }
+    }
+}
+
+/// The memo of stack kinds, shared across pickles with `keep_memo`.
+#[derive(Default, Debug)]
+pub struct DisMemo {
+    entries: HashMap<MemoKey, StackKind>,
+}
+
+/// An argument rendered as pickletools would, plus its value as a memo key.
+struct RenderedArg {
+    text: Option<String>,
+    key: Option<MemoKey>,
+}
+
+fn python_error(op: &Op<'_>, message: String) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        op.offset as u64,
+        format!("{} argument: {message}", op.opcode.name()),
+    )
+}
+
+/// Decodes `escape_decode(data).decode("ascii")`, as pickletools' `read_stringnl` does.
+fn escaped_ascii(op: &Op<'_>, data: &[u8]) -> Result<Vec<u32>, Error> {
+    let decoded = pytext::escape_decode(data).map_err(|m| python_error(op, m))?;
+    if let Some(pos) = decoded.iter().position(|b| !b.is_ascii()) {
+        return Err(python_error(
+            op,
+            format!(
+                "'ascii' codec can't decode byte 0x{:02x} in position {pos}: ordinal not in range(128)",
+                decoded[pos]
+            ),
+        ));
+    }
+    Ok(pytext::decode_latin1(&decoded))
+}
+
+fn render_int(op: &Op<'_>, value: &BigInt, text: &mut String) -> Result<(), Error> {
+    pytext::repr_int(value, text).map_err(|m| python_error(op, m))
+}
+
+/// Renders `repr(arg)` the way pickletools' argument readers decode it.
+fn render_arg(op: &Op<'_>) -> Result<RenderedArg, Error> {
+    let mut text = String::new();
+    let mut key = None;
+    match (op.opcode.info().arg, op.arg) {
+        (ArgKind::None, _) => {
+            return Ok(RenderedArg {
+                text: None,
+                key: None,
+            })
+        }
+        (_, Arg::UInt(n)) => {
+            key = Some(MemoKey::Small(i128::from(n)));
+            text.push_str(&n.to_string());
+        }
+        (_, Arg::Int(n)) => {
+            key = Some(MemoKey::Small(i128::from(n)));
+            text.push_str(&n.to_string());
+        }
+        (_, Arg::Float(x)) => pytext::repr_float(x, &mut text),
+        (ArgKind::DecimalnlShort, Arg::Line(line)) => match line {
+            b"00" => {
+                key = Some(MemoKey::Small(0));
+                text.push_str("False");
+            }
+            b"01" => {
+                key = Some(MemoKey::Small(1));
+                text.push_str("True");
+            }
+            _ => {
+                let value = pytext::parse_int(line).map_err(|m| python_error(op, m))?;
+                render_int(op, &value, &mut text)?;
+                key = Some(MemoKey::from_bigint(value));
+            }
+        },
+        (ArgKind::DecimalnlLong, Arg::Line(line)) => {
+            let digits = line.strip_suffix(b"L").unwrap_or(line);
+            let value = pytext::parse_int(digits).map_err(|m| python_error(op, m))?;
+            render_int(op, &value, &mut text)?;
+        }
+        (ArgKind::Floatnl, Arg::Line(line)) => {
+            let value = pytext::parse_float(line).map_err(|m| python_error(op, m))?;
+            pytext::repr_float(value, &mut text);
+        }
+        (ArgKind::Stringnl, Arg::Line(line)) => {
+            let inner = strip_quotes(op, line)?;
+            pytext::repr_str(&escaped_ascii(op, inner)?, &mut text);
+        }
+        (ArgKind::StringnlNoescape, Arg::Line(line)) => {
+            pytext::repr_str(&escaped_ascii(op, line)?, &mut text);
+        }
+        (ArgKind::Unicodestringnl, Arg::Line(line)) => {
+            let cps = pytext::decode_raw_unicode_escape(line).map_err(|m| python_error(op, m))?;
+            pytext::repr_str(&cps, &mut text);
+        }
+        (_, Arg::Pair(module, name)) => {
+            let mut cps = escaped_ascii(op, module.as_bytes())?;
+            cps.push(u32::from(b' '));
+            cps.extend(escaped_ascii(op, name.as_bytes())?);
+            pytext::repr_str(&cps, &mut text);
+        }
+        (ArgKind::String1 | ArgKind::String4, Arg::Bytes(data)) => {
+            pytext::repr_str(&pytext::decode_latin1(data), &mut text);
+        }
+        (ArgKind::Bytearray8, Arg::Bytes(data)) => pytext::repr_bytearray(data, &mut text),
+        (ArgKind::Long1 | ArgKind::Long4, Arg::Bytes(data)) => {
+            render_int(op, &pytext::decode_long(data), &mut text)?;
+        }
+        (_, Arg::Bytes(data)) => pytext::repr_bytes(data, &mut text),
+        (_, Arg::Text(data)) => {
+            pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), &mut text);
+        }
+        (kind, arg) => {
+            // The reader builds arguments from the same table, so this cannot happen.
+            return Err(python_error(op, format!("unexpected {arg:?} for {kind:?}")));
+        }
+    }
+    Ok(RenderedArg {
+        text: Some(text),
+        key,
+    })
+}
+
+/// pickletools' `stripquotes`: the line must start and end with the same quote.
+fn strip_quotes<'a>(op: &Op<'_>, line: &'a [u8]) -> Result<&'a [u8], Error> {
+    for q in [b'"', b'\''] {
+        if line.first() == Some(&q) {
+            if line.last() != Some(&q) {
+                let mut shown = String::new();
+                pytext::repr_bytes(line, &mut shown);
+                return Err(python_error(
+                    op,
+                    format!(
+                        "string quote {} not found at both ends of {shown}",
+                        q as char
+                    ),
+                ));
+            }
+            // A lone quote is both ends at once: pickletools yields the empty string.
+            return Ok(line.get(1..line.len().saturating_sub(1)).unwrap_or(&[]));
+        }
+    }
+    let mut shown = String::new();
+    pytext::repr_bytes(line, &mut shown);
+    Err(python_error(op, format!("no string quotes around {shown}")))
+}
+
+fn inconsistent(op: &Op<'_>, message: String) -> Error {
+    Error::new(ErrorKind::Inconsistent, op.offset as u64, message)
+}
+
+/// Lists one pickle starting at `start`, as `pickletools.dis` does, and returns the
+/// offset just past its STOP.
+pub fn dis_pickle(
+    data: &[u8],
+    start: usize,
+    memo: &mut DisMemo,
+    options: &DisOptions,
+    out: &mut impl Write,
+) -> Result<usize, DisError> {
+    let mut reader = OpReader::new(data, start);
+    let mut stack: Vec<StackKind> = Vec::new();
+    let mut markstack: Vec<usize> = Vec::new();
+    let mut maxproto: u8 = 0;
+    let mut annocol = options.annotate;
+    let mut line = String::with_capacity(128);
+    let indent = " ".repeat(options.indent_level);
+
+    while let Some(op) = reader.next_op() {
+        let op = op?;
+        let info = op.opcode.info();
+        let arg = render_arg(&op)?;
+
+        line.clear();
+        use std::fmt::Write as _;
+        let _ = write!(line, "{:5}: ", op.offset);
+        // pickletools prints the position separately; its `line` (and so the annotation
+        // column) starts after it.
+        let position_len = line.len();
+        let code = code_repr(info.code);
+        let _ = write!(line, "{code:<4} ");
+        for _ in 0..markstack.len() {
+            line.push_str(&indent);
+        }
+        line.push_str(info.name);
+
+        maxproto = maxproto.max(info.proto);
+        let before = info.stack_before;
+        let mut after: &[StackKind] = info.stack_after;
+        let mut numtopop = before.len();
+        let mut markmsg: Option<String> = None;
+        let mut errormsg: Option<String> = None;
+
+        let pops_mark = before.contains(&StackKind::Mark)
+            || (op.opcode == Opcode::POP && stack.last() == Some(&StackKind::Mark));
+        if pops_mark {
+            if let Some(markpos) = markstack.pop() {
+                markmsg = Some(format!("(MARK at {markpos})"));
+                while let Some(top) = stack.pop() {
+                    if top == StackKind::Mark {
+                        break;
+                    }
+                }
+                numtopop = before
+                    .iter()
+                    .position(|k| *k == StackKind::Mark)
+                    .unwrap_or(0);
+            } else {
+                let msg = "no MARK exists on stack".to_string();
+                markmsg = Some(msg.clone());
+                errormsg = Some(msg);
+            }
+        }
+
+        let memo_after;
+        match op.opcode {
+            Opcode::PUT | Opcode::BINPUT | Opcode::LONG_BINPUT | Opcode::MEMOIZE => {
+                let (memo_idx, shown) = if op.opcode == Opcode::MEMOIZE {
+                    let idx = memo.entries.len();
+                    markmsg = Some(format!("(as {idx})"));
+                    (MemoKey::Small(idx as i128), "None".to_string())
+                } else {
+                    (
+                        arg.key.clone().unwrap_or(MemoKey::Small(-1)),
+                        arg.text.clone().unwrap_or_default(),
+                    )
+                };
+                if memo.entries.contains_key(&memo_idx) {
+                    errormsg = Some(format!("memo key {shown} already defined"));
+                } else {
+                    match stack.last() {
+                        None => {
+                            errormsg = Some("stack is empty -- can't store into memo".to_string())
+                        }
+                        Some(StackKind::Mark) => {
+                            errormsg = Some("can't store markobject in the memo".to_string())
+                        }
+                        Some(&top) => {
+                            memo.entries.insert(memo_idx, top);
+                        }
+                    }
+                }
+            }
+            Opcode::GET | Opcode::BINGET | Opcode::LONG_BINGET => {
+                match arg.key.as_ref().and_then(|k| memo.entries.get(k)) {
+                    Some(&kind) => {
+                        memo_after = [kind];
+                        after = &memo_after;
+                    }
+                    None => {
+                        errormsg = Some(format!(
+                            "memo key {} has never been stored into",
+                            arg.text.as_deref().unwrap_or("None")
+                        ))
+                    }
+                }
+            }
+            _ => {}
+        }
+
+        if arg.text.is_some() || markmsg.is_some() {
+            for _ in info.name.len()..10 {
+                line.push(' ');
+            }
+            if let Some(text) = &arg.text {
+                line.push(' ');
+                line.push_str(text);
+            }
+            if let Some(msg) = &markmsg {
+                line.push(' ');
+                line.push_str(msg);
+            }
+        }
+        if options.annotate > 0 {
+            // Python's len() counts characters; arguments may hold non-ASCII ones.
+            let chars = line[position_len..].chars().count();
+            for _ in chars..annocol {
+                line.push(' ');
+            }
+            annocol = chars.max(annocol);
+            if annocol > 50 {
+                annocol = options.annotate;
+            }
+            line.push(' ');
+            line.push_str(info.doc);
+        }
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+
+        if let Some(msg) = errormsg {
+            return Err(inconsistent(&op, msg).into());
+        }
+        if stack.len() < numtopop {
+            return Err(inconsistent(
+                &op,
+                format!(
+                    "tries to pop {numtopop} items from stack with only {} items",
+                    stack.len()
+                ),
+            )
+            .into());
+        }
+        stack.truncate(stack.len() - numtopop);
+        if after.contains(&StackKind::Mark) {
+            markstack.push(op.offset);
+        }
+        stack.extend_from_slice(after);
+
+        if op.opcode == Opcode::STOP {
+            writeln!(out, "highest protocol among opcodes = {maxproto}")?;
+            if !stack.is_empty() {
+                let names: Vec<&str> = stack.iter().map(|k| k.name()).collect();
+                return Err(inconsistent(
+                    &op,
+                    format!("stack not empty after STOP: [{}]", names.join(", ")),
+                )
+                .into());
+            }
+            return Ok(op.end);
+        }
+    }
+    // The reader ends only after STOP or an error, both handled above.
+    Err(Error::new(
+        ErrorKind::Truncated,
+        reader.position() as u64,
+        "pickle ended before STOP",
+    )
+    .into())
+}
+
+/// `repr(opcode.code)[1:-1]`: the opcode's character, escaped as Python escapes it.
+fn code_repr(code: u8) -> String {
+    let mut text = String::new();
+    pytext::repr_str(&[u32::from(code)], &mut text);
+    text[1..text.len() - 1].to_string()
+}
+
+/// Lists every pickle in `data`, one after another. The first is listed exactly as
+/// `python -m pickletools` lists it; each later one follows a blank line and a header
+/// `==> pickle N at offset X <==`, with offsets counted from the start of `data` (as
+/// pickletools counts them when it reads on from the same file).
+///
+/// Bytes after the last pickle that do not start with an opcode are not an error: they
+/// are returned in [`DisSummary::trailing`] for the caller to report.
+pub fn dis_all(
+    data: &[u8],
+    options: &DisOptions,
+    out: &mut impl Write,
+) -> Result<DisSummary, DisError> {
+    let mut summary = DisSummary::default();
+    let mut memo = DisMemo::default();
+    let mut pos = 0;
+    loop {
+        if !summary.pickles.is_empty() {
+            if pos >= data.len() {
+                break;
+            }
+            if Opcode::from_byte(data[pos]).is_none() {
+                summary.trailing = Some((pos, data.len() - pos));
+                break;
+            }
+            writeln!(out)?;
+            writeln!(
+                out,
+                "==> pickle {} at offset {pos} <==",
+                summary.pickles.len() + 1
+            )?;
+            if !options.keep_memo {
+                memo = DisMemo::default();
+            }
+        }
+        summary.pickles.push(pos);
+        pos = dis_pickle(data, pos, &mut memo, options, out)?;
+    }
+    Ok(summary)
+}

@@ -1,0 +1,50 @@
+//! Getting the bytes: a memory map of a file, or standard input read into memory.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The bytes of one input, borrowed by everything downstream.
+pub enum Input {
+    /// A read-only memory map of a regular file.
+    Mapped(memmap2::Mmap),
+    /// Bytes read from a pipe, standard input, or an empty file.
+    Owned(Vec<u8>),
+}
+
+impl Input {
+    /// Opens `path`: maps regular files, reads anything else (pipes, devices).
+    pub fn open(path: &Path) -> io::Result<Input> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory",
+            ));
+        }
+        if !meta.is_file() || meta.len() == 0 {
+            return Input::read(file);
+        }
+        // SAFETY: the map is read-only. If another process truncates or rewrites the file
+        // while we read it, the contents we see may change (or reads may fault); this is
+        // the documented trade-off of memory-mapped input, as in ripgrep.
+        let map = unsafe { memmap2::Mmap::map(&file)? };
+        Ok(Input::Mapped(map))
+    }
+
+    /// Reads everything from `reader` (standard input).
+    pub fn read(mut reader: impl Read) -> io::Result<Input> {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes)?;
+        Ok(Input::Owned(bytes))
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Input::Mapped(map) => map,
+            Input::Owned(bytes) => bytes,
+        }
+    }
+}

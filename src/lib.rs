@@ -1,0 +1,16 @@
+//! pklinspect: open Python pickle files without executing them.
+//!
+//! Data flows one way: bytes ([`input`]) → opcodes ([`opcode`] table, [`reader`]) →
+//! listings ([`dis`]). Nothing here imports, calls or evaluates anything from the input,
+//! prints, or exits: the binary in `src/main.rs` does that.
+
+pub mod dis;
+pub mod error;
+pub mod input;
+pub mod opcode;
+pub mod pytext;
+pub mod reader;
+
+pub use error::{Error, ErrorKind, Result};
+pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackKind, OPCODES};
+pub use reader::{Arg, Op, OpReader};

@@ -1,0 +1,570 @@
+//! Python's own text rules, as `pickletools.dis` applies them to arguments.
+//!
+//! `repr` of `str`, `bytes`, `bytearray`, `float` and `int`; `int()` and `float()` of
+//! bytes; `codecs.escape_decode`; the `raw-unicode-escape` and `utf-8`/`surrogatepass`
+//! decoders. Strings are handled as code points (`u32`), not Rust `char`s, because a
+//! Python `str` can hold lone surrogates and a pickle can carry them.
+
+mod printable;
+
+use num_bigint::BigInt;
+use std::fmt::Write as _;
+
+/// CPython 3.11's default `sys.get_int_max_str_digits()`: int <-> decimal conversions of
+/// more digits raise `ValueError` (CVE-2020-10735), and so `pickletools` fails on them.
+pub const INT_MAX_STR_DIGITS: usize = 4300;
+
+/// Whether CPython 3.11 considers `cp` printable (`str.isprintable`).
+pub fn is_printable(cp: u32) -> bool {
+    let table = printable::PRINTABLE;
+    let i = table.partition_point(|&(_, hi)| hi < cp);
+    table.get(i).is_some_and(|&(lo, _)| lo <= cp)
+}
+
+/// Checks UTF-8 as CPython's `surrogatepass` handler does: encoded surrogates
+/// (`ED A0..BF 80..BF`) are accepted. On failure, returns the offset of the bad byte.
+pub fn check_utf8_surrogatepass(bytes: &[u8]) -> Result<(), usize> {
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        match std::str::from_utf8(rest) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let bad = e.valid_up_to();
+                match rest.get(bad..bad + 3) {
+                    Some([0xED, 0xA0..=0xBF, 0x80..=0xBF]) => pos += bad + 3,
+                    _ => return Err(pos + bad),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes UTF-8 with `surrogatepass` into code points. Input that does not pass
+/// [`check_utf8_surrogatepass`] yields U+FFFD for bad bytes.
+pub fn decode_utf8_surrogatepass(bytes: &[u8]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        let (valid, bad) = match std::str::from_utf8(rest) {
+            Ok(s) => (s, None),
+            Err(e) => {
+                // The prefix up to valid_up_to() is UTF-8 by definition.
+                let valid = std::str::from_utf8(&rest[..e.valid_up_to()]).unwrap_or("");
+                (valid, Some(e.valid_up_to()))
+            }
+        };
+        out.extend(valid.chars().map(u32::from));
+        match bad {
+            None => break,
+            Some(at) => match rest.get(at..at + 3) {
+                Some(&[0xED, b1 @ 0xA0..=0xBF, b2 @ 0x80..=0xBF]) => {
+                    out.push(0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F));
+                    pos += at + 3;
+                }
+                _ => {
+                    out.push(0xFFFD);
+                    pos += at + 1;
+                }
+            },
+        }
+    }
+    out
+}
+
+/// Decodes bytes as latin-1 (every byte is its own code point).
+pub fn decode_latin1(bytes: &[u8]) -> Vec<u32> {
+    bytes.iter().map(|&b| u32::from(b)).collect()
+}
+
+/// Python's `str(data, 'raw-unicode-escape')`: bytes are latin-1, except that
+/// `\uXXXX` and `\UXXXXXXXX` are escapes (a `\\` pair is kept as two backslashes).
+pub fn decode_raw_unicode_escape(bytes: &[u8]) -> Result<Vec<u32>, String> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        i += 1;
+        if c != b'\\' {
+            out.push(u32::from(c));
+            continue;
+        }
+        let start = i - 1;
+        let Some(&kind) = bytes.get(i) else {
+            out.push(u32::from(c));
+            break;
+        };
+        i += 1;
+        let count = match kind {
+            b'u' => 4,
+            b'U' => 8,
+            _ => {
+                out.push(u32::from(b'\\'));
+                out.push(u32::from(kind));
+                continue;
+            }
+        };
+        let mut cp: u32 = 0;
+        for _ in 0..count {
+            let digit = bytes.get(i).and_then(|&d| char::from(d).to_digit(16));
+            let Some(digit) = digit else {
+                let what = if count == 4 {
+                    "truncated \\uXXXX escape"
+                } else {
+                    "truncated \\UXXXXXXXX escape"
+                };
+                return Err(format!(
+                    "'rawunicodeescape' codec can't decode bytes in position {start}-{}: {what}",
+                    i.min(bytes.len()).saturating_sub(1).max(start + 1)
+                ));
+            };
+            cp = (cp << 4) | digit;
+            i += 1;
+        }
+        if cp > 0x10FFFF {
+            return Err(format!(
+                "'rawunicodeescape' codec can't decode bytes in position {start}-{}: \\Uxxxxxxxx out of range",
+                i - 1
+            ));
+        }
+        out.push(cp);
+    }
+    Ok(out)
+}
+
+/// Python's `codecs.escape_decode`: backslash escapes of a bytes literal.
+pub fn escape_decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        i += 1;
+        if c != b'\\' {
+            out.push(c);
+            continue;
+        }
+        let Some(&e) = bytes.get(i) else {
+            return Err("Trailing \\ in string".to_string());
+        };
+        i += 1;
+        match e {
+            b'\n' => {}
+            b'\\' | b'\'' | b'"' => out.push(e),
+            b'b' => out.push(0x08),
+            b'f' => out.push(0x0C),
+            b't' => out.push(b'\t'),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b'v' => out.push(0x0B),
+            b'a' => out.push(0x07),
+            b'0'..=b'7' => {
+                let mut value = u32::from(e - b'0');
+                for _ in 0..2 {
+                    match bytes.get(i) {
+                        Some(&d @ b'0'..=b'7') => {
+                            value = value * 8 + u32::from(d - b'0');
+                            i += 1;
+                        }
+                        _ => break,
+                    }
+                }
+                // CPython 3.11 stores the low byte of an octal escape above \377.
+                out.push((value & 0xFF) as u8);
+            }
+            b'x' => {
+                let hex = |at: usize| bytes.get(at).and_then(|&d| char::from(d).to_digit(16));
+                match (hex(i), hex(i + 1)) {
+                    (Some(hi), Some(lo)) => {
+                        out.push((hi * 16 + lo) as u8);
+                        i += 2;
+                    }
+                    _ => return Err(format!("invalid \\x escape at position {}", i - 2)),
+                }
+            }
+            other => {
+                out.push(b'\\');
+                out.push(other);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn is_python_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+fn trim_python_space(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if !is_python_space(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !is_python_space(*last) {
+            break;
+        }
+        s = rest;
+    }
+    s
+}
+
+/// Removes underscores that sit between two digits, as Python's numeric parsers allow;
+/// `None` if an underscore sits anywhere else.
+fn strip_digit_underscores(s: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len());
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'_' {
+            let before = i.checked_sub(1).and_then(|j| s.get(j));
+            let after = s.get(i + 1);
+            if !(before.is_some_and(u8::is_ascii_digit) && after.is_some_and(u8::is_ascii_digit)) {
+                return None;
+            }
+        } else {
+            out.push(b);
+        }
+    }
+    Some(out)
+}
+
+/// Python's `int(data)` for bytes in base 10 (what pickletools does for INT, LONG,
+/// GET and PUT arguments).
+pub fn parse_int(data: &[u8]) -> Result<BigInt, String> {
+    let invalid = || {
+        let mut msg = String::from("invalid literal for int() with base 10: ");
+        repr_bytes(data, &mut msg);
+        msg
+    };
+    let s = trim_python_space(data);
+    let (negative, digits) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits[0].is_ascii_digit() {
+        return Err(invalid());
+    }
+    let digits = strip_digit_underscores(digits).ok_or_else(invalid)?;
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    if digits.len() > INT_MAX_STR_DIGITS {
+        return Err(format!(
+            "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion: \
+             value has {} digits; use sys.set_int_max_str_digits() to increase the limit",
+            digits.len()
+        ));
+    }
+    let magnitude = BigInt::parse_bytes(&digits, 10).ok_or_else(invalid)?;
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// Python's `float(data)` for bytes.
+pub fn parse_float(data: &[u8]) -> Result<f64, String> {
+    let invalid = || {
+        let mut msg = String::from("could not convert string to float: ");
+        repr_bytes(data, &mut msg);
+        msg
+    };
+    let s = trim_python_space(data);
+    let (negative, body) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let magnitude = match lower.as_slice() {
+        b"inf" | b"infinity" => f64::INFINITY,
+        b"nan" => f64::NAN,
+        _ => {
+            let plain = strip_digit_underscores(body).ok_or_else(invalid)?;
+            // Python's grammar: digits [. digits] [e [sign] digits], or . digits ...
+            let ok_chars = plain
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+            if !ok_chars || plain.first().is_some_and(|b| matches!(b, b'+' | b'-')) {
+                return Err(invalid());
+            }
+            let text = std::str::from_utf8(&plain).map_err(|_| invalid())?;
+            text.parse::<f64>().map_err(|_| invalid())?
+        }
+    };
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// Appends Python's `repr()` of a `str` given as code points.
+pub fn repr_str(cps: &[u32], out: &mut String) {
+    let has_single = cps.contains(&u32::from(b'\''));
+    let has_double = cps.contains(&u32::from(b'"'));
+    let quote = if has_single && !has_double { '"' } else { '\'' };
+    out.push(quote);
+    for &cp in cps {
+        match cp {
+            _ if cp == u32::from(quote) || cp == u32::from(b'\\') => {
+                out.push('\\');
+                out.push(char::from(cp as u8));
+            }
+            0x09 => out.push_str("\\t"),
+            0x0A => out.push_str("\\n"),
+            0x0D => out.push_str("\\r"),
+            0..=0x1F | 0x7F => {
+                let _ = write!(out, "\\x{cp:02x}");
+            }
+            0x20..=0x7E => out.push(char::from(cp as u8)),
+            _ => match char::from_u32(cp) {
+                Some(ch) if is_printable(cp) => out.push(ch),
+                _ if cp <= 0xFF => {
+                    let _ = write!(out, "\\x{cp:02x}");
+                }
+                _ if cp <= 0xFFFF => {
+                    let _ = write!(out, "\\u{cp:04x}");
+                }
+                _ => {
+                    let _ = write!(out, "\\U{cp:08x}");
+                }
+            },
+        }
+    }
+    out.push(quote);
+}
+
+/// Appends Python's `repr()` of a `bytes` object.
+pub fn repr_bytes(bytes: &[u8], out: &mut String) {
+    let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    out.push('b');
+    out.push(char::from(quote));
+    for &b in bytes {
+        match b {
+            _ if b == quote || b == b'\\' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            0x20..=0x7E => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\x{b:02x}");
+            }
+        }
+    }
+    out.push(char::from(quote));
+}
+
+/// Appends Python's `repr()` of a `bytearray`.
+pub fn repr_bytearray(bytes: &[u8], out: &mut String) {
+    out.push_str("bytearray(");
+    repr_bytes(bytes, out);
+    out.push(')');
+}
+
+/// Appends Python's `repr()` of a float: the shortest digits that round-trip, in fixed
+/// notation when the decimal exponent is in -4 < e <= 16, else `1e+16` style.
+pub fn repr_float(x: f64, out: &mut String) {
+    if x.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if x.is_infinite() {
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
+    // Rust's `{:e}` gives the shortest round-tripping digits, as Python's repr does.
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let ndigits = digits.len() as i32;
+    let decpt = exp + 1;
+    out.push_str(sign);
+    if decpt <= -4 || decpt > 16 {
+        out.push_str(&digits[..1]);
+        if ndigits > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let e = decpt - 1;
+        let _ = write!(out, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+    } else if decpt <= 0 {
+        out.push_str("0.");
+        for _ in 0..-decpt {
+            out.push('0');
+        }
+        out.push_str(&digits);
+    } else if decpt >= ndigits {
+        out.push_str(&digits);
+        for _ in 0..decpt - ndigits {
+            out.push('0');
+        }
+        out.push_str(".0");
+    } else {
+        out.push_str(&digits[..decpt as usize]);
+        out.push('.');
+        out.push_str(&digits[decpt as usize..]);
+    }
+}
+
+/// Appends Python's `repr()` of an int, or fails as CPython 3.11 does when the value has
+/// more than [`INT_MAX_STR_DIGITS`] decimal digits.
+pub fn repr_int(value: &BigInt, out: &mut String) -> Result<(), String> {
+    let too_long = || {
+        format!(
+            "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion; \
+             use sys.set_int_max_str_digits() to increase the limit"
+        )
+    };
+    // 4300 digits need at least 14281 bits; refuse clearly larger values before the
+    // (quadratic) conversion, so a huge LONG4 costs nothing.
+    if value.bits() > 14_300 {
+        return Err(too_long());
+    }
+    let text = value.to_string();
+    let digits = text.trim_start_matches('-').len();
+    if digits > INT_MAX_STR_DIGITS {
+        return Err(too_long());
+    }
+    out.push_str(&text);
+    Ok(())
+}
+
+/// Python's `pickle.decode_long`: a little-endian two's-complement integer.
+pub fn decode_long(bytes: &[u8]) -> BigInt {
+    BigInt::from_signed_bytes_le(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> String {
+        let cps: Vec<u32> = text.chars().map(u32::from).collect();
+        let mut out = String::new();
+        repr_str(&cps, &mut out);
+        out
+    }
+
+    fn b(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        repr_bytes(bytes, &mut out);
+        out
+    }
+
+    fn f(x: f64) -> String {
+        let mut out = String::new();
+        repr_float(x, &mut out);
+        out
+    }
+
+    #[test]
+    fn str_repr_follows_python() {
+        assert_eq!(s("abc"), "'abc'");
+        assert_eq!(s("it's"), "\"it's\"");
+        assert_eq!(s("'\""), "'\\'\"'");
+        assert_eq!(s("a\\b\t\n\r\x00\x7f"), "'a\\\\b\\t\\n\\r\\x00\\x7f'");
+        assert_eq!(s("\u{e9}\u{4e2d}\u{1f600}"), "'\u{e9}\u{4e2d}\u{1f600}'");
+        assert_eq!(
+            s("\u{85}\u{a0}\u{ad}\u{2028}\u{e000}\u{10ffff}"),
+            "'\\x85\\xa0\\xad\\u2028\\ue000\\U0010ffff'"
+        );
+        let mut out = String::new();
+        repr_str(&[0xD800], &mut out);
+        assert_eq!(out, "'\\ud800'");
+    }
+
+    #[test]
+    fn bytes_repr_follows_python() {
+        assert_eq!(b(b"abc"), "b'abc'");
+        assert_eq!(b(b"it's"), "b\"it's\"");
+        assert_eq!(b(b"\x00\x80\xff\\"), "b'\\x00\\x80\\xff\\\\'");
+    }
+
+    #[test]
+    fn float_repr_follows_python() {
+        for (x, want) in [
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (0.1, "0.1"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (-0.0, "-0.0"),
+            (0.0, "0.0"),
+            (1.5, "1.5"),
+            (123456789.125, "123456789.125"),
+            (5e-324, "5e-324"),
+            (1e300, "1e+300"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+            (12345678901234567.0, "1.2345678901234568e+16"),
+        ] {
+            assert_eq!(f(x), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn int_parsing_follows_python() {
+        assert_eq!(parse_int(b" 12 ").unwrap(), BigInt::from(12));
+        assert_eq!(parse_int(b"-1_000").unwrap(), BigInt::from(-1000));
+        assert_eq!(parse_int(b"007").unwrap(), BigInt::from(7));
+        assert!(parse_int(b"1__0").is_err());
+        assert!(parse_int(b"_1").is_err());
+        assert!(parse_int(b"12L").is_err());
+        assert!(parse_int(b"").is_err());
+        assert!(parse_int(&[b'1'; 4301]).is_err());
+    }
+
+    #[test]
+    fn float_parsing_follows_python() {
+        assert_eq!(parse_float(b"1.5\t").unwrap(), 1.5);
+        assert_eq!(parse_float(b"-inf").unwrap(), f64::NEG_INFINITY);
+        assert!(parse_float(b"nan").unwrap().is_nan());
+        assert_eq!(parse_float(b"1_0.5").unwrap(), 10.5);
+        assert!(parse_float(b"1_.5").is_err());
+        assert!(parse_float(b"0x10").is_err());
+        assert!(parse_float(b"--1").is_err());
+    }
+
+    #[test]
+    fn escapes_decode_as_python_does() {
+        assert_eq!(escape_decode(b"a\\x41\\101\\n\\q").unwrap(), b"aAA\n\\q");
+        assert!(escape_decode(b"\\x4").is_err());
+        assert!(escape_decode(b"abc\\").is_err());
+        assert_eq!(
+            decode_raw_unicode_escape(b"a\\u00e9\\\\u1234\\U0001f600").unwrap(),
+            vec![0x61, 0xe9, 0x5c, 0x5c, 0x75, 0x31, 0x32, 0x33, 0x34, 0x1f600]
+        );
+        assert!(decode_raw_unicode_escape(b"\\u12").is_err());
+        assert!(decode_raw_unicode_escape(b"\\U00110000").is_err());
+    }
+
+    #[test]
+    fn surrogatepass_utf8() {
+        assert_eq!(check_utf8_surrogatepass(b"a\xed\xa0\x80b"), Ok(()));
+        assert_eq!(check_utf8_surrogatepass(b"ab\xff"), Err(2));
+        assert_eq!(
+            decode_utf8_surrogatepass(b"a\xed\xb0\x80"),
+            vec![0x61, 0xDC00]
+        );
+    }
+
+    #[test]
+    fn big_ints_beyond_python_limit_refuse_to_print() {
+        let mut out = String::new();
+        let huge = decode_long(&[0x7f; 4000]);
+        assert!(repr_int(&huge, &mut out).is_err());
+        assert!(repr_int(&decode_long(&[0xff]), &mut out).is_ok());
+        assert_eq!(out, "-1");
+    }
+}
