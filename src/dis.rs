@@ -4,6 +4,7 @@
 //! the same MARK indentation, and the same consistency checks on a stack of
 //! [`StackKind`]s — failing where pickletools fails, after printing the same lines.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -307,10 +308,11 @@ pub fn dis_pickle(
                         arg.text.clone().unwrap_or_default(),
                     )
                 };
-                if memo.entries.contains_key(&memo_idx) {
-                    errormsg = Some(format!("memo key {shown} already defined"));
-                } else {
-                    match stack.last() {
+                match memo.entries.entry(memo_idx) {
+                    Entry::Occupied(_) => {
+                        errormsg = Some(format!("memo key {shown} already defined"));
+                    }
+                    Entry::Vacant(slot) => match stack.last() {
                         None => {
                             errormsg = Some("stack is empty -- can't store into memo".to_string())
                         }
@@ -318,9 +320,9 @@ pub fn dis_pickle(
                             errormsg = Some("can't store markobject in the memo".to_string())
                         }
                         Some(&top) => {
-                            memo.entries.insert(memo_idx, top);
+                            slot.insert(top);
                         }
-                    }
+                    },
                 }
             }
             Opcode::GET | Opcode::BINGET | Opcode::LONG_BINGET => {
