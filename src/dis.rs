@@ -252,7 +252,18 @@ pub fn dis_pickle(
     while let Some(op) = reader.next_op() {
         let op = op?;
         let info = op.opcode.info();
-        let arg = render_arg(&op)?;
+        let arg = match render_arg(&op) {
+            Ok(arg) => arg,
+            Err(e) => {
+                // LONG1/LONG4 arguments always decode; only their repr can fail (past
+                // CPython's 4300-digit limit), and pickletools has printed the position
+                // by then.
+                if matches!(op.opcode, Opcode::LONG1 | Opcode::LONG4) {
+                    write!(out, "{:5}: ", op.offset)?;
+                }
+                return Err(e.into());
+            }
+        };
 
         line.clear();
         use std::fmt::Write as _;

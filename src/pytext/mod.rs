@@ -376,8 +376,14 @@ pub fn repr_float(x: f64, out: &mut String) {
         out.push_str(if x > 0.0 { "inf" } else { "-inf" });
         return;
     }
-    // Rust's `{:e}` gives the shortest round-tripping digits, as Python's repr does.
-    let sci = format!("{x:e}");
+    // Python's repr is the shortest string that round-trips and, among those, the one
+    // nearest to `x` (ties to even). Rust's `{:e}` finds the shortest length but may break
+    // an exact tie the other way; exact formatting at that length is nearest, ties even.
+    let shortest = format!("{x:e}");
+    let len = shortest
+        .split_once('e')
+        .map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let sci = format!("{x:.*e}", len.saturating_sub(1));
     let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let (sign, mantissa) = match mantissa.strip_prefix('-') {

@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// Whether we run on CI, where differential tests against CPython must not skip.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `python3`, if present. Under `CI=true` a missing python3 fails the test instead of
+/// skipping it, so the differential tests cannot silently stop running.
+pub fn python3() -> Option<Command> {
+    let found = Command::new("python3")
+        .arg("-c")
+        .arg("import sys; assert sys.version_info >= (3, 8)")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        let mut cmd = Command::new("python3");
+        // Python's own UTF-8 output regardless of the locale.
+        cmd.env("PYTHONIOENCODING", "utf-8").env("PYTHONUTF8", "1");
+        Some(cmd)
+    } else if on_ci() {
+        panic!("python3 is required when CI=true: differential tests against CPython must run");
+    } else {
+        eprintln!("skipped: python3 not found");
+        None
+    }
+}
+
+/// Runs a Python script with arguments and returns its output, failing on a non-zero exit.
+pub fn run_python(mut python: Command, script: &str, args: &[&str]) -> Output {
+    let output = python
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// The repository's `fixtures/` folder.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Every fixture file (not the sidecars, scripts or docs), sorted.
+pub fn fixture_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.parent() != Some(fixtures_dir().as_path()) {
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !name.ends_with(".truth.json") {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&fixtures_dir(), &mut files);
+    files.sort();
+    files
+}
+
+/// The `pklinspect` binary built for these tests.
+pub fn pklinspect() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pklinspect"))
+}
