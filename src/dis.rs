@@ -4,7 +4,6 @@
 //! the same MARK indentation, and the same consistency checks on a stack of
 //! [`StackKind`]s — failing where pickletools fails, after printing the same lines.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -83,15 +82,57 @@ impl MemoKey {
 }
 
 /// The memo of stack kinds, shared across pickles with `keep_memo`.
+///
+/// Picklers number memo keys 0, 1, 2, … so keys are kept densely, one byte each; a key
+/// far beyond the number of entries (or negative, or huge) goes to a map instead, so a
+/// hostile `LONG_BINPUT 4294967295` costs one map entry, not 4 GB.
 #[derive(Default, Debug)]
 pub struct DisMemo {
-    entries: HashMap<MemoKey, StackKind>,
+    dense: Vec<Option<StackKind>>,
+    sparse: HashMap<MemoKey, StackKind>,
+    len: usize,
 }
 
-/// An argument rendered as pickletools would, plus its value as a memo key.
-struct RenderedArg {
-    text: Option<String>,
-    key: Option<MemoKey>,
+impl DisMemo {
+    fn dense_index(&self, key: &MemoKey, growing: bool) -> Option<usize> {
+        let MemoKey::Small(k) = *key else {
+            return None;
+        };
+        let k = usize::try_from(k).ok()?;
+        let limit = if growing {
+            2 * self.len + 1024
+        } else {
+            self.dense.len()
+        };
+        (k < limit.max(self.dense.len())).then_some(k)
+    }
+
+    fn get(&self, key: &MemoKey) -> Option<StackKind> {
+        match self.dense_index(key, false) {
+            Some(i) => self.dense.get(i).copied().flatten(),
+            None => self.sparse.get(key).copied(),
+        }
+    }
+
+    /// Stores `kind` under `key` unless the key is taken; returns whether it stored.
+    fn insert_new(&mut self, key: MemoKey, kind: StackKind) -> bool {
+        if self.get(&key).is_some() {
+            return false;
+        }
+        match self.dense_index(&key, true) {
+            Some(i) => {
+                if i >= self.dense.len() {
+                    self.dense.resize(i + 1, None);
+                }
+                self.dense[i] = Some(kind);
+            }
+            None => {
+                self.sparse.insert(key, kind);
+            }
+        }
+        self.len += 1;
+        true
+    }
 }
 
 fn python_error(op: &Op<'_>, message: String) -> Error {
@@ -121,26 +162,34 @@ fn render_int(op: &Op<'_>, value: &BigInt, text: &mut String) -> Result<(), Erro
     pytext::repr_int(value, text).map_err(|m| python_error(op, m))
 }
 
-/// Renders `repr(arg)` the way pickletools' argument readers decode it.
-fn render_arg(op: &Op<'_>) -> Result<RenderedArg, Error> {
-    let mut text = String::new();
+/// What [`render_arg`] found besides the text: whether there is an argument, and its
+/// value as a memo key when it is an int.
+struct RenderedArg {
+    present: bool,
+    key: Option<MemoKey>,
+}
+
+/// Renders `repr(arg)` into `text` the way pickletools' argument readers decode it.
+fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
+    use std::fmt::Write as _;
+    text.clear();
     let mut key = None;
     match (op.opcode.info().arg, op.arg) {
         (ArgKind::None, _) => {
             return Ok(RenderedArg {
-                text: None,
+                present: false,
                 key: None,
             })
         }
         (_, Arg::UInt(n)) => {
             key = Some(MemoKey::Small(i128::from(n)));
-            text.push_str(&n.to_string());
+            let _ = write!(text, "{n}");
         }
         (_, Arg::Int(n)) => {
             key = Some(MemoKey::Small(i128::from(n)));
-            text.push_str(&n.to_string());
+            let _ = write!(text, "{n}");
         }
-        (_, Arg::Float(x)) => pytext::repr_float(x, &mut text),
+        (_, Arg::Float(x)) => pytext::repr_float(x, text),
         (ArgKind::DecimalnlShort, Arg::Line(line)) => match line {
             b"00" => {
                 key = Some(MemoKey::Small(0));
@@ -152,56 +201,53 @@ fn render_arg(op: &Op<'_>) -> Result<RenderedArg, Error> {
             }
             _ => {
                 let value = pytext::parse_int(line).map_err(|m| python_error(op, m))?;
-                render_int(op, &value, &mut text)?;
+                render_int(op, &value, text)?;
                 key = Some(MemoKey::from_bigint(value));
             }
         },
         (ArgKind::DecimalnlLong, Arg::Line(line)) => {
             let digits = line.strip_suffix(b"L").unwrap_or(line);
             let value = pytext::parse_int(digits).map_err(|m| python_error(op, m))?;
-            render_int(op, &value, &mut text)?;
+            render_int(op, &value, text)?;
         }
         (ArgKind::Floatnl, Arg::Line(line)) => {
             let value = pytext::parse_float(line).map_err(|m| python_error(op, m))?;
-            pytext::repr_float(value, &mut text);
+            pytext::repr_float(value, text);
         }
         (ArgKind::Stringnl, Arg::Line(line)) => {
             let inner = strip_quotes(op, line)?;
-            pytext::repr_str(&escaped_ascii(op, inner)?, &mut text);
+            pytext::repr_str(&escaped_ascii(op, inner)?, text);
         }
         (ArgKind::StringnlNoescape, Arg::Line(line)) => {
-            pytext::repr_str(&escaped_ascii(op, line)?, &mut text);
+            pytext::repr_str(&escaped_ascii(op, line)?, text);
         }
         (ArgKind::Unicodestringnl, Arg::Line(line)) => {
             let cps = pytext::decode_raw_unicode_escape(line).map_err(|m| python_error(op, m))?;
-            pytext::repr_str(&cps, &mut text);
+            pytext::repr_str(&cps, text);
         }
         (_, Arg::Pair(module, name)) => {
             let mut cps = escaped_ascii(op, module.as_bytes())?;
             cps.push(u32::from(b' '));
             cps.extend(escaped_ascii(op, name.as_bytes())?);
-            pytext::repr_str(&cps, &mut text);
+            pytext::repr_str(&cps, text);
         }
         (ArgKind::String1 | ArgKind::String4, Arg::Bytes(data)) => {
-            pytext::repr_str(&pytext::decode_latin1(data), &mut text);
+            pytext::repr_str(&pytext::decode_latin1(data), text);
         }
-        (ArgKind::Bytearray8, Arg::Bytes(data)) => pytext::repr_bytearray(data, &mut text),
+        (ArgKind::Bytearray8, Arg::Bytes(data)) => pytext::repr_bytearray(data, text),
         (ArgKind::Long1 | ArgKind::Long4, Arg::Bytes(data)) => {
-            render_int(op, &pytext::decode_long(data), &mut text)?;
+            render_int(op, &pytext::decode_long(data), text)?;
         }
-        (_, Arg::Bytes(data)) => pytext::repr_bytes(data, &mut text),
+        (_, Arg::Bytes(data)) => pytext::repr_bytes(data, text),
         (_, Arg::Text(data)) => {
-            pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), &mut text);
+            pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), text);
         }
         (kind, arg) => {
             // The reader builds arguments from the same table, so this cannot happen.
             return Err(python_error(op, format!("unexpected {arg:?} for {kind:?}")));
         }
     }
-    Ok(RenderedArg {
-        text: Some(text),
-        key,
-    })
+    Ok(RenderedArg { present: true, key })
 }
 
 /// pickletools' `stripquotes`: the line must start and end with the same quote.
@@ -248,11 +294,12 @@ pub fn dis_pickle(
     let mut annocol = options.annotate;
     let mut line = String::with_capacity(128);
     let indent = " ".repeat(options.indent_level);
+    let mut arg_text = String::new();
 
     while let Some(op) = reader.next_op() {
         let op = op?;
         let info = op.opcode.info();
-        let arg = match render_arg(&op) {
+        let arg = match render_arg(&op, &mut arg_text) {
             Ok(arg) => arg,
             Err(e) => {
                 // LONG1/LONG4 arguments always decode; only their repr can fail (past
@@ -271,8 +318,14 @@ pub fn dis_pickle(
         // pickletools prints the position separately; its `line` (and so the annotation
         // column) starts after it.
         let position_len = line.len();
-        let code = code_repr(info.code);
-        let _ = write!(line, "{code:<4} ");
+        // `"%-4s" % repr(opcode.code)[1:-1]`: every opcode byte is printable ASCII or
+        // escaped as \xNN (four characters, so no padding).
+        if info.code.is_ascii_graphic() {
+            line.push(char::from(info.code));
+            line.push_str("    ");
+        } else {
+            let _ = write!(line, "\\x{:02x} ", info.code);
+        }
         for _ in 0..markstack.len() {
             line.push_str(&indent);
         }
@@ -310,42 +363,38 @@ pub fn dis_pickle(
         match op.opcode {
             Opcode::PUT | Opcode::BINPUT | Opcode::LONG_BINPUT | Opcode::MEMOIZE => {
                 let (memo_idx, shown) = if op.opcode == Opcode::MEMOIZE {
-                    let idx = memo.entries.len();
+                    let idx = memo.len;
                     markmsg = Some(format!("(as {idx})"));
-                    (MemoKey::Small(idx as i128), "None".to_string())
+                    (MemoKey::Small(idx as i128), "None")
                 } else {
                     (
                         arg.key.clone().unwrap_or(MemoKey::Small(-1)),
-                        arg.text.clone().unwrap_or_default(),
+                        arg_text.as_str(),
                     )
                 };
-                match memo.entries.entry(memo_idx) {
-                    Entry::Occupied(_) => {
+                match stack.last() {
+                    _ if memo.get(&memo_idx).is_some() => {
                         errormsg = Some(format!("memo key {shown} already defined"));
                     }
-                    Entry::Vacant(slot) => match stack.last() {
-                        None => {
-                            errormsg = Some("stack is empty -- can't store into memo".to_string())
-                        }
-                        Some(StackKind::Mark) => {
-                            errormsg = Some("can't store markobject in the memo".to_string())
-                        }
-                        Some(&top) => {
-                            slot.insert(top);
-                        }
-                    },
+                    None => errormsg = Some("stack is empty -- can't store into memo".to_string()),
+                    Some(StackKind::Mark) => {
+                        errormsg = Some("can't store markobject in the memo".to_string())
+                    }
+                    Some(&top) => {
+                        memo.insert_new(memo_idx, top);
+                    }
                 }
             }
             Opcode::GET | Opcode::BINGET | Opcode::LONG_BINGET => {
-                match arg.key.as_ref().and_then(|k| memo.entries.get(k)) {
-                    Some(&kind) => {
+                match arg.key.as_ref().and_then(|k| memo.get(k)) {
+                    Some(kind) => {
                         memo_after = [kind];
                         after = &memo_after;
                     }
                     None => {
                         errormsg = Some(format!(
                             "memo key {} has never been stored into",
-                            arg.text.as_deref().unwrap_or("None")
+                            if arg.present { arg_text.as_str() } else { "None" }
                         ))
                     }
                 }
@@ -353,13 +402,13 @@ pub fn dis_pickle(
             _ => {}
         }
 
-        if arg.text.is_some() || markmsg.is_some() {
+        if arg.present || markmsg.is_some() {
             for _ in info.name.len()..10 {
                 line.push(' ');
             }
-            if let Some(text) = &arg.text {
+            if arg.present {
                 line.push(' ');
-                line.push_str(text);
+                line.push_str(&arg_text);
             }
             if let Some(msg) = &markmsg {
                 line.push(' ');
@@ -421,13 +470,6 @@ pub fn dis_pickle(
         "pickle ended before STOP",
     )
     .into())
-}
-
-/// `repr(opcode.code)[1:-1]`: the opcode's character, escaped as Python escapes it.
-fn code_repr(code: u8) -> String {
-    let mut text = String::new();
-    pytext::repr_str(&[u32::from(code)], &mut text);
-    text[1..text.len() - 1].to_string()
 }
 
 /// Lists every pickle in `data`, one after another. The first is listed exactly as
