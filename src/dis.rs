@@ -394,7 +394,11 @@ pub fn dis_pickle(
                     None => {
                         errormsg = Some(format!(
                             "memo key {} has never been stored into",
-                            if arg.present { arg_text.as_str() } else { "None" }
+                            if arg.present {
+                                arg_text.as_str()
+                            } else {
+                                "None"
+                            }
                         ))
                     }
                 }

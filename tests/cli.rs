@@ -37,7 +37,9 @@ fn help_and_version_exit_zero() {
         .args(["dis", "--help"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("--annotate").and(predicate::str::contains("--indentlevel")));
+        .stdout(
+            predicate::str::contains("--annotate").and(predicate::str::contains("--indentlevel")),
+        );
 }
 
 #[test]
@@ -115,7 +117,9 @@ fn inconsistent_stack_prints_the_offending_line_then_fails() {
         .assert()
         .code(2)
         .stdout(predicate::str::ends_with("    2: a    APPEND\n"))
-        .stderr(predicate::str::contains("tries to pop 2 items from stack with only 0 items"));
+        .stderr(predicate::str::contains(
+            "tries to pop 2 items from stack with only 0 items",
+        ));
 }
 
 #[test]
@@ -154,7 +158,9 @@ fn trailing_bytes_that_are_not_a_pickle_are_reported_not_hidden() {
         .arg(f.path())
         .assert()
         .success()
-        .stderr(predicate::str::contains("3 bytes after the last pickle (at offset 12)"));
+        .stderr(predicate::str::contains(
+            "3 bytes after the last pickle (at offset 12)",
+        ));
 }
 
 #[test]
@@ -199,7 +205,12 @@ fn a_closed_pipe_ends_quietly() {
     drop(stdout);
     let status = child.wait().unwrap();
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(first.starts_with(b"    0: \\x80 PROTO      2\n"));
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert_eq!(stderr, "");
