@@ -4,6 +4,7 @@
 //! listings ([`dis`]). Nothing here imports, calls or evaluates anything from the input,
 //! prints, or exits: the binary in `src/main.rs` does that.
 
+pub mod classify;
 pub mod dis;
 pub mod error;
 pub mod input;
