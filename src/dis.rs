@@ -63,6 +63,9 @@ pub struct DisSummary {
     pub pickles: Vec<usize>,
     /// Offset and length of bytes after the last pickle that do not start a pickle.
     pub trailing: Option<(usize, usize)>,
+    /// Problems pickletools lets pass but `pickle.load` would not (a FRAME longer than
+    /// the input), for the caller to report as warnings.
+    pub warnings: Vec<Error>,
 }
 
 /// A memo key as pickletools holds it: a Python int (`False`/`True` equal 0/1).
@@ -286,8 +289,9 @@ pub fn dis_pickle(
     memo: &mut DisMemo,
     options: &DisOptions,
     out: &mut impl Write,
+    warnings: &mut Vec<Error>,
 ) -> Result<usize, DisError> {
-    let mut reader = OpReader::new(data, start);
+    let mut reader = OpReader::new(data, start).without_frame_check();
     let mut stack: Vec<StackKind> = Vec::new();
     let mut markstack: Vec<usize> = Vec::new();
     let mut maxproto: u8 = 0;
@@ -298,6 +302,19 @@ pub fn dis_pickle(
 
     while let Some(op) = reader.next_op() {
         let op = op?;
+        if let (Opcode::FRAME, Arg::UInt(len)) = (op.opcode, op.arg) {
+            let remaining = data.len() - op.end;
+            if len > remaining as u64 {
+                warnings.push(Error::new(
+                    ErrorKind::LengthPastEnd,
+                    op.offset as u64,
+                    format!(
+                        "FRAME of {len} bytes runs past the end of input ({remaining} bytes remain); \
+                         pickle.load would reject this file"
+                    ),
+                ));
+            }
+        }
         let info = op.opcode.info();
         let arg = match render_arg(&op, &mut arg_text) {
             Ok(arg) => arg,
@@ -511,7 +528,7 @@ pub fn dis_all(
             }
         }
         summary.pickles.push(pos);
-        pos = dis_pickle(data, pos, &mut memo, options, out)?;
+        pos = dis_pickle(data, pos, &mut memo, options, out, &mut summary.warnings)?;
     }
     Ok(summary)
 }

@@ -56,6 +56,7 @@ pub struct OpReader<'data> {
     data: &'data [u8],
     pos: usize,
     done: bool,
+    check_frames: bool,
 }
 
 impl<'data> OpReader<'data> {
@@ -65,7 +66,15 @@ impl<'data> OpReader<'data> {
             data,
             pos: start.min(data.len()),
             done: false,
+            check_frames: true,
         }
+    }
+
+    /// Accepts FRAME lengths that run past the end of input. CPython's unpickler rejects
+    /// them, but `pickletools.dis` does not check them, and `dis` must list what it lists.
+    pub fn without_frame_check(mut self) -> OpReader<'data> {
+        self.check_frames = false;
+        self
     }
 
     /// The offset of the next byte to read.
@@ -161,7 +170,7 @@ impl<'data> OpReader<'data> {
             ArgKind::Uint4 => Arg::UInt(u64::from(u32::from_le_bytes(self.fixed(op, at)?))),
             ArgKind::Uint8 => {
                 let len = u64::from_le_bytes(self.fixed(op, at)?);
-                if op == Opcode::FRAME && len > self.remaining() as u64 {
+                if op == Opcode::FRAME && self.check_frames && len > self.remaining() as u64 {
                     return Err(Error::new(
                         ErrorKind::LengthPastEnd,
                         at as u64,
@@ -431,6 +440,14 @@ mod tests {
         );
         // A lone surrogate encoded in UTF-8 is what CPython writes for '\ud800'.
         assert!(read_all(b"\x8c\x03\xed\xa0\x80.").is_ok());
+    }
+
+    #[test]
+    fn frame_check_can_be_relaxed_for_dis() {
+        let data = b"\x95\x10\x00\x00\x00\x00\x00\x00\x00N.";
+        let ops: Vec<_> = OpReader::new(data, 0).without_frame_check().collect();
+        assert_eq!(ops.len(), 3);
+        assert!(ops.iter().all(|op| op.is_ok()));
     }
 
     #[test]

@@ -215,3 +215,19 @@ fn a_closed_pipe_ends_quietly() {
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert_eq!(stderr, "");
 }
+
+#[test]
+fn a_frame_longer_than_the_input_is_listed_with_a_warning() {
+    // pickletools lists it (exit 0); pickle.load would reject it, so we say so.
+    let f = file_with(b"\x80\x04\x95\x40\x00\x00\x00\x00\x00\x00\x00N.");
+    pklinspect()
+        .arg("dis")
+        .arg(f.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("   12: .    STOP"))
+        .stderr(
+            predicate::str::contains("warning: FRAME of 64 bytes runs past the end of input")
+                .and(predicate::str::contains("offset 2")),
+        );
+}

@@ -84,8 +84,9 @@ for _ in range(3000):
         else: cps.append(rng.randint(0x10000, 0x10ffff))
     s = "".join(map(chr, cps))
     print("s", ",".join(map(str, cps)), repr(s).encode("utf-8").hex())
-    b = bytes(rng.getrandbits(8) for _ in range(n))
+    b = bytes(rng.choice(b"'\\\"ab\x00\xff") if rng.random() < 0.3 else rng.getrandbits(8) for _ in range(n))
     print("b", b.hex(), repr(b).encode().hex())
+    print("a", b.hex(), repr(bytearray(b)).encode().hex())
 "#;
 
 #[test]
@@ -116,6 +117,7 @@ fn str_and_bytes_repr_match_cpython() {
                     .collect();
                 pytext::repr_str(&cps, &mut got);
             }
+            Some("a") => pytext::repr_bytearray(&unhex(value.unwrap()), &mut got),
             _ => pytext::repr_bytes(&unhex(value.unwrap()), &mut got),
         }
         assert_eq!(got, want, "{line}");

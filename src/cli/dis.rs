@@ -52,6 +52,9 @@ pub(crate) fn run(args: &DisArgs) -> Status {
             if let Err(e) = flushed {
                 return write_failure(&name, &e);
             }
+            for warning in &summary.warnings {
+                report(&name, format!("warning: {warning}"));
+            }
             if let Some((offset, len)) = summary.trailing {
                 report(
                     &name,

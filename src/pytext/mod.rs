@@ -333,6 +333,12 @@ pub fn repr_str(cps: &[u32], out: &mut String) {
 
 /// Appends Python's `repr()` of a `bytes` object.
 pub fn repr_bytes(bytes: &[u8], out: &mut String) {
+    repr_bytes_quoted(bytes, false, out);
+}
+
+/// The body of `bytes` and `bytearray` reprs. They pick the quote alike, but
+/// `bytearray.__repr__` escapes a single quote even inside double quotes.
+fn repr_bytes_quoted(bytes: &[u8], always_escape_single: bool, out: &mut String) {
     let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
         b'"'
     } else {
@@ -342,7 +348,7 @@ pub fn repr_bytes(bytes: &[u8], out: &mut String) {
     out.push(char::from(quote));
     for &b in bytes {
         match b {
-            _ if b == quote || b == b'\\' => {
+            _ if b == quote || b == b'\\' || (always_escape_single && b == b'\'') => {
                 out.push('\\');
                 out.push(char::from(b));
             }
@@ -361,7 +367,7 @@ pub fn repr_bytes(bytes: &[u8], out: &mut String) {
 /// Appends Python's `repr()` of a `bytearray`.
 pub fn repr_bytearray(bytes: &[u8], out: &mut String) {
     out.push_str("bytearray(");
-    repr_bytes(bytes, out);
+    repr_bytes_quoted(bytes, true, out);
     out.push(')');
 }
 
@@ -486,6 +492,13 @@ mod tests {
         let mut out = String::new();
         repr_str(&[0xD800], &mut out);
         assert_eq!(out, "'\\ud800'");
+    }
+
+    #[test]
+    fn bytearray_repr_escapes_single_quotes_inside_double_quotes() {
+        let mut out = String::new();
+        repr_bytearray(b"it's", &mut out);
+        assert_eq!(out, "bytearray(b\"it\\'s\")");
     }
 
     #[test]
