@@ -65,7 +65,7 @@ pub fn fixture_files() -> Vec<PathBuf> {
                 walk(&path, out);
             } else if path.parent() != Some(fixtures_dir().as_path()) {
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if !name.ends_with(".truth.json") {
+                if !name.ends_with(".truth.json") && !name.ends_with(".dis.txt") {
                     out.push(path);
                 }
             }
