@@ -25,6 +25,10 @@ pub enum ErrorKind {
     InvalidArgument,
     /// The opcode stream is inconsistent: stack underflow, missing MARK, bad memo use.
     Inconsistent,
+    /// Valid framing, but something CPython's unpickler refuses (PROTO 9, odd DICT, …).
+    Unsupported,
+    /// A resource limit ([`crate::limits::Limits`]) was reached.
+    LimitExceeded,
     /// Reading the input failed.
     Io,
 }

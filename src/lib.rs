@@ -8,6 +8,8 @@ pub mod classify;
 pub mod dis;
 pub mod error;
 pub mod input;
+pub mod limits;
+pub mod machine;
 pub mod opcode;
 pub mod pytext;
 pub mod reader;
