@@ -1,0 +1,234 @@
+//! The object graph the symbolic machine builds: an arena of nodes addressed by index.
+//!
+//! Containers hold node ids, so a memo reference shares the node (a DAG, or a cycle)
+//! instead of copying it, and a "billion laughs" pickle costs what its bytes cost.
+
+use std::borrow::Cow;
+
+use num_bigint::BigInt;
+
+/// Index of a node in its [`Graph`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The index as `usize`.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What made a byte string: Python 3 `bytes`, a `bytearray`, or a Python 2 `str`
+/// (STRING/BINSTRING), which Python 3 decodes per the loader's `encoding` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BytesKind {
+    Bytes,
+    ByteArray,
+    Py2Str,
+}
+
+/// How an object was built from a callable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallKind {
+    /// REDUCE: `callable(*args)`.
+    Reduce,
+    /// NEWOBJ: `cls.__new__(cls, *args)`.
+    NewObj,
+    /// NEWOBJ_EX: `cls.__new__(cls, *args, **kwargs)`.
+    NewObjEx,
+    /// OBJ: a class and arguments after a MARK.
+    Obj,
+    /// INST: a class named in the argument, arguments after a MARK.
+    Inst,
+}
+
+/// An object built by calling something, with everything applied to it afterwards.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// The callable (usually a [`Node::Global`]).
+    pub callable: NodeId,
+    /// The argument tuple.
+    pub args: NodeId,
+    /// Keyword arguments (NEWOBJ_EX), a dict node.
+    pub kwargs: Option<NodeId>,
+    /// Which opcode built it.
+    pub kind: CallKind,
+    /// Offset of that opcode.
+    pub offset: usize,
+    /// State given by BUILD (the last one, as `__setstate__` sees it).
+    pub state: Option<NodeId>,
+    /// Items given by APPEND/APPENDS (`__reduce__` list items).
+    pub list_items: Vec<NodeId>,
+    /// Pairs given by SETITEM/SETITEMS (`__reduce__` dict items).
+    pub dict_items: Vec<(NodeId, NodeId)>,
+    /// Bytes that follow the object in the stream rather than inside it: joblib writes
+    /// an array's data right after its `NumpyArrayWrapper`.
+    pub trailing_payload: Option<Payload>,
+}
+
+/// Array bytes outside the opcode stream.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    /// `len` raw bytes at `offset` of the stream.
+    Raw { offset: usize, len: u64 },
+    /// A nested pickle (joblib object arrays), whose root is this node.
+    Pickle {
+        root: NodeId,
+        offset: usize,
+        end: usize,
+    },
+}
+
+/// One object of the graph.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node<'data> {
+    None,
+    Bool(bool),
+    Int(i64),
+    BigInt(Box<BigInt>),
+    Float(f64),
+    /// Text. Lone surrogates (which a Python `str` may hold) become U+FFFD.
+    Str(Cow<'data, str>),
+    /// Bytes, borrowed from the stream where they sit in it (owned only when protocol 0
+    /// escapes had to be decoded).
+    Bytes(Cow<'data, [u8]>, BytesKind),
+    Tuple(Vec<NodeId>),
+    List(Vec<NodeId>),
+    Dict(Vec<(NodeId, NodeId)>),
+    Set(Vec<NodeId>),
+    FrozenSet(Vec<NodeId>),
+    /// A reference to a module attribute: `globals[index]` of the pickle.
+    Global {
+        index: u32,
+        offset: usize,
+    },
+    /// An object built by a call.
+    Call(Box<Call>),
+    /// An object the loader's `persistent_load` supplies (PERSID/BINPERSID).
+    PersistentId {
+        pid: NodeId,
+        offset: usize,
+    },
+    /// An EXT1/2/4 reference to copyreg's extension registry (empty by default).
+    Extension {
+        code: i32,
+        offset: usize,
+    },
+    /// An out-of-band buffer (NEXT_BUFFER), number `index` of the buffers the loader is given.
+    Buffer {
+        index: u32,
+        readonly: bool,
+        offset: usize,
+    },
+}
+
+/// A distinct global referenced by a pickle, as written in the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalRef<'data> {
+    pub module: Cow<'data, str>,
+    pub name: Cow<'data, str>,
+    /// Offset of the opcode that first referenced it (GLOBAL, STACK_GLOBAL or INST).
+    pub offset: usize,
+}
+
+/// Changes applied to nodes that are not calls or native containers (BUILD on a global,
+/// APPEND to a persistent object, …): rare, but kept so nothing the stream does is lost.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mutation {
+    pub target: NodeId,
+    pub offset: usize,
+    pub kind: MutationKind,
+}
+
+/// What a [`Mutation`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MutationKind {
+    State(NodeId),
+    Items(Vec<NodeId>),
+    Pairs(Vec<(NodeId, NodeId)>),
+}
+
+/// The arena.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Graph<'data> {
+    nodes: Vec<Node<'data>>,
+    /// Mutations of nodes that cannot hold them themselves.
+    pub mutations: Vec<Mutation>,
+}
+
+impl<'data> Graph<'data> {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The node `id`. Ids come from this graph, so the index is in range.
+    pub fn node(&self, id: NodeId) -> &Node<'data> {
+        &self.nodes[id.index()]
+    }
+
+    pub(crate) fn node_mut(&mut self, id: NodeId) -> &mut Node<'data> {
+        &mut self.nodes[id.index()]
+    }
+
+    pub(crate) fn push(&mut self, node: Node<'data>) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(node);
+        id
+    }
+
+    /// Replaces a node (lifting rewrites known constructions in place).
+    pub fn replace(&mut self, id: NodeId, node: Node<'data>) {
+        self.nodes[id.index()] = node;
+    }
+
+    /// The call behind `id`, if it is one.
+    pub fn call(&self, id: NodeId) -> Option<&Call> {
+        match self.node(id) {
+            Node::Call(call) => Some(call),
+            _ => None,
+        }
+    }
+
+    /// The text of a str node.
+    pub fn str(&self, id: NodeId) -> Option<&str> {
+        match self.node(id) {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The items of a tuple node.
+    pub fn tuple(&self, id: NodeId) -> Option<&[NodeId]> {
+        match self.node(id) {
+            Node::Tuple(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The value of an int node that fits `i64`.
+    pub fn int(&self, id: NodeId) -> Option<i64> {
+        match self.node(id) {
+            Node::Int(v) => Some(*v),
+            Node::Bool(b) => Some(i64::from(*b)),
+            _ => None,
+        }
+    }
+
+    /// Looks a str key up in a dict node.
+    pub fn dict_get(&self, dict: NodeId, key: &str) -> Option<NodeId> {
+        match self.node(dict) {
+            Node::Dict(pairs) => pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| self.str(*k) == Some(key))
+                .map(|(_, v)| *v),
+            _ => None,
+        }
+    }
+}
