@@ -148,10 +148,13 @@ pub enum MutationKind {
     Pairs(Vec<(NodeId, NodeId)>),
 }
 
-/// The arena.
+/// The arena, shared by all pickles of one stream (a later pickle may refer to an earlier
+/// one's objects through a memo carried over, as one `Unpickler` calling `load()` twice does).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Graph<'data> {
     nodes: Vec<Node<'data>>,
+    /// Distinct globals of the stream, in order of first appearance.
+    pub globals: Vec<GlobalRef<'data>>,
     /// Mutations of nodes that cannot hold them themselves.
     pub mutations: Vec<Mutation>,
 }
@@ -185,6 +188,21 @@ impl<'data> Graph<'data> {
     /// Replaces a node (lifting rewrites known constructions in place).
     pub fn replace(&mut self, id: NodeId, node: Node<'data>) {
         self.nodes[id.index()] = node;
+    }
+
+    /// Drops everything added after a snapshot of the lengths (a failed attempt).
+    pub(crate) fn truncate(&mut self, nodes: usize, globals: usize, mutations: usize) {
+        self.nodes.truncate(nodes);
+        self.globals.truncate(globals);
+        self.mutations.truncate(mutations);
+    }
+
+    /// The global a [`Node::Global`] refers to.
+    pub fn global(&self, id: NodeId) -> Option<&GlobalRef<'data>> {
+        match self.node(id) {
+            Node::Global { index, .. } => self.globals.get(*index as usize),
+            _ => None,
+        }
     }
 
     /// The call behind `id`, if it is one.

@@ -33,28 +33,42 @@ pub enum Trailing {
 
 /// Called after every BUILD with the built object, so a container format that writes data
 /// after an object (joblib's `NumpyArrayWrapper`) can say how much to step over.
-pub type BuildHook =
-    fn(&Graph<'_>, &[GlobalRef<'_>], NodeId) -> Option<std::result::Result<Trailing, String>>;
+pub type BuildHook = fn(&Graph<'_>, NodeId) -> Option<std::result::Result<Trailing, String>>;
 
-/// One pickle, run.
-#[derive(Debug)]
-pub struct Pickle<'data> {
+/// One pickle of a stream, run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pickle {
     /// Offset of its first opcode in the stream.
     pub start: usize,
     /// Offset just past its STOP.
     pub end: usize,
-    /// The PROTO argument, or for pickles without one the highest protocol of their opcodes.
+    /// The PROTO argument, or for pickles without one the highest protocol of their
+    /// opcodes (0 or 1).
     pub protocol: u8,
-    /// Opcodes executed.
+    /// Opcodes executed (nested joblib pickles included).
     pub opcode_count: u64,
     /// The object STOP returned.
     pub root: NodeId,
-    /// The objects.
-    pub graph: Graph<'data>,
-    /// Distinct globals in order of first appearance.
-    pub globals: Vec<GlobalRef<'data>>,
+    /// Indices into [`Graph::globals`] of the globals this pickle references, in order of
+    /// first appearance in it.
+    pub globals: Vec<u32>,
     /// Items left on the stack below the root at STOP (CPython ignores them).
     pub leftover: usize,
+    /// Whether it needed the previous pickles' memo (one `Unpickler` calling `load()`
+    /// repeatedly); a fresh `pickle.load` of it alone would fail.
+    pub memo_carried: bool,
+}
+
+/// All the pickles of one stream, one after another.
+#[derive(Debug)]
+pub struct Stream<'data> {
+    /// The objects of every pickle.
+    pub graph: Graph<'data>,
+    /// The pickles, in stream order (at least one).
+    pub pickles: Vec<Pickle>,
+    /// Bytes after the last pickle that are not one: their offset, and why they are not
+    /// (`None` when they do not even start with an opcode).
+    pub trailing: Option<(usize, Option<Error>)>,
 }
 
 /// Memo keys are numbered 0, 1, 2, … by picklers: keep them densely, and far-off keys in a map
@@ -99,8 +113,9 @@ struct Machine<'data, 'a> {
     limits: &'a Limits,
     hook: Option<BuildHook>,
     graph: Graph<'data>,
-    globals: Vec<GlobalRef<'data>>,
     global_index: HashMap<(Cow<'data, str>, Cow<'data, str>), u32>,
+    /// Globals of the pickle being run, in order of first appearance in it.
+    pickle_globals: Vec<u32>,
     buffers: u32,
 }
 
@@ -194,8 +209,8 @@ impl<'data> Machine<'data, '_> {
         let index = match self.global_index.get(&key) {
             Some(&index) => index,
             None => {
-                let index = self.globals.len() as u32;
-                self.globals.push(GlobalRef {
+                let index = self.graph.globals.len() as u32;
+                self.graph.globals.push(GlobalRef {
                     module: key.0.clone(),
                     name: key.1.clone(),
                     offset: op.offset,
@@ -204,6 +219,9 @@ impl<'data> Machine<'data, '_> {
                 index
             }
         };
+        if !self.pickle_globals.contains(&index) {
+            self.pickle_globals.push(index);
+        }
         self.push_node(
             Node::Global {
                 index,
@@ -314,14 +332,13 @@ impl<'data> Machine<'data, '_> {
         )
     }
 
-    /// Runs one pickle from `start`.
-    fn run(&mut self, start: usize) -> Result<(NodeId, usize, u8, u64, usize)> {
+    /// Runs one pickle from `start` with `memo`.
+    fn run(&mut self, start: usize, memo: &mut Memo) -> Result<(NodeId, usize, u8, u64, usize)> {
         let mut reader = OpReader::new(self.data, start);
         let mut stack = Stack {
             items: Vec::new(),
             marks: Vec::new(),
         };
-        let mut memo = Memo::default();
         let mut protocol: Option<u8> = None;
         let mut highest_opcode_proto = 0u8;
         let mut count = 0u64;
@@ -638,11 +655,13 @@ impl<'data> Machine<'data, '_> {
                         }),
                     }
                     if let Some(hook) = self.hook {
-                        if let Some(trailing) = hook(&self.graph, &self.globals, target) {
+                        if let Some(trailing) = hook(&self.graph, target) {
                             let trailing = trailing.map_err(|m| {
                                 Error::new(ErrorKind::InvalidArgument, op.offset as u64, m)
                             })?;
-                            let end = self.trailing(target, trailing, reader.position(), &op)?;
+                            let (end, nested_count) =
+                                self.trailing(target, trailing, reader.position(), &op)?;
+                            count += nested_count;
                             reader = OpReader::new(self.data, end);
                         }
                     }
@@ -745,14 +764,16 @@ impl<'data> Machine<'data, '_> {
         ))
     }
 
-    /// Steps over the bytes a BUILD hook announced; returns where opcodes resume.
+    /// Steps over the bytes a BUILD hook announced; returns where opcodes resume and the
+    /// number of opcodes of a nested pickle.
     fn trailing(
         &mut self,
         target: NodeId,
         trailing: Trailing,
         at: usize,
         op: &Op<'_>,
-    ) -> Result<usize> {
+    ) -> Result<(usize, u64)> {
+        let mut nested_count = 0;
         let past_end = |what: String| Error::new(ErrorKind::LengthPastEnd, at as u64, what);
         let payload = match trailing {
             Trailing::Raw { len, padded } => {
@@ -772,7 +793,9 @@ impl<'data> Machine<'data, '_> {
                 Payload::Raw { offset, len }
             }
             Trailing::Pickle => {
-                let (root, end, _, _, _) = self.run(at)?;
+                // joblib calls pickle.load on the file: a fresh Unpickler, a fresh memo.
+                let (root, end, _, count, _) = self.run(at, &mut Memo::default())?;
+                nested_count = count;
                 Payload::Pickle {
                     root,
                     offset: at,
@@ -793,35 +816,307 @@ impl<'data> Machine<'data, '_> {
                 ))
             }
         }
-        Ok(end)
+        Ok((end, nested_count))
     }
 }
 
-/// Runs the pickle that starts at `start` in `data`.
-pub fn run_pickle<'data>(
+fn is_missing_memo_key(e: &Error) -> bool {
+    e.kind() == ErrorKind::Inconsistent && e.message().contains("which was never stored")
+}
+
+/// Runs every pickle of `data` from `start`: the first must succeed; after it, pickles
+/// follow while bytes remain that start with an opcode. Bytes that do not, or a later
+/// pickle that fails, end the stream as [`Stream::trailing`].
+///
+/// Each pickle gets a fresh memo, as `pickle.load` gives it; a later pickle that fails
+/// only because it reads an earlier pickle's memo is run again with that memo carried
+/// over (the file was written by one `Pickler` calling `dump()` repeatedly).
+pub fn run_stream<'data>(
     data: &'data [u8],
     start: usize,
     limits: &Limits,
     hook: Option<BuildHook>,
-) -> Result<Pickle<'data>> {
+) -> Result<Stream<'data>> {
     let mut machine = Machine {
         data,
         limits,
         hook,
         graph: Graph::default(),
-        globals: Vec::new(),
         global_index: HashMap::new(),
+        pickle_globals: Vec::new(),
         buffers: 0,
     };
-    let (root, end, protocol, opcode_count, leftover) = machine.run(start)?;
-    Ok(Pickle {
-        start,
-        end,
-        protocol,
-        opcode_count,
-        root,
+    let mut pickles: Vec<Pickle> = Vec::new();
+    let mut carried = Memo::default();
+    let mut pos = start;
+    let mut trailing = None;
+    loop {
+        if !pickles.is_empty() {
+            let Some(&byte) = data.get(pos) else { break };
+            if Opcode::from_byte(byte).is_none() {
+                trailing = Some((pos, None));
+                break;
+            }
+            if pickles.len() >= limits.max_pickles {
+                return Err(Error::new(
+                    ErrorKind::LimitExceeded,
+                    pos as u64,
+                    format!(
+                        "more than {} pickles in one stream (limit max_pickles)",
+                        limits.max_pickles
+                    ),
+                ));
+            }
+        }
+        let snapshot = (
+            machine.graph.len(),
+            machine.graph.globals.len(),
+            machine.graph.mutations.len(),
+        );
+        machine.pickle_globals.clear();
+        machine.buffers = 0;
+        let mut memo = Memo::default();
+        let mut memo_carried = false;
+        let mut result = machine.run(pos, &mut memo);
+        if matches!(&result, Err(e) if is_missing_memo_key(e)) && carried.len > 0 {
+            machine.graph.truncate(snapshot.0, snapshot.1, snapshot.2);
+            machine
+                .global_index
+                .retain(|_, index| (*index as usize) < snapshot.1);
+            machine.pickle_globals.clear();
+            machine.buffers = 0;
+            memo = std::mem::take(&mut carried);
+            memo_carried = true;
+            result = machine.run(pos, &mut memo);
+        }
+        match result {
+            Ok((root, end, protocol, opcode_count, leftover)) => {
+                pickles.push(Pickle {
+                    start: pos,
+                    end,
+                    protocol,
+                    opcode_count,
+                    root,
+                    globals: std::mem::take(&mut machine.pickle_globals),
+                    leftover,
+                    memo_carried,
+                });
+                // Keep the union of memos for a later pickle that might need it.
+                if memo_carried {
+                    carried = memo;
+                } else {
+                    for (key, slot) in memo.dense.iter().enumerate() {
+                        if let Some(id) = slot {
+                            carried.put(key as u64, *id);
+                        }
+                    }
+                    for (&key, &id) in &memo.sparse {
+                        carried.put(key, id);
+                    }
+                }
+                pos = end;
+            }
+            Err(e) if pickles.is_empty() => return Err(e),
+            Err(e) => {
+                machine.graph.truncate(snapshot.0, snapshot.1, snapshot.2);
+                machine
+                    .global_index
+                    .retain(|_, index| (*index as usize) < snapshot.1);
+                trailing = Some((pos, Some(e)));
+                break;
+            }
+        }
+    }
+    Ok(Stream {
         graph: machine.graph,
-        globals: machine.globals,
-        leftover,
+        pickles,
+        trailing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(data: &[u8]) -> Result<Stream<'_>> {
+        run_stream(data, 0, &Limits::default(), None)
+    }
+
+    fn kind_of(data: &[u8]) -> ErrorKind {
+        match run(data) {
+            Err(e) => e.kind(),
+            Ok(s) => panic!("expected an error, got {} pickles", s.pickles.len()),
+        }
+    }
+
+    #[test]
+    fn opcodes_cannot_reach_below_a_mark() {
+        // [list, MARK, None] then APPEND: CPython reports a stack underflow.
+        assert_eq!(kind_of(b"](Na."), ErrorKind::Inconsistent);
+        // POP with nothing above the MARK pops the MARK itself.
+        let s = run(b"N(0.").unwrap();
+        assert!(matches!(s.graph.node(s.pickles[0].root), Node::None));
+    }
+
+    #[test]
+    fn memo_references_share_the_node() {
+        // protocol 2: [x, x] where x = []
+        let s = run(b"\x80\x02](]q\x00h\x00e.").unwrap();
+        let Node::List(items) = s.graph.node(s.pickles[0].root) else {
+            panic!()
+        };
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[0], items[1]);
+    }
+
+    #[test]
+    fn a_list_can_contain_itself() {
+        let s = run(b"\x80\x02]q\x00h\x00a.").unwrap();
+        let root = s.pickles[0].root;
+        assert_eq!(s.graph.node(root), &Node::List(vec![root]));
+    }
+
+    #[test]
+    fn a_memo_bomb_costs_what_its_bytes_cost() {
+        // Each level: a list holding the previous level ten times, through the memo.
+        let mut p = b"\x80\x02]q\x00".to_vec();
+        for level in 0..60u8 {
+            p.extend_from_slice(b"(");
+            for _ in 0..10 {
+                p.extend_from_slice(&[b'h', level]);
+            }
+            p.extend_from_slice(&[b'l', b'q', level + 1]);
+        }
+        p.push(b'.');
+        let s = run(&p).unwrap();
+        // 10**60 elements when expanded; here one node per level.
+        assert!(s.graph.len() <= 61, "{} nodes", s.graph.len());
+    }
+
+    #[test]
+    fn reduce_becomes_a_call_with_its_global() {
+        let s = run(b"cposix\nsystem\n(S'echo hi'\ntR.").unwrap();
+        let call = s.graph.call(s.pickles[0].root).unwrap();
+        assert_eq!(call.kind, CallKind::Reduce);
+        let global = s.graph.global(call.callable).unwrap();
+        assert_eq!((&*global.module, &*global.name), ("posix", "system"));
+        assert_eq!(global.offset, 0);
+    }
+
+    #[test]
+    fn build_setitems_and_appends_attach_to_calls() {
+        // NEWOBJ of __main__.C with dict items, list items and state.
+        let p = b"\x80\x02c__main__\nC\n)\x81X\x01\x00\x00\x00aK\x01s(K\x02e}b.";
+        let s = run(p).unwrap();
+        let call = s.graph.call(s.pickles[0].root).unwrap();
+        assert_eq!(call.kind, CallKind::NewObj);
+        assert_eq!(call.dict_items.len(), 1);
+        assert_eq!(call.list_items.len(), 1);
+        assert!(call.state.is_some());
+    }
+
+    #[test]
+    fn stack_global_needs_strings() {
+        assert_eq!(kind_of(b"\x80\x04K\x01K\x02\x93."), ErrorKind::Unsupported);
+        let s = run(b"\x80\x04\x8c\x02os\x8c\x06system\x93.").unwrap();
+        assert_eq!(&*s.graph.globals[0].name, "system");
+    }
+
+    #[test]
+    fn cpython_refusals_are_errors() {
+        assert_eq!(kind_of(b"\x80\x09N."), ErrorKind::Unsupported);
+        assert_eq!(kind_of(b"(K\x01d."), ErrorKind::Unsupported);
+        assert_eq!(kind_of(b"}(K\x01u."), ErrorKind::Unsupported);
+        assert_eq!(kind_of(b"h\x05."), ErrorKind::Inconsistent);
+        assert_eq!(kind_of(b"1."), ErrorKind::Inconsistent);
+        assert_eq!(kind_of(b"]K\x01\x81."), ErrorKind::Unsupported);
+        assert_eq!(kind_of(b"c__main__\nf\n]R."), ErrorKind::Unsupported);
+    }
+
+    #[test]
+    fn what_cpython_only_rejects_by_type_is_kept_as_data() {
+        // BUILD on a global and APPEND to a persistent object: recorded, not refused.
+        let s = run(b"cmod\nCls\n}b.").unwrap();
+        assert_eq!(s.graph.mutations.len(), 1);
+        let s = run(b"Pid\nK\x01a.").unwrap();
+        assert!(matches!(s.graph.mutations[0].kind, MutationKind::Items(_)));
+    }
+
+    #[test]
+    fn big_and_text_integers() {
+        let s = run(b"(I00\nI01\nL12345678901234567890123L\n\x8a\x01\xfft.").unwrap();
+        let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
+            panic!()
+        };
+        assert_eq!(s.graph.node(items[0]), &Node::Bool(false));
+        assert_eq!(s.graph.node(items[1]), &Node::Bool(true));
+        assert!(matches!(s.graph.node(items[2]), Node::BigInt(_)));
+        assert_eq!(s.graph.node(items[3]), &Node::Int(-1));
+    }
+
+    #[test]
+    fn out_of_band_buffers_and_extensions_are_references() {
+        let s = run(b"\x80\x05(\x97\x98\x82\x07t.").unwrap();
+        let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
+            panic!()
+        };
+        assert!(matches!(
+            s.graph.node(items[0]),
+            Node::Buffer {
+                index: 0,
+                readonly: true,
+                ..
+            }
+        ));
+        assert!(matches!(
+            s.graph.node(items[1]),
+            Node::Extension { code: 7, .. }
+        ));
+    }
+
+    #[test]
+    fn concatenated_pickles_and_trailing_bytes() {
+        let s = run(b"N.K\x01.\x00\x00").unwrap();
+        assert_eq!(s.pickles.len(), 2);
+        assert_eq!(s.trailing, Some((5, None)));
+        // A later "pickle" that fails is trailing data, with the reason.
+        let s = run(b"N.N").unwrap();
+        assert_eq!(s.pickles.len(), 1);
+        assert!(matches!(&s.trailing, Some((2, Some(_)))));
+    }
+
+    #[test]
+    fn limits_are_errors_naming_the_limit() {
+        let limits = Limits {
+            max_nodes: 3,
+            ..Limits::default()
+        };
+        let e = run_stream(b"(NNNNt.", 0, &limits, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+        assert!(e.message().contains("max_nodes"), "{e}");
+        let limits = Limits {
+            max_depth: 2,
+            ..Limits::default()
+        };
+        let e = run_stream(b"(((", 0, &limits, None).unwrap_err();
+        assert!(e.message().contains("max_depth"), "{e}");
+    }
+
+    #[test]
+    fn a_huge_memo_key_costs_one_entry() {
+        let s = run(b"Nr\xff\xff\xff\xffj\xff\xff\xff\xff.").unwrap();
+        assert_eq!(s.graph.len(), 1);
+    }
+
+    #[test]
+    fn a_million_nested_lists_need_no_recursion() {
+        let depth = 1_000_000;
+        let mut p = vec![0x80, 2];
+        p.extend(std::iter::repeat_n(b'(', depth));
+        p.push(b']');
+        p.extend(std::iter::repeat_n(b'l', depth));
+        p.push(b'.');
+        let s = run(&p).unwrap();
+        assert_eq!(s.graph.len(), depth + 1);
+    }
 }
