@@ -5,6 +5,7 @@
 //! prints, or exits: the binary in `src/main.rs` does that.
 
 pub mod classify;
+pub mod container;
 pub mod dis;
 pub mod error;
 pub mod input;

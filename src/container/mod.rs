@@ -1,0 +1,1 @@
+//! Containers (SPEC §3). Being written; see the helper report.
