@@ -4,11 +4,13 @@
 //! listings ([`dis`]). Nothing here imports, calls or evaluates anything from the input,
 //! prints, or exits: the binary in `src/main.rs` does that.
 
+pub mod analysis;
 pub mod classify;
 pub mod container;
 pub mod dis;
 pub mod error;
 pub mod input;
+pub mod lift;
 pub mod limits;
 pub mod machine;
 pub mod opcode;

@@ -1,0 +1,3 @@
+//! Analyses of a read stream: object paths, arrays, imports and their categories, findings.
+
+pub mod walk;

@@ -1,0 +1,423 @@
+//! Object paths (SPEC §4): a depth-first walk from a pickle's root, in the order the
+//! pickler wrote things (a call's arguments, keyword arguments, list items, dict items,
+//! then state), so a shared object is named by its first path in the stream.
+//!
+//! The walk is iterative (input controls the depth) and visits each node once (memo
+//! references make a DAG or a cycle). Arrays are leaves; the globals their construction
+//! uses (`_reconstruct`, `dtype`, …) are attributed to the array's path.
+
+use crate::lift::{self, ArrayInfo};
+use crate::machine::{Graph, MutationKind, Node, NodeId};
+use crate::pytext;
+
+/// At most this many paths are kept per global; the count goes on.
+pub const MAX_PATHS_PER_GLOBAL: usize = 100;
+
+/// An array found by the walk.
+#[derive(Clone, Debug)]
+pub struct FoundArray {
+    pub path: String,
+    pub node: NodeId,
+    /// The array, or why its recognised construction could not be read.
+    pub info: Result<ArrayInfo, String>,
+}
+
+/// Where a global is used: the paths of the calls that call it, or of the global itself
+/// where it is a value.
+#[derive(Clone, Debug, Default)]
+pub struct GlobalUses {
+    pub paths: Vec<String>,
+    pub count: u64,
+}
+
+/// What the walk of one pickle found.
+#[derive(Clone, Debug, Default)]
+pub struct Walk {
+    pub arrays: Vec<FoundArray>,
+    /// Indexed by global index ([`Graph::globals`]).
+    pub uses: Vec<GlobalUses>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Root,
+    /// No path change: a callable or persistent id reached through the object itself.
+    Same,
+    Index(usize),
+    Key(NodeId),
+    Attr(NodeId),
+    Args(usize),
+    ArgsWhole,
+    Kwargs(NodeId),
+    State,
+}
+
+struct Frame {
+    node: NodeId,
+    depth: usize,
+    step: Step,
+}
+
+/// Appends Python's `repr` of a (hashable) key, for keys that are neither str nor int.
+fn repr_key(graph: &Graph<'_>, id: NodeId, out: &mut String, depth: usize) {
+    if depth > 8 {
+        out.push_str("...");
+        return;
+    }
+    match graph.node(id) {
+        Node::None => out.push_str("None"),
+        Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Node::Int(v) => out.push_str(&v.to_string()),
+        Node::BigInt(v) => {
+            let _ = pytext::repr_int(v, out);
+        }
+        Node::Float(x) => pytext::repr_float(*x, out),
+        Node::Str(s) => {
+            let cps: Vec<u32> = s.chars().map(u32::from).collect();
+            pytext::repr_str(&cps, out);
+        }
+        Node::Bytes(b, _) => pytext::repr_bytes(b, out),
+        Node::Tuple(items) => {
+            out.push('(');
+            for (i, &item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                repr_key(graph, item, out, depth + 1);
+            }
+            if items.len() == 1 {
+                out.push(',');
+            }
+            out.push(')');
+        }
+        Node::Global { index, .. } => match graph.globals.get(*index as usize) {
+            Some(g) => {
+                out.push_str(&g.module);
+                out.push('.');
+                out.push_str(&g.name);
+            }
+            None => out.push_str("<global>"),
+        },
+        _ => out.push_str("<object>"),
+    }
+}
+
+/// Appends the path step for a mapping key: `["text"]` (JSON string), `[3]`, or the JSON
+/// string of Python's repr for other keys (SPEC gives only str and int keys).
+pub fn push_key(graph: &Graph<'_>, key: NodeId, out: &mut String) {
+    out.push('[');
+    match graph.node(key) {
+        Node::Str(s) => push_json_string(s, out),
+        Node::Int(v) => out.push_str(&v.to_string()),
+        Node::BigInt(v) => {
+            let _ = pytext::repr_int(v, out);
+        }
+        _ => {
+            let mut repr = String::new();
+            repr_key(graph, key, &mut repr, 0);
+            push_json_string(&repr, out);
+        }
+    }
+    out.push(']');
+}
+
+fn push_json_string(s: &str, out: &mut String) {
+    // serde_json escapes exactly what Python's json.dumps(ensure_ascii=False) escapes.
+    match serde_json::to_string(s) {
+        Ok(json) => out.push_str(&json),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+fn push_attr(graph: &Graph<'_>, key: NodeId, out: &mut String) {
+    out.push('.');
+    match graph.node(key) {
+        Node::Str(s) => out.push_str(s),
+        _ => repr_key(graph, key, out, 0),
+    }
+}
+
+/// Whether a state is a dict of str keys (each key becomes `.name`).
+fn is_attr_dict(graph: &Graph<'_>, id: NodeId) -> bool {
+    match graph.node(id) {
+        Node::Dict(pairs) => pairs
+            .iter()
+            .all(|(k, _)| matches!(graph.node(*k), Node::Str(_))),
+        _ => false,
+    }
+}
+
+struct Walker<'g, 'data> {
+    graph: &'g Graph<'data>,
+    stream: &'g [u8],
+    visited: &'g mut Vec<bool>,
+    mutations: Vec<Vec<usize>>,
+    walk: Walk,
+    path: String,
+    ends: Vec<usize>,
+    stack: Vec<Frame>,
+}
+
+impl Walker<'_, '_> {
+    fn record_use(&mut self, global: NodeId, path_end: usize) {
+        let Node::Global { index, .. } = self.graph.node(global) else {
+            return;
+        };
+        let Some(uses) = self.walk.uses.get_mut(*index as usize) else {
+            return;
+        };
+        uses.count += 1;
+        let path = &self.path[..path_end];
+        if uses.paths.len() < MAX_PATHS_PER_GLOBAL
+            && uses.paths.last().map(String::as_str) != Some(path)
+        {
+            uses.paths.push(path.to_string());
+        }
+    }
+
+    fn render(&mut self, step: Step) {
+        let graph = self.graph;
+        match step {
+            Step::Root => self.path.push('$'),
+            Step::Same => {}
+            Step::Index(i) => {
+                self.path.push('[');
+                self.path.push_str(&i.to_string());
+                self.path.push(']');
+            }
+            Step::Key(k) => push_key(graph, k, &mut self.path),
+            Step::Attr(k) => push_attr(graph, k, &mut self.path),
+            Step::Args(i) => {
+                self.path.push_str(".__args__[");
+                self.path.push_str(&i.to_string());
+                self.path.push(']');
+            }
+            Step::ArgsWhole => self.path.push_str(".__args__"),
+            Step::Kwargs(k) => {
+                self.path.push_str(".__kwargs__");
+                push_key(graph, k, &mut self.path);
+            }
+            Step::State => self.path.push_str(".__state__"),
+        }
+    }
+
+    fn push(&mut self, children: &mut Vec<(NodeId, Step)>, depth: usize) {
+        for (node, step) in children.drain(..).rev() {
+            self.stack.push(Frame { node, depth, step });
+        }
+    }
+
+    /// Every global under an array's construction (dtype, reconstruct, storage class, …)
+    /// is used at the array's path. Object-array elements are walked as children instead.
+    fn attribute_subtree(&mut self, root: NodeId, path_end: usize, skip: Option<NodeId>) {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![root];
+        while let Some(id) = todo.pop() {
+            if Some(id) == skip || !seen.insert(id) || seen.len() > 10_000 {
+                continue;
+            }
+            match self.graph.node(id) {
+                Node::Global { .. } => self.record_use(id, path_end),
+                Node::Call(call) => {
+                    todo.push(call.callable);
+                    todo.push(call.args);
+                    todo.extend(call.kwargs);
+                    todo.extend(call.state);
+                    todo.extend(call.list_items.iter().copied());
+                    for (k, v) in &call.dict_items {
+                        todo.push(*k);
+                        todo.push(*v);
+                    }
+                    if let Some(crate::machine::Payload::Pickle { root, .. }) =
+                        &call.trailing_payload
+                    {
+                        todo.push(*root);
+                    }
+                }
+                Node::Tuple(items)
+                | Node::List(items)
+                | Node::Set(items)
+                | Node::FrozenSet(items) => todo.extend(items.iter().copied()),
+                Node::Dict(pairs) => {
+                    for (k, v) in pairs {
+                        todo.push(*k);
+                        todo.push(*v);
+                    }
+                }
+                Node::PersistentId { pid, .. } => todo.push(*pid),
+                _ => {}
+            }
+        }
+    }
+
+    fn run(&mut self, root: NodeId) {
+        self.stack.push(Frame {
+            node: root,
+            depth: 0,
+            step: Step::Root,
+        });
+        let mut children: Vec<(NodeId, Step)> = Vec::new();
+        while let Some(Frame { node, depth, step }) = self.stack.pop() {
+            let parent_end = if depth == 0 { 0 } else { self.ends[depth - 1] };
+            self.path.truncate(parent_end);
+            self.render(step);
+            self.ends.truncate(depth);
+            self.ends.push(self.path.len());
+            let here = self.path.len();
+
+            let graph = self.graph;
+            let seen = &mut self.visited[node.index()];
+            if *seen {
+                continue;
+            }
+            *seen = true;
+
+            match graph.node(node) {
+                Node::Global { .. } => self.record_use(node, here),
+                Node::Tuple(items)
+                | Node::List(items)
+                | Node::Set(items)
+                | Node::FrozenSet(items) => {
+                    children.extend(items.iter().enumerate().map(|(i, &n)| (n, Step::Index(i))));
+                }
+                Node::Dict(pairs) => {
+                    for &(k, v) in pairs {
+                        children.push((k, Step::Key(k)));
+                        children.push((v, Step::Key(k)));
+                    }
+                }
+                Node::PersistentId { pid, .. } => children.push((*pid, Step::Same)),
+                Node::Call(call) => {
+                    if let Some(found) = lift::array_at(graph, self.stream, node) {
+                        let elements = match &found {
+                            Ok(ArrayInfo {
+                                data: lift::ArrayData::Objects(list),
+                                ..
+                            }) => Some(*list),
+                            _ => None,
+                        };
+                        self.walk.arrays.push(FoundArray {
+                            path: self.path.clone(),
+                            node,
+                            info: found,
+                        });
+                        self.attribute_subtree(node, here, elements);
+                        // Object arrays: their elements are ordinary children, `[i]`.
+                        if let Some(list) = elements {
+                            if let Node::List(items) | Node::Tuple(items) = graph.node(list) {
+                                children.extend(
+                                    items.iter().enumerate().map(|(i, &n)| (n, Step::Index(i))),
+                                );
+                            }
+                        }
+                        self.push(&mut children, depth + 1);
+                        continue;
+                    }
+                    match graph.node(call.callable) {
+                        Node::Global { .. } => self.record_use(call.callable, here),
+                        _ => children.push((call.callable, Step::Same)),
+                    }
+                    match graph.node(call.args) {
+                        Node::Tuple(items) => children
+                            .extend(items.iter().enumerate().map(|(i, &n)| (n, Step::Args(i)))),
+                        _ => children.push((call.args, Step::ArgsWhole)),
+                    }
+                    if let Some(kwargs) = call.kwargs {
+                        match graph.node(kwargs) {
+                            Node::Dict(pairs) => {
+                                children.extend(pairs.iter().map(|&(k, v)| (v, Step::Kwargs(k))))
+                            }
+                            _ => children.push((kwargs, Step::Same)),
+                        }
+                    }
+                    children.extend(
+                        call.list_items
+                            .iter()
+                            .enumerate()
+                            .map(|(i, &n)| (n, Step::Index(i))),
+                    );
+                    for &(k, v) in &call.dict_items {
+                        children.push((k, Step::Key(k)));
+                        children.push((v, Step::Key(k)));
+                    }
+                    if let Some(state) = call.state {
+                        self.state_children(state, &mut children);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(indices) = self.mutations.get(node.index()) {
+                for &m in indices {
+                    match &graph.mutations[m].kind {
+                        MutationKind::State(state) => self.state_children(*state, &mut children),
+                        MutationKind::Items(items) => children
+                            .extend(items.iter().enumerate().map(|(i, &n)| (n, Step::Index(i)))),
+                        MutationKind::Pairs(pairs) => {
+                            for &(k, v) in pairs {
+                                children.push((k, Step::Key(k)));
+                                children.push((v, Step::Key(k)));
+                            }
+                        }
+                    }
+                }
+            }
+            self.push(&mut children, depth + 1);
+        }
+    }
+
+    /// BUILD state: a dict of str keys gives `.name` children; `(dict or None, dict)` (slots)
+    /// gives `.name` for both; anything else is `.__state__`.
+    fn state_children(&self, state: NodeId, children: &mut Vec<(NodeId, Step)>) {
+        let graph = self.graph;
+        let attrs = |dict: NodeId, children: &mut Vec<(NodeId, Step)>| {
+            if let Node::Dict(pairs) = graph.node(dict) {
+                children.extend(pairs.iter().map(|&(k, v)| (v, Step::Attr(k))));
+            }
+        };
+        if is_attr_dict(graph, state) {
+            attrs(state, children);
+            return;
+        }
+        if let Some([first, second]) = graph.tuple(state) {
+            let first_ok = matches!(graph.node(*first), Node::None) || is_attr_dict(graph, *first);
+            if first_ok && is_attr_dict(graph, *second) {
+                attrs(*first, children);
+                attrs(*second, children);
+                return;
+            }
+        }
+        children.push((state, Step::State));
+    }
+}
+
+/// Walks from `root`. `visited` is shared between pickles that share a memo; pass a fresh
+/// one (all false, one entry per node) otherwise.
+pub fn walk(graph: &Graph<'_>, stream: &[u8], root: NodeId, visited: &mut Vec<bool>) -> Walk {
+    if visited.len() < graph.len() {
+        visited.resize(graph.len(), false);
+    }
+    let mut mutations: Vec<Vec<usize>> = Vec::new();
+    if !graph.mutations.is_empty() {
+        mutations.resize(graph.len(), Vec::new());
+        for (i, m) in graph.mutations.iter().enumerate() {
+            if let Some(slot) = mutations.get_mut(m.target.index()) {
+                slot.push(i);
+            }
+        }
+    }
+    let mut walker = Walker {
+        graph,
+        stream,
+        visited,
+        mutations,
+        walk: Walk {
+            arrays: Vec::new(),
+            uses: vec![GlobalUses::default(); graph.globals.len()],
+        },
+        path: String::new(),
+        ends: Vec::new(),
+        stack: Vec::new(),
+    };
+    walker.run(root);
+    walker.walk
+}
