@@ -1,0 +1,770 @@
+//! The one table of known globals: every `(module, name)` pklinspect knows, with its
+//! SPEC §5 category and the reason `explain` prints next to the import.
+//!
+//! Laid out like the `opcodes` list of CPython's `Lib/pickletools.py`: one row per group of
+//! names that share a category and a reason, grouped by category from most benign to
+//! worst. A row's `name` is one of
+//!
+//! * an attribute name, `"OrderedDict"` — exactly that global; a dotted name such as
+//!   `"torch.channels_last"` is an exact protocol-4 qualified name;
+//! * `"*"` — every attribute of the module (but not its submodules);
+//! * `"**"` — every attribute of the module and of all its submodules.
+//!
+//! The most specific row wins: an exact row beats `*`, `*` beats `**`, and a `**` row of
+//! `a.b` beats one of `a`. So `os.**` can say "code-exec" while `os.stat_result` says
+//! "plain". The rules that are not rows (Python 2 spellings, dotted names, module objects,
+//! `__main__`-like modules) live in `super` (`mod.rs`).
+//!
+//! What the scanners know was read, not copied: picklescan's `_unsafe_globals` and
+//! `_safe_globals` (`src/picklescan/scanner.py`), modelscan's `unsafe_globals`
+//! (`modelscan/settings.py`), fickling's `UNSAFE_IMPORTS` and `SAFE_BUILTINS`
+//! (`fickling/fickle.py`) and `ML_ALLOWLIST` (`fickling/ml.py`), and PyTorch's
+//! `weights_only` allow-list (`torch/_weights_only_unpickler.py`). Every module they
+//! flag is code-exec here too; the reasons are ours.
+
+use super::Category;
+
+/// One row of the table: a module, a name (or `*`/`**`), a category and a reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The module, as Python 3 spells it (Python 2 spellings are normalised before lookup).
+    pub module: &'static str,
+    /// An attribute name, a dotted qualified name, `*` or `**` (see the module docs).
+    pub name: &'static str,
+    /// The category every global this row covers gets.
+    pub category: Category,
+    /// Why: what the global does when the file is loaded, or what must be installed.
+    pub reason: &'static str,
+}
+
+/// Expands the rows below into [`BUILTIN_TABLE`]: one `Entry` per name of each row.
+macro_rules! known_globals {
+    ($( $cat:ident $module:literal [ $($name:literal),+ $(,)? ] => $reason:literal; )*) => {
+        /// Every built-in row, in the order written: by category, then by topic.
+        pub static BUILTIN_TABLE: &[Entry] = &[
+            $( $( Entry {
+                module: $module,
+                name: $name,
+                category: Category::$cat,
+                reason: $reason,
+            }, )+ )*
+        ];
+    };
+}
+
+known_globals! {
+    // ════════════════════════════════════════════════════════════════════════════════
+    // plain: builtins and standard-library value types
+    // ════════════════════════════════════════════════════════════════════════════════
+
+    Plain "builtins" [
+        "bool", "int", "float", "complex", "str", "bytes", "bytearray", "list", "tuple",
+        "dict", "set", "frozenset", "slice", "range", "object",
+    ] => "a built-in value type; building one runs no other code";
+    Plain "builtins" ["None", "True", "False", "Ellipsis", "NotImplemented"]
+        => "a built-in constant";
+    // pickle writes type(None), type(...) and type(NotImplemented) as `builtins.type` + REDUCE
+    // (Lib/pickle.py, save_type). A class built by type(name, bases, ns) gets its methods
+    // only from other globals of the file, and those are classified on their own.
+    Plain "builtins" ["type"]
+        => "built-in `type`, which pickle uses for type(None) and friends; any class it builds gets its methods only from other globals, which are classified on their own";
+    Plain "builtins" [
+        "abs", "ascii", "bin", "callable", "chr", "divmod", "format", "hash", "hex", "id",
+        "isinstance", "issubclass", "len", "oct", "ord", "pow", "repr", "round",
+    ] => "a pure built-in function with no side effects";
+    Plain "builtins" [
+        "all", "any", "enumerate", "filter", "iter", "map", "max", "min", "next", "reversed",
+        "sorted", "sum", "zip",
+    ] => "a built-in that only iterates over or calls objects the file built; any function it calls is a separate global, classified on its own";
+    Plain "builtins" [
+        "ArithmeticError", "AssertionError", "AttributeError", "BaseException",
+        "BaseExceptionGroup", "BlockingIOError", "BrokenPipeError", "BufferError",
+        "BytesWarning", "ChildProcessError", "ConnectionAbortedError", "ConnectionError",
+        "ConnectionRefusedError", "ConnectionResetError", "DeprecationWarning", "EOFError",
+        "EncodingWarning", "EnvironmentError", "Exception", "ExceptionGroup",
+        "FileExistsError", "FileNotFoundError", "FloatingPointError", "FutureWarning",
+        "GeneratorExit", "IOError", "ImportError", "ImportWarning", "IndentationError",
+        "IndexError", "InterruptedError", "IsADirectoryError", "KeyError",
+        "KeyboardInterrupt", "LookupError", "MemoryError", "ModuleNotFoundError",
+        "NameError", "NotADirectoryError", "NotImplementedError", "OSError", "OverflowError",
+        "PendingDeprecationWarning", "PermissionError", "ProcessLookupError",
+        "RecursionError", "ReferenceError", "ResourceWarning", "RuntimeError",
+        "RuntimeWarning", "StopAsyncIteration", "StopIteration", "SyntaxError",
+        "SyntaxWarning", "SystemError", "SystemExit", "TabError", "TimeoutError", "TypeError",
+        "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError",
+        "UnicodeTranslateError", "UnicodeWarning", "UserWarning", "ValueError", "Warning",
+        "ZeroDivisionError",
+    ] => "a built-in exception class; building one only stores its arguments";
+
+    // The object-construction helpers pickle itself emits (Lib/copyreg.py).
+    Plain "copyreg" ["_reconstructor", "__newobj__", "__newobj_ex__"]
+        => "pickle's own object-construction helper; the class it instantiates is a separate global, classified on its own";
+    // Protocol 2 writes every bytes object as _codecs.encode(str, 'latin1') (Lib/pickle.py).
+    Plain "_codecs" ["encode"]
+        => "turns text into bytes; protocol 2 writes every bytes object this way";
+
+    Plain "collections" ["OrderedDict", "deque", "Counter", "ChainMap", "UserDict", "UserList", "UserString"]
+        => "a standard-library container type";
+    Plain "collections" ["defaultdict"]
+        => "a dict with a default factory; the factory is a separate global in the file, classified on its own";
+    Plain "datetime" ["date", "time", "datetime", "timedelta", "timezone", "tzinfo"]
+        => "a datetime value type";
+    Plain "time" ["struct_time"] => "a time tuple value";
+    Plain "zoneinfo" ["ZoneInfo"]
+        => "a time zone, looked up by key in the system's time-zone database";
+    Plain "decimal" ["Decimal", "Context", "DecimalTuple"] => "a decimal arithmetic value type";
+    Plain "decimal" [
+        "DecimalException", "Clamped", "InvalidOperation", "ConversionSyntax",
+        "DivisionByZero", "DivisionImpossible", "DivisionUndefined", "Inexact",
+        "InvalidContext", "Rounded", "Subnormal", "Overflow", "Underflow", "FloatOperation",
+    ] => "a decimal arithmetic signal (an exception class)";
+    Plain "fractions" ["Fraction"] => "a rational number value";
+    Plain "uuid" ["UUID", "SafeUUID"]
+        => "a UUID value; building one runs nothing (unlike uuid's node-lookup helpers, which run commands)";
+    Plain "ipaddress" [
+        "IPv4Address", "IPv6Address", "IPv4Network", "IPv6Network", "IPv4Interface",
+        "IPv6Interface",
+    ] => "an IP address or network value";
+    Plain "pathlib" ["PurePath", "PurePosixPath", "PureWindowsPath"]
+        => "a pure path: string manipulation only, never touches the file system";
+    Plain "pathlib" ["Path", "PosixPath", "WindowsPath"]
+        => "a concrete path; building one only stores the path string (its file methods are reachable only through a dotted name, which is classified on its own)";
+    Plain "re" ["_compile", "compile"]
+        => "compiles a regular expression; pickle writes compiled patterns this way";
+    Plain "re" ["RegexFlag"] => "the enum of regular-expression flags";
+    Plain "enum" ["Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"]
+        => "a base class of enumerations; a pickled member is rebuilt through its own class, which is classified on its own";
+    Plain "http" ["HTTPStatus", "HTTPMethod"] => "an enum of HTTP constants; nothing connects";
+    Plain "signal" ["Signals", "Handlers", "Sigmasks"]
+        => "an enum of signal constants; no handler is installed";
+    Plain "socket" ["AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"]
+        => "an enum of socket constants; no socket is created";
+    Plain "types" ["SimpleNamespace"] => "a plain attribute bag";
+    Plain "argparse" ["Namespace"] => "argparse's plain attribute bag";
+    Plain "array" ["array", "_array_reconstructor"] => "a typed array of numbers from the array module";
+    Plain "string" ["Template"] => "a template string value; nothing is substituted on load";
+    Plain "math" ["*"] => "pure math functions and constants";
+    Plain "cmath" ["*"] => "pure complex-math functions and constants";
+    Plain "itertools" [
+        "accumulate", "batched", "chain", "combinations", "combinations_with_replacement",
+        "compress", "count", "cycle", "dropwhile", "filterfalse", "groupby", "islice",
+        "pairwise", "permutations", "product", "repeat", "starmap", "takewhile",
+        "zip_longest",
+    ] => "an iterator building block; any function it calls is a separate global, classified on its own";
+    Plain "_io" ["BytesIO", "StringIO"] => "an in-memory buffer; no file is opened";
+    Plain "io" ["BytesIO", "StringIO"] => "an in-memory buffer; no file is opened";
+    Plain "xml.etree.ElementTree" ["Element"] => "an XML element value; nothing is parsed or read";
+    // Pure string functions of the path modules; the rest of them (exists, getsize, the
+    // `os` and `sys` attributes) is covered by the code-exec rows below.
+    Plain "posixpath" [
+        "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
+        "normpath", "split", "splitdrive", "splitext",
+    ] => "a pure path-string function; it never touches the file system";
+    Plain "ntpath" [
+        "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
+        "normpath", "split", "splitdrive", "splitext",
+    ] => "a pure path-string function; it never touches the file system";
+    Plain "os.path" [
+        "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
+        "normpath", "split", "splitdrive", "splitext",
+    ] => "a pure path-string function; it never touches the file system";
+    Plain "genericpath" ["commonprefix"] => "a pure path-string function; it never touches the file system";
+    // The only attributes of os/posix/nt a legitimate pickle holds: structseq records,
+    // named tuples of numbers that os.stat() and friends return.
+    Plain "os" ["stat_result", "statvfs_result", "terminal_size", "times_result", "uname_result", "sched_param"]
+        => "an operating-system result record (a named tuple of numbers and strings); building one calls nothing";
+    Plain "posix" ["stat_result", "statvfs_result", "terminal_size", "times_result", "uname_result", "sched_param"]
+        => "an operating-system result record (a named tuple of numbers and strings); building one calls nothing";
+    Plain "nt" ["stat_result", "statvfs_result", "terminal_size", "times_result", "uname_result"]
+        => "an operating-system result record (a named tuple of numbers and strings); building one calls nothing";
+    // Targets of _compat_pickle.NAME_MAPPING that are harmless.
+    Plain "sys" ["intern"] => "interns a string (Python 2's `intern` builtin maps here)";
+    Plain "multiprocessing.context" ["AuthenticationError", "BufferTooShort", "ProcessError", "TimeoutError"]
+        => "an exception class of multiprocessing; building one starts nothing";
+    Plain "urllib.parse" [
+        "quote", "quote_plus", "quote_from_bytes", "unquote", "unquote_plus",
+        "unquote_to_bytes", "urlencode", "urlparse", "urlunparse", "urlsplit", "urlunsplit",
+        "urljoin", "urldefrag", "parse_qs", "parse_qsl", "ParseResult", "SplitResult",
+        "DefragResult", "ParseResultBytes", "SplitResultBytes", "DefragResultBytes",
+    ] => "a pure URL-string function or result type; it opens no connection";
+    Plain "urllib.request" ["pathname2url", "url2pathname"]
+        => "converts between a path and a URL string; it opens nothing";
+    Plain "urllib.error" ["URLError", "HTTPError", "ContentTooShortError"]
+        => "a urllib exception class; building one opens nothing";
+
+    // ════════════════════════════════════════════════════════════════════════════════
+    // array: machinery whose payload `extract` writes out without Python
+    // ════════════════════════════════════════════════════════════════════════════════
+
+    // numpy 1.x spells its array machinery numpy.core.*, numpy 2.x numpy._core.* (the
+    // classifier marks the latter numpy2_only). See numpy/_core/numeric.py (_frombuffer,
+    // protocol 5) and ndarray.__reduce__ (_reconstruct + BUILD).
+    Array "numpy" ["ndarray"] => "the numpy array type; extract writes its data out without numpy";
+    Array "numpy" ["dtype"] => "a numpy dtype description; pklinspect reads it without numpy";
+    Array "numpy.core.multiarray" ["_reconstruct"]
+        => "numpy's array constructor (ndarray.__reduce__); the data that follows is extracted without numpy";
+    Array "numpy._core.multiarray" ["_reconstruct"]
+        => "numpy's array constructor (ndarray.__reduce__); the data that follows is extracted without numpy";
+    Array "numpy.core.multiarray" ["scalar"] => "numpy's scalar constructor: a dtype plus raw bytes";
+    Array "numpy._core.multiarray" ["scalar"] => "numpy's scalar constructor: a dtype plus raw bytes";
+    Array "numpy.core.numeric" ["_frombuffer"] => "numpy's protocol-5 array constructor over a raw buffer";
+    Array "numpy._core.numeric" ["_frombuffer"] => "numpy's protocol-5 array constructor over a raw buffer";
+    Array "numpy" [
+        "bool_", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+        "uint64", "intc", "uintc", "intp", "uintp", "int_", "uint", "longlong", "ulonglong",
+        "short", "ushort", "byte", "ubyte", "half", "single", "double", "longdouble",
+        "float16", "float32", "float64", "float96", "float128", "float_", "complex64",
+        "complex128", "complex192", "complex256", "complex_", "csingle", "cdouble",
+        "clongdouble", "object_", "str_", "unicode_", "bytes_", "string_", "void",
+        "datetime64", "timedelta64", "generic", "number", "integer", "signedinteger",
+        "unsignedinteger", "inexact", "floating", "complexfloating", "flexible", "character",
+    ] => "a numpy scalar type object (for example a dtype= setting); it carries no data";
+    Array "numpy.dtypes" ["*"] => "a numpy dtype class (numpy >= 1.25); it carries no data";
+
+    // PyTorch tensors: torch/_utils.py rebuild functions and the typed storages whose bytes
+    // live in the checkpoint (torch/serialization.py, persistent_load).
+    Array "torch._utils" ["_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3"]
+        => "rebuilds a tensor from a storage, offset, shape and stride; extract writes the storage data out";
+    Array "torch._utils" ["_rebuild_parameter", "_rebuild_parameter_with_state"]
+        => "wraps a rebuilt tensor as an nn.Parameter; any hook or state in it is a separate global, classified on its own";
+    Array "torch._utils" ["_rebuild_meta_tensor_no_storage"]
+        => "rebuilds a data-less meta tensor from its dtype, shape and stride; nothing else runs";
+    // _rebuild_from_type_v2(func, new_type, args, state) calls func(*args): func and
+    // new_type are globals of the file, so it can do nothing REDUCE could not.
+    Array "torch._tensor" ["_rebuild_from_type_v2"]
+        => "rebuilds a tensor subclass by calling the rebuild function stored with it, which is a separate global classified on its own";
+    Array "torch" [
+        "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
+        "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
+        "ComplexFloatStorage", "ComplexDoubleStorage", "QUInt8Storage", "QInt8Storage",
+        "QInt32Storage", "QUInt4x2Storage", "QUInt2x4Storage", "UntypedStorage",
+        "TypedStorage",
+    ] => "a torch storage whose bytes are in the checkpoint; extract writes them out without torch";
+    Array "torch.storage" ["UntypedStorage", "TypedStorage"]
+        => "a torch storage whose bytes are in the checkpoint; extract writes them out without torch";
+    Array "torch" ["Tensor", "Size"] => "the torch tensor type or a tensor shape; nothing runs";
+    Array "torch.nn.parameter" ["Parameter", "Buffer"]
+        => "the class of a model parameter tensor; nothing runs";
+    // A device is a name: building torch.device('cuda:0') allocates nothing on a GPU.
+    Array "torch" ["device"] => "a device name such as cpu or cuda:0; building one touches no device";
+    // torch.dtype.__reduce__ returns the dtype's name, so each pickles as `torch` + name.
+    Array "torch" [
+        "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex32",
+        "chalf", "complex64", "cfloat", "complex128", "cdouble", "uint8", "uint16", "uint32",
+        "uint64", "int8", "int16", "short", "int32", "int", "int64", "long", "bool",
+        "quint8", "qint8", "qint32", "quint4x2", "quint2x4", "float8_e4m3fn",
+        "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "float8_e8m0fnu",
+        "float4_e2m1fn_x2", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2",
+    ] => "a torch dtype constant";
+    Array "torch" [
+        "per_tensor_affine", "per_tensor_symmetric", "per_channel_affine",
+        "per_channel_symmetric", "per_channel_affine_float_qparams",
+    ] => "a torch quantisation-scheme constant";
+    // torch.memory_format.__reduce__ returns "torch.channels_last", which pickle resolves
+    // from the module that defines it, torch._utils, as a dotted name.
+    Array "torch._utils" [
+        "torch.contiguous_format", "torch.channels_last", "torch.channels_last_3d",
+        "torch.preserve_format",
+    ] => "a torch memory-format constant, which torch pickles as a name looked up through torch._utils";
+    Array "torch.serialization" ["_get_layout"]
+        => "maps a layout name such as torch.strided to torch's layout constant";
+
+    // joblib (joblib/numpy_pickle.py, numpy_pickle_compat.py) and its copy vendored in
+    // old scikit-learn releases.
+    Array "joblib.numpy_pickle" ["NumpyArrayWrapper"]
+        => "joblib's wrapper for an array whose bytes follow it in the file; extract writes them out";
+    Array "sklearn.externals.joblib.numpy_pickle" ["NumpyArrayWrapper"]
+        => "joblib's wrapper for an array whose bytes follow it in the file; extract writes them out";
+    Array "joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
+    Array "joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
+    Array "sklearn.externals.joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
+    Array "sklearn.externals.joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
+
+    // ════════════════════════════════════════════════════════════════════════════════
+    // library: third-party packages that must be installed, in a compatible version
+    // ════════════════════════════════════════════════════════════════════════════════
+
+    Library "numpy" ["**"] => "needs numpy installed, in a version compatible with the one that wrote the file";
+    Library "numpy.ma.core" ["_mareconstruct"]
+        => "rebuilds a numpy masked array: needs numpy, and pklinspect does not lift masked arrays";
+    Library "numpy.random._pickle" ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"]
+        => "rebuilds a numpy random generator from its saved state; needs numpy";
+    Library "pandas" ["**"] => "needs pandas installed, in a version compatible with the one that wrote the file";
+    Library "pandas" ["DataFrame", "Series", "Index", "RangeIndex", "Categorical", "CategoricalDtype", "StringDtype"]
+        => "needs pandas installed, in a version compatible with the one that wrote the file";
+    Library "pandas.core.frame" ["DataFrame"] => "needs pandas installed, in a version compatible with the one that wrote the file";
+    Library "pandas.core.series" ["Series"] => "needs pandas installed, in a version compatible with the one that wrote the file";
+    Library "sklearn" ["**"] => "needs scikit-learn installed, in a version compatible with the one that wrote the file";
+    Library "scipy" ["**"] => "needs scipy installed, in a version compatible with the one that wrote the file";
+    Library "statsmodels" ["**"] => "needs statsmodels installed, in a version compatible with the one that wrote the file";
+    Library "xgboost" ["**"] => "needs xgboost installed, in a version compatible with the one that wrote the file";
+    Library "lightgbm" ["**"] => "needs lightgbm installed, in a version compatible with the one that wrote the file";
+    Library "catboost" ["**"] => "needs catboost installed, in a version compatible with the one that wrote the file";
+    Library "imblearn" ["**"] => "needs imbalanced-learn installed, in a version compatible with the one that wrote the file";
+    Library "keras" ["**"] => "needs keras installed, in a version compatible with the one that wrote the file";
+    Library "tf_keras" ["**"] => "needs tf-keras installed, in a version compatible with the one that wrote the file";
+    Library "keras_preprocessing" ["**"] => "needs keras-preprocessing installed, in a version compatible with the one that wrote the file";
+    Library "tensorflow" ["**"] => "needs tensorflow installed, in a version compatible with the one that wrote the file";
+    Library "transformers" ["**"] => "needs transformers installed, in a version compatible with the one that wrote the file";
+    Library "tokenizers" ["**"] => "needs tokenizers installed, in a version compatible with the one that wrote the file";
+    Library "sentence_transformers" ["**"] => "needs sentence-transformers installed, in a version compatible with the one that wrote the file";
+    Library "accelerate" ["**"] => "needs accelerate installed, in a version compatible with the one that wrote the file";
+    Library "peft" ["**"] => "needs peft installed, in a version compatible with the one that wrote the file";
+    Library "datasets" ["**"] => "needs the Hugging Face datasets package installed, in a version compatible with the one that wrote the file";
+    Library "gensim" ["**"] => "needs gensim installed, in a version compatible with the one that wrote the file";
+    Library "spacy" ["**"] => "needs spacy installed, in a version compatible with the one that wrote the file";
+    Library "thinc" ["**"] => "needs thinc installed, in a version compatible with the one that wrote the file";
+    Library "nltk" ["**"] => "needs nltk installed, in a version compatible with the one that wrote the file";
+    Library "matplotlib" ["**"] => "needs matplotlib installed, in a version compatible with the one that wrote the file";
+    Library "seaborn" ["**"] => "needs seaborn installed, in a version compatible with the one that wrote the file";
+    Library "PIL" ["**"] => "needs Pillow installed, in a version compatible with the one that wrote the file";
+    Library "skimage" ["**"] => "needs scikit-image installed, in a version compatible with the one that wrote the file";
+    Library "networkx" ["**"] => "needs networkx installed, in a version compatible with the one that wrote the file";
+    Library "sympy" ["**"] => "needs sympy installed, in a version compatible with the one that wrote the file";
+    Library "pyarrow" ["**"] => "needs pyarrow installed, in a version compatible with the one that wrote the file";
+    Library "polars" ["**"] => "needs polars installed, in a version compatible with the one that wrote the file";
+    Library "dateutil" ["**"] => "needs python-dateutil installed, in a version compatible with the one that wrote the file";
+    Library "pytz" ["**"] => "needs pytz installed, in a version compatible with the one that wrote the file";
+    Library "jax" ["**"] => "needs jax installed, in a version compatible with the one that wrote the file";
+    Library "jaxlib" ["**"] => "needs jaxlib installed, in a version compatible with the one that wrote the file";
+    Library "flax" ["**"] => "needs flax installed, in a version compatible with the one that wrote the file";
+    Library "torchvision" ["**"] => "needs torchvision installed, in a version compatible with the one that wrote the file";
+    Library "torchaudio" ["**"] => "needs torchaudio installed, in a version compatible with the one that wrote the file";
+    Library "torchtext" ["**"] => "needs torchtext installed, in a version compatible with the one that wrote the file";
+    Library "timm" ["**"] => "needs timm installed, in a version compatible with the one that wrote the file";
+    Library "lightning" ["**"] => "needs lightning installed, in a version compatible with the one that wrote the file";
+    Library "pytorch_lightning" ["**"] => "needs pytorch-lightning installed, in a version compatible with the one that wrote the file";
+    Library "ultralytics" ["**"] => "needs ultralytics installed, in a version compatible with the one that wrote the file";
+    // torch itself is not a `**` row: its top level and several subpackages load files,
+    // compile code or import modules (see code-exec). These subpackages hold model classes.
+    Library "torch.nn" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    Library "torch.optim" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    Library "torch.distributions" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    Library "torch.utils.data" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    Library "torch.utils.hooks" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    Library "torch.ao" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    Library "torch._utils" ["_rebuild_sparse_tensor"]
+        => "needs PyTorch to assemble a sparse tensor; its index and value tensors are ordinary tensors that extract can write";
+    Library "torch._utils" ["_rebuild_qtensor"]
+        => "needs PyTorch to rebuild a quantised tensor; pklinspect does not lift its integer storage as an array";
+    Library "torch._utils" ["_rebuild_nested_tensor"]
+        => "needs PyTorch to assemble a nested tensor from its buffer and size tensors";
+    Library "torch._utils" ["_rebuild_wrapper_subclass"]
+        => "needs PyTorch to rebuild a tensor subclass (such as DTensor) whose class is a separate global, classified on its own";
+
+    // ════════════════════════════════════════════════════════════════════════════════
+    // runtime-handle: objects tied to a live runtime (threads, files, devices, sessions)
+    // ════════════════════════════════════════════════════════════════════════════════
+
+    RuntimeHandle "_thread" ["lock", "RLock", "LockType", "allocate_lock", "_local"]
+        => "a thread lock or thread-local store: a live handle of the process that wrote the file";
+    RuntimeHandle "threading" ["Lock", "RLock", "Condition", "Semaphore", "BoundedSemaphore", "Event", "Barrier", "local"]
+        => "a thread synchronisation object: a live handle of the process that wrote the file";
+    RuntimeHandle "queue" ["Queue", "LifoQueue", "PriorityQueue", "SimpleQueue"]
+        => "a thread-safe queue holding live locks of the process that wrote the file";
+    RuntimeHandle "_queue" ["SimpleQueue"]
+        => "a thread-safe queue holding live locks of the process that wrote the file";
+    RuntimeHandle "multiprocessing.synchronize" ["**"]
+        => "a multiprocessing lock or semaphore: a handle to an operating-system semaphore of the writing process";
+    RuntimeHandle "_io" ["TextIOWrapper", "BufferedReader", "BufferedWriter", "BufferedRandom", "BufferedRWPair"]
+        => "an open-file wrapper: a live file handle of the process that wrote the file";
+    RuntimeHandle "io" ["TextIOWrapper", "BufferedReader", "BufferedWriter", "BufferedRandom", "BufferedRWPair"]
+        => "an open-file wrapper: a live file handle of the process that wrote the file";
+    RuntimeHandle "tensorflow.python.framework.ops" ["EagerTensor"]
+        => "a TensorFlow eager tensor: holds a live TensorFlow runtime object, so it only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.ops.resource_variable_ops" ["ResourceVariable"]
+        => "a TensorFlow resource variable: holds a live TensorFlow runtime object, so it only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.framework.ops" ["**"]
+        => "holds a live TensorFlow runtime object (graph, operation or tensor); only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.framework.tensor" ["**"]
+        => "holds a live TensorFlow runtime object; only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.ops.resource_variable_ops" ["**"]
+        => "holds a live TensorFlow runtime object; only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.ops.variables" ["**"]
+        => "holds a live TensorFlow runtime object; only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.eager" ["**"]
+        => "holds a live TensorFlow eager-runtime object; only loads inside a TF runtime of the same version";
+    RuntimeHandle "tensorflow.python.client" ["**"]
+        => "a TensorFlow session: tied to a live runtime and its devices";
+    RuntimeHandle "tensorflow.python.distribute" ["**"]
+        => "a TensorFlow distribution strategy object: tied to the devices and workers of a live runtime";
+    RuntimeHandle "torch.cuda" ["**"]
+        => "a CUDA storage or CUDA state: loads only on a machine with a CUDA GPU (or with map_location)";
+    RuntimeHandle "torch._utils" ["_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor", "_rebuild_xla_tensor"]
+        => "rebuilds a tensor on an accelerator device (XLA, MPS and the like); without map_location it loads only where that device exists";
+    RuntimeHandle "torch.distributed" ["**"]
+        => "distributed-training state tied to a process group that exists only in the job that wrote the file";
+    RuntimeHandle "cupy" ["**"]
+        => "a CuPy array or handle living on a CUDA GPU; loads only where CUDA and CuPy are available";
+    RuntimeHandle "pycuda" ["**"]
+        => "a PyCUDA handle to GPU memory or a CUDA context of the process that wrote the file";
+
+    // ════════════════════════════════════════════════════════════════════════════════
+    // user-defined: code that exists only where the writing script ran
+    // ════════════════════════════════════════════════════════════════════════════════
+
+    // Classes defined in a script, a notebook cell or an IPython session all have
+    // __module__ == "__main__".
+    UserDefined "__main__" ["*"]
+        => "defined in the script or notebook that wrote the file (__main__): loads only where that exact code is importable";
+    UserDefined "__mp_main__" ["*"]
+        => "defined in the main script of a multiprocessing child (__mp_main__): loads only where that exact code is importable";
+    UserDefined "__parents_main__" ["*"]
+        => "defined in the main script of a Python 2 multiprocessing child: loads only where that exact code is importable";
+    UserDefined "__console__" ["*"]
+        => "defined in an interactive console session (code.InteractiveConsole): loads only where that exact code is importable";
+
+    // ════════════════════════════════════════════════════════════════════════════════
+    // code-exec: runs code or touches the system when the file is loaded
+    // ════════════════════════════════════════════════════════════════════════════════
+
+    // builtins: the named ones, then everything not listed as plain above.
+    CodeExec "builtins" ["eval"] => "evaluates a Python expression from the file when it is loaded";
+    CodeExec "builtins" ["exec", "execfile"] => "executes Python source from the file when it is loaded";
+    CodeExec "builtins" ["compile"] => "compiles source text into a code object that can then be run";
+    CodeExec "builtins" ["__import__", "reload"] => "imports any module the file names, running its top-level code";
+    CodeExec "builtins" ["getattr"] => "fetches any attribute of any object, such as os.system from the os module";
+    CodeExec "builtins" ["setattr", "delattr"]
+        => "changes attributes of any object, such as replacing a function of a loaded module";
+    CodeExec "builtins" ["open", "file"] => "opens, creates or truncates a file the pickle names";
+    CodeExec "builtins" ["breakpoint"] => "starts a debugger, which can run any command";
+    CodeExec "builtins" ["input", "raw_input"] => "reads from the terminal of whoever loads the file";
+    CodeExec "builtins" ["globals", "locals", "vars"]
+        => "exposes the interpreter's namespaces, from which builtins such as eval are one lookup away";
+    CodeExec "builtins" ["help"] => "starts the interactive help, whose pager runs an external command";
+    CodeExec "builtins" ["exit", "quit"] => "ends the interpreter that is loading the file";
+    CodeExec "builtins" ["apply"] => "calls any function with any arguments (Python 2's apply)";
+    CodeExec "builtins" ["__build_class__"] => "runs a class body supplied as a function";
+    CodeExec "builtins" ["memoryview"]
+        => "gives raw read and write access to another object's buffer; no pickler writes it";
+    CodeExec "builtins" ["*"]
+        => "a builtin not on pklinspect's list of harmless ones; builtins such as exec, open, help and exit reach the interpreter or the system";
+
+    // The operating system.
+    CodeExec "os" ["**"]
+        => "the os module runs commands, starts processes and changes files (os.system, popen, exec*, spawn*, remove)";
+    CodeExec "posix" ["**"]
+        => "the operating-system layer behind os runs commands, starts processes and changes files (system, exec*, spawn*)";
+    CodeExec "nt" ["**"]
+        => "the Windows layer behind os runs commands, starts processes and changes files (system, startfile, spawn*)";
+    CodeExec "posixpath" ["**"]
+        => "outside its pure string functions the path module queries the file system and exposes the os and sys modules";
+    CodeExec "ntpath" ["**"]
+        => "outside its pure string functions the path module queries the file system and exposes the os and sys modules";
+    CodeExec "genericpath" ["**"]
+        => "outside its pure string functions the path module queries the file system and exposes the os module";
+    CodeExec "subprocess" ["**"] => "runs a shell command or program when the file is loaded";
+    CodeExec "_posixsubprocess" ["**"] => "starts a program (the engine behind subprocess)";
+    CodeExec "pty" ["**"] => "starts a program on a pseudo-terminal (pty.spawn)";
+    CodeExec "pipes" ["**"] => "builds and runs shell pipelines";
+    CodeExec "pexpect" ["**"] => "starts and drives programs";
+    CodeExec "sh" ["**"] => "runs programs as function calls";
+    CodeExec "paramiko" ["**"] => "opens SSH connections and runs remote commands";
+    CodeExec "fabric" ["**"] => "runs local and remote shell commands";
+    CodeExec "platform" ["**"] => "probes the system, in places by running external commands";
+    CodeExec "uuid" ["**"]
+        => "uuid's node-lookup helpers run external commands (ifconfig, ip, arp); only UUID values are plain";
+    CodeExec "_osx_support" ["**"] => "runs compiler and system commands";
+    CodeExec "_aix_support" ["**"] => "runs system commands";
+    CodeExec "signal" ["**"] => "installs signal handlers, sends signals or sets alarms in the loading process";
+    CodeExec "_signal" ["**"] => "installs signal handlers, sends signals or sets alarms in the loading process";
+    CodeExec "atexit" ["**"] => "registers a function to run when the interpreter exits";
+    CodeExec "faulthandler" ["**"] => "writes tracebacks to files or crashes the interpreter on purpose";
+    CodeExec "resource" ["**"] => "changes the resource limits of the loading process";
+    CodeExec "gc" ["**"] => "hands out every live object of the interpreter (get_objects, get_referrers)";
+    CodeExec "inspect" ["**"] => "reaches the frames, globals and source of live code";
+    CodeExec "sys" ["**"]
+        => "reaches the interpreter itself: sys.modules, sys.path, tracing hooks and exit";
+    CodeExec "getpass" ["**"] => "reads a password from the terminal of whoever loads the file";
+    CodeExec "pwd" ["**"] => "reads the system's user database";
+    CodeExec "grp" ["**"] => "reads the system's group database";
+    CodeExec "spwd" ["**"] => "reads the system's shadow password database";
+    CodeExec "fcntl" ["**"] => "performs low-level operations on file descriptors";
+    CodeExec "termios" ["**"] => "reconfigures the terminal";
+    CodeExec "tty" ["**"] => "reconfigures the terminal";
+    CodeExec "curses" ["**"] => "takes over the terminal";
+    CodeExec "msvcrt" ["**"] => "performs low-level console and file operations on Windows";
+    CodeExec "winreg" ["**"] => "reads and writes the Windows registry";
+    CodeExec "_winapi" ["**"] => "calls the Windows API directly (CreateProcess and friends)";
+    CodeExec "ctypes" ["**"] => "loads native libraries, calls C functions and writes raw memory";
+    CodeExec "_ctypes" ["**"] => "loads native libraries, calls C functions and writes raw memory";
+    CodeExec "cffi" ["**"] => "loads native libraries and calls C functions";
+    CodeExec "_testcapi" ["**"] => "the C-API test hooks of CPython reach raw memory and can crash the interpreter";
+    CodeExec "_testinternalcapi" ["**"] => "the internal test hooks of CPython reach raw memory and interpreter state";
+    CodeExec "_xxsubinterpreters" ["**"] => "runs source code in a fresh subinterpreter";
+    CodeExec "_interpreters" ["**"] => "runs source code in a fresh subinterpreter";
+    CodeExec "_xxinterpchannels" ["**"] => "passes data between subinterpreters that run code";
+    CodeExec "_interpchannels" ["**"] => "passes data between subinterpreters that run code";
+    CodeExec "_interpqueues" ["**"] => "passes data between subinterpreters that run code";
+    CodeExec "multiprocessing" ["**"] => "starts processes and runs functions in them (Process, Pool)";
+    CodeExec "concurrent" ["**"] => "runs functions in thread and process pools";
+    CodeExec "_thread" ["**"] => "starts threads that run functions, or interrupts the main thread";
+    CodeExec "threading" ["**"]
+        => "starts threads (Thread and Timer call a target with keyword arguments the file chooses) or installs trace hooks";
+    CodeExec "asyncio" ["**"] => "runs coroutines, starts subprocesses and opens connections";
+
+    // Running code: interpreters, debuggers, profilers, importers.
+    CodeExec "runpy" ["**"] => "runs a module or script as __main__ (run_module, run_path, _run_code)";
+    CodeExec "code" ["**"] => "compiles and runs Python source (InteractiveInterpreter.runsource)";
+    CodeExec "codeop" ["**"] => "compiles Python source into code objects";
+    CodeExec "pdb" ["**"] => "runs statements under the debugger (pdb.run)";
+    CodeExec "bdb" ["**"] => "runs statements under the debugger framework (Bdb.run)";
+    CodeExec "timeit" ["**"] => "compiles and runs the statement it is given";
+    CodeExec "cProfile" ["**"] => "runs the statement it is given under the profiler";
+    CodeExec "profile" ["**"] => "runs the statement it is given under the profiler";
+    CodeExec "trace" ["**"] => "runs the statement it is given under the tracer";
+    CodeExec "doctest" ["**"] => "runs the examples in docstrings (debug_script, run_docstring_examples)";
+    CodeExec "unittest" ["**"] => "discovers and runs test modules (unittest.main)";
+    CodeExec "test" ["**"] => "the test package of CPython runs scripts and subprocesses";
+    CodeExec "pydoc" ["**"] => "imports modules by name (locate) and pipes text through an external pager";
+    CodeExec "rlcompleter" ["**"] => "evaluates expressions to complete them";
+    CodeExec "cmd" ["**"] => "dispatches command strings to methods by name";
+    CodeExec "idlelib" ["**"] => "the shell and debugger of IDLE run code";
+    CodeExec "lib2to3" ["**"] => "its grammar loader unpickles files and its parser generator evaluates text";
+    CodeExec "tkinter" ["**"] => "opens windows and runs Tcl, which can run programs";
+    CodeExec "_tkinter" ["**"] => "runs a Tcl interpreter, which can run programs";
+    CodeExec "turtle" ["**"] => "opens a Tk window";
+    CodeExec "turtledemo" ["**"] => "opens a Tk window and runs demo scripts";
+    CodeExec "antigravity" ["**"] => "importing it opens a web browser";
+    CodeExec "importlib" ["**"] => "imports any module by name, running its code";
+    CodeExec "_imp" ["**"] => "loads modules and native extensions (the engine behind importlib)";
+    CodeExec "imp" ["**"] => "loads modules and native extensions from arbitrary paths";
+    CodeExec "_frozen_importlib" ["**"] => "the import system itself: imports any module";
+    CodeExec "_frozen_importlib_external" ["**"] => "the import system itself: loads modules from arbitrary paths";
+    CodeExec "pkgutil" ["**"] => "imports modules by name (resolve_name, iter_modules)";
+    CodeExec "zipimport" ["**"] => "imports modules from a zip file";
+    CodeExec "site" ["**"] => "processes .pth files, which can run code";
+    CodeExec "modulefinder" ["**"] => "compiles and scans scripts";
+    CodeExec "compileall" ["**"] => "compiles source trees and writes .pyc files";
+    CodeExec "py_compile" ["**"] => "compiles a source file and writes a .pyc file";
+    CodeExec "types" ["**"]
+        => "builds functions from raw bytecode (CodeType, FunctionType) and binds them as methods";
+    CodeExec "operator" ["**"]
+        => "getattr, getitem and call primitives (attrgetter, itemgetter, methodcaller) that reach and run any attribute of any object";
+    CodeExec "_operator" ["**"]
+        => "getattr, getitem and call primitives (attrgetter, itemgetter, methodcaller) that reach and run any attribute of any object";
+    // partial is the one way to add keyword arguments to a call in a pickle, so it turns
+    // harmless-looking functions into dangerous ones (numpy.load(..., allow_pickle=True)).
+    CodeExec "functools" ["**"]
+        => "wraps callables so they run later with arguments the file chooses, keyword arguments included (partial, reduce)";
+    CodeExec "_functools" ["**"]
+        => "wraps callables so they run later with arguments the file chooses, keyword arguments included (partial, reduce)";
+    CodeExec "IPython" ["**"] => "the shell and process helpers of IPython run commands";
+    CodeExec "numexpr" ["**"] => "evaluates expression strings";
+    CodeExec "jsonpickle" ["**"] => "imports and builds arbitrary classes named in JSON text";
+    CodeExec "yaml" ["**"] => "builds arbitrary Python objects from YAML tags (load, unsafe_load)";
+
+    // Nested deserialisation: a pickle (or code) inside the pickle.
+    CodeExec "pickle" ["**"] => "unpickles bytes embedded in the file: a second pickle that can run anything";
+    CodeExec "_pickle" ["**"] => "unpickles bytes embedded in the file: a second pickle that can run anything";
+    CodeExec "pickle5" ["**"] => "unpickles bytes embedded in the file: a second pickle that can run anything";
+    CodeExec "marshal" ["**"] => "rebuilds code objects from bytes, which can then be run";
+    CodeExec "dill" ["**"] => "rebuilds functions and code objects from bytes and imports modules";
+    CodeExec "cloudpickle" ["**"] => "rebuilds functions from pickled bytecode and imports modules";
+    CodeExec "srsly.cloudpickle" ["**"] => "rebuilds functions from pickled bytecode and imports modules";
+    CodeExec "ray.cloudpickle" ["**"] => "rebuilds functions from pickled bytecode and imports modules";
+    CodeExec "joblib" ["**"]
+        => "loads other pickles from disk (joblib.load), writes cache directories or starts worker processes";
+    CodeExec "sklearn.externals.joblib" ["**"]
+        => "loads other pickles from disk (joblib.load), writes cache directories or starts worker processes";
+    CodeExec "copyreg" ["**"]
+        => "registers reducers and extension codes that change how later pickles load";
+    CodeExec "shelve" ["**"] => "opens a pickle database on disk and unpickles its values";
+    CodeExec "dbm" ["**"] => "opens or creates database files";
+    CodeExec "sqlite3" ["**"] => "opens or creates database files and runs SQL";
+    CodeExec "_sqlite3" ["**"] => "opens or creates database files and runs SQL";
+
+    // Files.
+    CodeExec "io" ["**"] => "opens files by name (open, open_code, FileIO)";
+    CodeExec "_io" ["**"] => "opens files by name (open, open_code, FileIO)";
+    CodeExec "_pyio" ["**"] => "opens files by name (open, FileIO)";
+    CodeExec "codecs" ["**"]
+        => "opens files (codecs.open) or registers a codec search function that later decoding calls";
+    CodeExec "_codecs" ["**"] => "registers codec search functions that later decoding calls";
+    CodeExec "shutil" ["**"] => "copies, moves and deletes files and directory trees, or runs archivers";
+    CodeExec "tempfile" ["**"] => "creates files and directories";
+    CodeExec "glob" ["**"] => "lists the file system";
+    CodeExec "fileinput" ["**"] => "reads files, or rewrites them in place";
+    CodeExec "filecmp" ["**"] => "reads and compares files";
+    CodeExec "linecache" ["**"] => "reads any file into memory (getline)";
+    CodeExec "tabnanny" ["**"] => "reads and checks source files";
+    CodeExec "mmap" ["**"] => "maps files into memory";
+    CodeExec "tarfile" ["**"] => "reads, writes and extracts tar archives on disk";
+    CodeExec "zipfile" ["**"] => "reads, writes and extracts zip archives on disk";
+    CodeExec "zipapp" ["**"] => "writes executable zip archives";
+    CodeExec "gzip" ["**"] => "opens files by name";
+    CodeExec "bz2" ["**"] => "opens files by name";
+    CodeExec "lzma" ["**"] => "opens files by name";
+    CodeExec "logging" ["**"]
+        => "creates log files, opens sockets, and its config module evaluates configuration text";
+    CodeExec "syslog" ["**"] => "writes to the system log";
+    CodeExec "netrc" ["**"] => "reads the user's stored network credentials";
+    CodeExec "mailcap" ["**"] => "looks up and runs commands from mailcap files";
+    CodeExec "venv" ["**"] => "creates virtual environments and runs pip";
+    CodeExec "ensurepip" ["**"] => "runs pip to install packages";
+    CodeExec "pip" ["**"] => "installs packages, running their build code";
+    CodeExec "distutils" ["**"] => "builds and installs packages and writes files";
+    CodeExec "setuptools" ["**"] => "builds and installs packages, running their setup code";
+    CodeExec "pkg_resources" ["**"] => "loads entry points, importing the modules they name";
+    CodeExec "_distutils_hack" ["**"] => "rewires the import system";
+
+    // Network.
+    CodeExec "socket" ["**"] => "opens network connections";
+    CodeExec "_socket" ["**"] => "opens network connections";
+    CodeExec "ssl" ["**"] => "opens TLS connections (get_server_certificate leaks data over DNS)";
+    CodeExec "_ssl" ["**"] => "opens TLS connections";
+    CodeExec "select" ["**"] => "waits on sockets and file descriptors";
+    CodeExec "selectors" ["**"] => "waits on sockets and file descriptors";
+    CodeExec "socketserver" ["**"] => "binds and listens on network ports";
+    CodeExec "http" ["**"] => "opens HTTP connections or starts HTTP servers";
+    CodeExec "urllib" ["**"] => "downloads from URLs the file names (urlopen, urlretrieve)";
+    CodeExec "urllib3" ["**"] => "opens HTTP connections";
+    CodeExec "requests" ["**"] => "sends HTTP requests";
+    CodeExec "httpx" ["**"] => "sends HTTP requests";
+    CodeExec "aiohttp" ["**"] => "sends HTTP requests or starts servers";
+    CodeExec "ftplib" ["**"] => "opens FTP connections";
+    CodeExec "smtplib" ["**"] => "sends email";
+    CodeExec "smtpd" ["**"] => "starts a mail server";
+    CodeExec "imaplib" ["**"] => "opens mail connections";
+    CodeExec "poplib" ["**"] => "opens mail connections";
+    CodeExec "nntplib" ["**"] => "opens news-server connections";
+    CodeExec "telnetlib" ["**"] => "opens telnet connections";
+    CodeExec "xmlrpc" ["**"] => "calls remote procedures or serves them";
+    CodeExec "wsgiref" ["**"] => "starts a web server";
+    CodeExec "webbrowser" ["**"] => "opens a URL in a browser, or runs the browser command it is given";
+    CodeExec "huggingface_hub" ["**"] => "downloads files from the Hugging Face Hub";
+
+    // numpy functions that read, write or fetch files, or run code.
+    CodeExec "numpy" ["load"]
+        => "loads a .npy/.npz file from disk, and with allow_pickle unpickles what it holds";
+    CodeExec "numpy.lib.npyio" ["**"] => "loads and saves array files on disk (with allow_pickle, unpickles them)";
+    CodeExec "numpy.lib._npyio_impl" ["**"] => "loads and saves array files on disk (with allow_pickle, unpickles them)";
+    CodeExec "numpy.lib.format" ["**"] => "reads and writes .npy files and memory maps (with allow_pickle, unpickles them)";
+    CodeExec "numpy" ["save", "savez", "savez_compressed", "savetxt"] => "writes a file on disk";
+    CodeExec "numpy" ["fromfile", "loadtxt", "genfromtxt", "fromregex", "memmap"]
+        => "reads or maps a file on disk (text loaders also fetch URLs)";
+    CodeExec "numpy.core.multiarray" ["fromfile"] => "reads a file on disk";
+    CodeExec "numpy._core.multiarray" ["fromfile"] => "reads a file on disk";
+    CodeExec "numpy.core.records" ["fromfile"] => "reads a file on disk";
+    CodeExec "numpy._core.records" ["fromfile"] => "reads a file on disk";
+    CodeExec "numpy.rec" ["fromfile"] => "reads a file on disk";
+    CodeExec "numpy.core.memmap" ["**"] => "maps a file on disk into memory, creating it if asked";
+    CodeExec "numpy._core.memmap" ["**"] => "maps a file on disk into memory, creating it if asked";
+    CodeExec "numpy" ["DataSource"] => "downloads and opens files from URLs";
+    CodeExec "numpy.lib._datasource" ["**"] => "downloads and opens files from URLs";
+    CodeExec "numpy" ["lookfor"] => "imports modules to search their docstrings";
+    CodeExec "numpy.lib.utils" ["lookfor"] => "imports modules to search their docstrings";
+    CodeExec "numpy" ["test"] => "runs numpy's test suite through pytest";
+    CodeExec "numpy._pytesttester" ["**"] => "runs a test suite through pytest";
+    CodeExec "numpy.testing" ["**"] => "numpy's test helpers run code strings (runstring is exec)";
+    CodeExec "numpy.f2py" ["**"] => "compiles Fortran and evaluates strings (getlincoef, _eval_length)";
+    CodeExec "numpy.distutils" ["**"] => "runs compilers and build commands";
+    CodeExec "numpy.ctypeslib" ["**"] => "loads native libraries (load_library)";
+
+    // pandas readers, writers and expression evaluation.
+    CodeExec "pandas" ["read_pickle", "to_pickle"]
+        => "reads or writes a pickle file on disk (read_pickle unpickles it)";
+    CodeExec "pandas" [
+        "read_csv", "read_table", "read_fwf", "read_excel", "read_json", "read_html",
+        "read_xml", "read_hdf", "read_feather", "read_parquet", "read_orc", "read_sas",
+        "read_spss", "read_stata", "read_sql", "read_sql_query", "read_sql_table",
+        "read_gbq", "read_clipboard",
+    ] => "reads a file, URL or database the pickle names (read_clipboard runs a system command)";
+    CodeExec "pandas.io" ["**"] => "pandas' readers and writers open files, URLs and databases (read_pickle unpickles)";
+    CodeExec "pandas" ["eval"] => "evaluates an expression string";
+    CodeExec "pandas.core.computation" ["**"] => "evaluates expression strings (pandas.eval, DataFrame.query)";
+    CodeExec "pandas" ["test"] => "runs pandas' test suite through pytest";
+    CodeExec "pandas.util._tester" ["**"] => "runs a test suite through pytest";
+
+    // scipy / scikit-learn loaders.
+    CodeExec "scipy.io" ["**"] => "reads and writes data files on disk (loadmat, savemat, mmread)";
+    CodeExec "scipy.datasets" ["**"] => "downloads data sets";
+    CodeExec "scipy.weave" ["**"] => "compiles and runs C++ code";
+    CodeExec "scipy" ["LowLevelCallable"] => "calls a native function pointer";
+    CodeExec "scipy" ["test"] => "runs scipy's test suite through pytest";
+    CodeExec "scipy._lib._ccallback" ["LowLevelCallable"] => "calls a native function pointer";
+    CodeExec "scipy._lib._testutils" ["**"] => "runs a test suite through pytest";
+    CodeExec "sklearn.datasets" ["**"] => "reads data files or downloads data sets (fetch_*, load_svmlight_file)";
+
+    // PyTorch: loaders, compilers and the C++ core.
+    CodeExec "torch" ["load"] => "loads another checkpoint, whose pickle can run anything";
+    CodeExec "torch" ["save"] => "writes a file on disk";
+    CodeExec "torch" ["from_file"] => "reads or maps a file on disk";
+    CodeExec "torch" ["compile"] => "compiles a function, generating, building and running C++ or Triton code";
+    CodeExec "torch.storage" ["_load_from_bytes"]
+        => "runs torch.load on bytes embedded in the file: a nested pickle that can run anything";
+    CodeExec "torch.serialization" ["**"] => "loads or saves checkpoints, running their pickles";
+    CodeExec "torch._utils" ["**"]
+        => "outside its tensor-rebuild functions torch._utils imports modules by name (_import_dotted_name)";
+    CodeExec "torch.hub" ["**"] => "downloads and runs code from GitHub repositories";
+    CodeExec "torch.jit" ["**"] => "loads and compiles TorchScript programs";
+    CodeExec "torch.package" ["**"] => "imports code packaged inside an archive";
+    CodeExec "torch._inductor" ["**"] => "generates, compiles and runs C++ or Triton code (compile_file runs a compiler command)";
+    CodeExec "torch._dynamo" ["**"] => "rewrites and runs Python bytecode and evaluates guard expressions";
+    CodeExec "torch.fx" ["**"] => "rebuilds a GraphModule by exec-ing its generated source (reduce_graph_module)";
+    CodeExec "torch.utils.cpp_extension" ["**"] => "compiles and loads C++ extensions";
+    CodeExec "torch.utils.collect_env" ["**"] => "runs system commands to describe the environment";
+    CodeExec "torch.utils.bottleneck" ["**"] => "runs a script under the profilers";
+    CodeExec "torch.utils._config_module" ["**"] => "loads configuration from a pickle inside the pickle";
+    CodeExec "torch.utils.data.datapipes" ["**"]
+        => "data pipes open files and URLs and decode pickles inside the pickle";
+    CodeExec "torch.ops" ["**"] => "loads native operator libraries (torch.ops.load_library)";
+    CodeExec "torch._ops" ["**"] => "loads native operator libraries";
+    CodeExec "torch.library" ["**"] => "defines and registers operators with native kernels";
+    CodeExec "torch.classes" ["**"] => "loads native libraries of TorchScript classes";
+    CodeExec "torch._classes" ["**"] => "loads native libraries of TorchScript classes";
+    CodeExec "torch._C" ["**"] => "torch's C++ core, including TorchScript loaders and raw memory access";
+    CodeExec "torch.multiprocessing" ["**"] => "starts processes and runs functions in them";
+    CodeExec "torch.distributed.rpc" ["**"] => "calls functions on remote workers";
+    CodeExec "torch.testing" ["**"] => "torch's test helpers run code and subprocesses";
+    CodeExec "torchvision.datasets" ["**"] => "data-set classes download and write files when they are built";
+    CodeExec "torchvision.io" ["**"] => "reads and writes image and video files";
+
+    // Keras / TensorFlow: whole models inside the pickle, and file access.
+    CodeExec "keras.saving" ["**"]
+        => "loads a whole Keras model, whose config can import modules and run Lambda code (CVE-2024-3660, CVE-2025-1550)";
+    CodeExec "keras.src.saving" ["**"]
+        => "loads a whole Keras model, whose config can import modules and run Lambda code (CVE-2024-3660, CVE-2025-1550)";
+    CodeExec "keras.src.legacy.saving" ["**"]
+        => "loads a whole Keras model, whose config can import modules and run Lambda code";
+    CodeExec "keras.models" ["load_model", "model_from_json", "model_from_yaml", "model_from_config"]
+        => "loads a whole Keras model, whose config can import modules and run Lambda code";
+    CodeExec "keras.utils" ["get_file"] => "downloads a file";
+    CodeExec "keras.src.utils.python_utils" ["func_load"] => "rebuilds a function from marshalled bytecode";
+    CodeExec "keras.utils.generic_utils" ["func_load"] => "rebuilds a function from marshalled bytecode";
+    CodeExec "tf_keras.src.saving" ["**"] => "loads a whole Keras model, whose config can import modules and run Lambda code";
+    CodeExec "tensorflow.python.keras.saving" ["**"] => "loads a whole Keras model, whose config can import modules and run Lambda code";
+    CodeExec "tensorflow.io" ["**"] => "reads and writes files (gfile)";
+    CodeExec "tensorflow.python.lib.io" ["**"] => "reads and writes files";
+    CodeExec "tensorflow.python.platform.gfile" ["**"] => "reads and writes files";
+    CodeExec "tensorflow.saved_model" ["**"] => "loads a SavedModel from disk, whose graph can read and write files";
+    CodeExec "tensorflow.python.saved_model" ["**"] => "loads a SavedModel from disk, whose graph can read and write files";
+    CodeExec "tensorflow.python.ops.script_ops" ["**"] => "wraps Python callables as graph operations (py_func)";
+
+    // Other libraries: downloads, remote code, evaluation.
+    CodeExec "transformers.dynamic_module_utils" ["**"] => "downloads and imports model code from the Hub (trust_remote_code)";
+    CodeExec "transformers.utils.hub" ["**"] => "downloads files from the Hugging Face Hub";
+    CodeExec "transformers" ["pipeline"] => "downloads and loads models, possibly with remote code";
+    CodeExec "transformers.pipelines" ["**"] => "downloads and loads models, possibly with remote code";
+    CodeExec "datasets" ["load_dataset", "load_from_disk"] => "downloads data sets and runs their loading scripts, or reads files";
+    CodeExec "datasets.load" ["**"] => "downloads data sets and runs their loading scripts";
+    CodeExec "gensim.utils" ["unpickle", "pickle"] => "reads or writes a pickle file on disk (unpickle unpickles it)";
+    CodeExec "nltk.data" ["**"] => "loads resources from disk or URLs, pickles included";
+    CodeExec "nltk.downloader" ["**"] => "downloads resources";
+    CodeExec "nltk" ["download"] => "downloads resources";
+    CodeExec "PIL.Image" ["open"] => "opens an image file by name";
+    CodeExec "sympy" ["sympify", "S", "lambdify", "parse_expr"] => "evaluates expression strings as Python code";
+    CodeExec "sympy.core.sympify" ["**"] => "evaluates expression strings as Python code";
+    CodeExec "sympy.core.singleton" ["S"] => "sympifies its argument, evaluating strings as Python code";
+    CodeExec "sympy.parsing" ["**"] => "evaluates expression strings as Python code";
+    CodeExec "sympy.utilities.lambdify" ["**"] => "compiles expression strings into Python functions";
+    CodeExec "xml.etree.ElementTree" ["parse", "iterparse"] => "parses XML from files the pickle names";
+    CodeExec "xml.etree.ElementInclude" ["**"] => "reads the files an XML document includes";
+    CodeExec "xml.dom.minidom" ["parse"] => "parses XML from files or URLs the pickle names";
+    CodeExec "xml.dom.pulldom" ["parse"] => "parses XML from files or URLs the pickle names";
+    CodeExec "xml.sax" ["**"] => "parses XML from files or URLs the pickle names";
+}
