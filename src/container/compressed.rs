@@ -1,0 +1,479 @@
+//! Whole-file compressed streams: gzip, bzip2, xz, lzma-alone, zlib and LZ4 frames.
+//!
+//! joblib's compressors (`joblib/compressor.py`) and pandas' `to_pickle(compression=…)`
+//! write the whole file as one stream of one of these formats, so opening them is a matter
+//! of running the right decoder. The decoders are fed through a reader that hands out small
+//! chunks and counts them, so a failure can be placed in the compressed input, and their
+//! output is pulled in chunks and refused past the caller's limit: a bomb costs at most
+//! `limit` bytes of memory and stops as soon as it crosses the limit.
+
+use std::cell::Cell;
+use std::io::{self, Read};
+
+use super::ContainerKind;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Largest declared uncompressed size an lzma-alone header may carry to be recognised
+/// (2^38 bytes = 256 GiB, liblzma's `lzma_alone_decoder` "picky" rule); larger values are
+/// taken as "not an lzma-alone header".
+pub const MAX_LZMA_UNCOMPRESSED_SIZE: u64 = 1 << 38;
+
+/// The decoder is given at most this many compressed bytes per read, so the input position
+/// at a failure is known to within this much plus the decoder's own look-ahead.
+const INPUT_CHUNK: usize = 256;
+/// Output is pulled from the decoder this much at a time.
+const OUTPUT_CHUNK: usize = 64 * 1024;
+/// A trial decode (for [`super::sniff`]) must reach the stream's verified end, or produce
+/// this many bytes without error: no pickle decodes that far by chance.
+const TRIAL_OUTPUT: usize = 1 << 20;
+
+/// The compressed input, handed to the decoder a chunk at a time, with the count of bytes
+/// given so far kept outside the decoder (which owns the reader) for error offsets.
+struct CountingSlice<'a, 'c> {
+    rest: &'a [u8],
+    consumed: &'c Cell<u64>,
+}
+
+impl Read for CountingSlice<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf.len().min(self.rest.len()).min(INPUT_CHUNK);
+        let (head, tail) = self.rest.split_at(n);
+        buf[..n].copy_from_slice(head);
+        self.rest = tail;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// Decompresses a whole compressed stream, streamed through the decoder, refusing to
+/// produce more than `limit` bytes (a bomb is an error naming the limit, not an
+/// allocation), and reporting corrupt or truncated input as an error at an offset in the
+/// *compressed* input: for corruption, how far the decoder had read when it failed (it reads
+/// ahead, so this is at or a few hundred bytes after the fault); for truncation, the end of
+/// the input.
+///
+/// Concatenated gzip members, bzip2 streams, xz streams and LZ4 frames are all read, as
+/// Python's `gzip`/`bz2`/`lzma` modules and joblib do. Bytes after the end of a zlib or
+/// lzma-alone stream are ignored, as `zlib.decompress` and liblzma ignore them.
+pub fn decompress(kind: ContainerKind, bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
+    run(kind, bytes, limit, false).map(|(out, _)| out)
+}
+
+/// Whether the first bytes of `bytes` decode as `kind` without error (for ambiguous magics).
+pub(super) fn trial_decode(kind: ContainerKind, bytes: &[u8]) -> bool {
+    run(kind, bytes, TRIAL_OUTPUT as u64, true).is_ok_and(|(out, finished)| {
+        // Either the stream really ended, or it produced the bytes we asked for.
+        finished || out.len() >= TRIAL_OUTPUT
+    })
+}
+
+/// The shared driver. With `trial`, stops without error once `limit` bytes are out and
+/// returns whether the stream ended on its own.
+fn run(kind: ContainerKind, bytes: &[u8], limit: u64, trial: bool) -> Result<(Vec<u8>, bool)> {
+    let consumed = Cell::new(0u64);
+    let input = CountingSlice {
+        rest: bytes,
+        consumed: &consumed,
+    };
+    let mut drain = Drain {
+        kind,
+        limit,
+        trial,
+        consumed: &consumed,
+        total: bytes.len() as u64,
+        out: Vec::new(),
+    };
+    let finished = match kind {
+        ContainerKind::Gzip => drain.pull(flate2::read::MultiGzDecoder::new(input))?,
+        ContainerKind::Zlib => drain.pull(flate2::read::ZlibDecoder::new(input))?,
+        ContainerKind::Bz2 => drain.pull(bzip2::read::MultiBzDecoder::new(input))?,
+        ContainerKind::Xz => drain.pull(lzma_rust2::XzReader::new(input, true))?,
+        ContainerKind::Lzma => {
+            let reader = lzma_rust2::LzmaReader::new_mem_limit(input, u32::MAX, None)
+                .map_err(|e| drain.decoder_error(&e))?;
+            drain.pull(reader)?
+        }
+        ContainerKind::Lz4 => {
+            // lz4_flex takes input that ends between blocks for a finished frame, so the
+            // frames' structure is walked first: a missing end mark is truncation.
+            check_lz4_frames(bytes)?;
+            drain.pull_frames(lz4_flex::frame::FrameDecoder::new(input))?
+        }
+        other => {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                0,
+                format!("{other} is not a compressed stream"),
+            ))
+        }
+    };
+    Ok((drain.out, finished))
+}
+
+struct Drain<'c> {
+    kind: ContainerKind,
+    limit: u64,
+    trial: bool,
+    consumed: &'c Cell<u64>,
+    total: u64,
+    out: Vec<u8>,
+}
+
+impl Drain<'_> {
+    /// Reads `decoder` to its end. Returns `true` when the stream ended, `false` when a
+    /// trial stopped early.
+    fn pull(&mut self, mut decoder: impl Read) -> Result<bool> {
+        let mut chunk = vec![0u8; OUTPUT_CHUNK];
+        loop {
+            match self.read_some(&mut decoder, &mut chunk)? {
+                Some(0) => return Ok(true),
+                Some(_) => {}
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// Like [`Drain::pull`], for the LZ4 frame decoder, which reports end-of-input after
+    /// each frame: keep reading frames while compressed input remains.
+    fn pull_frames<R: Read>(
+        &mut self,
+        mut decoder: lz4_flex::frame::FrameDecoder<R>,
+    ) -> Result<bool> {
+        let mut chunk = vec![0u8; OUTPUT_CHUNK];
+        loop {
+            let before = self.consumed.get();
+            match self.read_some(&mut decoder, &mut chunk)? {
+                Some(0) if self.consumed.get() >= self.total || self.consumed.get() == before => {
+                    // All input used, or no progress at all: a frame boundary at the end.
+                    if self.consumed.get() < self.total {
+                        return Err(Error::new(
+                            ErrorKind::InvalidArgument,
+                            self.consumed.get(),
+                            format!(
+                                "lz4: {} bytes after the last frame are not an lz4 frame",
+                                self.total - self.consumed.get()
+                            ),
+                        ));
+                    }
+                    return Ok(true);
+                }
+                Some(_) => {}
+                None => return Ok(false),
+            }
+        }
+    }
+
+    /// One read into `chunk`, appended to the output. `Some(0)` at the end of the stream,
+    /// `None` when a trial has what it needs.
+    fn read_some(&mut self, decoder: &mut impl Read, chunk: &mut [u8]) -> Result<Option<usize>> {
+        let room = self.limit.saturating_sub(self.out.len() as u64);
+        // Ask for one byte more than the limit allows, to see whether the stream goes on.
+        let want = chunk
+            .len()
+            .min(usize::try_from(room.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = loop {
+            match decoder.read(&mut chunk[..want]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.decoder_error(&e)),
+            }
+        };
+        if n as u64 > room {
+            if self.trial {
+                self.out.extend_from_slice(&chunk[..room as usize]);
+                return Ok(None);
+            }
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                self.consumed.get(),
+                format!(
+                    "{} stream decompresses to more than {} bytes (limit max_decompressed)",
+                    self.kind, self.limit
+                ),
+            ));
+        }
+        self.grow_for(n);
+        self.out.extend_from_slice(&chunk[..n]);
+        if self.trial && self.out.len() as u64 >= self.limit {
+            return Ok(None);
+        }
+        Ok(Some(n))
+    }
+
+    /// Makes room for `n` more bytes, doubling as `Vec` does but never past the limit (the
+    /// caller has checked that `n` fits), so the buffer is at most `limit` bytes.
+    fn grow_for(&mut self, n: usize) {
+        let needed = self.out.len() + n;
+        if needed > self.out.capacity() {
+            let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+            let target = self
+                .out
+                .capacity()
+                .saturating_mul(2)
+                .max(needed)
+                .min(limit.max(needed));
+            self.out.reserve_exact(target - self.out.len());
+        }
+    }
+
+    /// Places a decoder failure in the compressed input.
+    fn decoder_error(&self, e: &io::Error) -> Error {
+        let at = self.consumed.get();
+        let truncated = e.kind() == io::ErrorKind::UnexpectedEof
+            || (at >= self.total && looks_like_eof_message(&e.to_string()));
+        if truncated {
+            Error::new(
+                ErrorKind::Truncated,
+                self.total,
+                format!(
+                    "{} stream is truncated: the input ends after {} bytes, before the end of \
+                     the compressed data ({e})",
+                    self.kind, self.total
+                ),
+            )
+        } else {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                at,
+                format!(
+                    "{} data is corrupt: {e} (the decoder had read {at} of {} bytes)",
+                    self.kind, self.total
+                ),
+            )
+        }
+    }
+}
+
+/// Some decoders report running out of input as a generic error; recognise those.
+fn looks_like_eof_message(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("eof")
+        || m.contains("end of")
+        || m.contains("truncat")
+        || m.contains("unexpected end")
+}
+
+/// LZ4 frame format (lz4/doc/lz4_Frame_format.md) constants.
+const LZ4_FRAME_MAGIC: u32 = 0x184D_2204;
+const LZ4_FLG_BLOCK_CHECKSUM: u8 = 0x10;
+const LZ4_FLG_CONTENT_SIZE: u8 = 0x08;
+const LZ4_FLG_CONTENT_CHECKSUM: u8 = 0x04;
+const LZ4_FLG_DICT_ID: u8 = 0x01;
+const LZ4_UNCOMPRESSED_BIT: u32 = 0x8000_0000;
+
+/// Walks the structure of concatenated LZ4 frames without decoding them: each frame's
+/// header, its blocks (size word, data, optional checksum) up to the end mark, and the
+/// optional content checksum must all lie inside the input, and every byte must belong
+/// to a frame.
+fn check_lz4_frames(bytes: &[u8]) -> Result<()> {
+    let truncated = |what: &str, at: usize| {
+        Error::new(
+            ErrorKind::Truncated,
+            bytes.len() as u64,
+            format!(
+                "lz4 stream is truncated: the input ends after {} bytes, inside the {what} at offset {at}",
+                bytes.len()
+            ),
+        )
+    };
+    let u32_at = |at: usize| -> Option<u32> {
+        bytes
+            .get(at..)
+            .and_then(|rest| rest.first_chunk::<4>())
+            .map(|w| u32::from_le_bytes(*w))
+    };
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let frame = pos;
+        match u32_at(pos) {
+            Some(LZ4_FRAME_MAGIC) => {}
+            Some(_) if frame > 0 => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    frame as u64,
+                    format!(
+                        "lz4: {} bytes after the last frame are not an lz4 frame",
+                        bytes.len() - frame
+                    ),
+                ))
+            }
+            Some(_) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    0,
+                    "not an lz4 frame: expected the magic number 04 22 4d 18",
+                ))
+            }
+            None => return Err(truncated("frame magic number", frame)),
+        }
+        let flg = *bytes
+            .get(pos + 4)
+            .ok_or_else(|| truncated("frame header", frame))?;
+        let header_len = 4
+            + 2
+            + if flg & LZ4_FLG_CONTENT_SIZE != 0 {
+                8
+            } else {
+                0
+            }
+            + if flg & LZ4_FLG_DICT_ID != 0 { 4 } else { 0 }
+            + 1;
+        if bytes.len() - pos < header_len {
+            return Err(truncated("frame header", frame));
+        }
+        pos += header_len;
+        let block_checksum = if flg & LZ4_FLG_BLOCK_CHECKSUM != 0 {
+            4
+        } else {
+            0
+        };
+        loop {
+            let block = pos;
+            let word = u32_at(pos).ok_or_else(|| truncated("block size (or end mark)", block))?;
+            pos += 4;
+            if word == 0 {
+                break;
+            }
+            let len = (word & !LZ4_UNCOMPRESSED_BIT) as usize + block_checksum;
+            if bytes.len() - pos < len {
+                return Err(truncated("block", block));
+            }
+            pos += len;
+        }
+        if flg & LZ4_FLG_CONTENT_CHECKSUM != 0 {
+            if bytes.len() - pos < 4 {
+                return Err(truncated("content checksum", pos));
+            }
+            pos += 4;
+        }
+    }
+    Ok(())
+}
+
+/// zlib header (RFC 1950 §2.2): CM = 8 (deflate), CINFO ≤ 7 (window ≤ 32 KiB), the
+/// FCHECK bits make `CMF*256 + FLG` a multiple of 31, and no preset dictionary (FDICT),
+/// which Python's `zlib.decompress` could not open either.
+pub(super) fn looks_like_zlib(bytes: &[u8]) -> bool {
+    match bytes {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8
+                && cmf >> 4 <= 7
+                && (u16::from(*cmf) * 256 + u16::from(*flg)) % 31 == 0
+                && flg & 0x20 == 0
+        }
+        _ => false,
+    }
+}
+
+/// lzma-alone header (13 bytes: properties, dictionary size u32, uncompressed size u64, all
+/// little-endian), checked as strictly as liblzma's auto-detecting decoder does: the
+/// properties byte encodes lc ≤ 8, lp ≤ 4, pb ≤ 4; the dictionary size is 2^n or
+/// 2^n + 2^(n-1) (or u32::MAX); the uncompressed size is unknown (all ones) or below
+/// [`MAX_LZMA_UNCOMPRESSED_SIZE`]; and the range coder's first byte, which is always 0,
+/// follows. Python's `lzma.FORMAT_ALONE` writes `5d`, a power-of-two dictionary and an
+/// unknown size.
+pub(super) fn looks_like_lzma_alone(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.get(..14) else {
+        return false;
+    };
+    let props = header[0];
+    let dict = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
+    let mut size = [0u8; 8];
+    size.copy_from_slice(&header[5..13]);
+    let size = u64::from_le_bytes(size);
+    props < 9 * 5 * 5
+        && plausible_dict_size(dict)
+        && (size == u64::MAX || size < MAX_LZMA_UNCOMPRESSED_SIZE)
+        && header[13] == 0
+}
+
+/// liblzma's test: round `dict` up to the next 2^n or 2^n + 2^(n-1); it must not change.
+fn plausible_dict_size(dict: u32) -> bool {
+    if dict == u32::MAX {
+        return true;
+    }
+    let mut d = dict.wrapping_sub(1);
+    d |= d >> 2;
+    d |= d >> 3;
+    d |= d >> 4;
+    d |= d >> 8;
+    d |= d >> 16;
+    d.wrapping_add(1) == dict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn dictionary_sizes_follow_liblzma() {
+        for ok in [1u32 << 12, 1 << 23, 3 << 22, 1 << 26, u32::MAX] {
+            assert!(plausible_dict_size(ok), "{ok:#x}");
+        }
+        for bad in [0x0080_0001u32, 0x2800_0071, 5 << 20, 0x0a30_706c] {
+            assert!(!plausible_dict_size(bad), "{bad:#x}");
+        }
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_all_read() {
+        let mut data = gzip(b"\x80\x04hello ");
+        data.extend(gzip(b"world."));
+        assert_eq!(
+            decompress(ContainerKind::Gzip, &data, 100).unwrap(),
+            b"\x80\x04hello world."
+        );
+    }
+
+    #[test]
+    fn output_exactly_at_the_limit_is_allowed_and_one_more_byte_is_not() {
+        let data = gzip(&[7u8; 1000]);
+        assert_eq!(
+            decompress(ContainerKind::Gzip, &data, 1000).unwrap().len(),
+            1000
+        );
+        let err = decompress(ContainerKind::Gzip, &data, 999).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert!(err.message().contains("max_decompressed"), "{err}");
+    }
+
+    #[test]
+    fn corrupt_deflate_data_is_placed_in_the_input() {
+        let mut data = gzip(
+            &(0..50_000u32)
+                .map(|i| (i * 7919 % 251) as u8)
+                .collect::<Vec<_>>(),
+        );
+        let middle = data.len() / 2;
+        for b in &mut data[middle..middle + 64] {
+            *b = 0xff;
+        }
+        let err = decompress(ContainerKind::Gzip, &data, 1 << 20).unwrap_err();
+        assert!(err.offset() as usize >= middle, "{err}");
+        assert!(err.offset() as usize <= data.len(), "{err}");
+    }
+
+    #[test]
+    fn a_pickle_is_not_a_compressed_stream() {
+        let err = decompress(ContainerKind::Pickle, b"N.", 10).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn a_zlib_stream_with_a_bad_checksum_is_corrupt() {
+        let mut enc = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(b"\x80\x04N.").unwrap();
+        let mut data = enc.finish().unwrap();
+        let last = data.len() - 1;
+        data[last] ^= 1;
+        assert!(decompress(ContainerKind::Zlib, &data, 100).is_err());
+        assert!(!trial_decode(ContainerKind::Zlib, &data));
+    }
+}

@@ -1,0 +1,479 @@
+//! Zip archives held in memory: `torch.save` checkpoints and `np.savez` files.
+//!
+//! The `zip` crate reads the end-of-central-directory records (zip64 included) and the
+//! central directory; everything a hostile archive can lie about is then checked here
+//! against the bytes: each member's local header, that its data lies inside the input,
+//! that stored members' sizes agree, that no two members share bytes (overlapping members
+//! are how zip bombs and parser-confusion tricks are built), that no name appears twice,
+//! and how many members there are. Member payloads are never read here: a stored member
+//! is handed out as a borrowed slice, so inspecting a multi-GB checkpoint touches only
+//! its pickle.
+
+use std::borrow::Cow;
+use std::io::Cursor;
+
+use super::ContainerKind;
+use crate::error::{Error, ErrorKind, Result};
+
+/// Default for the most members [`zip_members`] accepts. torch writes one member per
+/// storage plus a handful, so even very large checkpoints stay far below this.
+pub const DEFAULT_MAX_ZIP_MEMBERS: usize = 1_000_000;
+
+/// Fixed part of a local file header (APPNOTE 4.3.7), signature included.
+const LOCAL_HEADER_LEN: usize = 30;
+const LOCAL_HEADER_SIGNATURE: &[u8] = b"PK\x03\x04";
+/// Compression methods (APPNOTE 4.4.5) we can open.
+const METHOD_STORED: u16 = 0;
+const METHOD_DEFLATED: u16 = 8;
+
+/// Why a member's name is suspicious. Names are only ever reported, never used as paths
+/// (pklinspect names the files it writes after object paths), so a suspicious name is a
+/// flag for `lint`, not an error: torch and numpy look members up by exact name and would
+/// load such an archive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NameIssue {
+    /// A `..` path component (`../evil`, `a/../../b`): would escape an extraction directory.
+    ParentDir,
+    /// An absolute path (`/etc/x`) or a drive letter (`C:x`).
+    Absolute,
+    /// A backslash, which Windows tools treat as a path separator.
+    Backslash,
+    /// A NUL byte, which C-based tools treat as the end of the name.
+    Nul,
+}
+
+impl NameIssue {
+    /// A short description for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NameIssue::ParentDir => "contains a '..' path component",
+            NameIssue::Absolute => "is an absolute path",
+            NameIssue::Backslash => "contains a backslash",
+            NameIssue::Nul => "contains a NUL byte",
+        }
+    }
+
+    fn of(name: &str) -> Option<NameIssue> {
+        let bytes = name.as_bytes();
+        if name.contains('\0') {
+            Some(NameIssue::Nul)
+        } else if name.starts_with('/')
+            || name.starts_with('\\')
+            || matches!(bytes, [drive, b':', ..] if drive.is_ascii_alphabetic())
+        {
+            Some(NameIssue::Absolute)
+        } else if name.split(['/', '\\']).any(|part| part == "..") {
+            Some(NameIssue::ParentDir)
+        } else if name.contains('\\') {
+            Some(NameIssue::Backslash)
+        } else {
+            None
+        }
+    }
+}
+
+/// One member of a zip archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZipMember {
+    /// The name from the central directory (UTF-8 when it is valid UTF-8, else CP437, as the
+    /// `zip` crate decodes it; Python decodes by the UTF-8 flag, which agrees for the ASCII
+    /// names torch and numpy write).
+    pub name: String,
+    /// Position in the central directory.
+    pub index: usize,
+    /// Offset of the member's local file header in the input.
+    pub header_offset: u64,
+    /// Offset of the member's (compressed) data in the input.
+    pub data_offset: u64,
+    /// Bytes of data in the archive.
+    pub compressed_size: u64,
+    /// Bytes once decompressed (as declared in the central directory).
+    pub size: u64,
+    /// Compression method number (0 stored, 8 deflate, …).
+    pub method: u16,
+    /// Whether the member is stored uncompressed (method 0).
+    pub stored: bool,
+    /// Whether the member is encrypted (its bytes cannot be read).
+    pub encrypted: bool,
+    /// CRC-32 of the uncompressed data, as declared.
+    pub crc32: u32,
+    /// Set when the name is suspicious; see [`NameIssue`].
+    pub name_issue: Option<NameIssue>,
+}
+
+impl ZipMember {
+    /// Offset just past the member's data.
+    pub fn data_end(&self) -> u64 {
+        self.data_offset.saturating_add(self.compressed_size)
+    }
+}
+
+/// Lists the members of a zip held in memory (a memory-mapped file), with at most
+/// [`DEFAULT_MAX_ZIP_MEMBERS`] members. See [`zip_members_with_limit`].
+pub fn zip_members(bytes: &[u8]) -> Result<Vec<ZipMember>> {
+    zip_members_with_limit(bytes, DEFAULT_MAX_ZIP_MEMBERS)
+}
+
+/// Lists the members of a zip held in memory, validating what a hostile archive can lie
+/// about. Errors:
+/// * the central directory cannot be read (`InvalidArgument` at offset 0);
+/// * more than `max_members` members (`LimitExceeded`);
+/// * a name appears twice (`InvalidArgument`: which copy a loader picks differs between
+///   zip readers, so what we inspect might not be what loads);
+/// * a local header is missing, or names a different file than the central directory
+///   (`InvalidArgument`, at the local header), as Python's `zipfile` checks;
+/// * member data runs past the end of the input (`LengthPastEnd`, at the local header);
+/// * a stored member's compressed and uncompressed sizes differ (`InvalidArgument`);
+/// * two members' local header + data spans overlap (`InvalidArgument`).
+///
+/// Suspicious names (`..`, absolute paths, backslashes, NUL) are not errors; they are
+/// flagged in [`ZipMember::name_issue`].
+pub fn zip_members_with_limit(bytes: &[u8], max_members: usize) -> Result<Vec<ZipMember>> {
+    let mut archive = ::zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            0,
+            format!("zip central directory cannot be read: {e}"),
+        )
+    })?;
+    if archive.len() > max_members {
+        return Err(Error::new(
+            ErrorKind::LimitExceeded,
+            archive.central_directory_start(),
+            format!(
+                "zip archive has {} members, more than the limit of {max_members} (max_zip_members)",
+                archive.len()
+            ),
+        ));
+    }
+    if archive.has_duplicate_names() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            archive.central_directory_start(),
+            "zip archive lists the same member name more than once; loaders disagree on which \
+             copy they read",
+        ));
+    }
+    let mut members = Vec::with_capacity(archive.len());
+    for index in 0..archive.len() {
+        members.push(member(&mut archive, bytes, index)?);
+    }
+    check_overlaps(&members)?;
+    Ok(members)
+}
+
+fn member(
+    archive: &mut ::zip::ZipArchive<Cursor<&[u8]>>,
+    bytes: &[u8],
+    index: usize,
+) -> Result<ZipMember> {
+    let file = archive.by_index_raw(index).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            0,
+            format!("zip member #{index} cannot be read: {e}"),
+        )
+    })?;
+    let name = file.name().map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            file.central_header_start(),
+            format!("zip member #{index} has an undecodable name: {e}"),
+        )
+    })?;
+    let name = name.into_owned();
+    let header_offset = file.header_start();
+    let central = usize::try_from(file.central_header_start()).unwrap_or(usize::MAX);
+    // Method and flags straight from the central directory entry (APPNOTE 4.3.12: the
+    // signature, two version fields, flags at +8, method at +10).
+    let (flags, method) = match bytes.get(central.saturating_add(8)..central.saturating_add(12)) {
+        Some(&[f0, f1, m0, m1]) => (u16::from_le_bytes([f0, f1]), u16::from_le_bytes([m0, m1])),
+        _ => {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                file.central_header_start(),
+                format!("zip member {name:?}: central directory entry lies outside the input"),
+            ))
+        }
+    };
+    let local_at = usize::try_from(header_offset).unwrap_or(usize::MAX);
+    let local = bytes
+        .get(local_at..)
+        .filter(|l| l.len() >= LOCAL_HEADER_LEN && l.starts_with(LOCAL_HEADER_SIGNATURE))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                header_offset,
+                format!("zip member {name:?}: no local file header at offset {header_offset}"),
+            )
+        })?;
+    let name_len = usize::from(u16::from_le_bytes([local[26], local[27]]));
+    let extra_len = usize::from(u16::from_le_bytes([local[28], local[29]]));
+    let local_name = local.get(LOCAL_HEADER_LEN..LOCAL_HEADER_LEN + name_len);
+    if local_name != Some(file.name_raw()) {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            header_offset,
+            format!(
+                "zip member {name:?}: the local header names {:?}, not the central directory's name",
+                local_name.map(String::from_utf8_lossy).unwrap_or_default()
+            ),
+        ));
+    }
+    let data_offset = header_offset + (LOCAL_HEADER_LEN + name_len + extra_len) as u64;
+    let compressed_size = file.compressed_size();
+    let size = file.size();
+    let end = data_offset.checked_add(compressed_size);
+    if end.is_none_or(|end| end > bytes.len() as u64) {
+        return Err(Error::new(
+            ErrorKind::LengthPastEnd,
+            header_offset,
+            format!(
+                "zip member {name:?}: {compressed_size} bytes of data at offset {data_offset} go past the end of the input ({} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    let stored = method == METHOD_STORED;
+    if stored && compressed_size != size {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            header_offset,
+            format!(
+                "zip member {name:?} is stored, but its sizes disagree: {compressed_size} bytes in the archive, {size} declared"
+            ),
+        ));
+    }
+    let name_issue = NameIssue::of(&name);
+    Ok(ZipMember {
+        name,
+        index,
+        header_offset,
+        data_offset,
+        compressed_size,
+        size,
+        method,
+        stored,
+        encrypted: flags & 1 != 0,
+        crc32: file.crc32(),
+        name_issue,
+    })
+}
+
+/// No two members may share bytes: each one's span runs from its local header to the end
+/// of its data.
+fn check_overlaps(members: &[ZipMember]) -> Result<()> {
+    let mut spans: Vec<(u64, u64, usize)> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.header_offset, m.data_end(), i))
+        .collect();
+    spans.sort_unstable();
+    for pair in spans.windows(2) {
+        let (_, first_end, a) = pair[0];
+        let (second_start, _, b) = pair[1];
+        if second_start < first_end {
+            let (a, b) = (&members[a], &members[b]);
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                b.header_offset,
+                format!(
+                    "zip members {:?} and {:?} overlap: {:?} starts at offset {} inside {:?} (which ends at {})",
+                    a.name, b.name, b.name, b.header_offset, a.name, a.data_end()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of one member: borrowed from `bytes` when stored (zero-copy; torch and
+/// `np.savez` store members uncompressed), decompressed with at most `limit` bytes of
+/// output otherwise (`np.savez_compressed` deflates). A deflated member must decompress
+/// to its declared size and CRC. Stored members' CRCs are not checked here (that would
+/// read every payload); see [`check_crc`].
+pub fn member_bytes<'a>(bytes: &'a [u8], member: &ZipMember, limit: u64) -> Result<Cow<'a, [u8]>> {
+    let raw = raw_data(bytes, member)?;
+    if member.encrypted {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            member.header_offset,
+            format!("zip member {:?} is encrypted", member.name),
+        ));
+    }
+    match member.method {
+        METHOD_STORED => Ok(Cow::Borrowed(raw)),
+        METHOD_DEFLATED => {
+            if member.size > limit {
+                return Err(Error::new(
+                    ErrorKind::LimitExceeded,
+                    member.header_offset,
+                    format!(
+                        "zip member {:?} declares {} bytes uncompressed, more than the limit of {limit} (max_decompressed)",
+                        member.name, member.size
+                    ),
+                ));
+            }
+            let out = inflate(raw, member, limit)?;
+            if out.len() as u64 != member.size {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    member.data_offset,
+                    format!(
+                        "zip member {:?} decompresses to {} bytes, but {} are declared",
+                        member.name,
+                        out.len(),
+                        member.size
+                    ),
+                ));
+            }
+            let crc = crc32(&out);
+            if crc != member.crc32 {
+                return Err(crc_error(member, crc));
+            }
+            Ok(Cow::Owned(out))
+        }
+        other => Err(Error::new(
+            ErrorKind::Unsupported,
+            member.header_offset,
+            format!(
+                "zip member {:?} uses compression method {other}; only stored (0) and deflate (8) are supported",
+                member.name
+            ),
+        )),
+    }
+}
+
+/// Checks a member's CRC-32 against its uncompressed bytes (reads the whole payload).
+pub fn check_crc(bytes: &[u8], member: &ZipMember, limit: u64) -> Result<()> {
+    let data = member_bytes(bytes, member, limit)?;
+    // Deflated members were already checked by member_bytes.
+    let crc = crc32(&data);
+    if crc != member.crc32 {
+        return Err(crc_error(member, crc));
+    }
+    Ok(())
+}
+
+fn crc_error(member: &ZipMember, found: u32) -> Error {
+    Error::new(
+        ErrorKind::InvalidArgument,
+        member.data_offset,
+        format!(
+            "zip member {:?}: CRC-32 is {found:08x}, but {:08x} is declared",
+            member.name, member.crc32
+        ),
+    )
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = flate2::Crc::new();
+    crc.update(data);
+    crc.sum()
+}
+
+fn raw_data<'a>(bytes: &'a [u8], member: &ZipMember) -> Result<&'a [u8]> {
+    usize::try_from(member.data_offset)
+        .ok()
+        .zip(usize::try_from(member.data_end()).ok())
+        .and_then(|(start, end)| bytes.get(start..end))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::LengthPastEnd,
+                member.header_offset,
+                format!("zip member {:?}: data lies outside the input", member.name),
+            )
+        })
+}
+
+/// Raw deflate, read in chunks, refused past `limit` (and one byte past the declared size).
+fn inflate(raw: &[u8], member: &ZipMember, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let cap = limit.min(member.size.saturating_add(1));
+    let mut decoder = flate2::read::DeflateDecoder::new(raw).take(cap.saturating_add(1));
+    let mut out = Vec::with_capacity(usize::try_from(member.size.min(1 << 26)).unwrap_or(0));
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match decoder.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let kind = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    ErrorKind::Truncated
+                } else {
+                    ErrorKind::InvalidArgument
+                };
+                return Err(Error::new(
+                    kind,
+                    member.data_offset,
+                    format!("zip member {:?}: deflate data is corrupt: {e}", member.name),
+                ));
+            }
+        };
+        if n == 0 {
+            return Ok(out);
+        }
+        if out.len() as u64 + n as u64 > limit {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                member.data_offset,
+                format!(
+                    "zip member {:?} decompresses to more than {limit} bytes (limit max_decompressed)",
+                    member.name
+                ),
+            ));
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if out.len() as u64 > member.size {
+            // More than declared: report it as a size mismatch without reading further.
+            return Ok(out);
+        }
+    }
+}
+
+/// `TorchZip` when a member ends in `/data.pkl`; `Npz` when there are members and all end
+/// in `.npy`; else `Zip` (also when the central directory cannot be read: the caller's
+/// [`zip_members`] then reports why).
+pub(super) fn classify_zip(bytes: &[u8]) -> ContainerKind {
+    let Ok(archive) = ::zip::ZipArchive::new(Cursor::new(bytes)) else {
+        return ContainerKind::Zip;
+    };
+    // The suffixes are ASCII, so the raw names decide without decoding them.
+    let mut names = archive.file_names_raw();
+    if archive.file_names_raw().any(|n| n.ends_with(b"/data.pkl")) {
+        ContainerKind::TorchZip
+    } else if !archive.is_empty() && names.all(|n| n.ends_with(b".npy")) {
+        ContainerKind::Npz
+    } else {
+        ContainerKind::Zip
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suspicious_names_are_classified() {
+        for (name, issue) in [
+            ("archive/data.pkl", None),
+            ("a..b/c", None),
+            ("../evil", Some(NameIssue::ParentDir)),
+            ("a/../../b", Some(NameIssue::ParentDir)),
+            ("/etc/passwd", Some(NameIssue::Absolute)),
+            ("C:evil", Some(NameIssue::Absolute)),
+            ("a\\b", Some(NameIssue::Backslash)),
+            ("..\\evil", Some(NameIssue::ParentDir)),
+            ("a\0b", Some(NameIssue::Nul)),
+        ] {
+            assert_eq!(NameIssue::of(name), issue, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_not_a_zip() {
+        assert_eq!(classify_zip(b"PK\x03\x04garbage"), ContainerKind::Zip);
+        let err = zip_members(b"PK\x03\x04garbage").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    }
+}
