@@ -10,12 +10,16 @@ pub mod container;
 pub mod dis;
 pub mod error;
 pub mod input;
+pub mod inspect;
 pub mod lift;
 pub mod limits;
 pub mod machine;
 pub mod opcode;
 pub mod pytext;
 pub mod reader;
+pub mod render;
+pub mod report;
+pub mod rules;
 
 pub use error::{Error, ErrorKind, Result};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackKind, OPCODES};

@@ -14,6 +14,8 @@ pub struct Limits {
     pub max_decompressed: u64,
     /// Pickles one after another in one file.
     pub max_pickles: usize,
+    /// Members of a zip archive (torch checkpoints, npz).
+    pub max_zip_members: usize,
 }
 
 impl Default for Limits {
@@ -26,6 +28,7 @@ impl Default for Limits {
             max_depth: 10_000_000,
             max_decompressed: 64 << 30,
             max_pickles: 100_000,
+            max_zip_members: crate::container::DEFAULT_MAX_ZIP_MEMBERS,
         }
     }
 }

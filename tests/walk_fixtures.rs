@@ -90,7 +90,7 @@ fn arrays_and_paths_match_numpy_on_raw_pickle_and_joblib_fixtures() {
             if !pickle.memo_carried {
                 visited = Vec::new();
             }
-            let w = walk(&stream.graph, &data, pickle.root, &mut visited);
+            let w = walk(&stream.graph, &data, pickle.root, "$", &mut visited);
             found.extend(w.arrays.into_iter().map(|a| (index, a)));
         }
         let want = truth["arrays"].as_array().unwrap();

@@ -30,16 +30,23 @@ pub struct GlobalUses {
     pub count: u64,
 }
 
+/// At most this many objects with attribute state are kept for portability hints.
+pub const MAX_OBJECTS: usize = 200;
+
 /// What the walk of one pickle found.
 #[derive(Clone, Debug, Default)]
 pub struct Walk {
     pub arrays: Vec<FoundArray>,
     /// Indexed by global index ([`Graph::globals`]).
     pub uses: Vec<GlobalUses>,
+    /// Objects built by calling a global, whose state is a dict of attributes: their path
+    /// and node (the first [`MAX_OBJECTS`]).
+    pub objects: Vec<(String, NodeId)>,
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Step {
+    /// The root: the path given to [`walk`].
     Root,
     /// No path change: a callable or persistent id reached through the object itself.
     Same,
@@ -121,6 +128,13 @@ pub fn push_key(graph: &Graph<'_>, key: NodeId, out: &mut String) {
     out.push(']');
 }
 
+/// Appends `["key"]` for a str key.
+pub fn push_json_key(key: &str, out: &mut String) {
+    out.push('[');
+    push_json_string(key, out);
+    out.push(']');
+}
+
 fn push_json_string(s: &str, out: &mut String) {
     // serde_json escapes exactly what Python's json.dumps(ensure_ascii=False) escapes.
     match serde_json::to_string(s) {
@@ -148,6 +162,7 @@ fn is_attr_dict(graph: &Graph<'_>, id: NodeId) -> bool {
 }
 
 struct Walker<'g, 'data> {
+    root_path: &'g str,
     graph: &'g Graph<'data>,
     stream: &'g [u8],
     visited: &'g mut Vec<bool>,
@@ -178,7 +193,7 @@ impl Walker<'_, '_> {
     fn render(&mut self, step: Step) {
         let graph = self.graph;
         match step {
-            Step::Root => self.path.push('$'),
+            Step::Root => self.path.push_str(self.root_path),
             Step::Same => {}
             Step::Index(i) => {
                 self.path.push('[');
@@ -314,12 +329,33 @@ impl Walker<'_, '_> {
                         continue;
                     }
                     match graph.node(call.callable) {
-                        Node::Global { .. } => self.record_use(call.callable, here),
+                        Node::Global { .. } => {
+                            self.record_use(call.callable, here);
+                            if self.walk.objects.len() < MAX_OBJECTS
+                                && call.state.is_some_and(|s| is_attr_dict(graph, s))
+                            {
+                                self.walk.objects.push((self.path.clone(), node));
+                            }
+                        }
                         _ => children.push((call.callable, Step::Same)),
                     }
+                    // copyreg's helpers build an object of the class in their first
+                    // argument: that class is used here, and the real arguments follow it.
+                    let (first_arg, class) = match lift::constructed_class(graph, node) {
+                        Some((class, skip)) => (skip, Some(class)),
+                        None => (0, None),
+                    };
+                    if let Some(class) = class {
+                        self.record_use(class, here);
+                    }
                     match graph.node(call.args) {
-                        Node::Tuple(items) => children
-                            .extend(items.iter().enumerate().map(|(i, &n)| (n, Step::Args(i)))),
+                        Node::Tuple(items) => children.extend(
+                            items
+                                .iter()
+                                .enumerate()
+                                .skip(first_arg)
+                                .map(|(i, &n)| (n, Step::Args(i - first_arg))),
+                        ),
                         _ => children.push((call.args, Step::ArgsWhole)),
                     }
                     if let Some(kwargs) = call.kwargs {
@@ -390,9 +426,15 @@ impl Walker<'_, '_> {
     }
 }
 
-/// Walks from `root`. `visited` is shared between pickles that share a memo; pass a fresh
-/// one (all false, one entry per node) otherwise.
-pub fn walk(graph: &Graph<'_>, stream: &[u8], root: NodeId, visited: &mut Vec<bool>) -> Walk {
+/// Walks from `root`, named `root_path` (`$`, or `$["member"]` inside an npz). `visited` is
+/// shared between pickles that share a memo; pass a fresh (empty) one otherwise.
+pub fn walk(
+    graph: &Graph<'_>,
+    stream: &[u8],
+    root: NodeId,
+    root_path: &str,
+    visited: &mut Vec<bool>,
+) -> Walk {
     if visited.len() < graph.len() {
         visited.resize(graph.len(), false);
     }
@@ -406,6 +448,7 @@ pub fn walk(graph: &Graph<'_>, stream: &[u8], root: NodeId, visited: &mut Vec<bo
         }
     }
     let mut walker = Walker {
+        root_path,
         graph,
         stream,
         visited,
@@ -413,6 +456,7 @@ pub fn walk(graph: &Graph<'_>, stream: &[u8], root: NodeId, visited: &mut Vec<bo
         walk: Walk {
             arrays: Vec::new(),
             uses: vec![GlobalUses::default(); graph.globals.len()],
+            objects: Vec::new(),
         },
         path: String::new(),
         ends: Vec::new(),

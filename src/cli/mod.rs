@@ -4,6 +4,7 @@
 //! A closed output pipe ends the run quietly with 0, as `head` users expect.
 
 mod dis;
+mod explain;
 
 use std::io;
 use std::path::PathBuf;
@@ -21,8 +22,29 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Explain what is inside: imports and their categories, arrays, findings, a verdict.
+    Explain(explain::ExplainArgs),
     /// List the opcodes of a pickle, exactly as `python -m pickletools` does.
     Dis(dis::DisArgs),
+}
+
+/// When to colour output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set (CLICOLOR_FORCE forces it).
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorChoice> for anstream::ColorChoice {
+    fn from(choice: ColorChoice) -> Self {
+        match choice {
+            ColorChoice::Auto => anstream::ColorChoice::Auto,
+            ColorChoice::Always => anstream::ColorChoice::Always,
+            ColorChoice::Never => anstream::ColorChoice::Never,
+        }
+    }
 }
 
 /// Exit status of a run.
@@ -43,6 +65,7 @@ pub fn run() -> ExitCode {
     };
     let status = match cli.command {
         Command::Dis(args) => dis::run(&args),
+        Command::Explain(args) => explain::run(&args),
     };
     match status {
         Status::Success => ExitCode::SUCCESS,

@@ -67,6 +67,80 @@ impl DType {
         }
     }
 
+    /// The same dtype with multi-byte elements in `order` (torch archives say "big").
+    pub fn with_byteorder(&self, order: ByteOrder) -> DType {
+        match self {
+            DType::Scalar {
+                kind,
+                itemsize,
+                byteorder,
+                unit,
+            } => DType::Scalar {
+                kind: *kind,
+                itemsize: *itemsize,
+                byteorder: if *byteorder == ByteOrder::NotApplicable {
+                    *byteorder
+                } else {
+                    order
+                },
+                unit: unit.clone(),
+            },
+            DType::BFloat16 { .. } => DType::BFloat16 { byteorder: order },
+            DType::Structured { fields, itemsize } => DType::Structured {
+                fields: fields
+                    .iter()
+                    .map(|f| Field {
+                        dtype: f.dtype.with_byteorder(order),
+                        ..f.clone()
+                    })
+                    .collect(),
+                itemsize: *itemsize,
+            },
+            DType::SubArray { base, shape } => DType::SubArray {
+                base: Box::new(base.with_byteorder(order)),
+                shape: shape.clone(),
+            },
+        }
+    }
+
+    /// Parses a dtype string as numpy writes `dtype.str` (`<f8`, `|S5`, `<U3`, `<M8[ns]`,
+    /// `|O`, `|V8`, `>i4`).
+    pub fn from_str_descr(s: &str) -> Option<DType> {
+        let mut chars = s.chars();
+        let byteorder = match chars.next()? {
+            '<' | '=' => ByteOrder::Little,
+            '>' => ByteOrder::Big,
+            '|' => ByteOrder::NotApplicable,
+            _ => return None,
+        };
+        let kind = chars.next()?;
+        let rest: String = chars.collect();
+        let (size, unit) = match rest.split_once('[') {
+            Some((size, unit)) => (size.to_string(), Some(unit.strip_suffix(']')?.to_string())),
+            None => (rest, None),
+        };
+        let size: u64 = if size.is_empty() && kind == 'O' {
+            8
+        } else {
+            size.parse().ok()?
+        };
+        let itemsize = match kind {
+            'U' => size.checked_mul(4)?,
+            'b' | 'i' | 'u' | 'f' | 'c' | 'S' | 'V' | 'O' | 'M' | 'm' => size,
+            _ => return None,
+        };
+        Some(DType::Scalar {
+            kind,
+            itemsize,
+            byteorder,
+            unit: if matches!(kind, 'M' | 'm') {
+                Some(unit.unwrap_or_default())
+            } else {
+                None
+            },
+        })
+    }
+
     /// Bytes per element.
     pub fn itemsize(&self) -> u64 {
         match self {
@@ -347,6 +421,23 @@ fn datetime_unit(graph: &Graph<'_>, metadata: Option<NodeId>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dtype_strings_round_trip() {
+        for s in [
+            "<f8", "|b1", ">i4", "<U5", "|S5", "<M8[ns]", "<m8[s]", "|O", "|V8", "<c16", "|u1",
+        ] {
+            assert_eq!(
+                DType::from_str_descr(s).map(|d| d.str()).as_deref(),
+                Some(s)
+            );
+        }
+        assert_eq!(
+            DType::from_str_descr("<M8").map(|d| d.str()).as_deref(),
+            Some("<M8")
+        );
+        assert!(DType::from_str_descr("f8").is_none());
+    }
 
     #[test]
     fn str_and_descr_match_numpy() {

@@ -82,6 +82,25 @@ pub fn callable_name<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<(&'g str,
     Some((&global.module, &global.name))
 }
 
+/// For an object built through copyreg's helpers — `copyreg._reconstructor(cls, base,
+/// state)` (protocols 0 and 1) or `copyreg.__newobj__(cls, *args)` — the class node and the
+/// index of the first real argument; `None` for any other call.
+pub fn constructed_class(graph: &Graph<'_>, node: NodeId) -> Option<(NodeId, usize)> {
+    let (module, name) = callable_name(graph, node)?;
+    if !matches!(module, "copyreg" | "copy_reg") {
+        return None;
+    }
+    let skip = match name {
+        // (cls, base, state): base and state are construction details, not arguments.
+        "_reconstructor" => 3,
+        "__newobj__" | "__newobj_ex__" => 1,
+        _ => return None,
+    };
+    let args = graph.tuple(graph.call(node)?.args)?;
+    let class = *args.first()?;
+    matches!(graph.node(class), Node::Global { .. }).then_some((class, skip))
+}
+
 /// numpy 1.x wrote `numpy.core.*`, numpy 2.x writes `numpy._core.*`; both load in
 /// numpy 2, only the first in numpy 1.
 fn numpy_core(module: &str, submodule: &str) -> bool {

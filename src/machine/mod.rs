@@ -49,9 +49,9 @@ pub struct Pickle {
     pub opcode_count: u64,
     /// The object STOP returned.
     pub root: NodeId,
-    /// Indices into [`Graph::globals`] of the globals this pickle references, in order of
-    /// first appearance in it.
-    pub globals: Vec<u32>,
+    /// The globals this pickle references, in order of first appearance in it: index into
+    /// [`Graph::globals`] and the offset of the first opcode in this pickle that names it.
+    pub globals: Vec<(u32, usize)>,
     /// Items left on the stack below the root at STOP (CPython ignores them).
     pub leftover: usize,
     /// Whether it needed the previous pickles' memo (one `Unpickler` calling `load()`
@@ -114,8 +114,13 @@ struct Machine<'data, 'a> {
     hook: Option<BuildHook>,
     graph: Graph<'data>,
     global_index: HashMap<(Cow<'data, str>, Cow<'data, str>), u32>,
-    /// Globals of the pickle being run, in order of first appearance in it.
-    pickle_globals: Vec<u32>,
+    /// Globals of the pickle being run, in order of first appearance in it, with offsets.
+    pickle_globals: Vec<(u32, usize)>,
+    /// Per global index, the number (plus one) of the last pickle run that named it: an
+    /// O(1) "already listed for this pickle" test.
+    listed_in: Vec<u32>,
+    /// The number (plus one) of the pickle being run.
+    run_number: u32,
     buffers: u32,
 }
 
@@ -219,8 +224,13 @@ impl<'data> Machine<'data, '_> {
                 index
             }
         };
-        if !self.pickle_globals.contains(&index) {
-            self.pickle_globals.push(index);
+        let slot = index as usize;
+        if self.listed_in.len() <= slot {
+            self.listed_in.resize(slot + 1, 0);
+        }
+        if self.listed_in[slot] != self.run_number {
+            self.listed_in[slot] = self.run_number;
+            self.pickle_globals.push((index, op.offset));
         }
         self.push_node(
             Node::Global {
@@ -844,6 +854,8 @@ pub fn run_stream<'data>(
         graph: Graph::default(),
         global_index: HashMap::new(),
         pickle_globals: Vec::new(),
+        listed_in: Vec::new(),
+        run_number: 0,
         buffers: 0,
     };
     let mut pickles: Vec<Pickle> = Vec::new();
@@ -874,6 +886,7 @@ pub fn run_stream<'data>(
             machine.graph.mutations.len(),
         );
         machine.pickle_globals.clear();
+        machine.run_number += 1;
         machine.buffers = 0;
         let mut memo = Memo::default();
         let mut memo_carried = false;
@@ -884,6 +897,7 @@ pub fn run_stream<'data>(
                 .global_index
                 .retain(|_, index| (*index as usize) < snapshot.1);
             machine.pickle_globals.clear();
+            machine.run_number += 1;
             machine.buffers = 0;
             memo = std::mem::take(&mut carried);
             memo_carried = true;

@@ -1,0 +1,94 @@
+//! `pklinspect explain FILE... [--format text|json]`.
+
+use std::io::{self, Write};
+
+use clap::{Args, ValueEnum};
+use pklinspect::inspect::{inspect, Options};
+use pklinspect::render;
+
+use super::{is_broken_pipe, report, ColorChoice, InputPath, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ExplainArgs {
+    /// Files to explain (`-` for standard input).
+    #[arg(value_name = "FILE", required = true, value_parser = clap::value_parser!(std::ffi::OsString))]
+    files: Vec<std::ffi::OsString>,
+
+    /// Output format: text for people, json (schema pklinspect.explain/1) for programs.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// When to colour text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+pub(crate) fn run(args: &ExplainArgs) -> Status {
+    let options = Options::default();
+    let mut status = Status::Success;
+    let mut documents = Vec::new();
+    let stdout = anstream::AutoStream::new(io::stdout(), args.color.into());
+    let mut out = io::BufWriter::new(stdout.lock());
+    for (i, file) in args.files.iter().enumerate() {
+        let path = InputPath::from(file.clone());
+        let name = path.display();
+        let input = match path.open() {
+            Ok(input) => input,
+            Err(e) => {
+                report(&name, format!("cannot read: {e}"));
+                status = Status::Failure;
+                continue;
+            }
+        };
+        match inspect(&name, input.bytes(), &options) {
+            Ok(rep) => match args.format {
+                Format::Json => documents.push(render::json::explain_value(&rep)),
+                Format::Text => {
+                    let written = (if i > 0 { writeln!(out) } else { Ok(()) })
+                        .and_then(|()| render::text::write_report(&mut out, &rep));
+                    if let Err(e) = written {
+                        return write_failure(&name, &e);
+                    }
+                }
+            },
+            Err(e) => {
+                report(&name, &e);
+                if args.format == Format::Json {
+                    documents.push(render::json::error_value(&name, &e));
+                }
+                status = Status::Failure;
+            }
+        }
+    }
+    if args.format == Format::Json {
+        let value = if args.files.len() == 1 {
+            documents.pop().unwrap_or(serde_json::Value::Null)
+        } else {
+            serde_json::Value::Array(documents)
+        };
+        let written = serde_json::to_writer_pretty(&mut out, &value)
+            .map_err(io::Error::from)
+            .and_then(|()| writeln!(out));
+        if let Err(e) = written {
+            return write_failure("<stdout>", &e);
+        }
+    }
+    if let Err(e) = out.flush() {
+        return write_failure("<stdout>", &e);
+    }
+    status
+}
+
+fn write_failure(name: &str, e: &io::Error) -> Status {
+    if is_broken_pipe(e) {
+        return Status::Success;
+    }
+    report(name, format!("cannot write output: {e}"));
+    Status::Failure
+}

@@ -1,0 +1,4 @@
+//! Renderers: reports as text for people and JSON for programs.
+
+pub mod json;
+pub mod text;

@@ -1,0 +1,327 @@
+//! `explain` as text: the verdict first, then imports by category with their reasons and
+//! paths, arrays, findings, and what to do to make the file portable.
+//!
+//! Styles are written as ANSI escapes; the binary's output stream removes them when the
+//! output is not a terminal or `NO_COLOR` is set.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+
+use crate::classify::{Category, Verdict};
+use crate::inspect::shape_text;
+use crate::report::{ArrayReport, Report};
+use crate::rules::Severity;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn verdict_style(verdict: Verdict) -> Style {
+    let colour = match verdict {
+        Verdict::Portable => AnsiColor::Green,
+        Verdict::NeedsLibraries => AnsiColor::Yellow,
+        Verdict::NonPortable => AnsiColor::Magenta,
+        Verdict::Dangerous => AnsiColor::Red,
+    };
+    Style::new().bold().fg_color(Some(colour.into()))
+}
+
+fn category_style(category: Category) -> Style {
+    let colour = match category {
+        Category::Plain | Category::Array => AnsiColor::Green,
+        Category::Library | Category::Unknown => AnsiColor::Yellow,
+        Category::RuntimeHandle | Category::UserDefined => AnsiColor::Magenta,
+        Category::CodeExec => AnsiColor::Red,
+    };
+    Style::new().fg_color(Some(colour.into()))
+}
+
+fn severity_style(severity: Severity) -> Style {
+    let colour = match severity {
+        Severity::Error => AnsiColor::Red,
+        Severity::Warning => AnsiColor::Yellow,
+        _ => AnsiColor::Cyan,
+    };
+    Style::new().bold().fg_color(Some(colour.into()))
+}
+
+/// `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
+}
+
+/// What each verdict means, in one line.
+fn verdict_meaning(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Portable => "only Python and numpy/torch array data: loads anywhere",
+        Verdict::NeedsLibraries => {
+            "loads where the libraries it names are installed (in compatible versions)"
+        }
+        Verdict::NonPortable => {
+            "needs code from the script that wrote it, or a live runtime: will not load elsewhere"
+        }
+        Verdict::Dangerous => "runs code when loaded: do not load it",
+    }
+}
+
+const CATEGORY_ORDER: [Category; 7] = [
+    Category::CodeExec,
+    Category::UserDefined,
+    Category::RuntimeHandle,
+    Category::Unknown,
+    Category::Library,
+    Category::Array,
+    Category::Plain,
+];
+
+fn paths_text(paths: &[String], uses: u64) -> String {
+    if paths.is_empty() {
+        return "not reachable from the root object".to_string();
+    }
+    const SHOWN: usize = 4;
+    let mut text = paths
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = uses.saturating_sub(SHOWN.min(paths.len()) as u64);
+    if more > 0 {
+        text.push_str(&format!(" and {} more", thousands(more)));
+    }
+    text
+}
+
+fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result<()> {
+    let size = match a.nbytes {
+        Some(n) => format!("{} bytes", thousands(n)),
+        None => "objects".to_string(),
+    };
+    let order = if a.fortran_order {
+        ", Fortran order"
+    } else {
+        ""
+    };
+    let mut line = format!(
+        "  {:width$}  {:<12} {:<10} {size}{order}",
+        a.path,
+        shape_text(&a.shape),
+        a.dtype.str()
+    );
+    if let Some(member) = &a.member {
+        line.push_str(&format!(" in {member}"));
+    }
+    if let Some(offset) = a.offset {
+        line.push_str(&format!(" at offset {offset}"));
+    }
+    writeln!(out, "{line}")?;
+    if let Some(reason) = &a.unavailable {
+        writeln!(
+            out,
+            "  {:width$}  {DIM}not extractable: {reason}{DIM:#}",
+            ""
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the text explanation of `report`.
+pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let v = verdict_style(report.verdict);
+    writeln!(
+        out,
+        "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}",
+        report.file,
+        report.verdict.as_str(),
+        verdict_meaning(report.verdict)
+    )?;
+    let opcodes: u64 = report.pickles.iter().map(|p| p.opcode_count).sum();
+    let mut protocols: Vec<u8> = report.pickles.iter().map(|p| p.protocol).collect();
+    protocols.sort_unstable();
+    protocols.dedup();
+    let container = match &report.compression {
+        Some(c) => format!("{} ({c}-compressed)", report.container),
+        None => report.container.clone(),
+    };
+    let mut facts = vec![container, format!("{} bytes", thousands(report.size))];
+    if !report.pickles.is_empty() {
+        facts.push(plural(report.pickles.len(), "pickle", "pickles"));
+        facts.push(format!(
+            "protocol {}",
+            protocols
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        facts.push(plural(opcodes as usize, "opcode", "opcodes"));
+    }
+    let mut members: Vec<&str> = report
+        .pickles
+        .iter()
+        .filter_map(|p| p.member.as_deref())
+        .collect();
+    members.dedup();
+    if !members.is_empty() {
+        facts.push(format!("pickle in {}", members.join(", ")));
+    }
+    writeln!(out, "  {}", facts.join(", "))?;
+
+    // Imports grouped by category, worst first; the same global in several pickles once.
+    let mut imports: Vec<&crate::report::ImportReport> = Vec::new();
+    for pickle in &report.pickles {
+        for import in &pickle.imports {
+            if !imports
+                .iter()
+                .any(|i| i.module == import.module && i.name == import.name)
+            {
+                imports.push(import);
+            }
+        }
+    }
+    if !imports.is_empty() {
+        writeln!(out, "\n{BOLD}Imports{BOLD:#}")?;
+        for category in CATEGORY_ORDER {
+            let group: Vec<_> = imports.iter().filter(|i| i.category == category).collect();
+            if group.is_empty() {
+                continue;
+            }
+            let style = category_style(category);
+            writeln!(out, "  {style}{}{style:#}", category.as_str())?;
+            for import in group {
+                writeln!(
+                    out,
+                    "    {BOLD}{}.{}{BOLD:#}  {DIM}offset {}{DIM:#}",
+                    import.module, import.name, import.offset
+                )?;
+                writeln!(out, "      {}", import.reason)?;
+                writeln!(
+                    out,
+                    "      used at {}",
+                    paths_text(&import.paths, import.uses)
+                )?;
+            }
+        }
+    }
+
+    let arrays: Vec<&ArrayReport> = report
+        .arrays
+        .iter()
+        .chain(report.pickles.iter().flat_map(|p| p.arrays.iter()))
+        .collect();
+    if !arrays.is_empty() {
+        writeln!(out, "\n{BOLD}Arrays{BOLD:#}")?;
+        let width = arrays
+            .iter()
+            .map(|a| a.path.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(48);
+        const SHOWN: usize = 50;
+        for a in arrays.iter().take(SHOWN) {
+            array_line(out, a, width)?;
+        }
+        if arrays.len() > SHOWN {
+            writeln!(
+                out,
+                "  … and {} more (see --format json)",
+                arrays.len() - SHOWN
+            )?;
+        }
+    }
+
+    if !report.findings.is_empty() {
+        writeln!(out, "\n{BOLD}Findings{BOLD:#}")?;
+        for f in &report.findings {
+            let s = severity_style(f.severity);
+            let mut place = Vec::new();
+            if let Some(member) = &f.member {
+                place.push(member.clone());
+            }
+            if let Some(offset) = f.offset {
+                place.push(format!("offset {offset}"));
+            }
+            if let Some(path) = &f.path {
+                place.push(path.clone());
+            }
+            writeln!(
+                out,
+                "  {s}{}[{}]{s:#} {}{}",
+                f.severity,
+                f.rule.id(),
+                f.message,
+                if place.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", place.join(", "))
+                }
+            )?;
+        }
+    }
+
+    write_portability(out, report)
+}
+
+fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    match report.verdict {
+        Verdict::Portable => return Ok(()),
+        Verdict::Dangerous => {
+            writeln!(out, "\n{BOLD}What to do{BOLD:#}")?;
+            writeln!(
+                out,
+                "  Do not load this file with pickle, joblib or torch.load: loading runs the code above."
+            )?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    writeln!(out, "\n{BOLD}To make this portable{BOLD:#}")?;
+    if report.portable_hints.is_empty() {
+        writeln!(
+            out,
+            "  Save plain values (numbers, strings, lists, dicts) and numpy arrays instead of the objects listed above."
+        )?;
+        return Ok(());
+    }
+    for hint in &report.portable_hints {
+        writeln!(
+            out,
+            "  {} is a {BOLD}{}{BOLD:#} ({}); its state is:",
+            hint.path,
+            hint.class,
+            hint.category.as_str()
+        )?;
+        if !hint.parameters.is_empty() {
+            let params: Vec<String> = hint
+                .parameters
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            writeln!(out, "    {}", params.join(", "))?;
+        }
+        for (name, path, shape, dtype) in &hint.arrays {
+            writeln!(out, "    {name} → {path} {} {dtype}", shape_text(shape))?;
+        }
+    }
+    writeln!(
+        out,
+        "  Save these parameters and arrays (e.g. numpy.savez plus a JSON of the parameters) and \
+         rebuild the object from them where it is needed."
+    )
+}

@@ -1,0 +1,146 @@
+//! The rules behind findings: one table, each rule with a stable id, a default severity,
+//! a one-line summary and an explanation (`pklinspect rules` prints them).
+
+use std::fmt;
+
+/// How serious a finding is. `Off` rules produce no findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Off,
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Off => "off",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! rules {
+    ($( $variant:ident = $id:literal, $severity:ident, $summary:literal, $explanation:literal; )*) => {
+        /// A rule. Ids are kebab-case and stable: CI configurations refer to them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Rule { $( $variant, )* }
+
+        /// Every rule, in the order `pklinspect rules` lists them.
+        pub const RULES: &[Rule] = &[ $( Rule::$variant, )* ];
+
+        impl Rule {
+            /// The stable id.
+            pub fn id(self) -> &'static str {
+                match self { $( Rule::$variant => $id, )* }
+            }
+            /// Severity unless a policy says otherwise.
+            pub fn default_severity(self) -> Severity {
+                match self { $( Rule::$variant => Severity::$severity, )* }
+            }
+            /// One line.
+            pub fn summary(self) -> &'static str {
+                match self { $( Rule::$variant => $summary, )* }
+            }
+            /// What it detects and why it matters.
+            pub fn explanation(self) -> &'static str {
+                match self { $( Rule::$variant => $explanation, )* }
+            }
+            /// The rule with this id.
+            pub fn from_id(id: &str) -> Option<Rule> {
+                match id { $( $id => Some(Rule::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+rules! {
+    CodeExec = "code-exec", Error,
+        "the file imports something that runs code or touches the system when it is loaded",
+        "Unpickling calls the globals a pickle names. Functions such as os.system, builtins.eval, \
+         subprocess.Popen or runpy._run_code run whatever the file's author chose, with the \
+         loader's privileges, the moment pickle.load (or joblib.load, torch.load) reads the file. \
+         Never load such a file; get its data out with `pklinspect extract`.";
+    UserDefined = "user-defined", Error,
+        "the file needs a class or function defined in the script that wrote it",
+        "Objects of classes defined in a script (__main__) or notebook are pickled by reference to \
+         that script. They load only where exactly that code is importable under the same name: \
+         anywhere else pickle.load fails with AttributeError or ModuleNotFoundError. Convert \
+         them to plain data (dicts, lists, arrays) before saving.";
+    RuntimeHandle = "runtime-handle", Error,
+        "the file holds an object tied to a live runtime (tensors of a framework session, locks, files)",
+        "Objects such as TensorFlow eager tensors or resource variables, thread locks and open \
+         files belong to the process that made them. They load only inside the same framework \
+         runtime and version, if at all. Save their values (e.g. as numpy arrays) instead.";
+    UnknownImport = "unknown-import", Warning,
+        "the file imports something pklinspect does not know",
+        "The global is neither standard library, nor known array machinery, nor a known library. \
+         Any importable callable can run code on load, so an unknown one deserves a look.";
+    LibraryImport = "library-import", Off,
+        "the file needs a third-party library (and a compatible version) to load",
+        "Classes of pandas, scikit-learn, keras and similar libraries load only where that \
+         library is installed, in a version whose internals match the writer's.";
+    ExtensionRef = "extension-ref", Error,
+        "the file refers to copyreg's extension registry (EXT1/EXT2/EXT4)",
+        "Extension codes name a global through a registry that is empty in a fresh interpreter. \
+         Loading fails unless the loader registered the code, and what it resolves to cannot be \
+         known from the file.";
+    UnreachablePayload = "unreachable-payload", Warning,
+        "code-executing pickle data sits where no loader reads it (after the data a loader stops at)",
+        "A loader reads one pickle, or pickles one after another. Bytes after something that is \
+         not a pickle are never reached by pickle.load, but a tool or a later format change \
+         might read them: a hidden payload there is suspicious even though it is not run today.";
+    Numpy2Only = "numpy2-only", Warning,
+        "the file names numpy._core, which only numpy 2 has: numpy 1.x cannot load it",
+        "numpy 2 writes its array machinery as numpy._core.*. numpy 1.x has no such module, so \
+         the file fails to load there (ModuleNotFoundError). numpy 2 still reads files written \
+         by numpy 1.";
+    OutOfBand = "out-of-band-buffer", Warning,
+        "array data was written out of band (pickle protocol 5) and is not in the file",
+        "With a buffer_callback, protocol 5 stores large buffers outside the pickle stream. The \
+         file alone cannot be loaded: the loader must be handed the same buffers.";
+    PersistentRef = "persistent-ref", Info,
+        "the file refers to objects kept outside it (persistent ids)",
+        "PERSID/BINPERSID opcodes ask the loader's persistent_load to supply an object. torch \
+         uses them for tensor storages; a plain pickle.load fails on them.";
+    Malformed = "malformed", Error,
+        "the file is not a valid pickle (or container) and cannot be loaded",
+        "The bytes are truncated, corrupt, or break the pickle machine's rules (stack underflow, \
+         unknown memo key, unsupported protocol). The message gives the byte offset.";
+    TrailingData = "trailing-data", Warning,
+        "bytes follow the last pickle and are not a pickle",
+        "Loaders stop after the data they expect and ignore what follows. Trailing bytes are \
+         harmless to loading but may be a damaged write or hidden data.";
+    LimitExceeded = "limit-exceeded", Error,
+        "the file exceeds a resource limit and was not fully read",
+        "pklinspect bounds nodes, memo entries, nesting depth and decompressed size so that no \
+         input can exhaust memory. Raise the limit if the file is trusted to be that large.";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_round_trip() {
+        let mut seen = std::collections::HashSet::new();
+        for &rule in RULES {
+            let id = rule.id();
+            assert!(seen.insert(id), "duplicate {id}");
+            assert!(id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
+            assert_eq!(Rule::from_id(id), Some(rule));
+            assert!(!rule.summary().is_empty() && !rule.explanation().is_empty());
+        }
+    }
+}

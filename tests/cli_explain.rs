@@ -1,0 +1,200 @@
+//! `pklinspect explain` from the command line: the JSON contract (SPEC §6), several files,
+//! errors with offsets, exit codes and colour.
+
+mod common;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn pklinspect() -> Command {
+    Command::cargo_bin("pklinspect").unwrap()
+}
+
+fn fixture(rel: &str) -> String {
+    common::fixtures_dir()
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let out = pklinspect().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn json_follows_the_contract() {
+    let file = fixture("main/np2_data_wrapper_p4.pkl");
+    let doc = json_of(&["explain", "--format", "json", &file]);
+    assert_eq!(doc["schema"], "pklinspect.explain/1");
+    assert_eq!(doc["file"], file.as_str());
+    assert_eq!(doc["container"], "pickle");
+    assert_eq!(doc["verdict"], "non-portable");
+    let pickle = &doc["pickles"][0];
+    assert_eq!(pickle["offset"], 0);
+    assert_eq!(pickle["protocol"], 4);
+    assert!(pickle["length"].as_u64().unwrap() > 0);
+    let import = pickle["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "DataWrapper")
+        .unwrap();
+    assert_eq!(import["module"], "__main__");
+    assert_eq!(import["category"], "user-defined");
+    assert_eq!(import["paths"], serde_json::json!(["$"]));
+    assert!(import["offset"].is_u64() && import["reason"].is_string());
+    let array = pickle["arrays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["path"] == "$.data")
+        .unwrap();
+    for key in ["dtype", "shape", "fortran_order", "nbytes", "offset"] {
+        assert!(array.get(key).is_some(), "array lacks {key}: {array}");
+    }
+    let finding = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "user-defined")
+        .unwrap();
+    assert_eq!(finding["severity"], "error");
+    assert_eq!(finding["path"], "$");
+    assert_eq!(finding["offset"], import["offset"]);
+    assert!(finding["message"].is_string());
+}
+
+#[test]
+fn structured_dtypes_are_descr_lists_and_out_of_band_offsets_null() {
+    let doc = json_of(&[
+        "explain",
+        "--format",
+        "json",
+        &fixture("numpy2/structured_p4.pkl"),
+    ]);
+    assert!(doc["pickles"][0]["arrays"][0]["dtype"].is_array());
+    let doc = json_of(&[
+        "explain",
+        "--format",
+        "json",
+        &fixture("numpy2/float64_2d_p5_oob.pkl"),
+    ]);
+    let array = &doc["pickles"][0]["arrays"][0];
+    assert!(array["offset"].is_null());
+    assert_eq!(array["extractable"], false);
+}
+
+#[test]
+fn npz_plain_members_are_top_level_arrays_named_by_member() {
+    let doc = json_of(&[
+        "explain",
+        "--format",
+        "json",
+        &fixture("numpy2/two_arrays.npz"),
+    ]);
+    assert_eq!(doc["container"], "npz");
+    let paths: Vec<&str> = doc["arrays"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["$[\"ints\"]", "$[\"floats\"]"]);
+}
+
+#[test]
+fn several_files_give_a_json_array_in_order() {
+    let a = fixture("plain/all_p2.pkl");
+    let b = fixture("hostile/os_system_p2.pkl");
+    let doc = json_of(&["explain", "--format", "json", &a, &b]);
+    let docs = doc.as_array().unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["verdict"], "portable");
+    assert_eq!(docs[1]["verdict"], "dangerous");
+}
+
+#[test]
+fn a_malformed_file_is_an_error_with_offset_and_exit_two_others_still_explained() {
+    let good = fixture("plain/all_p2.pkl");
+    let bad = fixture("malformed/truncated_binint.pkl");
+    let out = pklinspect()
+        .args(["explain", "--format", "json", &good, &bad])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc[0]["verdict"], "portable");
+    assert!(doc[1]["error"]["offset"].is_u64());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("truncated_binint.pkl") && stderr.contains("offset"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn text_names_the_verdict_first_and_has_no_colour_when_piped() {
+    pklinspect()
+        .args(["explain", &fixture("keras/np2_timeseries_generator_p4.pkl")])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("needs-libraries")
+                .and(predicate::str::contains(
+                    "keras_preprocessing.sequence.TimeseriesGenerator",
+                ))
+                .and(predicate::str::contains("length=10"))
+                .and(predicate::str::contains("data → $.data (100, 1) <i8"))
+                .and(predicate::str::contains("\u{1b}[").not()),
+        );
+    pklinspect()
+        .args([
+            "explain",
+            "--color",
+            "always",
+            &fixture("hostile/os_system_p2.pkl"),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\u{1b}[").and(predicate::str::contains("dangerous")));
+}
+
+#[test]
+fn explain_reads_standard_input() {
+    let bytes = std::fs::read(fixture("hostile/os_system_p4.pkl")).unwrap();
+    pklinspect()
+        .args(["explain", "-"])
+        .write_stdin(bytes)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("<stdin>: dangerous"));
+}
+
+#[test]
+fn compressed_and_torch_files_are_recognised_by_content() {
+    let doc = json_of(&[
+        "explain",
+        "--format",
+        "json",
+        &fixture("compressed/xz_payload.pkl"),
+    ]);
+    assert_eq!(doc["container"], "xz");
+    let doc = json_of(&[
+        "explain",
+        "--format",
+        "json",
+        &fixture("torch/state_dict.pt"),
+    ]);
+    assert_eq!(doc["container"], "torch-zip");
+    assert!(doc["pickles"][0]["member"]
+        .as_str()
+        .unwrap()
+        .ends_with("/data.pkl"));
+}
