@@ -1234,7 +1234,7 @@ fn expected_verdict(file: &str, group: &str, status: &str) -> Option<Verdict> {
         return None;
     }
     Some(match group {
-        "main" => Verdict::NonPortable,
+        "main" | "runtime" => Verdict::NonPortable,
         "joblib" if file.contains("main_instance") => Verdict::NonPortable,
         "keras" | "sklearn" | "pandas" => Verdict::NeedsLibraries,
         "torch" if file.contains("module") => Verdict::NeedsLibraries,
