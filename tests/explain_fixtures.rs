@@ -381,10 +381,17 @@ fn torch_checkpoints_list_their_tensors_with_storage_places() {
 
 #[test]
 fn a_tensorflow_tensor_is_a_runtime_handle_with_its_array() {
-    for rel in ["runtime/tf_eager_tensor_p2.pkl", "runtime/tf_eager_tensor_p4.pkl"] {
+    for rel in [
+        "runtime/tf_eager_tensor_p2.pkl",
+        "runtime/tf_eager_tensor_p4.pkl",
+    ] {
         let report = explain(rel);
         assert_eq!(report.verdict, Verdict::NonPortable, "{rel}");
-        let convert = import(&report, "tensorflow.python.framework.ops", "convert_to_tensor");
+        let convert = import(
+            &report,
+            "tensorflow.python.framework.ops",
+            "convert_to_tensor",
+        );
         assert_eq!(convert.category, Category::RuntimeHandle);
         assert_eq!(convert.paths, ["$[\"logits\"]"]);
         let array = &report.pickles[0].arrays[0];
