@@ -121,6 +121,9 @@ struct Machine<'data, 'a> {
     listed_in: Vec<u32>,
     /// The number (plus one) of the pickle being run.
     run_number: u32,
+    /// One node each for None, False, True and the ints -5..=256, as CPython shares those
+    /// objects: a stream of a million small ints builds a few hundred nodes, not a million.
+    shared: Vec<Option<NodeId>>,
     buffers: u32,
 }
 
@@ -204,6 +207,35 @@ impl<'data> Machine<'data, '_> {
         Ok(self.graph.push(node))
     }
 
+    /// The shared node in `slot` of [`Machine::shared`], made on first use.
+    fn shared(&mut self, slot: usize, node: Node<'data>, op: &Op<'_>) -> Result<NodeId> {
+        if let Some(Some(id)) = self.shared.get(slot) {
+            return Ok(*id);
+        }
+        let id = self.push_node(node, op)?;
+        if let Some(entry) = self.shared.get_mut(slot) {
+            *entry = Some(id);
+        }
+        Ok(id)
+    }
+
+    fn none(&mut self, op: &Op<'_>) -> Result<NodeId> {
+        self.shared(0, Node::None, op)
+    }
+
+    fn bool(&mut self, value: bool, op: &Op<'_>) -> Result<NodeId> {
+        self.shared(1 + usize::from(value), Node::Bool(value), op)
+    }
+
+    fn small_or_new_int(&mut self, value: i64, op: &Op<'_>) -> Result<NodeId> {
+        if (-5..=256).contains(&value) {
+            // In range, so value + 5 is a small non-negative slot.
+            self.shared(3 + (value + 5) as usize, Node::Int(value), op)
+        } else {
+            self.push_node(Node::Int(value), op)
+        }
+    }
+
     fn global(
         &mut self,
         module: Cow<'data, str>,
@@ -242,11 +274,10 @@ impl<'data> Machine<'data, '_> {
     }
 
     fn int_node(&mut self, value: num_bigint::BigInt, op: &Op<'_>) -> Result<NodeId> {
-        let node = match i64::try_from(&value) {
-            Ok(small) => Node::Int(small),
-            Err(_) => Node::BigInt(Box::new(value)),
-        };
-        self.push_node(node, op)
+        match i64::try_from(&value) {
+            Ok(small) => self.small_or_new_int(small, op),
+            Err(_) => self.push_node(Node::BigInt(Box::new(value)), op),
+        }
     }
 
     fn call(
@@ -342,6 +373,15 @@ impl<'data> Machine<'data, '_> {
         )
     }
 
+    /// Drops shared nodes made by a failed attempt (their ids are about to be reused).
+    fn forget_nodes_from(&mut self, first: usize) {
+        for slot in &mut self.shared {
+            if slot.is_some_and(|id| id.index() >= first) {
+                *slot = None;
+            }
+        }
+    }
+
     /// Runs one pickle from `start` with `memo`.
     fn run(&mut self, start: usize, memo: &mut Memo) -> Result<(NodeId, usize, u8, u64, usize)> {
         let mut reader = OpReader::new(self.data, start);
@@ -406,8 +446,8 @@ impl<'data> Machine<'data, '_> {
                 Opcode::INT => {
                     let Arg::Line(line) = op.arg else { continue };
                     let id = match line {
-                        b"00" => self.push_node(Node::Bool(false), &op)?,
-                        b"01" => self.push_node(Node::Bool(true), &op)?,
+                        b"00" => self.bool(false, &op)?,
+                        b"01" => self.bool(true, &op)?,
                         _ => {
                             let v = pytext::parse_int(line).map_err(|m| invalid(&op, m))?;
                             self.int_node(v, &op)?
@@ -421,7 +461,7 @@ impl<'data> Machine<'data, '_> {
                         Arg::UInt(v) => v as i64,
                         _ => continue,
                     };
-                    let id = self.push_node(Node::Int(v), &op)?;
+                    let id = self.small_or_new_int(v, &op)?;
                     stack.items.push(id);
                 }
                 Opcode::LONG => {
@@ -499,11 +539,11 @@ impl<'data> Machine<'data, '_> {
                     stack.items.push(id);
                 }
                 Opcode::NONE => {
-                    let id = self.push_node(Node::None, &op)?;
+                    let id = self.none(&op)?;
                     stack.items.push(id);
                 }
                 Opcode::NEWTRUE | Opcode::NEWFALSE => {
-                    let id = self.push_node(Node::Bool(op.opcode == Opcode::NEWTRUE), &op)?;
+                    let id = self.bool(op.opcode == Opcode::NEWTRUE, &op)?;
                     stack.items.push(id);
                 }
                 Opcode::EMPTY_LIST => {
@@ -856,6 +896,7 @@ pub fn run_stream<'data>(
         pickle_globals: Vec::new(),
         listed_in: Vec::new(),
         run_number: 0,
+        shared: vec![None; 3 + 262],
         buffers: 0,
     };
     let mut pickles: Vec<Pickle> = Vec::new();
@@ -893,6 +934,7 @@ pub fn run_stream<'data>(
         let mut result = machine.run(pos, &mut memo);
         if matches!(&result, Err(e) if is_missing_memo_key(e)) && carried.len > 0 {
             machine.graph.truncate(snapshot.0, snapshot.1, snapshot.2);
+            machine.forget_nodes_from(snapshot.0);
             machine
                 .global_index
                 .retain(|_, index| (*index as usize) < snapshot.1);
@@ -933,6 +975,8 @@ pub fn run_stream<'data>(
             Err(e) if pickles.is_empty() => return Err(e),
             Err(e) => {
                 machine.graph.truncate(snapshot.0, snapshot.1, snapshot.2);
+                machine.forget_nodes_from(snapshot.0);
+                machine.forget_nodes_from(snapshot.0);
                 machine
                     .global_index
                     .retain(|_, index| (*index as usize) < snapshot.1);
@@ -1105,7 +1149,8 @@ mod tests {
             max_nodes: 3,
             ..Limits::default()
         };
-        let e = run_stream(b"(NNNNt.", 0, &limits, None).unwrap_err();
+        let e =
+            run_stream(b"(\x8c\x01a\x8c\x01b\x8c\x01c\x8c\x01dt.", 0, &limits, None).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::LimitExceeded);
         assert!(e.message().contains("max_nodes"), "{e}");
         let limits = Limits {
@@ -1114,6 +1159,22 @@ mod tests {
         };
         let e = run_stream(b"(((", 0, &limits, None).unwrap_err();
         assert!(e.message().contains("max_depth"), "{e}");
+    }
+
+    #[test]
+    fn none_bools_and_small_ints_are_one_node_each_as_in_cpython() {
+        // (None, None, True, True, 7, 7, 300, 300, -2**63, 2**63 - 1)
+        let s = run(b"(NN\x88\x88K\x07K\x07M\x2c\x01M\x2c\x01\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7ft.").unwrap();
+        let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
+            panic!()
+        };
+        assert_eq!(items[0], items[1]);
+        assert_eq!(items[2], items[3]);
+        assert_eq!(items[4], items[5]);
+        assert_ne!(items[6], items[7]);
+        assert_eq!(s.graph.node(items[7]), &Node::Int(300));
+        assert_eq!(s.graph.node(items[8]), &Node::Int(i64::MIN));
+        assert_eq!(s.graph.node(items[9]), &Node::Int(i64::MAX));
     }
 
     #[test]
