@@ -1,0 +1,68 @@
+//! `explain` cost: it grows with opcodes, not with payload bytes. The same array pickle
+//! with a 1 MiB and a 1 GiB payload (sparse files, memory-mapped) must take the same time;
+//! an opcode-dense pickle shows the per-opcode cost.
+
+use std::io::Write;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use pklinspect::input::Input;
+use pklinspect::inspect::{inspect, Options};
+
+/// A float64 array of `n` elements as numpy 2 pickles it at protocol 4, written sparse.
+fn array_pickle(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
+    let mut head = b"\x80\x04\x8c\x16numpy._core.multiarray\x94\x8c\x0c_reconstruct\x94\x93\x94\x8c\x05numpy\x94\x8c\x07ndarray\x94\x93\x94K\x00\x85\x94C\x01b\x94\x87\x94R\x94(K\x01\x8a\x08".to_vec();
+    head.extend_from_slice(&n.to_le_bytes());
+    head.extend_from_slice(b"\x85\x94h\x03\x8c\x05dtype\x94\x93\x94\x8c\x02f8\x94\x89\x88\x87\x94R\x94(K\x03\x8c\x01<\x94NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t\x94b\x89\x8e");
+    head.extend_from_slice(&(n * 8).to_le_bytes());
+    let path = dir.join(format!("array_{n}.pkl"));
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&head).unwrap();
+    f.set_len(head.len() as u64 + n * 8).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    f.write_all(b"\x94t\x94b.").unwrap();
+    path
+}
+
+/// `[{"a": i, "b": "x"}, ...]` at protocol 4, built by hand.
+fn many_small_dicts(n: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 4, b']', 0x94, b'('];
+    for i in 0..n {
+        p.extend_from_slice(b"}\x94(\x8c\x01a\x94J");
+        p.extend_from_slice(&(i as i32).to_le_bytes());
+        p.extend_from_slice(b"\x8c\x01b\x94\x8c\x01x\x94u");
+        if i % 1000 == 999 {
+            p.extend_from_slice(b"e(");
+        }
+    }
+    p.extend_from_slice(b"e.");
+    p
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = Options::default();
+    let mut group = c.benchmark_group("explain-array-payload");
+    for (label, n) in [("1MiB", 1u64 << 17), ("1GiB", 1u64 << 27)] {
+        let path = array_pickle(dir.path(), n);
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                let input = Input::open(&path).unwrap();
+                inspect("bench", input.bytes(), &options)
+                    .unwrap()
+                    .pickles
+                    .len()
+            })
+        });
+    }
+    group.finish();
+    let dense = many_small_dicts(100_000);
+    c.bench_function("explain-opcode-dense-100k-dicts", |b| {
+        b.iter(|| inspect("bench", &dense, &options).unwrap().pickles.len())
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
