@@ -8,6 +8,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use pklinspect::input::Input;
 use pklinspect::inspect::{inspect, Options};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::many_small_dicts;
+
 /// A float64 array of `n` elements as numpy 2 pickles it at protocol 4, written sparse.
 fn array_pickle(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
     let mut head = b"\x80\x04\x8c\x16numpy._core.multiarray\x94\x8c\x0c_reconstruct\x94\x93\x94\x8c\x05numpy\x94\x8c\x07ndarray\x94\x93\x94K\x00\x85\x94C\x01b\x94\x87\x94R\x94(K\x01\x8a\x08".to_vec();
@@ -24,21 +28,6 @@ fn array_pickle(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
         .unwrap();
     f.write_all(b"\x94t\x94b.").unwrap();
     path
-}
-
-/// `[{"a": i, "b": "x"}, ...]` at protocol 4, built by hand.
-fn many_small_dicts(n: u32) -> Vec<u8> {
-    let mut p = vec![0x80, 4, b']', 0x94, b'('];
-    for i in 0..n {
-        p.extend_from_slice(b"}\x94(\x8c\x01a\x94J");
-        p.extend_from_slice(&(i as i32).to_le_bytes());
-        p.extend_from_slice(b"\x8c\x01b\x94\x8c\x01x\x94u");
-        if i % 1000 == 999 {
-            p.extend_from_slice(b"e(");
-        }
-    }
-    p.extend_from_slice(b"e.");
-    p
 }
 
 fn bench(c: &mut Criterion) {

@@ -11,12 +11,6 @@ use pklinspect::report::Report;
 use pklinspect::rules::Rule;
 use serde_json::{json, Value};
 
-fn sidecar(file: &std::path::Path) -> Value {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".truth.json");
-    serde_json::from_slice(&std::fs::read(name).unwrap()).unwrap()
-}
-
 fn explain(rel: &str) -> Report {
     let path = common::fixtures_dir().join(rel);
     let bytes = std::fs::read(&path).unwrap();
@@ -61,7 +55,7 @@ fn every_fixture_explains_as_its_ground_truth_says() {
     let mut failures = Vec::new();
     let mut explained = 0;
     for file in common::fixture_files() {
-        let truth = sidecar(&file);
+        let truth = common::sidecar(&file);
         let rel = file
             .strip_prefix(common::fixtures_dir())
             .unwrap()
@@ -110,10 +104,7 @@ fn every_fixture_explains_as_its_ground_truth_says() {
             ));
         }
         // Imports: every global CPython's find_class saw, as written in the stream.
-        let described_ext = {
-            let d = truth["description"].as_str().unwrap_or("");
-            ["EXT1", "EXT2", "EXT4"].iter().any(|op| d.contains(op))
-        };
+        let described_ext = common::uses_extension_codes(&truth);
         if !described_ext {
             let mut ours: Vec<(String, String)> = Vec::new();
             for p in &report.pickles {
@@ -124,17 +115,7 @@ fn every_fixture_explains_as_its_ground_truth_says() {
                     }
                 }
             }
-            let theirs: Vec<(String, String)> = truth["globals"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|g| {
-                    (
-                        g[0].as_str().unwrap().to_string(),
-                        g[1].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
+            let theirs = common::sidecar_globals(&truth);
             if ours != theirs {
                 failures.push(format!(
                     "{rel}: imports\n   ours    {ours:?}\n   CPython {theirs:?}"

@@ -6,20 +6,13 @@ mod common;
 
 use pklinspect::limits::Limits;
 use pklinspect::machine::run_stream;
-use serde_json::Value;
-
-fn sidecar(file: &std::path::Path) -> Value {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".truth.json");
-    serde_json::from_slice(&std::fs::read(name).unwrap()).unwrap()
-}
 
 #[test]
 fn machine_agrees_with_cpython_on_every_raw_pickle_fixture() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for file in common::fixture_files() {
-        let truth = sidecar(&file);
+        let truth = common::sidecar(&file);
         if truth["container"] != "pickle" {
             continue;
         }
@@ -73,10 +66,7 @@ fn machine_agrees_with_cpython_on_every_raw_pickle_fixture() {
             ));
         }
         // EXT fixtures: CPython resolved the codes through a registry the file lacks.
-        let described_ext = {
-            let d = truth["description"].as_str().unwrap_or("");
-            ["EXT1", "EXT2", "EXT4"].iter().any(|op| d.contains(op))
-        };
+        let described_ext = common::uses_extension_codes(&truth);
         if !described_ext {
             let ours: Vec<(String, String)> = stream
                 .graph
@@ -84,17 +74,7 @@ fn machine_agrees_with_cpython_on_every_raw_pickle_fixture() {
                 .iter()
                 .map(|g| (g.module.to_string(), g.name.to_string()))
                 .collect();
-            let theirs: Vec<(String, String)> = truth["globals"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|g| {
-                    (
-                        g[0].as_str().unwrap().to_string(),
-                        g[1].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
+            let theirs = common::sidecar_globals(&truth);
             if ours != theirs {
                 failures.push(format!("{name}: globals {ours:?}\n   CPython {theirs:?}"));
             }

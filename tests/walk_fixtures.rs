@@ -10,12 +10,6 @@ use pklinspect::machine::{run_stream, Node};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-fn sidecar(file: &std::path::Path) -> Value {
-    let mut name = file.as_os_str().to_owned();
-    name.push(".truth.json");
-    serde_json::from_slice(&std::fs::read(name).unwrap()).unwrap()
-}
-
 /// Bytes in Fortran order rearranged to C order.
 fn fortran_to_c(data: &[u8], shape: &[u64], itemsize: usize) -> Vec<u8> {
     let dims: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
@@ -70,7 +64,7 @@ fn arrays_and_paths_match_numpy_on_raw_pickle_and_joblib_fixtures() {
     let mut checked_hashes = 0;
     let mut failures = Vec::new();
     for file in common::fixture_files() {
-        let truth = sidecar(&file);
+        let truth = common::sidecar(&file);
         let raw_joblib = truth["container"] == "joblib" && truth["compression"].is_null();
         if !(truth["container"] == "pickle" || raw_joblib) || truth["status"] == "malformed" {
             continue;

@@ -665,32 +665,22 @@ impl<'data> Machine<'data, '_> {
                     let id = self.call(class, args, None, CallKind::Obj, &op)?;
                     stack.items.push(id);
                 }
-                Opcode::NEWOBJ => {
-                    let args = stack.pop(&op)?;
-                    let class = stack.pop(&op)?;
-                    if self.is_native_non_tuple(args) {
-                        return Err(unsupported(&op, "NEWOBJ expected an arg tuple"));
-                    }
-                    let id = self.call(class, args, None, CallKind::NewObj, &op)?;
-                    stack.items.push(id);
-                }
-                Opcode::NEWOBJ_EX => {
-                    let kwargs = stack.pop(&op)?;
-                    let args = stack.pop(&op)?;
-                    let class = stack.pop(&op)?;
-                    if self.is_native_non_tuple(args) {
-                        return Err(unsupported(&op, "NEWOBJ_EX args argument must be a tuple"));
-                    }
-                    let id = self.call(class, args, Some(kwargs), CallKind::NewObjEx, &op)?;
-                    stack.items.push(id);
-                }
-                Opcode::REDUCE => {
+                Opcode::NEWOBJ | Opcode::NEWOBJ_EX | Opcode::REDUCE => {
+                    // REDUCE: callable, args. NEWOBJ: cls, args. NEWOBJ_EX: cls, args, kwargs.
+                    let (kind, kwargs) = match op.opcode {
+                        Opcode::NEWOBJ_EX => (CallKind::NewObjEx, Some(stack.pop(&op)?)),
+                        Opcode::NEWOBJ => (CallKind::NewObj, None),
+                        _ => (CallKind::Reduce, None),
+                    };
                     let args = stack.pop(&op)?;
                     let callable = stack.pop(&op)?;
                     if self.is_native_non_tuple(args) {
-                        return Err(unsupported(&op, "REDUCE: argument list must be a tuple"));
+                        return Err(unsupported(
+                            &op,
+                            format!("{}: the argument list must be a tuple", op.opcode),
+                        ));
                     }
-                    let id = self.call(callable, args, None, CallKind::Reduce, &op)?;
+                    let id = self.call(callable, args, kwargs, kind, &op)?;
                     stack.items.push(id);
                 }
                 Opcode::BUILD => {

@@ -81,3 +81,32 @@ pub fn fixture_files() -> Vec<PathBuf> {
 pub fn pklinspect() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pklinspect"))
 }
+
+/// The generator's ground truth for a fixture: `<file>.truth.json`.
+pub fn sidecar(file: &Path) -> serde_json::Value {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".truth.json");
+    serde_json::from_slice(&std::fs::read(name).unwrap()).unwrap()
+}
+
+/// The globals CPython's `find_class` saw, from a sidecar.
+pub fn sidecar_globals(truth: &serde_json::Value) -> Vec<(String, String)> {
+    truth["globals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g[0].as_str().unwrap().to_string(),
+                g[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Whether a fixture uses EXT opcodes: its globals were resolved through a copyreg
+/// registry that the file itself does not carry.
+pub fn uses_extension_codes(truth: &serde_json::Value) -> bool {
+    let d = truth["description"].as_str().unwrap_or("");
+    ["EXT1", "EXT2", "EXT4"].iter().any(|op| d.contains(op))
+}
