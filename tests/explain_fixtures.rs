@@ -388,7 +388,10 @@ fn a_tensorflow_tensor_is_a_runtime_handle_with_its_array() {
 #[test]
 fn joblib_files_with_and_without_the_alignment_padding_byte() {
     // joblib >= 1.2 writes a padding byte before each array's data; joblib <= 1.1 did not.
-    for rel in ["joblib/np2_arrays.joblib", "joblib/np2_arrays_joblib11_layout.joblib"] {
+    for rel in [
+        "joblib/np2_arrays.joblib",
+        "joblib/np2_arrays_joblib11_layout.joblib",
+    ] {
         let report = explain(rel);
         assert_eq!(report.container, "joblib");
         let arrays = &report.pickles[0].arrays;

@@ -6,6 +6,7 @@
 //! Everything not recognised stays a symbolic call.
 
 pub mod dtype;
+pub mod value;
 
 use crate::machine::{BytesKind, Graph, Node, NodeId, Payload, Trailing};
 pub use dtype::{ByteOrder, DType};
