@@ -3,8 +3,12 @@
 //! Exit codes (SPEC §2): 0 success, 2 usage error / unreadable / malformed input.
 //! A closed output pipe ends the run quietly with 0, as `head` users expect.
 
+mod completions;
 mod dis;
 mod explain;
+mod extract;
+mod lint;
+mod rules;
 
 use std::io;
 use std::path::PathBuf;
@@ -15,7 +19,7 @@ use clap::{Parser, Subcommand};
 /// Open Python pickle files without executing them.
 #[derive(Parser, Debug)]
 #[command(name = "pklinspect", version, about, long_about = None)]
-struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
 }
@@ -24,8 +28,19 @@ struct Cli {
 enum Command {
     /// Explain what is inside: imports and their categories, arrays, findings, a verdict.
     Explain(explain::ExplainArgs),
+    /// Write arrays and plain data out as .npy, .npz or JSON.
+    Extract(extract::ExtractArgs),
+    /// Check files and folders against a policy, for CI: exit 1 on findings.
+    Lint(lint::LintArgs),
+    /// List the rules behind findings, or explain one.
+    Rules(rules::RulesArgs),
     /// List the opcodes of a pickle, exactly as `python -m pickletools` does.
     Dis(dis::DisArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page.
+    #[command(hide = true)]
+    Man,
 }
 
 /// When to colour output.
@@ -50,7 +65,12 @@ impl From<ColorChoice> for anstream::ColorChoice {
 /// Exit status of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
+    /// Exit 0.
     Success,
+    /// Exit 1: `lint` found something at or above the failing severity.
+    #[allow(dead_code)] // constructed by lint, being written
+    Findings,
+    /// Exit 2: usage error, unreadable or malformed input, a limit.
     Failure,
 }
 
@@ -66,9 +86,15 @@ pub fn run() -> ExitCode {
     let status = match cli.command {
         Command::Dis(args) => dis::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Extract(args) => extract::run(&args),
+        Command::Lint(args) => lint::run(&args),
+        Command::Rules(args) => rules::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
     };
     match status {
         Status::Success => ExitCode::SUCCESS,
+        Status::Findings => ExitCode::from(1),
         Status::Failure => ExitCode::from(2),
     }
 }
