@@ -42,14 +42,102 @@ const NUMPY_126_CORE_SHIMS: &[&str] = &[
 /// The magic number torch's legacy format pickles first (`torch/serialization.py`).
 const TORCH_LEGACY_MAGIC: u128 = 0x1950a86a20f9469cfc6c;
 
-/// Where a torch storage's bytes are: the member holding them (zip) or none (legacy, in
-/// the file itself), the offset there, and the length.
-type StorageMap = HashMap<String, (Option<String>, u64, u64)>;
+/// Where a torch storage's bytes can be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageBytes {
+    /// At this offset of the stream's own bytes (legacy files: after the pickles).
+    Stream(u64),
+    /// At this offset of the input file (zip members, stored uncompressed as torch writes them).
+    Input(u64),
+    /// Not readable in place (the reason).
+    Missing(String),
+}
+
+/// A torch storage: the member holding it (zip), its offset there as reported, its
+/// length, and where to read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageRef {
+    pub member: Option<String>,
+    pub offset: u64,
+    pub len: u64,
+    pub bytes: StorageBytes,
+}
+
+/// Torch storages by key.
+pub type StorageMap = HashMap<String, StorageRef>;
+
+/// What a [`Visitor`] sees of one pickle stream while its bytes are alive.
+pub struct StreamView<'a, 'd> {
+    /// The whole input (torch zip storages are read from it).
+    pub input: &'a [u8],
+    /// The decoded stream.
+    pub bytes: &'d [u8],
+    pub member: Option<&'a str>,
+    /// `$`, or `$["member"]` inside an npz.
+    pub root_path: &'a str,
+    pub stream: &'a Stream<'d>,
+    /// The reports of this stream's pickles, in order; their arrays carry the construction.
+    pub pickles: &'a [PickleReport],
+    /// Which of them hold the object a loader returns (torch-legacy: only the fourth).
+    pub object_pickles: std::ops::Range<usize>,
+    pub storages: Option<&'a StorageMap>,
+}
+
+impl StreamView<'_, '_> {
+    /// The bytes of a torch storage.
+    pub fn storage(&self, key: &str) -> std::result::Result<&[u8], String> {
+        let storage = self
+            .storages
+            .and_then(|s| s.get(key))
+            .ok_or_else(|| format!("storage {key:?} is not in the file"))?;
+        let (whole, offset) = match &storage.bytes {
+            StorageBytes::Stream(o) => (self.bytes, *o),
+            StorageBytes::Input(o) => (self.input, *o),
+            StorageBytes::Missing(reason) => return Err(reason.clone()),
+        };
+        usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(storage.len).ok())
+            .and_then(|(o, l)| whole.get(o..o.checked_add(l)?))
+            .ok_or_else(|| format!("storage {key:?} lies outside the file"))
+    }
+}
+
+/// Sees the streams and plain arrays of an input while they are alive (used by `extract`).
+pub trait Visitor {
+    /// One pickle stream, after its reports were built.
+    fn stream(&mut self, _view: &StreamView<'_, '_>) -> Result<()> {
+        Ok(())
+    }
+
+    /// An array outside any pickle (a plain `.npy`, an npz member), with the bytes of the
+    /// `.npy` holding it (its `offset` is into them).
+    fn plain_array(&mut self, _array: &ArrayReport, _npy: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A visitor that looks at nothing.
+pub struct NoVisitor;
+
+impl Visitor for NoVisitor {}
 
 /// Inspects the bytes of one input. Errors are malformed or truncated input, or a limit;
 /// they carry the byte offset (in the decoded stream or member the message names).
 pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
+    inspect_with(file, bytes, options, &mut NoVisitor)
+}
+
+/// [`inspect`], showing each stream and plain array to `visitor` while it is alive.
+pub fn inspect_with(
+    file: &str,
+    bytes: &[u8],
+    options: &Options,
+    visitor: &mut dyn Visitor,
+) -> Result<Report> {
     let mut builder = Builder {
+        input: bytes,
+        visitor,
         options,
         report: Report {
             file: file.to_string(),
@@ -93,6 +181,8 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
 }
 
 struct Builder<'o> {
+    input: &'o [u8],
+    visitor: &'o mut dyn Visitor,
     options: &'o Options,
     report: Report,
     categories: Vec<Category>,
@@ -108,6 +198,9 @@ struct StreamContext<'a> {
     big_endian: bool,
     /// PERSID is expected (torch) and is not worth a finding.
     persistent_ids_expected: bool,
+    /// Which pickles of the stream hold the loaded object (all but torch-legacy's format
+    /// pickles).
+    object_pickles: Option<std::ops::Range<usize>>,
 }
 
 fn in_member(e: Error, member: Option<&str>) -> Error {
@@ -132,6 +225,7 @@ impl Builder<'_> {
                 storages: Some(&storages),
                 big_endian: false,
                 persistent_ids_expected: true,
+                object_pickles: Some(3..4),
             };
             // The storages are the data after the pickles, not trailing garbage.
             self.add_stream(bytes, &stream, &ctx, false)?;
@@ -143,6 +237,7 @@ impl Builder<'_> {
             storages: None,
             big_endian: false,
             persistent_ids_expected: false,
+            object_pickles: None,
         };
         self.add_stream(bytes, &stream, &ctx, true)?;
         self.report.container = if self.joblib {
@@ -208,7 +303,15 @@ impl Builder<'_> {
         Ok(Some(
             storages
                 .into_iter()
-                .map(|s| (s.key, (None, s.offset as u64, s.len)))
+                .map(|s| {
+                    let storage = StorageRef {
+                        member: None,
+                        offset: s.offset as u64,
+                        len: s.len,
+                        bytes: StorageBytes::Stream(s.offset as u64),
+                    };
+                    (s.key, storage)
+                })
                 .collect(),
         ))
     }
@@ -224,7 +327,21 @@ impl Builder<'_> {
         )?;
         let mut storages = StorageMap::new();
         for (key, member) in &layout.storages {
-            storages.insert(key.clone(), (Some(member.name.clone()), 0, member.size));
+            // torch stores storages uncompressed: read them in place.
+            let in_place = if member.stored {
+                StorageBytes::Input(member.data_offset)
+            } else {
+                StorageBytes::Missing(format!("storage member {} is compressed", member.name))
+            };
+            storages.insert(
+                key.clone(),
+                StorageRef {
+                    member: Some(member.name.clone()),
+                    offset: 0,
+                    len: member.size,
+                    bytes: in_place,
+                },
+            );
         }
         let member = layout.data_pkl.name.clone();
         let stream = self.run(&data_pkl, 0, Some(&member))?;
@@ -234,6 +351,7 @@ impl Builder<'_> {
             storages: Some(&storages),
             big_endian: layout.byteorder.as_deref() == Some("big"),
             persistent_ids_expected: true,
+            object_pickles: None,
         };
         self.add_stream(&data_pkl, &stream, &ctx, true)?;
         self.report.container = "torch-zip".to_string();
@@ -246,7 +364,7 @@ impl Builder<'_> {
         match dtype {
             Some(dtype) if !dtype.has_object() => {
                 let info = ArrayInfo {
-                    kind: lift::ArrayKind::Ndarray,
+                    kind: lift::ArrayKind::Npy,
                     dtype,
                     shape: header.shape.clone(),
                     fortran_order: header.fortran_order,
@@ -256,6 +374,7 @@ impl Builder<'_> {
                     },
                 };
                 let report = self.array_report(root_path, member, &info, None, false);
+                self.visitor.plain_array(&report, bytes)?;
                 self.report.arrays.push(report);
             }
             _ => {
@@ -267,6 +386,7 @@ impl Builder<'_> {
                     storages: None,
                     big_endian: false,
                     persistent_ids_expected: false,
+                    object_pickles: None,
                 };
                 self.add_stream(bytes, &stream, &ctx, true)?;
             }
@@ -301,6 +421,7 @@ impl Builder<'_> {
         scan_trailing: bool,
     ) -> Result<()> {
         let graph = &stream.graph;
+        let first_pickle = self.report.pickles.len();
         let mut visited = Vec::new();
         for pickle in &stream.pickles {
             if !pickle.memo_carried {
@@ -372,6 +493,18 @@ impl Builder<'_> {
             });
         }
         self.graph_findings(graph, ctx);
+        let count = self.report.pickles.len() - first_pickle;
+        let view = StreamView {
+            input: self.input,
+            bytes,
+            member: ctx.member,
+            root_path: ctx.root_path,
+            stream,
+            pickles: &self.report.pickles[first_pickle..],
+            object_pickles: ctx.object_pickles.clone().unwrap_or(0..count),
+            storages: ctx.storages,
+        };
+        self.visitor.stream(&view)?;
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
             let len = bytes.len() - offset;
             let reason = match why {
@@ -617,8 +750,8 @@ impl Builder<'_> {
                 }
                 Some(*offset as u64)
             }
-            // Decoded from text: no raw bytes to point at.
-            ArrayData::Decoded(_) | ArrayData::Latin1(_) => None,
+            // Decoded from text, or empty: no raw bytes to point at.
+            ArrayData::Decoded(_) | ArrayData::Latin1(_) | ArrayData::Empty => None,
             ArrayData::OutOfBand { .. } => {
                 unavailable = Some("out-of-band buffer (pickle protocol 5) not in the file".into());
                 None
@@ -632,9 +765,12 @@ impl Builder<'_> {
                 storage_offset,
                 ..
             } => match storages.and_then(|s| s.get(key)) {
-                Some((storage_member, base, _len)) => {
-                    member = storage_member.clone();
-                    Some(base + storage_offset * info.dtype.itemsize())
+                Some(storage) => {
+                    member = storage.member.clone();
+                    if let StorageBytes::Missing(reason) = &storage.bytes {
+                        unavailable = Some(reason.clone());
+                    }
+                    Some(storage.offset + storage_offset * info.dtype.itemsize())
                 }
                 None => {
                     unavailable = Some(format!("storage {key:?} is not in the file"));

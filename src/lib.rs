@@ -9,6 +9,7 @@ pub mod classify;
 pub mod container;
 pub mod dis;
 pub mod error;
+pub mod extract;
 pub mod input;
 pub mod inspect;
 pub mod lift;

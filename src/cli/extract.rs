@@ -1,17 +1,168 @@
-//! `pklinspect extract FILE --to npy|npz|json` — being written (issue 4).
+//! `pklinspect extract FILE --to npy|npz|json [-o OUT] [--force]`.
 
-use clap::Args;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 
-use super::{report, Status};
+use clap::{Args, ValueEnum};
+use pklinspect::extract::{extract, Bfloat16As, ExtractOptions, Target, DEFAULT_MAX_BYTES};
+use pklinspect::inspect::Options;
+
+use super::{is_broken_pipe, report, InputPath, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// One .npy per array plus index.json, in the folder -o names.
+    Npy,
+    /// One .npz (a zip of the same .npy files and index.json).
+    Npz,
+    /// The whole object tree as JSON (standard output unless -o).
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ArraysIn {
+    /// Arrays inline in the JSON, as nested lists.
+    Inline,
+    /// Arrays as .npy files beside the JSON file, referenced by name.
+    Npy,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Bfloat16 {
+    /// Widen to float32 (exact).
+    F4,
+    /// Keep the raw 16-bit patterns as uint16.
+    U2,
+}
 
 #[derive(Args, Debug)]
 pub(crate) struct ExtractArgs {
-    /// The file to extract from.
-    #[arg(value_name = "FILE")]
+    /// The file to extract from (`-` for standard input).
+    #[arg(value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
     file: std::ffi::OsString,
+
+    /// What to write.
+    #[arg(long, value_enum)]
+    to: Format,
+
+    /// Output: a folder for npy, a file for npz and json (json: standard output if omitted).
+    #[arg(short, long, value_name = "OUT")]
+    output: Option<PathBuf>,
+
+    /// Write into a non-empty folder, or replace an existing file.
+    #[arg(long)]
+    force: bool,
+
+    /// npz: compress members (deflate), like numpy.savez_compressed.
+    #[arg(long)]
+    compress: bool,
+
+    /// json: where arrays go.
+    #[arg(long, value_enum, default_value_t = ArraysIn::Inline)]
+    arrays: ArraysIn,
+
+    /// How to write torch bfloat16 tensors, which numpy cannot name.
+    #[arg(long, value_enum, default_value_t = Bfloat16::F4)]
+    bfloat16: Bfloat16,
+
+    /// Refuse to write more than this many bytes of array data.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
+    max_bytes: u64,
+
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
-pub(crate) fn run(_args: &ExtractArgs) -> Status {
-    report("extract", "not implemented yet");
-    Status::Failure
+pub(crate) fn run(args: &ExtractArgs) -> Status {
+    let path = InputPath::from(args.file.clone());
+    let name = path.display();
+    let target = match (args.to, &args.output) {
+        (Format::Npy, Some(dir)) => Target::Npy { dir: dir.clone() },
+        (Format::Npz, Some(file)) => Target::Npz {
+            file: file.clone(),
+            compress: args.compress,
+        },
+        (Format::Json, file) => {
+            if args.arrays == ArraysIn::Npy && file.is_none() {
+                report(
+                    &name,
+                    "--arrays npy needs -o FILE: the arrays are written beside it",
+                );
+                return Status::Failure;
+            }
+            Target::Json {
+                file: file.clone(),
+                arrays_as_files: args.arrays == ArraysIn::Npy,
+            }
+        }
+        (_, None) => {
+            report(&name, "--to npy and --to npz need -o OUT");
+            return Status::Failure;
+        }
+    };
+    let input = match path.open() {
+        Ok(input) => input,
+        Err(e) => {
+            report(&name, format!("cannot read: {e}"));
+            return Status::Failure;
+        }
+    };
+    let bar = (!args.quiet && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let progress: Option<Box<dyn Fn(u64)>> = bar.clone().map(|bar| {
+        Box::new(move |done: u64| {
+            if done > bar.length().unwrap_or(0) {
+                bar.set_length(done);
+            }
+            bar.set_position(done);
+        }) as Box<dyn Fn(u64)>
+    });
+    let options = ExtractOptions {
+        inspect: Options::default(),
+        target,
+        force: args.force,
+        bfloat16: match args.bfloat16 {
+            Bfloat16::F4 => Bfloat16As::F4,
+            Bfloat16::U2 => Bfloat16As::U2,
+        },
+        max_bytes: args.max_bytes,
+        progress,
+    };
+    let result = extract(&name, input.bytes(), &options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
+        Ok(extracted) => {
+            for skipped in &extracted.index.skipped {
+                report(
+                    &name,
+                    format!("skipped {}: {}", skipped.path, skipped.reason),
+                );
+            }
+            if let Some(json) = extracted.json {
+                let mut out = io::stdout().lock();
+                if let Err(e) = out.write_all(&json).and_then(|()| out.flush()) {
+                    if !is_broken_pipe(&e) {
+                        report(&name, format!("cannot write output: {e}"));
+                        return Status::Failure;
+                    }
+                }
+            }
+            Status::Success
+        }
+        Err(e) => {
+            report(&name, e);
+            Status::Failure
+        }
+    }
 }

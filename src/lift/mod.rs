@@ -21,6 +21,8 @@ pub enum ArrayData {
     Decoded(NodeId),
     /// `_codecs.encode(text, 'latin1')`, how protocols 0–2 write bytes: the text node.
     Latin1(NodeId),
+    /// No bytes at all: protocols 0–2 write an empty `bytes` as the call `bytes()`.
+    Empty,
     /// An out-of-band buffer (protocol 5) the file does not contain.
     OutOfBand { index: u32 },
     /// Python objects (object dtype): a list node of the elements.
@@ -41,14 +43,28 @@ pub enum ArrayData {
 /// Which machinery built an array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArrayKind {
-    /// `numpy.ndarray` via `_reconstruct` + BUILD, or protocol 5 `_frombuffer`.
+    /// `numpy.ndarray` via `_reconstruct` + BUILD (protocols 0–4).
     Ndarray,
+    /// Protocol 5 `_frombuffer` (in or out of band).
+    FromBuffer,
+    /// A plain `.npy` (or npz member) outside any pickle.
+    Npy,
     /// A numpy scalar (`multiarray.scalar`): a 0-d array.
     Scalar,
     /// joblib's `NumpyArrayWrapper`, data after the wrapper.
     Joblib,
     /// A torch tensor (`_rebuild_tensor_v2`, `_rebuild_parameter`).
     Tensor,
+}
+
+impl ArrayKind {
+    /// Whether loading converts a byte-swapped array to native order, so that the array a
+    /// loader returns (and `numpy.save` writes) is little-endian: numpy's `ndarray.__setstate__`
+    /// swaps non-structured data on load, joblib ensures native order, scalars and torch
+    /// tensors come out native. `_frombuffer` and `np.load` keep the order as written.
+    pub fn loads_as_native(self) -> bool {
+        !matches!(self, ArrayKind::FromBuffer | ArrayKind::Npy)
+    }
 }
 
 /// An array payload found in the graph.
@@ -167,6 +183,15 @@ fn buffer_data(graph: &Graph<'_>, stream: &[u8], id: NodeId) -> ArrayData {
                     _ => ArrayData::Unavailable("_codecs.encode of something not text".into()),
                 }
             }
+            // protocols < 3 write empty bytes as bytes()
+            Some(("builtins" | "__builtin__", "bytes"))
+                if graph
+                    .call(id)
+                    .and_then(|c| graph.tuple(c.args))
+                    .is_some_and(<[NodeId]>::is_empty) =>
+            {
+                ArrayData::Empty
+            }
             // bytearray(b'...') in protocols < 5
             Some(("builtins" | "__builtin__", "bytearray")) => {
                 match graph.call(id).and_then(|c| graph.tuple(c.args)) {
@@ -257,7 +282,7 @@ fn from_buffer(graph: &Graph<'_>, stream: &[u8], args: &[NodeId]) -> Result<Arra
         return Err(format!("_frombuffer with {} arguments", args.len()));
     };
     Ok(ArrayInfo {
-        kind: ArrayKind::Ndarray,
+        kind: ArrayKind::FromBuffer,
         dtype: dtype::parse(graph, *dtype, 0)?,
         shape: shape_of(graph, *shape)?,
         fortran_order: text_of(graph, *order).as_deref() == Some("F"),

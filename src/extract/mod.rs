@@ -1,0 +1,599 @@
+//! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
+//!
+//! Arrays are written while their input is alive (a [`Visitor`] of the inspection), streamed
+//! from the memory map or decompressed buffer into temporary files in the target folder.
+//! Only when everything is written are the files renamed into place: on any error nothing
+//! partial remains. Each `.npy` is byte-identical to what `numpy.save` writes for the array
+//! numpy would load (header from `container::npy_header_bytes`, data in the same order).
+
+pub mod json;
+pub mod layout;
+pub mod names;
+
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::container::npy_header_bytes;
+use crate::error::{Error, ErrorKind, Result};
+use crate::inspect::{inspect_with, Options, StreamView, Visitor};
+use crate::lift::ArrayData;
+use crate::machine::{Graph, Node};
+use crate::report::{ArrayReport, Report};
+pub use layout::Bfloat16As;
+use layout::{npy_descr, npy_fortran_order, plan_write, Layout, Transform};
+use names::Namer;
+
+/// The schema id of `index.json`.
+pub const INDEX_SCHEMA: &str = "pklinspect.extract/1";
+
+/// Default for `--max-bytes`: array data written in all.
+pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
+
+/// Where and how to write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// One `.npy` per array and `index.json`, in a folder.
+    Npy { dir: PathBuf },
+    /// One `.npz` (a zip of the same `.npy` files and `index.json`).
+    Npz { file: PathBuf, compress: bool },
+    /// The object tree as JSON, to a file or (None) returned for standard output; with
+    /// `arrays_as_files`, arrays go to `.npy` files beside the JSON file and are referenced.
+    Json {
+        file: Option<PathBuf>,
+        arrays_as_files: bool,
+    },
+}
+
+/// Extraction settings.
+pub struct ExtractOptions {
+    pub inspect: Options,
+    pub target: Target,
+    /// Write into a non-empty folder / over an existing file.
+    pub force: bool,
+    pub bfloat16: Bfloat16As,
+    /// Refuse to write more than this many bytes of array data.
+    pub max_bytes: u64,
+    /// Called with the number of array bytes written so far.
+    pub progress: Option<Box<dyn Fn(u64)>>,
+}
+
+/// One array written.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct WrittenArray {
+    pub file: String,
+    pub path: String,
+    pub dtype: serde_json::Value,
+    pub shape: Vec<u64>,
+    /// sha256 of the array's C-order bytes, as written.
+    pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_dtype: Option<String>,
+}
+
+/// One array not written, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct SkippedArray {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What `extract` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExtractIndex {
+    pub schema: &'static str,
+    pub source: String,
+    pub arrays: Vec<WrittenArray>,
+    pub skipped: Vec<SkippedArray>,
+}
+
+/// The result: the report of the input, the index, and for JSON to standard output the
+/// document.
+pub struct Extracted {
+    pub report: Report,
+    pub index: ExtractIndex,
+    pub json: Option<Vec<u8>>,
+}
+
+/// A temporary file in `dir` for an output, created with the mode numpy's files get
+/// (0666 less the umask, which the OS applies at creation).
+fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".pklinspect-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+        .tempfile_in(dir)
+        .map_err(|e| io_error("create a file in", dir, e))
+}
+
+fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        0,
+        format!("cannot {what} {}: {e}", path.display()),
+    )
+}
+
+/// Hex of a digest.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes the elements at `offsets` of `buffer`, transformed, to `out` (when given) and
+/// into `hash` (when given), in chunks.
+fn emit(
+    buffer: &[u8],
+    offsets: impl Iterator<Item = usize>,
+    itemsize: usize,
+    transform: Transform,
+    mut out: Option<&mut dyn Write>,
+    mut hash: Option<&mut Sha256>,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let mut chunk = Vec::with_capacity(CHUNK + 32);
+    let mut flush = |chunk: &mut Vec<u8>, out: &mut Option<&mut dyn Write>| -> io::Result<()> {
+        if let Some(hash) = hash.as_deref_mut() {
+            hash.update(&chunk[..]);
+        }
+        if let Some(out) = out.as_deref_mut() {
+            out.write_all(chunk)?;
+            progress(chunk.len() as u64);
+        }
+        chunk.clear();
+        Ok(())
+    };
+    for at in offsets {
+        transform.apply(&buffer[at..at + itemsize], &mut chunk);
+        if chunk.len() >= CHUNK {
+            flush(&mut chunk, &mut out)?;
+        }
+    }
+    flush(&mut chunk, &mut out)
+}
+
+/// An array's bytes and layout, ready to write: `(buffer, layout, stored in Fortran order)`.
+pub(crate) fn locate<'a>(
+    graph: Option<&'a Graph<'_>>,
+    view_bytes: &'a [u8],
+    view: Option<&'a StreamView<'_, '_>>,
+    array: &ArrayReport,
+) -> std::result::Result<(Cow<'a, [u8]>, Layout), String> {
+    if let Some(reason) = &array.unavailable {
+        return Err(reason.clone());
+    }
+    let info = &array.info;
+    let itemsize = usize::try_from(info.dtype.itemsize()).map_err(|_| "itemsize too large")?;
+    if info.dtype.has_object() {
+        return Err("object array: its elements are Python objects".into());
+    }
+    let contiguous = |offset: usize| {
+        Layout::contiguous(offset, &info.shape, itemsize, info.fortran_order)
+            .ok_or_else(|| "array shape overflows".to_string())
+    };
+    let (buffer, layout): (Cow<'a, [u8]>, Layout) = match &info.data {
+        ArrayData::Stream { offset, .. } => (Cow::Borrowed(view_bytes), contiguous(*offset)?),
+        ArrayData::Empty => (Cow::Borrowed(&[][..]), contiguous(0)?),
+        ArrayData::Decoded(node) => match graph.map(|g| g.node(*node)) {
+            Some(Node::Bytes(bytes, _)) => (Cow::Owned(bytes.to_vec()), contiguous(0)?),
+            _ => return Err("array data is not available".into()),
+        },
+        ArrayData::Latin1(node) => match graph.map(|g| g.node(*node)) {
+            Some(Node::Str(text)) => {
+                let bytes: Option<Vec<u8>> = text
+                    .chars()
+                    .map(|c| u8::try_from(u32::from(c)).ok())
+                    .collect();
+                (
+                    Cow::Owned(bytes.ok_or("array text is not latin-1")?),
+                    contiguous(0)?,
+                )
+            }
+            _ => return Err("array data is not available".into()),
+        },
+        ArrayData::Torch {
+            key,
+            storage_offset,
+            stride,
+            ..
+        } => {
+            let view = view.ok_or("torch storage outside a stream")?;
+            let storage = view.storage(key)?;
+            let strides = stride
+                .iter()
+                .map(|&s| {
+                    u64::try_from(s)
+                        .ok()
+                        .and_then(|s| s.checked_mul(itemsize as u64))
+                })
+                .collect::<Option<Vec<u64>>>()
+                .ok_or("negative or huge tensor stride")?;
+            let offset = storage_offset
+                .checked_mul(itemsize as u64)
+                .and_then(|o| usize::try_from(o).ok())
+                .ok_or("tensor offset overflows")?;
+            let layout = Layout {
+                offset,
+                shape: info.shape.clone(),
+                strides,
+                itemsize,
+            };
+            (Cow::Borrowed(storage), layout)
+        }
+        ArrayData::OutOfBand { .. } => {
+            return Err("out-of-band buffer (pickle protocol 5) not in the file".into())
+        }
+        ArrayData::Objects(_) => return Err("object array: its elements are Python objects".into()),
+        ArrayData::Unavailable(reason) => return Err(reason.clone()),
+    };
+    layout.check(buffer.len())?;
+    Ok((buffer, layout))
+}
+
+/// Writes one array as a complete `.npy` to `out`; returns the index entry (without file).
+fn write_npy(
+    array: &ArrayReport,
+    buffer: &[u8],
+    layout: &Layout,
+    bf16: Bfloat16As,
+    out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<WrittenArray> {
+    let info = &array.info;
+    let (dtype, transform) = plan_write(info, bf16);
+    // Torch views are gathered into C order; numpy arrays keep the order they were stored
+    // in, as np.save keeps a Fortran array's order.
+    let fortran = !matches!(info.data, ArrayData::Torch { .. }) && npy_fortran_order(info);
+    out.write_all(&npy_header_bytes(&npy_descr(&dtype), fortran, &info.shape))?;
+    let mut hash = Sha256::new();
+    let itemsize = layout.itemsize;
+    if fortran {
+        // Data as stored (column-major), then the C-order hash in a second pass.
+        let count = layout.count().unwrap_or(0) as usize;
+        let stored = (0..count).map(|i| layout.offset + i * itemsize);
+        emit(
+            buffer,
+            stored,
+            itemsize,
+            transform,
+            Some(out),
+            None,
+            progress,
+        )?;
+        emit(
+            buffer,
+            layout.c_order_offsets(),
+            itemsize,
+            transform,
+            None,
+            Some(&mut hash),
+            &mut |_| {},
+        )?;
+    } else if transform == Transform::None && layout.is_c_contiguous() {
+        let len = layout.nbytes().unwrap_or(0) as usize;
+        for chunk in buffer[layout.offset..layout.offset + len].chunks(1 << 20) {
+            hash.update(chunk);
+            out.write_all(chunk)?;
+            progress(chunk.len() as u64);
+        }
+    } else {
+        emit(
+            buffer,
+            layout.c_order_offsets(),
+            itemsize,
+            transform,
+            Some(out),
+            Some(&mut hash),
+            progress,
+        )?;
+    }
+    Ok(WrittenArray {
+        file: String::new(),
+        path: array.path.clone(),
+        dtype: dtype.descr(),
+        shape: info.shape.clone(),
+        sha256: hex(&hash.finalize()),
+        source_dtype: (dtype != info.dtype).then(|| match &info.dtype.descr() {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+    })
+}
+
+/// Where finished `.npy` contents go.
+enum Sink {
+    /// Temporary files in the target folder, renamed at the end.
+    Folder {
+        dir: PathBuf,
+        files: Vec<(tempfile::NamedTempFile, String)>,
+    },
+    /// Members of a zip being written to a temporary file.
+    Zip {
+        writer: Box<zip::ZipWriter<io::BufWriter<tempfile::NamedTempFile>>>,
+        options: zip::write::SimpleFileOptions,
+    },
+}
+
+struct ArrayWriter<'o> {
+    options: &'o ExtractOptions,
+    namer: Namer,
+    sink: Sink,
+    index: ExtractIndex,
+    written_bytes: u64,
+}
+
+impl ArrayWriter<'_> {
+    fn budget(&mut self, array: &ArrayReport) -> Result<()> {
+        let need = array.info.nbytes().unwrap_or(u64::MAX);
+        self.written_bytes = self.written_bytes.saturating_add(need);
+        if self.written_bytes > self.options.max_bytes {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                array.offset.unwrap_or(0),
+                format!(
+                    "extracting {} would write more than {} bytes of array data (raise --max-bytes)",
+                    array.path, self.options.max_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn write(
+        &mut self,
+        array: &ArrayReport,
+        located: std::result::Result<(Cow<'_, [u8]>, Layout), String>,
+    ) -> Result<()> {
+        let (buffer, layout) = match located {
+            Ok(found) => found,
+            Err(reason) => {
+                self.index.skipped.push(SkippedArray {
+                    path: array.path.clone(),
+                    reason,
+                });
+                return Ok(());
+            }
+        };
+        self.budget(array)?;
+        let name = self.namer.name(&array.path, "npy");
+        let base = self.written_bytes;
+        let progress_fn = self.options.progress.as_ref();
+        let mut done = 0u64;
+        let mut progress = |n: u64| {
+            done += n;
+            if let Some(p) = progress_fn {
+                p(base.saturating_sub(array.info.nbytes().unwrap_or(0)) + done);
+            }
+        };
+        let mut entry = match &mut self.sink {
+            Sink::Folder { dir, files } => {
+                let temp = output_temp(dir)?;
+                let mut out = io::BufWriter::with_capacity(1 << 20, temp);
+                let entry = write_npy(
+                    array,
+                    &buffer,
+                    &layout,
+                    self.options.bfloat16,
+                    &mut out,
+                    &mut progress,
+                )
+                .map_err(|e| io_error("write into", dir, e))?;
+                let temp = out
+                    .into_inner()
+                    .map_err(|e| io_error("write into", dir, e.into_error()))?;
+                files.push((temp, name.clone()));
+                entry
+            }
+            Sink::Zip { writer, options } => {
+                let big = array.info.nbytes().unwrap_or(u64::MAX) >= u32::MAX as u64 - 1024;
+                writer
+                    .start_file(name.as_str(), options.large_file(big))
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}"))
+                    })?;
+                write_npy(
+                    array,
+                    &buffer,
+                    &layout,
+                    self.options.bfloat16,
+                    writer.as_mut(),
+                    &mut progress,
+                )
+                .map_err(|e| Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}")))?
+            }
+        };
+        entry.file = name;
+        self.index.arrays.push(entry);
+        Ok(())
+    }
+}
+
+impl Visitor for ArrayWriter<'_> {
+    fn stream(&mut self, view: &StreamView<'_, '_>) -> Result<()> {
+        for pickle in &view.pickles[view.object_pickles.clone()] {
+            for array in &pickle.arrays {
+                let located = locate(Some(&view.stream.graph), view.bytes, Some(view), array);
+                self.write(array, located)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn plain_array(&mut self, array: &ArrayReport, npy: &[u8]) -> Result<()> {
+        let located = locate(None, npy, None, array);
+        self.write(array, located)
+    }
+}
+
+fn usage(message: String) -> Error {
+    Error::new(ErrorKind::InvalidArgument, 0, message)
+}
+
+/// Prepares an output folder: refuses a non-empty one unless `force`. Returns whether we
+/// created it (so a failure can remove it again).
+fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() && !force {
+                return Err(usage(format!(
+                    "{} exists and is not empty (use --force to write into it)",
+                    dir.display()
+                )));
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
+            Ok(true)
+        }
+        Err(e) => Err(io_error("open", dir, e)),
+    }
+}
+
+fn refuse_existing(file: &Path, force: bool) -> Result<()> {
+    if file.exists() && !force {
+        return Err(usage(format!(
+            "{} exists (use --force to replace it)",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
+fn parent_of(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Extracts from the bytes of one input (`source` names it in the index).
+pub fn extract(source: &str, bytes: &[u8], options: &ExtractOptions) -> Result<Extracted> {
+    match &options.target {
+        Target::Npy { dir } => {
+            let created = prepare_dir(dir, options.force)?;
+            let result = extract_arrays(
+                source,
+                bytes,
+                options,
+                Sink::Folder {
+                    dir: dir.clone(),
+                    files: Vec::new(),
+                },
+            );
+            if result.is_err() && created {
+                let _ = std::fs::remove_dir(dir);
+            }
+            result
+        }
+        Target::Npz { file, compress } => {
+            refuse_existing(file, options.force)?;
+            let parent = parent_of(file);
+            let temp = output_temp(&parent)?;
+            let method = if *compress {
+                zip::CompressionMethod::Deflated
+            } else {
+                zip::CompressionMethod::Stored
+            };
+            let zip_options = zip::write::SimpleFileOptions::default()
+                .compression_method(method)
+                .last_modified_time(zip::DateTime::default());
+            let writer = Box::new(zip::ZipWriter::new(io::BufWriter::with_capacity(
+                1 << 20,
+                temp,
+            )));
+            extract_arrays(
+                source,
+                bytes,
+                options,
+                Sink::Zip {
+                    writer,
+                    options: zip_options,
+                },
+            )
+        }
+        Target::Json {
+            file,
+            arrays_as_files,
+        } => json::extract_json(source, bytes, options, file.as_deref(), *arrays_as_files),
+    }
+}
+
+fn extract_arrays(
+    source: &str,
+    bytes: &[u8],
+    options: &ExtractOptions,
+    sink: Sink,
+) -> Result<Extracted> {
+    let mut namer = Namer::default();
+    namer.reserve("index.json");
+    let mut writer = ArrayWriter {
+        options,
+        namer,
+        sink,
+        index: ExtractIndex {
+            schema: INDEX_SCHEMA,
+            source: source.to_string(),
+            arrays: Vec::new(),
+            skipped: Vec::new(),
+        },
+        written_bytes: 0,
+    };
+    let report = inspect_with(source, bytes, &options.inspect, &mut writer)?;
+    let index_json = serde_json::to_vec_pretty(&writer.index).unwrap_or_default();
+    match writer.sink {
+        Sink::Folder { dir, files } => {
+            let mut index_file = output_temp(&dir)?;
+            index_file
+                .write_all(&index_json)
+                .and_then(|()| index_file.write_all(b"\n"))
+                .map_err(|e| io_error("write into", &dir, e))?;
+            // Everything is written: now, and only now, give the files their names.
+            for (temp, name) in files
+                .into_iter()
+                .chain([(index_file, "index.json".to_string())])
+            {
+                let target = dir.join(&name);
+                temp.persist(&target)
+                    .map_err(|e| io_error("rename into", &target, e.error))?;
+            }
+        }
+        Sink::Zip {
+            mut writer,
+            options: zip_options,
+        } => {
+            let fail = |e: zip::result::ZipError| {
+                Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}"))
+            };
+            writer.start_file("index.json", zip_options).map_err(fail)?;
+            writer
+                .write_all(&index_json)
+                .map_err(|e| Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}")))?;
+            let buffered = writer.finish().map_err(fail)?;
+            let temp = buffered.into_inner().map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    0,
+                    format!("cannot write the npz: {}", e.error()),
+                )
+            })?;
+            let Target::Npz { file, .. } = &options.target else {
+                unreachable!("zip sink only for npz targets")
+            };
+            temp.persist(file)
+                .map_err(|e| io_error("rename into", file, e.error))?;
+        }
+    }
+    Ok(Extracted {
+        report,
+        index: writer.index,
+        json: None,
+    })
+}
