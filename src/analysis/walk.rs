@@ -66,7 +66,7 @@ struct Frame {
 }
 
 /// Appends Python's `repr` of a (hashable) key, for keys that are neither str nor int.
-fn repr_key(graph: &Graph<'_>, id: NodeId, out: &mut String, depth: usize) {
+pub(crate) fn repr_key(graph: &Graph<'_>, id: NodeId, out: &mut String, depth: usize) {
     if depth > 8 {
         out.push_str("...");
         return;
@@ -143,7 +143,7 @@ fn push_json_string(s: &str, out: &mut String) {
     }
 }
 
-fn push_attr(graph: &Graph<'_>, key: NodeId, out: &mut String) {
+pub(crate) fn push_attr(graph: &Graph<'_>, key: NodeId, out: &mut String) {
     out.push('.');
     match graph.node(key) {
         Node::Str(s) => out.push_str(s),
@@ -152,7 +152,7 @@ fn push_attr(graph: &Graph<'_>, key: NodeId, out: &mut String) {
 }
 
 /// Whether a state is a dict of str keys (each key becomes `.name`).
-fn is_attr_dict(graph: &Graph<'_>, id: NodeId) -> bool {
+pub(crate) fn is_attr_dict(graph: &Graph<'_>, id: NodeId) -> bool {
     match graph.node(id) {
         Node::Dict(pairs) => pairs
             .iter()

@@ -1,15 +1,1036 @@
-//! JSON extraction (being written).
-use super::*;
+//! `extract --to json`: the whole object tree as one JSON document.
+//!
+//! Plain values are JSON values. What JSON cannot say is tagged with a `$` key:
+//! `{"$float": "nan"|"inf"|"-inf"}`, `{"$int": "<digits>"}` beyond ±2**53,
+//! `{"$bytes": "<base64>"}`, `{"$bytearray": …}`, `{"$tuple": […]}`, `{"$set": […]}`,
+//! `{"$frozenset": […]}`, `{"$complex": [re, im]}`, `{"$dict": [[k, v], …]}` for dicts whose
+//! keys are not all strings (or start with `$`), `{"$ref": "<object path>"}` for an object
+//! met again (shared or recursive), `{"$global": "module.name"}`, `{"$array": {"dtype",
+//! "shape", "data" | "file" | "unavailable"}}`, and `{"$object": "module.Name", "args",
+//! "kwargs", "state", "items", "dict_items"}` for everything else, so that the plain
+//! parameters of library and script objects stay readable. Several pickles in one file
+//! become `{"$pickles": […]}`; an npz becomes `{"member": value, …}`.
+//!
+//! The walk is iterative (input controls the depth) and the output deterministic.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::rc::Rc;
+
+use base64::Engine as _;
+
+use super::layout::{plan_write, Layout, Transform};
+use super::names::Namer;
+use super::{
+    locate, output_temp, ExtractIndex, ExtractOptions, Extracted, SkippedArray, INDEX_SCHEMA,
+};
+use crate::analysis::walk::{is_attr_dict, push_attr, push_key};
+use crate::error::{Error, ErrorKind, Result};
+use crate::inspect::{inspect_with, StreamView, Visitor};
+use crate::lift::{self, value::PlainValue, ArrayData, ByteOrder, DType};
+use crate::machine::{BytesKind, Graph, Node, NodeId};
+use crate::report::ArrayReport;
+
+/// Integers beyond this magnitude lose precision in many JSON readers: tagged as strings.
+const MAX_SAFE_INT: i64 = 1 << 53;
+
+/// One step of an object path, kept as a link to its parent so paths cost nothing until
+/// one is needed for a `$ref`.
+enum Step {
+    Root(String),
+    Index(usize),
+    Key(NodeId),
+    Attr(NodeId),
+    Args(usize),
+    Kwargs(NodeId),
+    State,
+}
+
+struct PathLink {
+    parent: Option<Rc<PathLink>>,
+    step: Step,
+}
+
+impl Drop for PathLink {
+    /// Unlinks the parent chain in a loop: the default drop would recurse once per level,
+    /// and input controls the depth (a million nested lists must not overflow the stack).
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(link) = parent {
+            match Rc::try_unwrap(link) {
+                Ok(mut link) => parent = link.parent.take(),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn render_path(graph: &Graph<'_>, link: &PathLink) -> String {
+    let mut steps = Vec::new();
+    let mut at = Some(link);
+    while let Some(l) = at {
+        steps.push(&l.step);
+        at = l.parent.as_deref();
+    }
+    let mut out = String::new();
+    for step in steps.into_iter().rev() {
+        match step {
+            Step::Root(root) => out.push_str(root),
+            Step::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+            Step::Key(k) => push_key(graph, *k, &mut out),
+            Step::Attr(k) => push_attr(graph, *k, &mut out),
+            Step::Args(i) => {
+                let _ = write!(out, ".__args__[{i}]");
+            }
+            Step::Kwargs(k) => {
+                out.push_str(".__kwargs__");
+                push_key(graph, *k, &mut out);
+            }
+            Step::State => out.push_str(".__state__"),
+        }
+    }
+    out
+}
+
+enum Task {
+    Node(NodeId, Rc<PathLink>),
+    Text(&'static str),
+    Owned(String),
+}
+
+fn json_string(s: &str, out: &mut String) {
+    match serde_json::to_string(s) {
+        Ok(json) => out.push_str(&json),
+        Err(_) => out.push_str("\"\""),
+    }
+}
+
+/// A JSON string from code points that may include lone surrogates, written as `\uXXXX`
+/// escapes (valid JSON; Python's json module reads them back into the same str).
+fn json_code_points(cps: &[u32], out: &mut String) {
+    out.push('"');
+    for &cp in cps {
+        match char::from_u32(cp) {
+            Some(c) => {
+                let mut buf = String::new();
+                json_string(c.encode_utf8(&mut [0; 4]), &mut buf);
+                out.push_str(&buf[1..buf.len() - 1]);
+            }
+            None => {
+                let _ = write!(out, "\\u{cp:04x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+fn float(x: f64, out: &mut String) {
+    if x.is_nan() {
+        out.push_str(r#"{"$float":"nan"}"#);
+    } else if x.is_infinite() {
+        out.push_str(if x > 0.0 {
+            r#"{"$float":"inf"}"#
+        } else {
+            r#"{"$float":"-inf"}"#
+        });
+    } else {
+        match serde_json::Number::from_f64(x) {
+            Some(n) => out.push_str(&n.to_string()),
+            None => out.push_str("null"),
+        }
+    }
+}
+
+fn int(v: i128, out: &mut String) {
+    if v.unsigned_abs() <= MAX_SAFE_INT as u128 {
+        let _ = write!(out, "{v}");
+    } else {
+        let _ = write!(out, r#"{{"$int":"{v}"}}"#);
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Reads one element of `dtype` at `bytes` as JSON.
+fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
+    fn ordered<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
+        let mut a = [0u8; N];
+        a.copy_from_slice(&bytes[..N]);
+        if order == ByteOrder::Big {
+            a.reverse();
+        }
+        a
+    }
+    match dtype {
+        DType::Scalar {
+            kind,
+            itemsize,
+            byteorder,
+            ..
+        } => {
+            let order = *byteorder;
+            match (kind, itemsize) {
+                ('b', _) => out.push_str(if bytes[0] != 0 { "true" } else { "false" }),
+                ('i', 1) => int(i128::from(bytes[0] as i8), out),
+                ('u', 1) => int(i128::from(bytes[0]), out),
+                ('i', 2) => int(i128::from(i16::from_le_bytes(ordered(bytes, order))), out),
+                ('u', 2) => int(i128::from(u16::from_le_bytes(ordered(bytes, order))), out),
+                ('i', 4) => int(i128::from(i32::from_le_bytes(ordered(bytes, order))), out),
+                ('u', 4) => int(i128::from(u32::from_le_bytes(ordered(bytes, order))), out),
+                ('i' | 'M' | 'm', 8) => {
+                    int(i128::from(i64::from_le_bytes(ordered(bytes, order))), out)
+                }
+                ('u', 8) => int(i128::from(u64::from_le_bytes(ordered(bytes, order))), out),
+                ('f', 2) => float(
+                    f64::from(half_to_f32(u16::from_le_bytes(ordered(bytes, order)))),
+                    out,
+                ),
+                ('f', 4) => float(f64::from(f32::from_le_bytes(ordered(bytes, order))), out),
+                ('f', 8) => float(f64::from_le_bytes(ordered(bytes, order)), out),
+                ('f', 16) | ('f', 12) if order != ByteOrder::Big => {
+                    float(x87_to_f64(&bytes[..10]), out)
+                }
+                ('c', 8 | 16) => {
+                    let half = *itemsize as usize / 2;
+                    let part = DType::simple('f', half as u64, order);
+                    out.push('[');
+                    element(&part, &bytes[..half], out);
+                    out.push(',');
+                    element(&part, &bytes[half..], out);
+                    out.push(']');
+                }
+                ('S', _) => {
+                    // As numpy's tolist(): trailing NULs are not part of the value.
+                    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                    let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(&bytes[..end]));
+                }
+                ('U', _) => {
+                    let text: String = bytes
+                        .chunks_exact(4)
+                        .map(|c| {
+                            let cp = match order {
+                                ByteOrder::Big => u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
+                                _ => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                            };
+                            char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER)
+                        })
+                        .collect();
+                    json_string(text.trim_end_matches('\0'), out);
+                }
+                _ => {
+                    let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(bytes));
+                }
+            }
+        }
+        DType::BFloat16 { byteorder } => {
+            let bits = u16::from_le_bytes(ordered(bytes, *byteorder));
+            float(f64::from(f32::from_bits(u32::from(bits) << 16)), out);
+        }
+        DType::Structured { fields, .. } => {
+            out.push('{');
+            for (i, field) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(&field.name, out);
+                out.push(':');
+                let start = field.offset as usize;
+                let size = field.dtype.itemsize() as usize;
+                match bytes.get(start..start + size) {
+                    Some(part) => element(&field.dtype, part, out),
+                    None => out.push_str("null"),
+                }
+            }
+            out.push('}');
+        }
+        DType::SubArray { base, shape } => {
+            let itemsize = base.itemsize() as usize;
+            match Layout::contiguous(0, shape, itemsize, false) {
+                Some(layout) => nested(&layout, out, |at, out| {
+                    element(base, &bytes[at..at + itemsize], out)
+                }),
+                None => out.push_str("null"),
+            }
+        }
+    }
+}
+
+/// IEEE half to f32.
+fn half_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h >> 15) << 31;
+    let exp = (h >> 10) & 0x1f;
+    let frac = u32::from(h & 0x3ff);
+    let bits = match exp {
+        0 if frac == 0 => sign,
+        0 => {
+            // subnormal: normalise
+            let mut e = -1i32;
+            let mut f = frac;
+            while f & 0x400 == 0 {
+                f <<= 1;
+                e -= 1;
+            }
+            sign | (((127 - 15 + 1 + e) as u32) << 23) | ((f & 0x3ff) << 13)
+        }
+        0x1f => sign | 0x7f80_0000 | (frac << 13),
+        _ => sign | ((u32::from(exp) + 127 - 15) << 23) | (frac << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// x87 80-bit extended precision (numpy's longdouble on x86-64) to f64.
+fn x87_to_f64(b: &[u8]) -> f64 {
+    let mantissa = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let se = u16::from_le_bytes([b[8], b[9]]);
+    let sign = if se & 0x8000 != 0 { -1.0 } else { 1.0 };
+    let exp = i32::from(se & 0x7fff);
+    if exp == 0x7fff {
+        return if mantissa << 1 == 0 {
+            sign * f64::INFINITY
+        } else {
+            f64::NAN
+        };
+    }
+    if exp == 0 && mantissa == 0 {
+        return sign * 0.0;
+    }
+    sign * (mantissa as f64) * 2f64.powi(exp - 16383 - 63)
+}
+
+/// Writes the elements of `layout` as nested JSON lists in C order.
+fn nested(layout: &Layout, out: &mut String, mut each: impl FnMut(usize, &mut String)) {
+    let dims = &layout.shape;
+    if dims.is_empty() {
+        if let Some(at) = layout.c_order_offsets().next() {
+            each(at, out);
+        }
+        return;
+    }
+    if dims.contains(&0) {
+        // Empty: the brackets down to the first zero dimension.
+        let depth = dims
+            .iter()
+            .position(|&d| d == 0)
+            .map_or(dims.len(), |p| p + 1);
+        for _ in 0..depth {
+            out.push('[');
+        }
+        for _ in 0..depth {
+            out.push(']');
+        }
+        return;
+    }
+    let mut index = vec![0u64; dims.len()];
+    for _ in 0..dims.len() {
+        out.push('[');
+    }
+    let mut first = true;
+    for at in layout.c_order_offsets() {
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        each(at, out);
+        // Close and reopen brackets where the index rolls over.
+        let mut closed = 0;
+        for dim in (0..dims.len()).rev() {
+            index[dim] += 1;
+            if index[dim] < dims[dim] {
+                break;
+            }
+            index[dim] = 0;
+            closed += 1;
+        }
+        if closed == dims.len() {
+            break;
+        }
+        for _ in 0..closed {
+            out.push(']');
+        }
+        if closed > 0 {
+            out.push(',');
+            first = true;
+            for _ in 0..closed {
+                out.push('[');
+            }
+        }
+    }
+    for _ in 0..dims.len() {
+        out.push(']');
+    }
+}
+
+/// Renders the object trees of the streams an input holds.
+struct JsonBuilder<'o> {
+    options: &'o ExtractOptions,
+    arrays_dir: Option<&'o Path>,
+    namer: Namer,
+    files: Vec<(tempfile::NamedTempFile, String)>,
+    index: ExtractIndex,
+    /// Rendered roots: the member they came from, and the JSON.
+    roots: Vec<(Option<String>, String)>,
+}
+
+impl JsonBuilder<'_> {
+    /// An array as JSON: inline nested lists, or a `.npy` file beside the output.
+    fn array(
+        &mut self,
+        report: &ArrayReport,
+        located: std::result::Result<(std::borrow::Cow<'_, [u8]>, Layout), String>,
+        out: &mut String,
+    ) -> Result<()> {
+        let dtype = report.info.dtype.descr();
+        let _ = write!(
+            out,
+            r#"{{"$array":{{"dtype":{dtype},"shape":{}"#,
+            serde_json::to_string(&report.shape).unwrap_or_default()
+        );
+        match located {
+            Err(reason) => {
+                out.push_str(r#","unavailable":"#);
+                json_string(&reason, out);
+                self.index.skipped.push(SkippedArray {
+                    path: report.path.clone(),
+                    reason,
+                });
+            }
+            Ok((buffer, layout)) => match self.arrays_dir {
+                Some(dir) => {
+                    let name = self.namer.name(&report.path, "npy");
+                    let temp = output_temp(dir)?;
+                    let mut writer = std::io::BufWriter::new(temp);
+                    let mut entry = super::write_npy(
+                        report,
+                        &buffer,
+                        &layout,
+                        self.options.bfloat16,
+                        &mut writer,
+                        &mut |_| {},
+                    )
+                    .map_err(|e| {
+                        Error::new(ErrorKind::Io, 0, format!("cannot write {name}: {e}"))
+                    })?;
+                    let temp = writer.into_inner().map_err(|e| {
+                        Error::new(
+                            ErrorKind::Io,
+                            0,
+                            format!("cannot write {name}: {}", e.error()),
+                        )
+                    })?;
+                    out.push_str(r#","file":"#);
+                    json_string(&name, out);
+                    entry.file = name.clone();
+                    self.index.arrays.push(entry);
+                    self.files.push((temp, name));
+                }
+                None => {
+                    out.push_str(r#","data":"#);
+                    let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
+                    // Elements are read in the stored byte order; widening is for files only.
+                    let read_as = if transform == Transform::None {
+                        dtype
+                    } else {
+                        report.info.dtype.clone()
+                    };
+                    nested(&layout, out, |at, out| {
+                        element(&read_as, &buffer[at..at + layout.itemsize], out)
+                    });
+                }
+            },
+        }
+        out.push_str("}}");
+        Ok(())
+    }
+
+    fn render(
+        &mut self,
+        view: &StreamView<'_, '_>,
+        root: NodeId,
+        root_path: &str,
+    ) -> Result<String> {
+        let graph = &view.stream.graph;
+        let references = count_references(graph, root);
+        let mut first_path: HashMap<NodeId, String> = HashMap::new();
+        let mut out = String::new();
+        let mut tasks = vec![Task::Node(
+            root,
+            Rc::new(PathLink {
+                parent: None,
+                step: Step::Root(root_path.to_string()),
+            }),
+        )];
+        while let Some(task) = tasks.pop() {
+            let (node, link) = match task {
+                Task::Text(t) => {
+                    out.push_str(t);
+                    continue;
+                }
+                Task::Owned(t) => {
+                    out.push_str(&t);
+                    continue;
+                }
+                Task::Node(node, link) => (node, link),
+            };
+            let shared =
+                references.get(&node).copied().unwrap_or(0) >= 2 && has_identity(graph, node);
+            if shared {
+                if let Some(path) = first_path.get(&node) {
+                    out.push_str(r#"{"$ref":"#);
+                    json_string(path, &mut out);
+                    out.push('}');
+                    continue;
+                }
+                first_path.insert(node, render_path(graph, &link));
+            }
+            let child = |step: Step| {
+                Rc::new(PathLink {
+                    parent: Some(link.clone()),
+                    step,
+                })
+            };
+            let mut next: Vec<Task> = Vec::new();
+            match graph.node(node) {
+                Node::None => out.push_str("null"),
+                Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                Node::Int(v) => int(i128::from(*v), &mut out),
+                Node::BigInt(v) => {
+                    if v.bits() > 100_000 {
+                        let _ = write!(out, r#"{{"$int_hex":"{}"}}"#, v.to_str_radix(16));
+                    } else {
+                        let _ = write!(out, r#"{{"$int":"{v}"}}"#);
+                    }
+                }
+                Node::Float(x) => float(*x, &mut out),
+                Node::Str(s) => match graph.surrogate_strs.get(&node) {
+                    Some(cps) => json_code_points(cps, &mut out),
+                    None => json_string(s, &mut out),
+                },
+                // A Python 2 str: Python 3 loads it as str (ASCII); other bytes would fail
+                // that decoding, so they stay bytes (as encoding='bytes' loads them).
+                Node::Bytes(b, BytesKind::Py2Str) if b.is_ascii() => {
+                    json_string(std::str::from_utf8(b).unwrap_or_default(), &mut out)
+                }
+                Node::Bytes(b, kind) => {
+                    let tag = if *kind == BytesKind::ByteArray {
+                        "$bytearray"
+                    } else {
+                        "$bytes"
+                    };
+                    let _ = write!(out, r#"{{"{tag}":"{}"}}"#, b64(b));
+                }
+                Node::Tuple(items) => {
+                    seq(&mut next, Some("$tuple"), items, |i| child(Step::Index(i)))
+                }
+                Node::List(items) => seq(&mut next, None, items, |i| child(Step::Index(i))),
+                Node::Set(items) => seq(&mut next, Some("$set"), items, |i| child(Step::Index(i))),
+                Node::FrozenSet(items) => seq(&mut next, Some("$frozenset"), items, |i| {
+                    child(Step::Index(i))
+                }),
+                Node::Dict(pairs) => mapping(graph, &mut next, pairs, |k| child(Step::Key(k))),
+                Node::Global { index, .. } => {
+                    let name = graph
+                        .globals
+                        .get(*index as usize)
+                        .map(|g| format!("{}.{}", g.module, g.name))
+                        .unwrap_or_default();
+                    out.push_str(r#"{"$global":"#);
+                    json_string(&name, &mut out);
+                    out.push('}');
+                }
+                Node::Extension { code, .. } => {
+                    let _ = write!(out, r#"{{"$ext":{code}}}"#);
+                }
+                Node::Buffer { index, .. } => {
+                    let _ = write!(out, r#"{{"$buffer":{index}}}"#);
+                }
+                Node::PersistentId { pid, .. } => {
+                    next.push(Task::Text(r#"{"$persistent_id":"#));
+                    next.push(Task::Node(*pid, link.clone()));
+                    next.push(Task::Text("}"));
+                }
+                Node::Call(_) => {
+                    if let Some(found) = lift::array_at(graph, view.bytes, node) {
+                        self.call_array(
+                            view,
+                            found,
+                            &render_path(graph, &link),
+                            &link,
+                            &mut out,
+                            &mut next,
+                        )?;
+                    } else if let Some(plain) = lift::value::plain_at(graph, node) {
+                        match plain {
+                            PlainValue::OrderedDict(pairs) => {
+                                mapping(graph, &mut next, &pairs, |k| child(Step::Key(k)))
+                            }
+                            PlainValue::Set(items) => {
+                                seq(&mut next, Some("$set"), &items, |i| child(Step::Index(i)))
+                            }
+                            PlainValue::FrozenSet(items) => {
+                                seq(&mut next, Some("$frozenset"), &items, |i| {
+                                    child(Step::Index(i))
+                                })
+                            }
+                            PlainValue::ByteArray(b) => {
+                                let _ = write!(out, r#"{{"$bytearray":"{}"}}"#, b64(&b));
+                            }
+                            PlainValue::Bytes(b) => {
+                                let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(&b));
+                            }
+                            PlainValue::Complex(re, im) => {
+                                out.push_str(r#"{"$complex":["#);
+                                float(re, &mut out);
+                                out.push(',');
+                                float(im, &mut out);
+                                out.push_str("]}");
+                            }
+                            PlainValue::Object { class } => {
+                                object(graph, &mut next, node, Some(class), 3, &link);
+                            }
+                        }
+                    } else {
+                        let (class, skip) = match lift::constructed_class(graph, node) {
+                            Some((class, skip)) => (Some(class), skip),
+                            None => (None, 0),
+                        };
+                        object(graph, &mut next, node, class, skip, &link);
+                    }
+                }
+            }
+            tasks.extend(next.into_iter().rev());
+        }
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call_array(
+        &mut self,
+        view: &StreamView<'_, '_>,
+        found: std::result::Result<lift::ArrayInfo, String>,
+        path: &str,
+        link: &Rc<PathLink>,
+        out: &mut String,
+        next: &mut Vec<Task>,
+    ) -> Result<()> {
+        let graph = &view.stream.graph;
+        // The walk already built the array report; find it by path for storage details.
+        let report = view
+            .pickles
+            .iter()
+            .flat_map(|p| p.arrays.iter())
+            .find(|a| a.path == path)
+            .cloned();
+        let info = match (&found, &report) {
+            (_, Some(r)) => r.info.clone(),
+            (Ok(info), None) => info.clone(),
+            (Err(reason), None) => {
+                out.push_str(r#"{"$array":{"unavailable":"#);
+                json_string(reason, out);
+                out.push_str("}}");
+                return Ok(());
+            }
+        };
+        if let ArrayData::Objects(list) = &info.data {
+            // Elements are objects: nested lists of rendered elements.
+            let items: Vec<NodeId> = match graph.node(*list) {
+                Node::List(items) | Node::Tuple(items) => items.clone(),
+                _ => Vec::new(),
+            };
+            let _ = write!(
+                out,
+                r#"{{"$array":{{"dtype":{},"shape":{},"data":"#,
+                info.dtype.descr(),
+                serde_json::to_string(&info.shape).unwrap_or_default()
+            );
+            let mut text = String::new();
+            let layout = Layout::contiguous(0, &info.shape, 1, info.fortran_order);
+            let mut order = Vec::new();
+            match layout {
+                Some(l) if l.count() == Some(items.len() as u64) => {
+                    nested(&l, &mut text, |at, t| {
+                        order.push(at);
+                        t.push('\u{1}');
+                    });
+                }
+                _ => {
+                    text = "[".to_string();
+                    for i in 0..items.len() {
+                        if i > 0 {
+                            text.push(',');
+                        }
+                        order.push(i);
+                        text.push('\u{1}');
+                    }
+                    text.push(']');
+                }
+            }
+            // Interleave the bracket text with element tasks (at each \u{1} marker).
+            let mut pieces = text.split('\u{1}');
+            if let Some(first) = pieces.next() {
+                next.push(Task::Owned(first.to_string()));
+            }
+            for (k, piece) in pieces.enumerate() {
+                let at = order.get(k).copied().unwrap_or(0);
+                if let Some(&element) = items.get(at) {
+                    let step = Rc::new(PathLink {
+                        parent: Some(link.clone()),
+                        step: Step::Index(k),
+                    });
+                    next.push(Task::Node(element, step));
+                } else {
+                    next.push(Task::Text("null"));
+                }
+                next.push(Task::Owned(piece.to_string()));
+            }
+            next.push(Task::Text("}}"));
+            return Ok(());
+        }
+        let report = report.unwrap_or_else(|| ArrayReport {
+            path: path.to_string(),
+            member: None,
+            dtype: info.dtype.clone(),
+            shape: info.shape.clone(),
+            fortran_order: info.fortran_order,
+            nbytes: info.nbytes(),
+            offset: None,
+            info: info.clone(),
+            unavailable: None,
+        });
+        let located = locate(Some(graph), view.bytes, Some(view), &report);
+        self.array(&report, located, out)
+    }
+}
+
+/// Whether a node has an identity worth a `$ref` when met again (not immutable scalars
+/// or strings, which pickle may share without meaning anything).
+fn has_identity(graph: &Graph<'_>, id: NodeId) -> bool {
+    match graph.node(id) {
+        Node::List(_) | Node::Tuple(_) | Node::Dict(_) | Node::Set(_) | Node::FrozenSet(_) => true,
+        // bytes and complex written as calls (protocols < 3) are values, not objects
+        Node::Call(_) => !matches!(
+            lift::value::plain_at(graph, id),
+            Some(PlainValue::Bytes(_) | PlainValue::Complex(..))
+        ),
+        _ => false,
+    }
+}
+
+/// How many edges lead to each node reachable from `root` (the root counts one).
+fn count_references(graph: &Graph<'_>, root: NodeId) -> HashMap<NodeId, u32> {
+    let mut counts: HashMap<NodeId, u32> = HashMap::new();
+    let mut todo = vec![root];
+    counts.insert(root, 1);
+    let mut expanded = std::collections::HashSet::new();
+    while let Some(id) = todo.pop() {
+        if !expanded.insert(id) {
+            continue;
+        }
+        let mut edge = |child: NodeId, todo: &mut Vec<NodeId>| {
+            *counts.entry(child).or_insert(0) += 1;
+            todo.push(child);
+        };
+        match graph.node(id) {
+            Node::Tuple(items) | Node::List(items) | Node::Set(items) | Node::FrozenSet(items) => {
+                for &c in items {
+                    edge(c, &mut todo);
+                }
+            }
+            Node::Dict(pairs) => {
+                for &(k, v) in pairs {
+                    edge(k, &mut todo);
+                    edge(v, &mut todo);
+                }
+            }
+            Node::Call(call) => {
+                if let Some(items) = graph.tuple(call.args) {
+                    for &c in items {
+                        edge(c, &mut todo);
+                    }
+                }
+                for c in call
+                    .kwargs
+                    .iter()
+                    .chain(call.state.iter())
+                    .chain(call.list_items.iter())
+                {
+                    edge(*c, &mut todo);
+                }
+                for &(k, v) in &call.dict_items {
+                    edge(k, &mut todo);
+                    edge(v, &mut todo);
+                }
+            }
+            Node::PersistentId { pid, .. } => edge(*pid, &mut todo),
+            _ => {}
+        }
+    }
+    counts
+}
+
+fn seq(
+    next: &mut Vec<Task>,
+    tag: Option<&'static str>,
+    items: &[NodeId],
+    mut link: impl FnMut(usize) -> Rc<PathLink>,
+) {
+    match tag {
+        Some("$tuple") => next.push(Task::Text(r#"{"$tuple":["#)),
+        Some("$set") => next.push(Task::Text(r#"{"$set":["#)),
+        Some(_) => next.push(Task::Text(r#"{"$frozenset":["#)),
+        None => next.push(Task::Text("[")),
+    }
+    for (i, &item) in items.iter().enumerate() {
+        if i > 0 {
+            next.push(Task::Text(","));
+        }
+        next.push(Task::Node(item, link(i)));
+    }
+    next.push(Task::Text(if tag.is_some() { "]}" } else { "]" }));
+}
+
+/// A dict: a JSON object when every key is a str not starting with `$` (the last value of
+/// a repeated key wins, as in Python); else `{"$dict": [[k, v], …]}`.
+fn mapping(
+    graph: &Graph<'_>,
+    next: &mut Vec<Task>,
+    pairs: &[(NodeId, NodeId)],
+    mut link: impl FnMut(NodeId) -> Rc<PathLink>,
+) {
+    let plain = pairs
+        .iter()
+        .all(|(k, _)| graph.str(*k).is_some_and(|s| !s.starts_with('$')));
+    if plain {
+        let mut last: HashMap<&str, usize> = HashMap::new();
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if let Some(s) = graph.str(*k) {
+                last.insert(s, i);
+            }
+        }
+        next.push(Task::Text("{"));
+        let mut first = true;
+        for (i, &(k, v)) in pairs.iter().enumerate() {
+            let key = graph.str(k).unwrap_or_default();
+            if last.get(key) != Some(&i) {
+                continue;
+            }
+            let mut text = String::new();
+            if !first {
+                text.push(',');
+            }
+            first = false;
+            json_string(key, &mut text);
+            text.push(':');
+            next.push(Task::Owned(text));
+            next.push(Task::Node(v, link(k)));
+        }
+        next.push(Task::Text("}"));
+    } else {
+        next.push(Task::Text(r#"{"$dict":["#));
+        for (i, &(k, v)) in pairs.iter().enumerate() {
+            next.push(Task::Text(if i > 0 { ",[" } else { "[" }));
+            next.push(Task::Node(k, link(k)));
+            next.push(Task::Text(","));
+            next.push(Task::Node(v, link(k)));
+            next.push(Task::Text("]"));
+        }
+        next.push(Task::Text("]}"));
+    }
+}
+
+/// Any other object: `{"$object": "module.Name", "args", "kwargs", "state", "items",
+/// "dict_items"}`, empty parts left out. `class` overrides the callable (copyreg helpers),
+/// whose first `skip` arguments are construction details.
+fn object(
+    graph: &Graph<'_>,
+    next: &mut Vec<Task>,
+    node: NodeId,
+    class: Option<NodeId>,
+    skip: usize,
+    link: &Rc<PathLink>,
+) {
+    let Some(call) = graph.call(node) else { return };
+    let child = |step: Step| {
+        Rc::new(PathLink {
+            parent: Some(link.clone()),
+            step,
+        })
+    };
+    let callable = class.unwrap_or(call.callable);
+    match graph.global(callable) {
+        Some(g) => {
+            let mut head = String::from(r#"{"$object":"#);
+            json_string(&format!("{}.{}", g.module, g.name), &mut head);
+            next.push(Task::Owned(head));
+        }
+        None => {
+            next.push(Task::Text(r#"{"$object":null,"callable":"#));
+            next.push(Task::Node(callable, link.clone()));
+        }
+    }
+    let args: Vec<NodeId> = graph
+        .tuple(call.args)
+        .map(|a| a.iter().skip(skip).copied().collect())
+        .unwrap_or_default();
+    if !args.is_empty() {
+        next.push(Task::Text(r#","args":["#));
+        for (i, &a) in args.iter().enumerate() {
+            if i > 0 {
+                next.push(Task::Text(","));
+            }
+            next.push(Task::Node(a, child(Step::Args(i))));
+        }
+        next.push(Task::Text("]"));
+    }
+    if let Some(kwargs) = call.kwargs {
+        next.push(Task::Text(r#","kwargs":"#));
+        match graph.node(kwargs) {
+            Node::Dict(pairs) => mapping(graph, next, pairs, |k| child(Step::Kwargs(k))),
+            _ => next.push(Task::Node(kwargs, link.clone())),
+        }
+    }
+    if !call.list_items.is_empty() {
+        next.push(Task::Text(r#","items":"#));
+        seq(next, None, &call.list_items, |i| child(Step::Index(i)));
+    }
+    if !call.dict_items.is_empty() {
+        next.push(Task::Text(r#","dict_items":"#));
+        mapping(graph, next, &call.dict_items, |k| child(Step::Key(k)));
+    }
+    if let Some(state) = call.state {
+        next.push(Task::Text(r#","state":"#));
+        if is_attr_dict(graph, state) {
+            if let Node::Dict(pairs) = graph.node(state) {
+                mapping(graph, next, pairs, |k| child(Step::Attr(k)));
+            }
+        } else {
+            next.push(Task::Node(state, child(Step::State)));
+        }
+    }
+    next.push(Task::Text("}"));
+}
+
+impl Visitor for JsonBuilder<'_> {
+    fn stream(&mut self, view: &StreamView<'_, '_>) -> Result<()> {
+        for index in view.object_pickles.clone() {
+            let Some(pickle) = view.stream.pickles.get(index) else {
+                continue;
+            };
+            let json = self.render(view, pickle.root, view.root_path)?;
+            self.roots.push((view.member.map(str::to_string), json));
+        }
+        Ok(())
+    }
+
+    fn plain_array(&mut self, array: &ArrayReport, npy: &[u8]) -> Result<()> {
+        let located = locate(None, npy, None, array);
+        let mut out = String::new();
+        self.array(array, located, &mut out)?;
+        self.roots.push((array.member.clone(), out));
+        Ok(())
+    }
+}
+
 pub(crate) fn extract_json(
-    _source: &str,
-    _bytes: &[u8],
-    _options: &ExtractOptions,
-    _file: Option<&Path>,
-    _arrays_as_files: bool,
+    source: &str,
+    bytes: &[u8],
+    options: &ExtractOptions,
+    file: Option<&Path>,
+    arrays_as_files: bool,
 ) -> Result<Extracted> {
-    Err(Error::new(
-        ErrorKind::Unsupported,
-        0,
-        "json extraction is being written",
-    ))
+    if let Some(file) = file {
+        super::refuse_existing(file, options.force)?;
+    }
+    let parent = file.map(super::parent_of);
+    let mut builder = JsonBuilder {
+        options,
+        arrays_dir: if arrays_as_files {
+            parent.as_deref()
+        } else {
+            None
+        },
+        namer: Namer::default(),
+        files: Vec::new(),
+        index: ExtractIndex {
+            schema: INDEX_SCHEMA,
+            source: source.to_string(),
+            arrays: Vec::new(),
+            skipped: Vec::new(),
+        },
+        roots: Vec::new(),
+    };
+    if let Some(name) = file.and_then(|f| f.file_name()).and_then(|n| n.to_str()) {
+        builder.namer.reserve(name);
+    }
+    let report = inspect_with(source, bytes, &options.inspect, &mut builder)?;
+    let container = report.container.as_str();
+    let mut document = String::new();
+    match builder.roots.as_slice() {
+        [(_, only)] if container != "npz" => document.push_str(only),
+        roots if container == "npz" => {
+            document.push('{');
+            for (i, (member, json)) in roots.iter().enumerate() {
+                if i > 0 {
+                    document.push(',');
+                }
+                let key = member.as_deref().unwrap_or("").trim_end_matches(".npy");
+                json_string(key, &mut document);
+                document.push(':');
+                document.push_str(json);
+            }
+            document.push('}');
+        }
+        roots => {
+            document.push_str(r#"{"$pickles":["#);
+            for (i, (_, json)) in roots.iter().enumerate() {
+                if i > 0 {
+                    document.push(',');
+                }
+                document.push_str(json);
+            }
+            document.push_str("]}");
+        }
+    }
+    document.push('\n');
+    let json = match (file, parent.as_deref()) {
+        (Some(file), Some(parent)) => {
+            let mut temp = output_temp(parent)?;
+            temp.write_all(document.as_bytes()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    0,
+                    format!("cannot write {}: {e}", file.display()),
+                )
+            })?;
+            for (array, name) in builder.files.drain(..) {
+                let target = parent.join(&name);
+                array.persist(&target).map_err(|e| {
+                    Error::new(
+                        ErrorKind::Io,
+                        0,
+                        format!("cannot write {}: {}", target.display(), e.error),
+                    )
+                })?;
+            }
+            temp.persist(file).map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    0,
+                    format!("cannot write {}: {}", file.display(), e.error),
+                )
+            })?;
+            None
+        }
+        _ => Some(document.into_bytes()),
+    };
+    Ok(Extracted {
+        report,
+        index: builder.index,
+        json,
+    })
 }

@@ -100,7 +100,7 @@ pub struct Extracted {
 
 /// A temporary file in `dir` for an output, created with the mode numpy's files get
 /// (0666 less the umask, which the OS applies at creation).
-fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
+pub(crate) fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
     let mut builder = tempfile::Builder::new();
     builder.prefix(".pklinspect-");
     #[cfg(unix)]
@@ -238,7 +238,7 @@ pub(crate) fn locate<'a>(
 }
 
 /// Writes one array as a complete `.npy` to `out`; returns the index entry (without file).
-fn write_npy(
+pub(crate) fn write_npy(
     array: &ArrayReport,
     buffer: &[u8],
     layout: &Layout,
@@ -457,7 +457,7 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
     }
 }
 
-fn refuse_existing(file: &Path, force: bool) -> Result<()> {
+pub(crate) fn refuse_existing(file: &Path, force: bool) -> Result<()> {
     if file.exists() && !force {
         return Err(usage(format!(
             "{} exists (use --force to replace it)",
@@ -467,7 +467,7 @@ fn refuse_existing(file: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-fn parent_of(file: &Path) -> PathBuf {
+pub(crate) fn parent_of(file: &Path) -> PathBuf {
     match file.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

@@ -116,6 +116,8 @@ pub fn plain_at<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>
             _ => None,
         },
         ("_codecs", "encode") => latin1_encoded(graph, args).map(PlainValue::Bytes),
+        // protocols < 3 write an empty bytes as bytes()
+        (m, "bytes") if is_builtins(m) && args.is_empty() => Some(PlainValue::Bytes(Vec::new())),
         ("copyreg" | "copy_reg", "_reconstructor") => {
             let class = *args.first()?;
             matches!(graph.node(class), Node::Global { .. }).then_some(PlainValue::Object { class })

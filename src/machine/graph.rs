@@ -157,6 +157,9 @@ pub struct Graph<'data> {
     pub globals: Vec<GlobalRef<'data>>,
     /// Mutations of nodes that cannot hold them themselves.
     pub mutations: Vec<Mutation>,
+    /// Exact code points of the str nodes that hold lone surrogates (which a Python `str`
+    /// can, and Rust's cannot: their [`Node::Str`] has U+FFFD in those places).
+    pub surrogate_strs: std::collections::HashMap<NodeId, Box<[u32]>>,
 }
 
 impl<'data> Graph<'data> {
@@ -192,6 +195,7 @@ impl<'data> Graph<'data> {
 
     /// Drops everything added after a snapshot of the lengths (a failed attempt).
     pub(crate) fn truncate(&mut self, nodes: usize, globals: usize, mutations: usize) {
+        self.surrogate_strs.retain(|id, _| id.index() < nodes);
         self.nodes.truncate(nodes);
         self.globals.truncate(globals);
         self.mutations.truncate(mutations);

@@ -207,6 +207,16 @@ impl<'data> Machine<'data, '_> {
         Ok(self.graph.push(node))
     }
 
+    /// A str node from code points; lone surrogates are kept exactly on the side.
+    fn text_node(&mut self, cps: &[u32], op: &Op<'_>) -> Result<NodeId> {
+        let text = string_from_code_points(cps);
+        let id = self.push_node(Node::Str(Cow::Owned(text)), op)?;
+        if cps.iter().any(|&cp| (0xD800..=0xDFFF).contains(&cp)) {
+            self.graph.surrogate_strs.insert(id, cps.into());
+        }
+        Ok(id)
+    }
+
     /// The shared node in `slot` of [`Machine::shared`], made on first use.
     fn shared(&mut self, slot: usize, node: Node<'data>, op: &Op<'_>) -> Result<NodeId> {
         if let Some(Some(id)) = self.shared.get(slot) {
@@ -523,19 +533,15 @@ impl<'data> Machine<'data, '_> {
                     let Arg::Line(line) = op.arg else { continue };
                     let cps =
                         pytext::decode_raw_unicode_escape(line).map_err(|m| invalid(&op, m))?;
-                    let node = Node::Str(Cow::Owned(string_from_code_points(&cps)));
-                    let id = self.push_node(node, &op)?;
+                    let id = self.text_node(&cps, &op)?;
                     stack.items.push(id);
                 }
                 Opcode::SHORT_BINUNICODE | Opcode::BINUNICODE | Opcode::BINUNICODE8 => {
                     let Arg::Text(bytes) = op.arg else { continue };
-                    let text = match std::str::from_utf8(bytes) {
-                        Ok(s) => Cow::Borrowed(s),
-                        Err(_) => Cow::Owned(string_from_code_points(
-                            &pytext::decode_utf8_surrogatepass(bytes),
-                        )),
+                    let id = match std::str::from_utf8(bytes) {
+                        Ok(text) => self.push_node(Node::Str(Cow::Borrowed(text)), &op)?,
+                        Err(_) => self.text_node(&pytext::decode_utf8_surrogatepass(bytes), &op)?,
                     };
-                    let id = self.push_node(Node::Str(text), &op)?;
                     stack.items.push(id);
                 }
                 Opcode::NONE => {
