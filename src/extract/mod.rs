@@ -574,7 +574,7 @@ fn extract_arrays(
             };
             writer.start_file("index.json", zip_options).map_err(fail)?;
             writer
-                .write_all(&index_json)
+                .write_all(&[&index_json[..], b"\n"].concat())
                 .map_err(|e| Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}")))?;
             let buffered = writer.finish().map_err(fail)?;
             let temp = buffered.into_inner().map_err(|e| {
