@@ -152,6 +152,7 @@ fn text_names_the_verdict_first_and_has_no_colour_when_piped() {
                 ))
                 .and(predicate::str::contains("length=10"))
                 .and(predicate::str::contains("data → $.data (100, 1) <i8"))
+                .and(predicate::str::contains("--to npy -o arrays/"))
                 .and(predicate::str::contains("\u{1b}[").not()),
         );
     pklinspect()

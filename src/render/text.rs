@@ -321,7 +321,28 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
     }
     writeln!(
         out,
-        "  Save these parameters and arrays (e.g. numpy.savez plus a JSON of the parameters) and \
-         rebuild the object from them where it is needed."
+        "  Get them out without the library, then save those instead of the object:"
+    )?;
+    writeln!(
+        out,
+        "    pklinspect extract {} --to npy -o arrays/    (the arrays, as numpy.save writes them)",
+        shell_word(&report.file)
+    )?;
+    writeln!(
+        out,
+        "    pklinspect extract {} --to json -o state.json --arrays npy    (parameters and arrays)",
+        shell_word(&report.file)
     )
+}
+
+/// A file name as a shell word (quoted when it has anything but safe characters).
+fn shell_word(name: &str) -> String {
+    let safe = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-/+=:@,".contains(c));
+    if safe && !name.is_empty() {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "'\\''"))
+    }
 }
