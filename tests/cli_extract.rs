@@ -365,3 +365,86 @@ fn a_large_array_is_written_whole_with_numpys_header() {
         128 + n * 8
     );
 }
+
+#[test]
+fn json_output_is_deterministic() {
+    for rel in [
+        "sklearn/np2_pipeline_p4.pkl",
+        "plain/recursive_p4.pkl",
+        "torch/module.pt",
+    ] {
+        let run = || {
+            pklinspect()
+                .args(["extract", &fixture(rel), "--to", "json"])
+                .output()
+                .unwrap()
+                .stdout
+        };
+        let first = run();
+        assert!(!first.is_empty(), "{rel}");
+        assert!(first == run(), "{rel}: two runs differ");
+        serde_json::from_slice::<serde_json::Value>(&first).unwrap();
+    }
+}
+
+#[test]
+fn a_big_endian_torch_archive_extracts_the_same_values() {
+    // Rebuild tensors.pt as a big-endian machine would have written it: every storage's
+    // elements byte-swapped and `byteorder` saying "big". torch.load gives native values.
+    use std::io::{Read, Write};
+    let original = std::fs::read(fixture("torch/state_dict.pt")).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&original)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let big = out.path().join("big.pt");
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(&big).unwrap());
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).unwrap();
+        let name = member.name().unwrap().to_string();
+        let mut data = Vec::new();
+        member.read_to_end(&mut data).unwrap();
+        if name.ends_with("/byteorder") {
+            data = b"big".to_vec();
+        } else if name.contains("/data/") {
+            // state_dict.pt holds float32 storages except num_batches_tracked (int64).
+            let width = if data.len() == 8 { 8 } else { 4 };
+            for element in data.chunks_mut(width) {
+                element.reverse();
+            }
+        }
+        writer.start_file(name, stored).unwrap();
+        writer.write_all(&data).unwrap();
+    }
+    writer.finish().unwrap();
+    let little_dir = out.path().join("little");
+    let big_dir = out.path().join("bigout");
+    pklinspect()
+        .args([
+            "extract",
+            &fixture("torch/state_dict.pt"),
+            "--to",
+            "npy",
+            "-o",
+        ])
+        .arg(&little_dir)
+        .assert()
+        .success();
+    pklinspect()
+        .arg("extract")
+        .arg(&big)
+        .args(["--to", "npy", "-o"])
+        .arg(&big_dir)
+        .assert()
+        .success();
+    let names = listing(&little_dir);
+    assert_eq!(names, listing(&big_dir));
+    for name in names.iter().filter(|n| n.ends_with(".npy")) {
+        let a = std::fs::read(little_dir.join(name)).unwrap();
+        let b = std::fs::read(big_dir.join(name)).unwrap();
+        assert!(
+            a == b,
+            "{name} differs between the little- and big-endian archives"
+        );
+    }
+}
