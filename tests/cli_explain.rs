@@ -199,3 +199,49 @@ fn compressed_and_torch_files_are_recognised_by_content() {
         .unwrap()
         .ends_with("/data.pkl"));
 }
+
+#[test]
+fn every_limit_names_the_flag_that_raises_it_and_the_flag_works() {
+    // A memo bomb-like stream of 2,000 distinct objects against --max-nodes 100.
+    let mut p = vec![0x80, 2, b']', b'('];
+    for i in 0..2000u32 {
+        p.push(b'J');
+        p.extend_from_slice(&(i as i32 + 1000).to_le_bytes());
+    }
+    p.extend_from_slice(b"e.");
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), &p).unwrap();
+    let name = f.path().to_string_lossy().into_owned();
+    pklinspect()
+        .args(["explain", "--max-nodes", "100", &name])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-nodes"));
+    pklinspect()
+        .args(["explain", "--max-nodes", "100000", &name])
+        .assert()
+        .success();
+    // Nesting and decompression limits.
+    let deep = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        deep.path(),
+        [&[0x80u8, 2][..], &[b'('; 50][..], b"N."].concat(),
+    )
+    .unwrap();
+    pklinspect()
+        .args(["explain", "--max-depth", "10"])
+        .arg(deep.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-depth"));
+    pklinspect()
+        .args([
+            "explain",
+            "--max-decompressed",
+            "100",
+            &fixture("compressed/gzip_payload.pkl"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--max-decompressed"));
+}

@@ -27,10 +27,16 @@ pub(crate) struct ExplainArgs {
     /// When to colour text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 }
 
 pub(crate) fn run(args: &ExplainArgs) -> Status {
-    let options = Options::default();
+    let options = Options {
+        limits: args.limits.limits(),
+        ..Options::default()
+    };
     let mut status = Status::Success;
     let mut documents = Vec::new();
     let stdout = anstream::AutoStream::new(io::stdout(), args.color.into());

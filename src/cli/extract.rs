@@ -72,6 +72,9 @@ pub(crate) struct ExtractArgs {
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
+
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
 }
 
 pub(crate) fn run(args: &ExtractArgs) -> Status {
@@ -127,7 +130,10 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
         }) as Box<dyn Fn(u64)>
     });
     let options = ExtractOptions {
-        inspect: Options::default(),
+        inspect: Options {
+            limits: args.limits.limits(),
+            ..Options::default()
+        },
         target,
         force: args.force,
         bfloat16: match args.bfloat16 {

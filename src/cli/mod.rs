@@ -7,6 +7,7 @@ mod completions;
 mod dis;
 mod explain;
 mod extract;
+mod limits;
 mod lint;
 mod rules;
 

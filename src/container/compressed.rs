@@ -187,7 +187,7 @@ impl Drain<'_> {
                 ErrorKind::LimitExceeded,
                 self.consumed.get(),
                 format!(
-                    "{} stream decompresses to more than {} bytes (limit max_decompressed)",
+                    "{} stream decompresses to more than {} bytes (limit max_decompressed; raise it with --max-decompressed)",
                     self.kind, self.limit
                 ),
             ));

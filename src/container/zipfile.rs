@@ -141,7 +141,7 @@ pub fn zip_members_with_limit(bytes: &[u8], max_members: usize) -> Result<Vec<Zi
             ErrorKind::LimitExceeded,
             archive.central_directory_start(),
             format!(
-                "zip archive has {} members, more than the limit of {max_members} (max_zip_members)",
+                "zip archive has {} members, more than the limit of {max_members} (max_zip_members; raise it with --max-zip-members)",
                 archive.len()
             ),
         ));
@@ -418,7 +418,7 @@ fn inflate(raw: &[u8], member: &ZipMember, limit: u64) -> Result<Vec<u8>> {
                 ErrorKind::LimitExceeded,
                 member.data_offset,
                 format!(
-                    "zip member {:?} decompresses to more than {limit} bytes (limit max_decompressed)",
+                    "zip member {:?} decompresses to more than {limit} bytes (limit max_decompressed; raise it with --max-decompressed)",
                     member.name
                 ),
             ));

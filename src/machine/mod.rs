@@ -911,7 +911,7 @@ pub fn run_stream<'data>(
                     ErrorKind::LimitExceeded,
                     pos as u64,
                     format!(
-                        "more than {} pickles in one stream (limit max_pickles)",
+                        "more than {} pickles in one stream (limit max_pickles; raise it with --max-pickles)",
                         limits.max_pickles
                     ),
                 ));
