@@ -354,6 +354,22 @@ impl Builder<'_> {
             object_pickles: None,
         };
         self.add_stream(&data_pkl, &stream, &ctx, true)?;
+        // Other pickles in the archive (TorchScript's constants.pkl, or one planted beside
+        // data.pkl): torch.load does not run them, torch.jit.load may; inspect them alike.
+        for member in &layout.other_pickles {
+            let bytes =
+                container::member_bytes(bytes, member, self.options.limits.max_decompressed)?;
+            let stream = self.run(&bytes, 0, Some(&member.name))?;
+            let ctx = StreamContext {
+                member: Some(&member.name),
+                root_path: "$",
+                storages: Some(&storages),
+                big_endian: layout.byteorder.as_deref() == Some("big"),
+                persistent_ids_expected: true,
+                object_pickles: Some(0..0),
+            };
+            self.add_stream(&bytes, &stream, &ctx, true)?;
+        }
         self.report.container = "torch-zip".to_string();
         Ok(())
     }

@@ -402,3 +402,47 @@ fn joblib_files_with_and_without_the_alignment_padding_byte() {
             .all(|a| a.unavailable.is_none() && a.offset.is_some()));
     }
 }
+
+#[test]
+fn a_pickle_planted_beside_a_torch_checkpoint_is_inspected_too() {
+    // state_dict.pt plus archive member `<prefix>/extra.pkl` holding posix.system(...).
+    use std::io::{Read, Write};
+    let original = std::fs::read(common::fixtures_dir().join("torch/state_dict.pt")).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&original)).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut writer = zip::ZipWriter::new(&mut out);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut prefix = String::new();
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).unwrap();
+        let name = member.name().unwrap().to_string();
+        prefix = name.split('/').next().unwrap().to_string();
+        let mut data = Vec::new();
+        member.read_to_end(&mut data).unwrap();
+        writer.start_file(name, stored).unwrap();
+        writer.write_all(&data).unwrap();
+    }
+    writer
+        .start_file(format!("{prefix}/extra.pkl"), stored)
+        .unwrap();
+    writer
+        .write_all(b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00ls\x85R.")
+        .unwrap();
+    writer.finish().unwrap();
+    let bytes = out.into_inner();
+    let report = inspect("planted.pt", &bytes, &Options::default()).unwrap();
+    assert_eq!(report.container, "torch-zip");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::CodeExec)
+        .unwrap();
+    assert_eq!(
+        finding.member.as_deref(),
+        Some(format!("{prefix}/extra.pkl").as_str())
+    );
+    // Its tensors are still all there, from data.pkl.
+    assert!(report.pickles[0].arrays.len() >= 4);
+}
