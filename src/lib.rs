@@ -14,6 +14,7 @@ pub mod input;
 pub mod inspect;
 pub mod lift;
 pub mod limits;
+pub mod lint;
 pub mod machine;
 pub mod opcode;
 pub mod pytext;

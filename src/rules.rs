@@ -89,6 +89,13 @@ rules! {
         "the file needs a third-party library (and a compatible version) to load",
         "Classes of pandas, scikit-learn, keras and similar libraries load only where that \
          library is installed, in a version whose internals match the writer's.";
+    DeniedImport = "denied-import", Error,
+        "the file imports a global that the project's policy forbids (a `deny` entry)",
+        "A policy file (pklinspect.toml, or [tool.pklinspect] in pyproject.toml) can list globals \
+         a project never wants in its committed files, each with a reason: a class that should \
+         have been saved as plain data, a framework whose pickles break between versions. The \
+         finding repeats the policy's reason. Deny entries are checked whatever the global's \
+         category, and an `allow` entry does not lift them.";
     ExtensionRef = "extension-ref", Error,
         "the file refers to copyreg's extension registry (EXT1/EXT2/EXT4)",
         "Extension codes name a global through a registry that is empty in a fresh interpreter. \
@@ -124,6 +131,10 @@ rules! {
         "the file exceeds a resource limit and was not fully read",
         "pklinspect bounds nodes, memo entries, nesting depth and decompressed size so that no \
          input can exhaust memory. Raise the limit if the file is trusted to be that large.";
+    Unreadable = "unreadable", Error,
+        "the file could not be read at all (permissions, an I/O error)",
+        "pklinspect could not open or read the file, so nothing in it was checked. `lint` exits \
+         with code 2 whatever this rule's severity: a check that did not happen is not a pass.";
 }
 
 #[cfg(test)]
@@ -141,6 +152,43 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit()));
             assert_eq!(Rule::from_id(id), Some(rule));
             assert!(!rule.summary().is_empty() && !rule.explanation().is_empty());
+        }
+    }
+
+    /// CI configurations and SARIF consumers refer to these ids: they never change.
+    #[test]
+    fn ids_are_stable() {
+        let ids: Vec<&str> = RULES.iter().map(|r| r.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "code-exec",
+                "user-defined",
+                "runtime-handle",
+                "unknown-import",
+                "library-import",
+                "denied-import",
+                "extension-ref",
+                "unreachable-payload",
+                "numpy2-only",
+                "out-of-band-buffer",
+                "persistent-ref",
+                "malformed",
+                "trailing-data",
+                "limit-exceeded",
+                "unreadable",
+            ]
+        );
+    }
+
+    /// Summaries are one lowercase line without a final full stop: `rules` and the text
+    /// output print them after other text.
+    #[test]
+    fn summaries_are_one_lowercase_line() {
+        for &rule in RULES {
+            let s = rule.summary();
+            assert!(s.starts_with(|c: char| c.is_ascii_lowercase()), "{s}");
+            assert!(!s.ends_with('.') && !s.contains('\n'), "{s}");
         }
     }
 }

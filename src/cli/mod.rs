@@ -69,7 +69,6 @@ pub(crate) enum Status {
     /// Exit 0.
     Success,
     /// Exit 1: `lint` found something at or above the failing severity.
-    #[allow(dead_code)] // constructed by lint, being written
     Findings,
     /// Exit 2: usage error, unreadable or malformed input, a limit.
     Failure,

@@ -1,0 +1,309 @@
+//! `lint`'s outputs besides SARIF ([`super::sarif`]): text for people, JSON (schema
+//! `pklinspect.lint/1`, with its own small wire types), and GitHub Actions workflow
+//! commands. All are written from a [`Run`], files in path order and each file's findings
+//! in offset order, so the bytes do not depend on the thread schedule.
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{FileResult, Run, Summary, LINT_SCHEMA};
+use crate::report::Finding;
+use crate::rules::Severity;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+
+fn severity_style(severity: Severity) -> Style {
+    let colour = match severity {
+        Severity::Error => AnsiColor::Red,
+        Severity::Warning => AnsiColor::Yellow,
+        _ => AnsiColor::Cyan,
+    };
+    Style::new().bold().fg_color(Some(colour.into()))
+}
+
+/// Where a finding is, for people: `file:offset`, or `file:member:offset` inside an archive.
+fn location(file: &FileResult, finding: &Finding) -> String {
+    let mut out = file.name.clone();
+    if let Some(member) = &finding.member {
+        out.push(':');
+        out.push_str(member);
+    }
+    if let Some(offset) = finding.offset {
+        out.push(':');
+        out.push_str(&offset.to_string());
+    }
+    out
+}
+
+/// Text: one line per finding, `path:offset: severity[rule] message (object path)`, then
+/// (unless `quiet`) a summary line. Styles are ANSI escapes; the binary's stream strips them
+/// off a terminal.
+pub fn write_text(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<()> {
+    for file in &run.files {
+        for f in &file.findings {
+            let style = severity_style(f.severity);
+            write!(
+                out,
+                "{BOLD}{}{BOLD:#}: {style}{}{style:#}[{}] {}",
+                location(file, f),
+                f.severity,
+                f.rule.id(),
+                f.message
+            )?;
+            if let Some(path) = &f.path {
+                write!(out, " {DIM}({path}){DIM:#}")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    if !quiet {
+        writeln!(out, "{}", summary_line(&run.summary()))?;
+    }
+    Ok(())
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `270 files checked in 85 ms: 40 errors, 2 warnings in 25 files; 3 skipped`.
+pub fn summary_line(s: &Summary) -> String {
+    let mut line = format!(
+        "{} checked in {} ms: ",
+        plural(s.files - s.unreadable.min(s.files), "file", "files"),
+        s.duration_ms
+    );
+    let mut counts = Vec::new();
+    if s.errors > 0 {
+        counts.push(plural(s.errors, "error", "errors"));
+    }
+    if s.warnings > 0 {
+        counts.push(plural(s.warnings, "warning", "warnings"));
+    }
+    if s.infos > 0 {
+        counts.push(format!("{} info", s.infos));
+    }
+    if counts.is_empty() {
+        line.push_str("no findings");
+    } else {
+        line.push_str(&counts.join(", "));
+        line.push_str(&format!(
+            " in {}",
+            plural(s.files_with_findings, "file", "files")
+        ));
+    }
+    if s.unreadable > 0 {
+        line.push_str(&format!(
+            "; {} could not be read",
+            plural(s.unreadable, "file", "files")
+        ));
+    }
+    if s.skipped > 0 {
+        line.push_str(&format!(
+            "; {} skipped (not pickles, or excluded)",
+            s.skipped
+        ));
+    }
+    line
+}
+
+#[derive(Serialize)]
+struct LintDoc<'a> {
+    schema: &'static str,
+    files: Vec<FileDoc<'a>>,
+    summary: SummaryDoc,
+}
+
+#[derive(Serialize)]
+struct FileDoc<'a> {
+    file: &'a str,
+    container: Option<&'a str>,
+    verdict: Option<&'static str>,
+    findings: Vec<FindingDoc<'a>>,
+    error: Option<ErrorDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct FindingDoc<'a> {
+    rule: &'static str,
+    severity: &'static str,
+    message: &'a str,
+    path: Option<&'a str>,
+    offset: Option<u64>,
+    module: Option<&'a str>,
+    name: Option<&'a str>,
+    member: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ErrorDoc<'a> {
+    message: &'a str,
+    offset: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct SummaryDoc {
+    files: u64,
+    findings: CountsDoc,
+    duration_ms: u64,
+    files_with_findings: u64,
+    skipped: u64,
+    unreadable: u64,
+}
+
+#[derive(Serialize)]
+struct CountsDoc {
+    error: u64,
+    warning: u64,
+    info: u64,
+}
+
+/// The `pklinspect.lint/1` document.
+pub fn json_value(run: &Run) -> Value {
+    let s = run.summary();
+    let doc = LintDoc {
+        schema: LINT_SCHEMA,
+        files: run
+            .files
+            .iter()
+            .map(|f| FileDoc {
+                file: &f.name,
+                container: f.container.as_deref(),
+                verdict: f.verdict.map(|v| v.as_str()),
+                findings: f
+                    .findings
+                    .iter()
+                    .map(|x| FindingDoc {
+                        rule: x.rule.id(),
+                        severity: x.severity.as_str(),
+                        message: &x.message,
+                        path: x.path.as_deref(),
+                        offset: x.offset,
+                        module: x.module.as_deref(),
+                        name: x.name.as_deref(),
+                        member: x.member.as_deref(),
+                    })
+                    .collect(),
+                error: f.error.as_ref().map(|e| ErrorDoc {
+                    message: &e.message,
+                    offset: e.offset,
+                }),
+            })
+            .collect(),
+        summary: SummaryDoc {
+            files: s.files,
+            findings: CountsDoc {
+                error: s.errors,
+                warning: s.warnings,
+                info: s.infos,
+            },
+            duration_ms: s.duration_ms,
+            files_with_findings: s.files_with_findings,
+            skipped: s.skipped,
+            unreadable: s.unreadable,
+        },
+    };
+    serde_json::to_value(doc).unwrap_or(Value::Null)
+}
+
+/// Escapes the message of a workflow command (`::error::MESSAGE`) as GitHub's toolkit does
+/// (`escapeData` in `@actions/core`): `%`, CR and LF.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value of a workflow command (`file=…,title=…`) as GitHub's toolkit
+/// does (`escapeProperty`): also `:` and `,`, which separate properties.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub Actions workflow commands: one `::error`/`::warning`/`::notice` per finding,
+/// with `file` relative to the repository root (so the annotation lands on the file) and a
+/// `title` naming the rule; then (unless `quiet`) the summary as a plain log line.
+pub fn write_github(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<()> {
+    for file in &run.files {
+        let path = run.relative_path(file).unwrap_or_else(|| file.name.clone());
+        for f in &file.findings {
+            let command = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                _ => "notice",
+            };
+            let mut message = String::new();
+            if let Some(member) = &f.member {
+                message.push_str(&format!("in {member}: "));
+            }
+            if let Some(offset) = f.offset {
+                message.push_str(&format!("offset {offset}: "));
+            }
+            message.push_str(&f.message);
+            if let Some(object) = &f.path {
+                message.push_str(&format!(" ({object})"));
+            }
+            writeln!(
+                out,
+                "::{command} file={},title={}::{}",
+                escape_property(&path),
+                escape_property(&format!("pklinspect {}", f.rule.id())),
+                escape_data(&message)
+            )?;
+        }
+    }
+    for w in &run.warnings {
+        let text = if w.path.is_empty() {
+            w.message.clone()
+        } else {
+            format!("{}: {}", w.path, w.message)
+        };
+        writeln!(
+            out,
+            "::warning title={}::{}",
+            escape_property("pklinspect"),
+            escape_data(&text)
+        )?;
+    }
+    if !quiet {
+        writeln!(out, "pklinspect: {}", summary_line(&run.summary()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_escaping_follows_the_toolkit() {
+        assert_eq!(escape_data("50% a\r\nb: c, d"), "50%25 a%0D%0Ab: c, d");
+        assert_eq!(
+            escape_property("dir,x/a:b%.pkl\n"),
+            "dir%2Cx/a%3Ab%25.pkl%0A"
+        );
+    }
+
+    #[test]
+    fn summary_lines() {
+        let mut s = Summary {
+            files: 1,
+            duration_ms: 3,
+            ..Summary::default()
+        };
+        assert_eq!(summary_line(&s), "1 file checked in 3 ms: no findings");
+        s.files = 4;
+        s.errors = 2;
+        s.infos = 1;
+        s.files_with_findings = 1;
+        s.skipped = 7;
+        assert_eq!(
+            summary_line(&s),
+            "4 files checked in 3 ms: 2 errors, 1 info in 1 file; 7 skipped (not pickles, or excluded)"
+        );
+    }
+}
