@@ -3,6 +3,10 @@
 
 mod cli;
 
+/// mimalloc: many small, short-lived allocations per file (lint checks thousands).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::run()
 }

@@ -39,7 +39,9 @@ mod compat;
 mod table;
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+// Fx hashing: lookups run for every global of every file (lint checks thousands); the keys
+// are the table's own names plus the user's, not attacker-chosen in bulk.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 use std::str::FromStr;
 
@@ -293,9 +295,9 @@ impl KnownGlobals {
     /// The built-in table ([`BUILTIN_TABLE`]), indexed for lookups.
     pub fn builtin() -> KnownGlobals {
         let mut known = KnownGlobals {
-            builtin: Table::new(),
-            user: Table::new(),
-            submodules: HashMap::new(),
+            builtin: Table::default(),
+            user: Table::default(),
+            submodules: HashMap::default(),
         };
         for entry in BUILTIN_TABLE {
             let rule = Rule {
@@ -728,7 +730,7 @@ mod tests {
     /// Rows are unique by `(module, name)`, so no row silently shadows another.
     #[test]
     fn rows_are_unique() {
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for e in BUILTIN_TABLE {
             assert!(
                 seen.insert((e.module, e.name)),
