@@ -633,9 +633,13 @@ impl Builder<'_> {
             max_nodes: 1_000_000,
             ..self.options.limits.clone()
         };
+        // A candidate is parsed until it fails, which can be the end of the input: all of
+        // them together parse at most four windows' worth, or a file of false starts
+        // before a long run of opcodes would cost candidates × its size.
+        let mut budget = (end - from).saturating_mul(4);
         let mut pos = from;
         let mut tried = 0;
-        while pos < end && tried < MAX_CANDIDATES {
+        while pos < end && tried < MAX_CANDIDATES && budget > 0 {
             let candidate = if pos == from {
                 Some(pos)
             } else {
@@ -647,7 +651,13 @@ impl Builder<'_> {
                 continue;
             }
             tried += 1;
-            let Ok(stream) = machine::run_stream(bytes, at, &limits, None) else {
+            let result = machine::run_stream(bytes, at, &limits, None);
+            let reached = match &result {
+                Ok(stream) => stream.pickles.last().map_or(at, |p| p.end),
+                Err(e) => usize::try_from(e.offset()).unwrap_or(usize::MAX),
+            };
+            budget = budget.saturating_sub(reached.saturating_sub(at).max(1));
+            let Ok(stream) = result else {
                 continue;
             };
             for global in &stream.graph.globals {
@@ -706,7 +716,7 @@ impl Builder<'_> {
                     Some(Err(_)) => {}
                     None => hint
                         .parameters
-                        .push((name.to_string(), short_repr(graph, v))),
+                        .push((name.to_string(), short_repr(graph, v, 0))),
                 }
             }
             self.report.portable_hints.push(hint);
@@ -855,8 +865,12 @@ pub fn shape_text(shape: &[u64]) -> String {
     }
 }
 
+/// Tuples nested deeper than this are summarised in hints: input controls the nesting, and
+/// memo references can share one tuple at every position of the next (8**depth renderings).
+const SHORT_REPR_DEPTH: usize = 2;
+
 /// A short Python-like rendering of a plain value, for parameters in hints.
-fn short_repr(graph: &Graph<'_>, id: NodeId) -> String {
+fn short_repr(graph: &Graph<'_>, id: NodeId, depth: usize) -> String {
     let mut out = String::new();
     match graph.node(id) {
         Node::None => out.push_str("None"),
@@ -874,13 +888,13 @@ fn short_repr(graph: &Graph<'_>, id: NodeId) -> String {
         }
         Node::Str(s) => out.push_str(&format!("<str of {} characters>", s.chars().count())),
         Node::Bytes(b, _) => out.push_str(&format!("<{} bytes>", b.len())),
-        Node::Tuple(items) if items.len() <= 8 => {
+        Node::Tuple(items) if items.len() <= 8 && depth < SHORT_REPR_DEPTH => {
             out.push('(');
             for (i, &item) in items.iter().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&short_repr(graph, item));
+                out.push_str(&short_repr(graph, item, depth + 1));
             }
             if items.len() == 1 {
                 out.push(',');

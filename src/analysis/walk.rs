@@ -13,6 +13,23 @@ use crate::pytext;
 /// At most this many paths are kept per global; the count goes on.
 pub const MAX_PATHS_PER_GLOBAL: usize = 100;
 
+/// Paths are cut after this many bytes and end in [`PATH_CUT`]. Input controls how deep
+/// objects nest and how long keys are, and a path is kept for every array and global use:
+/// uncut, a million-level nesting with many arrays or globals in it would cost depth × count
+/// bytes (and rendering every step of a megabyte key would cost its length per use).
+pub const MAX_PATH_LEN: usize = 512;
+
+/// What ends a path cut at [`MAX_PATH_LEN`].
+pub const PATH_CUT: &str = "\u{2026}";
+
+/// The largest char boundary of `s` at or below `at`.
+pub(crate) fn char_floor(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    (0..=at).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0)
+}
+
 /// An array found by the walk.
 #[derive(Clone, Debug)]
 pub struct FoundArray {
@@ -66,11 +83,20 @@ struct Frame {
 }
 
 /// Appends Python's `repr` of a (hashable) key, for keys that are neither str nor int.
-pub(crate) fn repr_key(graph: &Graph<'_>, id: NodeId, out: &mut String, depth: usize) {
-    if depth > 8 {
+/// Stops with `...` once `out` reaches `limit` bytes: memo references can put one tuple at
+/// every position of the next, so a repr can be exponentially longer than the input.
+pub(crate) fn repr_key(
+    graph: &Graph<'_>,
+    id: NodeId,
+    out: &mut String,
+    depth: usize,
+    limit: usize,
+) {
+    if depth > 8 || out.len() >= limit {
         out.push_str("...");
         return;
     }
+    let room = limit - out.len();
     match graph.node(id) {
         Node::None => out.push_str("None"),
         Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
@@ -80,17 +106,21 @@ pub(crate) fn repr_key(graph: &Graph<'_>, id: NodeId, out: &mut String, depth: u
         }
         Node::Float(x) => pytext::repr_float(*x, out),
         Node::Str(s) => {
-            let cps: Vec<u32> = s.chars().map(u32::from).collect();
+            let cps: Vec<u32> = s.chars().take(room).map(u32::from).collect();
             pytext::repr_str(&cps, out);
         }
-        Node::Bytes(b, _) => pytext::repr_bytes(b, out),
+        Node::Bytes(b, _) => pytext::repr_bytes(b.get(..room).unwrap_or(b), out),
         Node::Tuple(items) => {
             out.push('(');
             for (i, &item) in items.iter().enumerate() {
+                if out.len() >= limit {
+                    out.push_str("...");
+                    break;
+                }
                 if i > 0 {
                     out.push_str(", ");
                 }
-                repr_key(graph, item, out, depth + 1);
+                repr_key(graph, item, out, depth + 1, limit);
             }
             if items.len() == 1 {
                 out.push(',');
@@ -121,11 +151,23 @@ pub fn push_key(graph: &Graph<'_>, key: NodeId, out: &mut String) {
         }
         _ => {
             let mut repr = String::new();
-            repr_key(graph, key, &mut repr, 0);
+            repr_key(graph, key, &mut repr, 0, MAX_PATH_LEN);
             push_json_string(&repr, out);
         }
     }
     out.push(']');
+}
+
+/// [`push_key`] that renders at most about `room` bytes of a str key (the walk cuts the
+/// path there anyway).
+pub(crate) fn push_key_bounded(graph: &Graph<'_>, key: NodeId, out: &mut String, room: usize) {
+    match graph.node(key) {
+        Node::Str(s) if s.len() > room => {
+            out.push('[');
+            push_json_string(&s[..char_floor(s, room)], out);
+        }
+        _ => push_key(graph, key, out),
+    }
 }
 
 /// Appends `["key"]` for a str key.
@@ -147,7 +189,21 @@ pub(crate) fn push_attr(graph: &Graph<'_>, key: NodeId, out: &mut String) {
     out.push('.');
     match graph.node(key) {
         Node::Str(s) => out.push_str(s),
-        _ => repr_key(graph, key, out, 0),
+        _ => {
+            let limit = out.len() + MAX_PATH_LEN;
+            repr_key(graph, key, out, 0, limit)
+        }
+    }
+}
+
+/// [`push_attr`] that renders at most about `room` bytes of a str name.
+pub(crate) fn push_attr_bounded(graph: &Graph<'_>, key: NodeId, out: &mut String, room: usize) {
+    match graph.node(key) {
+        Node::Str(s) if s.len() > room => {
+            out.push('.');
+            out.push_str(&s[..char_floor(s, room)]);
+        }
+        _ => push_attr(graph, key, out),
     }
 }
 
@@ -190,8 +246,24 @@ impl Walker<'_, '_> {
         }
     }
 
+    /// Appends one step to the path, cutting it at [`MAX_PATH_LEN`].
     fn render(&mut self, step: Step) {
+        if self.path.len() >= MAX_PATH_LEN {
+            if !self.path.ends_with(PATH_CUT) {
+                self.path.push_str(PATH_CUT);
+            }
+            return;
+        }
+        self.render_step(step);
+        if self.path.len() > MAX_PATH_LEN {
+            self.path.truncate(char_floor(&self.path, MAX_PATH_LEN));
+            self.path.push_str(PATH_CUT);
+        }
+    }
+
+    fn render_step(&mut self, step: Step) {
         let graph = self.graph;
+        let room = MAX_PATH_LEN.saturating_sub(self.path.len()) + 1;
         match step {
             Step::Root => self.path.push_str(self.root_path),
             Step::Same => {}
@@ -200,8 +272,8 @@ impl Walker<'_, '_> {
                 self.path.push_str(&i.to_string());
                 self.path.push(']');
             }
-            Step::Key(k) => push_key(graph, k, &mut self.path),
-            Step::Attr(k) => push_attr(graph, k, &mut self.path),
+            Step::Key(k) => push_key_bounded(graph, k, &mut self.path, room),
+            Step::Attr(k) => push_attr_bounded(graph, k, &mut self.path, room),
             Step::Args(i) => {
                 self.path.push_str(".__args__[");
                 self.path.push_str(&i.to_string());
@@ -210,7 +282,7 @@ impl Walker<'_, '_> {
             Step::ArgsWhole => self.path.push_str(".__args__"),
             Step::Kwargs(k) => {
                 self.path.push_str(".__kwargs__");
-                push_key(graph, k, &mut self.path);
+                push_key_bounded(graph, k, &mut self.path, room);
             }
             Step::State => self.path.push_str(".__state__"),
         }
@@ -224,11 +296,18 @@ impl Walker<'_, '_> {
 
     /// Every global under an array's construction (dtype, reconstruct, storage class, …)
     /// is used at the array's path. Object-array elements are walked as children instead.
+    /// A construction is a few dozen nodes; the bound keeps many arrays that share one big
+    /// subtree (a long list among a dtype's arguments, through the memo) from costing
+    /// arrays × subtree.
     fn attribute_subtree(&mut self, root: NodeId, path_end: usize, skip: Option<NodeId>) {
-        let mut seen = std::collections::HashSet::new();
+        const MAX_CONSTRUCTION_NODES: usize = 256;
+        let mut seen = rustc_hash::FxHashSet::default();
         let mut todo = vec![root];
         while let Some(id) = todo.pop() {
-            if Some(id) == skip || !seen.insert(id) || seen.len() > 10_000 {
+            if seen.len() >= MAX_CONSTRUCTION_NODES {
+                break;
+            }
+            if Some(id) == skip || !seen.insert(id) {
                 continue;
             }
             match self.graph.node(id) {
@@ -238,8 +317,8 @@ impl Walker<'_, '_> {
                     todo.push(call.args);
                     todo.extend(call.kwargs);
                     todo.extend(call.state);
-                    todo.extend(call.list_items.iter().copied());
-                    for (k, v) in &call.dict_items {
+                    todo.extend(call.list_items.iter().take(MAX_CONSTRUCTION_NODES));
+                    for (k, v) in call.dict_items.iter().take(MAX_CONSTRUCTION_NODES) {
                         todo.push(*k);
                         todo.push(*v);
                     }
@@ -252,9 +331,9 @@ impl Walker<'_, '_> {
                 Node::Tuple(items)
                 | Node::List(items)
                 | Node::Set(items)
-                | Node::FrozenSet(items) => todo.extend(items.iter().copied()),
+                | Node::FrozenSet(items) => todo.extend(items.iter().take(MAX_CONSTRUCTION_NODES)),
                 Node::Dict(pairs) => {
-                    for (k, v) in pairs {
+                    for (k, v) in pairs.iter().take(MAX_CONSTRUCTION_NODES) {
                         todo.push(*k);
                         todo.push(*v);
                     }

@@ -65,7 +65,8 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_enum, default_value_t = Bfloat16::F4)]
     bfloat16: Bfloat16,
 
-    /// Refuse to write more than this many bytes of array data.
+    /// Refuse to write more than this many bytes of array data (or, with --to json, a
+    /// larger document).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
     max_bytes: u64,
 

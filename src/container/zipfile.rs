@@ -309,7 +309,7 @@ pub fn member_bytes<'a>(bytes: &'a [u8], member: &ZipMember, limit: u64) -> Resu
                     ErrorKind::LimitExceeded,
                     member.header_offset,
                     format!(
-                        "zip member {:?} declares {} bytes uncompressed, more than the limit of {limit} (max_decompressed)",
+                        "zip member {:?} declares {} bytes uncompressed, more than the limit of {limit} (limit max_decompressed; raise it with --max-decompressed)",
                         member.name, member.size
                     ),
                 ));

@@ -26,7 +26,10 @@ use super::names::Namer;
 use super::{
     locate, output_temp, ExtractIndex, ExtractOptions, Extracted, SkippedArray, INDEX_SCHEMA,
 };
-use crate::analysis::walk::{is_attr_dict, push_attr, push_key};
+use crate::analysis::walk::{
+    char_floor, is_attr_dict, push_attr, push_attr_bounded, push_key, push_key_bounded,
+    MAX_PATH_LEN, PATH_CUT,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::{inspect_with, StreamView, Visitor};
 use crate::lift::{self, value::PlainValue, ArrayData, ByteOrder, DType};
@@ -51,6 +54,49 @@ enum Step {
 struct PathLink {
     parent: Option<Rc<PathLink>>,
     step: Step,
+    /// At most the length of the rendered path (a str key renders at least as long as it is).
+    len: usize,
+    /// The nearest ancestor whose path is already longer than [`MAX_PATH_LEN`]: the walk's
+    /// cut path of this link is that ancestor's.
+    long_ancestor: Option<Rc<PathLink>>,
+}
+
+impl PathLink {
+    fn root(path: &str) -> Rc<PathLink> {
+        Rc::new(PathLink {
+            parent: None,
+            step: Step::Root(path.to_string()),
+            len: path.len(),
+            long_ancestor: None,
+        })
+    }
+
+    fn child(graph: &Graph<'_>, parent: &Rc<PathLink>, step: Step) -> Rc<PathLink> {
+        let key_len = |k: &NodeId, brackets: usize| match graph.node(*k) {
+            Node::Str(s) => s.len() + brackets,
+            _ => brackets,
+        };
+        let step_len = match &step {
+            Step::Root(s) => s.len(),
+            Step::Index(_) => 3,
+            Step::Key(k) => key_len(k, 4),
+            Step::Attr(k) => key_len(k, 1),
+            Step::Args(_) => ".__args__[0]".len(),
+            Step::Kwargs(k) => key_len(k, ".__kwargs__[\"\"]".len()),
+            Step::State => ".__state__".len(),
+        };
+        let long_ancestor = match &parent.long_ancestor {
+            Some(a) => Some(a.clone()),
+            None if parent.len > MAX_PATH_LEN => Some(parent.clone()),
+            None => None,
+        };
+        Rc::new(PathLink {
+            parent: Some(parent.clone()),
+            step,
+            len: parent.len.saturating_add(step_len),
+            long_ancestor,
+        })
+    }
 }
 
 impl Drop for PathLink {
@@ -96,10 +142,57 @@ fn render_path(graph: &Graph<'_>, link: &PathLink) -> String {
     out
 }
 
+/// The path as the walk keeps it, cut at [`MAX_PATH_LEN`] (and found as cheaply: only the
+/// steps up to the cut are rendered, each no longer than the room left), so that many
+/// arrays a million levels deep, or under a megabyte-long key, cost no more than their
+/// number.
+fn walk_path(graph: &Graph<'_>, link: &PathLink) -> String {
+    let start = link.long_ancestor.as_deref().unwrap_or(link);
+    let mut steps = Vec::new();
+    let mut at = Some(start);
+    while let Some(l) = at {
+        steps.push(&l.step);
+        at = l.parent.as_deref();
+    }
+    let mut out = String::new();
+    for step in steps.into_iter().rev() {
+        if out.len() >= MAX_PATH_LEN {
+            if !out.ends_with(PATH_CUT) {
+                out.push_str(PATH_CUT);
+            }
+            break;
+        }
+        let room = MAX_PATH_LEN.saturating_sub(out.len()) + 1;
+        match step {
+            Step::Root(root) => out.push_str(root),
+            Step::Index(i) => {
+                let _ = write!(out, "[{i}]");
+            }
+            Step::Key(k) => push_key_bounded(graph, *k, &mut out, room),
+            Step::Attr(k) => push_attr_bounded(graph, *k, &mut out, room),
+            Step::Args(i) => {
+                let _ = write!(out, ".__args__[{i}]");
+            }
+            Step::Kwargs(k) => {
+                out.push_str(".__kwargs__");
+                push_key_bounded(graph, *k, &mut out, room);
+            }
+            Step::State => out.push_str(".__state__"),
+        }
+        if out.len() > MAX_PATH_LEN {
+            out.truncate(char_floor(&out, MAX_PATH_LEN));
+            out.push_str(PATH_CUT);
+            break;
+        }
+    }
+    out
+}
+
 enum Task {
     Node(NodeId, Rc<PathLink>),
     Text(&'static str),
-    Owned(String),
+    /// Boxed, not a `String`: a deep tree keeps a million tasks pending.
+    Owned(Box<str>),
 }
 
 fn json_string(s: &str, out: &mut String) {
@@ -371,13 +464,34 @@ struct JsonBuilder<'o> {
     options: &'o ExtractOptions,
     arrays_dir: Option<&'o Path>,
     namer: Namer,
-    files: Vec<(tempfile::NamedTempFile, String)>,
+    /// Closed temporary files (an input can hold more arrays than files may be open).
+    files: Vec<(tempfile::TempPath, String)>,
     index: ExtractIndex,
     /// Rendered roots: the member they came from, and the JSON.
     roots: Vec<(Option<String>, String)>,
+    /// Bytes of JSON rendered so far, in the roots.
+    document_len: u64,
 }
 
 impl JsonBuilder<'_> {
+    /// Refuses a document past `--max-bytes`: shared strings, inline arrays of strided
+    /// views and `$ref` paths can make the JSON far larger than its input, and the document
+    /// is built in memory.
+    fn check_size(&self, rendering: usize, at: u64) -> Result<()> {
+        let size = self.document_len.saturating_add(rendering as u64);
+        if size > self.options.max_bytes {
+            return Err(Error::new(
+                ErrorKind::LimitExceeded,
+                at,
+                format!(
+                    "the JSON document would be larger than {} bytes (raise --max-bytes)",
+                    self.options.max_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// An array as JSON: inline nested lists, or a `.npy` file beside the output.
     fn array(
         &mut self,
@@ -427,9 +541,13 @@ impl JsonBuilder<'_> {
                     json_string(&name, out);
                     entry.file = name.clone();
                     self.index.arrays.push(entry);
-                    self.files.push((temp, name));
+                    self.files.push((temp.into_temp_path(), name));
                 }
                 None => {
+                    // At least a digit and a comma per element.
+                    let least = layout.count().unwrap_or(u64::MAX).saturating_mul(2);
+                    let least = usize::try_from(least).unwrap_or(usize::MAX);
+                    self.check_size(out.len().saturating_add(least), report.offset.unwrap_or(0))?;
                     out.push_str(r#","data":"#);
                     let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
                     // Elements are read in the stored byte order; widening is for files only.
@@ -453,19 +571,22 @@ impl JsonBuilder<'_> {
         view: &StreamView<'_, '_>,
         root: NodeId,
         root_path: &str,
+        at: u64,
     ) -> Result<String> {
         let graph = &view.stream.graph;
         let references = count_references(graph, root);
-        let mut first_path: HashMap<NodeId, String> = HashMap::new();
+        // The link, not the rendered path: rendering costs the depth, and a chain of
+        // shared containers a million deep would cost depth² to render up front.
+        let mut first_path: HashMap<NodeId, Rc<PathLink>> = HashMap::new();
+        // The walk's array reports by path (the first of equal paths, as a search would find).
+        let mut reports: HashMap<&str, &ArrayReport> = HashMap::new();
+        for array in view.pickles.iter().flat_map(|p| p.arrays.iter()) {
+            reports.entry(array.path.as_str()).or_insert(array);
+        }
         let mut out = String::new();
-        let mut tasks = vec![Task::Node(
-            root,
-            Rc::new(PathLink {
-                parent: None,
-                step: Step::Root(root_path.to_string()),
-            }),
-        )];
+        let mut tasks = vec![Task::Node(root, PathLink::root(root_path))];
         while let Some(task) = tasks.pop() {
+            self.check_size(out.len(), at)?;
             let (node, link) = match task {
                 Task::Text(t) => {
                     out.push_str(t);
@@ -477,23 +598,21 @@ impl JsonBuilder<'_> {
                 }
                 Task::Node(node, link) => (node, link),
             };
-            let shared =
-                references.get(&node).copied().unwrap_or(0) >= 2 && has_identity(graph, node);
-            if shared {
-                if let Some(path) = first_path.get(&node) {
+            if references.get(node.index()).copied().unwrap_or(0) >= 2 {
+                // Met again: only nodes with identity were recorded, so has_identity (which
+                // can cost the size of an OrderedDict's items) runs once per node, not once
+                // per reference.
+                if let Some(first) = first_path.get(&node) {
                     out.push_str(r#"{"$ref":"#);
-                    json_string(path, &mut out);
+                    json_string(&render_path(graph, first), &mut out);
                     out.push('}');
                     continue;
                 }
-                first_path.insert(node, render_path(graph, &link));
+                if has_identity(graph, node) {
+                    first_path.insert(node, link.clone());
+                }
             }
-            let child = |step: Step| {
-                Rc::new(PathLink {
-                    parent: Some(link.clone()),
-                    step,
-                })
-            };
+            let child = |step: Step| PathLink::child(graph, &link, step);
             let mut next: Vec<Task> = Vec::new();
             match graph.node(node) {
                 Node::None => out.push_str("null"),
@@ -559,8 +678,9 @@ impl JsonBuilder<'_> {
                         self.call_array(
                             view,
                             found,
-                            &render_path(graph, &link),
+                            &walk_path(graph, &link),
                             &link,
+                            &reports,
                             &mut out,
                             &mut next,
                         )?;
@@ -615,17 +735,14 @@ impl JsonBuilder<'_> {
         found: std::result::Result<lift::ArrayInfo, String>,
         path: &str,
         link: &Rc<PathLink>,
+        reports: &HashMap<&str, &ArrayReport>,
         out: &mut String,
         next: &mut Vec<Task>,
     ) -> Result<()> {
         let graph = &view.stream.graph;
-        // The walk already built the array report; find it by path for storage details.
-        let report = view
-            .pickles
-            .iter()
-            .flat_map(|p| p.arrays.iter())
-            .find(|a| a.path == path)
-            .cloned();
+        // The walk already built the array report; find it by path for storage details
+        // (the walk cuts very long paths).
+        let report = reports.get(path).copied().cloned();
         let info = match (&found, &report) {
             (_, Some(r)) => r.info.clone(),
             (Ok(info), None) => info.clone(),
@@ -673,20 +790,17 @@ impl JsonBuilder<'_> {
             // Interleave the bracket text with element tasks (at each \u{1} marker).
             let mut pieces = text.split('\u{1}');
             if let Some(first) = pieces.next() {
-                next.push(Task::Owned(first.to_string()));
+                next.push(Task::Owned(first.into()));
             }
             for (k, piece) in pieces.enumerate() {
                 let at = order.get(k).copied().unwrap_or(0);
                 if let Some(&element) = items.get(at) {
-                    let step = Rc::new(PathLink {
-                        parent: Some(link.clone()),
-                        step: Step::Index(k),
-                    });
+                    let step = PathLink::child(graph, link, Step::Index(k));
                     next.push(Task::Node(element, step));
                 } else {
                     next.push(Task::Text("null"));
                 }
-                next.push(Task::Owned(piece.to_string()));
+                next.push(Task::Owned(piece.into()));
             }
             next.push(Task::Text("}}"));
             return Ok(());
@@ -721,18 +835,24 @@ fn has_identity(graph: &Graph<'_>, id: NodeId) -> bool {
     }
 }
 
-/// How many edges lead to each node reachable from `root` (the root counts one).
-fn count_references(graph: &Graph<'_>, root: NodeId) -> HashMap<NodeId, u32> {
-    let mut counts: HashMap<NodeId, u32> = HashMap::new();
+/// How many edges lead to each node reachable from `root` (the root counts one), by node
+/// index. Vectors, not maps: a million nested lists make a million entries.
+fn count_references(graph: &Graph<'_>, root: NodeId) -> Vec<u32> {
+    let mut counts = vec![0u32; graph.len()];
+    let mut expanded = vec![false; graph.len()];
     let mut todo = vec![root];
-    counts.insert(root, 1);
-    let mut expanded = std::collections::HashSet::new();
+    if let Some(c) = counts.get_mut(root.index()) {
+        *c = 1;
+    }
     while let Some(id) = todo.pop() {
-        if !expanded.insert(id) {
-            continue;
+        match expanded.get_mut(id.index()) {
+            Some(done) if !*done => *done = true,
+            _ => continue,
         }
         let mut edge = |child: NodeId, todo: &mut Vec<NodeId>| {
-            *counts.entry(child).or_insert(0) += 1;
+            if let Some(c) = counts.get_mut(child.index()) {
+                *c = c.saturating_add(1);
+            }
             todo.push(child);
         };
         match graph.node(id) {
@@ -826,7 +946,7 @@ fn mapping(
             first = false;
             json_string(key, &mut text);
             text.push(':');
-            next.push(Task::Owned(text));
+            next.push(Task::Owned(text.into()));
             next.push(Task::Node(v, link(k)));
         }
         next.push(Task::Text("}"));
@@ -855,18 +975,13 @@ fn object(
     link: &Rc<PathLink>,
 ) {
     let Some(call) = graph.call(node) else { return };
-    let child = |step: Step| {
-        Rc::new(PathLink {
-            parent: Some(link.clone()),
-            step,
-        })
-    };
+    let child = |step: Step| PathLink::child(graph, link, step);
     let callable = class.unwrap_or(call.callable);
     match graph.global(callable) {
         Some(g) => {
             let mut head = String::from(r#"{"$object":"#);
             json_string(&format!("{}.{}", g.module, g.name), &mut head);
-            next.push(Task::Owned(head));
+            next.push(Task::Owned(head.into()));
         }
         None => {
             next.push(Task::Text(r#"{"$object":null,"callable":"#));
@@ -921,7 +1036,8 @@ impl Visitor for JsonBuilder<'_> {
             let Some(pickle) = view.stream.pickles.get(index) else {
                 continue;
             };
-            let json = self.render(view, pickle.root, view.root_path)?;
+            let json = self.render(view, pickle.root, view.root_path, pickle.start as u64)?;
+            self.document_len = self.document_len.saturating_add(json.len() as u64);
             self.roots.push((view.member.map(str::to_string), json));
         }
         Ok(())
@@ -931,6 +1047,7 @@ impl Visitor for JsonBuilder<'_> {
         let located = locate(None, npy, None, array);
         let mut out = String::new();
         self.array(array, located, &mut out)?;
+        self.document_len = self.document_len.saturating_add(out.len() as u64);
         self.roots.push((array.member.clone(), out));
         Ok(())
     }
@@ -963,6 +1080,7 @@ pub(crate) fn extract_json(
             skipped: Vec::new(),
         },
         roots: Vec::new(),
+        document_len: 0,
     };
     if let Some(name) = file.and_then(|f| f.file_name()).and_then(|n| n.to_str()) {
         builder.namer.reserve(name);

@@ -309,10 +309,11 @@ pub(crate) fn write_npy(
 
 /// Where finished `.npy` contents go.
 enum Sink {
-    /// Temporary files in the target folder, renamed at the end.
+    /// Temporary files in the target folder, renamed at the end. Kept as paths, closed:
+    /// a checkpoint can hold more arrays than a process may have files open.
     Folder {
         dir: PathBuf,
-        files: Vec<(tempfile::NamedTempFile, String)>,
+        files: Vec<(tempfile::TempPath, String)>,
     },
     /// Members of a zip being written to a temporary file.
     Zip {
@@ -388,7 +389,7 @@ impl ArrayWriter<'_> {
                 let temp = out
                     .into_inner()
                     .map_err(|e| io_error("write into", dir, e.into_error()))?;
-                files.push((temp, name.clone()));
+                files.push((temp.into_temp_path(), name.clone()));
                 entry
             }
             Sink::Zip { writer, options } => {
@@ -558,7 +559,7 @@ fn extract_arrays(
             // Everything is written: now, and only now, give the files their names.
             for (temp, name) in files
                 .into_iter()
-                .chain([(index_file, "index.json".to_string())])
+                .chain([(index_file.into_temp_path(), "index.json".to_string())])
             {
                 let target = dir.join(&name);
                 temp.persist(&target)

@@ -5,7 +5,7 @@
 //! so a hostile path can never name a file outside the output folder. Names are unique
 //! without regard to case (`x`, `x-2`, `x-3`, …), for case-insensitive file systems.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Longest name kept before the uniqueness suffix.
 const MAX_NAME: usize = 120;
@@ -14,6 +14,9 @@ const MAX_NAME: usize = 120;
 #[derive(Default, Debug)]
 pub struct Namer {
     taken: HashSet<String>,
+    /// Per stem (lowercased), the suffix to try next: many arrays can share a stem (names
+    /// are cut at [`MAX_NAME`]), and counting up from 2 each time would be quadratic.
+    next_suffix: HashMap<String, u64>,
 }
 
 /// The stem for a path, before uniqueness.
@@ -99,8 +102,9 @@ impl Namer {
     /// A unique name for `path`, with `extension` (e.g. `npy`).
     pub fn name(&mut self, path: &str, extension: &str) -> String {
         let stem = stem_of(path);
+        let key = format!("{stem}.{extension}").to_ascii_lowercase();
         let mut candidate = stem.clone();
-        let mut n = 2;
+        let mut n = self.next_suffix.get(&key).copied().unwrap_or(2);
         while !self
             .taken
             .insert(format!("{candidate}.{extension}").to_ascii_lowercase())
@@ -108,6 +112,7 @@ impl Namer {
             candidate = format!("{stem}-{n}");
             n += 1;
         }
+        self.next_suffix.insert(key, n);
         format!("{candidate}.{extension}")
     }
 

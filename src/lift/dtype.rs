@@ -235,6 +235,10 @@ fn tuple_items<'g>(graph: &'g Graph<'_>, id: NodeId) -> Option<&'g [NodeId]> {
 /// Text of a str, of bytes, or of bytes as protocols 0–2 write them
 /// (`_codecs.encode(text, 'latin1')`).
 fn text(graph: &Graph<'_>, id: NodeId) -> Option<String> {
+    text_within(graph, id).filter(|t| t.len() <= super::MAX_LIFTED_TEXT)
+}
+
+fn text_within(graph: &Graph<'_>, id: NodeId) -> Option<String> {
     match graph.node(id) {
         Node::Str(s) => Some(s.to_string()),
         Node::Bytes(b, _) => Some(String::from_utf8_lossy(b).into_owned()),
@@ -243,7 +247,11 @@ fn text(graph: &Graph<'_>, id: NodeId) -> Option<String> {
             if (&*global.module, &*global.name) != ("_codecs", "encode") {
                 return None;
             }
-            text(graph, *graph.tuple(call.args)?.first()?)
+            // One level only: the writer encodes a str, and input controls any nesting.
+            match graph.node(*graph.tuple(call.args)?.first()?) {
+                Node::Str(s) => Some(s.to_string()),
+                _ => None,
+            }
         }
         _ => None,
     }
@@ -254,11 +262,36 @@ pub fn is_dtype_global(module: &str, name: &str) -> bool {
     module == "numpy" && name == "dtype"
 }
 
+/// Fields and subarray bases one dtype may have in all, nested ones included. Memo
+/// references can reuse one structured dtype for every field of the next, so without a
+/// budget a few hundred bytes describe a dtype of 8**40 fields.
+const MAX_DTYPE_PARTS: u32 = 4096;
+
 /// Rebuilds the dtype made by the `numpy.dtype(...)` call at `id`. `depth` bounds the
 /// recursion through nested structured dtypes (input controls it).
 pub fn parse(graph: &Graph<'_>, id: NodeId, depth: u32) -> Result<DType, DTypeError> {
+    let mut budget = MAX_DTYPE_PARTS;
+    parse_within(graph, id, depth, &mut budget)
+}
+
+fn parse_within(
+    graph: &Graph<'_>,
+    id: NodeId,
+    depth: u32,
+    budget: &mut u32,
+) -> Result<DType, DTypeError> {
     if depth > 64 {
         return Err("dtype nested more than 64 deep".into());
+    }
+    *budget = budget
+        .checked_sub(1)
+        .ok_or_else(|| format!("dtype has more than {MAX_DTYPE_PARTS} fields and subarrays"))?;
+    if !graph.spend_dtype_parts(1) {
+        return Err(
+            "the dtypes of this stream have more fields and subarrays in all than its size \
+             allows (one dtype shared by very many arrays?)"
+                .into(),
+        );
     }
     let call = graph
         .call(id)
@@ -320,8 +353,15 @@ pub fn parse(graph: &Graph<'_>, id: NodeId, depth: u32) -> Result<DType, DTypeEr
             let [base, shape] = items else {
                 return Err("dtype subarray is not (base, shape)".into());
             };
-            let base = parse(graph, *base, depth + 1)?;
+            let base = parse_within(graph, *base, depth + 1, budget)?;
             let shape = match graph.node(*shape) {
+                Node::Tuple(dims) if dims.len() > super::MAX_DIMS => {
+                    return Err(format!(
+                        "dtype subarray has {} dimensions, more than numpy's {}",
+                        dims.len(),
+                        super::MAX_DIMS
+                    ))
+                }
                 Node::Tuple(dims) => dims
                     .iter()
                     .map(|&d| graph.int(d).and_then(|v| u64::try_from(v).ok()))
@@ -343,6 +383,16 @@ pub fn parse(graph: &Graph<'_>, id: NodeId, depth: u32) -> Result<DType, DTypeEr
     let names = names_at.and_then(get).and_then(|n| tuple_items(graph, n));
     let fields = fields_at.and_then(get);
     if let (Some(names), Some(fields)) = (names, fields) {
+        // Each name is looked up in the fields dict: bound both before the quadratic part.
+        let entries = match graph.node(fields) {
+            Node::Dict(pairs) => pairs.len(),
+            _ => 0,
+        };
+        if names.len().max(entries) > *budget as usize {
+            return Err(format!(
+                "dtype has more than {MAX_DTYPE_PARTS} fields and subarrays"
+            ));
+        }
         let mut out = Vec::with_capacity(names.len());
         for &name_id in names {
             let name = text(graph, name_id).ok_or("dtype field name is not text")?;
@@ -362,7 +412,7 @@ pub fn parse(graph: &Graph<'_>, id: NodeId, depth: u32) -> Result<DType, DTypeEr
             out.push(Field {
                 name,
                 title,
-                dtype: parse(graph, dtype_id, depth + 1)?,
+                dtype: parse_within(graph, dtype_id, depth + 1, budget)?,
                 offset,
             });
         }

@@ -140,8 +140,21 @@ fn non_negative(graph: &Graph<'_>, id: NodeId) -> Option<u64> {
     graph.int(id).and_then(|v| u64::try_from(v).ok())
 }
 
+/// numpy arrays have at most 64 dimensions (`NPY_MAXDIMS` of numpy 2; 32 before). Each
+/// array gets its own copy of its shape, and the memo can share one shape among them all.
+pub(crate) const MAX_DIMS: usize = 64;
+
+/// Longest text lifting copies out of the graph (storage keys and devices, dtype field
+/// names and units): real ones are a few bytes, each array gets its own copy, and the
+/// memo can share one text among them all.
+pub(crate) const MAX_LIFTED_TEXT: usize = 256;
+
 fn shape_of(graph: &Graph<'_>, id: NodeId) -> Result<Vec<u64>, String> {
     match graph.node(id) {
+        Node::Tuple(dims) | Node::List(dims) if dims.len() > MAX_DIMS => Err(format!(
+            "shape has {} dimensions, more than numpy's {MAX_DIMS}",
+            dims.len()
+        )),
         Node::Tuple(dims) | Node::List(dims) => dims
             .iter()
             .map(|&d| non_negative(graph, d))
@@ -155,14 +168,30 @@ fn shape_of(graph: &Graph<'_>, id: NodeId) -> Result<Vec<u64>, String> {
 
 fn text_of(graph: &Graph<'_>, id: NodeId) -> Option<String> {
     match graph.node(id) {
-        Node::Str(s) => Some(s.to_string()),
-        Node::Bytes(b, _) => Some(String::from_utf8_lossy(b).into_owned()),
+        Node::Str(s) if s.len() <= MAX_LIFTED_TEXT => Some(s.to_string()),
+        Node::Bytes(b, _) if b.len() <= MAX_LIFTED_TEXT => {
+            Some(String::from_utf8_lossy(b).into_owned())
+        }
         _ => None,
     }
 }
 
+/// How deep one recognised construction may wrap another (`bytearray(bytearray(…))`,
+/// `_rebuild_parameter(_rebuild_parameter(…))`, a joblib object array holding a wrapper):
+/// writers use one level; input controls the rest, and each level is a recursion.
+const MAX_WRAPPING: u32 = 8;
+
 /// Where the bytes of a buffer-like node are, relative to `stream`.
 fn buffer_data(graph: &Graph<'_>, stream: &[u8], id: NodeId) -> ArrayData {
+    buffer_data_within(graph, stream, id, 0)
+}
+
+fn buffer_data_within(graph: &Graph<'_>, stream: &[u8], id: NodeId, wrapped: u32) -> ArrayData {
+    if wrapped > MAX_WRAPPING {
+        return ArrayData::Unavailable(format!(
+            "array data wrapped in more than {MAX_WRAPPING} bytearray calls"
+        ));
+    }
     match graph.node(id) {
         Node::Bytes(bytes, _) => match offset_in(stream, bytes) {
             Some(offset) => ArrayData::Stream {
@@ -195,7 +224,7 @@ fn buffer_data(graph: &Graph<'_>, stream: &[u8], id: NodeId) -> ArrayData {
             // bytearray(b'...') in protocols < 5
             Some(("builtins" | "__builtin__", "bytearray")) => {
                 match graph.call(id).and_then(|c| graph.tuple(c.args)) {
-                    Some([inner, ..]) => buffer_data(graph, stream, *inner),
+                    Some([inner, ..]) => buffer_data_within(graph, stream, *inner, wrapped + 1),
                     _ => ArrayData::Unavailable("bytearray() without data".into()),
                 }
             }
@@ -219,6 +248,15 @@ pub fn array_at(
     stream: &[u8],
     node: NodeId,
 ) -> Option<Result<ArrayInfo, String>> {
+    array_within(graph, stream, node, 0)
+}
+
+fn array_within(
+    graph: &Graph<'_>,
+    stream: &[u8],
+    node: NodeId,
+    wrapped: u32,
+) -> Option<Result<ArrayInfo, String>> {
     let (module, name) = callable_name(graph, node)?;
     let call = graph.call(node)?;
     let args = graph.tuple(call.args).unwrap_or(&[]);
@@ -231,15 +269,20 @@ pub fn array_at(
     if numpy_core(module, "multiarray") && name == "scalar" {
         return Some(scalar(graph, stream, args));
     }
+    if wrapped > MAX_WRAPPING {
+        return Some(Err(format!(
+            "array construction wrapped more than {MAX_WRAPPING} deep"
+        )));
+    }
     if is_joblib_wrapper(module, name) {
-        return Some(joblib_array(graph, stream, node));
+        return Some(joblib_array(graph, stream, node, wrapped));
     }
     if module == "torch._utils" {
         return match name {
             "_rebuild_tensor_v2" | "_rebuild_tensor" => Some(tensor(graph, args)),
             "_rebuild_parameter" | "_rebuild_parameter_with_state" => {
                 let inner = *args.first()?;
-                array_at(graph, stream, inner)
+                array_within(graph, stream, inner, wrapped + 1)
             }
             _ => None,
         };
@@ -357,7 +400,12 @@ pub fn joblib_hook(graph: &Graph<'_>, node: NodeId) -> Option<Result<Trailing, S
     )
 }
 
-fn joblib_array(graph: &Graph<'_>, stream: &[u8], node: NodeId) -> Result<ArrayInfo, String> {
+fn joblib_array(
+    graph: &Graph<'_>,
+    stream: &[u8],
+    node: NodeId,
+    wrapped: u32,
+) -> Result<ArrayInfo, String> {
     let (shape, fortran_order, dtype, _) = joblib_state(graph, node)?;
     let call = graph.call(node).ok_or("not a call")?;
     let data = match &call.trailing_payload {
@@ -365,7 +413,8 @@ fn joblib_array(graph: &Graph<'_>, stream: &[u8], node: NodeId) -> Result<ArrayI
             offset: *offset,
             len: *len,
         },
-        Some(Payload::Pickle { root, .. }) => match array_at(graph, stream, *root) {
+        Some(Payload::Pickle { root, .. }) => match array_within(graph, stream, *root, wrapped + 1)
+        {
             Some(Ok(inner)) => inner.data,
             _ => ArrayData::Objects(*root),
         },
@@ -422,6 +471,12 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
     let dtype = torch_storage_dtype(&class.name)
         .ok_or_else(|| format!("unknown storage type {}.{}", class.module, class.name))?;
     let stride = match graph.node(*stride) {
+        Node::Tuple(items) if items.len() > MAX_DIMS => {
+            return Err(format!(
+                "tensor stride has {} dimensions, more than {MAX_DIMS}",
+                items.len()
+            ))
+        }
         Node::Tuple(items) => items
             .iter()
             .map(|&s| graph.int(s))
@@ -435,7 +490,9 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
         shape: shape_of(graph, *size)?,
         fortran_order: false,
         data: ArrayData::Torch {
-            key: text_of(graph, *key).ok_or("storage key is not text")?,
+            key: text_of(graph, *key).ok_or(format!(
+                "storage key is not text of at most {MAX_LIFTED_TEXT} bytes"
+            ))?,
             location: text_of(graph, *location).unwrap_or_default(),
             storage_offset: non_negative(graph, *offset).ok_or("bad storage offset")?,
             stride,

@@ -98,6 +98,11 @@ pub fn plain_at<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>
             [] => Some(PlainValue::ByteArray(Cow::Borrowed(&[]))),
             [inner] => match graph.node(*inner) {
                 Node::Bytes(bytes, _) => Some(PlainValue::ByteArray(Cow::Borrowed(bytes.as_ref()))),
+                // Only bytes count, and a bytearray is not bytes: stopping here keeps
+                // bytearray(bytearray(…)) nested a million deep from recursing as deep.
+                _ if matches!(callable_name(graph, *inner), Some((m, "bytearray")) if is_builtins(m)) => {
+                    None
+                }
                 _ => match plain_at(graph, *inner)? {
                     PlainValue::Bytes(bytes) => Some(PlainValue::ByteArray(Cow::Owned(bytes))),
                     _ => None,

@@ -160,6 +160,35 @@ pub struct Graph<'data> {
     /// Exact code points of the str nodes that hold lone surrogates (which a Python `str`
     /// can, and Rust's cannot: their [`Node::Str`] has U+FFFD in those places).
     pub surrogate_strs: std::collections::HashMap<NodeId, Box<[u32]>>,
+    /// Nodes below this index belong to pickles already run: a later pickle that changes one
+    /// (APPENDS to a list it got through a carried memo) first saves it here, so that if
+    /// that pickle fails, [`Graph::truncate`] can put it back. Otherwise the earlier list
+    /// would keep ids of nodes the truncation dropped.
+    undo_floor: usize,
+    undo: Vec<(NodeId, Node<'data>)>,
+    saved: std::collections::HashSet<NodeId>,
+    /// dtype fields and subarrays lifting has built from this graph so far (see
+    /// [`Graph::spend_dtype_parts`]).
+    dtype_parts: DTypeParts,
+}
+
+/// A count that lifting bumps through a shared reference (arrays are lifted from `&Graph`,
+/// by the walk, the JSON writer and the hints alike). Not part of the graph's value.
+#[derive(Debug, Default)]
+struct DTypeParts(std::sync::atomic::AtomicU64);
+
+impl Clone for DTypeParts {
+    fn clone(&self) -> Self {
+        DTypeParts(std::sync::atomic::AtomicU64::new(
+            self.0.load(std::sync::atomic::Ordering::Relaxed),
+        ))
+    }
+}
+
+impl PartialEq for DTypeParts {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl<'data> Graph<'data> {
@@ -179,7 +208,38 @@ impl<'data> Graph<'data> {
     }
 
     pub(crate) fn node_mut(&mut self, id: NodeId) -> &mut Node<'data> {
+        if id.index() < self.undo_floor && self.saved.insert(id) {
+            self.undo.push((id, self.nodes[id.index()].clone()));
+        }
         &mut self.nodes[id.index()]
+    }
+
+    /// Spends `n` dtype parts (fields and subarrays) from what this graph allows: 4,096 plus
+    /// 16 per node, at most 2**20. Each array owns its dtype, so a structured dtype shared
+    /// through the memo by many arrays is rebuilt for each: without this, a few kilobytes
+    /// of dtype and eight bytes per array would cost arrays × fields in time and memory.
+    /// Returns false once the allowance is spent.
+    pub fn spend_dtype_parts(&self, n: u64) -> bool {
+        let allowed = (4096 + 16 * self.nodes.len() as u64).min(1 << 20);
+        let spent = self
+            .dtype_parts
+            .0
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        spent.saturating_add(n) <= allowed
+    }
+
+    /// Starts running a pickle: nodes that exist now are saved before they are changed.
+    pub(crate) fn begin_attempt(&mut self) {
+        self.undo_floor = self.nodes.len();
+        self.undo.clear();
+        self.saved.clear();
+    }
+
+    /// Every pickle is run: drops the saved copies.
+    pub(crate) fn end_attempts(&mut self) {
+        self.undo_floor = 0;
+        self.undo = Vec::new();
+        self.saved = std::collections::HashSet::new();
     }
 
     pub(crate) fn push(&mut self, node: Node<'data>) -> NodeId {
@@ -195,6 +255,12 @@ impl<'data> Graph<'data> {
 
     /// Drops everything added after a snapshot of the lengths (a failed attempt).
     pub(crate) fn truncate(&mut self, nodes: usize, globals: usize, mutations: usize) {
+        for (id, node) in self.undo.drain(..).rev() {
+            if let Some(slot) = self.nodes.get_mut(id.index()) {
+                *slot = node;
+            }
+        }
+        self.saved.clear();
         self.surrogate_strs.retain(|id, _| id.index() < nodes);
         self.nodes.truncate(nodes);
         self.globals.truncate(globals);

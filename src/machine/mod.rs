@@ -13,8 +13,8 @@ pub use graph::{
     BytesKind, Call, CallKind, GlobalRef, Graph, Mutation, MutationKind, Node, NodeId, Payload,
 };
 
+use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
@@ -125,7 +125,13 @@ struct Machine<'data, 'a> {
     /// objects: a stream of a million small ints builds a few hundred nodes, not a million.
     shared: Vec<Option<NodeId>>,
     buffers: u32,
+    /// Nested pickles being run (joblib object arrays, [`Trailing::Pickle`]).
+    nested: u32,
 }
+
+/// joblib writes an object array's elements as one nested pickle, which holds no further
+/// wrappers; each level is a recursion, so input cannot have more than a few.
+const MAX_NESTED_PICKLES: u32 = 16;
 
 /// The stack of one pickle, with CPython's MARK fences: an opcode can never reach items
 /// below the topmost MARK.
@@ -840,7 +846,17 @@ impl<'data> Machine<'data, '_> {
             }
             Trailing::Pickle => {
                 // joblib calls pickle.load on the file: a fresh Unpickler, a fresh memo.
-                let (root, end, _, count, _) = self.run(at, &mut Memo::default())?;
+                if self.nested >= MAX_NESTED_PICKLES {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        at as u64,
+                        format!("joblib object arrays nested more than {MAX_NESTED_PICKLES} deep"),
+                    ));
+                }
+                self.nested += 1;
+                let result = self.run(at, &mut Memo::default());
+                self.nested -= 1;
+                let (root, end, _, count, _) = result?;
                 nested_count = count;
                 Payload::Pickle {
                     root,
@@ -888,12 +904,13 @@ pub fn run_stream<'data>(
         limits,
         hook,
         graph: Graph::default(),
-        global_index: HashMap::new(),
+        global_index: HashMap::default(),
         pickle_globals: Vec::new(),
         listed_in: Vec::new(),
         run_number: 0,
         shared: vec![None; 3 + 262],
         buffers: 0,
+        nested: 0,
     };
     let mut pickles: Vec<Pickle> = Vec::new();
     let mut carried = Memo::default();
@@ -927,6 +944,7 @@ pub fn run_stream<'data>(
         machine.buffers = 0;
         let mut memo = Memo::default();
         let mut memo_carried = false;
+        machine.graph.begin_attempt();
         let mut result = machine.run(pos, &mut memo);
         if matches!(&result, Err(e) if is_missing_memo_key(e)) && carried.len > 0 {
             machine.graph.truncate(snapshot.0, snapshot.1, snapshot.2);
@@ -939,6 +957,7 @@ pub fn run_stream<'data>(
             machine.buffers = 0;
             memo = std::mem::take(&mut carried);
             memo_carried = true;
+            machine.graph.begin_attempt();
             result = machine.run(pos, &mut memo);
         }
         match result {
@@ -981,6 +1000,7 @@ pub fn run_stream<'data>(
             }
         }
     }
+    machine.graph.end_attempts();
     Ok(Stream {
         graph: machine.graph,
         pickles,

@@ -184,13 +184,12 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     writeln!(out, "  {}", facts.join(", "))?;
 
     // Imports grouped by category, worst first; the same global in several pickles once.
+    // A set, not a scan of the list: a file can name a hundred thousand distinct globals.
     let mut imports: Vec<&crate::report::ImportReport> = Vec::new();
+    let mut listed = std::collections::HashSet::new();
     for pickle in &report.pickles {
         for import in &pickle.imports {
-            if !imports
-                .iter()
-                .any(|i| i.module == import.module && i.name == import.name)
-            {
+            if listed.insert((import.module.as_str(), import.name.as_str())) {
                 imports.push(import);
             }
         }
