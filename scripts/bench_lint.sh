@@ -99,18 +99,9 @@ out = subprocess.run([picklescan, "-p", tree], capture_output=True, text=True)
 print("picklescan: " + " ".join(l for l in out.stdout.splitlines() if ":" in l and "files" in l.lower()))
 
 # A 1 GiB single-array pickle (numpy 2, protocol 4), sparse, added to the tree.
-count = (1 << 30) // 8
-head = (b'\x80\x04\x8c\x16numpy._core.multiarray\x94\x8c\x0c_reconstruct\x94\x93\x94\x8c\x05numpy\x94'
-        b'\x8c\x07ndarray\x94\x93\x94K\x00\x85\x94C\x01b\x94\x87\x94R\x94(K\x01J' + struct.pack('<i', count) +
-        b'\x85\x94h\x03\x8c\x05dtype\x94\x93\x94\x8c\x02f8\x94\x89\x88\x87\x94R\x94(K\x03\x8c\x01<\x94NNN'
-        b'J\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t\x94b\x89\x8e' + struct.pack('<Q', count * 8))
 big = os.path.join(tree, "big", "big_array.pkl")
 os.makedirs(os.path.dirname(big))
-with open(big, "wb") as f:
-    f.write(head)
-    f.truncate(len(head) + count * 8)
-    f.seek(len(head) + count * 8)
-    f.write(b'\x94t\x94b.')
+subprocess.run([sys.executable, "scripts/big_array_pickle.py", big], check=True)
 with_big, with_big_cpu = median_seconds(lint)
 alone, _ = median_seconds([pkl, "lint", "--no-config", "--quiet", big])
 print("with a 1 GiB array pickle added: %.3f s wall (%+.1f ms), %.3f s CPU (%+.1f ms); "
