@@ -776,6 +776,31 @@ fn a_structured_dtype_memo_bomb_is_refused_not_expanded() {
     );
 }
 
+#[test]
+fn a_numeric_dtype_of_a_size_numpy_lacks_is_refused_not_read() {
+    let _one = one_at_a_time();
+    // Was (fuzz, extract target): `dtype('b0')` gave zero-byte bools whose JSON rendering
+    // read past the element (src/extract/json.rs element).
+    for name in ["b0", "i3", "f1", "c4"] {
+        let p = ndarray_with_dtype(&dtype(
+            name,
+            b"(K\x03X\x01\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t",
+        ));
+        let report = inspect(name, &p, &options()).unwrap();
+        let array = &report.pickles[0].arrays[0];
+        let reason = array.unavailable.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains(&format!("numpy has no dtype \"{name}\"")),
+            "{name}: {reason:?}"
+        );
+        let json = extract_json(name, &p, 1 << 20, 16 * MIB).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap();
+        let (dir, written) = extract_npy(name, &p, 16 * MIB);
+        assert_eq!(written.unwrap(), 0, "{name}: nothing to write");
+        drop(dir);
+    }
+}
+
 /// `callable(callable(…callable(innermost)…))`, `depth` calls deep, the callable memoized.
 fn nested_calls(global: &[u8], innermost: &[u8], depth: usize) -> Vec<u8> {
     let mut p = b"\x80\x02".to_vec();

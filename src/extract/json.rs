@@ -267,6 +267,14 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
             byteorder,
             ..
         } => {
+            // The dtype parser only admits sizes numpy has, so each arm below finds its bytes;
+            // this guard keeps a future gap from becoming an out-of-bounds read.
+            if *itemsize == 0 && !matches!(kind, 'S' | 'U' | 'V')
+                || bytes.len() < *itemsize as usize
+            {
+                out.push_str("null");
+                return;
+            }
             let order = *byteorder;
             match (kind, itemsize) {
                 ('b', _) => out.push_str(if bytes[0] != 0 { "true" } else { "false" }),

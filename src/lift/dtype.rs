@@ -126,6 +126,7 @@ impl DType {
         };
         let itemsize = match kind {
             'U' => size.checked_mul(4)?,
+            'b' | 'i' | 'u' | 'f' | 'c' if !numpy_knows_size(kind, size) => return None,
             'b' | 'i' | 'u' | 'f' | 'c' | 'S' | 'V' | 'O' | 'M' | 'm' => size,
             _ => return None,
         };
@@ -427,7 +428,12 @@ fn parse_within(
         'U' | 'S' | 'V' => elsize.or(size_from_string.map(|n| if kind == 'U' { n * 4 } else { n })),
         'O' => Some(8),
         'M' | 'm' => Some(8),
-        'b' | 'i' | 'u' | 'f' | 'c' => size_from_string,
+        'b' | 'i' | 'u' | 'f' | 'c' => match size_from_string {
+            Some(size) if !numpy_knows_size(kind, size) => {
+                return Err(format!("numpy has no dtype {type_string:?}"))
+            }
+            size => size,
+        },
         '?' => Some(1),
         _ => return Err(format!("unknown dtype kind {kind:?} in {type_string:?}")),
     }
@@ -444,6 +450,19 @@ fn parse_within(
         byteorder,
         unit,
     })
+}
+
+/// Whether numpy (on the 64-bit platforms it ships for) has a numeric dtype of this kind
+/// and size: `b1`, `i8` and `c32` exist, `b0`, `i3` and `f1` are refused by
+/// `numpy.dtype`, so a pickle naming one fails to load and its elements have no meaning.
+fn numpy_knows_size(kind: char, size: u64) -> bool {
+    match kind {
+        'b' => size == 1,
+        'i' | 'u' => matches!(size, 1 | 2 | 4 | 8),
+        'f' => matches!(size, 2 | 4 | 8 | 16),
+        'c' => matches!(size, 8 | 16 | 32),
+        _ => true,
+    }
 }
 
 /// The unit of a datetime dtype from its metadata `(dict|None, (unit, num, den, events))`.
@@ -487,6 +506,15 @@ mod tests {
             Some("<M8")
         );
         assert!(DType::from_str_descr("f8").is_none());
+        // Sizes numpy.dtype refuses (checked against numpy 1.26 and 2.4).
+        for refused in [
+            "|b0", "|b2", "<i0", "<i3", "<u16", "<f1", "<f0", "<c4", "<c0",
+        ] {
+            assert!(DType::from_str_descr(refused).is_none(), "{refused}");
+        }
+        for known in ["|b1", "|i1", "<u8", "<f2", "<f16", "<c8", "<c32"] {
+            assert!(DType::from_str_descr(known).is_some(), "{known}");
+        }
     }
 
     #[test]
