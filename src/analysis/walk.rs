@@ -6,6 +6,8 @@
 //! references make a DAG or a cycle). Arrays are leaves; the globals their construction
 //! uses (`_reconstruct`, `dtype`, …) are attributed to the array's path.
 
+use std::fmt::Write as _;
+
 use crate::lift::{self, ArrayInfo};
 use crate::machine::{Graph, MutationKind, Node, NodeId};
 use crate::pytext;
@@ -145,7 +147,9 @@ pub fn push_key(graph: &Graph<'_>, key: NodeId, out: &mut String) {
     out.push('[');
     match graph.node(key) {
         Node::Str(s) => push_json_string(s, out),
-        Node::Int(v) => out.push_str(&v.to_string()),
+        Node::Int(v) => {
+            let _ = write!(out, "{v}");
+        }
         Node::BigInt(v) => {
             let _ = pytext::repr_int(v, out);
         }
@@ -178,6 +182,15 @@ pub fn push_json_key(key: &str, out: &mut String) {
 }
 
 fn push_json_string(s: &str, out: &mut String) {
+    // Most keys need no escaping: written as they are, without serde_json's allocation.
+    if s.bytes()
+        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b != 0x7f)
+    {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     // serde_json escapes exactly what Python's json.dumps(ensure_ascii=False) escapes.
     match serde_json::to_string(s) {
         Ok(json) => out.push_str(&json),
@@ -227,6 +240,11 @@ struct Walker<'g, 'data> {
     path: String,
     ends: Vec<usize>,
     stack: Vec<Frame>,
+    /// Per node, the last [`Walker::attribute_subtree`] call that saw it.
+    stamps: Vec<u32>,
+    epoch: u32,
+    /// That call's work list, kept for its allocation.
+    todo: Vec<NodeId>,
 }
 
 impl Walker<'_, '_> {
@@ -268,16 +286,12 @@ impl Walker<'_, '_> {
             Step::Root => self.path.push_str(self.root_path),
             Step::Same => {}
             Step::Index(i) => {
-                self.path.push('[');
-                self.path.push_str(&i.to_string());
-                self.path.push(']');
+                let _ = write!(self.path, "[{i}]");
             }
             Step::Key(k) => push_key_bounded(graph, k, &mut self.path, room),
             Step::Attr(k) => push_attr_bounded(graph, k, &mut self.path, room),
             Step::Args(i) => {
-                self.path.push_str(".__args__[");
-                self.path.push_str(&i.to_string());
-                self.path.push(']');
+                let _ = write!(self.path, ".__args__[{i}]");
             }
             Step::ArgsWhole => self.path.push_str(".__args__"),
             Step::Kwargs(k) => {
@@ -301,15 +315,34 @@ impl Walker<'_, '_> {
     /// arrays × subtree.
     fn attribute_subtree(&mut self, root: NodeId, path_end: usize, skip: Option<NodeId>) {
         const MAX_CONSTRUCTION_NODES: usize = 256;
-        let mut seen = rustc_hash::FxHashSet::default();
-        let mut todo = vec![root];
+        // Nodes seen in this construction are the ones stamped with this call's epoch: no
+        // set to build and hash per array (files of many small arrays spent a tenth of
+        // their time there).
+        if self.stamps.len() < self.graph.len() {
+            self.stamps.resize(self.graph.len(), 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamps.fill(0);
+            self.epoch = 1;
+        }
+        let epoch = self.epoch;
+        let mut seen = 0;
+        let mut todo = std::mem::take(&mut self.todo);
+        todo.clear();
+        todo.push(root);
         while let Some(id) = todo.pop() {
-            if seen.len() >= MAX_CONSTRUCTION_NODES {
+            if seen >= MAX_CONSTRUCTION_NODES {
                 break;
             }
-            if Some(id) == skip || !seen.insert(id) {
+            if Some(id) == skip {
                 continue;
             }
+            match self.stamps.get_mut(id.index()) {
+                Some(stamp) if *stamp != epoch => *stamp = epoch,
+                _ => continue,
+            }
+            seen += 1;
             match self.graph.node(id) {
                 Node::Global { .. } => self.record_use(id, path_end),
                 Node::Call(call) => {
@@ -342,6 +375,7 @@ impl Walker<'_, '_> {
                 _ => {}
             }
         }
+        self.todo = todo;
     }
 
     fn run(&mut self, root: NodeId) {
@@ -352,6 +386,21 @@ impl Walker<'_, '_> {
         });
         let mut children: Vec<(NodeId, Step)> = Vec::new();
         while let Some(Frame { node, depth, step }) = self.stack.pop() {
+            // A plain value has no path of its own to record and no children: skip
+            // rendering its step (most nodes are such values).
+            let plain = matches!(
+                self.graph.node(node),
+                Node::None
+                    | Node::Bool(_)
+                    | Node::Int(_)
+                    | Node::BigInt(_)
+                    | Node::Float(_)
+                    | Node::Str(_)
+                    | Node::Bytes(..)
+            );
+            if plain && self.mutations.get(node.index()).is_none_or(Vec::is_empty) {
+                continue;
+            }
             let parent_end = if depth == 0 { 0 } else { self.ends[depth - 1] };
             self.path.truncate(parent_end);
             self.render(step);
@@ -540,6 +589,9 @@ pub fn walk(
         path: String::new(),
         ends: Vec::new(),
         stack: Vec::new(),
+        stamps: Vec::new(),
+        epoch: 0,
+        todo: Vec::new(),
     };
     walker.run(root);
     walker.walk

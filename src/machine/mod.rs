@@ -370,6 +370,10 @@ impl<'data> Machine<'data, '_> {
         match op.arg {
             Arg::UInt(k) => Ok(k),
             Arg::Line(line) => {
+                if let Some(key) = pytext::parse_small_int(line).and_then(|k| u64::try_from(k).ok())
+                {
+                    return Ok(key);
+                }
                 let value = pytext::parse_int(line).map_err(|m| invalid(op, m))?;
                 u64::try_from(&value).map_err(|_| invalid(op, format!("bad memo key {value}")))
             }
@@ -464,10 +468,13 @@ impl<'data> Machine<'data, '_> {
                     let id = match line {
                         b"00" => self.bool(false, &op)?,
                         b"01" => self.bool(true, &op)?,
-                        _ => {
-                            let v = pytext::parse_int(line).map_err(|m| invalid(&op, m))?;
-                            self.int_node(v, &op)?
-                        }
+                        _ => match pytext::parse_small_int(line) {
+                            Some(v) => self.small_or_new_int(v, &op)?,
+                            None => {
+                                let v = pytext::parse_int(line).map_err(|m| invalid(&op, m))?;
+                                self.int_node(v, &op)?
+                            }
+                        },
                     };
                     stack.items.push(id);
                 }

@@ -262,6 +262,28 @@ pub fn parse_int(data: &[u8]) -> Result<BigInt, String> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
+/// [`parse_int`] for the common case, without a big integer: an optional sign and at most
+/// 18 ASCII digits, nothing else. `None` means "use [`parse_int`]" (which also gives the
+/// error), not that the text is invalid.
+pub fn parse_small_int(data: &[u8]) -> Option<i64> {
+    let (negative, digits) = match data {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, data),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(b - b'0');
+    }
+    Some(if negative { -value } else { value })
+}
+
 /// Python's `float(data)` for bytes.
 pub fn parse_float(data: &[u8]) -> Result<f64, String> {
     let invalid = || {
@@ -464,6 +486,39 @@ mod tests {
         let mut out = String::new();
         repr_str(&cps, &mut out);
         out
+    }
+
+    #[test]
+    fn the_small_int_fast_path_agrees_with_parse_int() {
+        for text in [
+            "0",
+            "-0",
+            "+7",
+            "007",
+            "42",
+            "-42",
+            "999999999999999999",
+            "-999999999999999999",
+            "1000000000000000000",
+            " 5",
+            "5 ",
+            "1_000",
+            "",
+            "-",
+            "+",
+            "0x10",
+            "1.5",
+            "\u{665}",
+        ] {
+            let fast = parse_small_int(text.as_bytes());
+            let slow = parse_int(text.as_bytes()).ok();
+            if let Some(v) = fast {
+                assert_eq!(slow, Some(BigInt::from(v)), "{text:?}");
+            }
+        }
+        assert_eq!(parse_small_int(b"-42"), Some(-42));
+        assert_eq!(parse_small_int(b"1_000"), None);
+        assert_eq!(parse_small_int(b"1000000000000000000"), None);
     }
 
     fn b(bytes: &[u8]) -> String {
