@@ -40,6 +40,20 @@ impl Input {
         Ok(Input::Owned(bytes))
     }
 
+    /// Reads a regular file of `len` bytes (its size from a `stat` the caller already made):
+    /// one allocation of the right size and one `read`, where `read_to_end` would `stat` the
+    /// file again and read once more to find the end. Bytes appended after the `stat` are
+    /// not read; a file that reports no size (as `/proc` files do) is read to its end.
+    pub fn read_len(file: &std::fs::File, len: u64) -> io::Result<Input> {
+        if len == 0 {
+            return Input::read(file);
+        }
+        let capacity = usize::try_from(len).map_err(io::Error::other)?;
+        let mut bytes = Vec::with_capacity(capacity);
+        file.take(len).read_to_end(&mut bytes)?;
+        Ok(Input::Owned(bytes))
+    }
+
     /// The bytes.
     pub fn bytes(&self) -> &[u8] {
         match self {

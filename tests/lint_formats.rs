@@ -63,6 +63,12 @@ fn json_follows_the_contract() {
     let doc: Value = serde_json::from_slice(&stdout).unwrap();
     let keys = |v: &Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
     assert_eq!(doc["schema"], "pklinspect.lint/1");
+    // Fields come in the documented order (docs/lint.md), the schema first.
+    let text = String::from_utf8_lossy(&stdout);
+    let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
+    assert!(at("schema") < at("files") && at("files") < at("summary"), "{text}");
+    assert!(at("file") < at("container") && at("container") < at("verdict"));
+    assert!(at("rule") < at("severity") && at("severity") < at("message"));
     let files = doc["files"].as_array().unwrap();
     let names: Vec<&str> = files.iter().map(|f| f["file"].as_str().unwrap()).collect();
     assert_eq!(

@@ -269,7 +269,10 @@ pub(crate) fn run(args: &LintArgs) -> Status {
             let mut out = io::BufWriter::new(stdout.lock());
             output::write_text(&mut out, &run, args.quiet).and_then(|()| out.flush())
         }
-        Format::Json => write_json(&output::json_value(&run)),
+        Format::Json => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            output::write_json(&mut out, &run).and_then(|()| out.flush())
+        }
         Format::Sarif => write_json(&sarif::sarif_value(&run, status != Status::Failure)),
         Format::Github => {
             let mut out = io::BufWriter::new(io::stdout().lock());

@@ -142,7 +142,7 @@ fn open(path: &Path) -> std::io::Result<Input> {
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     if meta.is_file() && meta.len() <= READ_LIMIT {
-        Input::read(file)
+        Input::read_len(&file, meta.len())
     } else {
         Input::open(path)
     }

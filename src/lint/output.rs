@@ -162,10 +162,21 @@ struct CountsDoc {
     info: u64,
 }
 
-/// The `pklinspect.lint/1` document.
+/// Writes the `pklinspect.lint/1` document, pretty-printed, fields in the documented order
+/// (serialized straight from the results: no intermediate `Value` per file).
+pub fn write_json(out: &mut dyn Write, run: &Run) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &lint_doc(run)).map_err(io::Error::from)?;
+    writeln!(out)
+}
+
+/// The `pklinspect.lint/1` document as a JSON value.
 pub fn json_value(run: &Run) -> Value {
+    serde_json::to_value(lint_doc(run)).unwrap_or(Value::Null)
+}
+
+fn lint_doc(run: &Run) -> LintDoc<'_> {
     let s = run.summary();
-    let doc = LintDoc {
+    LintDoc {
         schema: LINT_SCHEMA,
         files: run
             .files
@@ -206,8 +217,7 @@ pub fn json_value(run: &Run) -> Value {
             skipped: s.skipped,
             unreadable: s.unreadable,
         },
-    };
-    serde_json::to_value(doc).unwrap_or(Value::Null)
+    }
 }
 
 /// Escapes the message of a workflow command (`::error::MESSAGE`) as GitHub's toolkit does

@@ -130,9 +130,12 @@ pub fn find(
     if let Some((first, rest)) = dirs.split_first() {
         walk_dirs(first, rest, options, extensions, policy, &mut found);
     }
+    // By path as `Path` orders them (component by component), computed once per file:
+    // comparing `Path`s re-splits both into components at every comparison, which cost as
+    // much as the walk itself on 10,000 files.
     found
         .candidates
-        .sort_by(|a, b| a.path.cmp(&b.path).then(a.named.cmp(&b.named)));
+        .sort_by_cached_key(|c| (component_key(&c.path), c.named));
     // A file both named and found by a walk is checked once (as named: it sorts last).
     found.candidates.reverse();
     found.candidates.dedup_by(|a, b| a.path == b.path);
@@ -287,6 +290,26 @@ impl Drop for Visitor<'_> {
     }
 }
 
+/// A key whose byte order is `Path`'s order: per component, a byte for its kind (in the
+/// order of `Component`'s variants: a prefix, the root, `.`, `..`, a name), its bytes, then
+/// NUL, which no name holds and which sorts below every other byte.
+fn component_key(path: &Path) -> Vec<u8> {
+    use std::path::Component;
+    let mut key = Vec::with_capacity(path.as_os_str().len() + 8);
+    for part in path.components() {
+        key.push(match part {
+            Component::Prefix(_) => 1,
+            Component::RootDir => 2,
+            Component::CurDir => 3,
+            Component::ParentDir => 4,
+            Component::Normal(_) => 5,
+        });
+        key.extend_from_slice(part.as_os_str().as_encoded_bytes());
+        key.push(0);
+    }
+    key
+}
+
 fn is_loop(e: &ignore::Error) -> bool {
     match e {
         ignore::Error::Loop { .. } => true,
@@ -308,4 +331,60 @@ fn display_name(path: &Path, implicit: &[PathBuf]) -> String {
         }
     }
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn component_keys_sort_as_paths_do() {
+        let paths: Vec<PathBuf> = [
+            "a/b",
+            "a-b/x",
+            "a/b/c",
+            "ab",
+            "a",
+            "./a",
+            "../a",
+            "-x/y",
+            "/abs/z",
+            "/abs",
+            "a//b",
+            "a/./b",
+            ".hidden/x",
+            "a/b.pkl",
+            "a/b/",
+            "z",
+            "A",
+            "a b/c",
+            "ä/x",
+            "a/\u{1}",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let mut by_path = paths.clone();
+        by_path.sort();
+        let mut by_key = paths.clone();
+        by_key.sort_by_cached_key(|p| component_key(p));
+        // Equal paths (`a//b` and `a/b`) may come in either order; compare what sorts.
+        assert_eq!(
+            by_path
+                .iter()
+                .map(|p| p.components().collect::<Vec<_>>())
+                .collect::<Vec<_>>(),
+            by_key
+                .iter()
+                .map(|p| p.components().collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        );
+        for (a, b) in paths.iter().zip(paths.iter().skip(1)) {
+            assert_eq!(
+                a.cmp(b),
+                component_key(a).cmp(&component_key(b)),
+                "{a:?} {b:?}"
+            );
+        }
+    }
 }
