@@ -18,6 +18,9 @@ use crate::rules::{Rule, Severity};
 pub struct Options {
     pub limits: Limits,
     pub known: KnownGlobals,
+    /// Work out how to rebuild objects from plain data ([`Report::portable_hints`]), which
+    /// `explain` shows and `lint` does not.
+    pub portable_hints: bool,
 }
 
 impl Default for Options {
@@ -25,6 +28,7 @@ impl Default for Options {
         Options {
             limits: Limits::default(),
             known: KnownGlobals::builtin(),
+            portable_hints: true,
         }
     }
 }
@@ -497,7 +501,9 @@ impl Builder<'_> {
                     );
                 }
             }
-            self.portable_hints(graph, bytes, &w);
+            if self.options.portable_hints {
+                self.portable_hints(graph, bytes, &w);
+            }
             self.report.pickles.push(PickleReport {
                 member: ctx.member.map(str::to_string),
                 offset: pickle.start as u64,
@@ -551,9 +557,9 @@ impl Builder<'_> {
                 Category::Library => Some(Rule::LibraryImport),
                 Category::Plain | Category::Array => None,
             };
-            let qualified = format!("{}.{}", import.module, import.name);
-            if let Some(rule) = rule {
-                let mut message = format!("{qualified}: {}", import.reason);
+            let qualified = || format!("{}.{}", import.module, import.name);
+            if let Some(rule) = rule.filter(|r| r.default_severity() != Severity::Off) {
+                let mut message = format!("{}: {}", qualified(), import.reason);
                 if import.paths.is_empty() {
                     message.push_str(" (not reachable from the root object, but imported when the file is loaded)");
                 }
@@ -579,7 +585,8 @@ impl Builder<'_> {
                     member,
                     Some((&import.module, &import.name)),
                     format!(
-                        "{qualified} is numpy 2's name: loading needs {needs}, older numpy fails"
+                        "{} is numpy 2's name: loading needs {needs}, older numpy fails",
+                        qualified()
                     ),
                 );
             }

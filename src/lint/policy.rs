@@ -649,6 +649,8 @@ impl Policy {
             options: Options {
                 limits: self.limits.clone(),
                 known,
+                // Hints are for `explain`; lint reports findings only.
+                portable_hints: false,
             },
             severities,
             deny,
