@@ -82,3 +82,116 @@ fn random_values_at_every_protocol_read_back_as_cpython_loads_them() {
     }
     check_folder(dir.path());
 }
+
+/// Text INT and LONG lines (protocol 0) the way the C unpickler reads them: `strtol` with
+/// base 0 for INT (`010` is 8, a two-character `-0` is False), `int(s, 0)` for LONG and for
+/// what `strtol` cannot read. Python never writes most of these, but a file can hold them,
+/// and `pickle.load` is what we must agree with: same value, or both refuse.
+#[test]
+fn text_int_and_long_lines_read_as_cpython_loads_them() {
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let lines: &[&[u8]] = &[
+        b"0",
+        b"1",
+        b"00",
+        b"01",
+        b"-0",
+        b"+1",
+        b" 1",
+        b"-1",
+        b"010",
+        b"-010",
+        b"0x10",
+        b"0X1f",
+        b"0x",
+        b"0o17",
+        b"0b101",
+        b"1_0",
+        b"0_0",
+        b"0_10",
+        b"09",
+        b" 5 ",
+        b"5\r",
+        b"12\x00zz",
+        b"\x00",
+        b"\x00x",
+        b"+",
+        b"-",
+        b"abc",
+        b"9223372036854775807",
+        b"9223372036854775808",
+        b"-9223372036854775808",
+        b"-9223372036854775809",
+        b"0xffffffffffffffffff",
+        b"07777777777777777777777777",
+        b"0x_1f",
+        b"0x__1",
+        b"1__0",
+        b"_1",
+        b"1_",
+        b"\x0b7",
+        b"00000",
+        b"0001",
+        b"0777",
+        b"-0x8000000000000000",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut pickles = Vec::new();
+    for line in lines {
+        for (op, suffix) in [(b'I', &b""[..]), (b'L', b""), (b'L', b"L")] {
+            let mut p = vec![op];
+            p.extend_from_slice(line);
+            p.extend_from_slice(suffix);
+            p.extend_from_slice(b"\n.");
+            pickles.push(p);
+        }
+    }
+    for (i, p) in pickles.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("{i}.pkl")), p).unwrap();
+    }
+    let script = r#"
+import pickle, sys, pathlib
+folder = pathlib.Path(sys.argv[1])
+for i in range(int(sys.argv[2])):
+    try:
+        pickle.loads((folder / f"{i}.pkl").read_bytes())
+        print("loads")
+    except Exception:
+        print("fails")
+"#;
+    let count = pickles.len().to_string();
+    let out = common::run_python(python, script, &[dir.path().to_str().unwrap(), &count]);
+    let verdicts: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(verdicts.len(), pickles.len());
+    let loadable = tempfile::tempdir().unwrap();
+    let mut n = 0;
+    for (i, (p, verdict)) in pickles.iter().zip(&verdicts).enumerate() {
+        let file = dir.path().join(format!("{i}.pkl"));
+        if verdict == "loads" {
+            std::fs::copy(&file, loadable.path().join(format!("{n}.pkl"))).unwrap();
+            extract_json(&file, &loadable.path().join(format!("{n}.json")));
+            n += 1;
+        } else {
+            let out = common::pklinspect()
+                .args(["extract", "--to", "json", "-o"])
+                .arg(dir.path().join(format!("{i}.json")))
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{:?}: CPython refuses it, we read it",
+                String::from_utf8_lossy(p)
+            );
+        }
+    }
+    assert!(n > 60, "{n}");
+    check_folder(loadable.path());
+}

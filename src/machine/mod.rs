@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 use crate::opcode::{Opcode, HIGHEST_PROTOCOL};
-use crate::pytext;
+use crate::pytext::{self, IntLine};
 use crate::reader::{Arg, Op, OpReader};
 
 /// Bytes that follow an object in the stream, as a [`BuildHook`] describes them.
@@ -465,16 +465,11 @@ impl<'data> Machine<'data, '_> {
                 }
                 Opcode::INT => {
                     let Arg::Line(line) = op.arg else { continue };
-                    let id = match line {
-                        b"00" => self.bool(false, &op)?,
-                        b"01" => self.bool(true, &op)?,
-                        _ => match pytext::parse_small_int(line) {
-                            Some(v) => self.small_or_new_int(v, &op)?,
-                            None => {
-                                let v = pytext::parse_int(line).map_err(|m| invalid(&op, m))?;
-                                self.int_node(v, &op)?
-                            }
-                        },
+                    // As the C unpickler reads it (`010` is 8), not as pickletools does.
+                    let id = match pytext::parse_int_line(line).map_err(|m| invalid(&op, m))? {
+                        IntLine::Bool(b) => self.bool(b, &op)?,
+                        IntLine::Small(v) => self.small_or_new_int(v, &op)?,
+                        IntLine::Big(v) => self.int_node(v, &op)?,
                     };
                     stack.items.push(id);
                 }
@@ -489,8 +484,12 @@ impl<'data> Machine<'data, '_> {
                 }
                 Opcode::LONG => {
                     let Arg::Line(line) = op.arg else { continue };
-                    let digits = line.strip_suffix(b"L").unwrap_or(line);
-                    let v = pytext::parse_int(digits).map_err(|m| invalid(&op, m))?;
+                    // The C unpickler cuts a trailing `L` and reads the rest as `int(s, 0)`.
+                    let v = match line.strip_suffix(b"L") {
+                        Some(digits) => pytext::parse_int_base0(digits),
+                        None => pytext::parse_int_base0(line),
+                    }
+                    .map_err(|m| invalid(&op, m))?;
                     let id = self.int_node(v, &op)?;
                     stack.items.push(id);
                 }

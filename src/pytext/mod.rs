@@ -284,6 +284,163 @@ pub fn parse_small_int(data: &[u8]) -> Option<i64> {
     Some(if negative { -value } else { value })
 }
 
+/// Python's `int(text, 0)` (`PyLong_FromString` with base 0), which the C unpickler uses for
+/// LONG and for INT lines `strtol` cannot read: a `0x`, `0o` or `0b` prefix picks the base,
+/// underscores may sit between digits (and after a prefix), and a decimal number with a
+/// leading zero must be all zeros (`010` is refused). `data` ends at its first NUL, as the
+/// C string it is in CPython does.
+pub fn parse_int_base0(data: &[u8]) -> Result<BigInt, String> {
+    let data = match memchr::memchr(0, data) {
+        Some(nul) => &data[..nul],
+        None => data,
+    };
+    let invalid = || {
+        let mut msg = String::from("invalid literal for int() with base 0: ");
+        repr_bytes(data, &mut msg);
+        msg
+    };
+    let s = trim_python_space(data);
+    let (negative, body) = match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    };
+    let (radix, digits) = match body {
+        [b'0', b'x' | b'X', rest @ ..] => (16, rest),
+        [b'0', b'o' | b'O', rest @ ..] => (8, rest),
+        [b'0', b'b' | b'B', rest @ ..] => (2, rest),
+        _ => (10, body),
+    };
+    // After a prefix, one underscore may come before the first digit (`0x_ff`).
+    let digits = match (radix, digits) {
+        (10, _) => digits,
+        (_, [b'_', rest @ ..]) => rest,
+        _ => digits,
+    };
+    let is_digit = |b: &u8| char::from(*b).is_digit(radix);
+    if !digits.first().is_some_and(is_digit) {
+        return Err(invalid());
+    }
+    let mut clean = Vec::with_capacity(digits.len());
+    for (i, b) in digits.iter().enumerate() {
+        if *b == b'_' {
+            if !digits.get(i + 1).is_some_and(is_digit) || !digits[i - 1..i].iter().all(is_digit) {
+                return Err(invalid());
+            }
+        } else if is_digit(b) {
+            clean.push(*b);
+        } else {
+            return Err(invalid());
+        }
+    }
+    if radix == 10 && clean[0] == b'0' && clean.iter().any(|&b| b != b'0') {
+        return Err(invalid());
+    }
+    if radix == 10 && clean.len() > INT_MAX_STR_DIGITS {
+        return Err(format!(
+            "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion: \
+             value has {} digits; use sys.set_int_max_str_digits() to increase the limit",
+            clean.len()
+        ));
+    }
+    let magnitude = BigInt::parse_bytes(&clean, radix).ok_or_else(invalid)?;
+    Ok(if negative { -magnitude } else { magnitude })
+}
+
+/// C's `strtol(s, &end, 0)` for a 64-bit `long`: the value and how many bytes it read
+/// (0 when it read no number: `end` is then `s` itself), or `None` when the value overflows
+/// (`ERANGE`). A leading `0` means octal and `0x` hex; there is no `0b` or `0o`, and no
+/// underscores.
+fn c_strtol_base0(s: &[u8]) -> Option<(i64, usize)> {
+    let mut i = s.iter().take_while(|&&b| is_python_space(b)).count();
+    let negative = match s.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let hex = s.get(i) == Some(&b'0')
+        && matches!(s.get(i + 1), Some(b'x' | b'X'))
+        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit);
+    let radix: u32 = if hex {
+        i += 2;
+        16
+    } else if s.get(i) == Some(&b'0') {
+        8
+    } else {
+        10
+    };
+    let start = i;
+    let mut magnitude: u64 = 0;
+    let mut overflow = false;
+    while let Some(d) = s.get(i).and_then(|&b| char::from(b).to_digit(radix)) {
+        match magnitude
+            .checked_mul(u64::from(radix))
+            .and_then(|m| m.checked_add(u64::from(d)))
+        {
+            Some(m) => magnitude = m,
+            None => overflow = true,
+        }
+        i += 1;
+    }
+    if i == start {
+        return Some((0, 0));
+    }
+    let limit = if negative {
+        1u64 << 63
+    } else {
+        i64::MAX as u64
+    };
+    if overflow || magnitude > limit {
+        return None;
+    }
+    let value = if negative {
+        (magnitude as i64).wrapping_neg()
+    } else {
+        magnitude as i64
+    };
+    Some((value, i))
+}
+
+/// What the C unpickler's INT makes of its line (without the newline): `load_int` in
+/// `Modules/_pickle.c` reads it with `strtol(s, &end, 0)` (so `010` is 8 and `0x10` is 16),
+/// gives `False`/`True` for a two-character line worth 0 or 1 (`00`, `01`, also `-0` or
+/// ` 1`), and falls back to `int(s, 0)` when `strtol` overflows or stops before the newline.
+/// pickle.py and pickletools read the same line differently (base 10); `pickle.load` is
+/// the C one.
+pub fn parse_int_line(line: &[u8]) -> Result<IntLine, String> {
+    if line.is_empty() {
+        return Err("pickle data was truncated".to_string());
+    }
+    if let Some((value, read)) = c_strtol_base0(line) {
+        // `end` must sit on the newline or a NUL; reading nothing leaves it at the start.
+        if matches!(line.get(read), None | Some(0)) {
+            if line.len() == 2 && (value == 0 || value == 1) {
+                return Ok(IntLine::Bool(value == 1));
+            }
+            return Ok(IntLine::Small(value));
+        }
+    }
+    let mut text = line.to_vec();
+    text.push(b'\n');
+    parse_int_base0(&text)
+        .map(IntLine::Big)
+        .map_err(|_| "could not convert string to int".to_string())
+}
+
+/// The value of an INT line ([`parse_int_line`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IntLine {
+    Bool(bool),
+    Small(i64),
+    Big(BigInt),
+}
+
 /// Python's `float(data)` for bytes.
 pub fn parse_float(data: &[u8]) -> Result<f64, String> {
     let invalid = || {
@@ -486,6 +643,68 @@ mod tests {
         let mut out = String::new();
         repr_str(&cps, &mut out);
         out
+    }
+
+    /// What CPython 3.11's `pickle.loads` gives for `I<line>\n.` and `L<line>\n.` (checked
+    /// with it; `None` is an error). tests/extract_json.rs asks the running CPython too.
+    #[test]
+    fn int_and_long_lines_read_as_the_c_unpickler_reads_them() {
+        use IntLine::{Big, Bool, Small};
+        let big = |v: i128| Big(BigInt::from(v));
+        let cases: &[(&[u8], Option<IntLine>, Option<i128>)] = &[
+            (b"0", Some(Small(0)), Some(0)),
+            (b"00", Some(Bool(false)), Some(0)),
+            (b"01", Some(Bool(true)), None),
+            (b"-0", Some(Bool(false)), Some(0)),
+            (b" 1", Some(Bool(true)), Some(1)),
+            (b"-1", Some(Small(-1)), Some(-1)),
+            (b"010", Some(Small(8)), None),
+            (b"-010", Some(Small(-8)), None),
+            (b"0001", Some(Small(1)), None),
+            (b"0x10", Some(Small(16)), Some(16)),
+            (b"0x", None, None),
+            (b"0o17", Some(big(15)), Some(15)),
+            (b"0b101", Some(big(5)), Some(5)),
+            (b"1_0", Some(big(10)), Some(10)),
+            (b"0_10", None, None),
+            (b"09", None, None),
+            (b" 5 ", Some(big(5)), Some(5)),
+            (b"12\x00zz", Some(Small(12)), Some(12)),
+            (b"\x00", Some(Small(0)), None),
+            (b"\x00x", Some(Bool(false)), None),
+            (b"-", None, None),
+            (b"", None, None),
+            (
+                b"9223372036854775808",
+                Some(big(9223372036854775808)),
+                Some(9223372036854775808),
+            ),
+            (
+                b"-9223372036854775808",
+                Some(Small(i64::MIN)),
+                Some(-9223372036854775808),
+            ),
+            (
+                b"0xffffffffffffffffff",
+                Some(big(0xffffffffffffffffff)),
+                Some(0xffffffffffffffffff),
+            ),
+            (b"07777777777777777777777777", None, None),
+            (b"0x_1f", Some(big(31)), Some(31)),
+            (b"0x__1", None, None),
+            (b"1__0", None, None),
+            (b"1_", None, None),
+            (b"\x0b7", Some(Small(7)), Some(7)),
+        ];
+        for (line, int, long) in cases {
+            assert_eq!(
+                parse_int_line(line).ok().as_ref(),
+                int.as_ref(),
+                "I{line:?}"
+            );
+            let long = long.map(BigInt::from);
+            assert_eq!(parse_int_base0(line).ok(), long, "L{line:?}");
+        }
     }
 
     #[test]
