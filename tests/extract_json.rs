@@ -83,12 +83,13 @@ fn random_values_at_every_protocol_read_back_as_cpython_loads_them() {
     check_folder(dir.path());
 }
 
-/// Text INT and LONG lines (protocol 0) the way the C unpickler reads them: `strtol` with
+/// Text INT, LONG and FLOAT lines (protocol 0) the way the C unpickler reads them: `strtol` with
 /// base 0 for INT (`010` is 8, a two-character `-0` is False), `int(s, 0)` for LONG and for
-/// what `strtol` cannot read. Python never writes most of these, but a file can hold them,
+/// what `strtol` cannot read, `PyOS_string_to_double` for FLOAT (no spaces or underscores,
+/// `1e500` refused). Python never writes most of these, but a file can hold them,
 /// and `pickle.load` is what we must agree with: same value, or both refuse.
 #[test]
-fn text_int_and_long_lines_read_as_cpython_loads_them() {
+fn text_int_long_and_float_lines_read_as_cpython_loads_them() {
     let Some(python) = common::python3() else {
         return;
     };
@@ -137,16 +138,53 @@ fn text_int_and_long_lines_read_as_cpython_loads_them() {
         b"0777",
         b"-0x8000000000000000",
     ];
+    let float_lines: &[&[u8]] = &[
+        b"1.5",
+        b"1_0",
+        b" 1.5",
+        b"1.5 ",
+        b"1.5\r",
+        b"inf",
+        b"-inf",
+        b"nan",
+        b"-nan",
+        b"Infinity",
+        b"iNf",
+        b"1e500",
+        b"-1e500",
+        b"1e-500",
+        b"0x10",
+        b"1.5\x00zz",
+        b".5",
+        b"5.",
+        b"1E3",
+        b"+1.0",
+        b"1e",
+        b"1e+",
+        b".",
+        b"in f",
+        b"1.7976931348623157e308",
+        b"1.7976931348623159e308",
+        b"4.9e-324",
+        b"0.1",
+    ];
     let dir = tempfile::tempdir().unwrap();
     let mut pickles = Vec::new();
+    let ops = [(b'I', &b""[..]), (b'L', b""), (b'L', b"L")];
     for line in lines {
-        for (op, suffix) in [(b'I', &b""[..]), (b'L', b""), (b'L', b"L")] {
+        for (op, suffix) in ops {
             let mut p = vec![op];
             p.extend_from_slice(line);
             p.extend_from_slice(suffix);
             p.extend_from_slice(b"\n.");
             pickles.push(p);
         }
+    }
+    for line in float_lines {
+        let mut p = b"F".to_vec();
+        p.extend_from_slice(line);
+        p.extend_from_slice(b"\n.");
+        pickles.push(p);
     }
     for (i, p) in pickles.iter().enumerate() {
         std::fs::write(dir.path().join(format!("{i}.pkl")), p).unwrap();

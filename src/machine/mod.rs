@@ -500,7 +500,8 @@ impl<'data> Machine<'data, '_> {
                 }
                 Opcode::FLOAT => {
                     let Arg::Line(line) = op.arg else { continue };
-                    let v = pytext::parse_float(line).map_err(|m| invalid(&op, m))?;
+                    // As the C unpickler reads it, stricter than pickletools' float().
+                    let v = pytext::parse_float_line(line).map_err(|m| invalid(&op, m))?;
                     let id = self.push_node(Node::Float(v), &op)?;
                     stack.items.push(id);
                 }

@@ -433,6 +433,78 @@ pub fn parse_int_line(line: &[u8]) -> Result<IntLine, String> {
         .map_err(|_| "could not convert string to int".to_string())
 }
 
+/// What the C unpickler's FLOAT makes of its line (without the newline): `load_float` in
+/// `Modules/_pickle.c` uses `PyOS_string_to_double`, stricter than `float()` (what
+/// pickletools uses): no surrounding whitespace, no underscores, and a finite literal too
+/// large for a double is an error (`1e500`), not infinity. `inf`, `infinity` and `nan`, in
+/// any case and with a sign, are read. The line ends at its first NUL.
+pub fn parse_float_line(line: &[u8]) -> Result<f64, String> {
+    if line.is_empty() {
+        return Err("pickle data was truncated".to_string());
+    }
+    let text = match memchr::memchr(0, line) {
+        Some(nul) => &line[..nul],
+        None => line,
+    };
+    let invalid = || {
+        let mut msg = String::from("could not convert string to float: ");
+        repr_bytes(text, &mut msg);
+        msg
+    };
+    let (negative, body) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, text),
+    };
+    let signed = |v: f64| if negative { -v } else { v };
+    let lower = body.to_ascii_lowercase();
+    match lower.as_slice() {
+        b"inf" | b"infinity" => return Ok(signed(f64::INFINITY)),
+        b"nan" => return Ok(signed(f64::NAN)),
+        _ => {}
+    }
+    // digits [. digits] [e [sign] digits], with at least one mantissa digit, and nothing
+    // after it: the C code refuses a line where the number stops before the newline.
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while body.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let mut mantissa = digits(&mut i);
+    if body.get(i) == Some(&b'.') {
+        i += 1;
+        mantissa += digits(&mut i);
+    }
+    if mantissa == 0 {
+        return Err(invalid());
+    }
+    if matches!(body.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(body.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return Err(invalid());
+        }
+    }
+    if i != body.len() {
+        return Err(invalid());
+    }
+    let value: f64 = std::str::from_utf8(body)
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(invalid)?;
+    if value.is_infinite() {
+        let mut msg = String::from("value too large to convert to float: ");
+        repr_bytes(text, &mut msg);
+        return Err(msg);
+    }
+    Ok(signed(value))
+}
+
 /// The value of an INT line ([`parse_int_line`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IntLine {
@@ -705,6 +777,37 @@ mod tests {
             let long = long.map(BigInt::from);
             assert_eq!(parse_int_base0(line).ok(), long, "L{line:?}");
         }
+    }
+
+    /// What CPython 3.11's `pickle.loads` gives for `F<line>\n.` (checked with it).
+    #[test]
+    fn float_lines_read_as_the_c_unpickler_reads_them() {
+        let cases: &[(&[u8], Option<f64>)] = &[
+            (b"1.5", Some(1.5)),
+            (b"1_0", None),
+            (b" 1.5", None),
+            (b"1.5 ", None),
+            (b"1.5\r", None),
+            (b"inf", Some(f64::INFINITY)),
+            (b"-Infinity", Some(f64::NEG_INFINITY)),
+            (b"1e500", None),
+            (b"1e-500", Some(0.0)),
+            (b"0x10", None),
+            (b"1.5\x00zz", Some(1.5)),
+            (b".5", Some(0.5)),
+            (b"5.", Some(5.0)),
+            (b"1E3", Some(1000.0)),
+            (b"+1.0", Some(1.0)),
+            (b"1e", None),
+            (b".", None),
+            (b"in f", None),
+            (b"", None),
+        ];
+        for (line, want) in cases {
+            assert_eq!(parse_float_line(line).ok(), *want, "F{line:?}");
+        }
+        assert!(parse_float_line(b"nAn").unwrap().is_nan());
+        assert!(parse_float_line(b"-nan").unwrap().is_sign_negative());
     }
 
     #[test]
