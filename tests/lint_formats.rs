@@ -66,7 +66,10 @@ fn json_follows_the_contract() {
     // Fields come in the documented order (docs/lint.md), the schema first.
     let text = String::from_utf8_lossy(&stdout);
     let at = |key: &str| text.find(&format!("\"{key}\":")).unwrap();
-    assert!(at("schema") < at("files") && at("files") < at("summary"), "{text}");
+    assert!(
+        at("schema") < at("files") && at("files") < at("summary"),
+        "{text}"
+    );
     assert!(at("file") < at("container") && at("container") < at("verdict"));
     assert!(at("rule") < at("severity") && at("severity") < at("message"));
     let files = doc["files"].as_array().unwrap();
