@@ -7,7 +7,6 @@ use std::io::{self, Write};
 
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{FileResult, Run, Summary, LINT_SCHEMA};
 use crate::report::Finding;
@@ -167,11 +166,6 @@ struct CountsDoc {
 pub fn write_json(out: &mut dyn Write, run: &Run) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, &lint_doc(run)).map_err(io::Error::from)?;
     writeln!(out)
-}
-
-/// The `pklinspect.lint/1` document as a JSON value.
-pub fn json_value(run: &Run) -> Value {
-    serde_json::to_value(lint_doc(run)).unwrap_or(Value::Null)
 }
 
 fn lint_doc(run: &Run) -> LintDoc<'_> {

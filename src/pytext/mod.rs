@@ -212,15 +212,15 @@ fn trim_python_space(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// Removes underscores that sit between two digits, as Python's numeric parsers allow;
-/// `None` if an underscore sits anywhere else.
-fn strip_digit_underscores(s: &[u8]) -> Option<Vec<u8>> {
+/// Removes underscores that sit between two digits of `radix`, as Python's numeric parsers
+/// allow; `None` if an underscore sits anywhere else.
+fn strip_digit_underscores(s: &[u8], radix: u32) -> Option<Vec<u8>> {
+    let is_digit = |b: Option<&u8>| b.is_some_and(|&b| char::from(b).is_digit(radix));
     let mut out = Vec::with_capacity(s.len());
     for (i, &b) in s.iter().enumerate() {
         if b == b'_' {
             let before = i.checked_sub(1).and_then(|j| s.get(j));
-            let after = s.get(i + 1);
-            if !(before.is_some_and(u8::is_ascii_digit) && after.is_some_and(u8::is_ascii_digit)) {
+            if !(is_digit(before) && is_digit(s.get(i + 1))) {
                 return None;
             }
         } else {
@@ -228,6 +228,46 @@ fn strip_digit_underscores(s: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// An optional leading `-` or `+`, and the rest.
+fn split_sign(s: &[u8]) -> (bool, &[u8]) {
+    match s {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, s),
+    }
+}
+
+/// `s` up to its first NUL: where CPython's C code, reading it as a C string, stops.
+fn until_nul(s: &[u8]) -> &[u8] {
+    memchr::memchr(0, s).map_or(s, |nul| &s[..nul])
+}
+
+/// The magnitude Python's `int()` reads from `digits` in `radix` (single underscores
+/// between digits allowed), `Ok(None)` when they are not such digits, and an error past
+/// CPython's limit on decimal digits.
+fn python_int_digits(digits: &[u8], radix: u32) -> Result<Option<BigInt>, String> {
+    if !digits
+        .first()
+        .is_some_and(|&b| char::from(b).is_digit(radix))
+    {
+        return Ok(None);
+    }
+    let Some(clean) = strip_digit_underscores(digits, radix) else {
+        return Ok(None);
+    };
+    if !clean.iter().all(|&b| char::from(b).is_digit(radix)) {
+        return Ok(None);
+    }
+    if radix == 10 && clean.len() > INT_MAX_STR_DIGITS {
+        return Err(format!(
+            "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion: \
+             value has {} digits; use sys.set_int_max_str_digits() to increase the limit",
+            clean.len()
+        ));
+    }
+    Ok(BigInt::parse_bytes(&clean, radix))
 }
 
 /// Python's `int(data)` for bytes in base 10 (what pickletools does for INT, LONG,
@@ -239,26 +279,8 @@ pub fn parse_int(data: &[u8]) -> Result<BigInt, String> {
         msg
     };
     let s = trim_python_space(data);
-    let (negative, digits) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits[0].is_ascii_digit() {
-        return Err(invalid());
-    }
-    let digits = strip_digit_underscores(digits).ok_or_else(invalid)?;
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    if digits.len() > INT_MAX_STR_DIGITS {
-        return Err(format!(
-            "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion: \
-             value has {} digits; use sys.set_int_max_str_digits() to increase the limit",
-            digits.len()
-        ));
-    }
-    let magnitude = BigInt::parse_bytes(&digits, 10).ok_or_else(invalid)?;
+    let (negative, digits) = split_sign(s);
+    let magnitude = python_int_digits(digits, 10)?.ok_or_else(invalid)?;
     Ok(if negative { -magnitude } else { magnitude })
 }
 
@@ -266,11 +288,7 @@ pub fn parse_int(data: &[u8]) -> Result<BigInt, String> {
 /// 18 ASCII digits, nothing else. `None` means "use [`parse_int`]" (which also gives the
 /// error), not that the text is invalid.
 pub fn parse_small_int(data: &[u8]) -> Option<i64> {
-    let (negative, digits) = match data {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, data),
-    };
+    let (negative, digits) = split_sign(data);
     if digits.is_empty() || digits.len() > 18 {
         return None;
     }
@@ -290,21 +308,13 @@ pub fn parse_small_int(data: &[u8]) -> Option<i64> {
 /// leading zero must be all zeros (`010` is refused). `data` ends at its first NUL, as the
 /// C string it is in CPython does.
 pub fn parse_int_base0(data: &[u8]) -> Result<BigInt, String> {
-    let data = match memchr::memchr(0, data) {
-        Some(nul) => &data[..nul],
-        None => data,
-    };
+    let data = until_nul(data);
     let invalid = || {
         let mut msg = String::from("invalid literal for int() with base 0: ");
         repr_bytes(data, &mut msg);
         msg
     };
-    let s = trim_python_space(data);
-    let (negative, body) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, s),
-    };
+    let (negative, body) = split_sign(trim_python_space(data));
     let (radix, digits) = match body {
         [b'0', b'x' | b'X', rest @ ..] => (16, rest),
         [b'0', b'o' | b'O', rest @ ..] => (8, rest),
@@ -317,33 +327,14 @@ pub fn parse_int_base0(data: &[u8]) -> Result<BigInt, String> {
         (_, [b'_', rest @ ..]) => rest,
         _ => digits,
     };
-    let is_digit = |b: &u8| char::from(*b).is_digit(radix);
-    if !digits.first().is_some_and(is_digit) {
+    // Without a prefix, a leading zero is allowed only in zero itself (`0_0`, not `010`).
+    if radix == 10
+        && digits.first() == Some(&b'0')
+        && digits.iter().any(|&b| b != b'0' && b != b'_')
+    {
         return Err(invalid());
     }
-    let mut clean = Vec::with_capacity(digits.len());
-    for (i, b) in digits.iter().enumerate() {
-        if *b == b'_' {
-            if !digits.get(i + 1).is_some_and(is_digit) || !digits[i - 1..i].iter().all(is_digit) {
-                return Err(invalid());
-            }
-        } else if is_digit(b) {
-            clean.push(*b);
-        } else {
-            return Err(invalid());
-        }
-    }
-    if radix == 10 && clean[0] == b'0' && clean.iter().any(|&b| b != b'0') {
-        return Err(invalid());
-    }
-    if radix == 10 && clean.len() > INT_MAX_STR_DIGITS {
-        return Err(format!(
-            "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion: \
-             value has {} digits; use sys.set_int_max_str_digits() to increase the limit",
-            clean.len()
-        ));
-    }
-    let magnitude = BigInt::parse_bytes(&clean, radix).ok_or_else(invalid)?;
+    let magnitude = python_int_digits(digits, radix)?.ok_or_else(invalid)?;
     Ok(if negative { -magnitude } else { magnitude })
 }
 
@@ -442,20 +433,13 @@ pub fn parse_float_line(line: &[u8]) -> Result<f64, String> {
     if line.is_empty() {
         return Err("pickle data was truncated".to_string());
     }
-    let text = match memchr::memchr(0, line) {
-        Some(nul) => &line[..nul],
-        None => line,
-    };
+    let text = until_nul(line);
     let invalid = || {
         let mut msg = String::from("could not convert string to float: ");
         repr_bytes(text, &mut msg);
         msg
     };
-    let (negative, body) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, text),
-    };
+    let (negative, body) = split_sign(text);
     let signed = |v: f64| if negative { -v } else { v };
     let lower = body.to_ascii_lowercase();
     match lower.as_slice() {
@@ -521,17 +505,13 @@ pub fn parse_float(data: &[u8]) -> Result<f64, String> {
         msg
     };
     let s = trim_python_space(data);
-    let (negative, body) = match s {
-        [b'-', rest @ ..] => (true, rest),
-        [b'+', rest @ ..] => (false, rest),
-        _ => (false, s),
-    };
+    let (negative, body) = split_sign(s);
     let lower = body.to_ascii_lowercase();
     let magnitude = match lower.as_slice() {
         b"inf" | b"infinity" => f64::INFINITY,
         b"nan" => f64::NAN,
         _ => {
-            let plain = strip_digit_underscores(body).ok_or_else(invalid)?;
+            let plain = strip_digit_underscores(body, 10).ok_or_else(invalid)?;
             // Python's grammar: digits [. digits] [e [sign] digits], or . digits ...
             let ok_chars = plain
                 .iter()
