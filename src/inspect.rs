@@ -1,6 +1,8 @@
 //! One input, end to end: [`container::open`] → each part through the analysis stage
 //! ([`crate::analysis`]) → the findings pipeline → an owned [`Report`].
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::analysis::Analysis;
 use crate::classify::KnownGlobals;
 use crate::container::{self, Part, StorageMap};

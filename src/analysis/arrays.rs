@@ -2,6 +2,8 @@
 //! storage), how many there are, and why `extract` cannot write one when it cannot. Plain
 //! `.npy` files and npz members are read here too.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::container::{NpyPart, StorageBytes, StorageMap};
 use crate::error::Result;
 use crate::inspect::Visitor;

@@ -4,6 +4,8 @@
 //! severity a [`RuleSet`] says, drops `off` rules, adds the policy's deny findings and
 //! orders the result.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::machine::{Graph, Node, NodeId};
 use crate::report::{Detected, Finding, ImportReport, PickleReport};
 use crate::rules::{Rule, RuleSet, Severity};

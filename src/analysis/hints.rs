@@ -3,6 +3,8 @@
 //! hint names the object's class, its plain parameters (rendered short, Python-like) and
 //! the object paths of its arrays.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::classify::Category;
 use crate::lift;
 use crate::machine::{Graph, Node, NodeId};
@@ -103,7 +105,7 @@ fn short_repr(graph: &Graph<'_>, id: NodeId, depth: usize) -> String {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                out.push_str(&short_repr(graph, item, depth + 1));
+                out.push_str(&short_repr(graph, item, depth.saturating_add(1)));
             }
             if items.len() == 1 {
                 out.push(',');

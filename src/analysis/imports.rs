@@ -2,6 +2,8 @@
 //! and the findings they raise (one per import whose category has a rule, and numpy 2's
 //! module names).
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::classify::KnownGlobals;
 use crate::machine::Graph;
 use crate::report::{Detected, ImportReport};

@@ -3,6 +3,8 @@
 //! arrays, hints and findings of the report. The visitor sees the stream while its bytes
 //! are alive.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::collections::HashMap;
 
 use crate::classify::Category;
@@ -82,7 +84,7 @@ impl Analysis<'_> {
             }
         }
         self.detected.extend(extensions);
-        let count = self.report.pickles.len() - first;
+        let count = self.report.pickles.len().saturating_sub(first);
         let view = StreamView {
             input: self.input,
             bytes,
@@ -137,7 +139,7 @@ impl Analysis<'_> {
         self.report.pickles.push(PickleReport {
             member: ctx.member.map(str::to_string),
             offset: pickle.start as u64,
-            length: (pickle.end - pickle.start) as u64,
+            length: pickle.end.saturating_sub(pickle.start) as u64,
             protocol: pickle.protocol,
             opcode_count: pickle.opcode_count,
             imports,

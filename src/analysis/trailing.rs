@@ -2,6 +2,8 @@
 //! pickles hidden there that would run code if some tool read them
 //! (`unreachable-payload`).
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use crate::classify::Category;
 use crate::error::Error;
 use crate::limits::Limits;
@@ -62,15 +64,15 @@ impl Analysis<'_> {
                 bytes
                     .get(pos..end)
                     .and_then(|window| memchr::memchr(0x80, window))
-                    .map(|i| pos + i)
+                    .map(|i| pos.saturating_add(i))
             };
             let Some(at) = candidate else { break };
-            pos = at + 1;
+            pos = at.saturating_add(1);
             // A hidden pickle of protocol 2 to 5 starts with PROTO.
-            if at != from && !matches!(bytes.get(at + 1), Some(2..=5)) {
+            if at != from && !matches!(bytes.get(at.saturating_add(1)), Some(2..=5)) {
                 continue;
             }
-            tried += 1;
+            tried = tried.saturating_add(1);
             let result = machine::run_stream(bytes, at, &limits, None);
             let reached = match &result {
                 Ok(stream) => stream.pickles.last().map_or(at, |p| p.end),

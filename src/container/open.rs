@@ -7,6 +7,8 @@
 //! Parts are produced one at a time ([`Opened::parts`]), so the decoded bytes of one zip
 //! member are dropped before the next is decoded.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::borrow::Cow;
 use std::ops::Range;
 
