@@ -12,12 +12,15 @@
 //! bools), [`containers`], [`memo`], [`calls`] (globals and the opcodes that call them),
 //! [`build`] (BUILD and the bytes a container writes after an object), [`references`]
 //! (persistent ids, extensions, out-of-band buffers). [`stream`] runs the pickles of a
-//! stream one after another.
+//! stream one after another; [`effect`] checks, in debug builds, each opcode's stack effect
+//! against the opcode table.
 
 mod args;
 mod build;
 mod calls;
 mod containers;
+#[cfg(debug_assertions)]
+mod effect;
 mod graph;
 mod memo;
 mod references;
@@ -163,7 +166,11 @@ impl<'data, 'a> Machine<'data, 'a> {
             let op = op?;
             count = count.saturating_add(1);
             highest_opcode_proto = highest_opcode_proto.max(op.opcode.info().proto);
+            #[cfg(debug_assertions)]
+            let shape = effect::Shape::of(&stack);
             let flow = self.step(&op, &mut stack, memo)?;
+            #[cfg(debug_assertions)]
+            effect::check(&op, shape, &stack, &self.graph);
             match flow {
                 Flow::Next => {}
                 Flow::Protocol(n) => protocol = Some(n),

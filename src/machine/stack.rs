@@ -40,6 +40,18 @@ impl Stack {
         self.items.len()
     }
 
+    /// Open MARKs.
+    #[cfg(debug_assertions)]
+    pub(super) fn depth(&self) -> usize {
+        self.marks.len()
+    }
+
+    /// The top item, fence or not.
+    #[cfg(debug_assertions)]
+    pub(super) fn top_item(&self) -> Option<NodeId> {
+        self.items.last().copied()
+    }
+
     /// Where the topmost MARK was set.
     #[inline]
     pub(super) fn top_mark(&self) -> Option<usize> {
