@@ -51,7 +51,7 @@ impl Args for LimitArgs {
                 Arg::new(info.name)
                     .long(flag.trim_start_matches("--"))
                     .value_name(info.value_name)
-                    .help(info.help)
+                    .help(info.help.strip_suffix('.').unwrap_or(info.help))
                     .help_heading("Limits")
                     .value_parser(value_parser!(u64)),
             )

@@ -30,6 +30,7 @@ fn pairs(items: Vec<NodeId>, op: &Op<'_>) -> Result<Vec<(NodeId, NodeId)>> {
 impl Machine<'_, '_> {
     /// EMPTY_LIST, EMPTY_TUPLE, EMPTY_DICT, EMPTY_SET, LIST, TUPLE, TUPLE1-3, DICT,
     /// FROZENSET: the new container (not yet pushed).
+    #[inline]
     pub(super) fn container(&mut self, op: &Op<'_>, stack: &mut Stack) -> Result<NodeId> {
         let node = match op.opcode {
             Opcode::EMPTY_LIST => Node::List(Vec::new()),
@@ -49,6 +50,7 @@ impl Machine<'_, '_> {
     }
 
     /// APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS: items added to the object below them.
+    #[inline]
     pub(super) fn add_to(&mut self, op: &Op<'_>, stack: &mut Stack) -> Result<()> {
         match op.opcode {
             Opcode::APPEND => {

@@ -76,6 +76,7 @@ impl<'data> Machine<'data, '_> {
     }
 
     /// INT, BININT, BININT1, BININT2, LONG, LONG1, LONG4, FLOAT, BINFLOAT.
+    #[inline]
     pub(super) fn number(&mut self, op: &Op<'_>) -> Result<NodeId> {
         match op.opcode {
             // As the C unpickler reads it (`010` is 8), not as pickletools does.
@@ -109,6 +110,7 @@ impl<'data> Machine<'data, '_> {
 
     /// STRING, BINSTRING, SHORT_BINSTRING, BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8,
     /// UNICODE, SHORT_BINUNICODE, BINUNICODE, BINUNICODE8.
+    #[inline]
     pub(super) fn string(&mut self, op: &Op<'data>) -> Result<NodeId> {
         let borrowed = |bytes, kind| Node::Bytes(Cow::Borrowed(bytes), kind);
         match op.opcode {
