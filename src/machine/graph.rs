@@ -220,7 +220,8 @@ impl<'data> Graph<'data> {
     /// of dtype and eight bytes per array would cost arrays × fields in time and memory.
     /// Returns false once the allowance is spent.
     pub fn spend_dtype_parts(&self, n: u64) -> bool {
-        let allowed = (4096 + 16 * self.nodes.len() as u64).min(1 << 20);
+        let per_node = u64::try_from(self.nodes.len()).map_or(u64::MAX, |n| n.saturating_mul(16));
+        let allowed = per_node.saturating_add(4096).min(1 << 20);
         let spent = self
             .dtype_parts
             .0
@@ -242,8 +243,10 @@ impl<'data> Graph<'data> {
         self.saved = std::collections::HashSet::new();
     }
 
+    /// Adds a node. The machine keeps the count within `u32` (and `max_nodes`) before it
+    /// calls this.
     pub(crate) fn push(&mut self, node: Node<'data>) -> NodeId {
-        let id = NodeId(self.nodes.len() as u32);
+        let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
         self.nodes.push(node);
         id
     }

@@ -1,0 +1,149 @@
+//! Globals and the opcodes that call them: GLOBAL, STACK_GLOBAL, REDUCE, NEWOBJ,
+//! NEWOBJ_EX, INST, OBJ. Nothing is imported or called: a global is a reference by name,
+//! a call a node holding its callable and arguments.
+
+use std::borrow::Cow;
+
+use super::args::OpArgs;
+use super::stack::underflow;
+use super::{misrouted, unsupported, Call, CallKind, GlobalRef, Machine, Node, NodeId, Stack};
+use crate::error::{Error, ErrorKind, Result};
+use crate::opcode::Opcode;
+use crate::reader::Op;
+
+impl<'data> Machine<'data, '_> {
+    /// GLOBAL, STACK_GLOBAL: a reference to `module.name` (not yet pushed).
+    pub(super) fn global_op(&mut self, op: &Op<'data>, stack: &mut Stack) -> Result<NodeId> {
+        match op.opcode {
+            Opcode::GLOBAL => {
+                let (module, name) = op.pair()?;
+                self.global(Cow::Borrowed(module), Cow::Borrowed(name), op)
+            }
+            Opcode::STACK_GLOBAL => {
+                let [module, name] = stack.pop_n::<2>(op)?;
+                // CPython: "STACK_GLOBAL requires str" (load_stack_global).
+                let (Node::Str(module), Node::Str(name)) =
+                    (self.graph.node(module), self.graph.node(name))
+                else {
+                    return Err(unsupported(op, "STACK_GLOBAL requires str module and name"));
+                };
+                let (module, name) = (module.clone(), name.clone());
+                self.global(module, name, op)
+            }
+            _ => Err(misrouted(op)),
+        }
+    }
+
+    /// A [`Node::Global`] for `module.name`, listing the global for this pickle on first use.
+    fn global(
+        &mut self,
+        module: Cow<'data, str>,
+        name: Cow<'data, str>,
+        op: &Op<'_>,
+    ) -> Result<NodeId> {
+        let key = (module, name);
+        let index = match self.global_index.get(&key) {
+            Some(&index) => index,
+            None => {
+                // At most one global per opcode, and nodes are counted in u32 too.
+                let index = u32::try_from(self.graph.globals.len()).map_err(|_| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        op.offset as u64,
+                        "more than 2**32 globals",
+                    )
+                })?;
+                self.graph.globals.push(GlobalRef {
+                    module: key.0.clone(),
+                    name: key.1.clone(),
+                    offset: op.offset,
+                });
+                self.global_index.insert(key, index);
+                index
+            }
+        };
+        let slot = index as usize;
+        if self.listed_in.len() <= slot {
+            self.listed_in.resize(slot.saturating_add(1), 0);
+        }
+        if let Some(listed) = self.listed_in.get_mut(slot) {
+            if *listed != self.run_number {
+                *listed = self.run_number;
+                self.pickle_globals.push((index, op.offset));
+            }
+        }
+        let node = Node::Global {
+            index,
+            offset: op.offset,
+        };
+        self.push_node(node, op)
+    }
+
+    /// REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ: the object a call would make (not yet pushed).
+    pub(super) fn call_op(&mut self, op: &Op<'data>, stack: &mut Stack) -> Result<NodeId> {
+        let (callable, args, kwargs, kind) = match op.opcode {
+            Opcode::INST => {
+                let (module, name) = op.pair()?;
+                let items = stack.pop_mark(op)?;
+                let class = self.global(Cow::Borrowed(module), Cow::Borrowed(name), op)?;
+                let args = self.push_node(Node::Tuple(items), op)?;
+                (class, args, None, CallKind::Inst)
+            }
+            Opcode::OBJ => {
+                let mut items = stack.pop_mark(op)?;
+                if items.is_empty() {
+                    // CPython: the class is the first item after the MARK.
+                    return Err(underflow(op));
+                }
+                let class = items.remove(0);
+                let args = self.push_node(Node::Tuple(items), op)?;
+                (class, args, None, CallKind::Obj)
+            }
+            // REDUCE: callable, args. NEWOBJ: cls, args. NEWOBJ_EX: cls, args, kwargs.
+            Opcode::REDUCE | Opcode::NEWOBJ | Opcode::NEWOBJ_EX => {
+                let kwargs = match op.opcode {
+                    Opcode::NEWOBJ_EX => Some(stack.pop(op)?),
+                    _ => None,
+                };
+                let [callable, args] = stack.pop_n::<2>(op)?;
+                if self.is_native_non_tuple(args) {
+                    return Err(unsupported(
+                        op,
+                        format!("{}: the argument list must be a tuple", op.opcode),
+                    ));
+                }
+                let kind = match op.opcode {
+                    Opcode::REDUCE => CallKind::Reduce,
+                    Opcode::NEWOBJ => CallKind::NewObj,
+                    _ => CallKind::NewObjEx,
+                };
+                (callable, args, kwargs, kind)
+            }
+            _ => return Err(misrouted(op)),
+        };
+        let call = Call {
+            callable,
+            args,
+            kwargs,
+            kind,
+            offset: op.offset,
+            state: None,
+            list_items: Vec::new(),
+            dict_items: Vec::new(),
+            trailing_payload: None,
+        };
+        self.push_node(Node::Call(Box::new(call)), op)
+    }
+
+    /// Whether a node is a native value that can never be an argument tuple.
+    fn is_native_non_tuple(&self, id: NodeId) -> bool {
+        !matches!(
+            self.graph.node(id),
+            Node::Tuple(_)
+                | Node::Call(_)
+                | Node::Global { .. }
+                | Node::PersistentId { .. }
+                | Node::Extension { .. }
+        )
+    }
+}

@@ -1,0 +1,178 @@
+//! A stream of pickles, one after another: runs each, carries memos over where a later
+//! pickle needs them, and rolls a failed attempt back.
+
+use super::memo::Memo;
+use super::{BuildHook, Graph, Machine, NodeId, Outcome};
+use crate::error::{Error, ErrorKind, Result};
+use crate::limits::{Limit, Limits};
+use crate::opcode::Opcode;
+
+/// One pickle of a stream, run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pickle {
+    /// Offset of its first opcode in the stream.
+    pub start: usize,
+    /// Offset just past its STOP.
+    pub end: usize,
+    /// The PROTO argument, or for pickles without one the highest protocol of their
+    /// opcodes (0 or 1).
+    pub protocol: u8,
+    /// Opcodes executed (nested joblib pickles included).
+    pub opcode_count: u64,
+    /// The object STOP returned.
+    pub root: NodeId,
+    /// The globals this pickle references, in order of first appearance in it: index into
+    /// [`Graph::globals`] and the offset of the first opcode in this pickle that names it.
+    pub globals: Vec<(u32, usize)>,
+    /// Items left on the stack below the root at STOP (CPython ignores them).
+    pub leftover: usize,
+    /// Whether it needed the previous pickles' memo (one `Unpickler` calling `load()`
+    /// repeatedly); a fresh `pickle.load` of it alone would fail.
+    pub memo_carried: bool,
+}
+
+/// All the pickles of one stream, one after another.
+#[derive(Debug)]
+pub struct Stream<'data> {
+    /// The objects of every pickle.
+    pub graph: Graph<'data>,
+    /// The pickles, in stream order (at least one).
+    pub pickles: Vec<Pickle>,
+    /// Bytes after the last pickle that are not one: their offset, and why they are not
+    /// (`None` when they do not even start with an opcode).
+    pub trailing: Option<(usize, Option<Error>)>,
+}
+
+/// What the graph held before an attempt to run a pickle: a failed attempt is cut back to it.
+#[derive(Clone, Copy)]
+struct Snapshot {
+    nodes: usize,
+    globals: usize,
+    mutations: usize,
+}
+
+impl Machine<'_, '_> {
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            nodes: self.graph.len(),
+            globals: self.graph.globals.len(),
+            mutations: self.graph.mutations.len(),
+        }
+    }
+
+    /// Runs the pickle at `pos` with `memo`, as a new attempt: its globals are listed afresh.
+    fn attempt(&mut self, pos: usize, memo: &mut Memo) -> Result<Outcome> {
+        self.pickle_globals.clear();
+        self.run_number = self.run_number.checked_add(1).ok_or_else(|| {
+            Error::new(ErrorKind::Internal, pos as u64, "more than 2**64 attempts")
+        })?;
+        self.buffers = 0;
+        self.graph.begin_attempt();
+        self.run(pos, memo)
+    }
+
+    /// Undoes a failed attempt: drops what it added and restores what it changed.
+    fn rollback(&mut self, to: Snapshot) {
+        self.graph.truncate(to.nodes, to.globals, to.mutations);
+        // Shared nodes made by the attempt are gone; their ids are about to be reused.
+        for slot in &mut self.shared {
+            if slot.is_some_and(|id| id.index() >= to.nodes) {
+                *slot = None;
+            }
+        }
+        self.global_index
+            .retain(|_, index| (*index as usize) < to.globals);
+        self.pickle_globals.clear();
+    }
+
+    /// Runs the pickle at `pos`: with a fresh memo, as `pickle.load` gives it, then, if it
+    /// failed only for a memo key it never stored, again with `carried`. Returns the
+    /// outcome, the memo it ran with, and whether that was the carried one.
+    fn run_one(&mut self, pos: usize, carried: &mut Memo) -> Result<(Outcome, Memo, bool)> {
+        let snapshot = self.snapshot();
+        let mut memo = Memo::default();
+        match self.attempt(pos, &mut memo) {
+            Ok(outcome) => return Ok((outcome, memo, false)),
+            Err(e) if e.kind() == ErrorKind::MissingMemoKey && carried.len() > 0 => {}
+            Err(e) => {
+                self.rollback(snapshot);
+                return Err(e);
+            }
+        }
+        self.rollback(snapshot);
+        let mut memo = std::mem::take(carried);
+        match self.attempt(pos, &mut memo) {
+            Ok(outcome) => Ok((outcome, memo, true)),
+            Err(e) => {
+                self.rollback(snapshot);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Runs every pickle of `data` from `start`: the first must succeed; after it, pickles
+/// follow while bytes remain that start with an opcode. Bytes that do not, or a later
+/// pickle that fails, end the stream as [`Stream::trailing`].
+///
+/// Each pickle gets a fresh memo, as `pickle.load` gives it; a later pickle that fails
+/// only because it reads an earlier pickle's memo is run again with that memo carried
+/// over (the file was written by one `Pickler` calling `dump()` repeatedly).
+pub fn run_stream<'data>(
+    data: &'data [u8],
+    start: usize,
+    limits: &Limits,
+    hook: Option<BuildHook>,
+) -> Result<Stream<'data>> {
+    let mut machine = Machine::new(data, limits, hook);
+    let mut pickles: Vec<Pickle> = Vec::new();
+    let mut carried = Memo::default();
+    let mut pos = start;
+    let mut trailing = None;
+    loop {
+        if !pickles.is_empty() {
+            let Some(&byte) = data.get(pos) else { break };
+            if Opcode::from_byte(byte).is_none() {
+                trailing = Some((pos, None));
+                break;
+            }
+            if pickles.len() >= limits.max_pickles {
+                return Err(Limit::Pickles.exceeded(
+                    pos as u64,
+                    format_args!("more than {} pickles in one stream", limits.max_pickles),
+                ));
+            }
+        }
+        let (outcome, memo, memo_carried) = match machine.run_one(pos, &mut carried) {
+            Ok(run) => run,
+            Err(e) if pickles.is_empty() => return Err(e),
+            Err(e) => {
+                trailing = Some((pos, Some(e)));
+                break;
+            }
+        };
+        pickles.push(Pickle {
+            start: pos,
+            end: outcome.end,
+            protocol: outcome.protocol,
+            opcode_count: outcome.opcode_count,
+            root: outcome.root,
+            globals: std::mem::take(&mut machine.pickle_globals),
+            leftover: outcome.leftover,
+            memo_carried,
+        });
+        // Keep the union of memos for a later pickle that might need it.
+        if memo_carried {
+            carried = memo;
+        } else {
+            carried.absorb(&memo);
+        }
+        pos = outcome.end;
+    }
+    machine.graph.end_attempts();
+    Ok(Stream {
+        graph: machine.graph,
+        pickles,
+        trailing,
+    })
+}

@@ -1,0 +1,201 @@
+//! Unit tests of the machine: small streams whose outcome CPython's unpickler decides.
+
+use super::*;
+
+fn run(data: &[u8]) -> Result<Stream<'_>> {
+    run_stream(data, 0, &Limits::default(), None)
+}
+
+fn kind_of(data: &[u8]) -> ErrorKind {
+    match run(data) {
+        Err(e) => e.kind(),
+        Ok(s) => panic!("expected an error, got {} pickles", s.pickles.len()),
+    }
+}
+
+#[test]
+fn opcodes_cannot_reach_below_a_mark() {
+    // [list, MARK, None] then APPEND: CPython reports a stack underflow.
+    assert_eq!(kind_of(b"](Na."), ErrorKind::Inconsistent);
+    // POP with nothing above the MARK pops the MARK itself.
+    let s = run(b"N(0.").unwrap();
+    assert!(matches!(s.graph.node(s.pickles[0].root), Node::None));
+}
+
+#[test]
+fn memo_references_share_the_node() {
+    // protocol 2: [x, x] where x = []
+    let s = run(b"\x80\x02](]q\x00h\x00e.").unwrap();
+    let Node::List(items) = s.graph.node(s.pickles[0].root) else {
+        panic!()
+    };
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0], items[1]);
+}
+
+#[test]
+fn a_list_can_contain_itself() {
+    let s = run(b"\x80\x02]q\x00h\x00a.").unwrap();
+    let root = s.pickles[0].root;
+    assert_eq!(s.graph.node(root), &Node::List(vec![root]));
+}
+
+#[test]
+fn a_memo_bomb_costs_what_its_bytes_cost() {
+    // Each level: a list holding the previous level ten times, through the memo.
+    let mut p = b"\x80\x02]q\x00".to_vec();
+    for level in 0..60u8 {
+        p.extend_from_slice(b"(");
+        for _ in 0..10 {
+            p.extend_from_slice(&[b'h', level]);
+        }
+        p.extend_from_slice(&[b'l', b'q', level + 1]);
+    }
+    p.push(b'.');
+    let s = run(&p).unwrap();
+    // 10**60 elements when expanded; here one node per level.
+    assert!(s.graph.len() <= 61, "{} nodes", s.graph.len());
+}
+
+#[test]
+fn reduce_becomes_a_call_with_its_global() {
+    let s = run(b"cposix\nsystem\n(S'echo hi'\ntR.").unwrap();
+    let call = s.graph.call(s.pickles[0].root).unwrap();
+    assert_eq!(call.kind, CallKind::Reduce);
+    let global = s.graph.global(call.callable).unwrap();
+    assert_eq!((&*global.module, &*global.name), ("posix", "system"));
+    assert_eq!(global.offset, 0);
+}
+
+#[test]
+fn build_setitems_and_appends_attach_to_calls() {
+    // NEWOBJ of __main__.C with dict items, list items and state.
+    let p = b"\x80\x02c__main__\nC\n)\x81X\x01\x00\x00\x00aK\x01s(K\x02e}b.";
+    let s = run(p).unwrap();
+    let call = s.graph.call(s.pickles[0].root).unwrap();
+    assert_eq!(call.kind, CallKind::NewObj);
+    assert_eq!(call.dict_items.len(), 1);
+    assert_eq!(call.list_items.len(), 1);
+    assert!(call.state.is_some());
+}
+
+#[test]
+fn stack_global_needs_strings() {
+    assert_eq!(kind_of(b"\x80\x04K\x01K\x02\x93."), ErrorKind::Unsupported);
+    let s = run(b"\x80\x04\x8c\x02os\x8c\x06system\x93.").unwrap();
+    assert_eq!(&*s.graph.globals[0].name, "system");
+}
+
+#[test]
+fn cpython_refusals_are_errors() {
+    assert_eq!(kind_of(b"\x80\x09N."), ErrorKind::Unsupported);
+    assert_eq!(kind_of(b"(K\x01d."), ErrorKind::Unsupported);
+    assert_eq!(kind_of(b"}(K\x01u."), ErrorKind::Unsupported);
+    assert_eq!(kind_of(b"h\x05."), ErrorKind::MissingMemoKey);
+    assert_eq!(kind_of(b"1."), ErrorKind::Inconsistent);
+    assert_eq!(kind_of(b"]K\x01\x81."), ErrorKind::Unsupported);
+    assert_eq!(kind_of(b"c__main__\nf\n]R."), ErrorKind::Unsupported);
+}
+
+#[test]
+fn what_cpython_only_rejects_by_type_is_kept_as_data() {
+    // BUILD on a global and APPEND to a persistent object: recorded, not refused.
+    let s = run(b"cmod\nCls\n}b.").unwrap();
+    assert_eq!(s.graph.mutations.len(), 1);
+    let s = run(b"Pid\nK\x01a.").unwrap();
+    assert!(matches!(s.graph.mutations[0].kind, MutationKind::Items(_)));
+}
+
+#[test]
+fn big_and_text_integers() {
+    let s = run(b"(I00\nI01\nL12345678901234567890123L\n\x8a\x01\xfft.").unwrap();
+    let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
+        panic!()
+    };
+    assert_eq!(s.graph.node(items[0]), &Node::Bool(false));
+    assert_eq!(s.graph.node(items[1]), &Node::Bool(true));
+    assert!(matches!(s.graph.node(items[2]), Node::BigInt(_)));
+    assert_eq!(s.graph.node(items[3]), &Node::Int(-1));
+}
+
+#[test]
+fn out_of_band_buffers_and_extensions_are_references() {
+    let s = run(b"\x80\x05(\x97\x98\x82\x07t.").unwrap();
+    let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
+        panic!()
+    };
+    assert!(matches!(
+        s.graph.node(items[0]),
+        Node::Buffer {
+            index: 0,
+            readonly: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        s.graph.node(items[1]),
+        Node::Extension { code: 7, .. }
+    ));
+}
+
+#[test]
+fn concatenated_pickles_and_trailing_bytes() {
+    let s = run(b"N.K\x01.\x00\x00").unwrap();
+    assert_eq!(s.pickles.len(), 2);
+    assert_eq!(s.trailing, Some((5, None)));
+    // A later "pickle" that fails is trailing data, with the reason.
+    let s = run(b"N.N").unwrap();
+    assert_eq!(s.pickles.len(), 1);
+    assert!(matches!(&s.trailing, Some((2, Some(_)))));
+}
+
+#[test]
+fn limits_are_errors_naming_the_limit() {
+    let limits = Limits {
+        max_nodes: 3,
+        ..Limits::default()
+    };
+    let e = run_stream(b"(\x8c\x01a\x8c\x01b\x8c\x01c\x8c\x01dt.", 0, &limits, None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LimitExceeded(Limit::Nodes));
+    assert!(e.message().contains("max_nodes"), "{e}");
+    let limits = Limits {
+        max_depth: 2,
+        ..Limits::default()
+    };
+    let e = run_stream(b"(((", 0, &limits, None).unwrap_err();
+    assert!(e.message().contains("max_depth"), "{e}");
+}
+
+#[test]
+fn none_bools_and_small_ints_are_one_node_each_as_in_cpython() {
+    // (None, None, True, True, 7, 7, 300, 300, -2**63, 2**63 - 1)
+    let s = run(b"(NN\x88\x88K\x07K\x07M\x2c\x01M\x2c\x01\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x80\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7ft.").unwrap();
+    let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
+        panic!()
+    };
+    assert_eq!(items[0], items[1]);
+    assert_eq!(items[2], items[3]);
+    assert_eq!(items[4], items[5]);
+    assert_ne!(items[6], items[7]);
+    assert_eq!(s.graph.node(items[7]), &Node::Int(300));
+    assert_eq!(s.graph.node(items[8]), &Node::Int(i64::MIN));
+    assert_eq!(s.graph.node(items[9]), &Node::Int(i64::MAX));
+}
+
+#[test]
+fn a_huge_memo_key_costs_one_entry() {
+    let s = run(b"Nr\xff\xff\xff\xffj\xff\xff\xff\xff.").unwrap();
+    assert_eq!(s.graph.len(), 1);
+}
+
+#[test]
+fn a_million_nested_lists_need_no_recursion() {
+    let depth = 1_000_000;
+    let mut p = vec![0x80, 2];
+    p.extend(std::iter::repeat_n(b'(', depth));
+    p.push(b']');
+    p.extend(std::iter::repeat_n(b'l', depth));
+    p.push(b'.');
+    let s = run(&p).unwrap();
+    assert_eq!(s.graph.len(), depth + 1);
+}
