@@ -121,12 +121,10 @@ fn decoder<'a, R: Read + 'a>(
         ContainerKind::Zlib => Box::new(flate2::read::ZlibDecoder::new(input)),
         ContainerKind::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
         ContainerKind::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
-        ContainerKind::Lzma => {
-            match lzma_rust2::LzmaReader::new_mem_limit(input, u32::MAX, None) {
-                Ok(reader) => Box::new(reader),
-                Err(e) => return Some(Err(e)),
-            }
-        }
+        ContainerKind::Lzma => match lzma_rust2::LzmaReader::new_mem_limit(input, u32::MAX, None) {
+            Ok(reader) => Box::new(reader),
+            Err(e) => return Some(Err(e)),
+        },
         ContainerKind::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
         _ => return None,
     };
@@ -480,8 +478,14 @@ mod tests {
             decoded_prefix(ContainerKind::Gzip, &gzip(b"N"), 2),
             Some(b"N".to_vec())
         );
-        assert_eq!(decoded_prefix(ContainerKind::Gzip, b"\x1f\x8bnot gzip", 2), None);
-        assert_eq!(decoded_prefix(ContainerKind::Pickle, b"\x80\x04N.", 2), None);
+        assert_eq!(
+            decoded_prefix(ContainerKind::Gzip, b"\x1f\x8bnot gzip", 2),
+            None
+        );
+        assert_eq!(
+            decoded_prefix(ContainerKind::Pickle, b"\x80\x04N.", 2),
+            None
+        );
     }
 
     #[test]

@@ -5,24 +5,12 @@
 
 use std::io::{self, Write};
 
-use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
 use super::{FileResult, Run, Summary, LINT_SCHEMA};
+use crate::render::style::{severity_style, BOLD, DIM};
 use crate::report::Finding;
 use crate::rules::Severity;
-
-const BOLD: Style = Style::new().bold();
-const DIM: Style = Style::new().dimmed();
-
-fn severity_style(severity: Severity) -> Style {
-    let colour = match severity {
-        Severity::Error => AnsiColor::Red,
-        Severity::Warning => AnsiColor::Yellow,
-        _ => AnsiColor::Cyan,
-    };
-    Style::new().bold().fg_color(Some(colour.into()))
-}
 
 /// Where a finding is, for people: `file:offset`, or `file:member:offset` inside an archive.
 fn location(file: &FileResult, finding: &Finding) -> String {
