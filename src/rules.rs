@@ -4,10 +4,15 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::classify::{Category, DenyEntry};
 
-/// How serious a finding is. `Off` rules produce no findings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// How serious a finding is. `Off` rules produce no findings. Policy files (and
+/// `lint --show-config`) spell it as [`Severity::as_str`] does: `"off"`, `"info"`,
+/// `"warning"`, `"error"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Off,
     Info,

@@ -8,6 +8,7 @@ use crate::container::{NpyPart, StorageBytes, StorageMap};
 use crate::error::Result;
 use crate::inspect::Visitor;
 use crate::lift::{self, dtype::from_npy_descr, ArrayData, ArrayInfo, ByteOrder, DType};
+use crate::pytext;
 use crate::report::{ArrayReport, Detected};
 use crate::rules::Rule;
 
@@ -169,15 +170,7 @@ pub fn unreadable_array(path: &str, member: Option<&str>, reason: &str) -> Array
 
 /// `(3, 4)`, `()`, `(5,)`: a shape as Python prints it.
 pub fn shape_text(shape: &[u64]) -> String {
-    match shape {
-        [one] => format!("({one},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    let mut out = String::new();
+    pytext::repr_int_tuple(shape, &mut out);
+    out
 }

@@ -93,24 +93,13 @@ fn short_repr(graph: &Graph<'_>, id: NodeId, depth: usize) -> String {
             }
         }
         Node::Float(x) => pytext::repr_float(*x, &mut out),
-        Node::Str(s) if s.chars().count() <= 60 => {
-            let cps: Vec<u32> = s.chars().map(u32::from).collect();
-            pytext::repr_str(&cps, &mut out);
-        }
+        Node::Str(s) if s.chars().count() <= 60 => pytext::repr_text(s, &mut out),
         Node::Str(s) => out.push_str(&format!("<str of {} characters>", s.chars().count())),
         Node::Bytes(b, _) => out.push_str(&format!("<{} bytes>", b.len())),
         Node::Tuple(items) if items.len() <= 8 && depth < SHORT_REPR_DEPTH => {
-            out.push('(');
-            for (i, &item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
+            pytext::repr_tuple(items, &mut out, |&item, out| {
                 out.push_str(&short_repr(graph, item, depth.saturating_add(1)));
-            }
-            if items.len() == 1 {
-                out.push(',');
-            }
-            out.push(')');
+            });
         }
         Node::Tuple(items) => out.push_str(&format!("<tuple of {}>", items.len())),
         Node::List(items) => out.push_str(&format!("<list of {}>", items.len())),

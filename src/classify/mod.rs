@@ -231,26 +231,26 @@ const ESCAPE_ATTRIBUTES: &[&str] = &[
     "im_class",
 ];
 
-/// A rule from the table or from a user entry.
+/// A row of the table, or a user entry: what a name is and why.
 #[derive(Clone, Debug)]
-struct Rule {
+struct TableRow {
     category: Category,
     reason: Cow<'static, str>,
 }
 
 /// The rows of one module: exact names, `*` and `**`.
 #[derive(Clone, Debug, Default)]
-struct Rules {
-    names: HashMap<Cow<'static, str>, Rule>,
-    star: Option<Rule>,
-    tree: Option<Rule>,
+struct ModuleRows {
+    names: HashMap<Cow<'static, str>, TableRow>,
+    star: Option<TableRow>,
+    tree: Option<TableRow>,
 }
 
-type Table = HashMap<Cow<'static, str>, Rules>;
+type Table = HashMap<Cow<'static, str>, ModuleRows>;
 
 /// Where an answer came from; dotted names treat an exact built-in head specially.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Source {
+enum Provenance {
     UserExact,
     BuiltinExact,
     Wildcard,
@@ -262,15 +262,15 @@ enum Source {
 struct Resolved {
     category: Category,
     reason: Cow<'static, str>,
-    source: Source,
+    provenance: Provenance,
 }
 
 impl Resolved {
-    fn from_rule(rule: &Rule, source: Source) -> Resolved {
+    fn from_row(row: &TableRow, provenance: Provenance) -> Resolved {
         Resolved {
-            category: rule.category,
-            reason: rule.reason.clone(),
-            source,
+            category: row.category,
+            reason: row.reason.clone(),
+            provenance,
         }
     }
 
@@ -278,7 +278,7 @@ impl Resolved {
         Resolved {
             category,
             reason: Cow::Owned(reason),
-            source: Source::Structural,
+            provenance: Provenance::Structural,
         }
     }
 }
@@ -302,24 +302,24 @@ impl KnownGlobals {
             submodules: HashMap::default(),
         };
         for entry in BUILTIN_TABLE {
-            let rule = Rule {
+            let row = TableRow {
                 category: entry.category,
                 reason: Cow::Borrowed(entry.reason),
             };
-            let rules = known
+            let rows = known
                 .builtin
                 .entry(Cow::Borrowed(entry.module))
                 .or_default();
             // Duplicates are rejected by the table's own test; the first row wins here.
             match entry.name {
                 "*" => {
-                    rules.star.get_or_insert(rule);
+                    rows.star.get_or_insert(row);
                 }
                 "**" => {
-                    rules.tree.get_or_insert(rule);
+                    rows.tree.get_or_insert(row);
                 }
                 name => {
-                    rules.names.entry(Cow::Borrowed(name)).or_insert(rule);
+                    rows.names.entry(Cow::Borrowed(name)).or_insert(row);
                 }
             }
             known.register_module(entry.module);
@@ -351,20 +351,20 @@ impl KnownGlobals {
                 (m.into_owned(), n.into_owned())
             }
         };
-        let rule = Rule {
+        let row = TableRow {
             category,
             reason: Cow::Owned(reason),
         };
-        let rules = self.user.entry(Cow::Owned(module.clone())).or_default();
+        let rows = self.user.entry(Cow::Owned(module.clone())).or_default();
         let duplicate = || format!("pattern `{pattern}` was already added");
         match name.as_str() {
-            "*" if rules.star.is_some() => return Err(duplicate()),
-            "*" => rules.star = Some(rule),
-            "**" if rules.tree.is_some() => return Err(duplicate()),
-            "**" => rules.tree = Some(rule),
-            n if rules.names.contains_key(n) => return Err(duplicate()),
+            "*" if rows.star.is_some() => return Err(duplicate()),
+            "*" => rows.star = Some(row),
+            "**" if rows.tree.is_some() => return Err(duplicate()),
+            "**" => rows.tree = Some(row),
+            n if rows.names.contains_key(n) => return Err(duplicate()),
             _ => {
-                rules.names.insert(Cow::Owned(name.clone()), rule);
+                rows.names.insert(Cow::Owned(name.clone()), row);
             }
         }
         // Only a wildcard says its stem is a module: `a.b.C` may name a nested class.
@@ -412,15 +412,15 @@ impl KnownGlobals {
             self.resolve_name(module, name).unwrap_or(Resolved {
                 category: Category::Unknown,
                 reason: Cow::Borrowed(UNKNOWN_REASON),
-                source: Source::Structural,
+                provenance: Provenance::Structural,
             })
         }
     }
 
     /// Rule 3 of the module docs, for a name without dots; `None` when nothing matches.
     fn resolve_name(&self, module: &str, name: &str) -> Option<Resolved> {
-        if let Some(rule) = exact(&self.user, module, name) {
-            return Some(Resolved::from_rule(rule, Source::UserExact));
+        if let Some(row) = exact(&self.user, module, name) {
+            return Some(Resolved::from_row(row, Provenance::UserExact));
         }
         if let Some(resolved) = package_main(module) {
             return Some(resolved);
@@ -429,23 +429,22 @@ impl KnownGlobals {
         // wildcard replaces it when it is stricter, or at least as specific: an allow-list
         // `torch.*` does not unlock `torch.load`, but `torch.load` itself would.
         let builtin = exact(&self.builtin, module, name)
-            .map(|rule| (rule, Specificity::EXACT, Source::BuiltinExact))
+            .map(|row| (row, Specificity::EXACT, Provenance::BuiltinExact))
             .or_else(|| {
-                wildcard(&self.builtin, module).map(|(rule, spec)| (rule, spec, Source::Wildcard))
+                wildcard(&self.builtin, module).map(|(row, spec)| (row, spec, Provenance::Wildcard))
             });
         let user = wildcard(&self.user, module);
         let winner = match (user, builtin) {
             (Some((u, us)), Some((b, bs, _))) if u.category >= b.category || us >= bs => {
-                Some(Resolved::from_rule(u, Source::Wildcard))
+                Some(Resolved::from_row(u, Provenance::Wildcard))
             }
-            (Some((u, _)), None) => Some(Resolved::from_rule(u, Source::Wildcard)),
-            (_, Some((b, _, source))) => Some(Resolved::from_rule(b, source)),
+            (Some((u, _)), None) => Some(Resolved::from_row(u, Provenance::Wildcard)),
+            (_, Some((b, _, provenance))) => Some(Resolved::from_row(b, provenance)),
             (None, None) => None,
         };
-        if let Some(w) = winner
-            .as_ref()
-            .filter(|w| w.category == Category::CodeExec || w.source == Source::BuiltinExact)
-        {
+        if let Some(w) = winner.as_ref().filter(|w| {
+            w.category == Category::CodeExec || w.provenance == Provenance::BuiltinExact
+        }) {
             // A code-exec answer cannot get worse, and a row written for exactly this
             // global (`copyreg.__newobj__`) knows better than the structural rules.
             return Some(w.clone());
@@ -487,7 +486,7 @@ impl KnownGlobals {
                     "compiled by IPython's %%cython magic in a notebook session: loads only \
                      where that session's extension module exists",
                 ),
-                source: Source::Structural,
+                provenance: Provenance::Structural,
             });
         }
         None
@@ -495,14 +494,14 @@ impl KnownGlobals {
 
     /// Rule 4 of the module docs: a protocol-4 qualified name resolved by a getattr chain.
     fn resolve_dotted(&self, module: &str, name: &str) -> Resolved {
-        if let Some(rule) = exact(&self.user, module, name) {
-            return Resolved::from_rule(rule, Source::UserExact);
+        if let Some(row) = exact(&self.user, module, name) {
+            return Resolved::from_row(row, Provenance::UserExact);
         }
         if let Some(resolved) = package_main(module) {
             return resolved;
         }
-        if let Some(rule) = exact(&self.builtin, module, name) {
-            return Resolved::from_rule(rule, Source::BuiltinExact);
+        if let Some(row) = exact(&self.builtin, module, name) {
+            return Resolved::from_row(row, Provenance::BuiltinExact);
         }
         let steps: Vec<&str> = name.split('.').collect();
         if let Some(step) = steps
@@ -572,7 +571,7 @@ impl KnownGlobals {
 
         // A user entry for the whole path (`acme.models.Outer.Inner` in a config file,
         // which cannot say where the module ends) is the user's word.
-        if let Some(last) = last.filter(|r| r.source == Source::UserExact) {
+        if let Some(last) = last.filter(|r| r.provenance == Provenance::UserExact) {
             return last;
         }
         if let Some(head) = head {
@@ -581,7 +580,7 @@ impl KnownGlobals {
                 return head;
             }
             // Picklers reach methods through getattr, never through a qualified name.
-            if head.source == Source::BuiltinExact {
+            if head.provenance == Provenance::BuiltinExact {
                 let first = steps.first().copied().unwrap_or_default();
                 return Resolved::structural(
                     Category::CodeExec,
@@ -626,7 +625,7 @@ impl KnownGlobals {
 }
 
 /// The exact row for `module.name` in one table.
-fn exact<'t>(table: &'t Table, module: &str, name: &str) -> Option<&'t Rule> {
+fn exact<'t>(table: &'t Table, module: &str, name: &str) -> Option<&'t TableRow> {
     table.get(module)?.names.get(name)
 }
 
@@ -652,19 +651,19 @@ impl Specificity {
 
 /// The most specific wildcard of one table covering an attribute of `module`: the
 /// module's own `*` or `**`, then the `**` of each parent, nearest first.
-fn wildcard<'t>(table: &'t Table, module: &str) -> Option<(&'t Rule, Specificity)> {
-    if let Some(rules) = table.get(module) {
-        if let Some(rule) = &rules.star {
-            return Some((rule, Specificity::STAR));
+fn wildcard<'t>(table: &'t Table, module: &str) -> Option<(&'t TableRow, Specificity)> {
+    if let Some(rows) = table.get(module) {
+        if let Some(row) = &rows.star {
+            return Some((row, Specificity::STAR));
         }
-        if let Some(rule) = &rules.tree {
-            return Some((rule, Specificity::tree(module)));
+        if let Some(row) = &rows.tree {
+            return Some((row, Specificity::tree(module)));
         }
     }
     let mut path = module;
     while let Some((parent, _)) = path.rsplit_once('.') {
-        if let Some(rule) = table.get(parent).and_then(|r| r.tree.as_ref()) {
-            return Some((rule, Specificity::tree(parent)));
+        if let Some(row) = table.get(parent).and_then(|r| r.tree.as_ref()) {
+            return Some((row, Specificity::tree(parent)));
         }
         path = parent;
     }

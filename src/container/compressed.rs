@@ -84,31 +84,66 @@ fn run(kind: ContainerKind, bytes: &[u8], limit: u64, trial: bool) -> Result<(Ve
         total: bytes.len() as u64,
         out: Vec::new(),
     };
-    let finished = match kind {
-        ContainerKind::Gzip => drain.pull(flate2::read::MultiGzDecoder::new(input))?,
-        ContainerKind::Zlib => drain.pull(flate2::read::ZlibDecoder::new(input))?,
-        ContainerKind::Bz2 => drain.pull(bzip2::read::MultiBzDecoder::new(input))?,
-        ContainerKind::Xz => drain.pull(lzma_rust2::XzReader::new(input, true))?,
-        ContainerKind::Lzma => {
-            let reader = lzma_rust2::LzmaReader::new_mem_limit(input, u32::MAX, None)
-                .map_err(|e| drain.decoder_error(&e))?;
-            drain.pull(reader)?
-        }
-        ContainerKind::Lz4 => {
-            // lz4_flex takes input that ends between blocks for a finished frame, so the
-            // frames' structure is walked first: a missing end mark is truncation.
-            check_lz4_frames(bytes)?;
-            drain.pull_frames(lz4_flex::frame::FrameDecoder::new(input))?
-        }
-        other => {
+    let decoder = match decoder(kind, input) {
+        Some(Ok(decoder)) => decoder,
+        Some(Err(e)) => return Err(drain.decoder_error(&e)),
+        None => {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 0,
-                format!("{other} is not a compressed stream"),
+                format!("{kind} is not a compressed stream"),
             ))
         }
     };
+    let finished = if kind == ContainerKind::Lz4 {
+        // lz4_flex takes input that ends between blocks for a finished frame, so the
+        // frames' structure is walked first: a missing end mark is truncation.
+        check_lz4_frames(bytes)?;
+        drain.pull_frames(decoder)?
+    } else {
+        drain.pull(decoder)?
+    };
     Ok((drain.out, finished))
+}
+
+/// The decoder for `kind` over `input`, built the same way for a whole decode and for a
+/// peek at the first bytes ([`decoded_prefix`]); `None` when `kind` is not a compressed
+/// stream. Concatenated gzip members and bzip2 and xz streams are all read, as Python's
+/// `gzip`, `bz2` and `lzma` modules read them. xz and lzma-alone decoders get no memory limit:
+/// Python's `lzma` sets none, and these decoders grow their window with the output rather
+/// than allocating the dictionary size a header declares, so memory follows the output,
+/// which the callers bound.
+fn decoder<'a, R: Read + 'a>(
+    kind: ContainerKind,
+    input: R,
+) -> Option<io::Result<Box<dyn Read + 'a>>> {
+    let decoder: Box<dyn Read + 'a> = match kind {
+        ContainerKind::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        ContainerKind::Zlib => Box::new(flate2::read::ZlibDecoder::new(input)),
+        ContainerKind::Bz2 => Box::new(bzip2::read::MultiBzDecoder::new(input)),
+        ContainerKind::Xz => Box::new(lzma_rust2::XzReader::new(input, true)),
+        ContainerKind::Lzma => match lzma_rust2::LzmaReader::new_mem_limit(input, u32::MAX, None) {
+            Ok(reader) => Box::new(reader),
+            Err(e) => return Some(Err(e)),
+        },
+        ContainerKind::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
+        _ => return None,
+    };
+    Some(Ok(decoder))
+}
+
+/// The first `len` decoded bytes of a compressed stream (fewer if it ends sooner), or
+/// `None` when `kind` is not a compressed stream or they cannot be decoded. A cheap look
+/// (for `lint`'s content test) with the decoders [`decompress`] uses; nothing past the
+/// first bytes is read or checked.
+pub fn decoded_prefix(kind: ContainerKind, bytes: &[u8], len: usize) -> Option<Vec<u8>> {
+    let decoder = decoder(kind, bytes)?.ok()?;
+    let mut out = Vec::with_capacity(len);
+    decoder
+        .take(u64::try_from(len).unwrap_or(u64::MAX))
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
 }
 
 struct Drain<'c> {
@@ -136,10 +171,7 @@ impl Drain<'_> {
 
     /// Like [`Drain::pull`], for the LZ4 frame decoder, which reports end-of-input after
     /// each frame: keep reading frames while compressed input remains.
-    fn pull_frames<R: Read>(
-        &mut self,
-        mut decoder: lz4_flex::frame::FrameDecoder<R>,
-    ) -> Result<bool> {
+    fn pull_frames(&mut self, mut decoder: impl Read) -> Result<bool> {
         let mut chunk = vec![0u8; OUTPUT_CHUNK];
         loop {
             let before = self.consumed.get();
@@ -253,8 +285,9 @@ fn looks_like_eof_message(message: &str) -> bool {
         || m.contains("unexpected end")
 }
 
-/// LZ4 frame format (lz4/doc/lz4_Frame_format.md) constants.
-const LZ4_FRAME_MAGIC: u32 = 0x184D_2204;
+/// LZ4 frame format (lz4/doc/lz4_Frame_format.md) constants. The magic number is read
+/// little-endian: the file starts `04 22 4d 18` ([`super::sniff`] looks for that too).
+pub(super) const LZ4_FRAME_MAGIC: u32 = 0x184D_2204;
 const LZ4_FLG_BLOCK_CHECKSUM: u8 = 0x10;
 const LZ4_FLG_CONTENT_SIZE: u8 = 0x08;
 const LZ4_FLG_CONTENT_CHECKSUM: u8 = 0x04;
@@ -429,6 +462,29 @@ mod tests {
         assert_eq!(
             decompress(ContainerKind::Gzip, &data, 100).unwrap(),
             b"\x80\x04hello world."
+        );
+    }
+
+    #[test]
+    fn a_prefix_is_decoded_as_the_whole_stream_is() {
+        // An empty first member is read through, as `decompress` (and Python's gzip) do.
+        let mut data = gzip(b"");
+        data.extend(gzip(b"\x80\x04\x95N."));
+        assert_eq!(
+            decoded_prefix(ContainerKind::Gzip, &data, 2),
+            Some(b"\x80\x04".to_vec())
+        );
+        assert_eq!(
+            decoded_prefix(ContainerKind::Gzip, &gzip(b"N"), 2),
+            Some(b"N".to_vec())
+        );
+        assert_eq!(
+            decoded_prefix(ContainerKind::Gzip, b"\x1f\x8bnot gzip", 2),
+            None
+        );
+        assert_eq!(
+            decoded_prefix(ContainerKind::Pickle, b"\x80\x04N.", 2),
+            None
         );
     }
 

@@ -14,7 +14,7 @@ mod pyliteral;
 mod torch;
 mod zipfile;
 
-pub use compressed::{decompress, MAX_LZMA_UNCOMPRESSED_SIZE};
+pub use compressed::{decoded_prefix, decompress, MAX_LZMA_UNCOMPRESSED_SIZE};
 pub use npy::{
     descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader,
     MAX_NPY_HEADER_DEPTH, NPY_MAGIC,
@@ -101,8 +101,6 @@ const ZIP_LOCAL_MAGIC: &[u8] = b"PK\x03\x04";
 const ZIP_EMPTY_MAGIC: &[u8] = b"PK\x05\x06";
 const GZIP_MAGIC: &[u8] = b"\x1f\x8b";
 const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
-/// LZ4 frame magic number 0x184D2204, little-endian.
-const LZ4_FRAME_MAGIC: &[u8] = b"\x04\x22\x4d\x18";
 /// bzip2: `BZh` + block size digit, then the first block's magic (π) or, for an empty
 /// stream, the end-of-stream magic (√π).
 const BZ2_BLOCK_MAGIC: &[u8] = b"\x31\x41\x59\x26\x53\x59";
@@ -126,7 +124,7 @@ pub fn sniff(bytes: &[u8]) -> ContainerKind {
         ContainerKind::Gzip
     } else if bytes.starts_with(XZ_MAGIC) {
         ContainerKind::Xz
-    } else if bytes.starts_with(LZ4_FRAME_MAGIC) {
+    } else if bytes.starts_with(&compressed::LZ4_FRAME_MAGIC.to_le_bytes()) {
         ContainerKind::Lz4
     } else if is_bz2(bytes) {
         ContainerKind::Bz2

@@ -430,7 +430,7 @@ pub fn npy_header_bytes(descr: &Descr, fortran_order: bool, shape: &[u64]) -> Ve
     header.push_str(", 'fortran_order': ");
     header.push_str(if fortran_order { "True" } else { "False" });
     header.push_str(", 'shape': ");
-    repr_dims(shape, &mut header);
+    pytext::repr_int_tuple(shape, &mut header);
     header.push_str(", }");
     let growth_axis = if fortran_order {
         shape.last()
@@ -481,7 +481,7 @@ fn wrap_header(header: &[u8], version: (u8, u8)) -> Option<Vec<u8>> {
 /// Python's `repr` of a descr: the str, or the list of tuples.
 fn repr_descr(descr: &Descr, out: &mut String) {
     match descr {
-        Descr::Str(s) => repr_str(s, out),
+        Descr::Str(s) => pytext::repr_text(s, out),
         Descr::Fields(fields) => {
             out.push('[');
             for (i, field) in fields.iter().enumerate() {
@@ -492,44 +492,24 @@ fn repr_descr(descr: &Descr, out: &mut String) {
                 match &field.title {
                     Some(title) => {
                         out.push('(');
-                        repr_str(title, out);
+                        pytext::repr_text(title, out);
                         out.push_str(", ");
-                        repr_str(&field.name, out);
+                        pytext::repr_text(&field.name, out);
                         out.push(')');
                     }
-                    None => repr_str(&field.name, out),
+                    None => pytext::repr_text(&field.name, out),
                 }
                 out.push_str(", ");
                 repr_descr(&field.descr, out);
                 if !field.shape.is_empty() {
                     out.push_str(", ");
-                    repr_dims(&field.shape, out);
+                    pytext::repr_int_tuple(&field.shape, out);
                 }
                 out.push(')');
             }
             out.push(']');
         }
     }
-}
-
-/// Python's `repr` of a tuple of ints: `()`, `(5,)`, `(3, 4)`.
-fn repr_dims(dims: &[u64], out: &mut String) {
-    out.push('(');
-    for (i, d) in dims.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        out.push_str(&d.to_string());
-    }
-    if dims.len() == 1 {
-        out.push(',');
-    }
-    out.push(')');
-}
-
-fn repr_str(s: &str, out: &mut String) {
-    let cps: Vec<u32> = s.chars().map(u32::from).collect();
-    pytext::repr_str(&cps, out);
 }
 
 #[cfg(test)]

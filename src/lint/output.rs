@@ -5,24 +5,13 @@
 
 use std::io::{self, Write};
 
-use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
 use super::{FileResult, Run, Summary, LINT_SCHEMA};
+use crate::render::json::{FindingDoc, FindingLayout};
+use crate::render::style::{severity_style, BOLD, DIM};
 use crate::report::Finding;
 use crate::rules::Severity;
-
-const BOLD: Style = Style::new().bold();
-const DIM: Style = Style::new().dimmed();
-
-fn severity_style(severity: Severity) -> Style {
-    let colour = match severity {
-        Severity::Error => AnsiColor::Red,
-        Severity::Warning => AnsiColor::Yellow,
-        _ => AnsiColor::Cyan,
-    };
-    Style::new().bold().fg_color(Some(colour.into()))
-}
 
 /// Where a finding is, for people: `file:offset`, or `file:member:offset` inside an archive.
 fn location(file: &FileResult, finding: &Finding) -> String {
@@ -127,18 +116,6 @@ struct FileDoc<'a> {
 }
 
 #[derive(Serialize)]
-struct FindingDoc<'a> {
-    rule: &'static str,
-    severity: &'static str,
-    message: &'a str,
-    path: Option<&'a str>,
-    offset: Option<u64>,
-    module: Option<&'a str>,
-    name: Option<&'a str>,
-    member: Option<&'a str>,
-}
-
-#[derive(Serialize)]
 struct ErrorDoc<'a> {
     message: &'a str,
     offset: Option<u64>,
@@ -182,16 +159,7 @@ fn lint_doc(run: &Run) -> LintDoc<'_> {
                 findings: f
                     .findings
                     .iter()
-                    .map(|x| FindingDoc {
-                        rule: x.rule.id(),
-                        severity: x.severity.as_str(),
-                        message: &x.message,
-                        path: x.path.as_deref(),
-                        offset: x.offset,
-                        module: x.module.as_deref(),
-                        name: x.name.as_deref(),
-                        member: x.member.as_deref(),
-                    })
+                    .map(|x| FindingDoc::new(x, FindingLayout::Lint))
                     .collect(),
                 error: f.error.as_ref().map(|e| ErrorDoc {
                     message: &e.message,

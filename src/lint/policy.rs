@@ -56,38 +56,6 @@ pub const CONFIG_FILE: &str = "pklinspect.toml";
 /// Python projects' metadata file; the policy is its `[tool.pklinspect]` table.
 pub const PYPROJECT_FILE: &str = "pyproject.toml";
 
-/// A rule's severity as written in a policy file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Off,
-    Info,
-    Warning,
-    Error,
-}
-
-impl From<Level> for Severity {
-    fn from(level: Level) -> Severity {
-        match level {
-            Level::Off => Severity::Off,
-            Level::Info => Severity::Info,
-            Level::Warning => Severity::Warning,
-            Level::Error => Severity::Error,
-        }
-    }
-}
-
-impl From<Severity> for Level {
-    fn from(severity: Severity) -> Level {
-        match severity {
-            Severity::Off => Level::Off,
-            Severity::Info => Level::Info,
-            Severity::Warning => Level::Warning,
-            Severity::Error => Level::Error,
-        }
-    }
-}
-
 /// The lowest severity that makes `lint` exit with 1.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -185,7 +153,7 @@ pub struct PerPath {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny: Vec<GlobalEntry>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rules: BTreeMap<String, Level>,
+    pub rules: BTreeMap<String, Severity>,
 }
 
 /// A policy file as written (also the `[tool.pklinspect]` table of `pyproject.toml`).
@@ -206,7 +174,7 @@ pub struct Config {
     pub deny: Vec<GlobalEntry>,
     /// Rule id → severity.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rules: BTreeMap<String, Level>,
+    pub rules: BTreeMap<String, Severity>,
     #[serde(default, skip_serializing_if = "LimitsConfig::is_default")]
     pub limits: LimitsConfig,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -517,22 +485,23 @@ impl Policy {
         let mut severities: BTreeMap<Rule, Severity> = BTreeMap::new();
         let mut allow: Vec<GlobalEntry> = Vec::new();
         let mut deny: Vec<GlobalEntry> = Vec::new();
-        let mut layer = |rules: &BTreeMap<String, Level>, a: &[GlobalEntry], d: &[GlobalEntry]| {
-            for (id, level) in rules {
-                if let Some(rule) = Rule::from_id(id) {
-                    severities.insert(rule, (*level).into());
+        let mut layer =
+            |rules: &BTreeMap<String, Severity>, a: &[GlobalEntry], d: &[GlobalEntry]| {
+                for (id, severity) in rules {
+                    if let Some(rule) = Rule::from_id(id) {
+                        severities.insert(rule, *severity);
+                    }
                 }
-            }
-            for entry in a {
-                // A later entry for the same pattern replaces the earlier one.
-                allow.retain(|e| e.pattern != entry.pattern);
-                allow.push(entry.clone());
-            }
-            for entry in d {
-                deny.retain(|e| e.pattern != entry.pattern);
-                deny.push(entry.clone());
-            }
-        };
+                for entry in a {
+                    // A later entry for the same pattern replaces the earlier one.
+                    allow.retain(|e| e.pattern != entry.pattern);
+                    allow.push(entry.clone());
+                }
+                for entry in d {
+                    deny.retain(|e| e.pattern != entry.pattern);
+                    deny.push(entry.clone());
+                }
+            };
         layer(&self.config.rules, &self.config.allow, &self.config.deny);
         for &i in overrides {
             if let Some(o) = self.overrides.get(i) {
@@ -589,8 +558,9 @@ impl Policy {
                 .config
                 .rules
                 .get(rule.id())
-                .map_or(rule.default_severity(), |&l| l.into());
-            rules.insert(rule.id().to_string(), Level::from(severity));
+                .copied()
+                .unwrap_or(rule.default_severity());
+            rules.insert(rule.id().to_string(), severity);
         }
         let effective = Config {
             fail_on: Some(self.fail_on),
@@ -626,7 +596,7 @@ impl Policy {
 }
 
 /// Unknown rule ids are errors that name them.
-fn check_rules(rules: &BTreeMap<String, Level>, place: &str) -> Result<(), String> {
+fn check_rules(rules: &BTreeMap<String, Severity>, place: &str) -> Result<(), String> {
     for id in rules.keys() {
         if Rule::from_id(id).is_none() {
             let known: Vec<&str> = RULES.iter().map(|r| r.id()).collect();

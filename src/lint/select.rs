@@ -14,7 +14,6 @@
 //! `--extensions` replaces both lists; files without an extension are then skipped.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::Path;
 
 use crate::container::{self, ContainerKind};
@@ -177,7 +176,7 @@ pub fn content(bytes: &[u8]) -> Content {
                 Content::No
             }
         }
-        _ => match decoded_prefix(kind, bytes) {
+        _ => match container::decoded_prefix(kind, bytes, 2) {
             Some(prefix) if starts_with_proto(&prefix) => Content::Pickle,
             _ => Content::No,
         },
@@ -187,34 +186,6 @@ pub fn content(bytes: &[u8]) -> Content {
 /// PROTO 2–5 (protocol 0 and 1 have no PROTO opcode; protocol 5 is the highest, PEP 574).
 fn starts_with_proto(bytes: &[u8]) -> bool {
     matches!(bytes, [0x80, 2..=5, ..])
-}
-
-/// Memory a decoder may use for the prefix test (its dictionary): far above what joblib's or
-/// pandas' presets use, far below what a hostile header could ask for.
-const PREFIX_DECODER_MEMORY_KIB: u32 = 256 * 1024;
-
-/// The first two decoded bytes of a compressed stream, or `None` if they cannot be had.
-fn decoded_prefix(kind: ContainerKind, bytes: &[u8]) -> Option<Vec<u8>> {
-    fn first_two(reader: impl Read) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(2);
-        reader.take(2).read_to_end(&mut out).ok()?;
-        Some(out)
-    }
-    match kind {
-        ContainerKind::Gzip => first_two(flate2::read::GzDecoder::new(bytes)),
-        ContainerKind::Zlib => first_two(flate2::read::ZlibDecoder::new(bytes)),
-        ContainerKind::Bz2 => first_two(bzip2::read::BzDecoder::new(bytes)),
-        ContainerKind::Xz => first_two(lzma_rust2::XzReader::new_mem_limit(
-            bytes,
-            true,
-            PREFIX_DECODER_MEMORY_KIB,
-        )),
-        ContainerKind::Lzma => first_two(
-            lzma_rust2::LzmaReader::new_mem_limit(bytes, PREFIX_DECODER_MEMORY_KIB, None).ok()?,
-        ),
-        ContainerKind::Lz4 => first_two(lz4_flex::frame::FrameDecoder::new(bytes)),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -562,6 +562,42 @@ pub fn repr_str(cps: &[u32], out: &mut String) {
     out.push(quote);
 }
 
+/// Appends Python's `repr()` of a `str` held as Rust text (which, unlike a Python `str`,
+/// cannot hold a lone surrogate): [`repr_str`] of its code points.
+pub fn repr_text(s: &str, out: &mut String) {
+    let cps: Vec<u32> = s.chars().map(u32::from).collect();
+    repr_str(&cps, out);
+}
+
+/// Appends Python's `repr()` of a tuple whose items `item` writes: `()`, `(a,)`, `(a, b)`.
+pub fn repr_tuple<T>(
+    items: impl IntoIterator<Item = T>,
+    out: &mut String,
+    mut item: impl FnMut(T, &mut String),
+) {
+    out.push('(');
+    let mut count = 0usize;
+    for each in items {
+        if count > 0 {
+            out.push_str(", ");
+        }
+        item(each, out);
+        count += 1;
+    }
+    if count == 1 {
+        out.push(',');
+    }
+    out.push(')');
+}
+
+/// Appends Python's `repr()` of a tuple of ints, such as a numpy shape: `()`, `(5,)`,
+/// `(3, 4)`.
+pub fn repr_int_tuple(items: &[u64], out: &mut String) {
+    repr_tuple(items, out, |n, out| {
+        let _ = write!(out, "{n}");
+    });
+}
+
 /// Appends Python's `repr()` of a `bytes` object.
 pub fn repr_bytes(bytes: &[u8], out: &mut String) {
     repr_bytes_quoted(bytes, false, out);
@@ -691,10 +727,25 @@ mod tests {
     use super::*;
 
     fn s(text: &str) -> String {
-        let cps: Vec<u32> = text.chars().map(u32::from).collect();
         let mut out = String::new();
-        repr_str(&cps, &mut out);
+        repr_text(text, &mut out);
         out
+    }
+
+    /// `repr(())`, `repr((5,))`, `repr((3, 4))` and a tuple of strs, as CPython prints them.
+    #[test]
+    fn tuples_have_pythons_punctuation() {
+        let ints = |items: &[u64]| {
+            let mut out = String::new();
+            repr_int_tuple(items, &mut out);
+            out
+        };
+        assert_eq!(ints(&[]), "()");
+        assert_eq!(ints(&[5]), "(5,)");
+        assert_eq!(ints(&[3, 4]), "(3, 4)");
+        let mut out = String::new();
+        repr_tuple(["it's", "a"], &mut out, repr_text);
+        assert_eq!(out, "(\"it's\", 'a')");
     }
 
     /// What CPython 3.11's `pickle.loads` gives for `I<line>\n.` and `L<line>\n.` (checked

@@ -1,6 +1,7 @@
 //! `explain --format json` (schema `pklinspect.explain/1`, SPEC §6): small serialisable wire
 //! types, built from the report, so the model can change without changing the contract.
 
+use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -65,19 +66,60 @@ struct ArrayDoc<'a> {
     reason: Option<&'a str>,
 }
 
-#[derive(Serialize)]
-struct FindingDoc<'a> {
-    rule: &'static str,
-    severity: &'static str,
-    path: Option<&'a str>,
-    offset: Option<u64>,
-    message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    module: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    member: Option<&'a str>,
+/// One finding on the wire, for both documents that carry findings: `explain --format json`
+/// (`pklinspect.explain/1`) and `lint --format json` (`pklinspect.lint/1`). They have the
+/// same fields and differ, as SPEC §6 and docs/json.md and docs/lint.md write them, in two
+/// ways the [`FindingLayout`] names: where `message` goes, and whether `module`, `name` and
+/// `member` are left out or written as `null` when they do not apply.
+pub(crate) struct FindingDoc<'a> {
+    finding: &'a Finding,
+    layout: FindingLayout,
+}
+
+/// Which document a [`FindingDoc`] is written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FindingLayout {
+    /// `rule, severity, path, offset, message`, then `module`, `name` and `member` only
+    /// when present.
+    Explain,
+    /// `rule, severity, message, path, offset, module, name, member`: all eight always
+    /// present, `null` where they do not apply.
+    Lint,
+}
+
+impl<'a> FindingDoc<'a> {
+    pub(crate) fn new(finding: &'a Finding, layout: FindingLayout) -> FindingDoc<'a> {
+        FindingDoc { finding, layout }
+    }
+}
+
+impl Serialize for FindingDoc<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let f = self.finding;
+        let mut doc = serializer.serialize_struct("FindingDoc", 8)?;
+        doc.serialize_field("rule", f.rule.id())?;
+        doc.serialize_field("severity", f.severity.as_str())?;
+        if self.layout == FindingLayout::Lint {
+            doc.serialize_field("message", &f.message)?;
+        }
+        doc.serialize_field("path", &f.path)?;
+        doc.serialize_field("offset", &f.offset)?;
+        if self.layout == FindingLayout::Explain {
+            doc.serialize_field("message", &f.message)?;
+        }
+        for (key, value) in [
+            ("module", &f.module),
+            ("name", &f.name),
+            ("member", &f.member),
+        ] {
+            if value.is_none() && self.layout == FindingLayout::Explain {
+                doc.skip_field(key)?;
+            } else {
+                doc.serialize_field(key, value)?;
+            }
+        }
+        doc.end()
+    }
 }
 
 #[derive(Serialize)]
@@ -149,19 +191,6 @@ fn pickle(p: &PickleReport) -> PickleDoc<'_> {
     }
 }
 
-fn finding(f: &Finding) -> FindingDoc<'_> {
-    FindingDoc {
-        rule: f.rule.id(),
-        severity: f.severity.as_str(),
-        path: f.path.as_deref(),
-        offset: f.offset,
-        message: &f.message,
-        module: f.module.as_deref(),
-        name: f.name.as_deref(),
-        member: f.member.as_deref(),
-    }
-}
-
 fn hint(h: &PortableHint) -> HintDoc<'_> {
     HintDoc {
         path: &h.path,
@@ -196,7 +225,11 @@ pub fn explain_value(report: &Report) -> Value {
         verdict: report.verdict.as_str(),
         pickles: report.pickles.iter().map(pickle).collect(),
         arrays: report.arrays.iter().map(array).collect(),
-        findings: report.findings.iter().map(finding).collect(),
+        findings: report
+            .findings
+            .iter()
+            .map(|f| FindingDoc::new(f, FindingLayout::Explain))
+            .collect(),
         portable: report.portable_hints.iter().map(hint).collect(),
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)
@@ -213,4 +246,45 @@ pub fn error_value(file: &str, error: &Error) -> Value {
         },
     })
     .unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Rule, Severity};
+
+    fn finding(module: Option<&str>) -> Finding {
+        Finding {
+            rule: Rule::UserDefined,
+            severity: Severity::Error,
+            path: Some("$".into()),
+            offset: Some(27),
+            message: "m".into(),
+            module: module.map(str::to_string),
+            name: module.map(|_| "DataWrapper".to_string()),
+            member: None,
+        }
+    }
+
+    #[test]
+    fn a_finding_keeps_each_documents_field_order_and_absent_fields() {
+        let explain = |f: &Finding| {
+            serde_json::to_string(&FindingDoc::new(f, FindingLayout::Explain)).unwrap()
+        };
+        let lint =
+            |f: &Finding| serde_json::to_string(&FindingDoc::new(f, FindingLayout::Lint)).unwrap();
+        let global = finding(Some("__main__"));
+        assert_eq!(
+            explain(&global),
+            r#"{"rule":"user-defined","severity":"error","path":"$","offset":27,"message":"m","module":"__main__","name":"DataWrapper"}"#
+        );
+        assert_eq!(
+            lint(&global),
+            r#"{"rule":"user-defined","severity":"error","message":"m","path":"$","offset":27,"module":"__main__","name":"DataWrapper","member":null}"#
+        );
+        assert_eq!(
+            explain(&finding(None)),
+            r#"{"rule":"user-defined","severity":"error","path":"$","offset":27,"message":"m"}"#
+        );
+    }
 }

@@ -1,4 +1,5 @@
 //! Renderers: reports as text for people and JSON for programs.
 
 pub mod json;
+pub mod style;
 pub mod text;

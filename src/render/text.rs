@@ -10,11 +10,8 @@ use anstyle::{AnsiColor, Style};
 
 use crate::classify::{Category, Verdict};
 use crate::inspect::shape_text;
+use crate::render::style::{severity_style, BOLD, DIM};
 use crate::report::{ArrayReport, Report};
-use crate::rules::Severity;
-
-const BOLD: Style = Style::new().bold();
-const DIM: Style = Style::new().dimmed();
 
 fn verdict_style(verdict: Verdict) -> Style {
     let colour = match verdict {
@@ -34,15 +31,6 @@ fn category_style(category: Category) -> Style {
         Category::CodeExec => AnsiColor::Red,
     };
     Style::new().fg_color(Some(colour.into()))
-}
-
-fn severity_style(severity: Severity) -> Style {
-    let colour = match severity {
-        Severity::Error => AnsiColor::Red,
-        Severity::Warning => AnsiColor::Yellow,
-        _ => AnsiColor::Cyan,
-    };
-    Style::new().bold().fg_color(Some(colour.into()))
 }
 
 /// `1,234,567`.
