@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use crate::analysis::walk::{walk, Walk};
+use crate::analysis::object_paths::{object_paths, ObjectPaths};
 use crate::classify::{Category, KnownGlobals, Verdict};
 use crate::container::{self, ContainerKind};
 use crate::error::{Error, ErrorKind, Result};
-use crate::lift::{self, ArrayData, ArrayInfo};
+use crate::lift::{self, ArrayData, ArrayInfo, Lifted};
 use crate::limits::Limits;
 use crate::machine::{self, Graph, Node, NodeId, Stream};
 use crate::pytext;
@@ -85,6 +85,8 @@ pub struct StreamView<'a, 'd> {
     /// Which of them hold the object a loader returns (torch-legacy: only the fourth).
     pub object_pickles: std::ops::Range<usize>,
     pub storages: Option<&'a StorageMap>,
+    /// The stream's lift pass: its arrays and plain values by node id.
+    pub lifted: &'a Lifted,
 }
 
 impl StreamView<'_, '_> {
@@ -254,8 +256,7 @@ impl Builder<'_> {
     }
 
     fn run<'d>(&self, bytes: &'d [u8], start: usize, member: Option<&str>) -> Result<Stream<'d>> {
-        machine::run_stream(bytes, start, &self.options.limits, Some(lift::joblib_hook))
-            .map_err(|e| in_member(e, member))
+        lift::run_stream(bytes, start, &self.options.limits).map_err(|e| in_member(e, member))
     }
 
     /// A legacy torch file is five pickles (magic number, protocol version, system info,
@@ -283,7 +284,8 @@ impl Builder<'_> {
         };
         // Element sizes of each storage, from the tensors that use it.
         let mut sizes: HashMap<String, u64> = HashMap::new();
-        let w = walk(&stream.graph, bytes, main.root, "$", &mut Vec::new());
+        let lifted = lift::lift_stream(&stream.graph, bytes);
+        let w = object_paths(&stream.graph, &lifted, main.root, "$", &mut Vec::new());
         for array in &w.arrays {
             if let Ok(ArrayInfo {
                 data: ArrayData::Torch { key, .. },
@@ -425,7 +427,7 @@ impl Builder<'_> {
                 container::member_bytes(bytes, member, self.options.limits.max_decompressed)?;
             let key = member.name.strip_suffix(".npy").unwrap_or(&member.name);
             let mut root = String::from("$");
-            crate::analysis::walk::push_json_key(key, &mut root);
+            crate::analysis::path::push_json_key(key, &mut root);
             self.npy(&data, Some(&member.name), &root)?;
         }
         self.report.container = "npz".to_string();
@@ -441,13 +443,14 @@ impl Builder<'_> {
         scan_trailing: bool,
     ) -> Result<()> {
         let graph = &stream.graph;
+        let lifted = lift::lift_stream(graph, bytes);
         let first_pickle = self.report.pickles.len();
         let mut visited = Vec::new();
         for pickle in &stream.pickles {
             if !pickle.memo_carried {
                 visited = Vec::new();
             }
-            let w = walk(graph, bytes, pickle.root, ctx.root_path, &mut visited);
+            let w = object_paths(graph, &lifted, pickle.root, ctx.root_path, &mut visited);
             let mut imports = Vec::with_capacity(pickle.globals.len());
             for &(index, offset) in &pickle.globals {
                 let Some(global) = graph.globals.get(index as usize) else {
@@ -473,15 +476,19 @@ impl Builder<'_> {
             let arrays = w
                 .arrays
                 .iter()
-                .map(|found| match &found.info {
-                    Ok(info) => self.array_report(
-                        &found.path,
-                        ctx.member,
-                        info,
-                        ctx.storages,
-                        ctx.big_endian,
-                    ),
-                    Err(reason) => unreadable_array(&found.path, ctx.member, reason),
+                .map(|found| {
+                    let mut report = match found.info {
+                        Ok(info) => self.array_report(
+                            &found.path,
+                            ctx.member,
+                            info,
+                            ctx.storages,
+                            ctx.big_endian,
+                        ),
+                        Err(reason) => unreadable_array(&found.path, ctx.member, reason),
+                    };
+                    report.node = Some(found.node);
+                    report
                 })
                 .collect::<Vec<_>>();
             self.import_findings(&imports, ctx.member);
@@ -502,7 +509,7 @@ impl Builder<'_> {
                 }
             }
             if self.options.portable_hints {
-                self.portable_hints(graph, bytes, &w);
+                self.portable_hints(graph, &lifted, &w);
             }
             self.report.pickles.push(PickleReport {
                 member: ctx.member.map(str::to_string),
@@ -525,6 +532,7 @@ impl Builder<'_> {
             pickles: &self.report.pickles[first_pickle..],
             object_pickles: ctx.object_pickles.clone().unwrap_or(0..count),
             storages: ctx.storages,
+            lifted: &lifted,
         };
         self.visitor.stream(&view)?;
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
@@ -680,7 +688,7 @@ impl Builder<'_> {
         }
     }
 
-    fn portable_hints(&mut self, graph: &Graph<'_>, bytes: &[u8], w: &Walk) {
+    fn portable_hints(&mut self, graph: &Graph<'_>, lifted: &Lifted, w: &ObjectPaths<'_>) {
         const MAX_HINTS: usize = 10;
         for (path, node) in &w.objects {
             if self.report.portable_hints.len() >= MAX_HINTS {
@@ -689,7 +697,9 @@ impl Builder<'_> {
             let Some(call) = graph.call(*node) else {
                 continue;
             };
-            let class = lift::constructed_class(graph, *node).map_or(call.callable, |(c, _)| c);
+            let class = lifted
+                .constructed_class(graph, *node)
+                .map_or(call.callable, |(c, _)| c);
             let Some(global) = graph.global(class) else {
                 continue;
             };
@@ -713,7 +723,7 @@ impl Builder<'_> {
             for &(k, v) in pairs {
                 let Some(name) = graph.str(k) else { continue };
                 let attr_path = format!("{path}.{name}");
-                match lift::array_at(graph, bytes, v) {
+                match lifted.array(v) {
                     Some(Ok(info)) => hint.arrays.push((
                         name.to_string(),
                         attr_path,
@@ -825,6 +835,7 @@ impl Builder<'_> {
             offset,
             info,
             unavailable,
+            node: None,
         }
     }
 
@@ -854,6 +865,7 @@ fn unreadable_array(path: &str, member: Option<&str>, reason: &str) -> ArrayRepo
             data: ArrayData::Unavailable(reason.to_string()),
         },
         unavailable: Some(reason.to_string()),
+        node: None,
     }
 }
 

@@ -1,3 +1,4 @@
 //! Analyses of a read stream: object paths, arrays, imports and their categories, findings.
 
-pub mod walk;
+pub mod object_paths;
+pub mod path;
