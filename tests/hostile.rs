@@ -801,6 +801,33 @@ fn a_numeric_dtype_of_a_size_numpy_lacks_is_refused_not_read() {
     }
 }
 
+#[test]
+fn a_unicode_dtype_too_wide_for_64_bits_is_refused_not_wrapped_to_zero_bytes() {
+    let _one = one_at_a_time();
+    // Was: `U` × 4 bytes per character overflowed (src/lift/dtype.rs): a debug build
+    // panicked, a release build reported a 0-byte `<U0` array.
+    let name = "U4611686018427387904"; // 2**62 characters, 2**64 bytes
+    let p = ndarray_with_dtype(&dtype(
+        name,
+        b"(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t",
+    ));
+    let why = format!("dtype \"{name}\" has more than 2**64 bytes per element");
+    explain(name, &p, &options(), 16 * MIB).unwrap();
+    let report = inspect(name, &p, &options()).unwrap();
+    let array = &report.pickles[0].arrays[0];
+    assert_eq!(array.unavailable.as_deref(), Some(why.as_str()));
+    let mut text = Vec::new();
+    pklinspect::render::text::write_report(&mut text, &report).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(!text.contains("<U0"), "{text}");
+    let json = extract_json(name, &p, 1 << 20, 16 * MIB).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["$array"]["unavailable"], why.as_str(), "{json}");
+    let (dir, written) = extract_npy(name, &p, 16 * MIB);
+    assert_eq!(written.unwrap(), 0, "nothing to write");
+    drop(dir);
+}
+
 /// `callable(callable(…callable(innermost)…))`, `depth` calls deep, the callable memoized.
 fn nested_calls(global: &[u8], innermost: &[u8], depth: usize) -> Vec<u8> {
     let mut p = b"\x80\x02".to_vec();
