@@ -490,6 +490,69 @@ impl JsonBuilder<'_> {
     }
 
     /// An array as JSON: inline nested lists, or a `.npy` file beside the output.
+    /// An array written to a `.npy` file beside the document: `"file": name`.
+    fn array_file(
+        &mut self,
+        report: &ArrayReport,
+        buffer: &[u8],
+        layout: &Layout,
+        dir: &Path,
+        out: &mut String,
+    ) -> Result<()> {
+        let name = self.namer.name(&report.path, "npy");
+        let cannot = |e: &dyn std::fmt::Display| {
+            Error::new(ErrorKind::Io, 0, format!("cannot write {name}: {e}"))
+        };
+        let temp = output_temp(dir)?;
+        let mut writer = std::io::BufWriter::new(temp);
+        let mut entry = super::write_npy(
+            report,
+            buffer,
+            layout,
+            self.options.bfloat16,
+            &mut writer,
+            &mut |_| {},
+        )
+        .map_err(|e| cannot(&e))?;
+        let temp = writer.into_inner().map_err(|e| cannot(e.error()))?;
+        out.push_str(r#","file":"#);
+        json_string(&name, out);
+        entry.file = name.clone();
+        self.index.arrays.push(entry);
+        self.files.push((temp.into_temp_path(), name));
+        Ok(())
+    }
+
+    /// An array inline: `"data":` nested lists of its elements, in C order.
+    fn array_inline(
+        &mut self,
+        report: &ArrayReport,
+        buffer: &[u8],
+        layout: &Layout,
+        out: &mut String,
+    ) -> Result<()> {
+        // At least a digit and a comma per element.
+        let least = layout.count().unwrap_or(u64::MAX).saturating_mul(2);
+        let least = usize::try_from(least).unwrap_or(usize::MAX);
+        self.check_size(out.len().saturating_add(least), report.offset.unwrap_or(0))?;
+        out.push_str(r#","data":"#);
+        let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
+        // Elements are read in the stored byte order; widening is for files only.
+        let read_as = if transform == Transform::None {
+            dtype
+        } else {
+            report.info.dtype.clone()
+        };
+        let itemsize = layout.itemsize as u64;
+        nested(layout, out, |at, out| {
+            match slice_at(buffer, at as u64, itemsize) {
+                Some(bytes) => element(&read_as, bytes, out),
+                None => out.push_str("null"),
+            }
+        });
+        Ok(())
+    }
+
     fn array(
         &mut self,
         report: &ArrayReport,
@@ -512,55 +575,8 @@ impl JsonBuilder<'_> {
                 });
             }
             Ok((buffer, layout)) => match self.arrays_dir {
-                Some(dir) => {
-                    let name = self.namer.name(&report.path, "npy");
-                    let temp = output_temp(dir)?;
-                    let mut writer = std::io::BufWriter::new(temp);
-                    let mut entry = super::write_npy(
-                        report,
-                        &buffer,
-                        &layout,
-                        self.options.bfloat16,
-                        &mut writer,
-                        &mut |_| {},
-                    )
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Io, 0, format!("cannot write {name}: {e}"))
-                    })?;
-                    let temp = writer.into_inner().map_err(|e| {
-                        Error::new(
-                            ErrorKind::Io,
-                            0,
-                            format!("cannot write {name}: {}", e.error()),
-                        )
-                    })?;
-                    out.push_str(r#","file":"#);
-                    json_string(&name, out);
-                    entry.file = name.clone();
-                    self.index.arrays.push(entry);
-                    self.files.push((temp.into_temp_path(), name));
-                }
-                None => {
-                    // At least a digit and a comma per element.
-                    let least = layout.count().unwrap_or(u64::MAX).saturating_mul(2);
-                    let least = usize::try_from(least).unwrap_or(usize::MAX);
-                    self.check_size(out.len().saturating_add(least), report.offset.unwrap_or(0))?;
-                    out.push_str(r#","data":"#);
-                    let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
-                    // Elements are read in the stored byte order; widening is for files only.
-                    let read_as = if transform == Transform::None {
-                        dtype
-                    } else {
-                        report.info.dtype.clone()
-                    };
-                    let itemsize = layout.itemsize as u64;
-                    nested(&layout, out, |at, out| {
-                        match slice_at(&buffer, at as u64, itemsize) {
-                            Some(bytes) => element(&read_as, bytes, out),
-                            None => out.push_str("null"),
-                        }
-                    });
-                }
+                Some(dir) => self.array_file(report, &buffer, &layout, dir, out)?,
+                None => self.array_inline(report, &buffer, &layout, out)?,
             },
         }
         out.push_str("}}");
@@ -1128,9 +1144,26 @@ pub(crate) fn extract_json(
         builder.namer.reserve(name);
     }
     let report = inspect_with(source, bytes, &options.inspect, &mut builder)?;
-    let container = report.container.as_str();
+    let document = document(&report.container, &builder.roots);
+    let json = match (file, parent.as_deref()) {
+        (Some(file), Some(parent)) => {
+            write_files(&document, file, parent, builder.files.drain(..))?;
+            None
+        }
+        _ => Some(document.into_bytes()),
+    };
+    Ok(Extracted {
+        report,
+        index: builder.index,
+        json,
+    })
+}
+
+/// The rendered roots as one document: the value itself, `{"member": value, …}` for an
+/// npz, `{"$pickles": […]}` for several pickles.
+fn document(container: &str, roots: &[(Option<String>, String)]) -> String {
     let mut document = String::new();
-    match builder.roots.as_slice() {
+    match roots {
         [(_, only)] if container != "npz" => document.push_str(only),
         roots if container == "npz" => {
             document.push('{');
@@ -1157,40 +1190,33 @@ pub(crate) fn extract_json(
         }
     }
     document.push('\n');
-    let json = match (file, parent.as_deref()) {
-        (Some(file), Some(parent)) => {
-            let mut temp = output_temp(parent)?;
-            temp.write_all(document.as_bytes()).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    0,
-                    format!("cannot write {}: {e}", file.display()),
-                )
-            })?;
-            for (array, name) in builder.files.drain(..) {
-                let target = parent.join(&name);
-                array.persist(&target).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Io,
-                        0,
-                        format!("cannot write {}: {}", target.display(), e.error),
-                    )
-                })?;
-            }
-            temp.persist(file).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    0,
-                    format!("cannot write {}: {}", file.display(), e.error),
-                )
-            })?;
-            None
-        }
-        _ => Some(document.into_bytes()),
+    document
+}
+
+/// Writes the document to `file` and moves the arrays written beside it into place; the
+/// document last, so that it never names an array file that is not there.
+fn write_files(
+    document: &str,
+    file: &Path,
+    parent: &Path,
+    arrays: impl Iterator<Item = (tempfile::TempPath, String)>,
+) -> Result<()> {
+    let cannot = |target: &Path, e: &dyn std::fmt::Display| {
+        Error::new(
+            ErrorKind::Io,
+            0,
+            format!("cannot write {}: {e}", target.display()),
+        )
     };
-    Ok(Extracted {
-        report,
-        index: builder.index,
-        json,
-    })
+    let mut temp = output_temp(parent)?;
+    temp.write_all(document.as_bytes())
+        .map_err(|e| cannot(file, &e))?;
+    for (array, name) in arrays {
+        let target = parent.join(&name);
+        array
+            .persist(&target)
+            .map_err(|e| cannot(&target, &e.error))?;
+    }
+    temp.persist(file).map_err(|e| cannot(file, &e.error))?;
+    Ok(())
 }
