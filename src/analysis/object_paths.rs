@@ -7,6 +7,8 @@
 //! leaves; the globals their construction uses (`_reconstruct`, `dtype`, …) are
 //! attributed to the array's path.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use super::path::{self, is_attr_dict, Step};
 use crate::lift::{ArrayData, ArrayInfo, Lifted};
 use crate::machine::{Graph, MutationKind, Node, NodeId};
@@ -154,7 +156,8 @@ impl<'g> Walker<'g, '_, '_> {
                 Some(stamp) if *stamp != epoch => *stamp = epoch,
                 _ => continue,
             }
-            seen += 1;
+            // At most MAX_CONSTRUCTION_NODES, checked above.
+            seen = seen.saturating_add(1);
             match self.graph.node(id) {
                 Node::Global { .. } => self.record_use(id, path_end),
                 Node::Call(call) => {

@@ -3,6 +3,8 @@
 //! The object walk ([`super::object_paths`]) and the JSON extractor both build paths from
 //! these steps, so a path means the same thing in a report and in `index.json`.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::fmt::Write as _;
 
 use crate::machine::{Graph, Node, NodeId};
