@@ -92,6 +92,77 @@ pub struct Finding {
     pub member: Option<String>,
 }
 
+/// What the analysis detected, before the findings pipeline
+/// ([`crate::analysis::findings::judge`]) gives it the severity a rule set says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Detected {
+    pub rule: Rule,
+    /// The object path it concerns, if any.
+    pub path: Option<String>,
+    /// Where in the decoded stream or member (`member`) it was found.
+    pub offset: Option<u64>,
+    pub message: String,
+    /// The global it is about, as written in the stream.
+    pub module: Option<String>,
+    pub name: Option<String>,
+    /// The container member, if any.
+    pub member: Option<String>,
+}
+
+impl Detected {
+    /// A detection of `rule` with `message`, at no particular place.
+    pub fn new(rule: Rule, message: impl Into<String>) -> Detected {
+        Detected {
+            rule,
+            path: None,
+            offset: None,
+            message: message.into(),
+            module: None,
+            name: None,
+            member: None,
+        }
+    }
+
+    /// At this offset.
+    pub fn at(mut self, offset: Option<u64>) -> Detected {
+        self.offset = offset;
+        self
+    }
+
+    /// About this object path.
+    pub fn path(mut self, path: Option<&str>) -> Detected {
+        self.path = path.map(str::to_string);
+        self
+    }
+
+    /// In this container member.
+    pub fn member(mut self, member: Option<&str>) -> Detected {
+        self.member = member.map(str::to_string);
+        self
+    }
+
+    /// About this global.
+    pub fn global(mut self, module: &str, name: &str) -> Detected {
+        self.module = Some(module.to_string());
+        self.name = Some(name.to_string());
+        self
+    }
+
+    /// The finding, at `severity`.
+    pub fn with_severity(self, severity: Severity) -> Finding {
+        Finding {
+            rule: self.rule,
+            severity,
+            path: self.path,
+            offset: self.offset,
+            message: self.message,
+            module: self.module,
+            name: self.name,
+            member: self.member,
+        }
+    }
+}
+
 /// A library or script object that could be replaced by its plain content.
 #[derive(Clone, Debug)]
 pub struct PortableHint {

@@ -1,7 +1,10 @@
 //! The rules behind findings: one table, each rule with a stable id, a default severity,
 //! a one-line summary and an explanation (`pklinspect rules` prints them).
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::classify::{Category, DenyEntry};
 
 /// How serious a finding is. `Off` rules produce no findings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,7 +33,8 @@ impl fmt::Display for Severity {
 }
 
 macro_rules! rules {
-    ($( $variant:ident = $id:literal, $severity:ident, $summary:literal, $explanation:literal; )*) => {
+    ($( $variant:ident = $id:literal, $severity:ident, category: $category:expr, security: $security:expr,
+        $summary:literal, $explanation:literal; )*) => {
         /// A rule. Ids are kebab-case and stable: CI configurations refer to them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Rule { $( $variant, )* }
@@ -59,87 +63,147 @@ macro_rules! rules {
             pub fn from_id(id: &str) -> Option<Rule> {
                 match id { $( $id => Some(Rule::$variant), )* _ => None }
             }
+            /// The import category this rule reports, if it reports one (each category has
+            /// at most one rule; `plain` and `array` have none).
+            pub fn category(self) -> Option<Category> {
+                match self { $( Rule::$variant => $category, )* }
+            }
+            /// GitHub code scanning's `security-severity` (a CVSS-like score) for rules about
+            /// what a file does when loaded; `None` for rules about whether it loads elsewhere.
+            pub fn security_severity(self) -> Option<&'static str> {
+                match self { $( Rule::$variant => $security, )* }
+            }
         }
     };
 }
 
 rules! {
-    CodeExec = "code-exec", Error,
+    CodeExec = "code-exec", Error, category: Some(Category::CodeExec), security: Some("9.8"),
         "the file imports something that runs code or touches the system when it is loaded",
         "Unpickling calls the globals a pickle names. Functions such as os.system, builtins.eval, \
          subprocess.Popen or runpy._run_code run whatever the file's author chose, with the \
          loader's privileges, the moment pickle.load (or joblib.load, torch.load) reads the file. \
          Never load such a file; get its data out with `pklinspect extract`.";
-    UserDefined = "user-defined", Error,
+    UserDefined = "user-defined", Error, category: Some(Category::UserDefined), security: None,
         "the file needs a class or function defined in the script that wrote it",
         "Objects of classes defined in a script (__main__) or notebook are pickled by reference to \
          that script. They load only where exactly that code is importable under the same name: \
          anywhere else pickle.load fails with AttributeError or ModuleNotFoundError. Convert \
          them to plain data (dicts, lists, arrays) before saving.";
-    RuntimeHandle = "runtime-handle", Error,
+    RuntimeHandle = "runtime-handle", Error, category: Some(Category::RuntimeHandle), security: None,
         "the file holds an object tied to a live runtime (tensors of a framework session, locks, files)",
         "Objects such as TensorFlow eager tensors or resource variables, thread locks and open \
          files belong to the process that made them. They load only inside the same framework \
          runtime and version, if at all. Save their values (e.g. as numpy arrays) instead.";
-    UnknownImport = "unknown-import", Warning,
+    UnknownImport = "unknown-import", Warning, category: Some(Category::Unknown), security: Some("5.3"),
         "the file imports something pklinspect does not know",
         "The global is neither standard library, nor known array machinery, nor a known library. \
          Any importable callable can run code on load, so an unknown one deserves a look.";
-    LibraryImport = "library-import", Off,
+    LibraryImport = "library-import", Off, category: Some(Category::Library), security: None,
         "the file needs a third-party library (and a compatible version) to load",
         "Classes of pandas, scikit-learn, keras and similar libraries load only where that \
          library is installed, in a version whose internals match the writer's.";
-    DeniedImport = "denied-import", Error,
+    DeniedImport = "denied-import", Error, category: None, security: None,
         "the file imports a global that the project's policy forbids (a `deny` entry)",
         "A policy file (pklinspect.toml, or [tool.pklinspect] in pyproject.toml) can list globals \
          a project never wants in its committed files, each with a reason: a class that should \
          have been saved as plain data, a framework whose pickles break between versions. The \
          finding repeats the policy's reason. Deny entries are checked whatever the global's \
          category, and an `allow` entry does not lift them.";
-    ExtensionRef = "extension-ref", Error,
+    ExtensionRef = "extension-ref", Error, category: None, security: Some("8.1"),
         "the file refers to copyreg's extension registry (EXT1/EXT2/EXT4)",
         "Extension codes name a global through a registry that is empty in a fresh interpreter. \
          Loading fails unless the loader registered the code, and what it resolves to cannot be \
          known from the file.";
-    UnreachablePayload = "unreachable-payload", Warning,
+    UnreachablePayload = "unreachable-payload", Warning, category: None, security: Some("7.5"),
         "code-executing pickle data sits where no loader reads it (after the data a loader stops at)",
         "A loader reads one pickle, or pickles one after another. Bytes after something that is \
          not a pickle are never reached by pickle.load, but a tool or a later format change \
          might read them: a hidden payload there is suspicious even though it is not run today.";
-    Numpy2Only = "numpy2-only", Warning,
+    Numpy2Only = "numpy2-only", Warning, category: None, security: None,
         "the file names numpy._core, which only numpy 2 has: numpy 1.x cannot load it",
         "numpy 2 writes its array machinery as numpy._core.*. numpy 1.x has no such module, so \
          the file fails to load there (ModuleNotFoundError). numpy 2 still reads files written \
          by numpy 1.";
-    OutOfBand = "out-of-band-buffer", Warning,
+    OutOfBand = "out-of-band-buffer", Warning, category: None, security: None,
         "array data was written out of band (pickle protocol 5) and is not in the file",
         "With a buffer_callback, protocol 5 stores large buffers outside the pickle stream. The \
          file alone cannot be loaded: the loader must be handed the same buffers.";
-    PersistentRef = "persistent-ref", Info,
+    PersistentRef = "persistent-ref", Info, category: None, security: None,
         "the file refers to objects kept outside it (persistent ids)",
         "PERSID/BINPERSID opcodes ask the loader's persistent_load to supply an object. torch \
          uses them for tensor storages; a plain pickle.load fails on them.";
-    Malformed = "malformed", Error,
+    Malformed = "malformed", Error, category: None, security: None,
         "the file is not a valid pickle (or container) and cannot be loaded",
         "The bytes are truncated, corrupt, or break the pickle machine's rules (stack underflow, \
          unknown memo key, unsupported protocol). The message gives the byte offset.";
-    TrailingData = "trailing-data", Warning,
+    TrailingData = "trailing-data", Warning, category: None, security: None,
         "bytes follow the last pickle and are not a pickle",
         "Loaders stop after the data they expect and ignore what follows. Trailing bytes are \
          harmless to loading but may be a damaged write or hidden data.";
-    LimitExceeded = "limit-exceeded", Error,
+    LimitExceeded = "limit-exceeded", Error, category: None, security: None,
         "the file exceeds a resource limit and was not fully read",
         "pklinspect bounds nodes, memo entries, nesting depth and decompressed size so that no \
          input can exhaust memory. Raise the limit if the file is trusted to be that large.";
-    Unreadable = "unreadable", Error,
+    Unreadable = "unreadable", Error, category: None, security: None,
         "the file could not be read at all (permissions, an I/O error)",
         "pklinspect could not open or read the file, so nothing in it was checked. `lint` exits \
          with code 2 whatever this rule's severity: a check that did not happen is not a pass.";
 }
 
+impl Rule {
+    /// The rule that reports imports of `category` (`code-exec` for `Category::CodeExec`, …),
+    /// from the [`Rule::category`] column.
+    pub fn for_category(category: Category) -> Option<Rule> {
+        RULES
+            .iter()
+            .copied()
+            .find(|r| r.category() == Some(category))
+    }
+}
+
+/// What the findings pipeline applies to what the analysis detected: each rule's severity
+/// (a policy may change the defaults; `off` drops the rule's findings) and the policy's deny
+/// entries. The default is the built-in policy, which `explain` uses.
+#[derive(Clone, Debug, Default)]
+pub struct RuleSet {
+    severities: BTreeMap<Rule, Severity>,
+    /// Globals the policy forbids, each a `denied-import` finding wherever it is imported.
+    pub deny: Vec<DenyEntry>,
+}
+
+impl RuleSet {
+    /// Sets `rule`'s severity.
+    pub fn set_severity(&mut self, rule: Rule, severity: Severity) {
+        self.severities.insert(rule, severity);
+    }
+
+    /// The severity of `rule` here.
+    pub fn severity(&self, rule: Rule) -> Severity {
+        self.severities
+            .get(&rule)
+            .copied()
+            .unwrap_or_else(|| rule.default_severity())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each category that is worth a finding has exactly one rule; plain and array none.
+    #[test]
+    fn every_reported_category_has_one_rule() {
+        for category in Category::ALL {
+            let rules: Vec<Rule> = RULES
+                .iter()
+                .copied()
+                .filter(|r| r.category() == Some(category))
+                .collect();
+            let expected = usize::from(!matches!(category, Category::Plain | Category::Array));
+            assert_eq!(rules.len(), expected, "{category}: {rules:?}");
+        }
+    }
 
     #[test]
     fn ids_are_unique_kebab_case_and_round_trip() {

@@ -1591,3 +1591,45 @@ fn tensors_sharing_a_megabyte_storage_key_do_not_copy_it_each() {
         Some("storage key is not text of at most 256 bytes")
     );
 }
+
+/// A legacy (non-zip) `torch.save` file holding one float tensor whose storage offset is
+/// `storage_offset`: the magic, protocol and sys-info pickles, the object, the storage-key
+/// list, then the storage (element count, then the elements).
+fn legacy_torch_tensor(storage_offset: u64) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.");
+    p.extend_from_slice(b"\x80\x02M\xe9\x03.");
+    p.extend_from_slice(b"\x80\x02}.");
+    p.extend_from_slice(b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n(");
+    p.extend_from_slice(b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x02\x00\x00\x00k0X\x03\x00\x00\x00cpuK\x01tQ");
+    p.extend_from_slice(b"\x8a\x09");
+    p.extend_from_slice(&storage_offset.to_le_bytes());
+    p.push(0); // LONG1 is signed: a ninth byte keeps the offset positive
+    p.extend_from_slice(b"K\x01\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtR.");
+    p.extend_from_slice(b"\x80\x02]X\x02\x00\x00\x00k0a.");
+    p.extend_from_slice(&1u64.to_le_bytes());
+    p.extend_from_slice(&1.5f32.to_le_bytes());
+    p
+}
+
+#[test]
+fn a_torch_storage_offset_past_two_to_the_64_bytes_is_reported_not_wrapped() {
+    let _one = one_at_a_time();
+    // Was: `storage_offset * itemsize` overflowed (a debug build panicked; release
+    // reported a wrapped offset and an "extractable" tensor that extract then skipped).
+    let sane = inspect("sane", &legacy_torch_tensor(0), &options()).unwrap();
+    assert_eq!(sane.container, "torch-legacy");
+    let tensor = &sane.pickles[3].arrays[0];
+    assert_eq!(tensor.unavailable, None, "{tensor:?}");
+
+    let p = legacy_torch_tensor(u64::MAX / 2);
+    let report = inspect("huge", &p, &options()).unwrap();
+    let tensor = &report.pickles[3].arrays[0];
+    assert_eq!(tensor.offset, None, "{tensor:?}");
+    let reason = tensor.unavailable.as_deref().unwrap_or_default();
+    assert!(reason.contains("lies past any file"), "{reason:?}");
+    explain("huge storage offset", &p, &options(), 16 * MIB).unwrap();
+    let (dir, written) = extract_npy("huge storage offset", &p, 16 * MIB);
+    assert_eq!(written.unwrap(), 0, "nothing to write");
+    drop(dir);
+}

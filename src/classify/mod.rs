@@ -36,6 +36,7 @@
 //! 3 and 4 are not rows: only an exact user entry overrides them.
 
 mod compat;
+mod deny;
 mod table;
 
 use std::borrow::Cow;
@@ -46,6 +47,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use compat::{normalise, normalise_module, IMPORT_MAPPING, NAME_MAPPING};
+pub use deny::DenyEntry;
 pub use table::{Entry, BUILTIN_TABLE};
 
 /// SPEC §5 categories, ordered from most benign to worst; the verdict takes the maximum.

@@ -9,6 +9,7 @@
 
 mod compressed;
 mod npy;
+mod open;
 mod pyliteral;
 mod torch;
 mod zipfile;
@@ -18,7 +19,11 @@ pub use npy::{
     descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader,
     MAX_NPY_HEADER_DEPTH, NPY_MAGIC,
 };
-pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
+pub use open::{in_member, open, NpyPart, Opened, Part, StreamPart};
+pub use torch::{
+    legacy_storage_map, legacy_storages, torch_zip, LegacyStorage, StorageBytes, StorageMap,
+    StorageRef, TorchZip,
+};
 pub use zipfile::{
     check_crc, member_bytes, zip_members, zip_members_with_limit, NameIssue, ZipMember,
     DEFAULT_MAX_ZIP_MEMBERS,

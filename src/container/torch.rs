@@ -4,6 +4,30 @@
 use super::zipfile::{member_bytes, ZipMember};
 use crate::error::{Error, ErrorKind, Result};
 
+/// Where a torch storage's bytes can be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StorageBytes {
+    /// At this offset of the stream's own bytes (legacy files: after the pickles).
+    Stream(u64),
+    /// At this offset of the input file (zip members, stored uncompressed as torch writes them).
+    Input(u64),
+    /// Not readable in place (the reason).
+    Missing(String),
+}
+
+/// A torch storage: the member holding it (zip), its offset there as reported, its
+/// length, and where to read it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageRef {
+    pub member: Option<String>,
+    pub offset: u64,
+    pub len: u64,
+    pub bytes: StorageBytes,
+}
+
+/// Torch storages by key.
+pub type StorageMap = std::collections::HashMap<String, StorageRef>;
+
 /// A `torch.save` zip archive's layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TorchZip {
@@ -182,6 +206,28 @@ pub fn legacy_storages(
         pos = offset + len as usize;
     }
     Ok(out)
+}
+
+/// The storages of a legacy file ([`legacy_storages`]) as a [`StorageMap`]: their bytes lie in
+/// the stream itself, after the pickles.
+pub fn legacy_storage_map(
+    bytes: &[u8],
+    start: usize,
+    keys: &[(String, u64)],
+) -> Result<StorageMap> {
+    Ok(legacy_storages(bytes, start, keys)?
+        .into_iter()
+        .map(|s| {
+            let offset = s.offset as u64;
+            let storage = StorageRef {
+                member: None,
+                offset,
+                len: s.len,
+                bytes: StorageBytes::Stream(offset),
+            };
+            (s.key, storage)
+        })
+        .collect())
 }
 
 impl LegacyStorage {

@@ -560,6 +560,47 @@ fn datetime_unit(graph: &Graph<'_>, names: Names<'_>, metadata: Option<NodeId>) 
     }
 }
 
+/// The dtype an `.npy` header's `descr` describes (numpy's `format.descr_to_dtype`).
+/// Structured fields are packed in order; `('', '|Vn')` entries are padding, dropped with
+/// their offset kept. `None` when numpy would not read it.
+pub fn from_npy_descr(descr: &crate::container::Descr) -> Option<DType> {
+    use crate::container::Descr;
+    match descr {
+        Descr::Str(s) => DType::from_str_descr(s),
+        Descr::Fields(entries) => {
+            let mut fields = Vec::new();
+            let mut offset = 0u64;
+            for entry in entries {
+                let base = from_npy_descr(&entry.descr)?;
+                let dtype = if entry.shape.is_empty() {
+                    base
+                } else {
+                    DType::SubArray {
+                        base: Box::new(base),
+                        shape: entry.shape.clone(),
+                    }
+                };
+                let size = dtype.itemsize();
+                let is_padding =
+                    entry.name.is_empty() && matches!(dtype, DType::Scalar { kind: 'V', .. });
+                if !is_padding {
+                    fields.push(Field {
+                        name: entry.name.clone(),
+                        title: entry.title.clone(),
+                        dtype,
+                        offset,
+                    });
+                }
+                offset = offset.checked_add(size)?;
+            }
+            Some(DType::Structured {
+                fields,
+                itemsize: offset,
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,12 +22,13 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-use crate::classify::{Category, Verdict};
+use crate::analysis::findings::judge;
+use crate::classify::Verdict;
 use crate::container;
 use crate::error::{Error, ErrorKind};
 use crate::input::Input;
 use crate::inspect::inspect;
-use crate::report::{Finding, Report};
+use crate::report::{Detected, Finding, Report};
 use crate::rules::{Rule, Severity};
 
 pub use policy::{Policy, Scope};
@@ -74,16 +75,7 @@ impl FileResult {
         push(
             &mut findings,
             scope,
-            Finding {
-                rule: Rule::Unreadable,
-                severity: Severity::Error,
-                path: None,
-                offset: None,
-                message: message.clone(),
-                module: None,
-                name: None,
-                member: None,
-            },
+            Detected::new(Rule::Unreadable, message.clone()),
         );
         FileResult {
             name,
@@ -106,13 +98,9 @@ impl FileResult {
     }
 }
 
-/// Adds `finding` with the scope's severity for its rule, unless that is `off`.
-fn push(findings: &mut Vec<Finding>, scope: &Scope, mut finding: Finding) {
-    let severity = scope.severity(finding.rule);
-    if severity != Severity::Off {
-        finding.severity = severity;
-        findings.push(finding);
-    }
+/// Adds what was detected with the scope's severity for its rule, unless that is `off`.
+fn push(findings: &mut Vec<Finding>, scope: &Scope, detected: Detected) {
+    findings.extend(judge(&scope.options.rules, detected));
 }
 
 /// Checks a file on disk. `None` when it is not a pickle by content (and its name did not
@@ -167,7 +155,7 @@ pub fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) -> Option
         inspect(&candidate.name, bytes, &scope.options)
     }));
     match inspected {
-        Ok(Ok(report)) => Some(from_report(candidate, report, scope)),
+        Ok(Ok(report)) => Some(from_report(candidate, report)),
         Ok(Err(_)) if !strict => None,
         Ok(Err(e)) => Some(from_error(candidate, bytes, &e, scope)),
         Err(panic) => {
@@ -186,62 +174,9 @@ pub fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) -> Option
     }
 }
 
-fn from_report(candidate: &Candidate, report: Report, scope: &Scope) -> FileResult {
-    let mut findings = Vec::with_capacity(report.findings.len());
-    for finding in report.findings {
-        push(&mut findings, scope, finding);
-    }
-    // `inspect` leaves out library-import findings (off by default); the policy may want
-    // them. Deny entries are the policy's own.
-    let library = scope.severity(Rule::LibraryImport) != Severity::Off;
-    let deny = scope.severity(Rule::DeniedImport) != Severity::Off && !scope.deny.is_empty();
-    if library || deny {
-        for pickle in &report.pickles {
-            for import in &pickle.imports {
-                let qualified = format!("{}.{}", import.module, import.name);
-                let unreachable = if import.paths.is_empty() {
-                    " (not reachable from the root object, but imported when the file is loaded)"
-                } else {
-                    ""
-                };
-                let finding = |rule: Rule, message: String| Finding {
-                    rule,
-                    severity: Severity::Error,
-                    path: import.paths.first().cloned(),
-                    offset: Some(import.offset),
-                    message,
-                    module: Some(import.module.clone()),
-                    name: Some(import.name.clone()),
-                    member: pickle.member.clone(),
-                };
-                if library && import.category == Category::Library {
-                    let message = format!("{qualified}: {}{unreachable}", import.reason);
-                    push(&mut findings, scope, finding(Rule::LibraryImport, message));
-                }
-                let denied = if deny {
-                    scope
-                        .deny
-                        .iter()
-                        .find(|d| d.matches(&import.module, &import.name))
-                } else {
-                    None
-                };
-                if let Some(entry) = denied {
-                    let why = entry
-                        .reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default();
-                    let message = format!(
-                        "{qualified} is denied by the policy (`{}`){why}{unreachable}",
-                        entry.pattern
-                    );
-                    push(&mut findings, scope, finding(Rule::DeniedImport, message));
-                }
-            }
-        }
-        findings.sort_by(|a, b| (&a.member, a.offset).cmp(&(&b.member, b.offset)));
-    }
+fn from_report(candidate: &Candidate, report: Report) -> FileResult {
+    // `inspect` ran the findings pipeline with the scope's rule set: its findings carry the
+    // policy's severities and deny findings already.
     let decoded = report.compression.is_some()
         || matches!(
             report.container.as_str(),
@@ -253,7 +188,7 @@ fn from_report(candidate: &Candidate, report: Report, scope: &Scope) -> FileResu
         container: Some(report.container),
         verdict: Some(report.verdict),
         decoded,
-        findings,
+        findings: report.findings,
         error: None,
     }
 }
@@ -268,16 +203,7 @@ fn from_error(candidate: &Candidate, bytes: &[u8], e: &Error, scope: &Scope) -> 
     push(
         &mut findings,
         scope,
-        Finding {
-            rule,
-            severity: Severity::Error,
-            path: None,
-            offset: Some(e.offset()),
-            message: e.message().to_string(),
-            module: None,
-            name: None,
-            member: None,
-        },
+        Detected::new(rule, e.message()).at(Some(e.offset())),
     );
     let kind = container::sniff(bytes);
     FileResult {

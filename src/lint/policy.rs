@@ -46,10 +46,10 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{normalise, normalise_module, Category, KnownGlobals};
+use crate::classify::{Category, DenyEntry, KnownGlobals};
 use crate::inspect::Options;
 use crate::limits::Limits;
-use crate::rules::{Rule, Severity, RULES};
+use crate::rules::{Rule, RuleSet, Severity, RULES};
 
 /// The policy file's name.
 pub const CONFIG_FILE: &str = "pklinspect.toml";
@@ -377,80 +377,17 @@ pub fn discover(start: &Path) -> Result<(Source, Config), ConfigError> {
     Ok((Source::Defaults, Config::default()))
 }
 
-/// A deny entry, ready to match.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DenyEntry {
-    /// As written.
-    pub pattern: String,
-    pub reason: Option<String>,
-    module: String,
-    kind: DenyKind,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum DenyKind {
-    /// `module.name` (also `module.Outer.Inner`): the qualified name.
-    Exact(String),
-    /// `module.*`: any attribute of exactly this module.
-    Star,
-    /// `module.**`: this module and its submodules.
-    Tree,
-}
-
-impl DenyEntry {
-    fn new(entry: &GlobalEntry) -> Result<DenyEntry, String> {
-        // The classifier's own pattern check (and Python 2 spellings), on a scratch table.
-        KnownGlobals::builtin().add(&entry.pattern, Category::CodeExec, "deny")?;
-        let (module, name) = entry
-            .pattern
-            .rsplit_once('.')
-            .ok_or_else(|| format!("pattern `{}` names no module", entry.pattern))?;
-        let (module, kind) = match name {
-            "*" => (normalise_module(module).to_string(), DenyKind::Star),
-            "**" => (normalise_module(module).to_string(), DenyKind::Tree),
-            _ => {
-                let (m, n) = normalise(module, name);
-                (m.to_string(), DenyKind::Exact(format!("{m}.{n}")))
-            }
-        };
-        Ok(DenyEntry {
-            pattern: entry.pattern.clone(),
-            reason: entry.reason.clone(),
-            module,
-            kind,
-        })
-    }
-
-    /// Whether the global `module.name`, as written in a stream, is denied.
-    pub fn matches(&self, module: &str, name: &str) -> bool {
-        let (module, name) = normalise(module, name);
-        match &self.kind {
-            DenyKind::Exact(qualified) => *qualified == format!("{module}.{name}"),
-            DenyKind::Star => module == self.module,
-            DenyKind::Tree => {
-                module == self.module
-                    || (module.starts_with(&self.module)
-                        && module.as_bytes().get(self.module.len()) == Some(&b'.'))
-            }
-        }
-    }
-}
-
-/// What applies to one file: the inspect options (limits, known globals with the allow
-/// entries), each rule's severity and the deny entries.
+/// What applies to one file: the inspect options — limits, known globals with the allow
+/// entries, and the rule set (each rule's severity and the deny entries) that the findings
+/// pipeline applies.
 pub struct Scope {
     pub options: Options,
-    severities: BTreeMap<Rule, Severity>,
-    pub deny: Vec<DenyEntry>,
 }
 
 impl Scope {
     /// The severity of `rule` here.
     pub fn severity(&self, rule: Rule) -> Severity {
-        self.severities
-            .get(&rule)
-            .copied()
-            .unwrap_or_else(|| rule.default_severity())
+        self.options.rules.severity(rule)
     }
 }
 
@@ -643,17 +580,21 @@ impl Policy {
         }
         let deny = deny
             .iter()
-            .map(|e| DenyEntry::new(e).map_err(|m| format!("deny: {m}")))
+            .map(|e| DenyEntry::new(&e.pattern, e.reason.clone()).map_err(|m| format!("deny: {m}")))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut rules = RuleSet::default();
+        rules.deny = deny;
+        for (rule, severity) in severities {
+            rules.set_severity(rule, severity);
+        }
         Ok(Scope {
             options: Options {
                 limits: self.limits.clone(),
                 known,
                 // Hints are for `explain`; lint reports findings only.
                 portable_hints: false,
+                rules,
             },
-            severities,
-            deny,
         })
     }
 
@@ -816,30 +757,6 @@ mod tests {
         assert_eq!(cat("__main__", "Config"), Category::Plain);
         assert_eq!(cat("__main__", "Other"), Category::UserDefined);
         assert_eq!(cat("torch", "load"), Category::CodeExec);
-    }
-
-    #[test]
-    fn deny_patterns_match_like_the_classifier() {
-        let entry = |p: &str| {
-            DenyEntry::new(&GlobalEntry {
-                pattern: p.to_string(),
-                reason: None,
-            })
-            .unwrap()
-        };
-        let exact = entry("acme.models.Outer.Inner");
-        assert!(exact.matches("acme.models", "Outer.Inner"));
-        assert!(!exact.matches("acme.models", "Outer"));
-        let star = entry("torch.nn.*");
-        assert!(star.matches("torch.nn", "Module"));
-        assert!(!star.matches("torch.nn.modules.linear", "Linear"));
-        let tree = entry("torch.nn.**");
-        assert!(tree.matches("torch.nn", "Module"));
-        assert!(tree.matches("torch.nn.modules.linear", "Linear"));
-        assert!(!tree.matches("torch.nnx", "Module"));
-        // Python 2 spellings are normalised on both sides.
-        assert!(entry("builtins.eval").matches("__builtin__", "eval"));
-        assert!(entry("__builtin__.*").matches("builtins", "eval"));
     }
 
     #[test]

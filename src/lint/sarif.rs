@@ -171,18 +171,6 @@ fn level(severity: Severity) -> Option<&'static str> {
     }
 }
 
-/// Rules about what a file does when loaded, for GitHub's security view; the others are
-/// about whether it loads elsewhere.
-fn security_severity(rule: Rule) -> Option<&'static str> {
-    match rule {
-        Rule::CodeExec => Some("9.8"),
-        Rule::ExtensionRef => Some("8.1"),
-        Rule::UnreachablePayload => Some("7.5"),
-        Rule::UnknownImport => Some("5.3"),
-        _ => None,
-    }
-}
-
 /// `code-exec` → `CodeExec`.
 fn pascal(id: &str) -> String {
     id.split('-')
@@ -197,7 +185,7 @@ fn pascal(id: &str) -> String {
 }
 
 fn descriptor(rule: Rule) -> ReportingDescriptor {
-    let security = security_severity(rule);
+    let security = rule.security_severity();
     let mut tags = vec!["pickle"];
     tags.push(if security.is_some() {
         "security"

@@ -1,0 +1,200 @@
+//! One pickle stream through the analysis: the machine runs it, the legacy torch layout is
+//! recognised (its storages follow the pickles), and each pickle's walk feeds the imports,
+//! arrays, hints and findings of the report. The visitor sees the stream while its bytes
+//! are alive.
+
+#![warn(clippy::arithmetic_side_effects)]
+
+use std::collections::HashMap;
+
+use crate::classify::Category;
+use crate::container::{self, in_member, StorageMap, StreamPart};
+use crate::error::Result;
+use crate::inspect::{StreamView, Visitor};
+use crate::lift::{self, ArrayData, ArrayInfo, Lifted};
+use crate::machine::{Node, Pickle, Stream};
+use crate::report::PickleReport;
+use crate::rules::Rule;
+
+use super::arrays::{array_report, out_of_band_findings, unreadable_array};
+use super::findings::graph_findings;
+use super::imports::{import_findings, import_reports};
+use super::object_paths::object_paths;
+use super::Analysis;
+
+/// The magic number torch's legacy format pickles first (`torch/serialization.py`).
+const TORCH_LEGACY_MAGIC: u128 = 0x1950a86a20f9469cfc6c;
+
+/// What the analysis of one stream's pickles needs to know about it.
+struct StreamContext<'a> {
+    member: Option<&'a str>,
+    root_path: &'a str,
+    storages: Option<&'a StorageMap>,
+    big_endian: bool,
+}
+
+impl Analysis<'_> {
+    /// Runs the machine on a stream and adds its pickles: imports, arrays, findings.
+    pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
+        let bytes: &[u8] = &part.bytes;
+        let member = part.member.as_deref();
+        let stream = lift::run_stream(bytes, part.start, &self.options.limits)
+            .map_err(|e| in_member(e, member))?;
+        // The one lift pass of the stream: everything below reads its arrays by node.
+        let lifted = lift::lift_stream(&stream.graph, bytes);
+        let legacy = if part.whole_file {
+            legacy_torch_storages(bytes, &stream, &lifted)?
+        } else {
+            None
+        };
+        // A legacy torch file: the storages are the data after the pickles (not trailing
+        // garbage), its persistent ids are its own, and only the fourth pickle holds the
+        // object torch.load returns.
+        let (storages, persistent_ids_expected, object_pickles, scan_trailing) = match &legacy {
+            Some(map) => (Some(map), true, Some(3..4), false),
+            None => (
+                part.storages,
+                part.persistent_ids_expected,
+                part.object_pickles.clone(),
+                part.scan_trailing,
+            ),
+        };
+        self.torch_legacy |= legacy.is_some();
+        let ctx = StreamContext {
+            member,
+            root_path: &part.root_path,
+            storages,
+            big_endian: part.big_endian,
+        };
+        let first = self.report.pickles.len();
+        let mut visited = Vec::new();
+        for pickle in &stream.pickles {
+            if !pickle.memo_carried {
+                visited = Vec::new();
+            }
+            self.pickle(&stream, &lifted, pickle, &ctx, &mut visited);
+        }
+        let extensions = graph_findings(&stream.graph, member, persistent_ids_expected);
+        for detected in &extensions {
+            if detected.rule == Rule::ExtensionRef {
+                self.categories.push(Category::RuntimeHandle);
+            }
+        }
+        self.detected.extend(extensions);
+        let count = self.report.pickles.len().saturating_sub(first);
+        let view = StreamView {
+            input: self.input,
+            bytes,
+            member,
+            root_path: &part.root_path,
+            stream: &stream,
+            pickles: &self.report.pickles[first..],
+            object_pickles: object_pickles.unwrap_or(0..count),
+            storages,
+            lifted: &lifted,
+        };
+        visitor.stream(&view)?;
+        if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
+            self.trailing(bytes, *offset, why.as_ref(), member);
+        }
+        Ok(())
+    }
+
+    /// One pickle of a stream: its walk, imports, arrays, hints and findings.
+    fn pickle(
+        &mut self,
+        stream: &Stream<'_>,
+        lifted: &Lifted,
+        pickle: &Pickle,
+        ctx: &StreamContext<'_>,
+        visited: &mut Vec<bool>,
+    ) {
+        let graph = &stream.graph;
+        let w = object_paths(graph, lifted, pickle.root, ctx.root_path, visited);
+        let imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        for import in &imports {
+            if import.name == "NumpyArrayWrapper" {
+                self.joblib = true;
+            }
+            self.categories.push(import.category);
+        }
+        let arrays: Vec<_> = w
+            .arrays
+            .iter()
+            .map(|found| {
+                let mut report = match found.info {
+                    Ok(info) => {
+                        array_report(&found.path, ctx.member, info, ctx.storages, ctx.big_endian)
+                    }
+                    Err(reason) => unreadable_array(&found.path, ctx.member, reason),
+                };
+                report.node = Some(found.node);
+                report
+            })
+            .collect();
+        self.detected.extend(import_findings(&imports, ctx.member));
+        self.detected
+            .extend(out_of_band_findings(&arrays, ctx.member));
+        if self.options.portable_hints {
+            self.portable_hints(graph, lifted, &w);
+        }
+        self.report.pickles.push(PickleReport {
+            member: ctx.member.map(str::to_string),
+            offset: pickle.start as u64,
+            length: pickle.end.saturating_sub(pickle.start) as u64,
+            protocol: pickle.protocol,
+            opcode_count: pickle.opcode_count,
+            imports,
+            arrays,
+        });
+    }
+}
+
+/// A legacy torch file is five pickles (magic number, protocol version, system info, the
+/// object, the storage keys) followed by the storages: their map, if `stream` is one.
+fn legacy_torch_storages(
+    bytes: &[u8],
+    stream: &Stream<'_>,
+    lifted: &Lifted,
+) -> Result<Option<StorageMap>> {
+    let Some(first) = stream.pickles.first() else {
+        return Ok(None);
+    };
+    let magic = match stream.graph.node(first.root) {
+        Node::Int(v) => u128::try_from(*v).ok(),
+        Node::BigInt(v) => u128::try_from(v.as_ref()).ok(),
+        _ => None,
+    };
+    let (Some(main), Some(keys_pickle)) = (stream.pickles.get(3), stream.pickles.get(4)) else {
+        return Ok(None);
+    };
+    if magic != Some(TORCH_LEGACY_MAGIC) {
+        return Ok(None);
+    }
+    let Node::List(keys) = stream.graph.node(keys_pickle.root) else {
+        return Ok(None);
+    };
+    // Element sizes of each storage, from the tensors that use it.
+    let mut sizes: HashMap<String, u64> = HashMap::new();
+    let w = object_paths(&stream.graph, lifted, main.root, "$", &mut Vec::new());
+    for array in &w.arrays {
+        if let Ok(ArrayInfo {
+            data: ArrayData::Torch { key, .. },
+            dtype,
+            ..
+        }) = &array.info
+        {
+            sizes.insert(key.clone(), dtype.itemsize());
+        }
+    }
+    let mut ordered = Vec::with_capacity(keys.len());
+    for &k in keys {
+        let key = match stream.graph.node(k) {
+            Node::Str(s) => s.to_string(),
+            _ => return Ok(None),
+        };
+        let size = sizes.get(&key).copied().unwrap_or(1);
+        ordered.push((key, size));
+    }
+    container::legacy_storage_map(bytes, keys_pickle.end, &ordered).map(Some)
+}
