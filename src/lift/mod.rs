@@ -359,8 +359,12 @@ pub fn run_stream<'d>(bytes: &'d [u8], start: usize, limits: &Limits) -> crate::
 /// (or, for object arrays, a nested pickle) follow in the stream (joblib's
 /// `NumpyArrayWrapper.write_array`/`read_array`).
 fn joblib_hook(graph: &Graph<'_>, node: NodeId) -> Option<Result<Trailing, String>> {
-    let (_, known) = Names::DIRECT.call(graph, node)?;
-    if known != Known::JoblibWrapper {
+    // Called after every BUILD: the name alone rules out nearly every object before the
+    // module is looked at.
+    let global = graph.global(graph.call(node)?.callable)?;
+    if global.name != "NumpyArrayWrapper"
+        || Known::of(&global.module, &global.name) != Known::JoblibWrapper
+    {
         return None;
     }
     let spent = HOOK_PARTS_SPENT.get();
