@@ -11,7 +11,10 @@
 //! parameters of library and script objects stay readable. Several pickles in one file
 //! become `{"$pickles": […]}`; an npz becomes `{"member": value, …}`.
 //!
-//! The walk is iterative (input controls the depth) and the output deterministic.
+//! The rendering is iterative (input controls the depth) and the output deterministic.
+//! Arrays and plain values come from the stream's lift pass ([`Lifted`]), by node; an
+//! array's storage details from the object walk's report of the same node; `$ref` paths
+//! are built from [`crate::analysis::path`]'s steps, as the walk's paths are.
 
 #![warn(clippy::arithmetic_side_effects)]
 
