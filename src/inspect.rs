@@ -7,6 +7,7 @@ use crate::analysis::Analysis;
 use crate::classify::KnownGlobals;
 use crate::container::{self, Part, StorageMap};
 use crate::error::Result;
+use crate::lift::Lifted;
 use crate::limits::Limits;
 use crate::machine::Stream;
 use crate::report::{ArrayReport, PickleReport, Report};
@@ -53,6 +54,8 @@ pub struct StreamView<'a, 'd> {
     /// Which of them hold the object a loader returns (torch-legacy: only the fourth).
     pub object_pickles: std::ops::Range<usize>,
     pub storages: Option<&'a StorageMap>,
+    /// The stream's lift pass: its arrays and plain values by node id.
+    pub lifted: &'a Lifted,
 }
 
 impl StreamView<'_, '_> {

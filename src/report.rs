@@ -3,6 +3,7 @@
 
 use crate::classify::{Category, Verdict};
 use crate::lift::{ArrayInfo, DType};
+use crate::machine::NodeId;
 use crate::rules::{Rule, Severity};
 
 /// Everything found in one input.
@@ -49,7 +50,7 @@ pub struct ImportReport {
     pub reason: String,
     /// Offset of the opcode that first names it in this pickle.
     pub offset: u64,
-    /// Object paths where it is used (at most [`crate::analysis::walk::MAX_PATHS_PER_GLOBAL`]).
+    /// Object paths where it is used (at most [`crate::analysis::object_paths::MAX_PATHS_PER_GLOBAL`]).
     pub paths: Vec<String>,
     /// How many uses there are in all.
     pub uses: u64,
@@ -73,6 +74,9 @@ pub struct ArrayReport {
     pub info: ArrayInfo,
     /// Why `extract` cannot write it, if it cannot.
     pub unavailable: Option<String>,
+    /// The graph node that builds it, while its stream is alive (extractors meet arrays
+    /// as nodes); `None` for arrays outside any pickle.
+    pub node: Option<NodeId>,
 }
 
 /// One finding.

@@ -805,6 +805,33 @@ fn a_numeric_dtype_of_a_size_numpy_lacks_is_refused_not_read() {
     }
 }
 
+#[test]
+fn a_unicode_dtype_too_wide_for_64_bits_is_refused_not_wrapped_to_zero_bytes() {
+    let _one = one_at_a_time();
+    // Was: `U` × 4 bytes per character overflowed (src/lift/dtype.rs): a debug build
+    // panicked, a release build reported a 0-byte `<U0` array.
+    let name = "U4611686018427387904"; // 2**62 characters, 2**64 bytes
+    let p = ndarray_with_dtype(&dtype(
+        name,
+        b"(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t",
+    ));
+    let why = format!("dtype \"{name}\" has more than 2**64 bytes per element");
+    explain(name, &p, &options(), 16 * MIB).unwrap();
+    let report = inspect(name, &p, &options()).unwrap();
+    let array = &report.pickles[0].arrays[0];
+    assert_eq!(array.unavailable.as_deref(), Some(why.as_str()));
+    let mut text = Vec::new();
+    pklinspect::render::text::write_report(&mut text, &report).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(!text.contains("<U0"), "{text}");
+    let json = extract_json(name, &p, 1 << 20, 16 * MIB).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(json["$array"]["unavailable"], why.as_str(), "{json}");
+    let (dir, written) = extract_npy(name, &p, 16 * MIB);
+    assert_eq!(written.unwrap(), 0, "nothing to write");
+    drop(dir);
+}
+
 /// `callable(callable(…callable(innermost)…))`, `depth` calls deep, the callable memoized.
 fn nested_calls(global: &[u8], innermost: &[u8], depth: usize) -> Vec<u8> {
     let mut p = b"\x80\x02".to_vec();
@@ -850,6 +877,53 @@ fn rebuild_parameter_nested_deep_is_read_in_linear_time() {
 
 /// joblib's wrapper for an object array, after which a nested pickle follows.
 const JOBLIB_OBJECT_WRAPPER: &[u8] = b"\x80\x02cjoblib.numpy_pickle\nNumpyArrayWrapper\n)\x81}(X\x05\x00\x00\x00shapeK\x01\x85X\x05\x00\x00\x00orderX\x01\x00\x00\x00CX\x05\x00\x00\x00dtypecnumpy\ndtype\nX\x02\x00\x00\x00O8K\x00K\x01\x87Rub";
+
+#[test]
+fn joblib_wrappers_sharing_a_wide_dtype_spend_one_allowance_for_the_stream() {
+    let _one = one_at_a_time();
+    // The machine asks after each NumpyArrayWrapper's BUILD how many bytes follow, which
+    // rebuilds the wrapper's dtype: 200,000 wrappers sharing one dtype of 256 fields would
+    // cost 200,000 × 256 fields (and their name lookups) unless one allowance spans the
+    // stream (src/lift/mod.rs joblib_hook).
+    let f8 = b"(K\x03X\x01\x00\x00\x00<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00t";
+    let mut p = b"\x80\x02cjoblib.numpy_pickle\nNumpyArrayWrapper\nq\x01".to_vec();
+    p.extend_from_slice(&dtype("f8", f8));
+    p.extend_from_slice(b"q\x000");
+    let names: Vec<String> = (0..256).map(|i| format!("f{i}")).collect();
+    let mut state = b"(K\x03X\x01\x00\x00\x00|N(".to_vec();
+    for name in &names {
+        state.push(b'X');
+        state.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        state.extend_from_slice(name.as_bytes());
+    }
+    state.extend_from_slice(b"t}(");
+    for (i, name) in names.iter().enumerate() {
+        state.push(b'X');
+        state.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        state.extend_from_slice(name.as_bytes());
+        state.extend_from_slice(b"h\x00J");
+        state.extend_from_slice(&(i as i32 * 8).to_le_bytes());
+        state.push(0x86);
+    }
+    state.extend_from_slice(b"uM\x00\x08K\x01K\x00t");
+    p.extend_from_slice(&dtype("V2048", &state));
+    p.extend_from_slice(b"q\x02}q\x03(X\x05\x00\x00\x00shapeK\x00\x85X\x05\x00\x00\x00orderX\x01\x00\x00\x00CX\x05\x00\x00\x00dtypeh\x02u0](");
+    p.extend(std::iter::repeat_n(*b"h\x01)\x81h\x03b", 200_000).flatten());
+    p.extend_from_slice(b"e.");
+    let result = explain(
+        "200,000 joblib wrappers sharing a dtype of 256 fields",
+        &p,
+        &options(),
+        64 * MIB,
+    );
+    let e = result.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    assert!(
+        e.message()
+            .contains("more fields and subarrays in all than its size allows"),
+        "{e}"
+    );
+}
 
 #[test]
 fn joblib_object_arrays_nested_in_each_other_are_refused_before_the_stack_overflows() {

@@ -3,10 +3,11 @@
 
 mod common;
 
-use pklinspect::analysis::walk::walk;
+use pklinspect::analysis::object_paths::object_paths;
+use pklinspect::lift::{lift_stream, run_stream};
 use pklinspect::lift::{ArrayData, ArrayInfo};
 use pklinspect::limits::Limits;
-use pklinspect::machine::{run_stream, Node};
+use pklinspect::machine::Node;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -70,21 +71,21 @@ fn arrays_and_paths_match_numpy_on_raw_pickle_and_joblib_fixtures() {
             continue;
         }
         let data = std::fs::read(&file).unwrap();
-        let hook = Some(pklinspect::lift::joblib_hook as pklinspect::machine::BuildHook);
-        let stream = match run_stream(&data, 0, &Limits::default(), hook) {
+        let stream = match run_stream(&data, 0, &Limits::default()) {
             Ok(s) => s,
             Err(e) => {
                 failures.push(format!("{}: {e}", file.display()));
                 continue;
             }
         };
+        let lifted = lift_stream(&stream.graph, &data);
         let mut found = Vec::new();
         let mut visited = Vec::new();
         for (index, pickle) in stream.pickles.iter().enumerate() {
             if !pickle.memo_carried {
                 visited = Vec::new();
             }
-            let w = walk(&stream.graph, &data, pickle.root, "$", &mut visited);
+            let w = object_paths(&stream.graph, &lifted, pickle.root, "$", &mut visited);
             found.extend(w.arrays.into_iter().map(|a| (index, a)));
         }
         let want = truth["arrays"].as_array().unwrap();

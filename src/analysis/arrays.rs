@@ -132,6 +132,7 @@ pub fn array_report(
         offset,
         info,
         unavailable,
+        node: None,
     }
 }
 
@@ -165,6 +166,7 @@ pub fn unreadable_array(path: &str, member: Option<&str>, reason: &str) -> Array
             data: ArrayData::Unavailable(reason.to_string()),
         },
         unavailable: Some(reason.to_string()),
+        node: None,
     }
 }
 

@@ -6,12 +6,12 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 use crate::classify::Category;
-use crate::lift;
+use crate::lift::Lifted;
 use crate::machine::{Graph, Node, NodeId};
 use crate::pytext;
 use crate::report::PortableHint;
 
-use super::walk::Walk;
+use super::object_paths::ObjectPaths;
 use super::Analysis;
 
 /// At most this many hints per input.
@@ -22,13 +22,19 @@ const MAX_HINTS: usize = 10;
 const SHORT_REPR_DEPTH: usize = 2;
 
 impl Analysis<'_> {
-    /// Adds hints for the objects `walk` found in one pickle.
-    pub(crate) fn portable_hints(&mut self, graph: &Graph<'_>, bytes: &[u8], walk: &Walk) {
+    /// Adds hints for the objects `walk` found in one pickle, its arrays read from the
+    /// stream's lift pass.
+    pub(crate) fn portable_hints(
+        &mut self,
+        graph: &Graph<'_>,
+        lifted: &Lifted,
+        walk: &ObjectPaths<'_>,
+    ) {
         for (path, node) in &walk.objects {
             if self.report.portable_hints.len() >= MAX_HINTS {
                 return;
             }
-            if let Some(hint) = self.hint(graph, bytes, path, *node) {
+            if let Some(hint) = self.hint(graph, lifted, path, *node) {
                 self.report.portable_hints.push(hint);
             }
         }
@@ -37,12 +43,14 @@ impl Analysis<'_> {
     fn hint(
         &self,
         graph: &Graph<'_>,
-        bytes: &[u8],
+        lifted: &Lifted,
         path: &str,
         node: NodeId,
     ) -> Option<PortableHint> {
         let call = graph.call(node)?;
-        let class = lift::constructed_class(graph, node).map_or(call.callable, |(c, _)| c);
+        let class = lifted
+            .constructed_class(graph, node)
+            .map_or(call.callable, |(c, _)| c);
         let global = graph.global(class)?;
         let class = self.options.known.classify(&global.module, &global.name);
         if !matches!(
@@ -63,7 +71,7 @@ impl Analysis<'_> {
         };
         for &(k, v) in pairs {
             let Some(name) = graph.str(k) else { continue };
-            match lift::array_at(graph, bytes, v) {
+            match lifted.array(v) {
                 Some(Ok(info)) => hint.arrays.push((
                     name.to_string(),
                     format!("{path}.{name}"),

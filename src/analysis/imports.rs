@@ -10,7 +10,7 @@ use crate::report::{Detected, ImportReport};
 use crate::rules::Rule;
 
 use super::findings::reachability_note;
-use super::walk::GlobalUses;
+use super::object_paths::GlobalUses;
 
 /// The `numpy._core` modules numpy 1.26 provides as stand-ins for numpy 2 pickles.
 const NUMPY_126_CORE_SHIMS: &[&str] = &[

@@ -9,15 +9,17 @@
 //! - [`trailing`]: bytes after the last pickle, and payloads hidden in them;
 //! - [`findings`]: findings from graph nodes, and the pipeline that gives every detection
 //!   the severity a rule set says (the only place severities are applied);
-//! - [`walk`]: object paths.
+//! - [`object_paths`]: the object walk (which arrays and globals are where), and [`path`]:
+//!   the steps of an object path and their rendering, shared with `extract --to json`.
 
 pub mod arrays;
 pub mod findings;
 pub mod hints;
 pub mod imports;
+pub mod object_paths;
+pub mod path;
 pub mod stream;
 pub mod trailing;
-pub mod walk;
 
 use crate::classify::{Category, Verdict};
 use crate::container::{ContainerKind, Opened};

@@ -11,15 +11,15 @@ use crate::classify::Category;
 use crate::container::{self, in_member, StorageMap, StreamPart};
 use crate::error::Result;
 use crate::inspect::{StreamView, Visitor};
-use crate::lift::{self, ArrayData, ArrayInfo};
-use crate::machine::{self, Node, Pickle, Stream};
+use crate::lift::{self, ArrayData, ArrayInfo, Lifted};
+use crate::machine::{Node, Pickle, Stream};
 use crate::report::PickleReport;
 use crate::rules::Rule;
 
 use super::arrays::{array_report, out_of_band_findings, unreadable_array};
 use super::findings::graph_findings;
 use super::imports::{import_findings, import_reports};
-use super::walk::walk;
+use super::object_paths::object_paths;
 use super::Analysis;
 
 /// The magic number torch's legacy format pickles first (`torch/serialization.py`).
@@ -38,15 +38,12 @@ impl Analysis<'_> {
     pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
         let bytes: &[u8] = &part.bytes;
         let member = part.member.as_deref();
-        let stream = machine::run_stream(
-            bytes,
-            part.start,
-            &self.options.limits,
-            Some(lift::joblib_hook),
-        )
-        .map_err(|e| in_member(e, member))?;
+        let stream = lift::run_stream(bytes, part.start, &self.options.limits)
+            .map_err(|e| in_member(e, member))?;
+        // The one lift pass of the stream: everything below reads its arrays by node.
+        let lifted = lift::lift_stream(&stream.graph, bytes);
         let legacy = if part.whole_file {
-            legacy_torch_storages(bytes, &stream)?
+            legacy_torch_storages(bytes, &stream, &lifted)?
         } else {
             None
         };
@@ -75,7 +72,7 @@ impl Analysis<'_> {
             if !pickle.memo_carried {
                 visited = Vec::new();
             }
-            self.pickle(bytes, &stream, pickle, &ctx, &mut visited);
+            self.pickle(&stream, &lifted, pickle, &ctx, &mut visited);
         }
         let extensions = graph_findings(&stream.graph, member, persistent_ids_expected);
         for detected in &extensions {
@@ -94,6 +91,7 @@ impl Analysis<'_> {
             pickles: &self.report.pickles[first..],
             object_pickles: object_pickles.unwrap_or(0..count),
             storages,
+            lifted: &lifted,
         };
         visitor.stream(&view)?;
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
@@ -105,14 +103,14 @@ impl Analysis<'_> {
     /// One pickle of a stream: its walk, imports, arrays, hints and findings.
     fn pickle(
         &mut self,
-        bytes: &[u8],
         stream: &Stream<'_>,
+        lifted: &Lifted,
         pickle: &Pickle,
         ctx: &StreamContext<'_>,
         visited: &mut Vec<bool>,
     ) {
         let graph = &stream.graph;
-        let w = walk(graph, bytes, pickle.root, ctx.root_path, visited);
+        let w = object_paths(graph, lifted, pickle.root, ctx.root_path, visited);
         let imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
         for import in &imports {
             if import.name == "NumpyArrayWrapper" {
@@ -123,18 +121,22 @@ impl Analysis<'_> {
         let arrays: Vec<_> = w
             .arrays
             .iter()
-            .map(|found| match &found.info {
-                Ok(info) => {
-                    array_report(&found.path, ctx.member, info, ctx.storages, ctx.big_endian)
-                }
-                Err(reason) => unreadable_array(&found.path, ctx.member, reason),
+            .map(|found| {
+                let mut report = match found.info {
+                    Ok(info) => {
+                        array_report(&found.path, ctx.member, info, ctx.storages, ctx.big_endian)
+                    }
+                    Err(reason) => unreadable_array(&found.path, ctx.member, reason),
+                };
+                report.node = Some(found.node);
+                report
             })
             .collect();
         self.detected.extend(import_findings(&imports, ctx.member));
         self.detected
             .extend(out_of_band_findings(&arrays, ctx.member));
         if self.options.portable_hints {
-            self.portable_hints(graph, bytes, &w);
+            self.portable_hints(graph, lifted, &w);
         }
         self.report.pickles.push(PickleReport {
             member: ctx.member.map(str::to_string),
@@ -150,7 +152,11 @@ impl Analysis<'_> {
 
 /// A legacy torch file is five pickles (magic number, protocol version, system info, the
 /// object, the storage keys) followed by the storages: their map, if `stream` is one.
-fn legacy_torch_storages(bytes: &[u8], stream: &Stream<'_>) -> Result<Option<StorageMap>> {
+fn legacy_torch_storages(
+    bytes: &[u8],
+    stream: &Stream<'_>,
+    lifted: &Lifted,
+) -> Result<Option<StorageMap>> {
     let Some(first) = stream.pickles.first() else {
         return Ok(None);
     };
@@ -170,7 +176,7 @@ fn legacy_torch_storages(bytes: &[u8], stream: &Stream<'_>) -> Result<Option<Sto
     };
     // Element sizes of each storage, from the tensors that use it.
     let mut sizes: HashMap<String, u64> = HashMap::new();
-    let w = walk(&stream.graph, bytes, main.root, "$", &mut Vec::new());
+    let w = object_paths(&stream.graph, lifted, main.root, "$", &mut Vec::new());
     for array in &w.arrays {
         if let Ok(ArrayInfo {
             data: ArrayData::Torch { key, .. },

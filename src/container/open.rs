@@ -257,7 +257,7 @@ impl<'a> Opened<'a> {
                 let bytes = member_bytes(self.input, member, self.max_decompressed)?;
                 let key = member.name.strip_suffix(".npy").unwrap_or(&member.name);
                 let mut root = String::from("$");
-                crate::analysis::walk::push_json_key(key, &mut root);
+                crate::analysis::path::push_json_key(key, &mut root);
                 npy_part(bytes, Some(member.name.clone()), root)
             }
         }

@@ -11,7 +11,12 @@
 //! parameters of library and script objects stay readable. Several pickles in one file
 //! become `{"$pickles": […]}`; an npz becomes `{"member": value, …}`.
 //!
-//! The walk is iterative (input controls the depth) and the output deterministic.
+//! The rendering is iterative (input controls the depth) and the output deterministic.
+//! Arrays and plain values come from the stream's lift pass ([`Lifted`]), by node; an
+//! array's storage details from the object walk's report of the same node; `$ref` paths
+//! are built from [`crate::analysis::path`]'s steps, as the walk's paths are.
+
+#![warn(clippy::arithmetic_side_effects)]
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -26,62 +31,50 @@ use super::names::Namer;
 use super::{
     locate, output_temp, ExtractIndex, ExtractOptions, Extracted, SkippedArray, INDEX_SCHEMA,
 };
-use crate::analysis::walk::{
-    char_floor, is_attr_dict, push_attr, push_attr_bounded, push_key, push_key_bounded,
-    MAX_PATH_LEN, PATH_CUT,
-};
+use crate::analysis::path::{self, is_attr_dict, Step, MAX_PATH_LEN};
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::{inspect_with, StreamView, Visitor};
-use crate::lift::{self, value::PlainValue, ArrayData, ByteOrder, DType};
+use crate::lift::{self, value::PlainValue, ArrayData, ByteOrder, DType, Lifted};
 use crate::machine::{BytesKind, Graph, Node, NodeId};
 use crate::report::ArrayReport;
 
 /// Integers beyond this magnitude lose precision in many JSON readers: tagged as strings.
 const MAX_SAFE_INT: i64 = 1 << 53;
 
-/// One step of an object path, kept as a link to its parent so paths cost nothing until
-/// one is needed for a `$ref`.
-enum Step {
-    Root(String),
-    Index(usize),
-    Key(NodeId),
-    Attr(NodeId),
-    Args(usize),
-    Kwargs(NodeId),
-    State,
-}
-
+/// A step of an object path kept as a link to its parent, so paths cost nothing until one
+/// is needed for a `$ref` (or an array's report).
 struct PathLink {
     parent: Option<Rc<PathLink>>,
-    step: Step,
+    /// `None` at the root, whose text the renderer holds.
+    step: Option<Step>,
     /// At most the length of the rendered path (a str key renders at least as long as it is).
     len: usize,
-    /// The nearest ancestor whose path is already longer than [`MAX_PATH_LEN`]: the walk's
-    /// cut path of this link is that ancestor's.
+    /// The nearest ancestor whose path is already longer than [`MAX_PATH_LEN`]: the cut
+    /// path of this link is that ancestor's.
     long_ancestor: Option<Rc<PathLink>>,
 }
 
 impl PathLink {
-    fn root(path: &str) -> Rc<PathLink> {
+    fn root(root_path: &str) -> Rc<PathLink> {
         Rc::new(PathLink {
             parent: None,
-            step: Step::Root(path.to_string()),
-            len: path.len(),
+            step: None,
+            len: root_path.len(),
             long_ancestor: None,
         })
     }
 
     fn child(graph: &Graph<'_>, parent: &Rc<PathLink>, step: Step) -> Rc<PathLink> {
-        let key_len = |k: &NodeId, brackets: usize| match graph.node(*k) {
-            Node::Str(s) => s.len() + brackets,
+        let key_len = |k: NodeId, brackets: usize| match graph.node(k) {
+            Node::Str(s) => s.len().saturating_add(brackets),
             _ => brackets,
         };
-        let step_len = match &step {
-            Step::Root(s) => s.len(),
+        let step_len = match step {
             Step::Index(_) => 3,
             Step::Key(k) => key_len(k, 4),
             Step::Attr(k) => key_len(k, 1),
             Step::Args(_) => ".__args__[0]".len(),
+            Step::ArgsWhole => ".__args__".len(),
             Step::Kwargs(k) => key_len(k, ".__kwargs__[\"\"]".len()),
             Step::State => ".__state__".len(),
         };
@@ -92,10 +85,48 @@ impl PathLink {
         };
         Rc::new(PathLink {
             parent: Some(parent.clone()),
-            step,
+            step: Some(step),
             len: parent.len.saturating_add(step_len),
             long_ancestor,
         })
+    }
+
+    /// The steps from the root to this link, root first.
+    fn steps(&self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        let mut at = Some(self);
+        while let Some(link) = at {
+            steps.extend(link.step);
+            at = link.parent.as_deref();
+        }
+        steps.reverse();
+        steps
+    }
+
+    /// The path in full (a `$ref` must name its object exactly).
+    fn full(&self, graph: &Graph<'_>, root_path: &str) -> String {
+        let mut out = root_path.to_string();
+        for step in self.steps() {
+            path::push_step(graph, step, &mut out);
+        }
+        out
+    }
+
+    /// The path as reports keep it, cut at [`MAX_PATH_LEN`] (and found as cheaply: only
+    /// the steps up to the cut are rendered, each no longer than the room left), so that
+    /// many arrays a million levels deep, or under a megabyte-long key, cost no more than
+    /// their number.
+    fn cut(&self, graph: &Graph<'_>, root_path: &str) -> String {
+        let start = self.long_ancestor.as_deref().unwrap_or(self);
+        let mut out = String::new();
+        if path::push_root_cut(root_path, &mut out) {
+            for step in start.steps() {
+                if !path::push_step_cut(graph, step, &mut out) {
+                    break;
+                }
+            }
+        }
+        out
     }
 }
 
@@ -111,81 +142,6 @@ impl Drop for PathLink {
             }
         }
     }
-}
-
-fn render_path(graph: &Graph<'_>, link: &PathLink) -> String {
-    let mut steps = Vec::new();
-    let mut at = Some(link);
-    while let Some(l) = at {
-        steps.push(&l.step);
-        at = l.parent.as_deref();
-    }
-    let mut out = String::new();
-    for step in steps.into_iter().rev() {
-        match step {
-            Step::Root(root) => out.push_str(root),
-            Step::Index(i) => {
-                let _ = write!(out, "[{i}]");
-            }
-            Step::Key(k) => push_key(graph, *k, &mut out),
-            Step::Attr(k) => push_attr(graph, *k, &mut out),
-            Step::Args(i) => {
-                let _ = write!(out, ".__args__[{i}]");
-            }
-            Step::Kwargs(k) => {
-                out.push_str(".__kwargs__");
-                push_key(graph, *k, &mut out);
-            }
-            Step::State => out.push_str(".__state__"),
-        }
-    }
-    out
-}
-
-/// The path as the walk keeps it, cut at [`MAX_PATH_LEN`] (and found as cheaply: only the
-/// steps up to the cut are rendered, each no longer than the room left), so that many
-/// arrays a million levels deep, or under a megabyte-long key, cost no more than their
-/// number.
-fn walk_path(graph: &Graph<'_>, link: &PathLink) -> String {
-    let start = link.long_ancestor.as_deref().unwrap_or(link);
-    let mut steps = Vec::new();
-    let mut at = Some(start);
-    while let Some(l) = at {
-        steps.push(&l.step);
-        at = l.parent.as_deref();
-    }
-    let mut out = String::new();
-    for step in steps.into_iter().rev() {
-        if out.len() >= MAX_PATH_LEN {
-            if !out.ends_with(PATH_CUT) {
-                out.push_str(PATH_CUT);
-            }
-            break;
-        }
-        let room = MAX_PATH_LEN.saturating_sub(out.len()) + 1;
-        match step {
-            Step::Root(root) => out.push_str(root),
-            Step::Index(i) => {
-                let _ = write!(out, "[{i}]");
-            }
-            Step::Key(k) => push_key_bounded(graph, *k, &mut out, room),
-            Step::Attr(k) => push_attr_bounded(graph, *k, &mut out, room),
-            Step::Args(i) => {
-                let _ = write!(out, ".__args__[{i}]");
-            }
-            Step::Kwargs(k) => {
-                out.push_str(".__kwargs__");
-                push_key_bounded(graph, *k, &mut out, room);
-            }
-            Step::State => out.push_str(".__state__"),
-        }
-        if out.len() > MAX_PATH_LEN {
-            out.truncate(char_floor(&out, MAX_PATH_LEN));
-            out.push_str(PATH_CUT);
-            break;
-        }
-    }
-    out
 }
 
 enum Task {
@@ -211,7 +167,9 @@ fn json_code_points(cps: &[u32], out: &mut String) {
             Some(c) => {
                 let mut buf = String::new();
                 json_string(c.encode_utf8(&mut [0; 4]), &mut buf);
-                out.push_str(&buf[1..buf.len() - 1]);
+                // Without the quotes around it.
+                let inner = buf.strip_prefix('"').and_then(|b| b.strip_suffix('"'));
+                out.push_str(inner.unwrap_or_default());
             }
             None => {
                 let _ = write!(out, "\\u{cp:04x}");
@@ -250,16 +208,21 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The first `N` bytes of an element in little-endian order (zeros if it is shorter, which
+/// the callers' size checks rule out).
+fn ordered<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
+    let mut a = [0u8; N];
+    if let Some(src) = bytes.get(..N) {
+        a.copy_from_slice(src);
+    }
+    if order == ByteOrder::Big {
+        a.reverse();
+    }
+    a
+}
+
 /// Reads one element of `dtype` at `bytes` as JSON.
 fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
-    fn ordered<const N: usize>(bytes: &[u8], order: ByteOrder) -> [u8; N] {
-        let mut a = [0u8; N];
-        a.copy_from_slice(&bytes[..N]);
-        if order == ByteOrder::Big {
-            a.reverse();
-        }
-        a
-    }
     match dtype {
         DType::Scalar {
             kind,
@@ -269,65 +232,12 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
         } => {
             // The dtype parser only admits sizes numpy has, so each arm below finds its bytes;
             // this guard keeps a future gap from becoming an out-of-bounds read.
-            if *itemsize == 0 && !matches!(kind, 'S' | 'U' | 'V')
-                || bytes.len() < *itemsize as usize
-            {
+            let short = usize::try_from(*itemsize).map_or(true, |size| bytes.len() < size);
+            if *itemsize == 0 && !matches!(kind, 'S' | 'U' | 'V') || short {
                 out.push_str("null");
                 return;
             }
-            let order = *byteorder;
-            match (kind, itemsize) {
-                ('b', _) => out.push_str(if bytes[0] != 0 { "true" } else { "false" }),
-                ('i', 1) => int(i128::from(bytes[0] as i8), out),
-                ('u', 1) => int(i128::from(bytes[0]), out),
-                ('i', 2) => int(i128::from(i16::from_le_bytes(ordered(bytes, order))), out),
-                ('u', 2) => int(i128::from(u16::from_le_bytes(ordered(bytes, order))), out),
-                ('i', 4) => int(i128::from(i32::from_le_bytes(ordered(bytes, order))), out),
-                ('u', 4) => int(i128::from(u32::from_le_bytes(ordered(bytes, order))), out),
-                ('i' | 'M' | 'm', 8) => {
-                    int(i128::from(i64::from_le_bytes(ordered(bytes, order))), out)
-                }
-                ('u', 8) => int(i128::from(u64::from_le_bytes(ordered(bytes, order))), out),
-                ('f', 2) => float(
-                    f64::from(half_to_f32(u16::from_le_bytes(ordered(bytes, order)))),
-                    out,
-                ),
-                ('f', 4) => float(f64::from(f32::from_le_bytes(ordered(bytes, order))), out),
-                ('f', 8) => float(f64::from_le_bytes(ordered(bytes, order)), out),
-                ('f', 16) | ('f', 12) if order != ByteOrder::Big => {
-                    float(x87_to_f64(&bytes[..10]), out)
-                }
-                ('c', 8 | 16) => {
-                    let half = *itemsize as usize / 2;
-                    let part = DType::simple('f', half as u64, order);
-                    out.push('[');
-                    element(&part, &bytes[..half], out);
-                    out.push(',');
-                    element(&part, &bytes[half..], out);
-                    out.push(']');
-                }
-                ('S', _) => {
-                    // As numpy's tolist(): trailing NULs are not part of the value.
-                    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-                    let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(&bytes[..end]));
-                }
-                ('U', _) => {
-                    let text: String = bytes
-                        .chunks_exact(4)
-                        .map(|c| {
-                            let cp = match order {
-                                ByteOrder::Big => u32::from_be_bytes([c[0], c[1], c[2], c[3]]),
-                                _ => u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                            };
-                            char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER)
-                        })
-                        .collect();
-                    json_string(text.trim_end_matches('\0'), out);
-                }
-                _ => {
-                    let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(bytes));
-                }
-            }
+            scalar_element(*kind, *itemsize, *byteorder, bytes, out);
         }
         DType::BFloat16 { byteorder } => {
             let bits = u16::from_le_bytes(ordered(bytes, *byteorder));
@@ -341,9 +251,7 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
                 }
                 json_string(&field.name, out);
                 out.push(':');
-                let start = field.offset as usize;
-                let size = field.dtype.itemsize() as usize;
-                match bytes.get(start..start + size) {
+                match slice_at(bytes, field.offset, field.dtype.itemsize()) {
                     Some(part) => element(&field.dtype, part, out),
                     None => out.push_str("null"),
                 }
@@ -351,10 +259,16 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
             out.push('}');
         }
         DType::SubArray { base, shape } => {
-            let itemsize = base.itemsize() as usize;
-            match Layout::contiguous(0, shape, itemsize, false) {
+            let itemsize = base.itemsize();
+            match usize::try_from(itemsize)
+                .ok()
+                .and_then(|size| Layout::contiguous(0, shape, size, false))
+            {
                 Some(layout) => nested(&layout, out, |at, out| {
-                    element(base, &bytes[at..at + itemsize], out)
+                    match slice_at(bytes, at as u64, itemsize) {
+                        Some(part) => element(base, part, out),
+                        None => out.push_str("null"),
+                    }
                 }),
                 None => out.push_str("null"),
             }
@@ -362,7 +276,79 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
     }
 }
 
+/// `len` bytes at `offset` of `bytes`, if they are all there.
+fn slice_at(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    bytes.get(start..end)
+}
+
+/// One element of a builtin dtype, whose `itemsize` bytes `bytes` holds.
+fn scalar_element(kind: char, itemsize: u64, order: ByteOrder, bytes: &[u8], out: &mut String) {
+    let first = bytes.first().copied().unwrap_or(0);
+    match (kind, itemsize) {
+        ('b', _) => out.push_str(if first != 0 { "true" } else { "false" }),
+        ('i', 1) => int(i128::from(i8::from_le_bytes([first])), out),
+        ('u', 1) => int(i128::from(first), out),
+        ('i', 2) => int(i128::from(i16::from_le_bytes(ordered(bytes, order))), out),
+        ('u', 2) => int(i128::from(u16::from_le_bytes(ordered(bytes, order))), out),
+        ('i', 4) => int(i128::from(i32::from_le_bytes(ordered(bytes, order))), out),
+        ('u', 4) => int(i128::from(u32::from_le_bytes(ordered(bytes, order))), out),
+        ('i' | 'M' | 'm', 8) => int(i128::from(i64::from_le_bytes(ordered(bytes, order))), out),
+        ('u', 8) => int(i128::from(u64::from_le_bytes(ordered(bytes, order))), out),
+        ('f', 2) => float(
+            f64::from(half_to_f32(u16::from_le_bytes(ordered(bytes, order)))),
+            out,
+        ),
+        ('f', 4) => float(f64::from(f32::from_le_bytes(ordered(bytes, order))), out),
+        ('f', 8) => float(f64::from_le_bytes(ordered(bytes, order)), out),
+        ('f', 16) | ('f', 12) if order != ByteOrder::Big => {
+            float(x87_to_f64(ordered(bytes, order)), out)
+        }
+        ('c', 8 | 16) => {
+            // Two floats of half the size each (8 or 4 bytes, so the split is in range).
+            let half = itemsize / 2;
+            let part = DType::simple('f', half, order);
+            let (re, im) = bytes.split_at(usize::try_from(half).unwrap_or(0).min(bytes.len()));
+            out.push('[');
+            element(&part, re, out);
+            out.push(',');
+            element(&part, im, out);
+            out.push(']');
+        }
+        ('S', _) => {
+            // As numpy's tolist(): trailing NULs are not part of the value.
+            let end = bytes
+                .iter()
+                .rposition(|&b| b != 0)
+                .map_or(0, |i| i.saturating_add(1));
+            let _ = write!(
+                out,
+                r#"{{"$bytes":"{}"}}"#,
+                b64(bytes.get(..end).unwrap_or(bytes))
+            );
+        }
+        ('U', _) => {
+            let text: String = bytes
+                .chunks_exact(4)
+                .map(|c| {
+                    let cp = u32::from_le_bytes(ordered(c, order));
+                    char::from_u32(cp).unwrap_or(char::REPLACEMENT_CHARACTER)
+                })
+                .collect();
+            json_string(text.trim_end_matches('\0'), out);
+        }
+        _ => {
+            let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(bytes));
+        }
+    }
+}
+
 /// IEEE half to f32.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "bit arithmetic on the fields of a 16-bit value: every result fits"
+)]
 fn half_to_f32(h: u16) -> f32 {
     let sign = u32::from(h >> 15) << 31;
     let exp = (h >> 10) & 0x1f;
@@ -386,9 +372,14 @@ fn half_to_f32(h: u16) -> f32 {
 }
 
 /// x87 80-bit extended precision (numpy's longdouble on x86-64) to f64.
-fn x87_to_f64(b: &[u8]) -> f64 {
-    let mantissa = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-    let se = u16::from_le_bytes([b[8], b[9]]);
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "a 15-bit exponent less constants fits i32, and f64 arithmetic saturates to inf"
+)]
+fn x87_to_f64(b: [u8; 10]) -> f64 {
+    let [m0, m1, m2, m3, m4, m5, m6, m7, s0, s1] = b;
+    let mantissa = u64::from_le_bytes([m0, m1, m2, m3, m4, m5, m6, m7]);
+    let se = u16::from_le_bytes([s0, s1]);
     let sign = if se & 0x8000 != 0 { -1.0 } else { 1.0 };
     let exp = i32::from(se & 0x7fff);
     if exp == 0x7fff {
@@ -418,7 +409,7 @@ fn nested(layout: &Layout, out: &mut String, mut each: impl FnMut(usize, &mut St
         let depth = dims
             .iter()
             .position(|&d| d == 0)
-            .map_or(dims.len(), |p| p + 1);
+            .map_or(dims.len(), |p| p.saturating_add(1));
         for _ in 0..depth {
             out.push('[');
         }
@@ -439,14 +430,15 @@ fn nested(layout: &Layout, out: &mut String, mut each: impl FnMut(usize, &mut St
         first = false;
         each(at, out);
         // Close and reopen brackets where the index rolls over.
-        let mut closed = 0;
-        for dim in (0..dims.len()).rev() {
-            index[dim] += 1;
-            if index[dim] < dims[dim] {
+        // An index stays below its dimension, so adding one cannot overflow.
+        let mut closed = 0usize;
+        for (at, &dim) in index.iter_mut().zip(dims).rev() {
+            *at = at.saturating_add(1);
+            if *at < dim {
                 break;
             }
-            index[dim] = 0;
-            closed += 1;
+            *at = 0;
+            closed = closed.saturating_add(1);
         }
         if closed == dims.len() {
             break;
@@ -501,6 +493,67 @@ impl JsonBuilder<'_> {
     }
 
     /// An array as JSON: inline nested lists, or a `.npy` file beside the output.
+    /// An array written to a `.npy` file beside the document: `"file": name`.
+    fn array_file(
+        &mut self,
+        report: &ArrayReport,
+        buffer: &[u8],
+        layout: &Layout,
+        dir: &Path,
+        out: &mut String,
+    ) -> Result<()> {
+        let name = self.namer.name(&report.path, "npy");
+        let cannot = |e: std::io::Error| Error::io(format!("cannot write {name}: {e}"), e);
+        let temp = output_temp(dir)?;
+        let mut writer = std::io::BufWriter::new(temp);
+        let mut entry = super::write_npy(
+            report,
+            buffer,
+            layout,
+            self.options.bfloat16,
+            &mut writer,
+            &mut |_| {},
+        )
+        .map_err(cannot)?;
+        let temp = writer.into_inner().map_err(|e| cannot(e.into_error()))?;
+        out.push_str(r#","file":"#);
+        json_string(&name, out);
+        entry.file = name.clone();
+        self.index.arrays.push(entry);
+        self.files.push((temp.into_temp_path(), name));
+        Ok(())
+    }
+
+    /// An array inline: `"data":` nested lists of its elements, in C order.
+    fn array_inline(
+        &mut self,
+        report: &ArrayReport,
+        buffer: &[u8],
+        layout: &Layout,
+        out: &mut String,
+    ) -> Result<()> {
+        // At least a digit and a comma per element.
+        let least = layout.count().unwrap_or(u64::MAX).saturating_mul(2);
+        let least = usize::try_from(least).unwrap_or(usize::MAX);
+        self.check_size(out.len().saturating_add(least), report.offset.unwrap_or(0))?;
+        out.push_str(r#","data":"#);
+        let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
+        // Elements are read in the stored byte order; widening is for files only.
+        let read_as = if transform == Transform::None {
+            dtype
+        } else {
+            report.info.dtype.clone()
+        };
+        let itemsize = layout.itemsize as u64;
+        nested(layout, out, |at, out| {
+            match slice_at(buffer, at as u64, itemsize) {
+                Some(bytes) => element(&read_as, bytes, out),
+                None => out.push_str("null"),
+            }
+        });
+        Ok(())
+    }
+
     fn array(
         &mut self,
         report: &ArrayReport,
@@ -523,315 +576,299 @@ impl JsonBuilder<'_> {
                 });
             }
             Ok((buffer, layout)) => match self.arrays_dir {
-                Some(dir) => {
-                    let name = self.namer.name(&report.path, "npy");
-                    let temp = output_temp(dir)?;
-                    let mut writer = std::io::BufWriter::new(temp);
-                    let mut entry = super::write_npy(
-                        report,
-                        &buffer,
-                        &layout,
-                        self.options.bfloat16,
-                        &mut writer,
-                        &mut |_| {},
-                    )
-                    .map_err(|e| Error::io(format!("cannot write {name}: {e}"), e))?;
-                    let temp = writer.into_inner().map_err(|e| {
-                        let e = e.into_error();
-                        Error::io(format!("cannot write {name}: {e}"), e)
-                    })?;
-                    out.push_str(r#","file":"#);
-                    json_string(&name, out);
-                    entry.file = name.clone();
-                    self.index.arrays.push(entry);
-                    self.files.push((temp.into_temp_path(), name));
-                }
-                None => {
-                    // At least a digit and a comma per element.
-                    let least = layout.count().unwrap_or(u64::MAX).saturating_mul(2);
-                    let least = usize::try_from(least).unwrap_or(usize::MAX);
-                    self.check_size(out.len().saturating_add(least), report.offset.unwrap_or(0))?;
-                    out.push_str(r#","data":"#);
-                    let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
-                    // Elements are read in the stored byte order; widening is for files only.
-                    let read_as = if transform == Transform::None {
-                        dtype
-                    } else {
-                        report.info.dtype.clone()
-                    };
-                    nested(&layout, out, |at, out| {
-                        element(&read_as, &buffer[at..at + layout.itemsize], out)
-                    });
-                }
+                Some(dir) => self.array_file(report, &buffer, &layout, dir, out)?,
+                None => self.array_inline(report, &buffer, &layout, out)?,
             },
         }
         out.push_str("}}");
         Ok(())
     }
+}
 
-    fn render(
-        &mut self,
-        view: &StreamView<'_, '_>,
-        root: NodeId,
-        root_path: &str,
-        at: u64,
-    ) -> Result<String> {
-        let graph = &view.stream.graph;
-        let references = count_references(graph, root);
-        // The link, not the rendered path: rendering costs the depth, and a chain of
-        // shared containers a million deep would cost depth² to render up front.
-        let mut first_path: HashMap<NodeId, Rc<PathLink>> = HashMap::new();
-        // The walk's array reports by path (the first of equal paths, as a search would find).
-        let mut reports: HashMap<&str, &ArrayReport> = HashMap::new();
-        for array in view.pickles.iter().flat_map(|p| p.arrays.iter()) {
-            reports.entry(array.path.as_str()).or_insert(array);
-        }
-        let mut out = String::new();
-        let mut tasks = vec![Task::Node(root, PathLink::root(root_path))];
+/// One pickle's object tree being rendered: an explicit task stack (input controls the
+/// depth), the first path of each shared object met so far, and the walk's array reports.
+struct Renderer<'r, 'o, 'v, 'd> {
+    builder: &'r mut JsonBuilder<'o>,
+    view: &'r StreamView<'v, 'd>,
+    graph: &'r Graph<'d>,
+    root_path: &'r str,
+    /// How many edges lead to each node ([`count_references`]).
+    references: Vec<u32>,
+    /// The link, not the rendered path: rendering costs the depth, and a chain of shared
+    /// containers a million deep would cost depth² to render up front.
+    first_path: HashMap<NodeId, Rc<PathLink>>,
+    /// The walk's array reports by node (the first of a node's, as the walk met it first).
+    reports: &'r HashMap<NodeId, &'r ArrayReport>,
+    out: String,
+}
+
+impl Renderer<'_, '_, '_, '_> {
+    fn run(mut self, root: NodeId, at: u64) -> Result<String> {
+        let mut tasks = vec![Task::Node(root, PathLink::root(self.root_path))];
+        let mut next: Vec<Task> = Vec::new();
         while let Some(task) = tasks.pop() {
-            self.check_size(out.len(), at)?;
-            let (node, link) = match task {
-                Task::Text(t) => {
-                    out.push_str(t);
-                    continue;
-                }
-                Task::Owned(t) => {
-                    out.push_str(&t);
-                    continue;
-                }
-                Task::Node(node, link) => (node, link),
-            };
-            if references.get(node.index()).copied().unwrap_or(0) >= 2 {
-                // Met again: only nodes with identity were recorded, so has_identity (which
-                // can cost the size of an OrderedDict's items) runs once per node, not once
-                // per reference.
-                if let Some(first) = first_path.get(&node) {
-                    out.push_str(r#"{"$ref":"#);
-                    json_string(&render_path(graph, first), &mut out);
-                    out.push('}');
-                    continue;
-                }
-                if has_identity(graph, node) {
-                    first_path.insert(node, link.clone());
+            self.builder.check_size(self.out.len(), at)?;
+            match task {
+                Task::Text(t) => self.out.push_str(t),
+                Task::Owned(t) => self.out.push_str(&t),
+                Task::Node(node, link) => {
+                    self.node(node, &link, &mut next)?;
+                    tasks.extend(next.drain(..).rev());
                 }
             }
-            let child = |step: Step| PathLink::child(graph, &link, step);
-            let mut next: Vec<Task> = Vec::new();
-            match graph.node(node) {
-                Node::None => out.push_str("null"),
-                Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                Node::Int(v) => int(i128::from(*v), &mut out),
-                Node::BigInt(v) => {
-                    if v.bits() > 100_000 {
-                        let _ = write!(out, r#"{{"$int_hex":"{}"}}"#, v.to_str_radix(16));
-                    } else {
-                        let _ = write!(out, r#"{{"$int":"{v}"}}"#);
-                    }
-                }
-                Node::Float(x) => float(*x, &mut out),
-                Node::Str(s) => match graph.surrogate_strs.get(&node) {
-                    Some(cps) => json_code_points(cps, &mut out),
-                    None => json_string(s, &mut out),
-                },
-                // A Python 2 str: Python 3 loads it as str (ASCII); other bytes would fail
-                // that decoding, so they stay bytes (as encoding='bytes' loads them).
-                Node::Bytes(b, BytesKind::Py2Str) if b.is_ascii() => {
-                    json_string(std::str::from_utf8(b).unwrap_or_default(), &mut out)
-                }
-                Node::Bytes(b, kind) => {
-                    let tag = if *kind == BytesKind::ByteArray {
-                        "$bytearray"
-                    } else {
-                        "$bytes"
-                    };
-                    let _ = write!(out, r#"{{"{tag}":"{}"}}"#, b64(b));
-                }
-                Node::Tuple(items) => {
-                    seq(&mut next, Some("$tuple"), items, |i| child(Step::Index(i)))
-                }
-                Node::List(items) => seq(&mut next, None, items, |i| child(Step::Index(i))),
-                Node::Set(items) => seq(&mut next, Some("$set"), items, |i| child(Step::Index(i))),
-                Node::FrozenSet(items) => seq(&mut next, Some("$frozenset"), items, |i| {
-                    child(Step::Index(i))
-                }),
-                Node::Dict(pairs) => mapping(graph, &mut next, pairs, |k| child(Step::Key(k))),
-                Node::Global { index, .. } => {
-                    let name = graph
-                        .globals
-                        .get(*index as usize)
-                        .map(|g| format!("{}.{}", g.module, g.name))
-                        .unwrap_or_default();
-                    out.push_str(r#"{"$global":"#);
-                    json_string(&name, &mut out);
-                    out.push('}');
-                }
-                Node::Extension { code, .. } => {
-                    let _ = write!(out, r#"{{"$ext":{code}}}"#);
-                }
-                Node::Buffer { index, .. } => {
-                    let _ = write!(out, r#"{{"$buffer":{index}}}"#);
-                }
-                Node::PersistentId { pid, .. } => {
-                    next.push(Task::Text(r#"{"$persistent_id":"#));
-                    next.push(Task::Node(*pid, link.clone()));
-                    next.push(Task::Text("}"));
-                }
-                Node::Call(_) => {
-                    if let Some(found) = lift::array_at(graph, view.bytes, node) {
-                        self.call_array(
-                            view,
-                            found,
-                            &walk_path(graph, &link),
-                            &link,
-                            &reports,
-                            &mut out,
-                            &mut next,
-                        )?;
-                    } else if let Some(plain) = lift::value::plain_at(graph, node) {
-                        match plain {
-                            PlainValue::OrderedDict(pairs) => {
-                                mapping(graph, &mut next, &pairs, |k| child(Step::Key(k)))
-                            }
-                            PlainValue::Set(items) => {
-                                seq(&mut next, Some("$set"), &items, |i| child(Step::Index(i)))
-                            }
-                            PlainValue::FrozenSet(items) => {
-                                seq(&mut next, Some("$frozenset"), &items, |i| {
-                                    child(Step::Index(i))
-                                })
-                            }
-                            PlainValue::ByteArray(b) => {
-                                let _ = write!(out, r#"{{"$bytearray":"{}"}}"#, b64(&b));
-                            }
-                            PlainValue::Bytes(b) => {
-                                let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(&b));
-                            }
-                            PlainValue::Complex(re, im) => {
-                                out.push_str(r#"{"$complex":["#);
-                                float(re, &mut out);
-                                out.push(',');
-                                float(im, &mut out);
-                                out.push_str("]}");
-                            }
-                            PlainValue::Object { class } => {
-                                object(graph, &mut next, node, Some(class), 3, &link);
-                            }
-                        }
-                    } else {
-                        let (class, skip) = match lift::constructed_class(graph, node) {
-                            Some((class, skip)) => (Some(class), skip),
-                            None => (None, 0),
-                        };
-                        object(graph, &mut next, node, class, skip, &link);
-                    }
-                }
-            }
-            tasks.extend(next.into_iter().rev());
         }
-        Ok(out)
+        Ok(self.out)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Renders `node`, or a `$ref` to where it was rendered first; what is inside it goes
+    /// to `next`, in order.
+    fn node(&mut self, node: NodeId, link: &Rc<PathLink>, next: &mut Vec<Task>) -> Result<()> {
+        let graph = self.graph;
+        if self.references.get(node.index()).copied().unwrap_or(0) >= 2 {
+            // Met again: only nodes with identity were recorded, so has_identity (which
+            // can cost the size of an OrderedDict's items) runs once per node, not once
+            // per reference.
+            if let Some(first) = self.first_path.get(&node) {
+                self.out.push_str(r#"{"$ref":"#);
+                json_string(&first.full(graph, self.root_path), &mut self.out);
+                self.out.push('}');
+                return Ok(());
+            }
+            if has_identity(graph, self.view.lifted, node) {
+                self.first_path.insert(node, link.clone());
+            }
+        }
+        let child = |step: Step| PathLink::child(graph, link, step);
+        let out = &mut self.out;
+        match graph.node(node) {
+            Node::None => out.push_str("null"),
+            Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Node::Int(v) => int(i128::from(*v), out),
+            Node::BigInt(v) => {
+                if v.bits() > 100_000 {
+                    let _ = write!(out, r#"{{"$int_hex":"{}"}}"#, v.to_str_radix(16));
+                } else {
+                    let _ = write!(out, r#"{{"$int":"{v}"}}"#);
+                }
+            }
+            Node::Float(x) => float(*x, out),
+            Node::Str(s) => match graph.surrogate_strs.get(&node) {
+                Some(cps) => json_code_points(cps, out),
+                None => json_string(s, out),
+            },
+            Node::Bytes(b, kind) => bytes(b, *kind, out),
+            Node::Tuple(items) => seq(next, Some("$tuple"), items, |i| child(Step::Index(i))),
+            Node::List(items) => seq(next, None, items, |i| child(Step::Index(i))),
+            Node::Set(items) => seq(next, Some("$set"), items, |i| child(Step::Index(i))),
+            Node::FrozenSet(items) => {
+                seq(next, Some("$frozenset"), items, |i| child(Step::Index(i)))
+            }
+            Node::Dict(pairs) => mapping(graph, next, pairs, |k| child(Step::Key(k))),
+            Node::Global { index, .. } => {
+                let name = graph
+                    .globals
+                    .get(*index as usize)
+                    .map(|g| format!("{}.{}", g.module, g.name))
+                    .unwrap_or_default();
+                out.push_str(r#"{"$global":"#);
+                json_string(&name, out);
+                out.push('}');
+            }
+            Node::Extension { code, .. } => {
+                let _ = write!(out, r#"{{"$ext":{code}}}"#);
+            }
+            Node::Buffer { index, .. } => {
+                let _ = write!(out, r#"{{"$buffer":{index}}}"#);
+            }
+            Node::PersistentId { pid, .. } => {
+                next.push(Task::Text(r#"{"$persistent_id":"#));
+                next.push(Task::Node(*pid, link.clone()));
+                next.push(Task::Text("}"));
+            }
+            Node::Call(_) => self.call(node, link, next)?,
+        }
+        Ok(())
+    }
+
+    /// A call: an array, a plain value pickled as a call, or any other object.
+    fn call(&mut self, node: NodeId, link: &Rc<PathLink>, next: &mut Vec<Task>) -> Result<()> {
+        let graph = self.graph;
+        let lifted = self.view.lifted;
+        if let Some(found) = lifted.array(node) {
+            return self.call_array(node, found, link, next);
+        }
+        let child = |step: Step| PathLink::child(graph, link, step);
+        let out = &mut self.out;
+        match lifted.plain(graph, node) {
+            Some(PlainValue::OrderedDict(pairs)) => {
+                mapping(graph, next, &pairs, |k| child(Step::Key(k)))
+            }
+            Some(PlainValue::Set(items)) => {
+                seq(next, Some("$set"), &items, |i| child(Step::Index(i)))
+            }
+            Some(PlainValue::FrozenSet(items)) => {
+                seq(next, Some("$frozenset"), &items, |i| child(Step::Index(i)))
+            }
+            Some(PlainValue::ByteArray(b)) => {
+                let _ = write!(out, r#"{{"$bytearray":"{}"}}"#, b64(&b));
+            }
+            Some(PlainValue::Bytes(b)) => {
+                let _ = write!(out, r#"{{"$bytes":"{}"}}"#, b64(&b));
+            }
+            Some(PlainValue::Complex(re, im)) => {
+                out.push_str(r#"{"$complex":["#);
+                float(re, out);
+                out.push(',');
+                float(im, out);
+                out.push_str("]}");
+            }
+            Some(PlainValue::Object { class }) => object(graph, next, node, Some(class), 3, link),
+            None => {
+                let (class, skip) = match lifted.constructed_class(graph, node) {
+                    Some((class, skip)) => (Some(class), skip),
+                    None => (None, 0),
+                };
+                object(graph, next, node, class, skip, link);
+            }
+        }
+        Ok(())
+    }
+
+    /// An array, joined to the walk's report of it by node (the report has where its
+    /// storage is); an array the walk did not reach is reported here.
     fn call_array(
         &mut self,
-        view: &StreamView<'_, '_>,
-        found: std::result::Result<lift::ArrayInfo, String>,
-        path: &str,
+        node: NodeId,
+        found: &Result<lift::ArrayInfo, String>,
         link: &Rc<PathLink>,
-        reports: &HashMap<&str, &ArrayReport>,
-        out: &mut String,
         next: &mut Vec<Task>,
     ) -> Result<()> {
-        let graph = &view.stream.graph;
-        // The walk already built the array report; find it by path for storage details
-        // (the walk cuts very long paths).
-        let report = reports.get(path).copied().cloned();
-        let info = match (&found, &report) {
-            (_, Some(r)) => r.info.clone(),
-            (Ok(info), None) => info.clone(),
+        let report = self.reports.get(&node).copied();
+        let info = match (found, report) {
+            (_, Some(r)) => &r.info,
+            (Ok(info), None) => info,
             (Err(reason), None) => {
-                out.push_str(r#"{"$array":{"unavailable":"#);
-                json_string(reason, out);
-                out.push_str("}}");
+                self.out.push_str(r#"{"$array":{"unavailable":"#);
+                json_string(reason, &mut self.out);
+                self.out.push_str("}}");
                 return Ok(());
             }
         };
         if let ArrayData::Objects(list) = &info.data {
-            // Elements are objects: nested lists of rendered elements.
-            let items: Vec<NodeId> = match graph.node(*list) {
-                Node::List(items) | Node::Tuple(items) => items.clone(),
-                _ => Vec::new(),
-            };
-            let _ = write!(
-                out,
-                r#"{{"$array":{{"dtype":{},"shape":{},"data":"#,
-                info.dtype.descr(),
-                serde_json::to_string(&info.shape).unwrap_or_default()
-            );
-            let mut text = String::new();
-            let layout = Layout::contiguous(0, &info.shape, 1, info.fortran_order);
-            let mut order = Vec::new();
-            match layout {
-                Some(l) if l.count() == Some(items.len() as u64) => {
-                    nested(&l, &mut text, |at, t| {
-                        order.push(at);
-                        t.push('\u{1}');
-                    });
-                }
-                _ => {
-                    text = "[".to_string();
-                    for i in 0..items.len() {
-                        if i > 0 {
-                            text.push(',');
-                        }
-                        order.push(i);
-                        text.push('\u{1}');
-                    }
-                    text.push(']');
-                }
-            }
-            // Interleave the bracket text with element tasks (at each \u{1} marker).
-            let mut pieces = text.split('\u{1}');
-            if let Some(first) = pieces.next() {
-                next.push(Task::Owned(first.into()));
-            }
-            for (k, piece) in pieces.enumerate() {
-                let at = order.get(k).copied().unwrap_or(0);
-                if let Some(&element) = items.get(at) {
-                    let step = PathLink::child(graph, link, Step::Index(k));
-                    next.push(Task::Node(element, step));
-                } else {
-                    next.push(Task::Text("null"));
-                }
-                next.push(Task::Owned(piece.into()));
-            }
-            next.push(Task::Text("}}"));
+            object_array(self.graph, info, *list, link, &mut self.out, next);
             return Ok(());
         }
-        let report = report.unwrap_or_else(|| ArrayReport {
-            path: path.to_string(),
-            member: None,
-            dtype: info.dtype.clone(),
-            shape: info.shape.clone(),
-            fortran_order: info.fortran_order,
-            nbytes: info.nbytes(),
-            offset: None,
-            info: info.clone(),
-            unavailable: None,
-        });
-        let located = locate(Some(graph), view.bytes, Some(view), &report);
-        self.array(&report, located, out)
+        let fallback;
+        let report = match report {
+            Some(report) => report,
+            None => {
+                fallback = ArrayReport {
+                    path: link.cut(self.graph, self.root_path),
+                    member: None,
+                    dtype: info.dtype.clone(),
+                    shape: info.shape.clone(),
+                    fortran_order: info.fortran_order,
+                    nbytes: info.nbytes(),
+                    offset: None,
+                    info: info.clone(),
+                    unavailable: None,
+                    node: Some(node),
+                };
+                &fallback
+            }
+        };
+        let located = locate(Some(self.graph), self.view.bytes, Some(self.view), report);
+        self.builder.array(report, located, &mut self.out)
     }
+}
+
+/// A byte string: Python 2 `str` that Python 3 loads as ASCII text, else `$bytes` or
+/// `$bytearray`.
+fn bytes(b: &[u8], kind: BytesKind, out: &mut String) {
+    match std::str::from_utf8(b) {
+        // A Python 2 str: Python 3 loads it as str (ASCII); other bytes would fail that
+        // decoding, so they stay bytes (as encoding='bytes' loads them).
+        Ok(text) if kind == BytesKind::Py2Str && b.is_ascii() => json_string(text, out),
+        _ => {
+            let tag = if kind == BytesKind::ByteArray {
+                "$bytearray"
+            } else {
+                "$bytes"
+            };
+            let _ = write!(out, r#"{{"{tag}":"{}"}}"#, b64(b));
+        }
+    }
+}
+
+/// An object array: nested lists (in the array's shape when its elements fill it) of the
+/// elements, each rendered as a value.
+fn object_array(
+    graph: &Graph<'_>,
+    info: &lift::ArrayInfo,
+    list: NodeId,
+    link: &Rc<PathLink>,
+    out: &mut String,
+    next: &mut Vec<Task>,
+) {
+    let items: &[NodeId] = match graph.node(list) {
+        Node::List(items) | Node::Tuple(items) => items,
+        _ => &[],
+    };
+    let _ = write!(
+        out,
+        r#"{{"$array":{{"dtype":{},"shape":{},"data":"#,
+        info.dtype.descr(),
+        serde_json::to_string(&info.shape).unwrap_or_default()
+    );
+    let mut text = String::new();
+    let layout = Layout::contiguous(0, &info.shape, 1, info.fortran_order);
+    let mut order = Vec::new();
+    match layout {
+        Some(l) if l.count() == u64::try_from(items.len()).ok() => {
+            nested(&l, &mut text, |at, t| {
+                order.push(at);
+                t.push('\u{1}');
+            });
+        }
+        _ => {
+            text.push('[');
+            for i in 0..items.len() {
+                if i > 0 {
+                    text.push(',');
+                }
+                order.push(i);
+                text.push('\u{1}');
+            }
+            text.push(']');
+        }
+    }
+    // Interleave the bracket text with element tasks (at each \u{1} marker).
+    let mut pieces = text.split('\u{1}');
+    if let Some(first) = pieces.next() {
+        next.push(Task::Owned(first.into()));
+    }
+    for (k, piece) in pieces.enumerate() {
+        let at = order.get(k).copied().unwrap_or(0);
+        match items.get(at) {
+            Some(&element) => {
+                let step = PathLink::child(graph, link, Step::Index(k));
+                next.push(Task::Node(element, step));
+            }
+            None => next.push(Task::Text("null")),
+        }
+        next.push(Task::Owned(piece.into()));
+    }
+    next.push(Task::Text("}}"));
 }
 
 /// Whether a node has an identity worth a `$ref` when met again (not immutable scalars
 /// or strings, which pickle may share without meaning anything).
-fn has_identity(graph: &Graph<'_>, id: NodeId) -> bool {
+fn has_identity(graph: &Graph<'_>, lifted: &Lifted, id: NodeId) -> bool {
     match graph.node(id) {
         Node::List(_) | Node::Tuple(_) | Node::Dict(_) | Node::Set(_) | Node::FrozenSet(_) => true,
         // bytes and complex written as calls (protocols < 3) are values, not objects
         Node::Call(_) => !matches!(
-            lift::value::plain_at(graph, id),
+            lifted.plain(graph, id),
             Some(PlainValue::Bytes(_) | PlainValue::Complex(..))
         ),
         _ => false,
@@ -1035,11 +1072,30 @@ fn object(
 
 impl Visitor for JsonBuilder<'_> {
     fn stream(&mut self, view: &StreamView<'_, '_>) -> Result<()> {
+        let graph = &view.stream.graph;
+        // The walk's array reports by node: the first of a node's (memo carried between
+        // pickles, the walk reports a node once, where it met it first).
+        let mut reports: HashMap<NodeId, &ArrayReport> = HashMap::new();
+        for array in view.pickles.iter().flat_map(|p| p.arrays.iter()) {
+            if let Some(node) = array.node {
+                reports.entry(node).or_insert(array);
+            }
+        }
         for index in view.object_pickles.clone() {
             let Some(pickle) = view.stream.pickles.get(index) else {
                 continue;
             };
-            let json = self.render(view, pickle.root, view.root_path, pickle.start as u64)?;
+            let renderer = Renderer {
+                builder: self,
+                view,
+                graph,
+                root_path: view.root_path,
+                references: count_references(graph, pickle.root),
+                first_path: HashMap::new(),
+                reports: &reports,
+                out: String::new(),
+            };
+            let json = renderer.run(pickle.root, pickle.start as u64)?;
             self.document_len = self.document_len.saturating_add(json.len() as u64);
             self.roots.push((view.member.map(str::to_string), json));
         }
@@ -1089,9 +1145,26 @@ pub(crate) fn extract_json(
         builder.namer.reserve(name);
     }
     let report = inspect_with(source, bytes, &options.inspect, &mut builder)?;
-    let container = report.container.as_str();
+    let document = document(&report.container, &builder.roots);
+    let json = match (file, parent.as_deref()) {
+        (Some(file), Some(parent)) => {
+            write_files(&document, file, parent, builder.files.drain(..))?;
+            None
+        }
+        _ => Some(document.into_bytes()),
+    };
+    Ok(Extracted {
+        report,
+        index: builder.index,
+        json,
+    })
+}
+
+/// The rendered roots as one document: the value itself, `{"member": value, …}` for an
+/// npz, `{"$pickles": […]}` for several pickles.
+fn document(container: &str, roots: &[(Option<String>, String)]) -> String {
     let mut document = String::new();
-    match builder.roots.as_slice() {
+    match roots {
         [(_, only)] if container != "npz" => document.push_str(only),
         roots if container == "npz" => {
             document.push('{');
@@ -1118,33 +1191,29 @@ pub(crate) fn extract_json(
         }
     }
     document.push('\n');
-    let json = match (file, parent.as_deref()) {
-        (Some(file), Some(parent)) => {
-            let mut temp = output_temp(parent)?;
-            temp.write_all(document.as_bytes())
-                .map_err(|e| Error::io(format!("cannot write {}: {e}", file.display()), e))?;
-            for (array, name) in builder.files.drain(..) {
-                let target = parent.join(&name);
-                array.persist(&target).map_err(|e| {
-                    Error::io(
-                        format!("cannot write {}: {}", target.display(), e.error),
-                        e.error,
-                    )
-                })?;
-            }
-            temp.persist(file).map_err(|e| {
-                Error::io(
-                    format!("cannot write {}: {}", file.display(), e.error),
-                    e.error,
-                )
-            })?;
-            None
-        }
-        _ => Some(document.into_bytes()),
+    document
+}
+
+/// Writes the document to `file` and moves the arrays written beside it into place; the
+/// document last, so that it never names an array file that is not there.
+fn write_files(
+    document: &str,
+    file: &Path,
+    parent: &Path,
+    arrays: impl Iterator<Item = (tempfile::TempPath, String)>,
+) -> Result<()> {
+    let cannot = |target: &Path, e: std::io::Error| {
+        Error::io(format!("cannot write {}: {e}", target.display()), e)
     };
-    Ok(Extracted {
-        report,
-        index: builder.index,
-        json,
-    })
+    let mut temp = output_temp(parent)?;
+    temp.write_all(document.as_bytes())
+        .map_err(|e| cannot(file, e))?;
+    for (array, name) in arrays {
+        let target = parent.join(&name);
+        array
+            .persist(&target)
+            .map_err(|e| cannot(&target, e.error))?;
+    }
+    temp.persist(file).map_err(|e| cannot(file, e.error))?;
+    Ok(())
 }

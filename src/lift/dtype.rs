@@ -5,8 +5,11 @@
 //! (numpy `arraydescr_reduce`/`arraydescr_setstate`). From that we compute what numpy
 //! itself prints: `dtype.str` and, for structured dtypes, `dtype.descr`.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use serde_json::{json, Value};
 
+use super::{Known, Lifter, Names};
 use crate::machine::{Graph, Node, NodeId};
 
 /// Byte order as numpy writes it in a dtype's state.
@@ -200,7 +203,9 @@ impl DType {
                 let mut offset = 0u64;
                 for field in fields {
                     if field.offset > offset {
-                        out.push(json!(["", format!("|V{}", field.offset - offset)]));
+                        // Greater, just checked.
+                        let gap = field.offset.saturating_sub(offset);
+                        out.push(json!(["", format!("|V{gap}")]));
                         offset = field.offset;
                     }
                     let name = match &field.title {
@@ -216,7 +221,8 @@ impl DType {
                     offset = offset.saturating_add(field.dtype.itemsize());
                 }
                 if *itemsize > offset {
-                    out.push(json!(["", format!("|V{}", itemsize - offset)]));
+                    let gap = itemsize.saturating_sub(offset);
+                    out.push(json!(["", format!("|V{gap}")]));
                 }
                 Value::Array(out)
             }
@@ -229,23 +235,18 @@ impl DType {
 /// Why a dtype could not be rebuilt.
 pub type DTypeError = String;
 
-fn tuple_items<'g>(graph: &'g Graph<'_>, id: NodeId) -> Option<&'g [NodeId]> {
-    graph.tuple(id)
-}
-
 /// Text of a str, of bytes, or of bytes as protocols 0–2 write them
 /// (`_codecs.encode(text, 'latin1')`).
-fn text(graph: &Graph<'_>, id: NodeId) -> Option<String> {
-    text_within(graph, id).filter(|t| t.len() <= super::MAX_LIFTED_TEXT)
+fn text(graph: &Graph<'_>, names: Names<'_>, id: NodeId) -> Option<String> {
+    text_within(graph, names, id).filter(|t| t.len() <= super::MAX_LIFTED_TEXT)
 }
 
-fn text_within(graph: &Graph<'_>, id: NodeId) -> Option<String> {
+fn text_within(graph: &Graph<'_>, names: Names<'_>, id: NodeId) -> Option<String> {
     match graph.node(id) {
         Node::Str(s) => Some(s.to_string()),
         Node::Bytes(b, _) => Some(String::from_utf8_lossy(b).into_owned()),
         Node::Call(call) => {
-            let global = graph.global(call.callable)?;
-            if (&*global.module, &*global.name) != ("_codecs", "encode") {
+            if names.of(graph, call.callable) != Known::CodecsEncode {
                 return None;
             }
             // One level only: the writer encodes a str, and input controls any nesting.
@@ -258,149 +259,193 @@ fn text_within(graph: &Graph<'_>, id: NodeId) -> Option<String> {
     }
 }
 
-/// Whether `(module, name)` is `numpy.dtype` (the only spelling numpy has used).
-pub fn is_dtype_global(module: &str, name: &str) -> bool {
-    module == "numpy" && name == "dtype"
-}
-
 /// Fields and subarray bases one dtype may have in all, nested ones included. Memo
 /// references can reuse one structured dtype for every field of the next, so without a
 /// budget a few hundred bytes describe a dtype of 8**40 fields.
 const MAX_DTYPE_PARTS: u32 = 4096;
 
-/// Rebuilds the dtype made by the `numpy.dtype(...)` call at `id`. `depth` bounds the
-/// recursion through nested structured dtypes (input controls it).
-pub fn parse(graph: &Graph<'_>, id: NodeId, depth: u32) -> Result<DType, DTypeError> {
-    let mut budget = MAX_DTYPE_PARTS;
-    parse_within(graph, id, depth, &mut budget)
+/// How deep structured dtypes and subarrays may nest (input controls the recursion).
+const MAX_DTYPE_DEPTH: u32 = 64;
+
+/// Rebuilds the dtype made by the `numpy.dtype(...)` call at `id`, spending the lifting
+/// job's allowance of dtype parts.
+pub(crate) fn parse(lifter: &mut Lifter<'_, '_>, id: NodeId) -> Result<DType, DTypeError> {
+    Parser {
+        graph: lifter.graph,
+        names: lifter.names,
+        lifter,
+        budget: MAX_DTYPE_PARTS,
+    }
+    .dtype(id, 0)
 }
 
-fn parse_within(
-    graph: &Graph<'_>,
-    id: NodeId,
-    depth: u32,
-    budget: &mut u32,
-) -> Result<DType, DTypeError> {
-    if depth > 64 {
-        return Err("dtype nested more than 64 deep".into());
-    }
-    *budget = budget
-        .checked_sub(1)
-        .ok_or_else(|| format!("dtype has more than {MAX_DTYPE_PARTS} fields and subarrays"))?;
-    if !graph.spend_dtype_parts(1) {
-        return Err(
-            "the dtypes of this stream have more fields and subarrays in all than its size \
-             allows (one dtype shared by very many arrays?)"
-                .into(),
-        );
-    }
-    let call = graph
-        .call(id)
-        .ok_or_else(|| "expected a numpy.dtype(...) object".to_string())?;
-    let global = graph
-        .global(call.callable)
-        .ok_or_else(|| "dtype built by something other than numpy.dtype".to_string())?;
-    if !is_dtype_global(&global.module, &global.name) {
-        return Err(format!(
-            "dtype built by {}.{}, not numpy.dtype",
-            global.module, global.name
-        ));
-    }
-    let args = tuple_items(graph, call.args).ok_or("numpy.dtype arguments are not a tuple")?;
-    let type_string = args
-        .first()
-        .and_then(|&a| text(graph, a))
-        .ok_or("numpy.dtype needs a type string")?;
-    let mut chars = type_string.chars();
-    let kind = chars.next().ok_or("empty dtype string")?;
-    let kind = if kind == 'a' { 'S' } else { kind };
-    let digits: String = chars.collect();
-    let size_from_string: Option<u64> = digits.parse().ok();
+struct Parser<'l, 'g, 'data> {
+    graph: &'g Graph<'data>,
+    names: Names<'g>,
+    lifter: &'l mut Lifter<'g, 'data>,
+    /// Parts this dtype may still have ([`MAX_DTYPE_PARTS`]).
+    budget: u32,
+}
 
-    // BUILD state; without it numpy would use native order and default sizes.
-    let state: Vec<NodeId> = call
-        .state
-        .and_then(|s| tuple_items(graph, s))
-        .map(<[NodeId]>::to_vec)
-        .unwrap_or_default();
-    let get = |i: usize| state.get(i).copied();
-    let (endian_at, subarray_at, names_at, fields_at, elsize_at, metadata_at) = match state.len() {
-        9 => (1, Some(2), Some(3), Some(4), Some(5), Some(8)),
-        8 => (1, Some(2), Some(3), Some(4), Some(5), None),
-        // numpy < 1.7 layouts
-        7 => (1, Some(2), Some(3), Some(4), Some(5), None),
-        6 => (1, Some(2), None, Some(3), Some(4), None),
-        0 => (usize::MAX, None, None, None, None, None),
-        n => return Err(format!("dtype state of unknown layout ({n} items)")),
-    };
-    let byteorder = match get(endian_at).and_then(|e| text(graph, e)).as_deref() {
-        Some(">") => ByteOrder::Big,
-        Some("|") => ByteOrder::NotApplicable,
-        // '<', and '=' (the writer's native order: every platform numpy ships for today is
-        // little-endian).
-        _ if matches!(kind, 'b' | 'S' | 'V' | 'O') => ByteOrder::NotApplicable,
-        _ if size_from_string == Some(1) && matches!(kind, 'i' | 'u') => ByteOrder::NotApplicable,
-        _ => ByteOrder::Little,
-    };
-    let elsize = elsize_at
-        .and_then(get)
-        .and_then(|e| graph.int(e))
-        .filter(|&e| e >= 0)
-        .map(|e| e as u64);
+/// Where each item of a dtype's BUILD state is; the layout depends on the numpy that
+/// wrote it.
+struct StateLayout {
+    endian: Option<usize>,
+    subarray: Option<usize>,
+    names: Option<usize>,
+    fields: Option<usize>,
+    elsize: Option<usize>,
+    metadata: Option<usize>,
+}
 
-    // Subarray: (base dtype, shape).
-    if let Some(sub) = subarray_at.and_then(get) {
-        if let Some(items) = tuple_items(graph, sub) {
-            let [base, shape] = items else {
-                return Err("dtype subarray is not (base, shape)".into());
-            };
-            let base = parse_within(graph, *base, depth + 1, budget)?;
-            let shape = match graph.node(*shape) {
-                Node::Tuple(dims) if dims.len() > super::MAX_DIMS => {
-                    return Err(format!(
-                        "dtype subarray has {} dimensions, more than numpy's {}",
-                        dims.len(),
-                        super::MAX_DIMS
-                    ))
-                }
-                Node::Tuple(dims) => dims
-                    .iter()
-                    .map(|&d| graph.int(d).and_then(|v| u64::try_from(v).ok()))
-                    .collect::<Option<Vec<u64>>>()
-                    .ok_or("dtype subarray shape is not non-negative ints")?,
-                _ => vec![graph
-                    .int(*shape)
-                    .and_then(|v| u64::try_from(v).ok())
-                    .ok_or("dtype subarray shape is not an int")?],
-            };
-            return Ok(DType::SubArray {
-                base: Box::new(base),
-                shape,
+impl StateLayout {
+    fn of(len: usize) -> Result<StateLayout, DTypeError> {
+        let layout = |names, metadata| StateLayout {
+            endian: Some(1),
+            subarray: Some(2),
+            names,
+            fields: Some(if names.is_some() { 4 } else { 3 }),
+            elsize: Some(if names.is_some() { 5 } else { 4 }),
+            metadata,
+        };
+        Ok(match len {
+            9 => layout(Some(3), Some(8)),
+            // 8 items, and numpy < 1.7's 7
+            8 | 7 => layout(Some(3), None),
+            6 => layout(None, None),
+            // No BUILD: numpy would use native order and default sizes.
+            0 => StateLayout {
+                endian: None,
+                subarray: None,
+                names: None,
+                fields: None,
+                elsize: None,
+                metadata: None,
+            },
+            n => return Err(format!("dtype state of unknown layout ({n} items)")),
+        })
+    }
+}
+
+impl Parser<'_, '_, '_> {
+    fn dtype(&mut self, id: NodeId, depth: u32) -> Result<DType, DTypeError> {
+        let graph = self.graph;
+        if depth > MAX_DTYPE_DEPTH {
+            return Err(format!("dtype nested more than {MAX_DTYPE_DEPTH} deep"));
+        }
+        self.budget = self.budget.checked_sub(1).ok_or_else(too_many_parts)?;
+        if !self.lifter.spend_part() {
+            return Err(
+                "the dtypes of this stream have more fields and subarrays in all than its size \
+                 allows (one dtype shared by very many arrays?)"
+                    .into(),
+            );
+        }
+        let (call, known) = self
+            .names
+            .call(graph, id)
+            .ok_or_else(|| "expected a numpy.dtype(...) object".to_string())?;
+        if known != Known::Dtype {
+            return Err(match graph.global(call.callable) {
+                Some(g) => format!("dtype built by {}.{}, not numpy.dtype", g.module, g.name),
+                None => "dtype built by something other than numpy.dtype".to_string(),
             });
         }
+        let args = graph
+            .tuple(call.args)
+            .ok_or("numpy.dtype arguments are not a tuple")?;
+        let type_string = args
+            .first()
+            .and_then(|&a| text(graph, self.names, a))
+            .ok_or("numpy.dtype needs a type string")?;
+        let mut chars = type_string.chars();
+        chars.next().ok_or("empty dtype string")?;
+        let size_from_string: Option<u64> = chars.as_str().parse().ok();
+        let state: &[NodeId] = call.state.and_then(|s| graph.tuple(s)).unwrap_or(&[]);
+        let layout = StateLayout::of(state.len())?;
+        let get = |at: Option<usize>| at.and_then(|i| state.get(i)).copied();
+        let elsize = get(layout.elsize)
+            .and_then(|e| graph.int(e))
+            .and_then(|e| u64::try_from(e).ok());
+
+        // Subarray: (base dtype, shape).
+        if let Some(items) = get(layout.subarray).and_then(|s| graph.tuple(s)) {
+            return self.subarray(items, depth);
+        }
+        // Structured: names and the fields dict name -> (dtype, offset[, title]).
+        let names = get(layout.names).and_then(|n| graph.tuple(n));
+        if let (Some(names), Some(fields)) = (names, get(layout.fields)) {
+            let out = self.fields(names, fields, depth)?;
+            return Ok(DType::Structured {
+                fields: out,
+                itemsize: elsize.or(size_from_string).unwrap_or(0),
+            });
+        }
+        let endian = get(layout.endian).and_then(|e| text(graph, self.names, e));
+        let metadata = get(layout.metadata);
+        scalar(
+            graph,
+            self.names,
+            &type_string,
+            endian.as_deref(),
+            elsize,
+            metadata,
+        )
     }
 
-    // Structured: names and the fields dict name -> (dtype, offset[, title]).
-    let names = names_at.and_then(get).and_then(|n| tuple_items(graph, n));
-    let fields = fields_at.and_then(get);
-    if let (Some(names), Some(fields)) = (names, fields) {
+    fn subarray(&mut self, items: &[NodeId], depth: u32) -> Result<DType, DTypeError> {
+        let graph = self.graph;
+        let [base, shape] = items else {
+            return Err("dtype subarray is not (base, shape)".into());
+        };
+        // At most MAX_DTYPE_DEPTH + 1, checked on entry.
+        let base = self.dtype(*base, depth.saturating_add(1))?;
+        let non_negative = |d: NodeId| graph.int(d).and_then(|v| u64::try_from(v).ok());
+        let shape = match graph.node(*shape) {
+            Node::Tuple(dims) if dims.len() > super::MAX_DIMS => {
+                return Err(format!(
+                    "dtype subarray has {} dimensions, more than numpy's {}",
+                    dims.len(),
+                    super::MAX_DIMS
+                ))
+            }
+            Node::Tuple(dims) => dims
+                .iter()
+                .map(|&d| non_negative(d))
+                .collect::<Option<Vec<u64>>>()
+                .ok_or("dtype subarray shape is not non-negative ints")?,
+            _ => vec![non_negative(*shape).ok_or("dtype subarray shape is not an int")?],
+        };
+        Ok(DType::SubArray {
+            base: Box::new(base),
+            shape,
+        })
+    }
+
+    fn fields(
+        &mut self,
+        names: &[NodeId],
+        fields: NodeId,
+        depth: u32,
+    ) -> Result<Vec<Field>, DTypeError> {
+        let graph = self.graph;
         // Each name is looked up in the fields dict: bound both before the quadratic part.
         let entries = match graph.node(fields) {
             Node::Dict(pairs) => pairs.len(),
             _ => 0,
         };
-        if names.len().max(entries) > *budget as usize {
-            return Err(format!(
-                "dtype has more than {MAX_DTYPE_PARTS} fields and subarrays"
-            ));
+        if names.len().max(entries) > self.budget as usize {
+            return Err(too_many_parts());
         }
         let mut out = Vec::with_capacity(names.len());
         for &name_id in names {
-            let name = text(graph, name_id).ok_or("dtype field name is not text")?;
+            let name = text(graph, self.names, name_id).ok_or("dtype field name is not text")?;
             let entry = graph
                 .dict_get(fields, &name)
                 .ok_or_else(|| format!("dtype field {name:?} missing from fields"))?;
-            let entry = tuple_items(graph, entry).ok_or("dtype field entry is not a tuple")?;
+            let entry = graph
+                .tuple(entry)
+                .ok_or("dtype field entry is not a tuple")?;
             let (dtype_id, offset_id) = match entry {
                 [d, o, ..] => (*d, *o),
                 _ => return Err("dtype field entry is too short".into()),
@@ -409,25 +454,57 @@ fn parse_within(
                 .int(offset_id)
                 .and_then(|o| u64::try_from(o).ok())
                 .ok_or("dtype field offset is not a non-negative int")?;
-            let title = entry.get(2).and_then(|&t| text(graph, t));
+            let title = entry.get(2).and_then(|&t| text(graph, self.names, t));
             out.push(Field {
                 name,
                 title,
-                dtype: parse_within(graph, dtype_id, depth + 1, budget)?,
+                // At most MAX_DTYPE_DEPTH + 1, checked on entry.
+                dtype: self.dtype(dtype_id, depth.saturating_add(1))?,
                 offset,
             });
         }
-        let itemsize = elsize.or(size_from_string).unwrap_or(0);
-        return Ok(DType::Structured {
-            fields: out,
-            itemsize,
-        });
+        Ok(out)
     }
+}
 
+fn too_many_parts() -> DTypeError {
+    format!("dtype has more than {MAX_DTYPE_PARTS} fields and subarrays")
+}
+
+/// A builtin dtype from its type string (`f8`, `U5`, `M8`, `?`), the byte order and element
+/// size its state gives, and for datetimes the unit in its metadata.
+fn scalar(
+    graph: &Graph<'_>,
+    names: Names<'_>,
+    type_string: &str,
+    endian: Option<&str>,
+    elsize: Option<u64>,
+    metadata: Option<NodeId>,
+) -> Result<DType, DTypeError> {
+    let mut chars = type_string.chars();
+    let kind = chars.next().ok_or("empty dtype string")?;
+    let kind = if kind == 'a' { 'S' } else { kind };
+    let size_from_string: Option<u64> = chars.as_str().parse().ok();
+    let byteorder = match endian {
+        Some(">") => ByteOrder::Big,
+        Some("|") => ByteOrder::NotApplicable,
+        // '<', and '=' (the writer's native order: every platform numpy ships for today is
+        // little-endian).
+        _ if matches!(kind, 'b' | 'S' | 'V' | 'O') => ByteOrder::NotApplicable,
+        _ if size_from_string == Some(1) && matches!(kind, 'i' | 'u') => ByteOrder::NotApplicable,
+        _ => ByteOrder::Little,
+    };
     let itemsize = match kind {
-        'U' | 'S' | 'V' => elsize.or(size_from_string.map(|n| if kind == 'U' { n * 4 } else { n })),
-        'O' => Some(8),
-        'M' | 'm' => Some(8),
+        'U' => match (elsize, size_from_string) {
+            (Some(size), _) => Some(size),
+            // Four bytes (UCS-4) per character.
+            (None, Some(chars)) => Some(chars.checked_mul(4).ok_or_else(|| {
+                format!("dtype {type_string:?} has more than 2**64 bytes per element")
+            })?),
+            (None, None) => None,
+        },
+        'S' | 'V' => elsize.or(size_from_string),
+        'O' | 'M' | 'm' => Some(8),
         'b' | 'i' | 'u' | 'f' | 'c' => match size_from_string {
             Some(size) if !numpy_knows_size(kind, size) => {
                 return Err(format!("numpy has no dtype {type_string:?}"))
@@ -439,11 +516,7 @@ fn parse_within(
     }
     .ok_or_else(|| format!("dtype {type_string:?} has no size"))?;
     let kind = if kind == '?' { 'b' } else { kind };
-    let unit = if matches!(kind, 'M' | 'm') {
-        Some(datetime_unit(graph, metadata_at.and_then(get)))
-    } else {
-        None
-    };
+    let unit = matches!(kind, 'M' | 'm').then(|| datetime_unit(graph, names, metadata));
     Ok(DType::Scalar {
         kind,
         itemsize,
@@ -466,7 +539,7 @@ fn numpy_knows_size(kind: char, size: u64) -> bool {
 }
 
 /// The unit of a datetime dtype from its metadata `(dict|None, (unit, num, den, events))`.
-fn datetime_unit(graph: &Graph<'_>, metadata: Option<NodeId>) -> String {
+fn datetime_unit(graph: &Graph<'_>, names: Names<'_>, metadata: Option<NodeId>) -> String {
     let Some(items) = metadata.and_then(|m| graph.tuple(m)) else {
         return String::new();
     };
@@ -475,7 +548,7 @@ fn datetime_unit(graph: &Graph<'_>, metadata: Option<NodeId>) -> String {
     };
     let unit = info
         .first()
-        .and_then(|&u| text(graph, u))
+        .and_then(|&u| text(graph, names, u))
         .unwrap_or_default();
     let num = info.get(1).and_then(|&n| graph.int(n)).unwrap_or(1);
     if unit == "generic" {

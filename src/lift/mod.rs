@@ -4,12 +4,136 @@
 //! machinery with a dtype, a shape and a buffer. Here such calls are recognised and read
 //! into an [`ArrayInfo`] that says where the array's bytes are, without copying them.
 //! Everything not recognised stays a symbolic call.
+//!
+//! [`lift_stream`] runs once per stream, after the machine, and keeps what it found by
+//! node id in a [`Lifted`]: the object walk, the portability hints and the extractors all
+//! read that instead of recognising arrays again.
+
+#![warn(clippy::arithmetic_side_effects)]
 
 pub mod dtype;
 pub mod value;
 
-use crate::machine::{BytesKind, Graph, Node, NodeId, Payload, Trailing};
+use std::cell::Cell;
+use std::collections::HashSet;
+
+use crate::classify::normalise;
+use crate::limits::Limits;
+use crate::machine::{self, BytesKind, Call, Graph, Node, NodeId, Payload, Stream, Trailing};
 pub use dtype::{ByteOrder, DType};
+
+/// The callables lifting recognises, by what Python 3 imports for them (a Python 2
+/// spelling is read through [`normalise`], as `pickle.Unpickler(fix_imports=True)` does).
+/// One row here and one arm where it is used: that is all a new construction needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// `numpy.core.multiarray._reconstruct` (then BUILD with the array's state).
+    Reconstruct,
+    /// `numpy.core.numeric._frombuffer` (protocol 5).
+    FromBuffer,
+    /// `numpy.core.multiarray.scalar`.
+    Scalar,
+    /// `numpy.dtype`.
+    Dtype,
+    /// joblib's `NumpyArrayWrapper`.
+    JoblibWrapper,
+    /// `torch._utils._rebuild_tensor(_v2)`.
+    RebuildTensor,
+    /// `torch._utils._rebuild_parameter(_with_state)`, around a tensor.
+    RebuildParameter,
+    /// `_codecs.encode`: how protocols 0–2 write `bytes`.
+    CodecsEncode,
+    Bytes,
+    ByteArray,
+    Set,
+    FrozenSet,
+    Complex,
+    /// `collections.OrderedDict`.
+    OrderedDict,
+    /// `copyreg._reconstructor(cls, base, state)` (protocols 0 and 1).
+    CopyregReconstructor,
+    /// `copyreg.__newobj__(cls, *args)` and `__newobj_ex__`.
+    CopyregNewObj,
+    Other,
+}
+
+impl Known {
+    /// What the global `module.name` is to lifting.
+    pub(crate) fn of(module: &str, name: &str) -> Known {
+        let (module, name) = normalise(module, name);
+        match (&*module, &*name) {
+            (m, "_reconstruct") if numpy_core(m, "multiarray") => Known::Reconstruct,
+            (m, "scalar") if numpy_core(m, "multiarray") => Known::Scalar,
+            (m, "_frombuffer") if numpy_core(m, "numeric") => Known::FromBuffer,
+            // The only spelling numpy has used.
+            ("numpy", "dtype") => Known::Dtype,
+            (m, "NumpyArrayWrapper") if JOBLIB_WRAPPER_MODULES.contains(&m) => Known::JoblibWrapper,
+            ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => Known::RebuildTensor,
+            ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
+                Known::RebuildParameter
+            }
+            ("_codecs", "encode") => Known::CodecsEncode,
+            ("builtins", "bytes") => Known::Bytes,
+            ("builtins", "bytearray") => Known::ByteArray,
+            ("builtins", "set") => Known::Set,
+            ("builtins", "frozenset") => Known::FrozenSet,
+            ("builtins", "complex") => Known::Complex,
+            ("collections", "OrderedDict") => Known::OrderedDict,
+            ("copyreg", "_reconstructor") => Known::CopyregReconstructor,
+            ("copyreg", "__newobj__" | "__newobj_ex__") => Known::CopyregNewObj,
+            _ => Known::Other,
+        }
+    }
+}
+
+/// numpy 1.x wrote `numpy.core.*`, numpy 2.x writes `numpy._core.*`; both load in
+/// numpy 2, only the first in numpy 1.
+fn numpy_core(module: &str, submodule: &str) -> bool {
+    module
+        .strip_prefix("numpy.core.")
+        .or_else(|| module.strip_prefix("numpy._core."))
+        == Some(submodule)
+}
+
+const JOBLIB_WRAPPER_MODULES: &[&str] = &[
+    "joblib.numpy_pickle",
+    "sklearn.externals.joblib.numpy_pickle",
+];
+
+/// How the callables of a graph's calls are named: from a table made once per stream (one
+/// [`Known::of`] per distinct global), or global by global where no table exists yet (the
+/// joblib hook, which runs while the stream is read).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Names<'t> {
+    /// By global index; globals past its end are looked up one by one.
+    table: &'t [Known],
+}
+
+impl Names<'_> {
+    /// No table: every lookup classifies its global.
+    const DIRECT: Names<'static> = Names { table: &[] };
+
+    /// What the callable `callable` (a [`Node::Global`], else [`Known::Other`]) is.
+    pub(crate) fn of(self, graph: &Graph<'_>, callable: NodeId) -> Known {
+        let Node::Global { index, .. } = graph.node(callable) else {
+            return Known::Other;
+        };
+        let index = *index as usize;
+        match self.table.get(index) {
+            Some(known) => *known,
+            None => graph
+                .globals
+                .get(index)
+                .map_or(Known::Other, |g| Known::of(&g.module, &g.name)),
+        }
+    }
+
+    /// The call at `node` and what its callable is, if `node` is a call.
+    pub(crate) fn call<'g>(self, graph: &'g Graph<'_>, node: NodeId) -> Option<(&'g Call, Known)> {
+        let call = graph.call(node)?;
+        Some((call, self.of(graph, call.callable)))
+    }
+}
 
 /// Where an array's bytes are.
 #[derive(Clone, Debug, PartialEq)]
@@ -92,48 +216,378 @@ impl ArrayInfo {
     }
 }
 
-/// The `(module, name)` of the global a call calls.
-pub fn callable_name<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<(&'g str, &'g str)> {
-    let call = graph.call(node)?;
-    let global = graph.global(call.callable)?;
-    Some((&global.module, &global.name))
+/// What the lift pass found in one stream's graph, by node id.
+#[derive(Clone, Debug, Default)]
+pub struct Lifted {
+    /// Every call recognised as an array construction (reachable or not), with the array
+    /// or why its data cannot be read; sorted by node id. Few nodes are arrays, so a
+    /// sorted list costs what they cost, where a vector indexed by node would cost every node.
+    arrays: Vec<(NodeId, Result<ArrayInfo, String>)>,
+    /// What each global is to lifting, by global index.
+    known: Vec<Known>,
 }
 
-/// For an object built through copyreg's helpers — `copyreg._reconstructor(cls, base,
-/// state)` (protocols 0 and 1) or `copyreg.__newobj__(cls, *args)` — the class node and the
-/// index of the first real argument; `None` for any other call.
-pub fn constructed_class(graph: &Graph<'_>, node: NodeId) -> Option<(NodeId, usize)> {
-    let (module, name) = callable_name(graph, node)?;
-    if !matches!(module, "copyreg" | "copy_reg") {
+impl Lifted {
+    /// The array built at `node`: `None` if `node` is no array construction, else the
+    /// array or why its recognised construction could not be read.
+    pub fn array(&self, node: NodeId) -> Option<&Result<ArrayInfo, String>> {
+        self.arrays
+            .binary_search_by_key(&node, |(id, _)| *id)
+            .ok()
+            .and_then(|at| self.arrays.get(at))
+            .map(|(_, found)| found)
+    }
+
+    /// Every array construction of the stream, in node order.
+    pub fn arrays(&self) -> impl Iterator<Item = (NodeId, &Result<ArrayInfo, String>)> {
+        self.arrays.iter().map(|(id, found)| (*id, found))
+    }
+
+    pub(crate) fn names(&self) -> Names<'_> {
+        Names { table: &self.known }
+    }
+
+    /// For an object built through copyreg's helpers — `copyreg._reconstructor(cls, base,
+    /// state)` (protocols 0 and 1) or `copyreg.__newobj__(cls, *args)` — the class node and
+    /// the index of the first real argument; `None` for any other call.
+    pub fn constructed_class(&self, graph: &Graph<'_>, node: NodeId) -> Option<(NodeId, usize)> {
+        let (call, known) = self.names().call(graph, node)?;
+        let skip = match known {
+            // (cls, base, state): base and state are construction details, not arguments.
+            Known::CopyregReconstructor => 3,
+            Known::CopyregNewObj => 1,
+            _ => return None,
+        };
+        let class = *graph.tuple(call.args)?.first()?;
+        matches!(graph.node(class), Node::Global { .. }).then_some((class, skip))
+    }
+
+    /// The plain value (`OrderedDict`, `set`, `bytes` as protocols 0–2 write it, …) built at
+    /// `node`, if it is one. Read when asked rather than kept: only the JSON extractor
+    /// wants them, they borrow from the graph, and recognising one is a table lookup.
+    pub fn plain<'g>(&self, graph: &'g Graph<'_>, node: NodeId) -> Option<value::PlainValue<'g>> {
+        value::plain_at(graph, self.names(), node)
+    }
+}
+
+/// The lift pass: recognises every array construction in `graph`, once. `stream` is the
+/// byte stream the graph was read from (offsets of payloads are relative to it).
+pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
+    let known: Vec<Known> = graph
+        .globals
+        .iter()
+        .map(|g| Known::of(&g.module, &g.name))
+        .collect();
+    let mut lifter = Lifter {
+        graph,
+        stream,
+        names: Names { table: &known },
+        parts_left: stream_parts(graph),
+        inner: HashSet::new(),
+    };
+    let mut arrays = Vec::new();
+    // Outermost first: a call's arguments are built before it, so they have lower ids.
+    // A construction wrapped in another (the tensor of a `_rebuild_parameter`) is part of
+    // the outer array and not lifted again on its own: a chain of 300,000 wrappers would
+    // otherwise keep 300,000 results that nothing reads.
+    for id in (0..graph.len())
+        .rev()
+        .filter_map(|i| u32::try_from(i).ok())
+        .map(NodeId)
+    {
+        if !matches!(graph.node(id), Node::Call(_)) || lifter.inner.contains(&id) {
+            continue;
+        }
+        if let Some(found) = lifter.array_within(id, 0) {
+            arrays.push((id, found));
+        }
+    }
+    arrays.reverse();
+    Lifted { arrays, known }
+}
+
+/// dtype parts (fields and subarrays) one stream may build in all: 4,096 plus 16 per node,
+/// at most 2**20. Each array owns its dtype, so a structured dtype shared through the memo
+/// by many arrays is rebuilt for each: without this, a few kilobytes of dtype and eight
+/// bytes per array would cost arrays × fields in time and memory.
+fn stream_parts(graph: &Graph<'_>) -> u64 {
+    let nodes = u64::try_from(graph.len()).unwrap_or(u64::MAX);
+    nodes.saturating_mul(16).saturating_add(4096).min(1 << 20)
+}
+
+/// One lifting job: the graph, its stream, how callables are named, and what is left of
+/// the stream's dtype allowance.
+pub(crate) struct Lifter<'g, 'data> {
+    pub(crate) graph: &'g Graph<'data>,
+    stream: &'g [u8],
+    pub(crate) names: Names<'g>,
+    /// dtype parts this job may still build (see [`stream_parts`]).
+    parts_left: u64,
+    /// Constructions met inside another one (see [`lift_stream`]).
+    inner: HashSet<NodeId>,
+}
+
+impl Lifter<'_, '_> {
+    /// Spends one dtype part; false once the stream's allowance is spent.
+    pub(crate) fn spend_part(&mut self) -> bool {
+        match self.parts_left.checked_sub(1) {
+            Some(left) => {
+                self.parts_left = left;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+thread_local! {
+    /// dtype parts the joblib hook has built in the stream [`run_stream`] is reading. The
+    /// machine's BUILD hook is a plain `fn`, called once per `NumpyArrayWrapper`, so the
+    /// allowance that the lift pass keeps in a field is kept here between calls, for the
+    /// length of one [`run_stream`].
+    static HOOK_PARTS_SPENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Reads a stream with the symbolic machine, stepping over the bytes joblib writes after
+/// each `NumpyArrayWrapper` (its array's data, or a nested pickle of an object array).
+pub fn run_stream<'d>(bytes: &'d [u8], start: usize, limits: &Limits) -> crate::Result<Stream<'d>> {
+    HOOK_PARTS_SPENT.set(0);
+    machine::run_stream(bytes, start, limits, Some(joblib_hook))
+}
+
+/// The BUILD hook for joblib streams: after a `NumpyArrayWrapper` is built, the array's bytes
+/// (or, for object arrays, a nested pickle) follow in the stream (joblib's
+/// `NumpyArrayWrapper.write_array`/`read_array`).
+fn joblib_hook(graph: &Graph<'_>, node: NodeId) -> Option<Result<Trailing, String>> {
+    // Called after every BUILD: the name alone rules out nearly every object before the
+    // module is looked at.
+    let global = graph.global(graph.call(node)?.callable)?;
+    if global.name != "NumpyArrayWrapper"
+        || Known::of(&global.module, &global.name) != Known::JoblibWrapper
+    {
         return None;
     }
-    let skip = match name {
-        // (cls, base, state): base and state are construction details, not arguments.
-        "_reconstructor" => 3,
-        "__newobj__" | "__newobj_ex__" => 1,
-        _ => return None,
+    let spent = HOOK_PARTS_SPENT.get();
+    let allowed = stream_parts(graph).saturating_sub(spent);
+    let mut lifter = Lifter {
+        graph,
+        stream: &[],
+        names: Names::DIRECT,
+        parts_left: allowed,
+        inner: HashSet::new(),
     };
-    let args = graph.tuple(graph.call(node)?.args)?;
-    let class = *args.first()?;
-    matches!(graph.node(class), Node::Global { .. }).then_some((class, skip))
+    let trailing = lifter.joblib_trailing(node);
+    HOOK_PARTS_SPENT.set(spent.saturating_add(allowed.saturating_sub(lifter.parts_left)));
+    Some(trailing)
 }
 
-/// numpy 1.x wrote `numpy.core.*`, numpy 2.x writes `numpy._core.*`; both load in
-/// numpy 2, only the first in numpy 1.
-fn numpy_core(module: &str, submodule: &str) -> bool {
-    module
-        .strip_prefix("numpy.core.")
-        .or_else(|| module.strip_prefix("numpy._core."))
-        == Some(submodule)
-}
+/// How deep one recognised construction may wrap another (`bytearray(bytearray(…))`,
+/// `_rebuild_parameter(_rebuild_parameter(…))`, a joblib object array holding a wrapper):
+/// writers use one level; input controls the rest, and each level is a recursion.
+const MAX_WRAPPING: u32 = 8;
 
-const JOBLIB_WRAPPER_MODULES: &[&str] = &[
-    "joblib.numpy_pickle",
-    "sklearn.externals.joblib.numpy_pickle",
-];
+impl Lifter<'_, '_> {
+    /// Recognises the array built at `node`, if it is one. `wrapped` counts the
+    /// constructions around it.
+    fn array_within(&mut self, node: NodeId, wrapped: u32) -> Option<Result<ArrayInfo, String>> {
+        let graph = self.graph;
+        let (call, known) = self.names.call(graph, node)?;
+        let args = graph.tuple(call.args).unwrap_or(&[]);
+        match known {
+            Known::Reconstruct => return Some(self.reconstructed(call.state)),
+            Known::FromBuffer => return Some(self.frombuffer(args)),
+            Known::Scalar => return Some(self.scalar(args)),
+            _ => {}
+        }
+        if wrapped > MAX_WRAPPING {
+            return Some(Err(format!(
+                "array construction wrapped more than {MAX_WRAPPING} deep"
+            )));
+        }
+        // Bounded by MAX_WRAPPING just above.
+        let deeper = wrapped.saturating_add(1);
+        match known {
+            Known::JoblibWrapper => Some(self.joblib_array(node, deeper)),
+            Known::RebuildTensor => Some(tensor(graph, args)),
+            Known::RebuildParameter => {
+                let inner = *args.first()?;
+                self.inner_array(inner, deeper)
+            }
+            _ => None,
+        }
+    }
 
-fn is_joblib_wrapper(module: &str, name: &str) -> bool {
-    name == "NumpyArrayWrapper" && JOBLIB_WRAPPER_MODULES.contains(&module)
+    /// `_reconstruct(ndarray, (0,), b'b')` + BUILD `(version, shape, dtype, is_fortran, rawdata)`.
+    fn reconstructed(&mut self, state: Option<NodeId>) -> Result<ArrayInfo, String> {
+        let graph = self.graph;
+        let state = state.ok_or("ndarray without BUILD state")?;
+        let items = graph.tuple(state).ok_or("ndarray state is not a tuple")?;
+        let (shape, dtype, fortran, raw) = match items {
+            [_, shape, dtype, fortran, raw] | [shape, dtype, fortran, raw] => {
+                (*shape, *dtype, *fortran, *raw)
+            }
+            _ => return Err(format!("ndarray state has {} items", items.len())),
+        };
+        let dtype = dtype::parse(self, dtype)?;
+        let data = if dtype.has_object() {
+            ArrayData::Objects(raw)
+        } else {
+            self.buffer_data(raw)
+        };
+        Ok(ArrayInfo {
+            kind: ArrayKind::Ndarray,
+            shape: shape_of(graph, shape)?,
+            fortran_order: graph.int(fortran).unwrap_or(0) != 0,
+            dtype,
+            data,
+        })
+    }
+
+    /// Protocol 5: `_frombuffer(buffer, dtype, shape, order)`.
+    fn frombuffer(&mut self, args: &[NodeId]) -> Result<ArrayInfo, String> {
+        let [buffer, dtype, shape, order] = args else {
+            return Err(format!("_frombuffer with {} arguments", args.len()));
+        };
+        Ok(ArrayInfo {
+            kind: ArrayKind::FromBuffer,
+            dtype: dtype::parse(self, *dtype)?,
+            shape: shape_of(self.graph, *shape)?,
+            fortran_order: text_of(self.graph, *order).as_deref() == Some("F"),
+            data: self.buffer_data(*buffer),
+        })
+    }
+
+    /// `multiarray.scalar(dtype, bytes)`: a 0-d array.
+    fn scalar(&mut self, args: &[NodeId]) -> Result<ArrayInfo, String> {
+        let (dtype, raw) = match args {
+            [dtype, raw, ..] => (*dtype, Some(*raw)),
+            [dtype] => (*dtype, None),
+            _ => return Err("scalar() without a dtype".into()),
+        };
+        let dtype = dtype::parse(self, dtype)?;
+        let data = match raw {
+            Some(raw) if dtype.has_object() => ArrayData::Objects(raw),
+            Some(raw) => self.buffer_data(raw),
+            None => ArrayData::Unavailable("scalar() without data".into()),
+        };
+        Ok(ArrayInfo {
+            kind: ArrayKind::Scalar,
+            dtype,
+            shape: Vec::new(),
+            fortran_order: false,
+            data,
+        })
+    }
+
+    /// Where the bytes of a buffer-like node are, relative to the stream.
+    fn buffer_data(&self, id: NodeId) -> ArrayData {
+        let graph = self.graph;
+        let mut id = id;
+        // bytearray(b'...') in protocols < 5, possibly wrapped again: followed in a loop.
+        for _ in 0..=MAX_WRAPPING {
+            let (call, known) = match graph.node(id) {
+                Node::Bytes(bytes, _) => {
+                    return match offset_in(self.stream, bytes) {
+                        Some(offset) => ArrayData::Stream {
+                            offset,
+                            len: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+                        },
+                        None => ArrayData::Decoded(id),
+                    }
+                }
+                Node::Buffer { index, .. } => return ArrayData::OutOfBand { index: *index },
+                Node::Call(call) => (call, self.names.of(graph, call.callable)),
+                _ => return ArrayData::Unavailable("array data is not bytes".into()),
+            };
+            let args = graph.tuple(call.args);
+            match known {
+                // protocols 0–2 write bytes as _codecs.encode(text, 'latin1')
+                Known::CodecsEncode => {
+                    return match args {
+                        Some([text, ..]) if matches!(graph.node(*text), Node::Str(_)) => {
+                            ArrayData::Latin1(*text)
+                        }
+                        _ => ArrayData::Unavailable("_codecs.encode of something not text".into()),
+                    }
+                }
+                // protocols < 3 write empty bytes as bytes()
+                Known::Bytes if args.is_some_and(<[NodeId]>::is_empty) => return ArrayData::Empty,
+                Known::ByteArray => match args {
+                    Some([inner, ..]) => id = *inner,
+                    _ => return ArrayData::Unavailable("bytearray() without data".into()),
+                },
+                _ => {
+                    return ArrayData::Unavailable("array data is built by an unknown call".into())
+                }
+            }
+        }
+        ArrayData::Unavailable(format!(
+            "array data wrapped in more than {MAX_WRAPPING} bytearray calls"
+        ))
+    }
+
+    fn inner_array(&mut self, node: NodeId, wrapped: u32) -> Option<Result<ArrayInfo, String>> {
+        self.inner.insert(node);
+        self.array_within(node, wrapped)
+    }
+
+    /// The state of a joblib `NumpyArrayWrapper`: shape, order ('C'/'F'), dtype, and whether
+    /// joblib ≥ 1.2 wrote a padding byte before the data.
+    fn joblib_state(&mut self, node: NodeId) -> Result<(Vec<u64>, bool, DType, bool), String> {
+        let graph = self.graph;
+        let call = graph.call(node).ok_or("not a call")?;
+        let state = call.state.ok_or("NumpyArrayWrapper without state")?;
+        let get = |key: &str| graph.dict_get(state, key);
+        let shape = shape_of(
+            graph,
+            get("shape").ok_or("NumpyArrayWrapper without shape")?,
+        )?;
+        let fortran = get("order").and_then(|o| text_of(graph, o)).as_deref() == Some("F");
+        let dtype = dtype::parse(self, get("dtype").ok_or("NumpyArrayWrapper without dtype")?)?;
+        let padded = get("numpy_array_alignment_bytes").is_some_and(|v| graph.int(v).is_some());
+        Ok((shape, fortran, dtype, padded))
+    }
+
+    /// What follows a `NumpyArrayWrapper` in the stream.
+    fn joblib_trailing(&mut self, node: NodeId) -> Result<Trailing, String> {
+        let (shape, _, dtype, padded) = self.joblib_state(node)?;
+        if dtype.has_object() {
+            return Ok(Trailing::Pickle);
+        }
+        let count = shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+            .ok_or("array shape overflows")?;
+        let len = count
+            .checked_mul(dtype.itemsize())
+            .ok_or("array size overflows")?;
+        Ok(Trailing::Raw { len, padded })
+    }
+
+    fn joblib_array(&mut self, node: NodeId, wrapped: u32) -> Result<ArrayInfo, String> {
+        let (shape, fortran_order, dtype, _) = self.joblib_state(node)?;
+        let call = self.graph.call(node).ok_or("not a call")?;
+        let data = match &call.trailing_payload {
+            Some(Payload::Raw { offset, len }) => ArrayData::Stream {
+                offset: *offset,
+                len: *len,
+            },
+            Some(Payload::Pickle { root, .. }) => match self.inner_array(*root, wrapped) {
+                Some(Ok(inner)) => inner.data,
+                _ => ArrayData::Objects(*root),
+            },
+            None => ArrayData::Unavailable(
+                "joblib array data not read (file opened without joblib's layout)".into(),
+            ),
+        };
+        Ok(ArrayInfo {
+            kind: ArrayKind::Joblib,
+            dtype,
+            shape,
+            fortran_order,
+            data,
+        })
+    }
 }
 
 fn non_negative(graph: &Graph<'_>, id: NodeId) -> Option<u64> {
@@ -176,259 +630,14 @@ fn text_of(graph: &Graph<'_>, id: NodeId) -> Option<String> {
     }
 }
 
-/// How deep one recognised construction may wrap another (`bytearray(bytearray(…))`,
-/// `_rebuild_parameter(_rebuild_parameter(…))`, a joblib object array holding a wrapper):
-/// writers use one level; input controls the rest, and each level is a recursion.
-const MAX_WRAPPING: u32 = 8;
-
-/// Where the bytes of a buffer-like node are, relative to `stream`.
-fn buffer_data(graph: &Graph<'_>, stream: &[u8], id: NodeId) -> ArrayData {
-    buffer_data_within(graph, stream, id, 0)
-}
-
-fn buffer_data_within(graph: &Graph<'_>, stream: &[u8], id: NodeId, wrapped: u32) -> ArrayData {
-    if wrapped > MAX_WRAPPING {
-        return ArrayData::Unavailable(format!(
-            "array data wrapped in more than {MAX_WRAPPING} bytearray calls"
-        ));
-    }
-    match graph.node(id) {
-        Node::Bytes(bytes, _) => match offset_in(stream, bytes) {
-            Some(offset) => ArrayData::Stream {
-                offset,
-                len: bytes.len() as u64,
-            },
-            None => ArrayData::Decoded(id),
-        },
-        Node::Buffer { index, .. } => ArrayData::OutOfBand { index: *index },
-        Node::Call(_) => match callable_name(graph, id) {
-            // protocols 0–2 write bytes as _codecs.encode(text, 'latin1')
-            Some(("_codecs", "encode")) => {
-                let args = graph.call(id).and_then(|c| graph.tuple(c.args));
-                match args {
-                    Some([text, ..]) if matches!(graph.node(*text), Node::Str(_)) => {
-                        ArrayData::Latin1(*text)
-                    }
-                    _ => ArrayData::Unavailable("_codecs.encode of something not text".into()),
-                }
-            }
-            // protocols < 3 write empty bytes as bytes()
-            Some(("builtins" | "__builtin__", "bytes"))
-                if graph
-                    .call(id)
-                    .and_then(|c| graph.tuple(c.args))
-                    .is_some_and(<[NodeId]>::is_empty) =>
-            {
-                ArrayData::Empty
-            }
-            // bytearray(b'...') in protocols < 5
-            Some(("builtins" | "__builtin__", "bytearray")) => {
-                match graph.call(id).and_then(|c| graph.tuple(c.args)) {
-                    Some([inner, ..]) => buffer_data_within(graph, stream, *inner, wrapped + 1),
-                    _ => ArrayData::Unavailable("bytearray() without data".into()),
-                }
-            }
-            _ => ArrayData::Unavailable("array data is built by an unknown call".into()),
-        },
-        _ => ArrayData::Unavailable("array data is not bytes".into()),
-    }
-}
-
 /// The offset of `part` inside `whole`, if it borrows from it.
 pub fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
     let start = whole.as_ptr() as usize;
     let at = part.as_ptr() as usize;
-    (at >= start && at + part.len() <= start + whole.len()).then(|| at - start)
-}
-
-/// Recognises the array built at `node`, if it is one. `stream` is the byte stream the
-/// graph was read from (offsets of payloads are relative to it).
-pub fn array_at(
-    graph: &Graph<'_>,
-    stream: &[u8],
-    node: NodeId,
-) -> Option<Result<ArrayInfo, String>> {
-    array_within(graph, stream, node, 0)
-}
-
-fn array_within(
-    graph: &Graph<'_>,
-    stream: &[u8],
-    node: NodeId,
-    wrapped: u32,
-) -> Option<Result<ArrayInfo, String>> {
-    let (module, name) = callable_name(graph, node)?;
-    let call = graph.call(node)?;
-    let args = graph.tuple(call.args).unwrap_or(&[]);
-    if numpy_core(module, "multiarray") && name == "_reconstruct" {
-        return Some(reconstructed(graph, stream, call.state));
-    }
-    if numpy_core(module, "numeric") && name == "_frombuffer" {
-        return Some(from_buffer(graph, stream, args));
-    }
-    if numpy_core(module, "multiarray") && name == "scalar" {
-        return Some(scalar(graph, stream, args));
-    }
-    if wrapped > MAX_WRAPPING {
-        return Some(Err(format!(
-            "array construction wrapped more than {MAX_WRAPPING} deep"
-        )));
-    }
-    if is_joblib_wrapper(module, name) {
-        return Some(joblib_array(graph, stream, node, wrapped));
-    }
-    if module == "torch._utils" {
-        return match name {
-            "_rebuild_tensor_v2" | "_rebuild_tensor" => Some(tensor(graph, args)),
-            "_rebuild_parameter" | "_rebuild_parameter_with_state" => {
-                let inner = *args.first()?;
-                array_within(graph, stream, inner, wrapped + 1)
-            }
-            _ => None,
-        };
-    }
-    None
-}
-
-/// `_reconstruct(ndarray, (0,), b'b')` + BUILD `(version, shape, dtype, is_fortran, rawdata)`.
-fn reconstructed(
-    graph: &Graph<'_>,
-    stream: &[u8],
-    state: Option<NodeId>,
-) -> Result<ArrayInfo, String> {
-    let state = state.ok_or("ndarray without BUILD state")?;
-    let items = graph.tuple(state).ok_or("ndarray state is not a tuple")?;
-    let (shape, dtype, fortran, raw) = match items {
-        [_, shape, dtype, fortran, raw] | [shape, dtype, fortran, raw] => {
-            (*shape, *dtype, *fortran, *raw)
-        }
-        _ => return Err(format!("ndarray state has {} items", items.len())),
-    };
-    let dtype = dtype::parse(graph, dtype, 0)?;
-    let data = if dtype.has_object() {
-        ArrayData::Objects(raw)
-    } else {
-        buffer_data(graph, stream, raw)
-    };
-    Ok(ArrayInfo {
-        kind: ArrayKind::Ndarray,
-        shape: shape_of(graph, shape)?,
-        fortran_order: graph.int(fortran).unwrap_or(0) != 0,
-        dtype,
-        data,
-    })
-}
-
-/// Protocol 5: `_frombuffer(buffer, dtype, shape, order)`.
-fn from_buffer(graph: &Graph<'_>, stream: &[u8], args: &[NodeId]) -> Result<ArrayInfo, String> {
-    let [buffer, dtype, shape, order] = args else {
-        return Err(format!("_frombuffer with {} arguments", args.len()));
-    };
-    Ok(ArrayInfo {
-        kind: ArrayKind::FromBuffer,
-        dtype: dtype::parse(graph, *dtype, 0)?,
-        shape: shape_of(graph, *shape)?,
-        fortran_order: text_of(graph, *order).as_deref() == Some("F"),
-        data: buffer_data(graph, stream, *buffer),
-    })
-}
-
-/// `multiarray.scalar(dtype, bytes)`: a 0-d array.
-fn scalar(graph: &Graph<'_>, stream: &[u8], args: &[NodeId]) -> Result<ArrayInfo, String> {
-    let (dtype, raw) = match args {
-        [dtype, raw, ..] => (*dtype, Some(*raw)),
-        [dtype] => (*dtype, None),
-        _ => return Err("scalar() without a dtype".into()),
-    };
-    let dtype = dtype::parse(graph, dtype, 0)?;
-    let data = match raw {
-        Some(raw) if dtype.has_object() => ArrayData::Objects(raw),
-        Some(raw) => buffer_data(graph, stream, raw),
-        None => ArrayData::Unavailable("scalar() without data".into()),
-    };
-    Ok(ArrayInfo {
-        kind: ArrayKind::Scalar,
-        dtype,
-        shape: Vec::new(),
-        fortran_order: false,
-        data,
-    })
-}
-
-/// The state of a joblib `NumpyArrayWrapper`: shape, order ('C'/'F'), dtype, and whether
-/// joblib ≥ 1.2 wrote a padding byte before the data.
-fn joblib_state(graph: &Graph<'_>, node: NodeId) -> Result<(Vec<u64>, bool, DType, bool), String> {
-    let call = graph.call(node).ok_or("not a call")?;
-    let state = call.state.ok_or("NumpyArrayWrapper without state")?;
-    let get = |key: &str| graph.dict_get(state, key);
-    let shape = shape_of(
-        graph,
-        get("shape").ok_or("NumpyArrayWrapper without shape")?,
-    )?;
-    let fortran = get("order").and_then(|o| text_of(graph, o)).as_deref() == Some("F");
-    let dtype = dtype::parse(
-        graph,
-        get("dtype").ok_or("NumpyArrayWrapper without dtype")?,
-        0,
-    )?;
-    let padded = get("numpy_array_alignment_bytes").is_some_and(|v| graph.int(v).is_some());
-    Ok((shape, fortran, dtype, padded))
-}
-
-/// The BUILD hook for joblib streams: after a `NumpyArrayWrapper` is built, the array's bytes
-/// (or, for object arrays, a nested pickle) follow in the stream (joblib's
-/// `NumpyArrayWrapper.write_array`/`read_array`).
-pub fn joblib_hook(graph: &Graph<'_>, node: NodeId) -> Option<Result<Trailing, String>> {
-    let (module, name) = callable_name(graph, node)?;
-    if !is_joblib_wrapper(module, name) {
-        return None;
-    }
-    Some(
-        joblib_state(graph, node).and_then(|(shape, _, dtype, padded)| {
-            if dtype.has_object() {
-                return Ok(Trailing::Pickle);
-            }
-            let count = shape
-                .iter()
-                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-                .ok_or("array shape overflows")?;
-            let len = count
-                .checked_mul(dtype.itemsize())
-                .ok_or("array size overflows")?;
-            Ok(Trailing::Raw { len, padded })
-        }),
-    )
-}
-
-fn joblib_array(
-    graph: &Graph<'_>,
-    stream: &[u8],
-    node: NodeId,
-    wrapped: u32,
-) -> Result<ArrayInfo, String> {
-    let (shape, fortran_order, dtype, _) = joblib_state(graph, node)?;
-    let call = graph.call(node).ok_or("not a call")?;
-    let data = match &call.trailing_payload {
-        Some(Payload::Raw { offset, len }) => ArrayData::Stream {
-            offset: *offset,
-            len: *len,
-        },
-        Some(Payload::Pickle { root, .. }) => match array_within(graph, stream, *root, wrapped + 1)
-        {
-            Some(Ok(inner)) => inner.data,
-            _ => ArrayData::Objects(*root),
-        },
-        None => ArrayData::Unavailable(
-            "joblib array data not read (file opened without joblib's layout)".into(),
-        ),
-    };
-    Ok(ArrayInfo {
-        kind: ArrayKind::Joblib,
-        dtype,
-        shape,
-        fortran_order,
-        data,
-    })
+    // Addresses of one allocation: a slice never ends past usize::MAX, but the sums are
+    // checked anyway rather than trusted.
+    let end = at.checked_add(part.len())?;
+    (at >= start && end <= start.checked_add(whole.len())?).then(|| at.wrapping_sub(start))
 }
 
 /// The element type of a torch storage class (`torch.FloatStorage`, …).

@@ -3,11 +3,13 @@
 //! (< 3), and objects made by `copyreg._reconstructor` (< 2). Recognised here so that
 //! later stages (JSON extraction) render them as the values they are.
 
+#![warn(clippy::arithmetic_side_effects)]
+
 use std::borrow::Cow;
 
 use crate::machine::{Graph, Node, NodeId};
 
-use super::callable_name;
+use super::{Known, Names};
 
 /// A plain value built by a known call.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,10 +26,6 @@ pub enum PlainValue<'g> {
     Object {
         class: NodeId,
     },
-}
-
-fn is_builtins(module: &str) -> bool {
-    matches!(module, "builtins" | "__builtin__")
 }
 
 fn number(graph: &Graph<'_>, id: NodeId) -> Option<f64> {
@@ -64,13 +62,17 @@ fn sequence<'g>(graph: &'g Graph<'_>, id: NodeId) -> Option<&'g [NodeId]> {
     }
 }
 
-/// Recognises the plain value built at `node`, if it is one.
-pub fn plain_at<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>> {
-    let (module, name) = callable_name(graph, node)?;
-    let call = graph.call(node)?;
+/// Recognises the plain value built at `node`, if it is one (through
+/// [`super::Lifted::plain`]).
+pub(crate) fn plain_at<'g>(
+    graph: &'g Graph<'_>,
+    names: Names<'_>,
+    node: NodeId,
+) -> Option<PlainValue<'g>> {
+    let (call, known) = names.call(graph, node)?;
     let args = graph.tuple(call.args).unwrap_or(&[]);
-    match (module, name) {
-        ("collections", "OrderedDict") => {
+    match known {
+        Known::OrderedDict => {
             let mut pairs = Vec::new();
             if let Some(&items) = args.first() {
                 for &pair in sequence(graph, items)? {
@@ -83,36 +85,19 @@ pub fn plain_at<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>
             pairs.extend(call.dict_items.iter().copied());
             Some(PlainValue::OrderedDict(pairs))
         }
-        (m, "set" | "frozenset") if is_builtins(m) => {
+        Known::Set | Known::FrozenSet => {
             let items = match args.first() {
                 Some(&items) => sequence(graph, items)?.to_vec(),
                 None => Vec::new(),
             };
-            Some(if name == "set" {
+            Some(if known == Known::Set {
                 PlainValue::Set(items)
             } else {
                 PlainValue::FrozenSet(items)
             })
         }
-        (m, "bytearray") if is_builtins(m) => match args {
-            [] => Some(PlainValue::ByteArray(Cow::Borrowed(&[]))),
-            [inner] => match graph.node(*inner) {
-                Node::Bytes(bytes, _) => Some(PlainValue::ByteArray(Cow::Borrowed(bytes.as_ref()))),
-                // Only bytes count, and a bytearray is not bytes: stopping here keeps
-                // bytearray(bytearray(…)) nested a million deep from recursing as deep.
-                _ if matches!(callable_name(graph, *inner), Some((m, "bytearray")) if is_builtins(m)) => {
-                    None
-                }
-                _ => match plain_at(graph, *inner)? {
-                    PlainValue::Bytes(bytes) => Some(PlainValue::ByteArray(Cow::Owned(bytes))),
-                    _ => None,
-                },
-            },
-            // bytearray(text, 'latin-1')
-            [_, _] => latin1_encoded(graph, args).map(|b| PlainValue::ByteArray(Cow::Owned(b))),
-            _ => None,
-        },
-        (m, "complex") if is_builtins(m) => match args {
+        Known::ByteArray => bytearray(graph, names, args),
+        Known::Complex => match args {
             [re] => Some(PlainValue::Complex(number(graph, *re)?, 0.0)),
             [re, im] => Some(PlainValue::Complex(
                 number(graph, *re)?,
@@ -120,10 +105,10 @@ pub fn plain_at<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>
             )),
             _ => None,
         },
-        ("_codecs", "encode") => latin1_encoded(graph, args).map(PlainValue::Bytes),
+        Known::CodecsEncode => latin1_encoded(graph, args).map(PlainValue::Bytes),
         // protocols < 3 write an empty bytes as bytes()
-        (m, "bytes") if is_builtins(m) && args.is_empty() => Some(PlainValue::Bytes(Vec::new())),
-        ("copyreg" | "copy_reg", "_reconstructor") => {
+        Known::Bytes if args.is_empty() => Some(PlainValue::Bytes(Vec::new())),
+        Known::CopyregReconstructor => {
             let class = *args.first()?;
             matches!(graph.node(class), Node::Global { .. }).then_some(PlainValue::Object { class })
         }
@@ -131,11 +116,41 @@ pub fn plain_at<'g>(graph: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>
     }
 }
 
+/// `bytearray(…)` of nothing, of bytes, of bytes written as a call, or of text and an
+/// encoding.
+fn bytearray<'g>(
+    graph: &'g Graph<'_>,
+    names: Names<'_>,
+    args: &[NodeId],
+) -> Option<PlainValue<'g>> {
+    match args {
+        [] => Some(PlainValue::ByteArray(Cow::Borrowed(&[]))),
+        [inner] => match graph.node(*inner) {
+            Node::Bytes(bytes, _) => Some(PlainValue::ByteArray(Cow::Borrowed(bytes.as_ref()))),
+            // Only bytes count, and a bytearray is not bytes: stopping here keeps
+            // bytearray(bytearray(…)) nested a million deep from recursing as deep.
+            _ if names.call(graph, *inner).map(|(_, k)| k) == Some(Known::ByteArray) => None,
+            _ => match plain_at(graph, names, *inner)? {
+                PlainValue::Bytes(bytes) => Some(PlainValue::ByteArray(Cow::Owned(bytes))),
+                _ => None,
+            },
+        },
+        // bytearray(text, 'latin-1')
+        [_, _] => latin1_encoded(graph, args).map(|b| PlainValue::ByteArray(Cow::Owned(b))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lift::{lift_stream, Lifted};
     use crate::limits::Limits;
     use crate::machine::run_stream;
+
+    fn plain<'g>(lifted: &Lifted, g: &'g Graph<'_>, node: NodeId) -> Option<PlainValue<'g>> {
+        lifted.plain(g, node)
+    }
 
     /// `pickle.dumps([OrderedDict([('a', 1)]), {1, 2}, frozenset({3}), bytearray(b'xy'), 2+3j],
     /// protocol=p)` as CPython 3.11 writes it, for p = 0, 2, 4.
@@ -150,34 +165,35 @@ mod tests {
         for (form, bytes) in FORMS.iter().enumerate() {
             let s = run_stream(bytes, 0, &Limits::default(), None).unwrap();
             let g = &s.graph;
+            let l = lift_stream(g, bytes);
             let Node::List(items) = g.node(s.pickles[0].root) else {
                 panic!()
             };
-            let Some(PlainValue::OrderedDict(pairs)) = plain_at(g, items[0]) else {
+            let Some(PlainValue::OrderedDict(pairs)) = plain(&l, g, items[0]) else {
                 panic!("form {form}: OrderedDict")
             };
             assert_eq!(pairs.len(), 1);
             assert_eq!(g.str(pairs[0].0), Some("a"));
             assert_eq!(g.int(pairs[0].1), Some(1));
             // Protocol 4 has native EMPTY_SET/FROZENSET opcodes; older ones call set().
-            let set_len = match (g.node(items[1]), plain_at(g, items[1])) {
+            let set_len = match (g.node(items[1]), plain(&l, g, items[1])) {
                 (Node::Set(v), _) => v.len(),
                 (_, Some(PlainValue::Set(v))) => v.len(),
                 other => panic!("form {form}: set {other:?}"),
             };
             assert_eq!(set_len, 2);
-            let frozen_len = match (g.node(items[2]), plain_at(g, items[2])) {
+            let frozen_len = match (g.node(items[2]), plain(&l, g, items[2])) {
                 (Node::FrozenSet(v), _) => v.len(),
                 (_, Some(PlainValue::FrozenSet(v))) => v.len(),
                 other => panic!("form {form}: frozenset {other:?}"),
             };
             assert_eq!(frozen_len, 1);
             assert_eq!(
-                plain_at(g, items[3]),
+                plain(&l, g, items[3]),
                 Some(PlainValue::ByteArray(Cow::Borrowed(b"xy"))),
                 "form {form}"
             );
-            assert_eq!(plain_at(g, items[4]), Some(PlainValue::Complex(2.0, 3.0)));
+            assert_eq!(plain(&l, g, items[4]), Some(PlainValue::Complex(2.0, 3.0)));
         }
     }
 
@@ -187,7 +203,8 @@ mod tests {
         let bytes =
             b"ccopy_reg\n_reconstructor\n(c__main__\nC\nc__builtin__\nobject\nNtR(dVx\nI1\nsb.";
         let s = run_stream(bytes, 0, &Limits::default(), None).unwrap();
-        let Some(PlainValue::Object { class }) = plain_at(&s.graph, s.pickles[0].root) else {
+        let l = lift_stream(&s.graph, bytes);
+        let Some(PlainValue::Object { class }) = plain(&l, &s.graph, s.pickles[0].root) else {
             panic!()
         };
         assert_eq!(&*s.graph.global(class).unwrap().name, "C");

@@ -167,28 +167,6 @@ pub struct Graph<'data> {
     undo_floor: usize,
     undo: Vec<(NodeId, Node<'data>)>,
     saved: std::collections::HashSet<NodeId>,
-    /// dtype fields and subarrays lifting has built from this graph so far (see
-    /// [`Graph::spend_dtype_parts`]).
-    dtype_parts: DTypeParts,
-}
-
-/// A count that lifting bumps through a shared reference (arrays are lifted from `&Graph`,
-/// by the walk, the JSON writer and the hints alike). Not part of the graph's value.
-#[derive(Debug, Default)]
-struct DTypeParts(std::sync::atomic::AtomicU64);
-
-impl Clone for DTypeParts {
-    fn clone(&self) -> Self {
-        DTypeParts(std::sync::atomic::AtomicU64::new(
-            self.0.load(std::sync::atomic::Ordering::Relaxed),
-        ))
-    }
-}
-
-impl PartialEq for DTypeParts {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
 }
 
 impl<'data> Graph<'data> {
@@ -212,21 +190,6 @@ impl<'data> Graph<'data> {
             self.undo.push((id, self.nodes[id.index()].clone()));
         }
         &mut self.nodes[id.index()]
-    }
-
-    /// Spends `n` dtype parts (fields and subarrays) from what this graph allows: 4,096 plus
-    /// 16 per node, at most 2**20. Each array owns its dtype, so a structured dtype shared
-    /// through the memo by many arrays is rebuilt for each: without this, a few kilobytes
-    /// of dtype and eight bytes per array would cost arrays × fields in time and memory.
-    /// Returns false once the allowance is spent.
-    pub fn spend_dtype_parts(&self, n: u64) -> bool {
-        let per_node = u64::try_from(self.nodes.len()).map_or(u64::MAX, |n| n.saturating_mul(16));
-        let allowed = per_node.saturating_add(4096).min(1 << 20);
-        let spent = self
-            .dtype_parts
-            .0
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        spent.saturating_add(n) <= allowed
     }
 
     /// Starts running a pickle: nodes that exist now are saved before they are changed.
