@@ -14,7 +14,7 @@
 pub mod dtype;
 pub mod value;
 
-use std::cell::Cell;
+use crate::machine::BuildHook;
 use std::collections::HashSet;
 
 use crate::classify::normalise;
@@ -340,45 +340,50 @@ impl Lifter<'_, '_> {
     }
 }
 
-thread_local! {
-    /// dtype parts the joblib hook has built in the stream [`run_stream`] is reading. The
-    /// machine's BUILD hook is a plain `fn`, called once per `NumpyArrayWrapper`, so the
-    /// allowance that the lift pass keeps in a field is kept here between calls, for the
-    /// length of one [`run_stream`].
-    static HOOK_PARTS_SPENT: Cell<u64> = const { Cell::new(0) };
-}
-
 /// Reads a stream with the symbolic machine, stepping over the bytes joblib writes after
 /// each `NumpyArrayWrapper` (its array's data, or a nested pickle of an object array).
 pub fn run_stream<'d>(bytes: &'d [u8], start: usize, limits: &Limits) -> crate::Result<Stream<'d>> {
-    HOOK_PARTS_SPENT.set(0);
-    machine::run_stream(bytes, start, limits, Some(joblib_hook))
+    machine::run_stream(
+        bytes,
+        start,
+        limits,
+        Some(&mut JoblibHook { parts_spent: 0 }),
+    )
 }
 
 /// The BUILD hook for joblib streams: after a `NumpyArrayWrapper` is built, the array's bytes
 /// (or, for object arrays, a nested pickle) follow in the stream (joblib's
 /// `NumpyArrayWrapper.write_array`/`read_array`).
-fn joblib_hook(graph: &Graph<'_>, node: NodeId) -> Option<Result<Trailing, String>> {
-    // Called after every BUILD: the name alone rules out nearly every object before the
-    // module is looked at.
-    let global = graph.global(graph.call(node)?.callable)?;
-    if global.name != "NumpyArrayWrapper"
-        || Known::of(&global.module, &global.name) != Known::JoblibWrapper
-    {
-        return None;
+struct JoblibHook {
+    /// dtype parts built for the wrappers so far: one allowance for the whole stream, as
+    /// the lift pass keeps one, or many wrappers sharing a wide dtype through the memo would
+    /// cost wrappers × fields.
+    parts_spent: u64,
+}
+
+impl BuildHook for JoblibHook {
+    fn after_build(&mut self, graph: &Graph<'_>, node: NodeId) -> Option<Result<Trailing, String>> {
+        // Called after every BUILD: the name alone rules out nearly every object before the
+        // module is looked at.
+        let global = graph.global(graph.call(node)?.callable)?;
+        if global.name != "NumpyArrayWrapper"
+            || Known::of(&global.module, &global.name) != Known::JoblibWrapper
+        {
+            return None;
+        }
+        let allowed = stream_parts(graph).saturating_sub(self.parts_spent);
+        let mut lifter = Lifter {
+            graph,
+            stream: &[],
+            names: Names::DIRECT,
+            parts_left: allowed,
+            inner: HashSet::new(),
+        };
+        let trailing = lifter.joblib_trailing(node);
+        let spent = allowed.saturating_sub(lifter.parts_left);
+        self.parts_spent = self.parts_spent.saturating_add(spent);
+        Some(trailing)
     }
-    let spent = HOOK_PARTS_SPENT.get();
-    let allowed = stream_parts(graph).saturating_sub(spent);
-    let mut lifter = Lifter {
-        graph,
-        stream: &[],
-        names: Names::DIRECT,
-        parts_left: allowed,
-        inner: HashSet::new(),
-    };
-    let trailing = lifter.joblib_trailing(node);
-    HOOK_PARTS_SPENT.set(spent.saturating_add(allowed.saturating_sub(lifter.parts_left)));
-    Some(trailing)
 }
 
 /// How deep one recognised construction may wrap another (`bytearray(bytearray(…))`,

@@ -17,8 +17,17 @@ pub enum Trailing {
 }
 
 /// Called after every BUILD with the built object, so a container format that writes data
-/// after an object (joblib's `NumpyArrayWrapper`) can say how much to step over.
-pub type BuildHook = fn(&Graph<'_>, NodeId) -> Option<std::result::Result<Trailing, String>>;
+/// after an object (joblib's `NumpyArrayWrapper`) can say how much to step over. A hook may
+/// keep state between calls (a budget shared by every object of the stream).
+pub trait BuildHook {
+    /// What follows `node` in the stream, if anything; an error message if the object
+    /// announces bytes that cannot be read.
+    fn after_build(
+        &mut self,
+        graph: &Graph<'_>,
+        node: NodeId,
+    ) -> Option<std::result::Result<Trailing, String>>;
+}
 
 /// joblib writes an object array's elements as one nested pickle, which holds no further
 /// wrappers; each level is a recursion, so input cannot have more than a few.
@@ -38,7 +47,12 @@ impl Machine<'_, '_> {
                 kind: MutationKind::State(state),
             }),
         }
-        let Some(trailing) = self.hook.and_then(|hook| hook(&self.graph, target)) else {
+        let graph = &self.graph;
+        let Some(trailing) = self
+            .hook
+            .as_mut()
+            .and_then(|hook| hook.after_build(graph, target))
+        else {
             return Ok(Flow::Next);
         };
         let trailing =

@@ -48,7 +48,7 @@ use stack::Stack;
 struct Machine<'data, 'a> {
     data: &'data [u8],
     limits: &'a Limits,
-    hook: Option<BuildHook>,
+    hook: Option<&'a mut dyn BuildHook>,
     graph: Graph<'data>,
     global_index: HashMap<(Cow<'data, str>, Cow<'data, str>), u32>,
     /// Globals of the pickle being run, in order of first appearance in it, with offsets.
@@ -125,7 +125,11 @@ fn misrouted(op: &Op<'_>) -> Error {
 }
 
 impl<'data, 'a> Machine<'data, 'a> {
-    fn new(data: &'data [u8], limits: &'a Limits, hook: Option<BuildHook>) -> Machine<'data, 'a> {
+    fn new(
+        data: &'data [u8],
+        limits: &'a Limits,
+        hook: Option<&'a mut dyn BuildHook>,
+    ) -> Machine<'data, 'a> {
         Machine {
             data,
             limits,

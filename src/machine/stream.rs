@@ -118,11 +118,11 @@ impl Machine<'_, '_> {
 /// Each pickle gets a fresh memo, as `pickle.load` gives it; a later pickle that fails
 /// only because it reads an earlier pickle's memo is run again with that memo carried
 /// over (the file was written by one `Pickler` calling `dump()` repeatedly).
-pub fn run_stream<'data>(
+pub fn run_stream<'data, 'a>(
     data: &'data [u8],
     start: usize,
-    limits: &Limits,
-    hook: Option<BuildHook>,
+    limits: &'a Limits,
+    hook: Option<&'a mut dyn BuildHook>,
 ) -> Result<Stream<'data>> {
     let mut machine = Machine::new(data, limits, hook);
     let mut pickles: Vec<Pickle> = Vec::new();
