@@ -44,6 +44,25 @@ pub enum DisError {
     Write(io::Error),
 }
 
+impl std::fmt::Display for DisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisError::Pickle(e) => e.fmt(f),
+            DisError::Write(e) => write!(f, "cannot write the listing: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DisError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // Transparent: the pickle error is the message.
+            DisError::Pickle(e) => std::error::Error::source(e),
+            DisError::Write(e) => Some(e),
+        }
+    }
+}
+
 impl From<io::Error> for DisError {
     fn from(e: io::Error) -> Self {
         DisError::Write(e)

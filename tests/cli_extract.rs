@@ -108,6 +108,28 @@ fn a_non_empty_folder_is_refused_unless_forced() {
 }
 
 #[test]
+fn output_errors_name_the_file_and_no_offset_in_the_input() {
+    let out = tempfile::tempdir().unwrap();
+    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let taken = out.path().join("taken.npz");
+    std::fs::write(&taken, "mine").unwrap();
+    pklinspect()
+        .args(["extract", &file, "--to", "npz", "-o"])
+        .arg(&taken)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exists").and(predicate::str::contains("offset").not()));
+    // A folder that cannot be created (its parent is a file): the operating system's error.
+    pklinspect()
+        .args(["extract", &file, "--to", "npy", "-o"])
+        .arg(taken.join("arrays"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("cannot").and(predicate::str::contains("offset").not()));
+    assert_eq!(std::fs::read_to_string(&taken).unwrap(), "mine");
+}
+
+#[test]
 fn malformed_input_leaves_nothing_behind() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("never");

@@ -1,21 +1,17 @@
-//! `pklinspect lint PATH... [--format text|json|sarif|github] [--config FILE]`: flags, the
-//! policy file, standard input and exit codes. The walk, the checks and the outputs are in
-//! the library (`pklinspect::lint`).
+//! `pklinspect lint PATH... [--format text|json|sarif|github] [--config FILE]`: flags,
+//! messages, colour and exit codes around a [`Linter`] run. The policy, the walk, the
+//! checks, the exit status and the outputs are in the library (`pklinspect::lint`).
 //!
 //! Exit codes (SPEC §2): 0 no finding at or above `--fail-on`; 1 some; 2 a usage or policy
 //! error, or a file or folder that could not be read at all (checked files are still
 //! reported).
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use pklinspect::lint::policy::{self, Config, FailOn, Policy, Source};
-use pklinspect::lint::{
-    self, output, sarif, Candidate, Extensions, FileResult, Root, Run, WalkOptions,
-};
+use pklinspect::lint::{self, output, sarif, FailOn, Linter, Policy};
 
 use super::{is_broken_pipe, report, ColorChoice, Status};
 
@@ -124,7 +120,6 @@ pub(crate) struct LintArgs {
 }
 
 pub(crate) fn run(args: &LintArgs) -> Status {
-    let started = Instant::now();
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(e) => {
@@ -132,10 +127,17 @@ pub(crate) fn run(args: &LintArgs) -> Status {
             return Status::Failure;
         }
     };
-    let mut policy = match load_policy(args, &cwd) {
+    let loaded = if args.no_config {
+        Ok(Policy::defaults(&cwd))
+    } else if let Some(file) = &args.config {
+        Policy::load(file, &cwd)
+    } else {
+        Policy::discover(&cwd)
+    };
+    let mut policy = match loaded {
         Ok(policy) => policy,
-        Err((file, message)) => {
-            report(&file, message);
+        Err(e) => {
+            report(&e.file.display().to_string(), e.message);
             return Status::Failure;
         }
     };
@@ -149,101 +151,21 @@ pub(crate) fn run(args: &LintArgs) -> Status {
         return write_or_fail(|out| out.write_all(policy.effective_toml().as_bytes()));
     }
 
-    let (roots, stdin_named) = match roots(args) {
-        Ok(found) => found,
+    let linter = match linter(args, policy) {
+        Ok(linter) => linter,
         Err(message) => {
             report("lint", message);
             return Status::Failure;
         }
     };
-    let extensions = match &policy.extensions {
-        Some(list) => Extensions::only(list),
-        None => Extensions::builtin(),
-    };
-    let threads = args.threads.unwrap_or(0);
-    let pool = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
-        Ok(pool) => pool,
+    let run = match linter.run() {
+        Ok(run) => run,
         Err(e) => {
-            report("lint", format!("cannot start threads: {e}"));
+            report(e.subject().unwrap_or("lint"), e.message());
             return Status::Failure;
         }
-    };
-    let walk_options = WalkOptions {
-        hidden: args.hidden,
-        follow: args.follow,
-        no_ignore: args.no_ignore,
-        threads: pool.current_num_threads(),
-    };
-    let found = lint::walk::find(&roots, &walk_options, &extensions, &policy);
-    let mut candidates = found.candidates;
-    let stdin_bytes = if stdin_named {
-        let mut bytes = Vec::new();
-        if let Err(e) = io::stdin().lock().read_to_end(&mut bytes) {
-            report("<stdin>", format!("cannot read: {e}"));
-            return Status::Failure;
-        }
-        candidates.insert(0, Candidate::stdin());
-        Some(bytes)
-    } else {
-        None
-    };
-    let checked = pool.install(|| lint::check_all(&candidates, &policy, stdin_bytes.as_deref()));
-    let (mut files, skipped) = match checked {
-        Ok(checked) => checked,
-        Err(message) => {
-            report(&policy.source_name(), message);
-            return Status::Failure;
-        }
-    };
-    // Paths that could not be read at all are listed as files with an `unreadable` finding,
-    // so that every format shows them; walk warnings go to standard error.
-    let scope = match policy.scope(&[]) {
-        Ok(scope) => scope,
-        Err(message) => {
-            report(&policy.source_name(), message);
-            return Status::Failure;
-        }
-    };
-    let mut warnings = Vec::new();
-    let checked_files = files.len();
-    for problem in found.problems {
-        if problem.fatal {
-            let name = if problem.path.is_empty() {
-                "<walk>".to_string()
-            } else {
-                problem.path.clone()
-            };
-            files.push(FileResult::unreadable(
-                name,
-                PathBuf::from(&problem.path),
-                problem.message,
-                &scope,
-            ));
-        } else {
-            warnings.push(problem);
-        }
-    }
-    if files.len() > checked_files {
-        // Checked files keep the walk's order (by path, standard input first).
-        files.sort_by(|a, b| {
-            (a.path.as_os_str() != "-", &a.path, &a.name).cmp(&(
-                b.path.as_os_str() != "-",
-                &b.path,
-                &b.name,
-            ))
-        });
-    }
-    let root = lint::repository_root(&policy::absolute(Path::new("/"), &cwd));
-    let run = Run {
-        files,
-        skipped: skipped + found.excluded,
-        warnings,
-        duration: started.elapsed(),
-        root,
-        cwd,
     };
 
-    let unreadable = run.any_unreadable();
     if !args.quiet {
         for w in &run.warnings {
             report(if w.path.is_empty() { "lint" } else { &w.path }, &w.message);
@@ -254,13 +176,10 @@ pub(crate) fn run(args: &LintArgs) -> Status {
             report(&file.name, &e.message);
         }
     }
-    let status = if unreadable {
-        Status::Failure
-    } else {
-        match (policy.fail_on.severity(), run.worst()) {
-            (Some(threshold), Some(worst)) if worst >= threshold => Status::Findings,
-            _ => Status::Success,
-        }
+    let status = match run.status() {
+        lint::Status::Clean => Status::Success,
+        lint::Status::Findings => Status::Findings,
+        lint::Status::Unreadable => Status::Failure,
     };
 
     let written = match args.format {
@@ -289,82 +208,44 @@ pub(crate) fn run(args: &LintArgs) -> Status {
     }
 }
 
-/// The policy: `--no-config`, `--config FILE`, or the one found upward from `cwd`.
-fn load_policy(args: &LintArgs, cwd: &Path) -> Result<Policy, (String, String)> {
-    let (source, config) = if args.no_config {
-        (Source::Defaults, Config::default())
-    } else if let Some(file) = &args.config {
-        policy::load(file).map_err(|e| (e.file.display().to_string(), e.message))?
-    } else {
-        policy::discover(cwd).map_err(|e| (e.file.display().to_string(), e.message))?
-    };
-    let name = source
-        .path()
-        .map_or_else(|| "lint".to_string(), |p| p.display().to_string());
-    Policy::new(source, config, cwd).map_err(|message| (name, message))
-}
-
-/// The paths to check, and whether standard input is one of them.
-fn roots(args: &LintArgs) -> Result<(Vec<Root>, bool), String> {
-    let mut roots = Vec::new();
+/// The run the flags ask for: PATHs (`-`: standard input), `--files-from`, the walk's flags.
+fn linter(args: &LintArgs, policy: Policy) -> Result<Linter<'static>, String> {
+    let mut linter = Linter::new(policy)
+        .hidden(args.hidden)
+        .follow(args.follow)
+        .no_ignore(args.no_ignore)
+        .threads(args.threads.unwrap_or(0));
     let mut stdin = false;
     for path in &args.paths {
         if path == "-" {
             stdin = true;
         } else {
-            roots.push(Root {
-                path: PathBuf::from(path),
-                implicit: false,
-            });
+            linter = linter.path(path);
         }
     }
     if let Some(list) = &args.files_from {
-        if list == "-" && stdin {
-            return Err("standard input cannot be both a PATH (-) and --files-from -".into());
-        }
-        let text = if list == "-" {
-            let mut bytes = Vec::new();
-            io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("--files-from -: cannot read standard input: {e}"))?;
-            bytes
-        } else {
-            std::fs::read(list).map_err(|e| {
-                format!(
-                    "--files-from {}: cannot read: {e}",
-                    Path::new(list).display()
-                )
-            })?
-        };
-        for line in text.split(|&b| b == b'\n') {
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
+        let paths = if list == "-" {
+            if stdin {
+                return Err("standard input cannot be both a PATH (-) and --files-from -".into());
             }
-            roots.push(Root {
-                path: path_from_bytes(line),
-                implicit: false,
-            });
-        }
-    } else if args.paths.is_empty() {
-        roots.push(Root {
-            path: PathBuf::from("."),
-            implicit: true,
-        });
+            lint::read_path_list(io::stdin().lock())
+                .map_err(|e| format!("--files-from -: cannot read standard input: {e}"))?
+        } else {
+            std::fs::File::open(list)
+                .and_then(lint::read_path_list)
+                .map_err(|e| {
+                    format!(
+                        "--files-from {}: cannot read: {e}",
+                        Path::new(list).display()
+                    )
+                })?
+        };
+        linter = linter.paths(paths);
     }
-    Ok((roots, stdin))
-}
-
-#[cfg(unix)]
-fn path_from_bytes(bytes: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(bytes: &[u8]) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    if stdin {
+        linter = linter.stdin(io::stdin().lock());
+    }
+    Ok(linter)
 }
 
 fn write_json(value: &serde_json::Value) -> io::Result<()> {

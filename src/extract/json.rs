@@ -535,15 +535,10 @@ impl JsonBuilder<'_> {
                         &mut writer,
                         &mut |_| {},
                     )
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Io, 0, format!("cannot write {name}: {e}"))
-                    })?;
+                    .map_err(|e| Error::io(format!("cannot write {name}: {e}"), e))?;
                     let temp = writer.into_inner().map_err(|e| {
-                        Error::new(
-                            ErrorKind::Io,
-                            0,
-                            format!("cannot write {name}: {}", e.error()),
-                        )
+                        let e = e.into_error();
+                        Error::io(format!("cannot write {name}: {e}"), e)
                     })?;
                     out.push_str(r#","file":"#);
                     json_string(&name, out);
@@ -1126,28 +1121,21 @@ pub(crate) fn extract_json(
     let json = match (file, parent.as_deref()) {
         (Some(file), Some(parent)) => {
             let mut temp = output_temp(parent)?;
-            temp.write_all(document.as_bytes()).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    0,
-                    format!("cannot write {}: {e}", file.display()),
-                )
-            })?;
+            temp.write_all(document.as_bytes())
+                .map_err(|e| Error::io(format!("cannot write {}: {e}", file.display()), e))?;
             for (array, name) in builder.files.drain(..) {
                 let target = parent.join(&name);
                 array.persist(&target).map_err(|e| {
-                    Error::new(
-                        ErrorKind::Io,
-                        0,
+                    Error::io(
                         format!("cannot write {}: {}", target.display(), e.error),
+                        e.error,
                     )
                 })?;
             }
             temp.persist(file).map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    0,
+                Error::io(
                     format!("cannot write {}: {}", file.display(), e.error),
+                    e.error,
                 )
             })?;
             None

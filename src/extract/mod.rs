@@ -11,6 +11,7 @@ pub mod layout;
 pub mod names;
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -114,11 +115,12 @@ pub(crate) fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
 }
 
 fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
-    Error::new(
-        ErrorKind::Io,
-        0,
-        format!("cannot {what} {}: {e}", path.display()),
-    )
+    Error::io(format!("cannot {what} {}: {e}", path.display()), e)
+}
+
+/// A failure while writing the npz: the zip writer's or the file's.
+fn npz_error(e: impl fmt::Display + Into<io::Error>) -> Error {
+    Error::io(format!("cannot write the npz: {e}"), e.into())
 }
 
 /// Hex of a digest.
@@ -396,9 +398,7 @@ impl ArrayWriter<'_> {
                 let big = array.info.nbytes().unwrap_or(u64::MAX) >= u32::MAX as u64 - 1024;
                 writer
                     .start_file(name.as_str(), options.large_file(big))
-                    .map_err(|e| {
-                        Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}"))
-                    })?;
+                    .map_err(npz_error)?;
                 write_npy(
                     array,
                     &buffer,
@@ -407,7 +407,7 @@ impl ArrayWriter<'_> {
                     writer.as_mut(),
                     &mut progress,
                 )
-                .map_err(|e| Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}")))?
+                .map_err(npz_error)?
             }
         };
         entry.file = name;
@@ -433,8 +433,10 @@ impl Visitor for ArrayWriter<'_> {
     }
 }
 
-fn usage(message: String) -> Error {
-    Error::new(ErrorKind::InvalidArgument, 0, message)
+/// An output that is already there: an I/O error (no offset in the input), as the
+/// operating system would report it without `force`.
+fn exists(message: String, kind: io::ErrorKind) -> Error {
+    Error::io(message.clone(), io::Error::new(kind, message))
 }
 
 /// Prepares an output folder: refuses a non-empty one unless `force`. Returns whether we
@@ -443,10 +445,13 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() && !force {
-                return Err(usage(format!(
-                    "{} exists and is not empty (use --force to write into it)",
-                    dir.display()
-                )));
+                return Err(exists(
+                    format!(
+                        "{} exists and is not empty (use --force to write into it)",
+                        dir.display()
+                    ),
+                    io::ErrorKind::DirectoryNotEmpty,
+                ));
             }
             Ok(false)
         }
@@ -460,10 +465,10 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
 
 pub(crate) fn refuse_existing(file: &Path, force: bool) -> Result<()> {
     if file.exists() && !force {
-        return Err(usage(format!(
-            "{} exists (use --force to replace it)",
-            file.display()
-        )));
+        return Err(exists(
+            format!("{} exists (use --force to replace it)", file.display()),
+            io::ErrorKind::AlreadyExists,
+        ));
     }
     Ok(())
 }
@@ -570,21 +575,16 @@ fn extract_arrays(
             mut writer,
             options: zip_options,
         } => {
-            let fail = |e: zip::result::ZipError| {
-                Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}"))
-            };
-            writer.start_file("index.json", zip_options).map_err(fail)?;
+            writer
+                .start_file("index.json", zip_options)
+                .map_err(npz_error)?;
             writer
                 .write_all(&[&index_json[..], b"\n"].concat())
-                .map_err(|e| Error::new(ErrorKind::Io, 0, format!("cannot write the npz: {e}")))?;
-            let buffered = writer.finish().map_err(fail)?;
-            let temp = buffered.into_inner().map_err(|e| {
-                Error::new(
-                    ErrorKind::Io,
-                    0,
-                    format!("cannot write the npz: {}", e.error()),
-                )
-            })?;
+                .map_err(npz_error)?;
+            let buffered = writer.finish().map_err(npz_error)?;
+            let temp = buffered
+                .into_inner()
+                .map_err(|e| npz_error(e.into_error()))?;
             let Target::Npz { file, .. } = &options.target else {
                 unreachable!("zip sink only for npz targets")
             };

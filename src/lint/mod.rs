@@ -1,14 +1,15 @@
-//! `lint`: many files against a project's policy, for CI. Which files are pickles
-//! ([`select`]), the walk ([`walk`]), the policy file ([`policy`]), one file's check
-//! ([`check`], [`check_all`]) and the outputs ([`output`]: text, JSON, GitHub workflow
-//! commands; [`sarif`]). Like the rest of the library it never prints or exits: the
-//! binary's `src/cli/lint.rs` does.
+//! `lint`: many files against a project's policy, for CI. [`Linter`] makes a whole run
+//! (a [`Run`]); its parts are which files are pickles ([`select`]), the walk ([`walk`]),
+//! the policy file ([`policy`]), one file's check ([`check`], [`check_all`]) and the
+//! outputs ([`output`]: text, JSON, GitHub workflow commands; [`sarif`]). Like the rest of
+//! the library it never prints or exits: the binary's `src/cli/lint.rs` does.
 //!
 //! One file's check is [`crate::inspect::inspect`] with the scope the policy gives that
 //! file, then the policy's severities on its findings. A file that cannot be read as a
 //! pickle becomes a `malformed` or `limit-exceeded` finding; one that cannot be opened, an
 //! `unreadable` finding. No file stops the run.
 
+mod linter;
 pub mod output;
 pub mod policy;
 pub mod sarif;
@@ -31,7 +32,8 @@ use crate::inspect::inspect;
 use crate::report::{Detected, Finding, Report};
 use crate::rules::{Rule, Severity};
 
-pub use policy::{Policy, Scope};
+pub use linter::{read_path_list, LintError, Linter};
+pub use policy::{FailOn, Policy, Scope};
 pub use select::{Content, Extensions, Selection};
 pub use walk::{Candidate, Found, Problem, Root, WalkOptions};
 
@@ -281,6 +283,30 @@ pub struct Run {
     pub root: PathBuf,
     /// Absolute current directory, against which relative file names are resolved.
     pub cwd: PathBuf,
+    /// The policy's failing severity: decides [`Run::status`].
+    pub fail_on: policy::FailOn,
+}
+
+/// How a run ended, as `lint`'s exit status (SPEC §2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// No finding at or above `fail-on`: exit 0.
+    Clean,
+    /// Some finding at or above `fail-on`: exit 1.
+    Findings,
+    /// Some file or folder could not be read at all: exit 2, whatever the findings.
+    Unreadable,
+}
+
+impl Status {
+    /// The exit code: 0, 1 or 2.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Status::Clean => 0,
+            Status::Findings => 1,
+            Status::Unreadable => 2,
+        }
+    }
 }
 
 /// Counts for the summary.
@@ -335,6 +361,18 @@ impl Run {
     /// Whether some file could not be read at all (exit code 2).
     pub fn any_unreadable(&self) -> bool {
         self.files.iter().any(FileResult::is_unreadable)
+    }
+
+    /// The exit status: [`Status::Unreadable`] if some file could not be read, else
+    /// whether a finding reaches [`Run::fail_on`].
+    pub fn status(&self) -> Status {
+        if self.any_unreadable() {
+            return Status::Unreadable;
+        }
+        match (self.fail_on.severity(), self.worst()) {
+            (Some(threshold), Some(worst)) if worst >= threshold => Status::Findings,
+            _ => Status::Clean,
+        }
     }
 
     /// A file's path relative to [`Run::root`], with `/` separators, or `None` when it is

@@ -89,11 +89,12 @@ impl From<Severity> for Level {
 }
 
 /// The lowest severity that makes `lint` exit with 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
     Info,
     Warning,
+    #[default]
     Error,
     /// Findings never fail the run (exit 0 unless a file cannot be read).
     Never,
@@ -486,6 +487,34 @@ impl Policy {
             policy.scope(&[i])?;
         }
         Ok(policy)
+    }
+
+    /// The policy file the user named ([`load`]), for a run in `cwd`.
+    pub fn load(file: &Path, cwd: &Path) -> Result<Policy, ConfigError> {
+        let (source, config) = load(file)?;
+        Policy::from_file(source, config, cwd)
+    }
+
+    /// The policy found upward from `cwd` ([`discover`]), or the built-in one if there is
+    /// none.
+    pub fn discover(cwd: &Path) -> Result<Policy, ConfigError> {
+        let (source, config) = discover(cwd)?;
+        Policy::from_file(source, config, cwd)
+    }
+
+    /// [`Policy::new`], with its error naming the file.
+    fn from_file(source: Source, config: Config, cwd: &Path) -> Result<Policy, ConfigError> {
+        let file = source.path().map(Path::to_path_buf);
+        Policy::new(source, config, cwd).map_err(|message| ConfigError {
+            // The built-in policy always compiles; "lint" would name the run.
+            file: file.unwrap_or_else(|| PathBuf::from("lint")),
+            message,
+        })
+    }
+
+    /// The absolute current directory the policy was made for.
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
     }
 
     /// The built-in policy: default severities, no lists, default limits.

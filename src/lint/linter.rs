@@ -1,0 +1,366 @@
+//! [`Linter`]: a whole `lint` run as one library call. The policy, the paths and how to walk
+//! them go in; a [`Run`] comes out, with every checked file's findings, the summary and the
+//! exit status ([`Run::status`]). The binary adds flags, printing and colour around it.
+//!
+//! ```no_run
+//! use pklinspect::lint::{Linter, Policy, Status};
+//!
+//! // pklinspect.toml or [tool.pklinspect], found upward as the CLI finds it.
+//! let cwd = std::env::current_dir()?;
+//! let policy = Policy::discover(&cwd)?;
+//! let run = Linter::new(policy).path("models/").run()?;
+//! for file in &run.files {
+//!     for finding in &file.findings {
+//!         println!("{}: {} {}", file.name, finding.rule.id(), finding.message);
+//!     }
+//! }
+//! if run.status() != Status::Clean {
+//!     std::process::exit(run.status().exit_code().into());
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::policy::{self, Policy};
+use super::select::Extensions;
+use super::walk::{self, Candidate, Root, WalkOptions};
+use super::{check_all, repository_root, FileResult, Run};
+
+/// A lint run to make: build it with the methods below, then [`Linter::run`].
+///
+/// Without [`path`](Linter::path), [`paths`](Linter::paths) or [`stdin`](Linter::stdin),
+/// the current directory is walked (and its files are named without a leading `./`, as
+/// ripgrep names them). Relative paths are read relative to the process's current
+/// directory, which should be the folder the policy was made for ([`Policy::cwd`]).
+pub struct Linter<'a> {
+    policy: Policy,
+    /// `None` until a path is given: then the current directory is walked.
+    roots: Option<Vec<Root>>,
+    stdin: Option<Box<dyn Read + 'a>>,
+    walk: WalkOptions,
+}
+
+impl fmt::Debug for Linter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Linter")
+            .field("policy", &self.policy)
+            .field("roots", &self.roots)
+            .field("stdin", &self.stdin.is_some())
+            .field("walk", &self.walk)
+            .finish()
+    }
+}
+
+impl<'a> Linter<'a> {
+    /// A run under `policy` (its `fail-on` decides [`Run::status`], its `extensions` which
+    /// files a walk selects by name).
+    pub fn new(policy: Policy) -> Linter<'a> {
+        Linter {
+            policy,
+            roots: None,
+            stdin: None,
+            walk: WalkOptions::default(),
+        }
+    }
+
+    /// Also checks `path`: a file (always considered, whatever its extension) or a folder
+    /// (walked). `-` is a file of that name here; standard input is [`Linter::stdin`].
+    pub fn path(mut self, path: impl Into<PathBuf>) -> Linter<'a> {
+        self.roots.get_or_insert_with(Vec::new).push(Root {
+            path: path.into(),
+            implicit: false,
+        });
+        self
+    }
+
+    /// Also checks each of `paths` ([`Linter::path`]). An empty list still counts as
+    /// paths given: the current directory is then not walked.
+    pub fn paths<P: Into<PathBuf>>(mut self, paths: impl IntoIterator<Item = P>) -> Linter<'a> {
+        let roots = self.roots.get_or_insert_with(Vec::new);
+        roots.extend(paths.into_iter().map(|path| Root {
+            path: path.into(),
+            implicit: false,
+        }));
+        self
+    }
+
+    /// Also checks one file read from `reader` (read to its end during [`Linter::run`],
+    /// after the walk), named `<stdin>` and listed first. It is a pickle by name: a file
+    /// that does not read as one is a finding.
+    pub fn stdin(mut self, reader: impl Read + 'a) -> Linter<'a> {
+        self.stdin = Some(Box::new(reader));
+        self
+    }
+
+    /// Walks hidden files and folders too (`.git` folders are always skipped).
+    pub fn hidden(mut self, yes: bool) -> Linter<'a> {
+        self.walk.hidden = yes;
+        self
+    }
+
+    /// Follows symbolic links met during the walk (a named link is always followed).
+    pub fn follow(mut self, yes: bool) -> Linter<'a> {
+        self.walk.follow = yes;
+        self
+    }
+
+    /// Does not honour `.gitignore`, `.ignore` and git's exclude files.
+    pub fn no_ignore(mut self, yes: bool) -> Linter<'a> {
+        self.walk.no_ignore = yes;
+        self
+    }
+
+    /// Threads for the walk and the checks; 0 (the default) is one per core, or
+    /// `RAYON_NUM_THREADS`.
+    pub fn threads(mut self, threads: usize) -> Linter<'a> {
+        self.walk.threads = threads;
+        self
+    }
+
+    /// The policy the run applies.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Walks the paths and checks every file found, in parallel. A file or folder that
+    /// cannot be read is a file with an `unreadable` finding in the result, not an error;
+    /// the walk's other troubles are [`Run::warnings`]. Files are in the walk's order: by
+    /// path, standard input first.
+    ///
+    /// Fails only when the run cannot happen at all: the threads cannot start, standard
+    /// input cannot be read, or a `per-path` scope of the policy does not compile.
+    pub fn run(self) -> Result<Run, LintError> {
+        let started = Instant::now();
+        let Linter {
+            policy,
+            roots,
+            stdin,
+            walk: mut walk_options,
+        } = self;
+        let roots = match roots {
+            Some(roots) => roots,
+            None if stdin.is_some() => Vec::new(),
+            None => vec![Root {
+                path: PathBuf::from("."),
+                implicit: true,
+            }],
+        };
+        let extensions = match &policy.extensions {
+            Some(list) => Extensions::only(list),
+            None => Extensions::builtin(),
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(walk_options.threads)
+            .build()
+            .map_err(|e| LintError::new(None, format!("cannot start threads: {e}")))?;
+        walk_options.threads = pool.current_num_threads();
+        let found = walk::find(&roots, &walk_options, &extensions, &policy);
+        let mut candidates = found.candidates;
+        let stdin_bytes = match stdin {
+            Some(mut reader) => {
+                let mut bytes = Vec::new();
+                reader.read_to_end(&mut bytes).map_err(|e| LintError {
+                    subject: Some("<stdin>".to_string()),
+                    message: format!("cannot read: {e}"),
+                    source: Some(e),
+                })?;
+                candidates.insert(0, Candidate::stdin());
+                Some(bytes)
+            }
+            None => None,
+        };
+        let policy_error = |message| LintError::new(Some(policy.source_name()), message);
+        let (mut files, skipped) = pool
+            .install(|| check_all(&candidates, &policy, stdin_bytes.as_deref()))
+            .map_err(policy_error)?;
+        // Paths that could not be read at all are listed as files with an `unreadable`
+        // finding, so that every format shows them; the walk's other problems are warnings.
+        let scope = policy.scope(&[]).map_err(policy_error)?;
+        let mut warnings = Vec::new();
+        let checked_files = files.len();
+        for problem in found.problems {
+            if problem.fatal {
+                let name = if problem.path.is_empty() {
+                    "<walk>".to_string()
+                } else {
+                    problem.path.clone()
+                };
+                files.push(FileResult::unreadable(
+                    name,
+                    PathBuf::from(&problem.path),
+                    problem.message,
+                    &scope,
+                ));
+            } else {
+                warnings.push(problem);
+            }
+        }
+        if files.len() > checked_files {
+            // Checked files keep the walk's order (by path, standard input first).
+            files.sort_by(|a, b| {
+                (a.path.as_os_str() != "-", &a.path, &a.name).cmp(&(
+                    b.path.as_os_str() != "-",
+                    &b.path,
+                    &b.name,
+                ))
+            });
+        }
+        let cwd = policy.cwd().to_path_buf();
+        Ok(Run {
+            files,
+            skipped: skipped + found.excluded,
+            warnings,
+            duration: started.elapsed(),
+            root: repository_root(&policy::absolute(Path::new("/"), &cwd)),
+            cwd,
+            fail_on: policy.fail_on,
+        })
+    }
+}
+
+/// Reads a list of paths, one a line (`--files-from`): a `\r` before the newline is
+/// dropped, empty lines are skipped, and on Unix a path is the line's bytes as they are.
+pub fn read_path_list(mut reader: impl Read) -> io::Result<Vec<PathBuf>> {
+    let mut text = Vec::new();
+    reader.read_to_end(&mut text)?;
+    Ok(text
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+        .filter(|line| !line.is_empty())
+        .map(path_from_bytes)
+        .collect())
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+/// Why a lint run could not happen at all (a file that cannot be read is a finding, not
+/// this).
+#[derive(Debug)]
+pub struct LintError {
+    subject: Option<String>,
+    message: String,
+    source: Option<io::Error>,
+}
+
+impl LintError {
+    fn new(subject: Option<String>, message: String) -> LintError {
+        LintError {
+            subject,
+            message,
+            source: None,
+        }
+    }
+
+    /// What the message is about: the policy file (or `the built-in policy`), `<stdin>`;
+    /// `None` for the run as a whole.
+    pub fn subject(&self) -> Option<&str> {
+        self.subject.as_deref()
+    }
+
+    /// What went wrong, without the subject.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for LintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.subject {
+            Some(subject) => write!(f, "{subject}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for LintError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::Status;
+
+    #[test]
+    fn a_path_list_skips_blank_lines_and_crlf_endings() {
+        let list = read_path_list(&b"a.pkl\r\n\nmodels/b.pt\n\n"[..]).unwrap();
+        assert_eq!(list, [PathBuf::from("a.pkl"), PathBuf::from("models/b.pt")]);
+    }
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        std::fs::read(dir.join(rel)).unwrap()
+    }
+
+    #[test]
+    fn a_folder_with_a_code_exec_pickle_fails_and_standard_input_comes_first() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("b.pkl"),
+            fixture("hostile/os_system_p4.pkl"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("a.pkl"), fixture("plain/floats_p4.pkl")).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a pickle").unwrap();
+        let plain = fixture("plain/floats_p2.pkl");
+        let run = Linter::new(Policy::defaults(dir.path()))
+            .path(dir.path())
+            .stdin(&plain[..])
+            .threads(1)
+            .run()
+            .unwrap();
+        let names: Vec<&str> = run.files.iter().map(|f| f.name.as_str()).collect();
+        let a = dir.path().join("a.pkl").display().to_string();
+        let b = dir.path().join("b.pkl").display().to_string();
+        assert_eq!(names, ["<stdin>", a.as_str(), b.as_str()]);
+        assert!(run.files[0].findings.is_empty() && run.files[1].findings.is_empty());
+        assert!(run.files[2]
+            .findings
+            .iter()
+            .any(|f| f.rule == crate::rules::Rule::CodeExec));
+        assert_eq!(run.status(), Status::Findings);
+        assert_eq!(run.status().exit_code(), 1);
+        assert_eq!(run.skipped, 0, "notes.txt is not even a candidate by name");
+    }
+
+    #[test]
+    fn a_missing_path_is_an_unreadable_file_and_exit_status_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pkl");
+        let run = Linter::new(Policy::defaults(dir.path()))
+            .path(&missing)
+            .run()
+            .unwrap();
+        assert_eq!(run.files.len(), 1);
+        assert!(run.files[0].is_unreadable());
+        assert_eq!(run.status(), Status::Unreadable);
+    }
+
+    #[test]
+    fn no_path_walks_the_current_directory_but_an_empty_list_walks_nothing() {
+        let cwd = std::env::current_dir().unwrap();
+        let run = Linter::new(Policy::defaults(&cwd))
+            .paths(Vec::<PathBuf>::new())
+            .run()
+            .unwrap();
+        assert!(run.files.is_empty());
+        assert_eq!(run.skipped, 0);
+    }
+}
