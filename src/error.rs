@@ -9,6 +9,8 @@ use std::fmt;
 use std::io;
 use std::sync::Arc;
 
+use crate::limits::Limit;
+
 /// What went wrong, for callers and tests that match on it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -27,15 +29,22 @@ pub enum ErrorKind {
     NegativeLength,
     /// An argument is well-formed bytes but not a valid value (e.g. `I12x\n`).
     InvalidArgument,
-    /// The opcode stream is inconsistent: stack underflow, missing MARK, bad memo use.
+    /// The opcode stream is inconsistent: stack underflow, missing MARK.
     Inconsistent,
+    /// A GET names a memo key that no PUT stored (in this pickle, or, for a stream of
+    /// pickles, in the ones before it).
+    MissingMemoKey,
     /// Valid framing, but something CPython's unpickler refuses (PROTO 9, odd DICT, …).
     Unsupported,
-    /// A resource limit ([`crate::limits::Limits`]) was reached.
-    LimitExceeded,
+    /// A resource limit was reached: which one (its flag, default and policy key are in
+    /// [`crate::limits::LIMITS`]).
+    LimitExceeded(Limit),
     /// Reading or writing a file failed: the error has no offset, and its
     /// [`source`](std::error::Error::source) is the [`std::io::Error`] ([`Error::io`]).
     Io,
+    /// pklinspect broke one of its own invariants (a bug, never the input's fault); reported
+    /// as an error instead of a panic.
+    Internal,
 }
 
 /// An error with the byte offset where it was found.

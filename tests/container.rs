@@ -17,6 +17,7 @@ use pklinspect::container::{
     parse_npy_header, sniff, torch_zip, zip_members, zip_members_with_limit, ContainerKind, Descr,
     DescrField, NameIssue,
 };
+use pklinspect::limits::Limit;
 use pklinspect::ErrorKind;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -464,7 +465,11 @@ fn a_decompression_bomb_hits_the_limit_quickly_without_allocating_its_output() {
         let took = started.elapsed();
         let err = result.unwrap_err();
         eprintln!("{kind} bomb: refused after {took:?}, peak allocation {grew} bytes");
-        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::LimitExceeded(Limit::Decompressed),
+            "{err}"
+        );
         assert!(err.message().contains("max_decompressed"), "{err}");
         assert!(err.message().contains(&limit.to_string()), "{err}");
         assert!(err.offset() <= bomb.len() as u64, "{err}");
@@ -566,7 +571,11 @@ fn stored_members_are_borrowed_and_deflated_ones_decompressed() {
         assert!(data.starts_with(b"\x93NUMPY"));
         // A limit below the declared size is refused before inflating anything.
         let err = member_bytes(&bytes, &member, member.size - 1).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::LimitExceeded(Limit::Decompressed),
+            "{err}"
+        );
     }
 }
 
@@ -780,7 +789,11 @@ fn too_many_members_is_a_limit_error() {
     let bytes = build_zip(&[entry("a", b""), entry("b", b""), entry("c", b"")]);
     assert_eq!(zip_members_with_limit(&bytes, 3).unwrap().len(), 3);
     let err = zip_members_with_limit(&bytes, 2).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::LimitExceeded(Limit::ZipMembers),
+        "{err}"
+    );
     assert!(err.message().contains("max_zip_members"), "{err}");
 }
 
@@ -1309,7 +1322,11 @@ print(json.dumps(out))
             "{name}"
         );
         let err = decompress(kind, &data, 10).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{name}");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::LimitExceeded(Limit::Decompressed),
+            "{name}"
+        );
     }
 }
 

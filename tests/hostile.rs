@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use pklinspect::extract::{extract, Bfloat16As, ExtractOptions, Target};
 use pklinspect::inspect::{inspect, Options};
-use pklinspect::limits::Limits;
+use pklinspect::limits::{Limit, Limits};
 use pklinspect::{Error, ErrorKind};
 
 /// Generous per-case bound for debug builds on a loaded 2-core machine.
@@ -395,7 +395,7 @@ fn structure_cases() -> Vec<Case> {
             "BINGET of a missing key",
             b"\x80\x02h\x05.",
             Some((
-                Inconsistent,
+                ErrorKind::MissingMemoKey,
                 2,
                 "BINGET of memo key 5, which was never stored",
             )),
@@ -403,13 +403,17 @@ fn structure_cases() -> Vec<Case> {
         case(
             "GET of a missing key",
             b"g5\n.",
-            Some((Inconsistent, 0, "GET of memo key 5, which was never stored")),
+            Some((
+                ErrorKind::MissingMemoKey,
+                0,
+                "GET of memo key 5, which was never stored",
+            )),
         ),
         case(
             "LONG_BINGET of a missing key",
             b"\x80\x02]q\x00j\xff\xff\xff\xff.",
             Some((
-                Inconsistent,
+                ErrorKind::MissingMemoKey,
                 5,
                 "LONG_BINGET of memo key 4294967295, which was never stored",
             )),
@@ -619,9 +623,9 @@ fn mark_nesting_past_the_limit_names_it() {
     let e = explain("MARK nesting past --max-depth", &p, &options, 8 * MIB);
     assert_error(
         e,
-        ErrorKind::LimitExceeded,
+        ErrorKind::LimitExceeded(Limit::Depth),
         1002,
-        "MARKs nested more than 1000 deep (limit max_depth; raise it with --max-depth)",
+        "MARKs nested more than 1000 deep (limit max_depth)",
     );
 }
 
@@ -638,9 +642,9 @@ fn node_and_memo_limits_name_their_flags() {
     let p = nested_lists(false);
     assert_error(
         explain("objects past --max-nodes", &p, &options, 8 * MIB),
-        ErrorKind::LimitExceeded,
+        ErrorKind::LimitExceeded(Limit::Nodes),
         102,
-        "more than 100 objects (limit max_nodes; raise it with --max-nodes)",
+        "more than 100 objects (limit max_nodes)",
     );
     let options = Options {
         limits: Limits {
@@ -654,9 +658,9 @@ fn node_and_memo_limits_name_their_flags() {
     p.push(b'.');
     assert_error(
         explain("memo past --max-memo", &p, &options, 8 * MIB),
-        ErrorKind::LimitExceeded,
+        ErrorKind::LimitExceeded(Limit::Memo),
         13,
-        "more than 10 memo entries (limit max_memo; raise it with --max-memo)",
+        "more than 10 memo entries (limit max_memo)",
     );
 }
 
@@ -968,7 +972,7 @@ fn json_that_would_outgrow_max_bytes_is_refused() {
     explain("str memo bomb", &p, &options(), 96 * MIB).unwrap();
     assert_error(
         extract_json("str memo bomb", &p, 64 * MIB, 256 * MIB),
-        ErrorKind::LimitExceeded,
+        ErrorKind::LimitExceeded(Limit::Bytes),
         0,
         "the JSON document would be larger than 67108864 bytes (raise --max-bytes)",
     );
@@ -978,7 +982,7 @@ fn json_that_would_outgrow_max_bytes_is_refused() {
     explain("shared chain", &p, &options(), 32 * MIB).unwrap();
     assert_error(
         extract_json("shared chain", &p, 64 * MIB, 256 * MIB),
-        ErrorKind::LimitExceeded,
+        ErrorKind::LimitExceeded(Limit::Bytes),
         0,
         "the JSON document would be larger than 67108864 bytes (raise --max-bytes)",
     );
@@ -1046,11 +1050,15 @@ open(sys.argv[1] + '.bz2', 'wb').write(bz2.compress(data))
         assert!(bomb.len() < 200_000, "{kind}: {}", bomb.len());
         let name = format!("{kind} bomb ({} bytes to 4 MiB)", bomb.len());
         let e = explain(&name, &bomb, &with_max_decompressed(MIB), 16 * MIB).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+        assert_eq!(
+            e.kind(),
+            ErrorKind::LimitExceeded(Limit::Decompressed),
+            "{e}"
+        );
         assert!(e.offset() <= bomb.len() as u64, "{e}");
         assert!(
             e.message().contains(&format!(
-                "stream decompresses to more than {MIB} bytes (limit max_decompressed; raise it with --max-decompressed)"
+                "stream decompresses to more than {MIB} bytes (limit max_decompressed)"
             )),
             "{e}"
         );
@@ -1168,10 +1176,14 @@ fn a_zip_bomb_member_stops_at_the_limit() {
         16 * MIB,
     )
     .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::LimitExceeded, "{e}");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::LimitExceeded(Limit::Decompressed),
+        "{e}"
+    );
     assert_eq!(e.offset(), 0, "{e}");
     let message = format!(
-        "zip member \"a.npy\" declares {} bytes uncompressed, more than the limit of 1048576 (limit max_decompressed; raise it with --max-decompressed)",
+        "zip member \"a.npy\" declares {} bytes uncompressed, more than the limit of 1048576 (limit max_decompressed)",
         data.len()
     );
     assert!(e.message().contains(&message), "{e}");
@@ -1189,7 +1201,7 @@ fn a_zip_bomb_member_stops_at_the_limit() {
     assert!(
         matches!(
             e.kind(),
-            ErrorKind::LimitExceeded | ErrorKind::InvalidArgument
+            ErrorKind::LimitExceeded(Limit::Decompressed) | ErrorKind::InvalidArgument
         ),
         "{e}"
     );

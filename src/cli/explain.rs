@@ -64,6 +64,7 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
                 }
             },
             Err(e) => {
+                let e = super::limits::with_hint(&e);
                 report(&name, &e);
                 if args.format == Format::Json {
                     documents.push(render::json::error_value(&name, &e));

@@ -168,7 +168,7 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             Status::Success
         }
         Err(e) => {
-            report(&name, e);
+            report(&name, super::limits::with_hint(&e));
             Status::Failure
         }
     }

@@ -1,42 +1,117 @@
-//! Flags that raise (or lower) the resource limits of `src/limits.rs`.
+//! The flags that raise (or lower) the resource limits, built from the library's limits
+//! table (`pklinspect::limits::LIMITS`), and the hint that names the flag when a limit is hit.
 
-use clap::Args;
-use pklinspect::limits::Limits;
+use clap::{value_parser, Arg, ArgMatches, Args, Command, FromArgMatches};
+use pklinspect::limits::{Limit, Limits};
+use pklinspect::{Error, ErrorKind};
 
-/// Limit flags shared by the commands that read pickles.
-#[derive(Args, Debug, Clone)]
+/// Limit flags shared by the commands that read pickles: one `--max-…` per field of
+/// [`Limits`], as the table declares it.
+#[derive(Debug, Clone, Default)]
 pub(crate) struct LimitArgs {
-    /// Most objects built for one file.
-    #[arg(long, value_name = "N", help_heading = "Limits")]
-    max_nodes: Option<usize>,
-    /// Most memo entries per pickle.
-    #[arg(long, value_name = "N", help_heading = "Limits")]
-    max_memo: Option<usize>,
-    /// Deepest MARK nesting.
-    #[arg(long, value_name = "N", help_heading = "Limits")]
-    max_depth: Option<usize>,
-    /// Most bytes a compressed stream or zip member may expand to.
-    #[arg(long, value_name = "BYTES", help_heading = "Limits")]
-    max_decompressed: Option<u64>,
-    /// Most pickles one after another in a stream.
-    #[arg(long, value_name = "N", help_heading = "Limits")]
-    max_pickles: Option<usize>,
-    /// Most members of a zip archive.
-    #[arg(long, value_name = "N", help_heading = "Limits")]
-    max_zip_members: Option<usize>,
+    given: Vec<(Limit, u64)>,
 }
 
 impl LimitArgs {
     /// The defaults with these flags applied.
     pub fn limits(&self) -> Limits {
-        let d = Limits::default();
-        Limits {
-            max_nodes: self.max_nodes.unwrap_or(d.max_nodes),
-            max_memo: self.max_memo.unwrap_or(d.max_memo),
-            max_depth: self.max_depth.unwrap_or(d.max_depth),
-            max_decompressed: self.max_decompressed.unwrap_or(d.max_decompressed),
-            max_pickles: self.max_pickles.unwrap_or(d.max_pickles),
-            max_zip_members: self.max_zip_members.unwrap_or(d.max_zip_members),
+        let mut limits = Limits::default();
+        for &(limit, value) in &self.given {
+            limits.set(limit, value);
+        }
+        limits
+    }
+}
+
+impl FromArgMatches for LimitArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = LimitArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for &limit in Limits::READ {
+            let info = limit.info();
+            if let Ok(Some(&value)) = matches.try_get_one::<u64>(info.name) {
+                self.given.retain(|(l, _)| *l != limit);
+                self.given.push((limit, value));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for LimitArgs {
+    fn augment_args(cmd: Command) -> Command {
+        Limits::READ.iter().fold(cmd, |cmd, &limit| {
+            let info = limit.info();
+            let Some(flag) = info.flag else { return cmd };
+            cmd.arg(
+                Arg::new(info.name)
+                    .long(flag.trim_start_matches("--"))
+                    .value_name(info.value_name)
+                    .help(info.help)
+                    .help_heading("Limits")
+                    .value_parser(value_parser!(u64)),
+            )
+        })
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// The error as the CLI shows it: a limit's `(limit max_nodes)` note gains the flag that
+/// raises it, `(limit max_nodes; raise it with --max-nodes)`. The library's messages name
+/// limits, never flags: a library user sets [`Limits`], not flags.
+pub(crate) fn with_hint(e: &Error) -> Error {
+    let ErrorKind::LimitExceeded(limit) = e.kind() else {
+        return e.clone();
+    };
+    let Some(flag) = limit.info().flag else {
+        return e.clone();
+    };
+    let message = e.message();
+    if message.contains(flag) {
+        return e.clone();
+    }
+    let note = limit.note();
+    let hinted = if message.contains(&note) {
+        let with_flag = format!("(limit {limit}; raise it with {flag})");
+        message.replacen(&note, &with_flag, 1)
+    } else {
+        format!("{message} (raise it with {flag})")
+    };
+    Error::new(e.kind(), e.offset(), hinted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hint_names_the_flag_inside_the_note() {
+        let e = Limit::Depth.exceeded(1002, "MARKs nested more than 1000 deep");
+        assert_eq!(
+            with_hint(&e).to_string(),
+            "MARKs nested more than 1000 deep (limit max_depth; raise it with --max-depth) (at offset 1002 = 0x3ea)"
+        );
+    }
+
+    #[test]
+    fn every_limit_of_limits_has_a_flag() {
+        let cmd = LimitArgs::augment_args(Command::new("t"));
+        let m = cmd
+            .try_get_matches_from(["t", "--max-nodes", "5", "--max-decompressed", "7"])
+            .unwrap();
+        let limits = LimitArgs::from_arg_matches(&m).unwrap().limits();
+        assert_eq!(limits.max_nodes, 5);
+        assert_eq!(limits.max_decompressed, 7);
+        assert_eq!(limits.max_depth, Limits::default().max_depth);
+        for &limit in Limits::READ {
+            assert!(limit.info().flag.is_some(), "{limit}");
         }
     }
 }

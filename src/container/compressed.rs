@@ -12,6 +12,7 @@ use std::io::{self, Read};
 
 use super::ContainerKind;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::Limit;
 
 /// Largest declared uncompressed size an lzma-alone header may carry to be recognised
 /// (2^38 bytes = 256 GiB, liblzma's `lzma_alone_decoder` "picky" rule); larger values are
@@ -183,11 +184,10 @@ impl Drain<'_> {
                 self.out.extend_from_slice(&chunk[..room as usize]);
                 return Ok(None);
             }
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
+            return Err(Limit::Decompressed.exceeded(
                 self.consumed.get(),
-                format!(
-                    "{} stream decompresses to more than {} bytes (limit max_decompressed; raise it with --max-decompressed)",
+                format_args!(
+                    "{} stream decompresses to more than {} bytes",
                     self.kind, self.limit
                 ),
             ));
@@ -440,7 +440,7 @@ mod tests {
             1000
         );
         let err = decompress(ContainerKind::Gzip, &data, 999).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded(Limit::Decompressed));
         assert!(err.message().contains("max_decompressed"), "{err}");
     }
 

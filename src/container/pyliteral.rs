@@ -8,6 +8,7 @@
 //! Anything else is an error with the byte offset where it starts. Nesting is bounded.
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::Limit;
 
 /// A parsed literal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,7 +155,7 @@ impl<'a> Parser<'a> {
     fn value(&mut self, depth: usize) -> Result<Lit> {
         if depth >= self.max_depth {
             return Err(Error::new(
-                ErrorKind::LimitExceeded,
+                ErrorKind::LimitExceeded(Limit::NpyHeaderDepth),
                 self.base + self.pos as u64,
                 format!(
                     "npy header: literals nested deeper than {} levels",
@@ -629,7 +630,7 @@ mod tests {
     fn nesting_is_bounded() {
         let deep = "[".repeat(100) + &"]".repeat(100);
         let err = lit(&deep).unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded(Limit::NpyHeaderDepth));
         assert!(lit(&("[".repeat(10) + &"]".repeat(10))).is_ok());
     }
 

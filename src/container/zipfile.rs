@@ -14,6 +14,7 @@ use std::io::Cursor;
 
 use super::ContainerKind;
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::Limit;
 
 /// Default for the most members [`zip_members`] accepts. torch writes one member per
 /// storage plus a handful, so even very large checkpoints stay far below this.
@@ -137,11 +138,10 @@ pub fn zip_members_with_limit(bytes: &[u8], max_members: usize) -> Result<Vec<Zi
         )
     })?;
     if archive.len() > max_members {
-        return Err(Error::new(
-            ErrorKind::LimitExceeded,
+        return Err(Limit::ZipMembers.exceeded(
             archive.central_directory_start(),
-            format!(
-                "zip archive has {} members, more than the limit of {max_members} (max_zip_members; raise it with --max-zip-members)",
+            format_args!(
+                "zip archive has {} members, more than the limit of {max_members}",
                 archive.len()
             ),
         ));
@@ -305,11 +305,10 @@ pub fn member_bytes<'a>(bytes: &'a [u8], member: &ZipMember, limit: u64) -> Resu
         METHOD_STORED => Ok(Cow::Borrowed(raw)),
         METHOD_DEFLATED => {
             if member.size > limit {
-                return Err(Error::new(
-                    ErrorKind::LimitExceeded,
+                return Err(Limit::Decompressed.exceeded(
                     member.header_offset,
-                    format!(
-                        "zip member {:?} declares {} bytes uncompressed, more than the limit of {limit} (limit max_decompressed; raise it with --max-decompressed)",
+                    format_args!(
+                        "zip member {:?} declares {} bytes uncompressed, more than the limit of {limit}",
                         member.name, member.size
                     ),
                 ));
@@ -414,11 +413,10 @@ fn inflate(raw: &[u8], member: &ZipMember, limit: u64) -> Result<Vec<u8>> {
             return Ok(out);
         }
         if out.len() as u64 + n as u64 > limit {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
+            return Err(Limit::Decompressed.exceeded(
                 member.data_offset,
-                format!(
-                    "zip member {:?} decompresses to more than {limit} bytes (limit max_decompressed; raise it with --max-decompressed)",
+                format_args!(
+                    "zip member {:?} decompresses to more than {limit} bytes",
                     member.name
                 ),
             ));

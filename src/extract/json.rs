@@ -489,7 +489,7 @@ impl JsonBuilder<'_> {
         let size = self.document_len.saturating_add(rendering as u64);
         if size > self.options.max_bytes {
             return Err(Error::new(
-                ErrorKind::LimitExceeded,
+                ErrorKind::LimitExceeded(crate::limits::Limit::Bytes),
                 at,
                 format!(
                     "the JSON document would be larger than {} bytes (raise --max-bytes)",

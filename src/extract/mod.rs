@@ -338,7 +338,7 @@ impl ArrayWriter<'_> {
         self.written_bytes = self.written_bytes.saturating_add(need);
         if self.written_bytes > self.options.max_bytes {
             return Err(Error::new(
-                ErrorKind::LimitExceeded,
+                ErrorKind::LimitExceeded(crate::limits::Limit::Bytes),
                 array.offset.unwrap_or(0),
                 format!(
                     "extracting {} would write more than {} bytes of array data (raise --max-bytes)",

@@ -196,7 +196,7 @@ fn from_report(candidate: &Candidate, report: Report) -> FileResult {
 }
 
 fn from_error(candidate: &Candidate, bytes: &[u8], e: &Error, scope: &Scope) -> FileResult {
-    let rule = if e.kind() == ErrorKind::LimitExceeded {
+    let rule = if matches!(e.kind(), ErrorKind::LimitExceeded(_)) {
         Rule::LimitExceeded
     } else {
         Rule::Malformed

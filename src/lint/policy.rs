@@ -170,65 +170,9 @@ impl Serialize for GlobalEntry {
     }
 }
 
-/// `[limits]`: the resource limits of [`Limits`], each optional.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct LimitsConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_nodes: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_memo: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_depth: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_decompressed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_pickles: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_zip_members: Option<usize>,
-}
-
-impl LimitsConfig {
-    fn apply(&self, limits: &mut Limits) {
-        let LimitsConfig {
-            max_nodes,
-            max_memo,
-            max_depth,
-            max_decompressed,
-            max_pickles,
-            max_zip_members,
-        } = self;
-        if let Some(v) = max_nodes {
-            limits.max_nodes = *v;
-        }
-        if let Some(v) = max_memo {
-            limits.max_memo = *v;
-        }
-        if let Some(v) = max_depth {
-            limits.max_depth = *v;
-        }
-        if let Some(v) = max_decompressed {
-            limits.max_decompressed = *v;
-        }
-        if let Some(v) = max_pickles {
-            limits.max_pickles = *v;
-        }
-        if let Some(v) = max_zip_members {
-            limits.max_zip_members = *v;
-        }
-    }
-
-    fn of(limits: &Limits) -> LimitsConfig {
-        LimitsConfig {
-            max_nodes: Some(limits.max_nodes),
-            max_memo: Some(limits.max_memo),
-            max_depth: Some(limits.max_depth),
-            max_decompressed: Some(limits.max_decompressed),
-            max_pickles: Some(limits.max_pickles),
-            max_zip_members: Some(limits.max_zip_members),
-        }
-    }
-}
+/// `[limits]`: the resource limits of [`Limits`], each optional (declared with them, in
+/// `src/limits.rs`).
+pub use crate::limits::LimitOverrides as LimitsConfig;
 
 /// One `[[per-path]]` override.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

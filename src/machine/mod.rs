@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
 use crate::opcode::{Opcode, HIGHEST_PROTOCOL};
 use crate::pytext::{self, IntLine};
 use crate::reader::{Arg, Op, OpReader};
@@ -201,13 +201,9 @@ fn string_from_code_points(cps: &[u32]) -> String {
 impl<'data> Machine<'data, '_> {
     fn push_node(&mut self, node: Node<'data>, op: &Op<'_>) -> Result<NodeId> {
         if self.graph.len() >= self.limits.max_nodes {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded,
+            return Err(Limit::Nodes.exceeded(
                 op.offset as u64,
-                format!(
-                    "more than {} objects (limit max_nodes; raise it with --max-nodes)",
-                    self.limits.max_nodes
-                ),
+                format_args!("more than {} objects", self.limits.max_nodes),
             ));
         }
         Ok(self.graph.push(node))
@@ -437,13 +433,9 @@ impl<'data> Machine<'data, '_> {
                 }
                 Opcode::MARK => {
                     if stack.marks.len() >= self.limits.max_depth {
-                        return Err(Error::new(
-                            ErrorKind::LimitExceeded,
+                        return Err(Limit::Depth.exceeded(
                             op.offset as u64,
-                            format!(
-                                "MARKs nested more than {} deep (limit max_depth; raise it with --max-depth)",
-                                self.limits.max_depth
-                            ),
+                            format_args!("MARKs nested more than {} deep", self.limits.max_depth),
                         ));
                     }
                     stack.marks.push(stack.items.len());
@@ -768,7 +760,7 @@ impl<'data> Machine<'data, '_> {
                     let key = self.memo_key(&op)?;
                     let id = memo.get(key).ok_or_else(|| {
                         Error::new(
-                            ErrorKind::Inconsistent,
+                            ErrorKind::MissingMemoKey,
                             op.offset as u64,
                             format!("{} of memo key {key}, which was never stored", op.opcode),
                         )
@@ -783,13 +775,9 @@ impl<'data> Machine<'data, '_> {
                         self.memo_key(&op)?
                     };
                     if memo.len >= self.limits.max_memo && memo.get(key).is_none() {
-                        return Err(Error::new(
-                            ErrorKind::LimitExceeded,
+                        return Err(Limit::Memo.exceeded(
                             op.offset as u64,
-                            format!(
-                                "more than {} memo entries (limit max_memo; raise it with --max-memo)",
-                                self.limits.max_memo
-                            ),
+                            format_args!("more than {} memo entries", self.limits.max_memo),
                         ));
                     }
                     memo.put(key, top);
@@ -890,7 +878,7 @@ impl<'data> Machine<'data, '_> {
 }
 
 fn is_missing_memo_key(e: &Error) -> bool {
-    e.kind() == ErrorKind::Inconsistent && e.message().contains("which was never stored")
+    e.kind() == ErrorKind::MissingMemoKey
 }
 
 /// Runs every pickle of `data` from `start`: the first must succeed; after it, pickles
@@ -931,13 +919,9 @@ pub fn run_stream<'data>(
                 break;
             }
             if pickles.len() >= limits.max_pickles {
-                return Err(Error::new(
-                    ErrorKind::LimitExceeded,
+                return Err(Limit::Pickles.exceeded(
                     pos as u64,
-                    format!(
-                        "more than {} pickles in one stream (limit max_pickles; raise it with --max-pickles)",
-                        limits.max_pickles
-                    ),
+                    format_args!("more than {} pickles in one stream", limits.max_pickles),
                 ));
             }
         }
@@ -1108,7 +1092,7 @@ mod tests {
         assert_eq!(kind_of(b"\x80\x09N."), ErrorKind::Unsupported);
         assert_eq!(kind_of(b"(K\x01d."), ErrorKind::Unsupported);
         assert_eq!(kind_of(b"}(K\x01u."), ErrorKind::Unsupported);
-        assert_eq!(kind_of(b"h\x05."), ErrorKind::Inconsistent);
+        assert_eq!(kind_of(b"h\x05."), ErrorKind::MissingMemoKey);
         assert_eq!(kind_of(b"1."), ErrorKind::Inconsistent);
         assert_eq!(kind_of(b"]K\x01\x81."), ErrorKind::Unsupported);
         assert_eq!(kind_of(b"c__main__\nf\n]R."), ErrorKind::Unsupported);
@@ -1174,7 +1158,7 @@ mod tests {
         };
         let e =
             run_stream(b"(\x8c\x01a\x8c\x01b\x8c\x01c\x8c\x01dt.", 0, &limits, None).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::LimitExceeded);
+        assert_eq!(e.kind(), ErrorKind::LimitExceeded(Limit::Nodes));
         assert!(e.message().contains("max_nodes"), "{e}");
         let limits = Limits {
             max_depth: 2,
