@@ -446,14 +446,13 @@ impl Policy {
         Policy::from_file(source, config, cwd)
     }
 
-    /// [`Policy::new`], with its error naming the file.
+    /// [`Policy::new`] for what [`load`] or [`discover`] read, with its error naming the
+    /// file; without a file, the built-in policy.
     fn from_file(source: Source, config: Config, cwd: &Path) -> Result<Policy, ConfigError> {
-        let file = source.path().map(Path::to_path_buf);
-        Policy::new(source, config, cwd).map_err(|message| ConfigError {
-            // The built-in policy always compiles; "lint" would name the run.
-            file: file.unwrap_or_else(|| PathBuf::from("lint")),
-            message,
-        })
+        let Some(file) = source.path().map(Path::to_path_buf) else {
+            return Ok(Policy::defaults(cwd));
+        };
+        Policy::new(source, config, cwd).map_err(|message| ConfigError { file, message })
     }
 
     /// The absolute current directory the policy was made for.
