@@ -30,7 +30,7 @@ use crate::analysis::walk::{
     char_floor, is_attr_dict, push_attr, push_attr_bounded, push_key, push_key_bounded,
     MAX_PATH_LEN, PATH_CUT,
 };
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::inspect::{inspect_with, StreamView, Visitor};
 use crate::lift::{self, value::PlainValue, ArrayData, ByteOrder, DType};
 use crate::machine::{BytesKind, Graph, Node, NodeId};
@@ -482,17 +482,16 @@ struct JsonBuilder<'o> {
 }
 
 impl JsonBuilder<'_> {
-    /// Refuses a document past `--max-bytes`: shared strings, inline arrays of strided
+    /// Refuses a document past `max_bytes` ([`Limit::Bytes`](crate::limits::Limit::Bytes)): shared strings, inline arrays of strided
     /// views and `$ref` paths can make the JSON far larger than its input, and the document
     /// is built in memory.
     fn check_size(&self, rendering: usize, at: u64) -> Result<()> {
         let size = self.document_len.saturating_add(rendering as u64);
         if size > self.options.max_bytes {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded(crate::limits::Limit::Bytes),
+            return Err(crate::limits::Limit::Bytes.exceeded(
                 at,
-                format!(
-                    "the JSON document would be larger than {} bytes (raise --max-bytes)",
+                format_args!(
+                    "the JSON document would be larger than {} bytes",
                     self.options.max_bytes
                 ),
             ));

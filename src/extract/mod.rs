@@ -19,9 +19,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::container::npy_header_bytes;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::inspect::{inspect_with, Options, StreamView, Visitor};
 use crate::lift::ArrayData;
+use crate::limits::Limit;
 use crate::machine::{Graph, Node};
 use crate::report::{ArrayReport, Report};
 pub use layout::Bfloat16As;
@@ -31,7 +32,7 @@ use names::Namer;
 /// The schema id of `index.json`.
 pub const INDEX_SCHEMA: &str = "pklinspect.extract/1";
 
-/// Default for `--max-bytes`: array data written in all.
+/// The default of [`ExtractOptions::max_bytes`] ([`Limit::Bytes`]): 16 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
 
 /// Where and how to write.
@@ -337,11 +338,10 @@ impl ArrayWriter<'_> {
         let need = array.info.nbytes().unwrap_or(u64::MAX);
         self.written_bytes = self.written_bytes.saturating_add(need);
         if self.written_bytes > self.options.max_bytes {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded(crate::limits::Limit::Bytes),
+            return Err(Limit::Bytes.exceeded(
                 array.offset.unwrap_or(0),
-                format!(
-                    "extracting {} would write more than {} bytes of array data (raise --max-bytes)",
+                format_args!(
+                    "extracting {} would write more than {} bytes of array data",
                     array.path, self.options.max_bytes
                 ),
             ));
@@ -433,10 +433,54 @@ impl Visitor for ArrayWriter<'_> {
     }
 }
 
+/// An output that [`extract`] will not overwrite unless [`ExtractOptions::force`] is set.
+///
+/// The refusal is an [`ErrorKind::Io`](crate::ErrorKind::Io) error (it has no place in the input) whose message
+/// says which output is there; [`Refusal::of`] tells it apart from other I/O errors, so a
+/// caller can say how to override it (the CLI names its `--force` flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The output folder exists and is not empty.
+    FolderNotEmpty,
+    /// The output file exists.
+    FileExists,
+}
+
+impl Refusal {
+    /// The refusal behind `error`, if it is one.
+    pub fn of(error: &Error) -> Option<Refusal> {
+        let io = std::error::Error::source(error)?.downcast_ref::<io::Error>()?;
+        io.get_ref()?.downcast_ref::<Refused>().map(|r| r.refusal)
+    }
+}
+
+/// The `io::Error` payload of a [`Refusal`].
+#[derive(Debug)]
+struct Refused {
+    refusal: Refusal,
+    message: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// An output that is already there: an I/O error (no offset in the input), as the
-/// operating system would report it without `force`.
-fn exists(message: String, kind: io::ErrorKind) -> Error {
-    Error::io(message.clone(), io::Error::new(kind, message))
+/// operating system would report it, and typed as a [`Refusal`].
+fn exists(refusal: Refusal, message: String) -> Error {
+    let kind = match refusal {
+        Refusal::FolderNotEmpty => io::ErrorKind::DirectoryNotEmpty,
+        Refusal::FileExists => io::ErrorKind::AlreadyExists,
+    };
+    Error::io(
+        message.clone(),
+        io::Error::new(kind, Refused { refusal, message }),
+    )
 }
 
 /// Prepares an output folder: refuses a non-empty one unless `force`. Returns whether we
@@ -446,11 +490,8 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
         Ok(mut entries) => {
             if entries.next().is_some() && !force {
                 return Err(exists(
-                    format!(
-                        "{} exists and is not empty (use --force to write into it)",
-                        dir.display()
-                    ),
-                    io::ErrorKind::DirectoryNotEmpty,
+                    Refusal::FolderNotEmpty,
+                    format!("{} exists and is not empty", dir.display()),
                 ));
             }
             Ok(false)
@@ -466,8 +507,8 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
 pub(crate) fn refuse_existing(file: &Path, force: bool) -> Result<()> {
     if file.exists() && !force {
         return Err(exists(
-            format!("{} exists (use --force to replace it)", file.display()),
-            io::ErrorKind::AlreadyExists,
+            Refusal::FileExists,
+            format!("{} exists", file.display()),
         ));
     }
     Ok(())
@@ -597,4 +638,27 @@ fn extract_arrays(
         index: writer.index,
         json: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn an_existing_output_is_a_typed_refusal_that_names_no_flag() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("keep.txt"), "mine").unwrap_or_else(|e| panic!("{e}"));
+        let e = prepare_dir(dir.path(), false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(Refusal::of(&e), Some(Refusal::FolderNotEmpty));
+        assert!(e.to_string().ends_with("exists and is not empty"), "{e}");
+        let file = dir.path().join("keep.txt");
+        let e = refuse_existing(&file, false).unwrap_err();
+        assert_eq!(Refusal::of(&e), Some(Refusal::FileExists));
+        assert!(!e.to_string().contains("--"), "{e}");
+        assert!(refuse_existing(&file, true).is_ok());
+        let other = Error::io("cannot write", io::Error::other("disk full"));
+        assert_eq!(Refusal::of(&other), None);
+    }
 }
