@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::container::npy_header_bytes;
 use crate::error::{Error, Result};
 use crate::inspect::{inspect_with, Options, StreamView, Visitor};
-use crate::lift::ArrayData;
+use crate::lift::{ArrayData, DType};
 use crate::limits::Limit;
 use crate::machine::{Graph, Node};
 use crate::report::{ArrayReport, Report};
@@ -50,53 +50,111 @@ pub enum Target {
     },
 }
 
-/// Extraction settings.
+/// Extraction settings. [`ExtractOptions::new`] gives the defaults for a target.
 pub struct ExtractOptions {
+    /// How the input is read: limits, known globals (extract reads what `explain` reads).
     pub inspect: Options,
+    /// Where and how to write.
     pub target: Target,
-    /// Write into a non-empty folder / over an existing file.
+    /// Write into a non-empty folder, or over an existing file; without it, either is a
+    /// [`Refusal`].
     pub force: bool,
+    /// How torch `bfloat16` tensors are written (numpy has no name for them).
     pub bfloat16: Bfloat16As,
-    /// Refuse to write more than this many bytes of array data.
+    /// Refuse to write more than this many bytes of array data (or a larger JSON
+    /// document): an error of kind [`LimitExceeded(Limit::Bytes)`](crate::ErrorKind).
     pub max_bytes: u64,
     /// Called with the number of array bytes written so far.
     pub progress: Option<Box<dyn Fn(u64)>>,
 }
 
-/// One array written.
+impl ExtractOptions {
+    /// Writes to `target` with the defaults: [`Options::default`], no `force`, bfloat16
+    /// widened to float32, [`DEFAULT_MAX_BYTES`], no progress callback.
+    pub fn new(target: Target) -> ExtractOptions {
+        ExtractOptions {
+            inspect: Options::default(),
+            target,
+            force: false,
+            bfloat16: Bfloat16As::F4,
+            max_bytes: DEFAULT_MAX_BYTES,
+            progress: None,
+        }
+    }
+}
+
+/// One array written (a row of `index.json`'s `arrays`).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct WrittenArray {
+    /// The file written, relative to the output folder (or the member of the `.npz`).
     pub file: String,
+    /// The array's object path in the input (`root['model']['weight']`).
     pub path: String,
-    pub dtype: serde_json::Value,
+    /// The dtype written; in `index.json`, numpy's `dtype.descr` (`"<f4"`, or a list of
+    /// fields for a structured dtype).
+    #[serde(serialize_with = "descr_json")]
+    pub dtype: DType,
+    /// The shape written.
     pub shape: Vec<u64>,
     /// sha256 of the array's C-order bytes, as written.
     pub sha256: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_dtype: Option<String>,
+    /// The dtype in the input, where it differs from the one written (bfloat16 widened to
+    /// float32); in `index.json`, its descr as a string.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "source_descr_json"
+    )]
+    pub source_dtype: Option<DType>,
+}
+
+/// `index.json`'s form of a dtype: numpy's `dtype.descr`.
+fn descr_json<S: serde::Serializer>(dtype: &DType, s: S) -> std::result::Result<S::Ok, S::Error> {
+    dtype.descr().serialize(s)
+}
+
+/// `index.json`'s form of a source dtype: its descr as a string (a structured descr as its
+/// JSON text).
+fn source_descr_json<S: serde::Serializer>(
+    dtype: &Option<DType>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match dtype.as_ref().map(DType::descr) {
+        Some(serde_json::Value::String(text)) => s.serialize_some(&text),
+        Some(other) => s.serialize_some(&other.to_string()),
+        None => s.serialize_none(),
+    }
 }
 
 /// One array not written, and why.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct SkippedArray {
+    /// The array's object path in the input.
     pub path: String,
+    /// Why it was not written (its data is elsewhere, its dtype has objects, …).
     pub reason: String,
 }
 
-/// What `extract` did.
+/// What `extract` did: `index.json` (schema [`INDEX_SCHEMA`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct ExtractIndex {
+    /// [`INDEX_SCHEMA`].
     pub schema: &'static str,
+    /// The input's name, as given to [`extract`].
     pub source: String,
+    /// The arrays written, in the order of the report.
     pub arrays: Vec<WrittenArray>,
+    /// The arrays not written.
     pub skipped: Vec<SkippedArray>,
 }
 
 /// The result: the report of the input, the index, and for JSON to standard output the
 /// document.
 pub struct Extracted {
+    /// The report `explain` gives for the same input.
     pub report: Report,
+    /// What was written (also written as `index.json`, except for JSON output).
     pub index: ExtractIndex,
+    /// The JSON document, for [`Target::Json`] without a file; else `None`.
     pub json: Option<Vec<u8>>,
 }
 
@@ -300,13 +358,10 @@ pub(crate) fn write_npy(
     Ok(WrittenArray {
         file: String::new(),
         path: array.path.clone(),
-        dtype: dtype.descr(),
+        source_dtype: (dtype != info.dtype).then(|| info.dtype.clone()),
+        dtype,
         shape: info.shape.clone(),
         sha256: hex(&hash.finalize()),
-        source_dtype: (dtype != info.dtype).then(|| match &info.dtype.descr() {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }),
     })
 }
 
@@ -660,5 +715,35 @@ mod tests {
         assert!(refuse_existing(&file, true).is_ok());
         let other = Error::io("cannot write", io::Error::other("disk full"));
         assert_eq!(Refusal::of(&other), None);
+    }
+
+    #[test]
+    fn a_written_dtype_is_typed_and_its_index_row_is_numpys_descr() {
+        use crate::lift::ByteOrder;
+        let row = WrittenArray {
+            file: "w.npy".into(),
+            path: "root['w']".into(),
+            dtype: DType::simple('f', 4, ByteOrder::Little),
+            shape: vec![2],
+            sha256: "00".into(),
+            source_dtype: Some(DType::BFloat16 {
+                byteorder: ByteOrder::Little,
+            }),
+        };
+        let json = serde_json::to_value(&row).unwrap_or_default();
+        assert_eq!(json["dtype"], "<f4");
+        assert_eq!(
+            json["source_dtype"],
+            DType::BFloat16 {
+                byteorder: ByteOrder::Little
+            }
+            .descr()
+        );
+        let plain = WrittenArray {
+            source_dtype: None,
+            ..row
+        };
+        let json = serde_json::to_value(&plain).unwrap_or_default();
+        assert!(json.get("source_dtype").is_none(), "{json}");
     }
 }
