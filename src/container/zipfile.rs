@@ -110,7 +110,8 @@ impl ZipMember {
 }
 
 /// Lists the members of a zip held in memory (a memory-mapped file), with at most
-/// [`DEFAULT_MAX_ZIP_MEMBERS`] members. See [`zip_members_with_limit`].
+/// the default [`Limits::max_zip_members`](crate::Limits::max_zip_members) members. See
+/// [`zip_members_with_limit`].
 pub fn zip_members(bytes: &[u8]) -> Result<Vec<ZipMember>> {
     zip_members_with_limit(bytes, DEFAULT_MAX_ZIP_MEMBERS)
 }

@@ -95,6 +95,7 @@ impl Layout {
     }
 
     /// Whether the elements are in Fortran order, back to back.
+    #[cfg(test)]
     pub fn is_f_contiguous(&self) -> bool {
         let mut step = self.itemsize as u64;
         for (&d, &s) in self.shape.iter().zip(&self.strides) {

@@ -1,14 +1,14 @@
 //! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
 //!
-//! Arrays are written while their input is alive (a [`Visitor`] of the inspection), streamed
+//! Arrays are written while their input is alive (a visitor of the inspection), streamed
 //! from the memory map or decompressed buffer into temporary files in the target folder.
 //! Only when everything is written are the files renamed into place: on any error nothing
 //! partial remains. Each `.npy` is byte-identical to what `numpy.save` writes for the array
 //! numpy would load (header from `container::npy_header_bytes`, data in the same order).
 
-pub mod json;
-pub mod layout;
-pub mod names;
+mod json;
+mod layout;
+mod names;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -39,13 +39,24 @@ pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// One `.npy` per array and `index.json`, in a folder.
-    Npy { dir: PathBuf },
+    Npy {
+        /// The folder: created if missing; if it exists, it must be empty unless
+        /// [`ExtractOptions::force`].
+        dir: PathBuf,
+    },
     /// One `.npz` (a zip of the same `.npy` files and `index.json`).
-    Npz { file: PathBuf, compress: bool },
-    /// The object tree as JSON, to a file or (None) returned for standard output; with
-    /// `arrays_as_files`, arrays go to `.npy` files beside the JSON file and are referenced.
+    Npz {
+        /// The `.npz` file.
+        file: PathBuf,
+        /// Deflate the members, as `numpy.savez_compressed` does.
+        compress: bool,
+    },
+    /// The object tree as JSON (`docs/json.md` in the repository describes it).
     Json {
+        /// The JSON file; `None` returns the document in [`Extracted::json`].
         file: Option<PathBuf>,
+        /// Arrays as `.npy` files beside the JSON file, referenced by name, instead of
+        /// inline nested lists (needs `file`).
         arrays_as_files: bool,
     },
 }

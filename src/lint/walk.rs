@@ -76,6 +76,7 @@ impl Candidate {
 pub struct Problem {
     /// The path concerned (or an empty string).
     pub path: String,
+    /// What went wrong, in one lowercase line.
     pub message: String,
     /// Whether files may have gone unchecked because of it (a missing path, an unreadable
     /// folder): `lint` then exits with 2. A symbolic-link loop or an unreadable ignore file
