@@ -160,6 +160,7 @@ pub struct ExtractIndex {
 
 /// The result: the report of the input, the index, and for JSON to standard output the
 /// document.
+#[derive(Clone, Debug)]
 pub struct Extracted {
     /// The report `explain` gives for the same input.
     pub report: Report,
