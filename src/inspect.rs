@@ -64,7 +64,7 @@ pub(crate) struct StreamView<'a, 'd> {
 
 impl StreamView<'_, '_> {
     /// The bytes of a torch storage.
-    pub fn storage(&self, key: &str) -> std::result::Result<&[u8], String> {
+    pub(crate) fn storage(&self, key: &str) -> std::result::Result<&[u8], String> {
         let storage = self
             .storages
             .and_then(|s| s.get(key))

@@ -133,7 +133,7 @@ pub(crate) struct Detected {
 
 impl Detected {
     /// A detection of `rule` with `message`, at no particular place.
-    pub fn new(rule: Rule, message: impl Into<String>) -> Detected {
+    pub(crate) fn new(rule: Rule, message: impl Into<String>) -> Detected {
         Detected {
             rule,
             path: None,
@@ -146,32 +146,32 @@ impl Detected {
     }
 
     /// At this offset.
-    pub fn at(mut self, offset: Option<u64>) -> Detected {
+    pub(crate) fn at(mut self, offset: Option<u64>) -> Detected {
         self.offset = offset;
         self
     }
 
     /// About this object path.
-    pub fn path(mut self, path: Option<&str>) -> Detected {
+    pub(crate) fn path(mut self, path: Option<&str>) -> Detected {
         self.path = path.map(str::to_string);
         self
     }
 
     /// In this container member.
-    pub fn member(mut self, member: Option<&str>) -> Detected {
+    pub(crate) fn member(mut self, member: Option<&str>) -> Detected {
         self.member = member.map(str::to_string);
         self
     }
 
     /// About this global.
-    pub fn global(mut self, module: &str, name: &str) -> Detected {
+    pub(crate) fn global(mut self, module: &str, name: &str) -> Detected {
         self.module = Some(module.to_string());
         self.name = Some(name.to_string());
         self
     }
 
     /// The finding, at `severity`.
-    pub fn with_severity(self, severity: Severity) -> Finding {
+    pub(crate) fn with_severity(self, severity: Severity) -> Finding {
         Finding {
             rule: self.rule,
             severity,

@@ -18,7 +18,7 @@ use crate::limits::Limit;
 
 /// Default for the most members [`zip_members`] accepts. torch writes one member per
 /// storage plus a handful, so even very large checkpoints stay far below this.
-pub const DEFAULT_MAX_ZIP_MEMBERS: usize = 1_000_000;
+pub(crate) const DEFAULT_MAX_ZIP_MEMBERS: usize = 1_000_000;
 
 /// Fixed part of a local file header (APPNOTE 4.3.7), signature included.
 const LOCAL_HEADER_LEN: usize = 30;
