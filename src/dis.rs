@@ -109,7 +109,7 @@ impl MemoKey {
 /// far beyond the number of entries (or negative, or huge) goes to a map instead, so a
 /// hostile `LONG_BINPUT 4294967295` costs one map entry, not 4 GB.
 #[derive(Default, Debug)]
-pub struct DisMemo {
+pub(crate) struct DisMemo {
     dense: Vec<Option<StackKind>>,
     sparse: HashMap<MemoKey, StackKind>,
     len: usize,
@@ -302,7 +302,7 @@ fn inconsistent(op: &Op<'_>, message: String) -> Error {
 
 /// Lists one pickle starting at `start`, as `pickletools.dis` does, and returns the
 /// offset just past its STOP.
-pub fn dis_pickle(
+pub(crate) fn dis_pickle(
     data: &[u8],
     start: usize,
     memo: &mut DisMemo,

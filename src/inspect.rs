@@ -1,5 +1,8 @@
-//! One input, end to end: [`container::open`] → each part through the analysis stage
+//! One input, end to end: the container opened → each part through the analysis stage
 //! ([`crate::analysis`]) → the findings pipeline → an owned [`Report`].
+//!
+//! [`inspect`] is what `pklinspect explain` (and each file of a lint run) calls; it is
+//! re-exported at the crate root.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -13,12 +16,16 @@ use crate::machine::Stream;
 use crate::report::{ArrayReport, PickleReport, Report};
 use crate::rules::RuleSet;
 
-pub use crate::analysis::arrays::shape_text;
-pub use crate::container::{StorageBytes, StorageRef};
+pub(crate) use crate::analysis::arrays::shape_text;
+use crate::container::StorageBytes;
 
-/// How to inspect.
+/// How to inspect. Build it from [`Options::default`] (`Options { limits, ..Options::default() }`):
+/// new fields may come, with defaults.
 pub struct Options {
+    /// The resource limits the input is read under.
     pub limits: Limits,
+    /// The table that classifies each imported global (the built-in one, plus any
+    /// allow-list [`KnownGlobals::add`] gave it).
     pub known: KnownGlobals,
     /// Work out how to rebuild objects from plain data ([`Report::portable_hints`]), which
     /// `explain` shows and `lint` does not.
@@ -40,7 +47,7 @@ impl Default for Options {
 }
 
 /// What a [`Visitor`] sees of one pickle stream while its bytes are alive.
-pub struct StreamView<'a, 'd> {
+pub(crate) struct StreamView<'a, 'd> {
     /// The whole input (torch zip storages are read from it).
     pub input: &'a [u8],
     /// The decoded stream.
@@ -60,7 +67,7 @@ pub struct StreamView<'a, 'd> {
 
 impl StreamView<'_, '_> {
     /// The bytes of a torch storage.
-    pub fn storage(&self, key: &str) -> std::result::Result<&[u8], String> {
+    pub(crate) fn storage(&self, key: &str) -> std::result::Result<&[u8], String> {
         let storage = self
             .storages
             .and_then(|s| s.get(key))
@@ -79,7 +86,7 @@ impl StreamView<'_, '_> {
 }
 
 /// Sees the streams and plain arrays of an input while they are alive (used by `extract`).
-pub trait Visitor {
+pub(crate) trait Visitor {
     /// One pickle stream, after its reports were built.
     fn stream(&mut self, _view: &StreamView<'_, '_>) -> Result<()> {
         Ok(())
@@ -93,18 +100,21 @@ pub trait Visitor {
 }
 
 /// A visitor that looks at nothing.
-pub struct NoVisitor;
+pub(crate) struct NoVisitor;
 
 impl Visitor for NoVisitor {}
 
-/// Inspects the bytes of one input. Errors are malformed or truncated input, or a limit;
-/// they carry the byte offset (in the decoded stream or member the message names).
+/// Inspects the bytes of one input: `file` is the name the report and its messages use.
+///
+/// Nothing in the input is imported, called or evaluated. Errors are malformed or truncated
+/// input, or a limit ([`ErrorKind::LimitExceeded`](crate::ErrorKind::LimitExceeded)); they
+/// carry the byte offset (in the decoded stream or member the message names).
 pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     inspect_with(file, bytes, options, &mut NoVisitor)
 }
 
 /// [`inspect`], showing each stream and plain array to `visitor` while it is alive.
-pub fn inspect_with(
+pub(crate) fn inspect_with(
     file: &str,
     bytes: &[u8],
     options: &Options,

@@ -3,23 +3,31 @@
 //! Data flows one way: bytes ([`input`]) → containers ([`container`]: compressed streams,
 //! joblib, torch, `.npy`/`.npz`) → opcodes ([`opcode`] table, [`reader`]; listings in
 //! [`dis`]) → the symbolic machine ([`machine`]) → lifted arrays and values ([`lift`]) →
-//! classified imports, findings and a verdict ([`inspect`], a [`report::Report`]) →
-//! renderers ([`render`]), extractors ([`extract`]) and the policy checks of [`lint`].
+//! classified imports, findings and a verdict ([`inspect`](mod@inspect), a [`report::Report`]) →
+//! renderers ([`render`]), extractors ([`extract`](mod@extract)) and the policy checks of [`lint`].
 //! Nothing here imports, calls or evaluates anything from the input, prints, or exits: the
 //! binary in `src/main.rs` does that. It is behind the default feature `cli`; a program
 //! that only wants the library depends on `pklinspect` with `default-features = false`
 //! and compiles no clap, indicatif, anstream or mimalloc.
 //!
+//! The crate root re-exports the entry points ([`inspect()`], [`extract()`], [`dis_all`]),
+//! the error ([`Error`], [`ErrorKind`], [`Limit`]), the [`Limits`] every entry point reads
+//! under, [`Input`] and the opcode table and reader. The modules [`analysis`],
+//! [`container`], [`lift`], [`machine`] and [`pytext`] are lower-level stages, public for
+//! tests, fuzz targets and callers that need one stage alone; they may change between
+//! minor versions.
+//!
 //! # Explain: what is inside, and is it safe to load?
 //!
-//! [`inspect::inspect`] reads one input's bytes (a file's, mapped or read with
+//! [`inspect()`] reads one input's bytes (a file's, mapped or read with
 //! [`input::Input`]) and returns an owned [`report::Report`]; [`render`] prints it as
 //! `pklinspect explain` does.
 //!
 //! ```
 //! use pklinspect::classify::Verdict;
-//! use pklinspect::inspect::{inspect, Options};
+//! use pklinspect::inspect::Options;
 //! use pklinspect::rules::Rule;
+//! use pklinspect::inspect;
 //!
 //! // pickle.dumps(R(), protocol=2), where R.__reduce__ returns (posix.system, ("echo pwned",))
 //! let bytes = b"\x80\x02cposix\nsystem\nq\x00X\n\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03.";
@@ -41,8 +49,8 @@
 //! stopped:
 //!
 //! ```
-//! use pklinspect::inspect::{inspect, Options};
-//! use pklinspect::ErrorKind;
+//! use pklinspect::inspect::Options;
+//! use pklinspect::{inspect, ErrorKind};
 //!
 //! let e = inspect("cut.pkl", b"\x80\x04\x95", &Options::default()).unwrap_err();
 //! assert_eq!(e.kind(), ErrorKind::Truncated);
@@ -51,25 +59,19 @@
 //!
 //! # Extract: arrays and plain data out, nothing loaded
 //!
-//! [`extract::extract`] writes the arrays as `.npy` files (or one `.npz`), or the whole
+//! [`extract()`] writes the arrays as `.npy` files (or one `.npz`), or the whole
 //! object tree as JSON. Files are written atomically: on an error nothing is left behind.
 //!
 //! ```
-//! use pklinspect::extract::{extract, Bfloat16As, ExtractOptions, Target, DEFAULT_MAX_BYTES};
-//! use pklinspect::inspect::Options;
+//! use pklinspect::extract::{ExtractOptions, Refusal, Target};
+//! use pklinspect::extract;
 //!
 //! // pickle.dumps({"lr": 0.001, "layers": [64, 32]}, protocol=2)
 //! let bytes = b"\x80\x02}q\x00(X\x02\x00\x00\x00lrq\x01G?PbM\xd2\xf1\xa9\xfc\
 //!               X\x06\x00\x00\x00layersq\x02]q\x03(K@K eu.";
-//! let mut options = ExtractOptions {
-//!     inspect: Options::default(),
-//!     // No file: the document is returned (the CLI prints it).
-//!     target: Target::Json { file: None, arrays_as_files: false },
-//!     force: false,
-//!     bfloat16: Bfloat16As::F4,
-//!     max_bytes: DEFAULT_MAX_BYTES,
-//!     progress: None,
-//! };
+//! // No file: the document is returned (the CLI prints it). The other settings (force,
+//! // bfloat16, max_bytes, limits) keep their defaults.
+//! let mut options = ExtractOptions::new(Target::Json { file: None, arrays_as_files: false });
 //! let extracted = extract("config.pkl", bytes, &options)?;
 //! assert_eq!(extracted.json.as_deref(), Some(&b"{\"lr\":0.001,\"layers\":[64,32]}\n"[..]));
 //!
@@ -86,6 +88,12 @@
 //! assert_eq!(written.shape, [3]);
 //! let file = std::fs::read(out.path().join("arrays").join(&written.file))?;
 //! assert_eq!(file, npy);
+//!
+//! // The folder is no longer empty: writing into it again is refused unless `force`.
+//! let e = extract("a.npy", &npy, &options).unwrap_err();
+//! assert_eq!(Refusal::of(&e), Some(Refusal::FolderNotEmpty));
+//! options.force = true;
+//! extract("a.npy", &npy, &options)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -125,7 +133,8 @@
 //! # Dis: the opcodes, as `python -m pickletools` lists them
 //!
 //! ```
-//! use pklinspect::dis::{dis_all, DisOptions};
+//! use pklinspect::dis::DisOptions;
+//! use pklinspect::dis_all;
 //!
 //! let mut listing = Vec::new();
 //! let summary = dis_all(b"\x80\x02K*.", &DisOptions::default(), &mut listing)?;
@@ -138,25 +147,41 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
+// Lower-level stages: public for the tests, fuzz targets and benches, and for callers who
+// need a stage alone; each module's docs say it may change between minor versions.
 pub mod analysis;
-pub mod classify;
 pub mod container;
+// Documented when the lift and machine refactors of issue 10 merge (missing_docs is then
+// denied crate-wide, and their module docs say they are lower level; the crate docs say so
+// now).
+#[allow(missing_docs)]
+pub mod lift;
+#[allow(missing_docs)]
+pub mod machine;
+pub mod pytext;
+
+// The API: the entry points and the model they return.
+pub mod classify;
 pub mod dis;
 pub mod error;
 pub mod extract;
 pub mod input;
 pub mod inspect;
-pub mod lift;
 pub mod limits;
 pub mod lint;
-pub mod machine;
 pub mod opcode;
-pub mod pytext;
 pub mod reader;
 pub mod render;
 pub mod report;
 pub mod rules;
 
+pub use dis::dis_all;
 pub use error::{Error, ErrorKind, Result};
+pub use extract::extract;
+pub use input::Input;
+pub use inspect::inspect;
+pub use limits::{Limit, Limits};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackKind, OPCODES};
 pub use reader::{Arg, Op, OpReader};

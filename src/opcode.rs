@@ -99,21 +99,37 @@ impl ArgKind {
 /// The kinds of object pickletools uses to describe stack effects (its `StackObject`s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum StackKind {
+    /// `int`.
     Int,
+    /// `int_or_bool` (protocol 0–1 text ints that may be `True`/`False`).
     IntOrBool,
+    /// `bool`.
     Bool,
+    /// `float`.
     Float,
+    /// `bytes_or_str` (protocol 0–2 string opcodes).
     BytesOrStr,
+    /// `bytes`.
     Bytes,
+    /// `bytearray`.
     Bytearray,
+    /// `str`.
     Str,
+    /// `None`.
     NoneValue,
+    /// `tuple`.
     Tuple,
+    /// `list`.
     List,
+    /// `dict`.
     Dict,
+    /// `set`.
     Set,
+    /// `frozenset`.
     Frozenset,
+    /// `buffer` (an out-of-band `PickleBuffer`).
     Buffer,
+    /// `any`: any object.
     Any,
     /// The special MARK object.
     Mark,
@@ -181,7 +197,7 @@ macro_rules! opcode_table {
         #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[repr(u8)]
-        pub enum Opcode { $( $name = $code, )* }
+        pub enum Opcode { $( #[doc = $doc] $name = $code, )* }
 
         const TABLE: &[OpcodeInfo] = &[ $( OpcodeInfo {
             opcode: Opcode::$name,

@@ -1,5 +1,5 @@
-//! What `explain` (and later `lint` and `extract`) know about one input: an owned model,
-//! independent of the bytes it came from and of how it is printed.
+//! What `explain`, `lint` and `extract` know about one input: an owned model, independent
+//! of the bytes it came from and of how it is printed ([`crate::render`] prints it).
 
 use crate::classify::{Category, Verdict};
 use crate::lift::{ArrayInfo, DType};
@@ -17,10 +17,14 @@ pub struct Report {
     pub compression: Option<String>,
     /// Size of the input in bytes.
     pub size: u64,
+    /// Whether it is safe to load: the worst category among its imports.
     pub verdict: Verdict,
+    /// Every pickle stream, in file order (a torch checkpoint has several).
     pub pickles: Vec<PickleReport>,
     /// Array payloads outside any pickle (plain members of an `.npz`, a plain `.npy`).
     pub arrays: Vec<ArrayReport>,
+    /// What the rules found, at the severities of the [`RuleSet`](crate::rules::RuleSet)
+    /// applied, in the order of the pickles.
     pub findings: Vec<Finding>,
     /// Library objects whose state is plain data and arrays: what to extract instead.
     pub portable_hints: Vec<PortableHint>,
@@ -33,10 +37,15 @@ pub struct PickleReport {
     pub member: Option<String>,
     /// Offset of its first opcode in the decoded stream.
     pub offset: u64,
+    /// Its length in bytes, up to and including STOP.
     pub length: u64,
+    /// The highest protocol among its opcodes (as pickletools reports it).
     pub protocol: u8,
+    /// How many opcodes it has.
     pub opcode_count: u64,
+    /// Each distinct global it imports, in order of first appearance.
     pub imports: Vec<ImportReport>,
+    /// The arrays in its object tree (numpy arrays, torch tensors, joblib arrays).
     pub arrays: Vec<ArrayReport>,
 }
 
@@ -45,8 +54,11 @@ pub struct PickleReport {
 pub struct ImportReport {
     /// As written in the stream.
     pub module: String,
+    /// The name in the module, as written (`system`, `OrderedDict`).
     pub name: String,
+    /// What importing and calling it can do.
     pub category: Category,
+    /// Why it has that category (the known-globals table's reason, or what made it unknown).
     pub reason: String,
     /// Offset of the opcode that first names it in this pickle.
     pub offset: u64,
@@ -54,16 +66,22 @@ pub struct ImportReport {
     pub paths: Vec<String>,
     /// How many uses there are in all.
     pub uses: u64,
+    /// It exists only in numpy 2 (`numpy._core`): numpy 1 cannot load the file.
     pub numpy2_only: bool,
 }
 
 /// One array payload.
 #[derive(Clone, Debug)]
 pub struct ArrayReport {
+    /// Its object path (`$['model']['weight']`).
     pub path: String,
+    /// The container member holding its bytes, if any.
     pub member: Option<String>,
+    /// Its element type.
     pub dtype: DType,
+    /// Its shape.
     pub shape: Vec<u64>,
+    /// Whether its elements are in Fortran (column-major) order.
     pub fortran_order: bool,
     /// Bytes of data; `None` for object arrays.
     pub nbytes: Option<u64>,
@@ -71,7 +89,7 @@ pub struct ArrayReport {
     /// not in the file (out of band) or not raw.
     pub offset: Option<u64>,
     /// The construction, for later stages.
-    pub info: ArrayInfo,
+    pub(crate) info: ArrayInfo,
     /// Why `extract` cannot write it, if it cannot.
     pub unavailable: Option<String>,
     /// The graph node that builds it, while its stream is alive (extractors meet arrays
@@ -79,23 +97,31 @@ pub struct ArrayReport {
     pub node: Option<NodeId>,
 }
 
-/// One finding.
+/// One finding: a rule, at a severity, with the byte offset of the opcode behind it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// The rule that found it.
     pub rule: Rule,
+    /// Its severity under the rule set applied (never [`Severity::Off`]).
     pub severity: Severity,
+    /// The object path it concerns, if any.
     pub path: Option<String>,
+    /// Where in the decoded stream or member (`member`) it was found.
     pub offset: Option<u64>,
+    /// What was found, in one lowercase line.
     pub message: String,
+    /// The global it is about, as written in the stream.
     pub module: Option<String>,
+    /// The global's name, with `module`.
     pub name: Option<String>,
+    /// The container member, if any.
     pub member: Option<String>,
 }
 
 /// What the analysis detected, before the findings pipeline
 /// ([`crate::analysis::findings::judge`]) gives it the severity a rule set says.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Detected {
+pub(crate) struct Detected {
     pub rule: Rule,
     /// The object path it concerns, if any.
     pub path: Option<String>,
@@ -111,7 +137,7 @@ pub struct Detected {
 
 impl Detected {
     /// A detection of `rule` with `message`, at no particular place.
-    pub fn new(rule: Rule, message: impl Into<String>) -> Detected {
+    pub(crate) fn new(rule: Rule, message: impl Into<String>) -> Detected {
         Detected {
             rule,
             path: None,
@@ -124,32 +150,32 @@ impl Detected {
     }
 
     /// At this offset.
-    pub fn at(mut self, offset: Option<u64>) -> Detected {
+    pub(crate) fn at(mut self, offset: Option<u64>) -> Detected {
         self.offset = offset;
         self
     }
 
     /// About this object path.
-    pub fn path(mut self, path: Option<&str>) -> Detected {
+    pub(crate) fn path(mut self, path: Option<&str>) -> Detected {
         self.path = path.map(str::to_string);
         self
     }
 
     /// In this container member.
-    pub fn member(mut self, member: Option<&str>) -> Detected {
+    pub(crate) fn member(mut self, member: Option<&str>) -> Detected {
         self.member = member.map(str::to_string);
         self
     }
 
     /// About this global.
-    pub fn global(mut self, module: &str, name: &str) -> Detected {
+    pub(crate) fn global(mut self, module: &str, name: &str) -> Detected {
         self.module = Some(module.to_string());
         self.name = Some(name.to_string());
         self
     }
 
     /// The finding, at `severity`.
-    pub fn with_severity(self, severity: Severity) -> Finding {
+    pub(crate) fn with_severity(self, severity: Severity) -> Finding {
         Finding {
             rule: self.rule,
             severity,
@@ -166,8 +192,11 @@ impl Detected {
 /// A library or script object that could be replaced by its plain content.
 #[derive(Clone, Debug)]
 pub struct PortableHint {
+    /// The object's path.
     pub path: String,
+    /// Its class, `module.name`.
     pub class: String,
+    /// The class's category.
     pub category: Category,
     /// `name=value` for plain parameters, in state order.
     pub parameters: Vec<(String, String)>,

@@ -14,13 +14,18 @@ use crate::classify::{Category, DenyEntry};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// The rule is switched off: its findings are dropped.
     Off,
+    /// Worth knowing; fails a lint run only with `fail-on = "info"`.
     Info,
+    /// Probably a problem.
     Warning,
+    /// A problem: lint fails by default.
     Error,
 }
 
 impl Severity {
+    /// Its name in policies and output (`off`, `info`, `warning`, `error`).
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Off => "off",
@@ -42,7 +47,7 @@ macro_rules! rules {
         $summary:literal, $explanation:literal; )*) => {
         /// A rule. Ids are kebab-case and stable: CI configurations refer to them.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Rule { $( $variant, )* }
+        pub enum Rule { $( #[doc = $summary] $variant, )* }
 
         /// Every rule, in the order `pklinspect rules` lists them.
         pub const RULES: &[Rule] = &[ $( Rule::$variant, )* ];

@@ -1048,7 +1048,7 @@ fn json_that_would_outgrow_max_bytes_is_refused() {
         extract_json("str memo bomb", &p, 64 * MIB, 256 * MIB),
         ErrorKind::LimitExceeded(Limit::Bytes),
         0,
-        "the JSON document would be larger than 67108864 bytes (raise --max-bytes)",
+        "the JSON document would be larger than 67108864 bytes (limit max_bytes)",
     );
     let mut p = b"\x80\x02]q\x00".to_vec();
     p.extend(std::iter::repeat_n(*b"(h\x00h\x00lq\x00", 50_000).flatten());
@@ -1058,7 +1058,7 @@ fn json_that_would_outgrow_max_bytes_is_refused() {
         extract_json("shared chain", &p, 64 * MIB, 256 * MIB),
         ErrorKind::LimitExceeded(Limit::Bytes),
         0,
-        "the JSON document would be larger than 67108864 bytes (raise --max-bytes)",
+        "the JSON document would be larger than 67108864 bytes (limit max_bytes)",
     );
 }
 

@@ -42,7 +42,7 @@ impl Analysis<'_> {
 
 /// An `out-of-band-buffer` finding for each array whose data protocol 5 kept outside the
 /// file.
-pub fn out_of_band_findings(arrays: &[ArrayReport], member: Option<&str>) -> Vec<Detected> {
+pub(crate) fn out_of_band_findings(arrays: &[ArrayReport], member: Option<&str>) -> Vec<Detected> {
     arrays
         .iter()
         .filter(|a| matches!(a.info.data, ArrayData::OutOfBand { .. }))
@@ -61,7 +61,7 @@ pub fn out_of_band_findings(arrays: &[ArrayReport], member: Option<&str>) -> Vec
 
 /// The report of an array found at `path`: its bytes located through `storages` for torch
 /// tensors, big-endian when the torch archive says so.
-pub fn array_report(
+pub(crate) fn array_report(
     path: &str,
     member: Option<&str>,
     info: &ArrayInfo,
@@ -148,7 +148,7 @@ fn short_buffer(len: u64, nbytes: Option<u64>, dtype: &DType) -> Option<String> 
 }
 
 /// The report of an array whose recognised construction could not be read.
-pub fn unreadable_array(path: &str, member: Option<&str>, reason: &str) -> ArrayReport {
+pub(crate) fn unreadable_array(path: &str, member: Option<&str>, reason: &str) -> ArrayReport {
     let nothing = DType::simple('V', 0, ByteOrder::NotApplicable);
     ArrayReport {
         path: path.to_string(),
@@ -171,7 +171,7 @@ pub fn unreadable_array(path: &str, member: Option<&str>, reason: &str) -> Array
 }
 
 /// `(3, 4)`, `()`, `(5,)`: a shape as Python prints it.
-pub fn shape_text(shape: &[u64]) -> String {
+pub(crate) fn shape_text(shape: &[u64]) -> String {
     let mut out = String::new();
     pytext::repr_int_tuple(shape, &mut out);
     out

@@ -11,11 +11,11 @@ use crate::report::{Detected, Finding, ImportReport, PickleReport};
 use crate::rules::{Rule, RuleSet, Severity};
 
 /// Appended to a message about a global no object path reaches: it still runs.
-pub const UNREACHABLE_NOTE: &str =
+pub(crate) const UNREACHABLE_NOTE: &str =
     " (not reachable from the root object, but imported when the file is loaded)";
 
 /// [`UNREACHABLE_NOTE`] when an import has no object path.
-pub fn reachability_note(import: &ImportReport) -> &'static str {
+pub(crate) fn reachability_note(import: &ImportReport) -> &'static str {
     if import.paths.is_empty() {
         UNREACHABLE_NOTE
     } else {
@@ -24,7 +24,7 @@ pub fn reachability_note(import: &ImportReport) -> &'static str {
 }
 
 /// A detection with the severity `rules` gives its rule; `None` when that is `off`.
-pub fn judge(rules: &RuleSet, detected: Detected) -> Option<Finding> {
+pub(crate) fn judge(rules: &RuleSet, detected: Detected) -> Option<Finding> {
     let severity = rules.severity(detected.rule);
     (severity != Severity::Off).then(|| detected.with_severity(severity))
 }
@@ -32,7 +32,11 @@ pub fn judge(rules: &RuleSet, detected: Detected) -> Option<Finding> {
 /// The findings pipeline: every detection judged by `rules`, plus a `denied-import`
 /// finding for each import of `pickles` that a deny entry matches, sorted by member and
 /// offset (stably: detections at one place keep their order).
-pub fn apply(detected: Vec<Detected>, pickles: &[PickleReport], rules: &RuleSet) -> Vec<Finding> {
+pub(crate) fn apply(
+    detected: Vec<Detected>,
+    pickles: &[PickleReport],
+    rules: &RuleSet,
+) -> Vec<Finding> {
     let mut findings: Vec<Finding> = detected
         .into_iter()
         .filter_map(|d| judge(rules, d))
@@ -77,7 +81,7 @@ fn denied(rules: &RuleSet, pickle: &PickleReport, import: &ImportReport) -> Opti
 
 /// Findings that come from nodes rather than imports: extension references (each one) and
 /// persistent ids (the first, where the format does not expect them).
-pub fn graph_findings(
+pub(crate) fn graph_findings(
     graph: &Graph<'_>,
     member: Option<&str>,
     persistent_ids_expected: bool,

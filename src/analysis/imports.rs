@@ -24,7 +24,7 @@ const NUMPY_126_CORE_SHIMS: &[&str] = &[
 
 /// The imports of one pickle: `globals` are (global index, offset of the opcode that first
 /// names it), in order of first appearance; `uses` are the walk's, by global index.
-pub fn import_reports(
+pub(crate) fn import_reports(
     known: &KnownGlobals,
     graph: &Graph<'_>,
     globals: &[(u32, usize)],
@@ -54,7 +54,7 @@ pub fn import_reports(
 /// The findings a pickle's imports raise: one for each import whose category has a rule
 /// ([`Rule::for_category`]; the rule set decides which are shown), and `numpy2-only` for
 /// the first numpy 2 module name.
-pub fn import_findings(imports: &[ImportReport], member: Option<&str>) -> Vec<Detected> {
+pub(crate) fn import_findings(imports: &[ImportReport], member: Option<&str>) -> Vec<Detected> {
     let mut out = Vec::new();
     let mut numpy2_reported = false;
     for import in imports {

@@ -1,25 +1,28 @@
-//! The analysis stage: from the parts [`crate::container::open`] finds to an owned
+//! The analysis stage: from the parts the container module's `open` finds to an owned
 //! [`Report`]. One file per concern, each working on one stream at a time:
 //!
-//! - [`stream`]: runs the machine on a stream and drives the others over its pickles
+//! - `stream`: runs the machine on a stream and drives the others over its pickles
 //!   (recognising the legacy torch layout, whose storages follow the pickles);
-//! - [`imports`]: each distinct global with its category, and the findings they raise;
-//! - [`arrays`]: array payloads, where their bytes are and why one cannot be extracted;
-//! - [`hints`]: what to save instead of a library or script object (for `explain`);
-//! - [`trailing`]: bytes after the last pickle, and payloads hidden in them;
-//! - [`findings`]: findings from graph nodes, and the pipeline that gives every detection
+//! - `imports`: each distinct global with its category, and the findings they raise;
+//! - `arrays`: array payloads, where their bytes are and why one cannot be extracted;
+//! - `hints`: what to save instead of a library or script object (for `explain`);
+//! - `trailing`: bytes after the last pickle, and payloads hidden in them;
+//! - `findings`: findings from graph nodes, and the pipeline that gives every detection
 //!   the severity a rule set says (the only place severities are applied);
 //! - [`object_paths`]: the object walk (which arrays and globals are where), and [`path`]:
 //!   the steps of an object path and their rendering, shared with `extract --to json`.
+//!
+//! Only [`object_paths`] is public, as a lower-level stage (for tests that check object
+//! paths against numpy); it may change between minor versions.
 
-pub mod arrays;
-pub mod findings;
-pub mod hints;
-pub mod imports;
+pub(crate) mod arrays;
+pub(crate) mod findings;
+pub(crate) mod hints;
+pub(crate) mod imports;
 pub mod object_paths;
-pub mod path;
-pub mod stream;
-pub mod trailing;
+pub(crate) mod path;
+pub(crate) mod stream;
+pub(crate) mod trailing;
 
 use crate::classify::{Category, Verdict};
 use crate::container::{ContainerKind, Opened};

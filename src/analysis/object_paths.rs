@@ -19,7 +19,9 @@ pub const MAX_PATHS_PER_GLOBAL: usize = 100;
 /// An array found by the walk.
 #[derive(Clone, Debug)]
 pub struct FoundArray<'l> {
+    /// Its object path (cut at [`crate::analysis::path`]'s length limit).
     pub path: String,
+    /// The node of its construction.
     pub node: NodeId,
     /// The array, or why its recognised construction could not be read (from [`Lifted`]).
     pub info: &'l Result<ArrayInfo, String>,
@@ -29,7 +31,9 @@ pub struct FoundArray<'l> {
 /// where it is a value.
 #[derive(Clone, Debug, Default)]
 pub struct GlobalUses {
+    /// The first [`MAX_PATHS_PER_GLOBAL`] paths, in walk order.
     pub paths: Vec<String>,
+    /// How many uses there are in all.
     pub count: u64,
 }
 
@@ -39,6 +43,7 @@ pub const MAX_OBJECTS: usize = 200;
 /// What the walk of one pickle found.
 #[derive(Clone, Debug, Default)]
 pub struct ObjectPaths<'l> {
+    /// Every array reached from the root, in walk order.
     pub arrays: Vec<FoundArray<'l>>,
     /// Indexed by global index ([`Graph::globals`]).
     pub uses: Vec<GlobalUses>,

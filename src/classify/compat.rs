@@ -67,7 +67,7 @@ pub const IMPORT_MAPPING: &[(&str, &str)] = &[
 ];
 
 /// A `(module, name)` pair.
-pub type QualifiedName = (&'static str, &'static str);
+pub(super) type QualifiedName = (&'static str, &'static str);
 
 /// `_compat_pickle.NAME_MAPPING`: Python 2 `(module, name)` pairs whose Python 3 home has a
 /// different module or name. CPython consults it before `IMPORT_MAPPING`.

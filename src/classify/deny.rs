@@ -8,6 +8,7 @@ use super::{normalise, normalise_module, Category, KnownGlobals};
 pub struct DenyEntry {
     /// As written.
     pub pattern: String,
+    /// Why it is denied (shown in the `denied-import` finding), if the policy says.
     pub reason: Option<String>,
     module: String,
     kind: DenyKind,

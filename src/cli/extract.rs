@@ -4,7 +4,9 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use pklinspect::extract::{extract, Bfloat16As, ExtractOptions, Target, DEFAULT_MAX_BYTES};
+use pklinspect::extract::{
+    extract, Bfloat16As, ExtractOptions, Refusal, Target, DEFAULT_MAX_BYTES,
+};
 use pklinspect::inspect::Options;
 
 use super::{is_broken_pipe, report, InputPath, Status};
@@ -168,8 +170,19 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             Status::Success
         }
         Err(e) => {
-            report(&name, super::limits::with_hint(&e));
+            match Refusal::of(&e) {
+                Some(refusal) => report(&name, format!("{e} ({})", force_hint(refusal))),
+                None => report(&name, super::limits::with_hint(&e)),
+            }
             Status::Failure
         }
+    }
+}
+
+/// How `--force` overrides a refusal to overwrite an output.
+fn force_hint(refusal: Refusal) -> &'static str {
+    match refusal {
+        Refusal::FolderNotEmpty => "use --force to write into it",
+        _ => "use --force to replace it",
     }
 }

@@ -6,6 +6,10 @@
 //! headers (and [`npy_header_bytes`] writes them exactly as `numpy.save` does), and
 //! [`legacy_storages`] locates the raw storages of a legacy (non-zip) `torch.save` file.
 //! Nothing here allocates more than a limit allows or reads a payload it does not have to.
+//!
+//! A lower-level stage: public for tests, fuzz targets and callers that need one container
+//! format alone, and it may change between minor versions. [`crate::inspect()`] opens every
+//! container itself.
 
 mod compressed;
 mod npy;
@@ -14,19 +18,16 @@ mod pyliteral;
 mod torch;
 mod zipfile;
 
-pub use compressed::{decoded_prefix, decompress, MAX_LZMA_UNCOMPRESSED_SIZE};
-pub use npy::{
-    descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader,
-    MAX_NPY_HEADER_DEPTH, NPY_MAGIC,
-};
-pub use open::{in_member, open, NpyPart, Opened, Part, StreamPart};
-pub use torch::{
-    legacy_storage_map, legacy_storages, torch_zip, LegacyStorage, StorageBytes, StorageMap,
-    StorageRef, TorchZip,
-};
+pub(crate) use compressed::decoded_prefix;
+pub use compressed::decompress;
+pub use npy::{descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader};
+pub(crate) use npy::{MAX_NPY_HEADER_DEPTH, NPY_MAGIC};
+pub(crate) use open::{in_member, open, NpyPart, Opened, Part, StreamPart};
+pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap};
+pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
+pub(crate) use zipfile::DEFAULT_MAX_ZIP_MEMBERS;
 pub use zipfile::{
     check_crc, member_bytes, zip_members, zip_members_with_limit, NameIssue, ZipMember,
-    DEFAULT_MAX_ZIP_MEMBERS,
 };
 
 use crate::opcode::Opcode;

@@ -19,7 +19,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 
 /// An opened input: its kind and the parts inside, read on demand.
-pub struct Opened<'a> {
+pub(crate) struct Opened<'a> {
     input: &'a [u8],
     kind: ContainerKind,
     layout: Layout,
@@ -44,7 +44,7 @@ enum Layout {
 }
 
 /// One part of an input.
-pub enum Part<'p> {
+pub(crate) enum Part<'p> {
     /// A pickle stream.
     Stream(StreamPart<'p>),
     /// A `.npy` file or member: a plain array, or an object array (a pickle after the
@@ -53,7 +53,7 @@ pub enum Part<'p> {
 }
 
 /// What a loader reads of one pickle stream, and how.
-pub struct StreamPart<'p> {
+pub(crate) struct StreamPart<'p> {
     /// The decoded stream.
     pub bytes: Cow<'p, [u8]>,
     /// Where its first pickle starts (after an `.npy` header).
@@ -78,7 +78,7 @@ pub struct StreamPart<'p> {
 }
 
 /// A `.npy` file or npz member.
-pub struct NpyPart<'p> {
+pub(crate) struct NpyPart<'p> {
     /// The whole `.npy` (header and data).
     pub bytes: Cow<'p, [u8]>,
     pub header: NpyHeader,
@@ -89,7 +89,7 @@ pub struct NpyPart<'p> {
 
 impl<'p> NpyPart<'p> {
     /// An object-dtype `.npy` as the pickle numpy writes after the header.
-    pub fn object_stream(self) -> StreamPart<'p> {
+    pub(crate) fn object_stream(self) -> StreamPart<'p> {
         StreamPart {
             start: self.header.data_offset,
             bytes: self.bytes,
@@ -106,7 +106,7 @@ impl<'p> NpyPart<'p> {
 }
 
 /// Adds the member's name to an error from inside it.
-pub fn in_member(e: Error, member: Option<&str>) -> Error {
+pub(crate) fn in_member(e: Error, member: Option<&str>) -> Error {
     match member {
         Some(m) => Error::new(
             e.kind(),
@@ -120,7 +120,7 @@ pub fn in_member(e: Error, member: Option<&str>) -> Error {
 /// Recognises the input by content ([`sniff`]) and maps its parts: decompresses a
 /// compressed stream, reads a zip's central directory and a torch archive's records.
 /// Errors are malformed containers, limits, and zip archives no loader reads as a pickle.
-pub fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
+pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     let kind = sniff(input);
     let layout = match kind {
         ContainerKind::Pickle => Layout::Stream { decoded: None },
@@ -186,23 +186,23 @@ fn torch_layout(input: &[u8], limits: &Limits) -> Result<Layout> {
 
 impl<'a> Opened<'a> {
     /// What the bytes are.
-    pub fn kind(&self) -> ContainerKind {
+    pub(crate) fn kind(&self) -> ContainerKind {
         self.kind
     }
 
     /// The whole input.
-    pub fn input(&self) -> &'a [u8] {
+    pub(crate) fn input(&self) -> &'a [u8] {
         self.input
     }
 
     /// The compressor around the stream, if the input is a compressed stream.
-    pub fn compression(&self) -> Option<&'static str> {
+    pub(crate) fn compression(&self) -> Option<&'static str> {
         self.kind.is_compressed().then(|| self.kind.as_str())
     }
 
     /// The parts, in the order a loader meets them; each is read when the iterator
     /// reaches it.
-    pub fn parts(&self) -> impl Iterator<Item = Result<Part<'_>>> + '_ {
+    pub(crate) fn parts(&self) -> impl Iterator<Item = Result<Part<'_>>> + '_ {
         let count = match &self.layout {
             Layout::Stream { .. } | Layout::Npy => 1,
             Layout::TorchZip { others, .. } => others.len().saturating_add(1),

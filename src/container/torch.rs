@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// Where a torch storage's bytes can be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StorageBytes {
+pub(crate) enum StorageBytes {
     /// At this offset of the stream's own bytes (legacy files: after the pickles).
     Stream(u64),
     /// At this offset of the input file (zip members, stored uncompressed as torch writes them).
@@ -18,7 +18,7 @@ pub enum StorageBytes {
 /// A torch storage: the member holding it (zip), its offset there as reported, its
 /// length, and where to read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StorageRef {
+pub(crate) struct StorageRef {
     pub member: Option<String>,
     pub offset: u64,
     pub len: u64,
@@ -26,7 +26,7 @@ pub struct StorageRef {
 }
 
 /// Torch storages by key.
-pub type StorageMap = std::collections::HashMap<String, StorageRef>;
+pub(crate) type StorageMap = std::collections::HashMap<String, StorageRef>;
 
 /// A `torch.save` zip archive's layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,7 +210,7 @@ pub fn legacy_storages(
 
 /// The storages of a legacy file ([`legacy_storages`]) as a [`StorageMap`]: their bytes lie in
 /// the stream itself, after the pickles.
-pub fn legacy_storage_map(
+pub(crate) fn legacy_storage_map(
     bytes: &[u8],
     start: usize,
     keys: &[(String, u64)],

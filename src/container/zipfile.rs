@@ -18,7 +18,7 @@ use crate::limits::Limit;
 
 /// Default for the most members [`zip_members`] accepts. torch writes one member per
 /// storage plus a handful, so even very large checkpoints stay far below this.
-pub const DEFAULT_MAX_ZIP_MEMBERS: usize = 1_000_000;
+pub(crate) const DEFAULT_MAX_ZIP_MEMBERS: usize = 1_000_000;
 
 /// Fixed part of a local file header (APPNOTE 4.3.7), signature included.
 const LOCAL_HEADER_LEN: usize = 30;
@@ -110,7 +110,8 @@ impl ZipMember {
 }
 
 /// Lists the members of a zip held in memory (a memory-mapped file), with at most
-/// [`DEFAULT_MAX_ZIP_MEMBERS`] members. See [`zip_members_with_limit`].
+/// the default [`Limits::max_zip_members`](crate::Limits::max_zip_members) members. See
+/// [`zip_members_with_limit`].
 pub fn zip_members(bytes: &[u8]) -> Result<Vec<ZipMember>> {
     zip_members_with_limit(bytes, DEFAULT_MAX_ZIP_MEMBERS)
 }

@@ -32,7 +32,7 @@ use super::{
     locate, output_temp, ExtractIndex, ExtractOptions, Extracted, SkippedArray, INDEX_SCHEMA,
 };
 use crate::analysis::path::{self, is_attr_dict, Step, MAX_PATH_LEN};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::inspect::{inspect_with, StreamView, Visitor};
 use crate::lift::{self, value::PlainValue, ArrayData, ByteOrder, DType, Lifted};
 use crate::machine::{BytesKind, Graph, Node, NodeId};
@@ -474,17 +474,16 @@ struct JsonBuilder<'o> {
 }
 
 impl JsonBuilder<'_> {
-    /// Refuses a document past `--max-bytes`: shared strings, inline arrays of strided
+    /// Refuses a document past `max_bytes` ([`Limit::Bytes`](crate::limits::Limit::Bytes)): shared strings, inline arrays of strided
     /// views and `$ref` paths can make the JSON far larger than its input, and the document
     /// is built in memory.
     fn check_size(&self, rendering: usize, at: u64) -> Result<()> {
         let size = self.document_len.saturating_add(rendering as u64);
         if size > self.options.max_bytes {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded(crate::limits::Limit::Bytes),
+            return Err(crate::limits::Limit::Bytes.exceeded(
                 at,
-                format!(
-                    "the JSON document would be larger than {} bytes (raise --max-bytes)",
+                format_args!(
+                    "the JSON document would be larger than {} bytes",
                     self.options.max_bytes
                 ),
             ));

@@ -9,7 +9,7 @@ use crate::lift::{ArrayInfo, ByteOrder, DType};
 
 /// A strided view of elements in a buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Layout {
+pub(crate) struct Layout {
     /// Byte offset of element (0, …, 0).
     pub offset: usize,
     pub shape: Vec<u64>,
@@ -24,7 +24,7 @@ fn product(dims: &[u64]) -> Option<u64> {
 
 impl Layout {
     /// A contiguous layout: C order, or Fortran order.
-    pub fn contiguous(
+    pub(crate) fn contiguous(
         offset: usize,
         shape: &[u64],
         itemsize: usize,
@@ -50,17 +50,17 @@ impl Layout {
     }
 
     /// Elements in the array.
-    pub fn count(&self) -> Option<u64> {
+    pub(crate) fn count(&self) -> Option<u64> {
         product(&self.shape)
     }
 
     /// Bytes of the array in C order.
-    pub fn nbytes(&self) -> Option<u64> {
+    pub(crate) fn nbytes(&self) -> Option<u64> {
         self.count()?.checked_mul(self.itemsize as u64)
     }
 
     /// Checks that every element lies inside a buffer of `len` bytes.
-    pub fn check(&self, len: usize) -> Result<(), String> {
+    pub(crate) fn check(&self, len: usize) -> Result<(), String> {
         if self.count() == Some(0) {
             return Ok(());
         }
@@ -83,7 +83,7 @@ impl Layout {
     }
 
     /// Whether the elements are already in C order, back to back.
-    pub fn is_c_contiguous(&self) -> bool {
+    pub(crate) fn is_c_contiguous(&self) -> bool {
         let mut step = self.itemsize as u64;
         for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
             if d > 1 && s != step {
@@ -95,6 +95,7 @@ impl Layout {
     }
 
     /// Whether the elements are in Fortran order, back to back.
+    #[cfg(test)]
     pub fn is_f_contiguous(&self) -> bool {
         let mut step = self.itemsize as u64;
         for (&d, &s) in self.shape.iter().zip(&self.strides) {
@@ -107,7 +108,7 @@ impl Layout {
     }
 
     /// Byte offsets of the elements in C order. Call [`Layout::check`] first.
-    pub fn c_order_offsets(&self) -> COrder<'_> {
+    pub(crate) fn c_order_offsets(&self) -> COrder<'_> {
         COrder {
             layout: self,
             index: vec![0; self.shape.len()],
@@ -118,7 +119,7 @@ impl Layout {
 }
 
 /// Iterator over element offsets in C order (an odometer over the shape).
-pub struct COrder<'l> {
+pub(crate) struct COrder<'l> {
     layout: &'l Layout,
     index: Vec<u64>,
     next: u64,
@@ -149,14 +150,14 @@ impl Iterator for COrder<'_> {
 
 /// What `np.save` would write as `fortran_order`: true only for data that is Fortran- but
 /// not C-contiguous (numpy's `a.flags.f_contiguous and not a.flags.c_contiguous`).
-pub fn npy_fortran_order(info: &ArrayInfo) -> bool {
+pub(super) fn npy_fortran_order(info: &ArrayInfo) -> bool {
     info.fortran_order
         && !info.shape.contains(&0)
         && info.shape.iter().filter(|&&d| d > 1).count() > 1
 }
 
 /// The `.npy` `descr` of a dtype, as `np.save` writes it (`format.dtype_to_descr`).
-pub fn npy_descr(dtype: &DType) -> Descr {
+pub(super) fn npy_descr(dtype: &DType) -> Descr {
     fn from_json(value: &serde_json::Value) -> Descr {
         match value {
             serde_json::Value::Array(entries) => Descr::Fields(
@@ -202,7 +203,7 @@ pub enum Bfloat16As {
 
 /// What happens to each element on its way out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transform {
+pub(super) enum Transform {
     /// Written as stored.
     None,
     /// Byte-swapped in units of this many bytes (to native order, as the loader would).
@@ -213,7 +214,7 @@ pub enum Transform {
 
 impl Transform {
     /// Appends the transformed element to `out`.
-    pub fn apply(self, element: &[u8], out: &mut Vec<u8>) {
+    pub(super) fn apply(self, element: &[u8], out: &mut Vec<u8>) {
         match self {
             Transform::None => out.extend_from_slice(element),
             Transform::Swap(unit) => {
@@ -232,7 +233,7 @@ impl Transform {
 /// The dtype written for an array and the transform of its elements: the array a loader
 /// returns (native byte order where the loader converts, see
 /// [`crate::lift::ArrayKind::loads_as_native`]), with bfloat16 written as chosen.
-pub fn plan_write(info: &ArrayInfo, bf16: Bfloat16As) -> (DType, Transform) {
+pub(super) fn plan_write(info: &ArrayInfo, bf16: Bfloat16As) -> (DType, Transform) {
     let native = info.kind.loads_as_native();
     match &info.dtype {
         DType::BFloat16 { byteorder } => match bf16 {
@@ -267,7 +268,7 @@ pub fn plan_write(info: &ArrayInfo, bf16: Bfloat16As) -> (DType, Transform) {
 }
 
 /// Widens one bfloat16 element (2 bytes, in `order`) to little-endian float32 bytes.
-pub fn bfloat16_to_f32(bytes: [u8; 2], order: ByteOrder) -> [u8; 4] {
+pub(super) fn bfloat16_to_f32(bytes: [u8; 2], order: ByteOrder) -> [u8; 4] {
     let bits = match order {
         ByteOrder::Big => u16::from_be_bytes(bytes),
         _ => u16::from_le_bytes(bytes),

@@ -1,14 +1,14 @@
 //! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
 //!
-//! Arrays are written while their input is alive (a [`Visitor`] of the inspection), streamed
+//! Arrays are written while their input is alive (a visitor of the inspection), streamed
 //! from the memory map or decompressed buffer into temporary files in the target folder.
 //! Only when everything is written are the files renamed into place: on any error nothing
 //! partial remains. Each `.npy` is byte-identical to what `numpy.save` writes for the array
 //! numpy would load (header from `container::npy_header_bytes`, data in the same order).
 
-pub mod json;
-pub mod layout;
-pub mod names;
+mod json;
+mod layout;
+mod names;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -19,9 +19,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::container::npy_header_bytes;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::inspect::{inspect_with, Options, StreamView, Visitor};
-use crate::lift::ArrayData;
+use crate::lift::{ArrayData, DType};
+use crate::limits::Limit;
 use crate::machine::{Graph, Node};
 use crate::report::{ArrayReport, Report};
 pub use layout::Bfloat16As;
@@ -31,71 +32,141 @@ use names::Namer;
 /// The schema id of `index.json`.
 pub const INDEX_SCHEMA: &str = "pklinspect.extract/1";
 
-/// Default for `--max-bytes`: array data written in all.
+/// The default of [`ExtractOptions::max_bytes`] ([`Limit::Bytes`]): 16 GiB.
 pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
 
 /// Where and how to write.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// One `.npy` per array and `index.json`, in a folder.
-    Npy { dir: PathBuf },
+    Npy {
+        /// The folder: created if missing; if it exists, it must be empty unless
+        /// [`ExtractOptions::force`].
+        dir: PathBuf,
+    },
     /// One `.npz` (a zip of the same `.npy` files and `index.json`).
-    Npz { file: PathBuf, compress: bool },
-    /// The object tree as JSON, to a file or (None) returned for standard output; with
-    /// `arrays_as_files`, arrays go to `.npy` files beside the JSON file and are referenced.
+    Npz {
+        /// The `.npz` file.
+        file: PathBuf,
+        /// Deflate the members, as `numpy.savez_compressed` does.
+        compress: bool,
+    },
+    /// The object tree as JSON (`docs/json.md` in the repository describes it).
     Json {
+        /// The JSON file; `None` returns the document in [`Extracted::json`].
         file: Option<PathBuf>,
+        /// Arrays as `.npy` files beside the JSON file, referenced by name, instead of
+        /// inline nested lists (needs `file`).
         arrays_as_files: bool,
     },
 }
 
-/// Extraction settings.
+/// Extraction settings. [`ExtractOptions::new`] gives the defaults for a target.
 pub struct ExtractOptions {
+    /// How the input is read: limits, known globals (extract reads what `explain` reads).
     pub inspect: Options,
+    /// Where and how to write.
     pub target: Target,
-    /// Write into a non-empty folder / over an existing file.
+    /// Write into a non-empty folder, or over an existing file; without it, either is a
+    /// [`Refusal`].
     pub force: bool,
+    /// How torch `bfloat16` tensors are written (numpy has no name for them).
     pub bfloat16: Bfloat16As,
-    /// Refuse to write more than this many bytes of array data.
+    /// Refuse to write more than this many bytes of array data (or a larger JSON
+    /// document): an error of kind [`LimitExceeded(Limit::Bytes)`](crate::ErrorKind).
     pub max_bytes: u64,
     /// Called with the number of array bytes written so far.
     pub progress: Option<Box<dyn Fn(u64)>>,
 }
 
-/// One array written.
+impl ExtractOptions {
+    /// Writes to `target` with the defaults: [`Options::default`], no `force`, bfloat16
+    /// widened to float32, [`DEFAULT_MAX_BYTES`], no progress callback.
+    pub fn new(target: Target) -> ExtractOptions {
+        ExtractOptions {
+            inspect: Options::default(),
+            target,
+            force: false,
+            bfloat16: Bfloat16As::F4,
+            max_bytes: DEFAULT_MAX_BYTES,
+            progress: None,
+        }
+    }
+}
+
+/// One array written (a row of `index.json`'s `arrays`).
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct WrittenArray {
+    /// The file written, relative to the output folder (or the member of the `.npz`).
     pub file: String,
+    /// The array's object path in the input (`root['model']['weight']`).
     pub path: String,
-    pub dtype: serde_json::Value,
+    /// The dtype written; in `index.json`, numpy's `dtype.descr` (`"<f4"`, or a list of
+    /// fields for a structured dtype).
+    #[serde(serialize_with = "descr_json")]
+    pub dtype: DType,
+    /// The shape written.
     pub shape: Vec<u64>,
     /// sha256 of the array's C-order bytes, as written.
     pub sha256: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub source_dtype: Option<String>,
+    /// The dtype in the input, where it differs from the one written (bfloat16 widened to
+    /// float32); in `index.json`, its descr as a string.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "source_descr_json"
+    )]
+    pub source_dtype: Option<DType>,
+}
+
+/// `index.json`'s form of a dtype: numpy's `dtype.descr`.
+fn descr_json<S: serde::Serializer>(dtype: &DType, s: S) -> std::result::Result<S::Ok, S::Error> {
+    dtype.descr().serialize(s)
+}
+
+/// `index.json`'s form of a source dtype: its descr as a string (a structured descr as its
+/// JSON text).
+fn source_descr_json<S: serde::Serializer>(
+    dtype: &Option<DType>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match dtype.as_ref().map(DType::descr) {
+        Some(serde_json::Value::String(text)) => s.serialize_some(&text),
+        Some(other) => s.serialize_some(&other.to_string()),
+        None => s.serialize_none(),
+    }
 }
 
 /// One array not written, and why.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct SkippedArray {
+    /// The array's object path in the input.
     pub path: String,
+    /// Why it was not written (its data is elsewhere, its dtype has objects, …).
     pub reason: String,
 }
 
-/// What `extract` did.
+/// What `extract` did: `index.json` (schema [`INDEX_SCHEMA`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct ExtractIndex {
+    /// [`INDEX_SCHEMA`].
     pub schema: &'static str,
+    /// The input's name, as given to [`extract`].
     pub source: String,
+    /// The arrays written, in the order of the report.
     pub arrays: Vec<WrittenArray>,
+    /// The arrays not written.
     pub skipped: Vec<SkippedArray>,
 }
 
 /// The result: the report of the input, the index, and for JSON to standard output the
 /// document.
+#[derive(Clone, Debug)]
 pub struct Extracted {
+    /// The report `explain` gives for the same input.
     pub report: Report,
+    /// What was written (also written as `index.json`, except for JSON output).
     pub index: ExtractIndex,
+    /// The JSON document, for [`Target::Json`] without a file; else `None`.
     pub json: Option<Vec<u8>>,
 }
 
@@ -299,13 +370,10 @@ pub(crate) fn write_npy(
     Ok(WrittenArray {
         file: String::new(),
         path: array.path.clone(),
-        dtype: dtype.descr(),
+        source_dtype: (dtype != info.dtype).then(|| info.dtype.clone()),
+        dtype,
         shape: info.shape.clone(),
         sha256: hex(&hash.finalize()),
-        source_dtype: (dtype != info.dtype).then(|| match &info.dtype.descr() {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        }),
     })
 }
 
@@ -337,11 +405,10 @@ impl ArrayWriter<'_> {
         let need = array.info.nbytes().unwrap_or(u64::MAX);
         self.written_bytes = self.written_bytes.saturating_add(need);
         if self.written_bytes > self.options.max_bytes {
-            return Err(Error::new(
-                ErrorKind::LimitExceeded(crate::limits::Limit::Bytes),
+            return Err(Limit::Bytes.exceeded(
                 array.offset.unwrap_or(0),
-                format!(
-                    "extracting {} would write more than {} bytes of array data (raise --max-bytes)",
+                format_args!(
+                    "extracting {} would write more than {} bytes of array data",
                     array.path, self.options.max_bytes
                 ),
             ));
@@ -433,10 +500,54 @@ impl Visitor for ArrayWriter<'_> {
     }
 }
 
+/// An output that [`extract`] will not overwrite unless [`ExtractOptions::force`] is set.
+///
+/// The refusal is an [`ErrorKind::Io`](crate::ErrorKind::Io) error (it has no place in the input) whose message
+/// says which output is there; [`Refusal::of`] tells it apart from other I/O errors, so a
+/// caller can say how to override it (the CLI names its `--force` flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The output folder exists and is not empty.
+    FolderNotEmpty,
+    /// The output file exists.
+    FileExists,
+}
+
+impl Refusal {
+    /// The refusal behind `error`, if it is one.
+    pub fn of(error: &Error) -> Option<Refusal> {
+        let io = std::error::Error::source(error)?.downcast_ref::<io::Error>()?;
+        io.get_ref()?.downcast_ref::<Refused>().map(|r| r.refusal)
+    }
+}
+
+/// The `io::Error` payload of a [`Refusal`].
+#[derive(Debug)]
+struct Refused {
+    refusal: Refusal,
+    message: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// An output that is already there: an I/O error (no offset in the input), as the
-/// operating system would report it without `force`.
-fn exists(message: String, kind: io::ErrorKind) -> Error {
-    Error::io(message.clone(), io::Error::new(kind, message))
+/// operating system would report it, and typed as a [`Refusal`].
+fn exists(refusal: Refusal, message: String) -> Error {
+    let kind = match refusal {
+        Refusal::FolderNotEmpty => io::ErrorKind::DirectoryNotEmpty,
+        Refusal::FileExists => io::ErrorKind::AlreadyExists,
+    };
+    Error::io(
+        message.clone(),
+        io::Error::new(kind, Refused { refusal, message }),
+    )
 }
 
 /// Prepares an output folder: refuses a non-empty one unless `force`. Returns whether we
@@ -446,11 +557,8 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
         Ok(mut entries) => {
             if entries.next().is_some() && !force {
                 return Err(exists(
-                    format!(
-                        "{} exists and is not empty (use --force to write into it)",
-                        dir.display()
-                    ),
-                    io::ErrorKind::DirectoryNotEmpty,
+                    Refusal::FolderNotEmpty,
+                    format!("{} exists and is not empty", dir.display()),
                 ));
             }
             Ok(false)
@@ -466,8 +574,8 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
 pub(crate) fn refuse_existing(file: &Path, force: bool) -> Result<()> {
     if file.exists() && !force {
         return Err(exists(
-            format!("{} exists (use --force to replace it)", file.display()),
-            io::ErrorKind::AlreadyExists,
+            Refusal::FileExists,
+            format!("{} exists", file.display()),
         ));
     }
     Ok(())
@@ -597,4 +705,57 @@ fn extract_arrays(
         index: writer.index,
         json: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    #[test]
+    fn an_existing_output_is_a_typed_refusal_that_names_no_flag() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(dir.path().join("keep.txt"), "mine").unwrap_or_else(|e| panic!("{e}"));
+        let e = prepare_dir(dir.path(), false).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(Refusal::of(&e), Some(Refusal::FolderNotEmpty));
+        assert!(e.to_string().ends_with("exists and is not empty"), "{e}");
+        let file = dir.path().join("keep.txt");
+        let e = refuse_existing(&file, false).unwrap_err();
+        assert_eq!(Refusal::of(&e), Some(Refusal::FileExists));
+        assert!(!e.to_string().contains("--"), "{e}");
+        assert!(refuse_existing(&file, true).is_ok());
+        let other = Error::io("cannot write", io::Error::other("disk full"));
+        assert_eq!(Refusal::of(&other), None);
+    }
+
+    #[test]
+    fn a_written_dtype_is_typed_and_its_index_row_is_numpys_descr() {
+        use crate::lift::ByteOrder;
+        let row = WrittenArray {
+            file: "w.npy".into(),
+            path: "root['w']".into(),
+            dtype: DType::simple('f', 4, ByteOrder::Little),
+            shape: vec![2],
+            sha256: "00".into(),
+            source_dtype: Some(DType::BFloat16 {
+                byteorder: ByteOrder::Little,
+            }),
+        };
+        let json = serde_json::to_value(&row).unwrap_or_default();
+        assert_eq!(json["dtype"], "<f4");
+        assert_eq!(
+            json["source_dtype"],
+            DType::BFloat16 {
+                byteorder: ByteOrder::Little
+            }
+            .descr()
+        );
+        let plain = WrittenArray {
+            source_dtype: None,
+            ..row
+        };
+        let json = serde_json::to_value(&plain).unwrap_or_default();
+        assert!(json.get("source_dtype").is_none(), "{json}");
+    }
 }

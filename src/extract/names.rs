@@ -12,7 +12,7 @@ const MAX_NAME: usize = 120;
 
 /// Makes unique, safe file stems from object paths.
 #[derive(Default, Debug)]
-pub struct Namer {
+pub(super) struct Namer {
     taken: HashSet<String>,
     /// Per stem (lowercased), the suffix to try next: many arrays can share a stem (names
     /// are cut at [`MAX_NAME`]), and counting up from 2 each time would be quadratic.
@@ -20,7 +20,7 @@ pub struct Namer {
 }
 
 /// The stem for a path, before uniqueness.
-pub fn stem_of(path: &str) -> String {
+pub(super) fn stem_of(path: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     let body = path.strip_prefix('$').unwrap_or(path);
     let mut chars = body.chars().peekable();
@@ -100,7 +100,7 @@ fn sanitise(raw: &str) -> String {
 
 impl Namer {
     /// A unique name for `path`, with `extension` (e.g. `npy`).
-    pub fn name(&mut self, path: &str, extension: &str) -> String {
+    pub(super) fn name(&mut self, path: &str, extension: &str) -> String {
         let stem = stem_of(path);
         let key = format!("{stem}.{extension}").to_ascii_lowercase();
         let mut candidate = stem.clone();
@@ -117,7 +117,7 @@ impl Namer {
     }
 
     /// Reserves a name (e.g. `index.json`) so no array takes it.
-    pub fn reserve(&mut self, name: &str) {
+    pub(super) fn reserve(&mut self, name: &str) {
         self.taken.insert(name.to_ascii_lowercase());
     }
 }

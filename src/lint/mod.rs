@@ -1,8 +1,9 @@
 //! `lint`: many files against a project's policy, for CI. [`Linter`] makes a whole run
-//! (a [`Run`]); its parts are which files are pickles ([`select`]), the walk ([`walk`]),
-//! the policy file ([`policy`]), one file's check ([`check`], [`check_all`]) and the
-//! outputs ([`output`]: text, JSON, GitHub workflow commands; [`sarif`]). Like the rest of
-//! the library it never prints or exits: the binary's `src/cli/lint.rs` does.
+//! (a [`Run`]) under a [`Policy`]; the outputs are in [`output`] (text, JSON, GitHub
+//! workflow commands) and [`sarif`]. Inside, the parts are which files are pickles
+//! (`select`), the walk (`walk`), the policy file (`policy`) and one file's check
+//! (`check`, `check_all`). Like the rest of the library it never prints or exits: the
+//! binary's `src/cli/lint.rs` does.
 //!
 //! One file's check is [`crate::inspect::inspect`] with the scope the policy gives that
 //! file, then the policy's severities on its findings. A file that cannot be read as a
@@ -11,10 +12,12 @@
 
 mod linter;
 pub mod output;
-pub mod policy;
+// Documented when the Level → Severity merge of issue 10 lands.
+#[allow(missing_docs)]
+mod policy;
 pub mod sarif;
-pub mod select;
-pub mod walk;
+mod select;
+mod walk;
 
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
@@ -33,9 +36,11 @@ use crate::report::{Detected, Finding, Report};
 use crate::rules::{Rule, Severity};
 
 pub use linter::{read_path_list, LintError, Linter};
-pub use policy::{FailOn, Policy, Scope};
-pub use select::{Content, Extensions, Selection};
-pub use walk::{Candidate, Found, Problem, Root, WalkOptions};
+pub(crate) use policy::Scope;
+pub use policy::{ConfigError, FailOn, Policy, Source};
+use select::{Content, Selection};
+pub(crate) use walk::Candidate;
+pub use walk::Problem;
 
 /// The schema id of `lint --format json`.
 pub const LINT_SCHEMA: &str = "pklinspect.lint/1";
@@ -62,6 +67,7 @@ pub struct FileResult {
 /// Why a file could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileError {
+    /// What went wrong, as [`crate::Error`]'s message (without the offset).
     pub message: String,
     /// Where reading stopped (in the decoded stream or member the message names); `None`
     /// when the file could not be opened at all.
@@ -72,7 +78,12 @@ pub struct FileError {
 
 impl FileResult {
     /// A file that could not be opened or read (or a path that does not exist).
-    pub fn unreadable(name: String, path: PathBuf, message: String, scope: &Scope) -> FileResult {
+    pub(crate) fn unreadable(
+        name: String,
+        path: PathBuf,
+        message: String,
+        scope: &Scope,
+    ) -> FileResult {
         let mut findings = Vec::new();
         push(
             &mut findings,
@@ -107,7 +118,7 @@ fn push(findings: &mut Vec<Finding>, scope: &Scope, detected: Detected) {
 
 /// Checks a file on disk. `None` when it is not a pickle by content (and its name did not
 /// say it is one).
-pub fn check(candidate: &Candidate, scope: &Scope) -> Option<FileResult> {
+pub(crate) fn check(candidate: &Candidate, scope: &Scope) -> Option<FileResult> {
     match open(&candidate.path) {
         Ok(input) => check_bytes(candidate, input.bytes(), scope),
         Err(e) => Some(FileResult::unreadable(
@@ -125,7 +136,7 @@ pub fn check(candidate: &Candidate, scope: &Scope) -> Option<FileResult> {
 /// on 10,000 small files, two threads were no faster than one (ripgrep avoids memory maps
 /// for many small files for the same reason). Large files are mapped: their array payloads
 /// are never read.
-pub const READ_LIMIT: u64 = 1 << 20;
+pub(crate) const READ_LIMIT: u64 = 1 << 20;
 
 /// Opens a file: small files are read ([`Input::read`]), large ones mapped ([`Input::open`]).
 fn open(path: &Path) -> std::io::Result<Input> {
@@ -139,7 +150,11 @@ fn open(path: &Path) -> std::io::Result<Input> {
 }
 
 /// Checks the bytes of a candidate (a file's, or standard input's).
-pub fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) -> Option<FileResult> {
+pub(crate) fn check_bytes(
+    candidate: &Candidate,
+    bytes: &[u8],
+    scope: &Scope,
+) -> Option<FileResult> {
     // With a name that says "pickle", or content that starts like one, a failure to read it
     // is a finding; a file that only might be a pickle must read as one to be reported.
     let strict = match candidate.selection {
@@ -227,7 +242,7 @@ fn from_error(candidate: &Candidate, bytes: &[u8], e: &Error, scope: &Scope) -> 
 /// gives its path. Results are in the candidates' order; files that turn out not to be
 /// pickles are counted, not listed. `stdin` holds standard input's bytes for a
 /// [`Candidate::stdin`] candidate.
-pub fn check_all(
+pub(crate) fn check_all(
     candidates: &[Candidate],
     policy: &Policy,
     stdin: Option<&[u8]>,
@@ -278,8 +293,10 @@ pub struct Run {
     pub skipped: u64,
     /// Warnings from the walk (symbolic-link loops, unreadable ignore files).
     pub warnings: Vec<Problem>,
+    /// How long the run took (walk and checks).
     pub duration: Duration,
-    /// Absolute folder that SARIF and GitHub paths are relative to ([`repository_root`]).
+    /// Absolute folder that SARIF and GitHub paths are relative to: the nearest folder at
+    /// or above [`Run::cwd`] holding `.git`, else the current directory.
     pub root: PathBuf,
     /// Absolute current directory, against which relative file names are resolved.
     pub cwd: PathBuf,
@@ -312,13 +329,21 @@ impl Status {
 /// Counts for the summary.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
+    /// Files checked (pickles by name or content, unreadable ones included).
     pub files: u64,
+    /// Files with at least one finding.
     pub files_with_findings: u64,
+    /// Findings at [`Severity::Error`].
     pub errors: u64,
+    /// Findings at [`Severity::Warning`].
     pub warnings: u64,
+    /// Findings at [`Severity::Info`].
     pub infos: u64,
+    /// Files not checked ([`Run::skipped`]).
     pub skipped: u64,
+    /// Files that could not be read at all.
     pub unreadable: u64,
+    /// [`Run::duration`] in milliseconds.
     pub duration_ms: u64,
 }
 
@@ -393,7 +418,7 @@ impl Run {
 
 /// The folder SARIF and GitHub paths are relative to: the nearest folder at or above `cwd`
 /// holding `.git` (the repository's root, where GitHub looks for the files), else `cwd`.
-pub fn repository_root(cwd: &Path) -> PathBuf {
+pub(crate) fn repository_root(cwd: &Path) -> PathBuf {
     cwd.ancestors()
         .find(|dir| dir.join(".git").exists())
         .unwrap_or(cwd)

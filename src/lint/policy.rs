@@ -311,7 +311,7 @@ struct Override {
 }
 
 /// The policy in force: the file it came from, the folder its globs are relative to, and
-/// everything a file's [`Scope`] is made from.
+/// everything a file's `Scope` is made from.
 pub struct Policy {
     pub source: Source,
     /// Absolute; `exclude` and `per-path` globs are relative to it.
@@ -401,13 +401,13 @@ impl Policy {
         Ok(policy)
     }
 
-    /// The policy file the user named ([`load`]), for a run in `cwd`.
+    /// The policy file the user named (`load`), for a run in `cwd`.
     pub fn load(file: &Path, cwd: &Path) -> Result<Policy, ConfigError> {
         let (source, config) = load(file)?;
         Policy::from_file(source, config, cwd)
     }
 
-    /// The policy found upward from `cwd` ([`discover`]), or the built-in one if there is
+    /// The policy found upward from `cwd` (`discover`), or the built-in one if there is
     /// none.
     pub fn discover(cwd: &Path) -> Result<Policy, ConfigError> {
         let (source, config) = discover(cwd)?;

@@ -24,7 +24,7 @@ use crate::report::Finding;
 use crate::rules::{Rule, Severity, RULES};
 
 /// The schema URI written in `$schema`.
-pub const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+pub(crate) const SARIF_SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 const SRCROOT: &str = "%SRCROOT%";
 
 #[derive(Serialize)]
@@ -227,7 +227,7 @@ fn descriptor(rule: Rule) -> ReportingDescriptor {
 }
 
 /// Percent-encodes a relative path for a URI (RFC 3986: unreserved characters and `/` stay).
-pub fn uri_path(path: &str) -> String {
+pub(crate) fn uri_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for &b in path.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {

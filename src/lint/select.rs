@@ -76,6 +76,7 @@ impl Extensions {
     }
 
     /// The user's list, if there is one.
+    #[cfg(test)]
     pub fn list(&self) -> Option<Vec<String>> {
         self.only.as_ref().map(|set| set.iter().cloned().collect())
     }

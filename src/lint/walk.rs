@@ -24,7 +24,7 @@ use super::select::{select_named, Extensions, Selection};
 
 /// How to walk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct WalkOptions {
+pub(super) struct WalkOptions {
     /// Include hidden files and folders.
     pub hidden: bool,
     /// Follow symbolic links met during the walk.
@@ -37,7 +37,7 @@ pub struct WalkOptions {
 
 /// A path the user gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Root {
+pub(super) struct Root {
     pub path: PathBuf,
     /// The current directory used because no path was given: names are shown without the
     /// leading `./`, as ripgrep does.
@@ -46,7 +46,7 @@ pub struct Root {
 
 /// A file to check.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Where to read it; `-` with `stdin`.
     pub path: PathBuf,
     /// The name in output: the path as given or found by the walk (`<stdin>`).
@@ -60,7 +60,7 @@ pub struct Candidate {
 
 impl Candidate {
     /// Standard input, read as one file (a pickle by name: the user chose it).
-    pub fn stdin() -> Candidate {
+    pub(crate) fn stdin() -> Candidate {
         Candidate {
             path: PathBuf::from("-"),
             name: "<stdin>".to_string(),
@@ -76,6 +76,7 @@ impl Candidate {
 pub struct Problem {
     /// The path concerned (or an empty string).
     pub path: String,
+    /// What went wrong, in one lowercase line.
     pub message: String,
     /// Whether files may have gone unchecked because of it (a missing path, an unreadable
     /// folder): `lint` then exits with 2. A symbolic-link loop or an unreadable ignore file
@@ -85,7 +86,7 @@ pub struct Problem {
 
 /// What the walk found.
 #[derive(Debug, Default)]
-pub struct Found {
+pub(super) struct Found {
     /// Sorted by path, each once.
     pub candidates: Vec<Candidate>,
     pub problems: Vec<Problem>,
@@ -96,7 +97,7 @@ pub struct Found {
 }
 
 /// Finds the files under `roots`.
-pub fn find(
+pub(super) fn find(
     roots: &[Root],
     options: &WalkOptions,
     extensions: &Extensions,

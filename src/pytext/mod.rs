@@ -4,6 +4,9 @@
 //! bytes; `codecs.escape_decode`; the `raw-unicode-escape` and `utf-8`/`surrogatepass`
 //! decoders. Strings are handled as code points (`u32`), not Rust `char`s, because a
 //! Python `str` can hold lone surrogates and a pickle can carry them.
+//!
+//! A lower-level module: public for the tests that check it against the running CPython,
+//! and it may change between minor versions.
 
 mod printable;
 
@@ -12,7 +15,7 @@ use std::fmt::Write as _;
 
 /// CPython 3.11's default `sys.get_int_max_str_digits()`: int <-> decimal conversions of
 /// more digits raise `ValueError` (CVE-2020-10735), and so `pickletools` fails on them.
-pub const INT_MAX_STR_DIGITS: usize = 4300;
+pub(crate) const INT_MAX_STR_DIGITS: usize = 4300;
 
 /// Whether CPython 3.11 considers `cp` printable (`str.isprintable`).
 pub fn is_printable(cp: u32) -> bool {
@@ -75,13 +78,13 @@ pub fn decode_utf8_surrogatepass(bytes: &[u8]) -> Vec<u32> {
 }
 
 /// Decodes bytes as latin-1 (every byte is its own code point).
-pub fn decode_latin1(bytes: &[u8]) -> Vec<u32> {
+pub(crate) fn decode_latin1(bytes: &[u8]) -> Vec<u32> {
     bytes.iter().map(|&b| u32::from(b)).collect()
 }
 
 /// Python's `str(data, 'raw-unicode-escape')`: bytes are latin-1, except that
 /// `\uXXXX` and `\UXXXXXXXX` are escapes (a `\\` pair is kept as two backslashes).
-pub fn decode_raw_unicode_escape(bytes: &[u8]) -> Result<Vec<u32>, String> {
+pub(crate) fn decode_raw_unicode_escape(bytes: &[u8]) -> Result<Vec<u32>, String> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -135,7 +138,7 @@ pub fn decode_raw_unicode_escape(bytes: &[u8]) -> Result<Vec<u32>, String> {
 }
 
 /// Python's `codecs.escape_decode`: backslash escapes of a bytes literal.
-pub fn escape_decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn escape_decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -287,7 +290,7 @@ pub fn parse_int(data: &[u8]) -> Result<BigInt, String> {
 /// [`parse_int`] for the common case, without a big integer: an optional sign and at most
 /// 18 ASCII digits, nothing else. `None` means "use [`parse_int`]" (which also gives the
 /// error), not that the text is invalid.
-pub fn parse_small_int(data: &[u8]) -> Option<i64> {
+pub(crate) fn parse_small_int(data: &[u8]) -> Option<i64> {
     let (negative, digits) = split_sign(data);
     if digits.is_empty() || digits.len() > 18 {
         return None;
@@ -307,7 +310,7 @@ pub fn parse_small_int(data: &[u8]) -> Option<i64> {
 /// underscores may sit between digits (and after a prefix), and a decimal number with a
 /// leading zero must be all zeros (`010` is refused). `data` ends at its first NUL, as the
 /// C string it is in CPython does.
-pub fn parse_int_base0(data: &[u8]) -> Result<BigInt, String> {
+pub(crate) fn parse_int_base0(data: &[u8]) -> Result<BigInt, String> {
     let data = until_nul(data);
     let invalid = || {
         let mut msg = String::from("invalid literal for int() with base 0: ");
@@ -404,7 +407,7 @@ fn c_strtol_base0(s: &[u8]) -> Option<(i64, usize)> {
 /// ` 1`), and falls back to `int(s, 0)` when `strtol` overflows or stops before the newline.
 /// pickle.py and pickletools read the same line differently (base 10); `pickle.load` is
 /// the C one.
-pub fn parse_int_line(line: &[u8]) -> Result<IntLine, String> {
+pub(crate) fn parse_int_line(line: &[u8]) -> Result<IntLine, String> {
     if line.is_empty() {
         return Err("pickle data was truncated".to_string());
     }
@@ -429,7 +432,7 @@ pub fn parse_int_line(line: &[u8]) -> Result<IntLine, String> {
 /// pickletools uses): no surrounding whitespace, no underscores, and a finite literal too
 /// large for a double is an error (`1e500`), not infinity. `inf`, `infinity` and `nan`, in
 /// any case and with a sign, are read. The line ends at its first NUL.
-pub fn parse_float_line(line: &[u8]) -> Result<f64, String> {
+pub(crate) fn parse_float_line(line: &[u8]) -> Result<f64, String> {
     if line.is_empty() {
         return Err("pickle data was truncated".to_string());
     }
@@ -491,7 +494,7 @@ pub fn parse_float_line(line: &[u8]) -> Result<f64, String> {
 
 /// The value of an INT line ([`parse_int_line`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum IntLine {
+pub(crate) enum IntLine {
     Bool(bool),
     Small(i64),
     Big(BigInt),
@@ -696,7 +699,7 @@ pub fn repr_float(x: f64, out: &mut String) {
 
 /// Appends Python's `repr()` of an int, or fails as CPython 3.11 does when the value has
 /// more than [`INT_MAX_STR_DIGITS`] decimal digits.
-pub fn repr_int(value: &BigInt, out: &mut String) -> Result<(), String> {
+pub(crate) fn repr_int(value: &BigInt, out: &mut String) -> Result<(), String> {
     let too_long = || {
         format!(
             "Exceeds the limit ({INT_MAX_STR_DIGITS} digits) for integer string conversion; \
@@ -718,7 +721,7 @@ pub fn repr_int(value: &BigInt, out: &mut String) -> Result<(), String> {
 }
 
 /// Python's `pickle.decode_long`: a little-endian two's-complement integer.
-pub fn decode_long(bytes: &[u8]) -> BigInt {
+pub(crate) fn decode_long(bytes: &[u8]) -> BigInt {
     BigInt::from_signed_bytes_le(bytes)
 }
 
