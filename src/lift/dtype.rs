@@ -15,7 +15,10 @@ use crate::machine::{Graph, Node, NodeId};
 /// Byte order as numpy writes it in a dtype's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ByteOrder {
+    /// `<`, and numpy's `=` (native order) as written on the little-endian platforms
+    /// numpy ships for.
     Little,
+    /// `>`: big-endian, as written on a big-endian machine or asked for explicitly.
     Big,
     /// `|`: single bytes, strings, voids, objects.
     NotApplicable,
@@ -34,9 +37,15 @@ impl ByteOrder {
 /// A field of a structured dtype.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
+    /// The field name, the key of `dtype.fields`.
     pub name: String,
+    /// numpy's optional second name for a field (`dtype.fields[name][2]`), written in
+    /// `descr` as a `(title, name)` pair.
     pub title: Option<String>,
+    /// The field's element type (a [`DType::SubArray`] for a fixed-shape field).
     pub dtype: DType,
+    /// Byte offset of the field in each element: padding between fields (aligned
+    /// dtypes) is only visible as a gap between offsets.
     pub offset: u64,
 }
 
@@ -46,17 +55,34 @@ pub enum DType {
     /// A builtin type: kind letter (`b i u f c M m O S U V`), size in bytes, byte order,
     /// and for datetimes the unit (`ns`, `10ms`, or empty for generic).
     Scalar {
+        /// numpy's `dtype.kind` (`?` read as `b`, Python 2's `a` as `S`).
         kind: char,
+        /// Bytes per element: 4 per character for `U`.
         itemsize: u64,
+        /// The byte order of the element's bytes.
         byteorder: ByteOrder,
+        /// The datetime unit for `M` and `m` (empty for generic), `None` for other kinds.
         unit: Option<String>,
     },
     /// A structured dtype: fields in `names` order.
-    Structured { fields: Vec<Field>, itemsize: u64 },
+    Structured {
+        /// The fields, in `dtype.names` order (which need not be offset order).
+        fields: Vec<Field>,
+        /// Bytes per element, trailing padding included (numpy's `elsize`).
+        itemsize: u64,
+    },
     /// A fixed-shape subarray of a base type (only inside structured dtypes).
-    SubArray { base: Box<DType>, shape: Vec<u64> },
+    SubArray {
+        /// The type of each element of the subarray.
+        base: Box<DType>,
+        /// The subarray's fixed shape.
+        shape: Vec<u64>,
+    },
     /// torch.bfloat16: 2 bytes, no numpy equivalent.
-    BFloat16 { byteorder: ByteOrder },
+    BFloat16 {
+        /// The byte order of the 2-byte elements.
+        byteorder: ByteOrder,
+    },
 }
 
 impl DType {
@@ -233,7 +259,7 @@ impl DType {
 }
 
 /// Why a dtype could not be rebuilt.
-pub type DTypeError = String;
+pub(crate) type DTypeError = String;
 
 /// Text of a str, of bytes, or of bytes as protocols 0–2 write them
 /// (`_codecs.encode(text, 'latin1')`).
@@ -563,7 +589,7 @@ fn datetime_unit(graph: &Graph<'_>, names: Names<'_>, metadata: Option<NodeId>) 
 /// The dtype an `.npy` header's `descr` describes (numpy's `format.descr_to_dtype`).
 /// Structured fields are packed in order; `('', '|Vn')` entries are padding, dropped with
 /// their offset kept. `None` when numpy would not read it.
-pub fn from_npy_descr(descr: &crate::container::Descr) -> Option<DType> {
+pub(crate) fn from_npy_descr(descr: &crate::container::Descr) -> Option<DType> {
     use crate::container::Descr;
     match descr {
         Descr::Str(s) => DType::from_str_descr(s),
