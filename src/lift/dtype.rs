@@ -7,9 +7,8 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use serde_json::{json, Value};
-
 use super::{Known, Lifter, Names};
+use crate::container::{Descr, DescrField};
 use crate::machine::{Graph, Node, NodeId};
 
 /// Byte order as numpy writes it in a dtype's state.
@@ -219,10 +218,17 @@ impl DType {
         }
     }
 
-    /// numpy's `dtype.descr` as JSON, as `np.save` writes it (`format.dtype_to_descr`): the
-    /// `str` for plain dtypes; for structured ones a list of `[name, descr]` or
-    /// `[name, descr, shape]` with `["", "|Vn"]` padding, names as `[title, name]` when titled.
-    pub fn descr(&self) -> Value {
+    /// numpy's `dtype.descr` as `np.save` writes it (`format.dtype_to_descr`): the `str`
+    /// for plain dtypes; for structured ones the fields in order, with `('', '|Vn')` padding
+    /// entries for the gaps between offsets, a field's subarray as its shape. The JSON
+    /// outputs print it with [`Descr::to_json`]; `extract` writes it in `.npy` headers.
+    pub fn descr(&self) -> Descr {
+        let padding = |gap: u64| DescrField {
+            name: String::new(),
+            title: None,
+            descr: Descr::Str(format!("|V{gap}")),
+            shape: Vec::new(),
+        };
         match self {
             DType::Structured { fields, itemsize } => {
                 let mut out = Vec::new();
@@ -230,30 +236,31 @@ impl DType {
                 for field in fields {
                     if field.offset > offset {
                         // Greater, just checked.
-                        let gap = field.offset.saturating_sub(offset);
-                        out.push(json!(["", format!("|V{gap}")]));
+                        out.push(padding(field.offset.saturating_sub(offset)));
                         offset = field.offset;
                     }
-                    let name = match &field.title {
-                        Some(title) => json!([title, field.name]),
-                        None => json!(field.name),
+                    let (descr, shape) = match &field.dtype {
+                        DType::SubArray { base, shape } => (base.descr(), shape.clone()),
+                        other => (other.descr(), Vec::new()),
                     };
-                    match &field.dtype {
-                        DType::SubArray { base, shape } => {
-                            out.push(json!([name, base.descr(), shape]))
-                        }
-                        other => out.push(json!([name, other.descr()])),
-                    }
+                    out.push(DescrField {
+                        name: field.name.clone(),
+                        title: field.title.clone(),
+                        descr,
+                        shape,
+                    });
                     offset = offset.saturating_add(field.dtype.itemsize());
                 }
                 if *itemsize > offset {
-                    let gap = itemsize.saturating_sub(offset);
-                    out.push(json!(["", format!("|V{gap}")]));
+                    out.push(padding(itemsize.saturating_sub(offset)));
                 }
-                Value::Array(out)
+                Descr::Fields(out)
             }
-            DType::SubArray { base, shape } => json!([base.descr(), shape]),
-            other => Value::String(other.str()),
+            DType::SubArray { base, shape } => Descr::SubArray {
+                base: Box::new(base.descr()),
+                shape: shape.clone(),
+            },
+            other => Descr::Str(other.str()),
         }
     }
 }
@@ -589,10 +596,13 @@ fn datetime_unit(graph: &Graph<'_>, names: Names<'_>, metadata: Option<NodeId>) 
 /// The dtype an `.npy` header's `descr` describes (numpy's `format.descr_to_dtype`).
 /// Structured fields are packed in order; `('', '|Vn')` entries are padding, dropped with
 /// their offset kept. `None` when numpy would not read it.
-pub(crate) fn from_npy_descr(descr: &crate::container::Descr) -> Option<DType> {
-    use crate::container::Descr;
+pub(crate) fn from_npy_descr(descr: &Descr) -> Option<DType> {
     match descr {
         Descr::Str(s) => DType::from_str_descr(s),
+        Descr::SubArray { base, shape } => Some(DType::SubArray {
+            base: Box::new(from_npy_descr(base)?),
+            shape: shape.clone(),
+        }),
         Descr::Fields(entries) => {
             let mut fields = Vec::new();
             let mut offset = 0u64;
@@ -689,8 +699,41 @@ mod tests {
         };
         assert_eq!(aligned.str(), "|V8");
         assert_eq!(
-            aligned.descr(),
-            json!([["x", "|u1"], ["", "|V3"], ["y", "<i4"]])
+            aligned.descr().to_json(),
+            serde_json::json!([["x", "|u1"], ["", "|V3"], ["y", "<i4"]])
+        );
+    }
+
+    #[test]
+    fn a_subarray_outside_a_field_keeps_its_json_and_gets_a_header_numpy_can_parse() {
+        // Only a crafted pickle makes one (numpy folds subarrays into a field's shape). The
+        // JSON is what the outputs always printed; the `.npy` header, once
+        // `[('', ''), ('', '')]` (a conversion through that JSON), is now the
+        // `(base, shape)` tuple numpy's `format.descr_to_dtype` reads.
+        let i4 = DType::simple('i', 4, ByteOrder::Little);
+        let sub = DType::SubArray {
+            base: Box::new(i4.clone()),
+            shape: vec![2],
+        };
+        assert_eq!(sub.descr().to_json(), serde_json::json!(["<i4", [2]]));
+        let header = crate::container::npy_header_bytes(&sub.descr(), false, &[3]);
+        let text = String::from_utf8_lossy(&header);
+        assert!(text.contains("{'descr': ('<i4', (2,)), "), "{text}");
+        let field = DType::Structured {
+            fields: vec![Field {
+                name: "b".into(),
+                title: None,
+                dtype: DType::SubArray {
+                    base: Box::new(sub),
+                    shape: vec![3],
+                },
+                offset: 0,
+            }],
+            itemsize: 24,
+        };
+        assert_eq!(
+            field.descr().to_json(),
+            serde_json::json!([["b", ["<i4", [2]], [3]]])
         );
     }
 }
