@@ -8,6 +8,10 @@
 //! [`lift_stream`] runs once per stream, after the machine, and keeps what it found by
 //! node id in a [`Lifted`]: the object walk, the portability hints and the extractors all
 //! read that instead of recognising arrays again.
+//!
+//! A lower-level stage: public ([`run_stream`], [`lift_stream`], [`ArrayInfo`], [`DType`])
+//! for the tests that check arrays against numpy and for callers that need it alone, and
+//! it may change between minor versions. [`crate::inspect()`] runs it itself.
 
 #![warn(clippy::arithmetic_side_effects)]
 

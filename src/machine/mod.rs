@@ -14,6 +14,11 @@
 //! `references` (persistent ids, extensions, out-of-band buffers). `stream` runs the
 //! pickles of a stream one after another ([`run_stream`]); `effect` checks, in debug
 //! builds, each opcode's stack effect against the opcode table.
+//!
+//! A lower-level stage: public ([`run_stream`], the [`Graph`] and its [`Node`]s, a
+//! [`BuildHook`]) for the tests that check the machine against CPython and for callers that
+//! need the object graph alone, and it may change between minor versions.
+//! [`crate::inspect()`] runs it itself.
 
 mod args;
 mod build;
