@@ -147,18 +147,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 // Lower-level stages: public for the tests, fuzz targets and benches, and for callers who
 // need a stage alone; each module's docs say it may change between minor versions.
 pub mod analysis;
 pub mod container;
-// Documented when the lift and machine refactors of issue 10 merge (missing_docs is then
-// denied crate-wide, and their module docs say they are lower level; the crate docs say so
-// now).
-#[allow(missing_docs)]
 pub mod lift;
-#[allow(missing_docs)]
 pub mod machine;
 pub mod pytext;
 

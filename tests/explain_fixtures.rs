@@ -32,7 +32,7 @@ fn report_arrays(report: &Report) -> BTreeMap<(i64, String), Value> {
 }
 
 fn array_facts(a: &pklinspect::report::ArrayReport) -> Value {
-    json!({"dtype": a.dtype.descr(), "shape": a.shape, "fortran_order": a.fortran_order, "nbytes": a.nbytes})
+    json!({"dtype": a.dtype.descr().to_json(), "shape": a.shape, "fortran_order": a.fortran_order, "nbytes": a.nbytes})
 }
 
 fn sidecar_arrays(truth: &Value) -> BTreeMap<(i64, String), Value> {

@@ -120,7 +120,7 @@ fn arrays_and_paths_match_numpy_on_raw_pickle_and_joblib_fixtures() {
             };
             checked_arrays += 1;
             let ours = json!({
-                "dtype": info.dtype.descr(),
+                "dtype": info.dtype.descr().to_json(),
                 "shape": info.shape,
                 "fortran_order": info.fortran_order,
                 "nbytes": if info.dtype.has_object() { Value::Null } else { json!(info.nbytes()) },

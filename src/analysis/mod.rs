@@ -9,7 +9,7 @@
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;
 //! - `findings`: findings from graph nodes, and the pipeline that gives every detection
 //!   the severity a rule set says (the only place severities are applied);
-//! - [`object_paths`]: the object walk (which arrays and globals are where), and [`path`]:
+//! - [`object_paths`]: the object walk (which arrays and globals are where), and `path`:
 //!   the steps of an object path and their rendering, shared with `extract --to json`.
 //!
 //! Only [`object_paths`] is public, as a lower-level stage (for tests that check object

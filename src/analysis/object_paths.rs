@@ -19,7 +19,7 @@ pub const MAX_PATHS_PER_GLOBAL: usize = 100;
 /// An array found by the walk.
 #[derive(Clone, Debug)]
 pub struct FoundArray<'l> {
-    /// Its object path (cut at [`crate::analysis::path`]'s length limit).
+    /// Its object path; a very long one is cut and ends in `…` (input controls the depth).
     pub path: String,
     /// The node of its construction.
     pub node: NodeId,

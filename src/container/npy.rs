@@ -52,12 +52,24 @@ impl NpyHeader {
 }
 
 /// `descr` as written: a type string like `"<f8"`, or the list form of a structured dtype.
+/// Also the typed form of a lifted dtype's descr ([`crate::lift::DType::descr`]), which the
+/// JSON outputs print with [`Descr::to_json`] and `extract` writes in `.npy` headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Descr {
     /// A type string (`dtype.str`): byte order, kind, size, e.g. `<f8`, `|b1`, `<M8[ns]`, `|O`.
     Str(String),
     /// A structured dtype (`dtype.descr`), padding entries (`('', '|V3')`) included.
     Fields(Vec<DescrField>),
+    /// A subarray `(base, shape)` where numpy's grammar allows a descr but a field's own
+    /// shape does not hold it: at the top level, or as the base of a field's subarray. numpy
+    /// never writes one (it folds nested shapes), and [`parse_npy_header`] refuses it; a
+    /// dtype rebuilt from a pickle's `numpy.dtype` state can still be one.
+    SubArray {
+        /// The type of each element of the subarray.
+        base: Box<Descr>,
+        /// The subarray's fixed shape.
+        shape: Vec<u64>,
+    },
 }
 
 /// One entry of a structured dtype's `descr` list.
@@ -80,12 +92,13 @@ impl Descr {
         match self {
             Descr::Str(s) => s.trim_start_matches(['<', '>', '|', '=']).starts_with('O'),
             Descr::Fields(fields) => fields.iter().any(|f| f.descr.has_object()),
+            Descr::SubArray { base, .. } => base.has_object(),
         }
     }
 
     /// The JSON form used in output and in the fixtures' sidecars: the type string, or the
     /// `descr` list as nested lists (`[["a", "<i4"], ["b", "<f8", [2]]]`, a titled name as
-    /// `[title, name]`).
+    /// `[title, name]`); a [`Descr::SubArray`] as `[base, shape]`.
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value;
         match self {
@@ -111,6 +124,10 @@ impl Descr {
                     })
                     .collect(),
             ),
+            Descr::SubArray { base, shape } => Value::Array(vec![
+                base.to_json(),
+                Value::Array(shape.iter().map(|&d| Value::from(d)).collect()),
+            ]),
         }
     }
 }
@@ -125,6 +142,9 @@ pub fn descr_itemsize(descr: &Descr) -> Option<u64> {
             let count = f.shape.iter().try_fold(1u64, |n, &d| n.checked_mul(d))?;
             total.checked_add(descr_itemsize(&f.descr)?.checked_mul(count)?)
         }),
+        Descr::SubArray { base, shape } => shape
+            .iter()
+            .try_fold(descr_itemsize(base)?, |size, &d| size.checked_mul(d)),
     }
 }
 
@@ -478,7 +498,8 @@ fn wrap_header(header: &[u8], version: (u8, u8)) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Python's `repr` of a descr: the str, or the list of tuples.
+/// Python's `repr` of a descr: the str, the list of tuples, or a subarray's
+/// `(base, shape)` tuple (which numpy's `descr_to_dtype` reads as a subarray).
 fn repr_descr(descr: &Descr, out: &mut String) {
     match descr {
         Descr::Str(s) => pytext::repr_text(s, out),
@@ -508,6 +529,13 @@ fn repr_descr(descr: &Descr, out: &mut String) {
                 out.push(')');
             }
             out.push(']');
+        }
+        Descr::SubArray { base, shape } => {
+            out.push('(');
+            repr_descr(base, out);
+            out.push_str(", ");
+            pytext::repr_int_tuple(shape, out);
+            out.push(')');
         }
     }
 }

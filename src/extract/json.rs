@@ -559,7 +559,7 @@ impl JsonBuilder<'_> {
         located: std::result::Result<(std::borrow::Cow<'_, [u8]>, Layout), String>,
         out: &mut String,
     ) -> Result<()> {
-        let dtype = report.info.dtype.descr();
+        let dtype = report.info.dtype.descr().to_json();
         let _ = write!(
             out,
             r#"{{"$array":{{"dtype":{dtype},"shape":{}"#,
@@ -816,7 +816,7 @@ fn object_array(
     let _ = write!(
         out,
         r#"{{"$array":{{"dtype":{},"shape":{},"data":"#,
-        info.dtype.descr(),
+        info.dtype.descr().to_json(),
         serde_json::to_string(&info.shape).unwrap_or_default()
     );
     let mut text = String::new();

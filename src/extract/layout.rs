@@ -4,7 +4,6 @@
 //! dimension. numpy pickles are C- or Fortran-contiguous; torch tensors carry their own
 //! strides (views, transposes). All bounds are checked once, before anything is read.
 
-use crate::container::Descr;
 use crate::lift::{ArrayInfo, ByteOrder, DType};
 
 /// A strided view of elements in a buffer.
@@ -154,41 +153,6 @@ pub(super) fn npy_fortran_order(info: &ArrayInfo) -> bool {
     info.fortran_order
         && !info.shape.contains(&0)
         && info.shape.iter().filter(|&&d| d > 1).count() > 1
-}
-
-/// The `.npy` `descr` of a dtype, as `np.save` writes it (`format.dtype_to_descr`).
-pub(super) fn npy_descr(dtype: &DType) -> Descr {
-    fn from_json(value: &serde_json::Value) -> Descr {
-        match value {
-            serde_json::Value::Array(entries) => Descr::Fields(
-                entries
-                    .iter()
-                    .map(|entry| {
-                        let (name, title) = match &entry[0] {
-                            serde_json::Value::Array(pair) => (
-                                pair[1].as_str().unwrap_or_default().to_string(),
-                                pair[0].as_str().map(str::to_string),
-                            ),
-                            other => (other.as_str().unwrap_or_default().to_string(), None),
-                        };
-                        let shape = entry
-                            .get(2)
-                            .and_then(|s| s.as_array())
-                            .map(|dims| dims.iter().filter_map(|d| d.as_u64()).collect())
-                            .unwrap_or_default();
-                        crate::container::DescrField {
-                            name,
-                            title,
-                            descr: from_json(&entry[1]),
-                            shape,
-                        }
-                    })
-                    .collect(),
-            ),
-            other => Descr::Str(other.as_str().unwrap_or_default().to_string()),
-        }
-    }
-    from_json(&dtype.descr())
 }
 
 /// How torch's bfloat16 (which numpy has no name for) is written.

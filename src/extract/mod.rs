@@ -26,7 +26,7 @@ use crate::limits::Limit;
 use crate::machine::{Graph, Node};
 use crate::report::{ArrayReport, Report};
 pub use layout::Bfloat16As;
-use layout::{npy_descr, npy_fortran_order, plan_write, Layout, Transform};
+use layout::{npy_fortran_order, plan_write, Layout, Transform};
 use names::Namer;
 
 /// The schema id of `index.json`.
@@ -120,7 +120,7 @@ pub struct WrittenArray {
 
 /// `index.json`'s form of a dtype: numpy's `dtype.descr`.
 fn descr_json<S: serde::Serializer>(dtype: &DType, s: S) -> std::result::Result<S::Ok, S::Error> {
-    dtype.descr().serialize(s)
+    dtype.descr().to_json().serialize(s)
 }
 
 /// `index.json`'s form of a source dtype: its descr as a string (a structured descr as its
@@ -129,7 +129,7 @@ fn source_descr_json<S: serde::Serializer>(
     dtype: &Option<DType>,
     s: S,
 ) -> std::result::Result<S::Ok, S::Error> {
-    match dtype.as_ref().map(DType::descr) {
+    match dtype.as_ref().map(|d| d.descr().to_json()) {
         Some(serde_json::Value::String(text)) => s.serialize_some(&text),
         Some(other) => s.serialize_some(&other.to_string()),
         None => s.serialize_none(),
@@ -324,7 +324,7 @@ pub(crate) fn write_npy(
     // Torch views are gathered into C order; numpy arrays keep the order they were stored
     // in, as np.save keeps a Fortran array's order.
     let fortran = !matches!(info.data, ArrayData::Torch { .. }) && npy_fortran_order(info);
-    out.write_all(&npy_header_bytes(&npy_descr(&dtype), fortran, &info.shape))?;
+    out.write_all(&npy_header_bytes(&dtype.descr(), fortran, &info.shape))?;
     let mut hash = Sha256::new();
     let itemsize = layout.itemsize;
     if fortran {
@@ -750,6 +750,7 @@ mod tests {
                 byteorder: ByteOrder::Little
             }
             .descr()
+            .to_json()
         );
         let plain = WrittenArray {
             source_dtype: None,

@@ -7,15 +7,17 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use serde_json::{json, Value};
-
 use super::{Known, Lifter, Names};
+use crate::container::{Descr, DescrField};
 use crate::machine::{Graph, Node, NodeId};
 
 /// Byte order as numpy writes it in a dtype's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ByteOrder {
+    /// `<`, and numpy's `=` (native order) as written on the little-endian platforms
+    /// numpy ships for.
     Little,
+    /// `>`: big-endian, as written on a big-endian machine or asked for explicitly.
     Big,
     /// `|`: single bytes, strings, voids, objects.
     NotApplicable,
@@ -34,9 +36,15 @@ impl ByteOrder {
 /// A field of a structured dtype.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
+    /// The field name, the key of `dtype.fields`.
     pub name: String,
+    /// numpy's optional second name for a field (`dtype.fields[name][2]`), written in
+    /// `descr` as a `(title, name)` pair.
     pub title: Option<String>,
+    /// The field's element type (a [`DType::SubArray`] for a fixed-shape field).
     pub dtype: DType,
+    /// Byte offset of the field in each element: padding between fields (aligned
+    /// dtypes) is only visible as a gap between offsets.
     pub offset: u64,
 }
 
@@ -46,17 +54,34 @@ pub enum DType {
     /// A builtin type: kind letter (`b i u f c M m O S U V`), size in bytes, byte order,
     /// and for datetimes the unit (`ns`, `10ms`, or empty for generic).
     Scalar {
+        /// numpy's `dtype.kind` (`?` read as `b`, Python 2's `a` as `S`).
         kind: char,
+        /// Bytes per element: 4 per character for `U`.
         itemsize: u64,
+        /// The byte order of the element's bytes.
         byteorder: ByteOrder,
+        /// The datetime unit for `M` and `m` (empty for generic), `None` for other kinds.
         unit: Option<String>,
     },
     /// A structured dtype: fields in `names` order.
-    Structured { fields: Vec<Field>, itemsize: u64 },
+    Structured {
+        /// The fields, in `dtype.names` order (which need not be offset order).
+        fields: Vec<Field>,
+        /// Bytes per element, trailing padding included (numpy's `elsize`).
+        itemsize: u64,
+    },
     /// A fixed-shape subarray of a base type (only inside structured dtypes).
-    SubArray { base: Box<DType>, shape: Vec<u64> },
+    SubArray {
+        /// The type of each element of the subarray.
+        base: Box<DType>,
+        /// The subarray's fixed shape.
+        shape: Vec<u64>,
+    },
     /// torch.bfloat16: 2 bytes, no numpy equivalent.
-    BFloat16 { byteorder: ByteOrder },
+    BFloat16 {
+        /// The byte order of the 2-byte elements.
+        byteorder: ByteOrder,
+    },
 }
 
 impl DType {
@@ -193,10 +218,17 @@ impl DType {
         }
     }
 
-    /// numpy's `dtype.descr` as JSON, as `np.save` writes it (`format.dtype_to_descr`): the
-    /// `str` for plain dtypes; for structured ones a list of `[name, descr]` or
-    /// `[name, descr, shape]` with `["", "|Vn"]` padding, names as `[title, name]` when titled.
-    pub fn descr(&self) -> Value {
+    /// numpy's `dtype.descr` as `np.save` writes it (`format.dtype_to_descr`): the `str`
+    /// for plain dtypes; for structured ones the fields in order, with `('', '|Vn')` padding
+    /// entries for the gaps between offsets, a field's subarray as its shape. The JSON
+    /// outputs print it with [`Descr::to_json`]; `extract` writes it in `.npy` headers.
+    pub fn descr(&self) -> Descr {
+        let padding = |gap: u64| DescrField {
+            name: String::new(),
+            title: None,
+            descr: Descr::Str(format!("|V{gap}")),
+            shape: Vec::new(),
+        };
         match self {
             DType::Structured { fields, itemsize } => {
                 let mut out = Vec::new();
@@ -204,36 +236,37 @@ impl DType {
                 for field in fields {
                     if field.offset > offset {
                         // Greater, just checked.
-                        let gap = field.offset.saturating_sub(offset);
-                        out.push(json!(["", format!("|V{gap}")]));
+                        out.push(padding(field.offset.saturating_sub(offset)));
                         offset = field.offset;
                     }
-                    let name = match &field.title {
-                        Some(title) => json!([title, field.name]),
-                        None => json!(field.name),
+                    let (descr, shape) = match &field.dtype {
+                        DType::SubArray { base, shape } => (base.descr(), shape.clone()),
+                        other => (other.descr(), Vec::new()),
                     };
-                    match &field.dtype {
-                        DType::SubArray { base, shape } => {
-                            out.push(json!([name, base.descr(), shape]))
-                        }
-                        other => out.push(json!([name, other.descr()])),
-                    }
+                    out.push(DescrField {
+                        name: field.name.clone(),
+                        title: field.title.clone(),
+                        descr,
+                        shape,
+                    });
                     offset = offset.saturating_add(field.dtype.itemsize());
                 }
                 if *itemsize > offset {
-                    let gap = itemsize.saturating_sub(offset);
-                    out.push(json!(["", format!("|V{gap}")]));
+                    out.push(padding(itemsize.saturating_sub(offset)));
                 }
-                Value::Array(out)
+                Descr::Fields(out)
             }
-            DType::SubArray { base, shape } => json!([base.descr(), shape]),
-            other => Value::String(other.str()),
+            DType::SubArray { base, shape } => Descr::SubArray {
+                base: Box::new(base.descr()),
+                shape: shape.clone(),
+            },
+            other => Descr::Str(other.str()),
         }
     }
 }
 
 /// Why a dtype could not be rebuilt.
-pub type DTypeError = String;
+pub(crate) type DTypeError = String;
 
 /// Text of a str, of bytes, or of bytes as protocols 0–2 write them
 /// (`_codecs.encode(text, 'latin1')`).
@@ -563,10 +596,13 @@ fn datetime_unit(graph: &Graph<'_>, names: Names<'_>, metadata: Option<NodeId>) 
 /// The dtype an `.npy` header's `descr` describes (numpy's `format.descr_to_dtype`).
 /// Structured fields are packed in order; `('', '|Vn')` entries are padding, dropped with
 /// their offset kept. `None` when numpy would not read it.
-pub fn from_npy_descr(descr: &crate::container::Descr) -> Option<DType> {
-    use crate::container::Descr;
+pub(crate) fn from_npy_descr(descr: &Descr) -> Option<DType> {
     match descr {
         Descr::Str(s) => DType::from_str_descr(s),
+        Descr::SubArray { base, shape } => Some(DType::SubArray {
+            base: Box::new(from_npy_descr(base)?),
+            shape: shape.clone(),
+        }),
         Descr::Fields(entries) => {
             let mut fields = Vec::new();
             let mut offset = 0u64;
@@ -663,8 +699,41 @@ mod tests {
         };
         assert_eq!(aligned.str(), "|V8");
         assert_eq!(
-            aligned.descr(),
-            json!([["x", "|u1"], ["", "|V3"], ["y", "<i4"]])
+            aligned.descr().to_json(),
+            serde_json::json!([["x", "|u1"], ["", "|V3"], ["y", "<i4"]])
+        );
+    }
+
+    #[test]
+    fn a_subarray_outside_a_field_keeps_its_json_and_gets_a_header_numpy_can_parse() {
+        // Only a crafted pickle makes one (numpy folds subarrays into a field's shape). The
+        // JSON is what the outputs always printed; the `.npy` header, once
+        // `[('', ''), ('', '')]` (a conversion through that JSON), is now the
+        // `(base, shape)` tuple numpy's `format.descr_to_dtype` reads.
+        let i4 = DType::simple('i', 4, ByteOrder::Little);
+        let sub = DType::SubArray {
+            base: Box::new(i4.clone()),
+            shape: vec![2],
+        };
+        assert_eq!(sub.descr().to_json(), serde_json::json!(["<i4", [2]]));
+        let header = crate::container::npy_header_bytes(&sub.descr(), false, &[3]);
+        let text = String::from_utf8_lossy(&header);
+        assert!(text.contains("{'descr': ('<i4', (2,)), "), "{text}");
+        let field = DType::Structured {
+            fields: vec![Field {
+                name: "b".into(),
+                title: None,
+                dtype: DType::SubArray {
+                    base: Box::new(sub),
+                    shape: vec![3],
+                },
+                offset: 0,
+            }],
+            itemsize: 24,
+        };
+        assert_eq!(
+            field.descr().to_json(),
+            serde_json::json!([["b", ["<i4", [2]], [3]]])
         );
     }
 }

@@ -8,19 +8,23 @@
 //! [`lift_stream`] runs once per stream, after the machine, and keeps what it found by
 //! node id in a [`Lifted`]: the object walk, the portability hints and the extractors all
 //! read that instead of recognising arrays again.
+//!
+//! A lower-level stage: public ([`run_stream`], [`lift_stream`], [`ArrayInfo`], [`DType`])
+//! for the tests that check arrays against numpy and for callers that need it alone, and
+//! it may change between minor versions. [`crate::inspect()`] runs it itself.
 
 #![warn(clippy::arithmetic_side_effects)]
 
-pub mod dtype;
-pub mod value;
+pub(crate) mod dtype;
+pub(crate) mod value;
 
 use crate::machine::BuildHook;
 use std::collections::HashSet;
 
 use crate::classify::normalise;
 use crate::limits::Limits;
-use crate::machine::{self, BytesKind, Call, Graph, Node, NodeId, Payload, Stream, Trailing};
-pub use dtype::{ByteOrder, DType};
+use crate::machine::{self, Call, Graph, Node, NodeId, Payload, Stream, Trailing};
+pub use dtype::{ByteOrder, DType, Field};
 
 /// The callables lifting recognises, by what Python 3 imports for them (a Python 2
 /// spelling is read through [`normalise`], as `pickle.Unpickler(fix_imports=True)` does).
@@ -140,7 +144,13 @@ impl Names<'_> {
 pub enum ArrayData {
     /// Raw bytes in the stream: a BINBYTES/BYTEARRAY8 payload, or the data joblib writes
     /// after its wrapper.
-    Stream { offset: usize, len: u64 },
+    Stream {
+        /// Where the bytes start in the stream the graph was read from.
+        offset: usize,
+        /// How many bytes: what the construction announces, which [`ArrayInfo::nbytes`]
+        /// may contradict (a short buffer is reported, not trusted).
+        len: u64,
+    },
     /// A bytes node whose content had to be decoded (protocol 0 STRING escapes).
     Decoded(NodeId),
     /// `_codecs.encode(text, 'latin1')`, how protocols 0–2 write bytes: the text node.
@@ -148,16 +158,28 @@ pub enum ArrayData {
     /// No bytes at all: protocols 0–2 write an empty `bytes` as the call `bytes()`.
     Empty,
     /// An out-of-band buffer (protocol 5) the file does not contain.
-    OutOfBand { index: u32 },
+    OutOfBand {
+        /// Which of the loader's buffers ([`crate::machine::Node::Buffer`]'s `index`).
+        index: u32,
+    },
     /// Python objects (object dtype): a list node of the elements.
     Objects(NodeId),
     /// A torch storage: the persistent key of its bytes, where the tensor starts in it and
     /// its strides, in elements.
     Torch {
+        /// The storage's key: the archive member `data/<key>` (zip format) or the entry
+        /// of the storage table (legacy format) that holds its bytes.
         key: String,
+        /// The device the storage was on when saved (`cpu`, `cuda:0`), where `torch.load`
+        /// would put it back; the bytes do not depend on it.
         location: String,
+        /// Where the tensor's first element is in the storage, in elements.
         storage_offset: u64,
+        /// Elements to step over per dimension; a view of a larger storage need not be
+        /// contiguous.
         stride: Vec<i64>,
+        /// The storage's size in elements, from the persistent id's fifth item when it has
+        /// one: what bounds the tensor's view of the storage.
         storage_numel: Option<u64>,
     },
     /// The construction is recognised, but its data cannot be located (the reason).
@@ -166,7 +188,7 @@ pub enum ArrayData {
 
 /// Which machinery built an array.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ArrayKind {
+pub(crate) enum ArrayKind {
     /// `numpy.ndarray` via `_reconstruct` + BUILD (protocols 0–4).
     Ndarray,
     /// Protocol 5 `_frombuffer` (in or out of band).
@@ -186,7 +208,7 @@ impl ArrayKind {
     /// loader returns (and `numpy.save` writes) is little-endian: numpy's `ndarray.__setstate__`
     /// swaps non-structured data on load, joblib ensures native order, scalars and torch
     /// tensors come out native. `_frombuffer` and `np.load` keep the order as written.
-    pub fn loads_as_native(self) -> bool {
+    pub(crate) fn loads_as_native(self) -> bool {
         !matches!(self, ArrayKind::FromBuffer | ArrayKind::Npy)
     }
 }
@@ -194,11 +216,15 @@ impl ArrayKind {
 /// An array payload found in the graph.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArrayInfo {
-    pub kind: ArrayKind,
+    /// Which machinery built it: decides whether loading makes it native-endian.
+    pub(crate) kind: ArrayKind,
+    /// The element type, byte order as the bytes are (not as a loader would return them).
     pub dtype: DType,
+    /// Elements per dimension; empty for a 0-d array (a numpy scalar).
     pub shape: Vec<u64>,
     /// Whether the bytes are in Fortran (column-major) order.
     pub fortran_order: bool,
+    /// Where the bytes are: nothing is copied out of the stream or archive here.
     pub data: ArrayData,
 }
 
@@ -250,7 +276,11 @@ impl Lifted {
     /// For an object built through copyreg's helpers — `copyreg._reconstructor(cls, base,
     /// state)` (protocols 0 and 1) or `copyreg.__newobj__(cls, *args)` — the class node and
     /// the index of the first real argument; `None` for any other call.
-    pub fn constructed_class(&self, graph: &Graph<'_>, node: NodeId) -> Option<(NodeId, usize)> {
+    pub(crate) fn constructed_class(
+        &self,
+        graph: &Graph<'_>,
+        node: NodeId,
+    ) -> Option<(NodeId, usize)> {
         let (call, known) = self.names().call(graph, node)?;
         let skip = match known {
             // (cls, base, state): base and state are construction details, not arguments.
@@ -265,7 +295,11 @@ impl Lifted {
     /// The plain value (`OrderedDict`, `set`, `bytes` as protocols 0–2 write it, …) built at
     /// `node`, if it is one. Read when asked rather than kept: only the JSON extractor
     /// wants them, they borrow from the graph, and recognising one is a table lookup.
-    pub fn plain<'g>(&self, graph: &'g Graph<'_>, node: NodeId) -> Option<value::PlainValue<'g>> {
+    pub(crate) fn plain<'g>(
+        &self,
+        graph: &'g Graph<'_>,
+        node: NodeId,
+    ) -> Option<value::PlainValue<'g>> {
         value::plain_at(graph, self.names(), node)
     }
 }
@@ -636,7 +670,7 @@ fn text_of(graph: &Graph<'_>, id: NodeId) -> Option<String> {
 }
 
 /// The offset of `part` inside `whole`, if it borrows from it.
-pub fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
     let start = whole.as_ptr() as usize;
     let at = part.as_ptr() as usize;
     // Addresses of one allocation: a slice never ends past usize::MAX, but the sums are
@@ -646,7 +680,7 @@ pub fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 }
 
 /// The element type of a torch storage class (`torch.FloatStorage`, …).
-pub fn torch_storage_dtype(name: &str) -> Option<DType> {
+pub(crate) fn torch_storage_dtype(name: &str) -> Option<DType> {
     use ByteOrder::{Little, NotApplicable};
     Some(match name {
         "DoubleStorage" => DType::simple('f', 8, Little),
@@ -713,9 +747,4 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
             storage_numel: rest.first().and_then(|&n| non_negative(graph, n)),
         },
     })
-}
-
-/// Whether a bytes node came from a Python 2 `str`.
-pub fn is_py2_str(graph: &Graph<'_>, id: NodeId) -> bool {
-    matches!(graph.node(id), Node::Bytes(_, BytesKind::Py2Str))
 }

@@ -13,7 +13,7 @@ use super::{Known, Names};
 
 /// A plain value built by a known call.
 #[derive(Clone, Debug, PartialEq)]
-pub enum PlainValue<'g> {
+pub(crate) enum PlainValue<'g> {
     /// A mapping: pairs from the call's argument (`OrderedDict([(k, v)])`) then its
     /// SETITEM(S) items.
     OrderedDict(Vec<(NodeId, NodeId)>),

@@ -35,7 +35,8 @@ use super::{check_all, repository_root, FileResult, Run};
 /// Without [`path`](Linter::path), [`paths`](Linter::paths) or [`stdin`](Linter::stdin),
 /// the current directory is walked (and its files are named without a leading `./`, as
 /// ripgrep names them). Relative paths are read relative to the process's current
-/// directory, which should be the folder the policy was made for ([`Policy::cwd`]).
+/// directory, which should be the folder the policy was made for (the `cwd` given to
+/// [`Policy::discover`], [`Policy::load`] or [`Policy::defaults`]).
 pub struct Linter<'a> {
     policy: Policy,
     /// `None` until a path is given: then the current directory is walked.

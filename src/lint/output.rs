@@ -184,7 +184,7 @@ fn lint_doc(run: &Run) -> LintDoc<'_> {
 
 /// Escapes the message of a workflow command (`::error::MESSAGE`) as GitHub's toolkit does
 /// (`escapeData` in `@actions/core`): `%`, CR and LF.
-pub fn escape_data(s: &str) -> String {
+pub(crate) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -192,7 +192,7 @@ pub fn escape_data(s: &str) -> String {
 
 /// Escapes a property value of a workflow command (`file=…,title=…`) as GitHub's toolkit
 /// does (`escapeProperty`): also `:` and `,`, which separate properties.
-pub fn escape_property(s: &str) -> String {
+pub(crate) fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 

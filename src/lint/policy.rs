@@ -60,8 +60,12 @@ pub const PYPROJECT_FILE: &str = "pyproject.toml";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailOn {
+    /// Any finding fails the run, info ones included.
     Info,
+    /// Warnings and errors fail the run.
     Warning,
+    /// Only errors fail the run (the default): warnings and info findings are reported
+    /// without failing CI.
     #[default]
     Error,
     /// Findings never fail the run (exit 0 unless a file cannot be read).
@@ -231,7 +235,9 @@ impl Source {
 /// A policy file that could not be used: the file and what is wrong, naming the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The policy file, as it was found or named (so a message can point at it).
     pub file: PathBuf,
+    /// What is wrong, naming the key or table.
     pub message: String,
 }
 
@@ -297,13 +303,6 @@ pub struct Scope {
     pub options: Options,
 }
 
-impl Scope {
-    /// The severity of `rule` here.
-    pub fn severity(&self, rule: Rule) -> Severity {
-        self.options.rules.severity(rule)
-    }
-}
-
 /// A `[[per-path]]` override, compiled.
 struct Override {
     matcher: Gitignore,
@@ -313,14 +312,19 @@ struct Override {
 /// The policy in force: the file it came from, the folder its globs are relative to, and
 /// everything a file's `Scope` is made from.
 pub struct Policy {
+    /// Where the policy came from (a file, a `pyproject.toml` table, or the built-in
+    /// defaults), for messages and `effective_toml`'s header.
     pub source: Source,
     /// Absolute; `exclude` and `per-path` globs are relative to it.
     pub root: PathBuf,
     /// Absolute current directory: relative paths from the walk are relative to it.
     cwd: PathBuf,
+    /// The lowest severity that fails the run (the CLI's `--fail-on` replaces it).
     pub fail_on: FailOn,
     /// Check only these extensions (`None`: the built-in selection).
     pub extensions: Option<Vec<String>>,
+    /// The limits every file is read under: the defaults with the policy's `[limits]`
+    /// table applied.
     pub limits: Limits,
     config: Config,
     exclude: Gitignore,
@@ -356,7 +360,7 @@ pub fn absolute(cwd: &Path, path: &Path) -> PathBuf {
 impl Policy {
     /// Checks a configuration and compiles its globs. `cwd` is the absolute current
     /// directory; globs are relative to the policy file's folder (or `cwd` without one).
-    pub fn new(source: Source, config: Config, cwd: &Path) -> Result<Policy, String> {
+    pub(crate) fn new(source: Source, config: Config, cwd: &Path) -> Result<Policy, String> {
         let cwd = absolute(Path::new("/"), cwd);
         let root = match source.path() {
             Some(file) => {
@@ -424,7 +428,7 @@ impl Policy {
     }
 
     /// The absolute current directory the policy was made for.
-    pub fn cwd(&self) -> &Path {
+    pub(crate) fn cwd(&self) -> &Path {
         &self.cwd
     }
 
@@ -447,7 +451,7 @@ impl Policy {
     }
 
     /// Whether `exclude` matches the path (a folder's files are excluded with it).
-    pub fn is_excluded(&self, path: &Path, is_dir: bool) -> bool {
+    pub(crate) fn is_excluded(&self, path: &Path, is_dir: bool) -> bool {
         if self.config.exclude.is_empty() {
             return false;
         }
@@ -461,7 +465,7 @@ impl Policy {
     }
 
     /// The indices of the `per-path` overrides that apply to a file.
-    pub fn overrides_for(&self, path: &Path) -> Vec<usize> {
+    pub(crate) fn overrides_for(&self, path: &Path) -> Vec<usize> {
         if self.overrides.is_empty() {
             return Vec::new();
         }
@@ -481,7 +485,7 @@ impl Policy {
     }
 
     /// The scope made of the top level and these overrides (in this order).
-    pub fn scope(&self, overrides: &[usize]) -> Result<Scope, String> {
+    pub(crate) fn scope(&self, overrides: &[usize]) -> Result<Scope, String> {
         let mut severities: BTreeMap<Rule, Severity> = BTreeMap::new();
         let mut allow: Vec<GlobalEntry> = Vec::new();
         let mut deny: Vec<GlobalEntry> = Vec::new();
@@ -540,7 +544,7 @@ impl Policy {
     }
 
     /// The policy file's name for messages (`pklinspect.toml`, `the built-in policy`).
-    pub fn source_name(&self) -> String {
+    pub(crate) fn source_name(&self) -> String {
         match &self.source {
             Source::Defaults => "the built-in policy".to_string(),
             Source::File(p) => p.display().to_string(),
@@ -674,7 +678,11 @@ mod tests {
         .unwrap();
         let sev = |path: &str| {
             let key = p.overrides_for(Path::new(path));
-            p.scope(&key).unwrap().severity(Rule::UnknownImport)
+            p.scope(&key)
+                .unwrap()
+                .options
+                .rules
+                .severity(Rule::UnknownImport)
         };
         assert_eq!(sev("/repo/a.pkl"), Severity::Error);
         assert_eq!(sev("/repo/models/a.pkl"), Severity::Info);
@@ -682,7 +690,11 @@ mod tests {
         assert_eq!(sev("/elsewhere/models/a.pkl"), Severity::Error);
         // Rules not named keep their default.
         assert_eq!(
-            p.scope(&[]).unwrap().severity(Rule::LibraryImport),
+            p.scope(&[])
+                .unwrap()
+                .options
+                .rules
+                .severity(Rule::LibraryImport),
             Severity::Off
         );
     }

@@ -11,7 +11,14 @@ use crate::reader::Op;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trailing {
     /// `len` raw bytes, preceded by joblib's padding-length byte and padding when `padded`.
-    Raw { len: u64, padded: bool },
+    Raw {
+        /// How many bytes of data follow (after the padding).
+        len: u64,
+        /// Whether joblib's alignment padding comes first (the wrapper's state has
+        /// `numpy_array_alignment_bytes`): one byte giving its length, then that many
+        /// bytes, so that the data can be memory-mapped aligned.
+        padded: bool,
+    },
     /// A complete nested pickle.
     Pickle,
 }

@@ -22,8 +22,12 @@ impl NodeId {
 /// (STRING/BINSTRING), which Python 3 decodes per the loader's `encoding` argument.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BytesKind {
+    /// Python 3 `bytes` (SHORT_BINBYTES, BINBYTES, BINBYTES8).
     Bytes,
+    /// A protocol 5 `bytearray` (BYTEARRAY8), which loads as a mutable buffer.
     ByteArray,
+    /// A Python 2 `str` (STRING, BINSTRING, SHORT_BINSTRING): its bytes, not yet decoded,
+    /// because the text they stand for depends on the loader's `encoding`.
     Py2Str,
 }
 
@@ -63,12 +67,12 @@ pub struct Call {
     pub dict_items: Vec<(NodeId, NodeId)>,
     /// Bytes that follow the object in the stream rather than inside it: joblib writes
     /// an array's data right after its `NumpyArrayWrapper`.
-    pub trailing_payload: Option<Payload>,
+    pub(crate) trailing_payload: Option<Payload>,
 }
 
 /// Array bytes outside the opcode stream.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Payload {
+pub(crate) enum Payload {
     /// `len` raw bytes at `offset` of the stream.
     Raw { offset: usize, len: u64 },
     /// A nested pickle (joblib object arrays), whose root is this node.
@@ -82,42 +86,64 @@ pub enum Payload {
 /// One object of the graph.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Node<'data> {
+    /// `None` (NONE).
     None,
+    /// `True` or `False` (NEWTRUE/NEWFALSE, or protocol 0's `I01`/`I00`).
     Bool(bool),
+    /// An int that fits `i64`, the common case kept unboxed.
     Int(i64),
+    /// An int beyond `i64` (LONG, LONG1, LONG4, or a protocol 0 INT/LONG literal), boxed so
+    /// the rare big value does not widen every node.
     BigInt(Box<BigInt>),
+    /// A float (BINFLOAT, or protocol 0's FLOAT text).
     Float(f64),
     /// Text. Lone surrogates (which a Python `str` may hold) become U+FFFD.
     Str(Cow<'data, str>),
     /// Bytes, borrowed from the stream where they sit in it (owned only when protocol 0
     /// escapes had to be decoded).
     Bytes(Cow<'data, [u8]>, BytesKind),
+    /// A tuple: its items, in order.
     Tuple(Vec<NodeId>),
+    /// A list: its items as APPEND/APPENDS left them.
     List(Vec<NodeId>),
+    /// A dict: key and value pairs in insertion order, repeated keys kept (the last one is
+    /// the value Python would see, as [`Graph::dict_get`] reads it).
     Dict(Vec<(NodeId, NodeId)>),
+    /// A set (EMPTY_SET + ADDITEMS, protocol 4): its items as added, duplicates kept.
     Set(Vec<NodeId>),
+    /// A frozenset (FROZENSET, protocol 4): its items as written, duplicates kept.
     FrozenSet(Vec<NodeId>),
     /// A reference to a module attribute: `globals[index]` of the pickle.
     Global {
+        /// Index into [`Graph::globals`].
         index: u32,
+        /// Offset of the GLOBAL, STACK_GLOBAL or INST opcode that named it here.
         offset: usize,
     },
     /// An object built by a call.
     Call(Box<Call>),
     /// An object the loader's `persistent_load` supplies (PERSID/BINPERSID).
     PersistentId {
+        /// The id the pickle passes to `persistent_load` (for torch, a tuple naming a
+        /// storage).
         pid: NodeId,
+        /// Offset of the PERSID or BINPERSID opcode.
         offset: usize,
     },
     /// An EXT1/2/4 reference to copyreg's extension registry (empty by default).
     Extension {
+        /// The extension code, which only the loading process's registry maps to a global.
         code: i32,
+        /// Offset of the EXT opcode.
         offset: usize,
     },
     /// An out-of-band buffer (NEXT_BUFFER), number `index` of the buffers the loader is given.
     Buffer {
+        /// Which of the loader's buffers, counted from 0 in stream order.
         index: u32,
+        /// Whether READONLY_BUFFER followed, so the loader gets a read-only view.
         readonly: bool,
+        /// Offset of the NEXT_BUFFER opcode.
         offset: usize,
     },
 }
@@ -125,7 +151,9 @@ pub enum Node<'data> {
 /// A distinct global referenced by a pickle, as written in the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GlobalRef<'data> {
+    /// The module, as the stream spells it (a Python 2 name is not normalised here).
     pub module: Cow<'data, str>,
+    /// The attribute of the module, possibly dotted (`Outer.Inner`, protocol 4).
     pub name: Cow<'data, str>,
     /// Offset of the opcode that first referenced it (GLOBAL, STACK_GLOBAL or INST).
     pub offset: usize,
@@ -134,7 +162,7 @@ pub struct GlobalRef<'data> {
 /// Changes applied to nodes that are not calls or native containers (BUILD on a global,
 /// APPEND to a persistent object, …): rare, but kept so nothing the stream does is lost.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Mutation {
+pub(crate) struct Mutation {
     pub target: NodeId,
     pub offset: usize,
     pub kind: MutationKind,
@@ -142,7 +170,7 @@ pub struct Mutation {
 
 /// What a [`Mutation`] did.
 #[derive(Clone, Debug, PartialEq)]
-pub enum MutationKind {
+pub(crate) enum MutationKind {
     State(NodeId),
     Items(Vec<NodeId>),
     Pairs(Vec<(NodeId, NodeId)>),
@@ -156,10 +184,10 @@ pub struct Graph<'data> {
     /// Distinct globals of the stream, in order of first appearance.
     pub globals: Vec<GlobalRef<'data>>,
     /// Mutations of nodes that cannot hold them themselves.
-    pub mutations: Vec<Mutation>,
+    pub(crate) mutations: Vec<Mutation>,
     /// Exact code points of the str nodes that hold lone surrogates (which a Python `str`
     /// can, and Rust's cannot: their [`Node::Str`] has U+FFFD in those places).
-    pub surrogate_strs: std::collections::HashMap<NodeId, Box<[u32]>>,
+    pub(crate) surrogate_strs: std::collections::HashMap<NodeId, Box<[u32]>>,
     /// Nodes below this index belong to pickles already run: a later pickle that changes one
     /// (APPENDS to a list it got through a carried memo) first saves it here, so that if
     /// that pickle fails, [`Graph::truncate`] can put it back. Otherwise the earlier list
@@ -212,11 +240,6 @@ impl<'data> Graph<'data> {
         let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
         self.nodes.push(node);
         id
-    }
-
-    /// Replaces a node (lifting rewrites known constructions in place).
-    pub fn replace(&mut self, id: NodeId, node: Node<'data>) {
-        self.nodes[id.index()] = node;
     }
 
     /// Drops everything added after a snapshot of the lengths (a failed attempt).

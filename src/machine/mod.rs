@@ -8,12 +8,17 @@
 //! as data instead: we cannot know what a global is, so we never guess that it fails.
 //!
 //! This file owns the machine's state and the one `match` that sends each opcode to its
-//! family: [`stack`] (MARK, POP, POP_MARK, DUP), [`values`] (numbers, strings, None and
-//! bools), [`containers`], [`memo`], [`calls`] (globals and the opcodes that call them),
-//! [`build`] (BUILD and the bytes a container writes after an object), [`references`]
-//! (persistent ids, extensions, out-of-band buffers). [`stream`] runs the pickles of a
-//! stream one after another; [`effect`] checks, in debug builds, each opcode's stack effect
-//! against the opcode table.
+//! family (private submodules): `stack` (MARK, POP, POP_MARK, DUP), `values` (numbers,
+//! strings, None and bools), `containers`, `memo`, `calls` (globals and the opcodes that
+//! call them), `build` (BUILD and the bytes a container writes after an object),
+//! `references` (persistent ids, extensions, out-of-band buffers). `stream` runs the
+//! pickles of a stream one after another ([`run_stream`]); `effect` checks, in debug
+//! builds, each opcode's stack effect against the opcode table.
+//!
+//! A lower-level stage: public ([`run_stream`], the [`Graph`] and its [`Node`]s, a
+//! [`BuildHook`]) for the tests that check the machine against CPython and for callers that
+//! need the object graph alone, and it may change between minor versions.
+//! [`crate::inspect()`] runs it itself.
 
 mod args;
 mod build;
@@ -29,9 +34,8 @@ mod stream;
 mod values;
 
 pub use build::{BuildHook, Trailing};
-pub use graph::{
-    BytesKind, Call, CallKind, GlobalRef, Graph, Mutation, MutationKind, Node, NodeId, Payload,
-};
+pub use graph::{BytesKind, Call, CallKind, GlobalRef, Graph, Node, NodeId};
+pub(crate) use graph::{Mutation, MutationKind, Payload};
 pub use stream::{run_stream, Pickle, Stream};
 
 use rustc_hash::FxHashMap as HashMap;

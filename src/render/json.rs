@@ -155,7 +155,7 @@ struct ErrorBody<'a> {
 fn array(a: &ArrayReport) -> ArrayDoc<'_> {
     ArrayDoc {
         path: &a.path,
-        dtype: a.dtype.descr(),
+        dtype: a.dtype.descr().to_json(),
         shape: &a.shape,
         fortran_order: a.fortran_order,
         nbytes: a.nbytes,
