@@ -162,7 +162,8 @@ pub fn run_stream<'data, 'a>(
             memo_carried,
         });
         // Keep the union of memos for a later pickle that might need it.
-        if memo_carried {
+        // (Nothing carried yet: the union is this memo, taken instead of copied.)
+        if memo_carried || carried.len() == 0 {
             carried = memo;
         } else {
             carried.absorb(&memo);
