@@ -258,15 +258,16 @@ fn read_rest(
 
 /// Checks the bytes of a candidate (a file's, or standard input's).
 pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) -> Outcome {
-    let content = select::content(bytes.get(..select::HEAD_LEN).unwrap_or(bytes));
     // A name that says "pickle", or content that starts like one: a failure to read it is a
-    // finding. Content that only starts with an opcode byte must read as a pickle, or fail
-    // like one (`pickle_evidence`), to be reported.
-    let strict = match (candidate.selection, content) {
-        (_, Content::No(identity)) => return not_a_pickle(candidate, bytes, identity, scope),
-        (Selection::Pickle, _) | (_, Content::Pickle) => true,
-        _ => false,
-    };
+    // finding (which says what the file is, if it is not a pickle at all). Content that only
+    // starts with an opcode byte must read as a pickle, or fail like one
+    // (`pickle_evidence`), to be reported. The content test is not needed for the first.
+    let strict = candidate.selection == Selection::Pickle
+        || match select::content(bytes.get(..select::HEAD_LEN).unwrap_or(bytes)) {
+            Content::No(identity) => return not_a_pickle(candidate, bytes, identity, scope),
+            Content::Pickle => true,
+            Content::Maybe => false,
+        };
     // The reader is written not to panic on any input; if it ever does, that file is
     // reported (as not checked, exit code 2) and the run goes on.
     let inspected = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -387,7 +388,19 @@ fn from_report(candidate: &Candidate, report: Report) -> FileResult {
 fn from_error(candidate: &Candidate, bytes: &[u8], e: &Error, scope: &Scope) -> FileResult {
     // "not a pickle but an HTML document" says more than "unknown opcode byte 0x3c".
     let clearer = container::not_a_pickle(bytes, e);
-    let e = clearer.as_ref().unwrap_or(e);
+    if clearer.is_some() {
+        let head = bytes.get(..select::HEAD_LEN).unwrap_or(bytes);
+        return match not_a_pickle(candidate, bytes, container::identify(head), scope) {
+            Outcome::Checked(file) => file,
+            // Not reached: a candidate chosen by name is always reported.
+            Outcome::Skipped(_) => FileResult::unreadable(
+                candidate.name.clone(),
+                candidate.path.clone(),
+                e.message().to_string(),
+                scope,
+            ),
+        };
+    }
     let rule = if matches!(e.kind(), ErrorKind::LimitExceeded(_)) {
         Rule::LimitExceeded
     } else {

@@ -173,25 +173,36 @@ const DECODED_HEAD_LEN: usize = 512;
 /// Archives are always worth opening. For a compressed stream the first decoded bytes are
 /// tested the same way: a gzipped CSV is text, not a pickle.
 pub fn content(head: &[u8]) -> Content {
+    // Zip and `.npy` by their magic alone: reading a zip's central directory (what
+    // `sniff` does to tell torch from npz) is the check's job, not the selection's.
+    if is_zip_or_npy(head) {
+        return Content::Pickle;
+    }
     let kind = container::sniff(head);
-    match kind {
-        ContainerKind::Npy | ContainerKind::Npz | ContainerKind::TorchZip | ContainerKind::Zip => {
-            Content::Pickle
-        }
-        ContainerKind::Pickle => stream_content(head),
-        _ => match container::decoded_prefix(kind, head, DECODED_HEAD_LEN) {
-            Some(prefix) => stream_content(&prefix),
+    if kind.is_compressed() {
+        match container::decoded_prefix(kind, head, DECODED_HEAD_LEN) {
+            Some(prefix) if is_zip_or_npy(&prefix) => Content::Pickle,
+            Some(prefix) => match container::sniff(&prefix) {
+                ContainerKind::Pickle => stream_content(&prefix),
+                _ => Content::Pickle,
+            },
             None => Content::Pickle,
-        },
+        }
+    } else {
+        stream_content(head)
     }
 }
 
-/// The content test of a stream (a file's start, or a compressed file's decoded start).
+fn is_zip_or_npy(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+        || bytes.starts_with(b"PK\x05\x06")
+        || bytes.starts_with(container::NPY_MAGIC)
+}
+
+/// The content test of a stream that [`container::sniff`] calls a pickle (a file's start,
+/// or a compressed file's decoded start).
 fn stream_content(bytes: &[u8]) -> Content {
-    if starts_with_proto(bytes)
-        || container::archive_magic(bytes).is_some()
-        || container::sniff(bytes) != ContainerKind::Pickle
-    {
+    if starts_with_proto(bytes) || container::archive_magic(bytes).is_some() {
         Content::Pickle
     } else if bytes
         .first()
