@@ -9,7 +9,7 @@
 //! load as a pickle still read like one ([`pickle_evidence`]).
 
 use super::{sniff, ContainerKind};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::opcode::Opcode;
 use crate::reader::{Arg, OpReader};
 
@@ -194,9 +194,13 @@ pub fn pickle_evidence(bytes: &[u8]) -> bool {
 /// says what the input is instead (`not a pickle but an empty file`), when the bytes are
 /// one of the things a pickle is mistaken for ([`identify`]) and do not read like a pickle
 /// ([`pickle_evidence`]). `None`: the loader's error says it best (a container, binary data,
-/// a damaged pickle).
+/// a damaged pickle, a limit).
 pub fn not_a_pickle(bytes: &[u8], error: &Error) -> Option<Error> {
-    if sniff(bytes) != ContainerKind::Pickle
+    // A limit, an I/O error or a bug is not about what the bytes are.
+    if matches!(
+        error.kind(),
+        ErrorKind::LimitExceeded(_) | ErrorKind::Io | ErrorKind::Internal
+    ) || sniff(bytes) != ContainerKind::Pickle
         || archive_magic(bytes).is_some()
         || matches!(bytes, [0x80, ..])
         || pickle_evidence(bytes)
@@ -205,6 +209,16 @@ pub fn not_a_pickle(bytes: &[u8], error: &Error) -> Option<Error> {
     }
     match identify(bytes) {
         Identity::Binary => None,
+        // A protocol 0 pickle is text too: keep what reading it as one found, and where.
+        Identity::Text => Some(Error::new(
+            error.kind(),
+            error.offset(),
+            format!(
+                "not a pickle but {} (read as a pickle: {})",
+                describe(Identity::Text, bytes),
+                error.message()
+            ),
+        )),
         identity => Some(Error::new(
             error.kind(),
             0,
@@ -254,6 +268,33 @@ mod tests {
         tar[257..262].copy_from_slice(b"ustar");
         assert_eq!(archive_magic(&tar), Some("tar"));
         assert_eq!(archive_magic(b"(lp0\n."), None);
+    }
+
+    #[test]
+    fn a_clearer_error_only_for_what_is_not_a_pickle() {
+        let opcode = Error::new(ErrorKind::UnknownOpcode, 0, "unknown opcode byte 0x76");
+        let lfs = b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 1\n";
+        let e = not_a_pickle(lfs, &opcode).unwrap();
+        assert!(e
+            .message()
+            .starts_with("not a pickle but a Git LFS pointer"));
+        // Text keeps what the reader found, and where.
+        let bad = Error::new(
+            ErrorKind::InvalidArgument,
+            0,
+            "STRING argument is not quoted",
+        );
+        let e = not_a_pickle(b"S'abc\n.", &bad).unwrap();
+        assert!(e.message().contains("plain text") && e.message().contains("not quoted"));
+        // A limit is about the limit, whatever the bytes.
+        let limit = Error::new(
+            ErrorKind::LimitExceeded(crate::limits::Limit::Depth),
+            3,
+            "too deep",
+        );
+        assert!(not_a_pickle(b"hello", &limit).is_none());
+        // A damaged binary pickle keeps its error.
+        assert!(not_a_pickle(b"\x80\x04\x95", &opcode).is_none());
     }
 
     #[test]
