@@ -229,6 +229,11 @@ fn what_is_not_a_pickle_is_named_instead_of_an_opcode_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Git LFS pointer"), "{stderr}");
     assert!(!stderr.contains("unknown opcode byte 0x76"), "{stderr}");
+    // So does extract.
+    let out = run(d, &["extract", "model.pkl", "--to", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("Git LFS pointer"), "{stderr}");
     for (name, what) in [
         ("login.pkl", "HTML"),
         ("empty.pkl", "empty file"),
@@ -368,6 +373,20 @@ fn in_a_git_work_tree_lint_checks_what_is_committed() {
     );
     // .gitignore itself is text.
     assert_eq!(doc["summary"]["skipped_by_reason"], json!({"text": 1}));
+
+    // --no-ignore: untracked files that git ignores too.
+    let (doc, _) = lint_json(d, &["--no-ignore"]);
+    assert_eq!(
+        names(&doc),
+        [
+            ".hidden/evil.pkl",
+            "build/forced.pkl",
+            "build/ignored.pkl",
+            "models/weights.bin",
+            "new.pkl",
+            "scratch.tmp.pkl"
+        ]
+    );
 
     // A folder inside the work tree: the same, below it; names as given.
     let (doc, _) = lint_json(d, &["build"]);

@@ -266,6 +266,9 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
         || match select::content(bytes.get(..select::HEAD_LEN).unwrap_or(bytes)) {
             Content::No(identity) => return not_a_pickle(candidate, bytes, identity, scope),
             Content::Pickle => true,
+            Content::Maybe if !worth_decompressing(bytes) => {
+                return Outcome::Skipped(container::identify(&decoded_head(bytes)).reason())
+            }
             Content::Maybe => false,
         };
     // The reader is written not to panic on any input; if it ever does, that file is
@@ -307,6 +310,39 @@ fn looks_like_a_pickle(bytes: &[u8]) -> bool {
             .is_some_and(|decoded| container::pickle_evidence(&decoded))
     } else {
         container::pickle_evidence(bytes)
+    }
+}
+
+/// For a file that starts with an opcode byte: whether it is worth reading in full. A raw
+/// file always is (the reader stops at the first bad byte); a compressed one (a gzipped CSV
+/// starts with a letter too) only when its first decoded MiB reads as pickle opcodes up to
+/// a STOP or up to the end of that MiB, or shows [`container::pickle_evidence`]: decoding a
+/// gigabyte of text to learn that its first byte is not a pickle would make the walk slow.
+fn worth_decompressing(bytes: &[u8]) -> bool {
+    let kind = container::sniff(bytes.get(..select::HEAD_LEN).unwrap_or(bytes));
+    if !kind.is_compressed() {
+        return true;
+    }
+    let Some(prefix) = container::decoded_prefix(kind, bytes, EVIDENCE_DECODED_LEN) else {
+        return true;
+    };
+    if container::pickle_evidence(&prefix) {
+        return true;
+    }
+    let cut = prefix.len() >= EVIDENCE_DECODED_LEN;
+    let mut reader = crate::reader::OpReader::new(&prefix, 0).without_frame_check();
+    loop {
+        match reader.next_op() {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                return cut
+                    && matches!(
+                        e.kind(),
+                        ErrorKind::Truncated | ErrorKind::LengthPastEnd | ErrorKind::MissingNewline
+                    )
+            }
+        }
     }
 }
 
