@@ -159,6 +159,13 @@ rules! {
         "the file could not be read at all (permissions, an I/O error)",
         "pklinspect could not open or read the file, so nothing in it was checked. `lint` exits \
          with code 2 whatever this rule's severity: a check that did not happen is not a pass.";
+    LfsPointer = "lfs-pointer", Warning, category: None, security: None,
+        "the file is a Git LFS pointer: the model it stands for was not fetched",
+        "Git LFS replaces large files by a three-line pointer (`version \
+         https://git-lfs.github.com/spec/v1`, an oid, a size). A checkout without LFS \
+         (actions/checkout leaves pointers unless `lfs: true`) has only the pointer, so the real \
+         file was not checked, and loading the pointer fails. Fetch the LFS objects (`git lfs \
+         pull`, or `with: lfs: true` in actions/checkout) before linting.";
 }
 
 impl Rule {
@@ -251,6 +258,7 @@ mod tests {
                 "trailing-data",
                 "limit-exceeded",
                 "unreadable",
+                "lfs-pointer",
             ]
         );
     }

@@ -311,7 +311,7 @@ fn lint_tree() -> tempfile::TempDir {
     write("data/truncated_system.pkl", &truncated_system_call());
     // Looked at by content and skipped: counted in the summary.
     write("data/blob.bin", b"not a pickle\n");
-    // Not a pickle name: not looked at.
+    // Text: looked at by content and skipped, like `.ignore` (hidden files are walked).
     write("README.txt", b"hello\n");
     write("ignored.pkl", &fixture_bytes("hostile/eval_p0.pkl"));
     write(".ignore", b"ignored.pkl\n");

@@ -243,12 +243,12 @@ fn look_alikes_and_non_pickles_are_not_flagged() {
         "ordered.pkl",
         b"\x80\x02ccollections\nOrderedDict\n)R}b.",
     );
-    // Files whose names allow a pickle but whose content is something else: skipped.
+    // Files whose content is something else, whatever their names: skipped, by reason.
     write(d, "LICENSE", b"hello world, this text mentions os.system\n");
     write(d, "Makefile", b"all:\n\tcc -o x x.c\n");
     write(d, "site.pth", b"import os; os.system('echo')\n");
     write(d, "firmware.bin", &[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]);
-    write(d, "notes.txt.gz", &gzip(b"\x80\x04not checked: .txt"));
+    write(d, "notes.txt.gz", &gzip(b"notes, gzipped"));
     write(d, "text.dat", &gzip(b"plain text, gzipped"));
     write(d, "README.md", b"# not a pickle\n");
     let (doc, code) = lint_json(d, &[]);
@@ -264,8 +264,12 @@ fn look_alikes_and_non_pickles_are_not_flagged() {
         assert_eq!(entry["verdict"], "portable", "{entry}");
         assert_eq!(entry["findings"], serde_json::json!([]));
     }
-    // LICENSE, Makefile, site.pth, firmware.bin and text.dat were looked at and skipped.
-    assert_eq!(doc["summary"]["skipped"], 5);
+    // All the others were looked at and skipped, counted by what they are.
+    assert_eq!(doc["summary"]["skipped"], 7);
+    assert_eq!(
+        doc["summary"]["skipped_by_reason"],
+        serde_json::json!({"text": 6, "binary": 1})
+    );
 }
 
 #[test]
@@ -360,22 +364,25 @@ fn gitignore_ignore_hidden_and_symbolic_links_are_handled_as_documented() {
             .map(|f| f["file"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(names(&[]), ["kept.pkl"]);
+    // Outside a git work tree, hidden files are walked by default (a security scan).
+    assert_eq!(names(&[]), [".h.pkl", ".hidden/h.pkl", "kept.pkl"]);
+    // ripgrep's rules on request.
+    assert_eq!(names(&["--walk", "ripgrep"]), ["kept.pkl"]);
     assert_eq!(
-        names(&["--no-ignore"]),
+        names(&["--walk", "ripgrep", "--no-ignore"]),
         ["ignored/a.pkl", "kept.pkl", "sub/local.pkl", "x.skip.pkl"]
     );
     assert_eq!(
-        names(&["--hidden"]),
+        names(&["--walk", "ripgrep", "--hidden"]),
         [".h.pkl", ".hidden/h.pkl", "kept.pkl"]
     );
     assert_eq!(
-        names(&["--follow"]),
+        names(&["--walk", "ripgrep", "--follow"]),
         ["kept.pkl", "link.pkl", "linked_dir/target.pkl"]
     );
     // Named paths: ignore rules do not apply, symbolic links are followed.
     assert_eq!(
-        names(&["ignored/a.pkl", "link.pkl", "."]),
+        names(&["--walk", "ripgrep", "ignored/a.pkl", "link.pkl", "."]),
         ["./kept.pkl", "ignored/a.pkl", "link.pkl"]
     );
 }

@@ -146,8 +146,11 @@ fn the_command_line_beats_the_policy_file() {
         "pklinspect.toml",
         b"fail-on = \"never\"\nextensions = [\"pt\"]\n",
     );
-    // The policy: nothing fails, only .pt files.
+    // The policy: nothing fails, only .pt files. There are none: a run that checked no file
+    // is exit 2, unless that is expected.
     let (doc, code) = lint(d, &[]);
+    assert_eq!((code, doc["summary"]["files"].as_u64()), (2, Some(0)));
+    let (doc, code) = lint(d, &["--allow-empty"]);
     assert_eq!((code, doc["summary"]["files"].as_u64()), (0, Some(0)));
     // The command line: pkl files, fail on warnings.
     let (doc, code) = lint(d, &["--extensions", "pkl", "--fail-on", "error"]);

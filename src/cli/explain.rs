@@ -64,7 +64,9 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
                 }
             },
             Err(e) => {
-                let e = super::limits::with_hint(&e);
+                // "not a pickle but a Git LFS pointer" rather than "unknown opcode byte 0x76".
+                let e = pklinspect::container::not_a_pickle(input.bytes(), &e)
+                    .unwrap_or_else(|| super::limits::with_hint(&e));
                 report(&name, &e);
                 if args.format == Format::Json {
                     documents.push(render::json::error_value(&name, &e));

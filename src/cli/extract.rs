@@ -172,7 +172,11 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
         Err(e) => {
             match Refusal::of(&e) {
                 Some(refusal) => report(&name, format!("{e} ({})", force_hint(refusal))),
-                None => report(&name, super::limits::with_hint(&e)),
+                None => report(
+                    &name,
+                    pklinspect::container::not_a_pickle(input.bytes(), &e)
+                        .unwrap_or_else(|| super::limits::with_hint(&e)),
+                ),
             }
             Status::Failure
         }

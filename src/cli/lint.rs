@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use pklinspect::lint::{self, output, sarif, FailOn, Linter, Policy};
+use pklinspect::lint::{self, output, sarif, FailOn, Linter, Policy, WalkMode};
 
 use super::{is_broken_pipe, report, ColorChoice, Status};
 
@@ -37,6 +37,31 @@ pub(crate) enum FailOnArg {
     Never,
 }
 
+/// `--walk`: which files of a folder are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum WalkArg {
+    /// Inside a git work tree, what git tracks plus untracked files it does not ignore;
+    /// elsewhere, like `files`.
+    Auto,
+    /// What git tracks plus untracked files it does not ignore (an error outside a work tree).
+    Git,
+    /// Every file, hidden ones included, minus what .gitignore and .ignore leave out.
+    Files,
+    /// ripgrep's rules: .gitignore and .ignore honoured, hidden files skipped (see --hidden).
+    Ripgrep,
+}
+
+impl From<WalkArg> for WalkMode {
+    fn from(arg: WalkArg) -> WalkMode {
+        match arg {
+            WalkArg::Auto => WalkMode::Auto,
+            WalkArg::Git => WalkMode::Git,
+            WalkArg::Files => WalkMode::Files,
+            WalkArg::Ripgrep => WalkMode::Ripgrep,
+        }
+    }
+}
+
 impl From<FailOnArg> for FailOn {
     fn from(arg: FailOnArg) -> FailOn {
         match arg {
@@ -50,14 +75,21 @@ impl From<FailOnArg> for FailOn {
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Files are pickles by name (.pkl .pickle .joblib .pt .npy .npz, also under .gz/.bz2/.xz/\
-.lzma/.lz4/.zlib), or by content (.p .pth .bin .ckpt .sav .dat and files without an \
-extension). Folders are walked like ripgrep: .gitignore and .ignore are honoured, hidden \
-files and symbolic links skipped. The policy is pklinspect.toml or [tool.pklinspect] in \
+Files are chosen by content, never by name alone: every regular file is sniffed from its \
+first bytes (pickle opcodes of any protocol, zip, 7z, tar, .npy, every compression), and \
+the ones that may hold a pickle are checked; the others are counted as skipped, by reason. \
+.pkl .pickle .joblib .pt .npy .npz files must be pickles: one that is text, HTML or an image \
+is a finding. A Git LFS pointer where a model should be is an lfs-pointer warning.
+
+Which files of a folder: inside a git work tree, what git tracks (hidden and force-added \
+files included) plus untracked files that are not ignored; outside one, every file \
+(hidden ones included) that .gitignore and .ignore do not leave out. --walk ripgrep \
+restores ripgrep's rules (hidden files and symbolic links skipped). FIFOs, sockets and \
+devices are never opened. The policy is pklinspect.toml or [tool.pklinspect] in \
 pyproject.toml, found upward from the current directory. `pklinspect rules` lists the rules.
 
-Exit codes: 0 no finding at or above --fail-on, 1 some, 2 usage or policy error or a file \
-that could not be read.")]
+Exit codes: 0 no finding at or above --fail-on, 1 some, 2 usage or policy error, a file \
+that could not be read, or a run that checked no file (unless --allow-empty).")]
 pub(crate) struct LintArgs {
     /// Files and folders to check [default: the current directory]; `-` reads one file from
     /// standard input.
@@ -90,15 +122,27 @@ pub(crate) struct LintArgs {
     #[arg(long, value_delimiter = ',', value_name = "EXT,...")]
     extensions: Option<Vec<String>>,
 
-    /// Also walk hidden files and folders (`.git` folders are always skipped).
+    /// Which files of a folder are checked: auto (git's files inside a git work tree, else
+    /// every file), git (fail outside a work tree), files (every file, hidden ones
+    /// included, minus ignore files), ripgrep (ripgrep's rules: hidden files skipped).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = WalkArg::Auto)]
+    walk: WalkArg,
+
+    /// With --walk ripgrep, also walk hidden files and folders (the other modes include
+    /// them; `.git` folders are always skipped).
     #[arg(long)]
     hidden: bool,
+
+    /// Exit with 0 (not 2) when no file was checked.
+    #[arg(long)]
+    allow_empty: bool,
 
     /// Follow symbolic links met during the walk.
     #[arg(short = 'L', long)]
     follow: bool,
 
-    /// Do not honour .gitignore, .ignore and git exclude files.
+    /// Do not honour .gitignore, .ignore and git exclude files (in a git work tree: also
+    /// check untracked files that git ignores).
     #[arg(long)]
     no_ignore: bool,
 
@@ -180,6 +224,10 @@ pub(crate) fn run(args: &LintArgs) -> Status {
         lint::Status::Clean => Status::Success,
         lint::Status::Findings => Status::Findings,
         lint::Status::Unreadable => Status::Failure,
+        lint::Status::NothingChecked => {
+            report("lint", output::nothing_checked(&run));
+            Status::Failure
+        }
     };
 
     let written = match args.format {
@@ -211,6 +259,8 @@ pub(crate) fn run(args: &LintArgs) -> Status {
 /// The run the flags ask for: PATHs (`-`: standard input), `--files-from`, the walk's flags.
 fn linter(args: &LintArgs, policy: Policy) -> Result<Linter<'static>, String> {
     let mut linter = Linter::new(policy)
+        .walk_mode(args.walk.into())
+        .allow_empty(args.allow_empty)
         .hidden(args.hidden)
         .follow(args.follow)
         .no_ignore(args.no_ignore)

@@ -12,6 +12,7 @@
 //! container itself.
 
 mod compressed;
+mod identify;
 mod npy;
 mod open;
 mod pyliteral;
@@ -20,6 +21,9 @@ mod zipfile;
 
 pub(crate) use compressed::decoded_prefix;
 pub use compressed::decompress;
+pub use identify::{
+    archive_magic, describe, identify, not_a_pickle, pickle_evidence, Identity, LFS_POINTER_PREFIX,
+};
 pub use npy::{descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader};
 pub(crate) use npy::{MAX_NPY_HEADER_DEPTH, NPY_MAGIC};
 pub(crate) use open::{in_member, open, NpyPart, Opened, Part, StreamPart};

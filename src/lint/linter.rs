@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use super::policy::{self, Policy};
 use super::select::Extensions;
-use super::walk::{self, Candidate, Root, WalkOptions};
+use super::walk::{self, Candidate, Root, WalkMode, WalkOptions};
 use super::{check_all, repository_root, FileResult, Run};
 
 /// A lint run to make: build it with the methods below, then [`Linter::run`].
@@ -43,6 +43,7 @@ pub struct Linter<'a> {
     roots: Option<Vec<Root>>,
     stdin: Option<Box<dyn Read + 'a>>,
     walk: WalkOptions,
+    allow_empty: bool,
 }
 
 impl fmt::Debug for Linter<'_> {
@@ -52,6 +53,7 @@ impl fmt::Debug for Linter<'_> {
             .field("roots", &self.roots)
             .field("stdin", &self.stdin.is_some())
             .field("walk", &self.walk)
+            .field("allow_empty", &self.allow_empty)
             .finish()
     }
 }
@@ -65,6 +67,7 @@ impl<'a> Linter<'a> {
             roots: None,
             stdin: None,
             walk: WalkOptions::default(),
+            allow_empty: false,
         }
     }
 
@@ -97,7 +100,23 @@ impl<'a> Linter<'a> {
         self
     }
 
-    /// Walks hidden files and folders too (`.git` folders are always skipped).
+    /// Which files of a folder are checked: by default ([`WalkMode::Auto`]) what git tracks
+    /// plus untracked files it does not ignore inside a git work tree, else every file that
+    /// ignore files do not leave out, hidden ones included.
+    pub fn walk_mode(mut self, mode: WalkMode) -> Linter<'a> {
+        self.walk.mode = mode;
+        self
+    }
+
+    /// A run that checks no file is [`Status::Clean`](super::Status::Clean) rather than
+    /// [`Status::NothingChecked`](super::Status::NothingChecked).
+    pub fn allow_empty(mut self, yes: bool) -> Linter<'a> {
+        self.allow_empty = yes;
+        self
+    }
+
+    /// With [`WalkMode::Ripgrep`], walks hidden files and folders too (`.git` folders are
+    /// always skipped; the other modes include hidden files).
     pub fn hidden(mut self, yes: bool) -> Linter<'a> {
         self.walk.hidden = yes;
         self
@@ -141,6 +160,7 @@ impl<'a> Linter<'a> {
             roots,
             stdin,
             walk: mut walk_options,
+            allow_empty,
         } = self;
         let roots = match roots {
             Some(roots) => roots,
@@ -175,7 +195,7 @@ impl<'a> Linter<'a> {
             None => None,
         };
         let policy_error = |message| LintError::new(Some(policy.source_name()), message);
-        let (mut files, skipped) = pool
+        let (mut files, mut skipped) = pool
             .install(|| check_all(&candidates, &policy, stdin_bytes.as_deref()))
             .map_err(policy_error)?;
         // Paths that could not be read at all are listed as files with an `unreadable`
@@ -210,10 +230,19 @@ impl<'a> Linter<'a> {
                 ))
             });
         }
+        for (reason, n) in found.skipped {
+            *skipped.entry(reason).or_default() += n;
+        }
+        let skipped_by_reason: std::collections::BTreeMap<String, u64> = skipped
+            .into_iter()
+            .map(|(reason, n)| (reason.to_string(), n))
+            .collect();
         let cwd = policy.cwd().to_path_buf();
         Ok(Run {
             files,
-            skipped: skipped + found.excluded,
+            skipped: skipped_by_reason.values().sum(),
+            skipped_by_reason,
+            allow_empty,
             warnings,
             duration: started.elapsed(),
             root: repository_root(&policy::absolute(Path::new("/"), &cwd)),
@@ -338,7 +367,9 @@ mod tests {
             .any(|f| f.rule == crate::rules::Rule::CodeExec));
         assert_eq!(run.status(), Status::Findings);
         assert_eq!(run.status().exit_code(), 1);
-        assert_eq!(run.skipped, 0, "notes.txt is not even a candidate by name");
+        // notes.txt is looked at (by content, never by name) and skipped as text.
+        assert_eq!(run.skipped, 1);
+        assert_eq!(run.skipped_by_reason.get("text"), Some(&1));
     }
 
     #[test]

@@ -33,12 +33,13 @@ use crate::inspect::inspect;
 use crate::report::{Detected, Finding, Report};
 use crate::rules::{Rule, Severity};
 
+use crate::container::Identity;
 pub use linter::{read_path_list, LintError, Linter};
 pub(crate) use policy::Scope;
 pub use policy::{ConfigError, FailOn, Policy, Source};
 use select::{Content, Selection};
 pub(crate) use walk::Candidate;
-pub use walk::Problem;
+pub use walk::{Problem, WalkMode};
 
 /// The schema id of `lint --format json`.
 pub const LINT_SCHEMA: &str = "pklinspect.lint/1";
@@ -114,17 +115,77 @@ fn push(findings: &mut Vec<Finding>, scope: &Scope, detected: Detected) {
     findings.extend(judge(&scope.options.rules, detected));
 }
 
-/// Checks a file on disk. `None` when it is not a pickle by content (and its name did not
-/// say it is one).
-pub(crate) fn check(candidate: &Candidate, scope: &Scope) -> Option<FileResult> {
-    match open(&candidate.path) {
-        Ok(input) => check_bytes(candidate, input.bytes(), scope),
-        Err(e) => Some(FileResult::unreadable(
+/// What became of one candidate.
+pub(crate) enum Outcome {
+    /// Checked: listed in the run.
+    Checked(FileResult),
+    /// Not checked, for this reason (a [`SkipReason`] key).
+    Skipped(&'static str),
+}
+
+/// Why files were not checked: the keys of [`Run::skipped_by_reason`].
+pub struct SkipReason;
+
+impl SkipReason {
+    /// Left out by the policy's `exclude`.
+    pub const EXCLUDED: &'static str = "excluded";
+    /// Left out by `--extensions` (or the policy's `extensions`).
+    pub const EXTENSION: &'static str = "extension";
+    /// A symbolic link met by the walk (not followed without `--follow`).
+    pub const SYMLINK: &'static str = "symlink";
+    /// A FIFO, socket or device: refused without being read.
+    pub const NOT_REGULAR: &'static str = "not-regular";
+    /// Listed by git but missing from the work tree (deleted, not yet committed).
+    pub const MISSING: &'static str = "missing";
+}
+
+/// Checks a file on disk. It is opened only when it is a regular file (a FIFO, a socket or
+/// a device is never opened: reading one could block forever or never end), and read in
+/// full only when its first bytes may be a pickle ([`select::content`]).
+pub(crate) fn check(candidate: &Candidate, scope: &Scope) -> Outcome {
+    let unreadable = |message: String| {
+        Outcome::Checked(FileResult::unreadable(
             candidate.name.clone(),
             candidate.path.clone(),
-            format!("cannot read: {e}"),
+            message,
             scope,
-        )),
+        ))
+    };
+    if !candidate.regular {
+        // Found by listing (git), not by a walk that saw its type: look before opening.
+        let meta = match std::fs::symlink_metadata(&candidate.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !candidate.named => {
+                return Outcome::Skipped(SkipReason::MISSING)
+            }
+            Err(e) => return unreadable(format!("cannot read: {e}")),
+        };
+        let meta = if meta.file_type().is_symlink() {
+            if !candidate.follow {
+                return Outcome::Skipped(SkipReason::SYMLINK);
+            }
+            match std::fs::metadata(&candidate.path) {
+                Ok(meta) => meta,
+                Err(e) => return unreadable(format!("cannot read: {e}")),
+            }
+        } else {
+            meta
+        };
+        if !meta.is_file() {
+            return Outcome::Skipped(SkipReason::NOT_REGULAR);
+        }
+    }
+    match read_candidate(&candidate.path) {
+        Ok(Read::NotRegular) => Outcome::Skipped(SkipReason::NOT_REGULAR),
+        Ok(Read::Whole(input)) => check_bytes(candidate, input.bytes(), scope),
+        Ok(Read::Head { file, head, len }) => match select::content(&head) {
+            Content::No(identity) => not_a_pickle(candidate, &head, identity, scope),
+            _ => match read_rest(file, head, len, &candidate.path) {
+                Ok(input) => check_bytes(candidate, input.bytes(), scope),
+                Err(e) => unreadable(format!("cannot read: {e}")),
+            },
+        },
+        Err(e) => unreadable(format!("cannot read: {e}")),
     }
 }
 
@@ -136,50 +197,96 @@ pub(crate) fn check(candidate: &Candidate, scope: &Scope) -> Option<FileResult> 
 /// are never read.
 pub(crate) const READ_LIMIT: u64 = 1 << 20;
 
-/// Opens a file: small files are read ([`Input::read`]), large ones mapped ([`Input::open`]).
-fn open(path: &Path) -> std::io::Result<Input> {
+/// Files up to this size are read whole in one `read`: as cheap as reading their start.
+/// Larger ones are read [`select::HEAD_LEN`] bytes first, and the rest only when those may
+/// be a pickle.
+const WHOLE_LIMIT: u64 = 64 << 10;
+
+/// A file as far as [`read_candidate`] read it.
+enum Read {
+    /// Not a regular file after all (it changed since the walk saw it): not read.
+    NotRegular,
+    /// All of it.
+    Whole(Input),
+    /// Its first bytes; `len` is its size.
+    Head {
+        file: std::fs::File,
+        head: Vec<u8>,
+        len: u64,
+    },
+}
+
+/// Opens a regular file and reads it whole when small, else its first bytes.
+fn read_candidate(path: &Path) -> std::io::Result<Read> {
+    use std::io::Read as _;
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
-    if meta.is_file() && meta.len() <= READ_LIMIT {
-        Input::read_len(&file, meta.len())
-    } else {
-        Input::open(path)
+    if !meta.is_file() {
+        return Ok(Read::NotRegular);
     }
+    let len = meta.len();
+    if len <= WHOLE_LIMIT {
+        return Ok(Read::Whole(Input::read_len(&file, len)?));
+    }
+    let mut head = Vec::with_capacity(select::HEAD_LEN);
+    (&file)
+        .take(select::HEAD_LEN as u64)
+        .read_to_end(&mut head)?;
+    Ok(Read::Head { file, head, len })
+}
+
+/// The rest of a file whose head was read: read into memory up to [`READ_LIMIT`], mapped
+/// beyond it (its array payloads are never read).
+fn read_rest(
+    file: std::fs::File,
+    mut head: Vec<u8>,
+    len: u64,
+    path: &Path,
+) -> std::io::Result<Input> {
+    use std::io::Read as _;
+    if len > READ_LIMIT {
+        return Input::open(path);
+    }
+    let capacity = usize::try_from(len).map_err(std::io::Error::other)?;
+    head.reserve_exact(capacity.saturating_sub(head.len()));
+    let rest = len.saturating_sub(head.len() as u64);
+    (&file).take(rest).read_to_end(&mut head)?;
+    Ok(Input::Owned(head))
 }
 
 /// Checks the bytes of a candidate (a file's, or standard input's).
-pub(crate) fn check_bytes(
-    candidate: &Candidate,
-    bytes: &[u8],
-    scope: &Scope,
-) -> Option<FileResult> {
-    // With a name that says "pickle", or content that starts like one, a failure to read it
-    // is a finding; a file that only might be a pickle must read as one to be reported.
-    let strict = match candidate.selection {
-        Selection::Skip => return None,
-        Selection::Pickle => true,
-        Selection::IfPickle => match select::content(bytes) {
+pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) -> Outcome {
+    // A name that says "pickle", or content that starts like one: a failure to read it is a
+    // finding (which says what the file is, if it is not a pickle at all). Content that only
+    // starts with an opcode byte must read as a pickle, or fail like one
+    // (`pickle_evidence`), to be reported. The content test is not needed for the first.
+    let strict = candidate.selection == Selection::Pickle
+        || match select::content(bytes.get(..select::HEAD_LEN).unwrap_or(bytes)) {
+            Content::No(identity) => return not_a_pickle(candidate, bytes, identity, scope),
             Content::Pickle => true,
+            Content::Maybe if !worth_decompressing(bytes) => {
+                return Outcome::Skipped(container::identify(&decoded_head(bytes)).reason())
+            }
             Content::Maybe => false,
-            Content::No => return None,
-        },
-    };
+        };
     // The reader is written not to panic on any input; if it ever does, that file is
     // reported (as not checked, exit code 2) and the run goes on.
     let inspected = std::panic::catch_unwind(AssertUnwindSafe(|| {
         inspect(&candidate.name, bytes, &scope.options)
     }));
     match inspected {
-        Ok(Ok(report)) => Some(from_report(candidate, report)),
-        Ok(Err(_)) if !strict => None,
-        Ok(Err(e)) => Some(from_error(candidate, bytes, &e, scope)),
+        Ok(Ok(report)) => Outcome::Checked(from_report(candidate, report)),
+        Ok(Err(e)) if strict || looks_like_a_pickle(bytes) => {
+            Outcome::Checked(from_error(candidate, bytes, &e, scope))
+        }
+        Ok(Err(_)) => Outcome::Skipped(container::identify(&decoded_head(bytes)).reason()),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_default();
-            Some(FileResult::unreadable(
+            Outcome::Checked(FileResult::unreadable(
                 candidate.name.clone(),
                 candidate.path.clone(),
                 format!("internal error while reading it (a bug in pklinspect): {what}"),
@@ -187,6 +294,110 @@ pub(crate) fn check_bytes(
             ))
         }
     }
+}
+
+/// How far [`looks_like_a_pickle`] decodes a compressed stream.
+const EVIDENCE_DECODED_LEN: usize = 1 << 20;
+
+/// For bytes that start with an opcode (raw or decompressed) and failed to load: whether
+/// they read like a pickle all the same ([`container::pickle_evidence`]).
+fn looks_like_a_pickle(bytes: &[u8]) -> bool {
+    let kind = container::sniff(bytes.get(..select::HEAD_LEN).unwrap_or(bytes));
+    if kind.is_compressed() {
+        container::decoded_prefix(kind, bytes, EVIDENCE_DECODED_LEN)
+            .is_some_and(|decoded| container::pickle_evidence(&decoded))
+    } else {
+        container::pickle_evidence(bytes)
+    }
+}
+
+/// For a file that starts with an opcode byte: whether it is worth reading in full. A raw
+/// file always is (the reader stops at the first bad byte); a compressed one (a gzipped CSV
+/// starts with a letter too) only when its first decoded MiB reads as pickle opcodes up to
+/// a STOP or up to the end of that MiB, or shows [`container::pickle_evidence`]: decoding a
+/// gigabyte of text to learn that its first byte is not a pickle would make the walk slow.
+fn worth_decompressing(bytes: &[u8]) -> bool {
+    let kind = container::sniff(bytes.get(..select::HEAD_LEN).unwrap_or(bytes));
+    if !kind.is_compressed() {
+        return true;
+    }
+    let Some(prefix) = container::decoded_prefix(kind, bytes, EVIDENCE_DECODED_LEN) else {
+        return true;
+    };
+    if container::pickle_evidence(&prefix) {
+        return true;
+    }
+    let cut = prefix.len() >= EVIDENCE_DECODED_LEN;
+    let mut reader = crate::reader::OpReader::new(&prefix, 0).without_frame_check();
+    loop {
+        match reader.next_op() {
+            None => return true,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => {
+                return cut
+                    && matches!(
+                        e.kind(),
+                        ErrorKind::Truncated | ErrorKind::LengthPastEnd | ErrorKind::MissingNewline
+                    )
+            }
+        }
+    }
+}
+
+/// The first bytes of the stream: decompressed when the file is compressed.
+fn decoded_head(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let head = bytes.get(..select::HEAD_LEN).unwrap_or(bytes);
+    let kind = container::sniff(head);
+    if kind.is_compressed() {
+        if let Some(decoded) = container::decoded_prefix(kind, bytes, select::HEAD_LEN) {
+            return std::borrow::Cow::Owned(decoded);
+        }
+    }
+    std::borrow::Cow::Borrowed(head)
+}
+
+/// A file whose content is not a pickle: skipped, unless its name (or the user) says it is
+/// one — then a finding that says what it is — or it is a Git LFS pointer under a name that
+/// pickles go by (an `lfs-pointer` warning: the real file was never checked).
+fn not_a_pickle(candidate: &Candidate, bytes: &[u8], identity: Identity, scope: &Scope) -> Outcome {
+    let chosen = candidate.selection == Selection::Pickle;
+    let head = decoded_head(bytes);
+    let lfs = identity == Identity::LfsPointer
+        && (chosen || candidate.named || select::pickle_like_name(&candidate.path));
+    if !(chosen || lfs) {
+        return Outcome::Skipped(identity.reason());
+    }
+    let compressed = container::sniff(bytes.get(..select::HEAD_LEN).unwrap_or(bytes));
+    let what = container::describe(identity, &head);
+    let message = if compressed.is_compressed() {
+        format!("not a pickle but {what}, {compressed}-compressed")
+    } else {
+        format!("not a pickle but {what}")
+    };
+    let rule = if lfs {
+        Rule::LfsPointer
+    } else {
+        Rule::Malformed
+    };
+    let mut findings = Vec::new();
+    push(
+        &mut findings,
+        scope,
+        Detected::new(rule, message.clone()).at(Some(0)),
+    );
+    Outcome::Checked(FileResult {
+        name: candidate.name.clone(),
+        path: candidate.path.clone(),
+        container: Some(identity.reason().to_string()),
+        verdict: None,
+        decoded: compressed.is_compressed(),
+        findings,
+        error: Some(FileError {
+            message,
+            offset: Some(0),
+            unreadable: false,
+        }),
+    })
 }
 
 fn from_report(candidate: &Candidate, report: Report) -> FileResult {
@@ -209,6 +420,21 @@ fn from_report(candidate: &Candidate, report: Report) -> FileResult {
 }
 
 fn from_error(candidate: &Candidate, bytes: &[u8], e: &Error, scope: &Scope) -> FileResult {
+    // "not a pickle but an HTML document" says more than "unknown opcode byte 0x3c".
+    let clearer = container::not_a_pickle(bytes, e);
+    if clearer.is_some() {
+        let head = bytes.get(..select::HEAD_LEN).unwrap_or(bytes);
+        return match not_a_pickle(candidate, bytes, container::identify(head), scope) {
+            Outcome::Checked(file) => file,
+            // Not reached: a candidate chosen by name is always reported.
+            Outcome::Skipped(_) => FileResult::unreadable(
+                candidate.name.clone(),
+                candidate.path.clone(),
+                e.message().to_string(),
+                scope,
+            ),
+        };
+    }
     let rule = if matches!(e.kind(), ErrorKind::LimitExceeded(_)) {
         Rule::LimitExceeded
     } else {
@@ -238,13 +464,13 @@ fn from_error(candidate: &Candidate, bytes: &[u8], e: &Error, scope: &Scope) -> 
 
 /// Checks every candidate, in parallel on rayon's pool, each with the scope the policy
 /// gives its path. Results are in the candidates' order; files that turn out not to be
-/// pickles are counted, not listed. `stdin` holds standard input's bytes for a
+/// pickles are counted by reason, not listed. `stdin` holds standard input's bytes for a
 /// [`Candidate::stdin`] candidate.
 pub(crate) fn check_all(
     candidates: &[Candidate],
     policy: &Policy,
     stdin: Option<&[u8]>,
-) -> Result<(Vec<FileResult>, u64), String> {
+) -> Result<(Vec<FileResult>, BTreeMap<&'static str, u64>), String> {
     let keys: Vec<Vec<usize>> = candidates
         .iter()
         .map(|c| {
@@ -261,25 +487,34 @@ pub(crate) fn check_all(
             scopes.insert(key, policy.scope(key)?);
         }
     }
-    let results: Vec<Option<FileResult>> = candidates
+    let results: Vec<Option<Outcome>> = candidates
         .par_iter()
         .zip(keys.par_iter())
         .map(|(candidate, key)| {
             let scope = scopes.get(key.as_slice())?;
-            if candidate.stdin {
+            Some(if candidate.stdin {
                 check_bytes(candidate, stdin.unwrap_or_default(), scope)
             } else {
                 check(candidate, scope)
-            }
+            })
         })
         .collect();
-    let skipped = results.iter().filter(|r| r.is_none()).count();
+    let mut skipped: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let checked = results
+        .iter()
+        .filter(|r| matches!(r, Some(Outcome::Checked(_))))
+        .count();
     // One allocation of the final size: growing by doubling touched fresh memory several
     // times the results' size, and fresh pages are what a run of small files pays most for
     // after the files themselves.
-    let mut files = Vec::with_capacity(results.len() - skipped);
-    files.extend(results.into_iter().flatten());
-    Ok((files, skipped as u64))
+    let mut files = Vec::with_capacity(checked);
+    for result in results.into_iter().flatten() {
+        match result {
+            Outcome::Checked(file) => files.push(file),
+            Outcome::Skipped(reason) => *skipped.entry(reason).or_default() += 1,
+        }
+    }
+    Ok((files, skipped))
 }
 
 /// A whole run, as the renderers see it.
@@ -287,8 +522,14 @@ pub(crate) fn check_all(
 pub struct Run {
     /// Sorted by path.
     pub files: Vec<FileResult>,
-    /// Files not checked: not pickles by content or by name, or excluded by the policy.
+    /// Files not checked: the sum of [`Run::skipped_by_reason`].
     pub skipped: u64,
+    /// Files not checked, by reason: what their content is (`text`, `binary`, `image`,
+    /// `html`, `empty`, `lfs-pointer`, see [`crate::container::Identity::reason`]) or a
+    /// [`SkipReason`] (`excluded`, `extension`, `symlink`, `not-regular`, `missing`).
+    pub skipped_by_reason: BTreeMap<String, u64>,
+    /// A run that checked no file is a success rather than [`Status::NothingChecked`].
+    pub allow_empty: bool,
     /// Warnings from the walk (symbolic-link loops, unreadable ignore files).
     pub warnings: Vec<Problem>,
     /// How long the run took (walk and checks).
@@ -311,6 +552,9 @@ pub enum Status {
     Findings,
     /// Some file or folder could not be read at all: exit 2, whatever the findings.
     Unreadable,
+    /// No file was checked (and [`Run::allow_empty`] is not set): exit 2. A CI step that
+    /// checked nothing, because of a wrong path or a pattern, must not pass.
+    NothingChecked,
 }
 
 impl Status {
@@ -319,7 +563,7 @@ impl Status {
         match self {
             Status::Clean => 0,
             Status::Findings => 1,
-            Status::Unreadable => 2,
+            Status::Unreadable | Status::NothingChecked => 2,
         }
     }
 }
@@ -337,7 +581,7 @@ pub struct Summary {
     pub warnings: u64,
     /// Findings at [`Severity::Info`].
     pub infos: u64,
-    /// Files not checked ([`Run::skipped`]).
+    /// Files not checked ([`Run::skipped`]; by reason in [`Run::skipped_by_reason`]).
     pub skipped: u64,
     /// Files that could not be read at all.
     pub unreadable: u64,
@@ -391,6 +635,9 @@ impl Run {
     pub fn status(&self) -> Status {
         if self.any_unreadable() {
             return Status::Unreadable;
+        }
+        if self.files.is_empty() && !self.allow_empty {
+            return Status::NothingChecked;
         }
         match (self.fail_on.severity(), self.worst()) {
             (Some(threshold), Some(worst)) if worst >= threshold => Status::Findings,

@@ -49,7 +49,7 @@ pub fn write_text(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<()>
         }
     }
     if !quiet {
-        writeln!(out, "{}", summary_line(&run.summary()))?;
+        writeln!(out, "{}", run_summary_line(run))?;
     }
     Ok(())
 }
@@ -91,19 +91,46 @@ pub fn summary_line(s: &Summary) -> String {
         ));
     }
     if s.skipped > 0 {
-        line.push_str(&format!(
-            "; {} skipped (not pickles, or excluded)",
-            s.skipped
-        ));
+        line.push_str(&format!("; {} skipped", s.skipped));
     }
     line
+}
+
+/// The summary line with the skip reasons: `…; 7 skipped (5 text, 2 excluded)`.
+pub fn run_summary_line(run: &Run) -> String {
+    let mut line = summary_line(&run.summary());
+    if run.skipped > 0 && !run.skipped_by_reason.is_empty() {
+        line.push_str(&format!(" ({})", reasons(run)));
+    }
+    line
+}
+
+/// `5 text, 2 excluded`, most frequent first.
+fn reasons(run: &Run) -> String {
+    let mut by_count: Vec<(&String, &u64)> = run.skipped_by_reason.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    by_count
+        .iter()
+        .map(|(reason, n)| format!("{n} {reason}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What to say when a run checked no file: `no file was checked (12 skipped: 12 text); …`.
+pub fn nothing_checked(run: &Run) -> String {
+    let mut message = String::from("no file was checked");
+    if run.skipped > 0 {
+        message.push_str(&format!(" ({} skipped: {})", run.skipped, reasons(run)));
+    }
+    message.push_str("; pass --allow-empty if that is expected");
+    message
 }
 
 #[derive(Serialize)]
 struct LintDoc<'a> {
     schema: &'static str,
     files: Vec<FileDoc<'a>>,
-    summary: SummaryDoc,
+    summary: SummaryDoc<'a>,
 }
 
 #[derive(Serialize)]
@@ -122,13 +149,14 @@ struct ErrorDoc<'a> {
 }
 
 #[derive(Serialize)]
-struct SummaryDoc {
+struct SummaryDoc<'a> {
     files: u64,
     findings: CountsDoc,
     duration_ms: u64,
     files_with_findings: u64,
     skipped: u64,
     unreadable: u64,
+    skipped_by_reason: &'a std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -178,6 +206,7 @@ fn lint_doc(run: &Run) -> LintDoc<'_> {
             files_with_findings: s.files_with_findings,
             skipped: s.skipped,
             unreadable: s.unreadable,
+            skipped_by_reason: &run.skipped_by_reason,
         },
     }
 }
@@ -242,7 +271,7 @@ pub fn write_github(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<(
         )?;
     }
     if !quiet {
-        writeln!(out, "pklinspect: {}", summary_line(&run.summary()))?;
+        writeln!(out, "pklinspect: {}", run_summary_line(run))?;
     }
     Ok(())
 }
@@ -275,7 +304,7 @@ mod tests {
         s.skipped = 7;
         assert_eq!(
             summary_line(&s),
-            "4 files checked in 3 ms: 2 errors, 1 info in 1 file; 7 skipped (not pickles, or excluded)"
+            "4 files checked in 3 ms: 2 errors, 1 info in 1 file; 7 skipped"
         );
     }
 }

@@ -585,10 +585,9 @@ impl Policy {
         ));
         if self.extensions.is_none() {
             out.push_str(&format!(
-                "# files checked: .{} by name; .{} and files without an extension when they \
-                 hold a pickle\n",
+                "# files checked: every file whose content may hold a pickle; .{} must be \
+                 pickles\n",
                 crate::lint::select::PICKLE_EXTENSIONS.join(" ."),
-                crate::lint::select::MAYBE_EXTENSIONS.join(" ."),
             ));
         }
         match toml::to_string(&effective) {

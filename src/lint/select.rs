@@ -1,29 +1,29 @@
-//! Which files `lint` checks: by name first (a cheap filter for the walk), then by content
-//! (a few bytes of the file), never by name alone.
+//! Which files `lint` checks: every regular file, by content (its first bytes), never by
+//! name alone. Names only say how sure to be ([`Selection`]):
 //!
-//! Names give three answers ([`Selection`]):
+//! * [`PICKLE_EXTENSIONS`] (`.pkl .pickle .joblib .pt .npy .npz`, also under a compression
+//!   suffix) name pickles and numpy files: one that cannot be read as such is a finding
+//!   (`malformed`, saying what the file is instead when it is text, HTML, an image, empty).
+//! * Any other file is checked when its content may hold a pickle ([`content`]): a container
+//!   magic (zip, 7z, tar, `.npy`, every compression), PROTO, or an opcode byte (protocol 0
+//!   and 1 streams have no PROTO); the others are skipped, counted by what they are (text,
+//!   binary, an image, …). [`MAYBE_EXTENSIONS`] and files without an extension are where
+//!   pickles hide most often: a Git LFS pointer there is reported (`lfs-pointer`).
 //!
-//! * [`PICKLE_EXTENSIONS`] (`.pkl .pickle .joblib .pt .npy .npz`) name pickles and numpy
-//!   files: they are always checked, and one that cannot be read as such is `malformed`.
-//! * [`MAYBE_EXTENSIONS`] (`.p .pth .bin .ckpt .sav .dat`) and files without an extension are
-//!   also used for other things (`.pth` path files, firmware `.bin`, SPSS `.sav`, `LICENSE`):
-//!   they are checked when their content holds a pickle ([`content`]), and skipped otherwise.
-//! * Anything else is skipped. A compression suffix (`.gz .bz2 .xz .lzma .lz4 .zlib .z`) is
-//!   looked through: `frame.pkl.gz` is selected as `.pkl` is.
-//!
-//! `--extensions` replaces both lists; files without an extension are then skipped.
+//! `--extensions` narrows the walk to those extensions; files without an extension are
+//! then skipped.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::container::{self, ContainerKind};
+use crate::container::{self, ContainerKind, Identity};
 use crate::opcode::Opcode;
 
 /// Extensions of files that are pickles or numpy files by name.
 pub const PICKLE_EXTENSIONS: &[&str] = &["pkl", "pickle", "joblib", "pt", "npy", "npz"];
 
-/// Extensions that often hold a pickle but are also used for other things: checked when the
-/// content holds a pickle.
+/// Extensions that often hold a pickle but are also used for other things (a Git LFS pointer
+/// under such a name is reported).
 pub const MAYBE_EXTENSIONS: &[&str] = &["p", "pth", "bin", "ckpt", "sav", "dat"];
 
 /// Suffixes of whole-file compression, looked through to the extension before them.
@@ -34,9 +34,9 @@ pub const COMPRESSION_SUFFIXES: &[&str] = &["gz", "bz2", "xz", "lzma", "lz4", "z
 pub enum Selection {
     /// A pickle by name: checked; if it cannot be read, that is a finding.
     Pickle,
-    /// Checked when its content holds a pickle ([`content`]); skipped otherwise.
+    /// Checked when its content may hold a pickle ([`content`]); skipped otherwise.
     IfPickle,
-    /// Not checked.
+    /// Not checked (`--extensions` leaves it out).
     Skip,
 }
 
@@ -113,11 +113,17 @@ pub fn select_named(path: &Path) -> Selection {
 fn builtin_selection(ext: &str) -> Selection {
     if PICKLE_EXTENSIONS.contains(&ext) {
         Selection::Pickle
-    } else if MAYBE_EXTENSIONS.contains(&ext) {
-        Selection::IfPickle
     } else {
-        Selection::Skip
+        Selection::IfPickle
     }
+}
+
+/// Whether a Git LFS pointer under this name stands for a pickle worth reporting: a name on
+/// either list, or without an extension.
+pub fn pickle_like_name(path: &Path) -> bool {
+    effective_extension(path).is_none_or(|ext| {
+        PICKLE_EXTENSIONS.contains(&ext.as_str()) || MAYBE_EXTENSIONS.contains(&ext.as_str())
+    })
 }
 
 /// The lowercase extension, looking through one compression suffix (`a.pkl.gz` → `pkl`).
@@ -141,46 +147,70 @@ fn effective_extension(path: &Path) -> Option<String> {
 /// What a file's first bytes say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Content {
-    /// A pickle or numpy container by its magic: `.npy`, `.npz`, a `torch.save` zip, or a
-    /// stream (raw or after decompression) that starts with PROTO 2–5.
+    /// A pickle or an archive that may hold one, by its magic: `.npy`, any zip, 7z, tar,
+    /// joblib's `ZF`, a stream that starts with PROTO 2–5 (raw or after decompression), or
+    /// a compressed stream whose start cannot be decoded. Always checked and reported.
     Pickle,
     /// Starts with a pickle opcode but not with PROTO (protocol 0 and 1 pickles do, and so
-    /// does a lot of text): a pickle only if it reads as one from start to end.
+    /// does a lot of text), raw or after decompression: a pickle if it reads as one, or
+    /// shows [`container::pickle_evidence`] when it fails.
     Maybe,
-    /// Not a pickle.
-    No,
+    /// Not a pickle: what it is.
+    No(Identity),
 }
 
-/// The content test for files whose name does not say "pickle" ([`Selection::IfPickle`]).
+/// How many bytes of a file the content test needs (tar's magic is at 257).
+pub const HEAD_LEN: usize = 4096;
+
+/// How many decoded bytes of a compressed file the content test looks at.
+const DECODED_HEAD_LEN: usize = 512;
+
+/// The content test: what the first bytes ([`HEAD_LEN`] are enough) say.
 ///
-/// It costs a look at the first bytes: magic numbers ([`container::sniff`]), and for a
-/// compressed stream the first two decoded bytes. Protocol 2 and later pickles begin with
-/// PROTO (`\x80` and the protocol, PEP 307), which is what `pickle.dump`, joblib, pandas
-/// and `torch.save` write by default; protocol 0 and 1 streams begin with an opcode that
-/// is often a printable letter, so for them the whole file must read as a pickle (the caller
-/// checks that). A compressed stream that does not start with PROTO is not looked at further:
-/// decompressing a large archive to learn it holds text would make the walk slow.
-pub fn content(bytes: &[u8]) -> Content {
-    let kind = container::sniff(bytes);
-    match kind {
-        ContainerKind::Npy | ContainerKind::Npz | ContainerKind::TorchZip => Content::Pickle,
-        ContainerKind::Zip => Content::No,
-        ContainerKind::Pickle => {
-            if starts_with_proto(bytes) {
-                Content::Pickle
-            } else if bytes
-                .first()
-                .is_some_and(|&b| Opcode::from_byte(b).is_some())
-            {
-                Content::Maybe
-            } else {
-                Content::No
-            }
+/// Protocol 2 and later pickles begin with PROTO (`\x80` and the protocol, PEP 307), which
+/// is what `pickle.dump`, joblib, pandas and `torch.save` write by default; protocol 0 and
+/// 1 streams begin with an opcode that is often a printable letter ([`Content::Maybe`]).
+/// Archives are always worth opening. For a compressed stream the first decoded bytes are
+/// tested the same way: a gzipped CSV is text, not a pickle.
+pub fn content(head: &[u8]) -> Content {
+    // Zip and `.npy` by their magic alone: reading a zip's central directory (what
+    // `sniff` does to tell torch from npz) is the check's job, not the selection's.
+    if is_zip_or_npy(head) {
+        return Content::Pickle;
+    }
+    let kind = container::sniff(head);
+    if kind.is_compressed() {
+        match container::decoded_prefix(kind, head, DECODED_HEAD_LEN) {
+            Some(prefix) if is_zip_or_npy(&prefix) => Content::Pickle,
+            Some(prefix) => match container::sniff(&prefix) {
+                ContainerKind::Pickle => stream_content(&prefix),
+                _ => Content::Pickle,
+            },
+            None => Content::Pickle,
         }
-        _ => match container::decoded_prefix(kind, bytes, 2) {
-            Some(prefix) if starts_with_proto(&prefix) => Content::Pickle,
-            _ => Content::No,
-        },
+    } else {
+        stream_content(head)
+    }
+}
+
+fn is_zip_or_npy(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+        || bytes.starts_with(b"PK\x05\x06")
+        || bytes.starts_with(container::NPY_MAGIC)
+}
+
+/// The content test of a stream that [`container::sniff`] calls a pickle (a file's start,
+/// or a compressed file's decoded start).
+fn stream_content(bytes: &[u8]) -> Content {
+    if starts_with_proto(bytes) || container::archive_magic(bytes).is_some() {
+        Content::Pickle
+    } else if bytes
+        .first()
+        .is_some_and(|&b| Opcode::from_byte(b).is_some())
+    {
+        Content::Maybe
+    } else {
+        Content::No(container::identify(bytes))
     }
 }
 
@@ -195,7 +225,7 @@ mod tests {
     use std::io::Write;
 
     #[test]
-    fn names_select_by_extension_and_look_through_compression() {
+    fn names_only_say_how_sure_to_be_never_skip() {
         let ext = Extensions::builtin();
         for (name, want) in [
             ("model.pkl", Selection::Pickle),
@@ -208,13 +238,21 @@ mod tests {
             ("model.sav", Selection::IfPickle),
             ("data", Selection::IfPickle),
             ("LICENSE", Selection::IfPickle),
-            ("notes.gz", Selection::Skip),
-            ("README.md", Selection::Skip),
-            ("table.csv.gz", Selection::Skip),
-            ("x.truth.json", Selection::Skip),
+            // The content decides for these: none is skipped by name.
+            ("notes.gz", Selection::IfPickle),
+            ("README.md", Selection::IfPickle),
+            ("table.csv.gz", Selection::IfPickle),
+            ("x.truth.json", Selection::IfPickle),
+            ("checkpoint.pth.tar", Selection::IfPickle),
+            ("weights.model", Selection::IfPickle),
+            ("clf.pickle5", Selection::IfPickle),
+            ("model.pkl.zip", Selection::IfPickle),
         ] {
             assert_eq!(ext.select(Path::new(name)), want, "{name}");
         }
+        assert!(pickle_like_name(Path::new("model.bin")));
+        assert!(pickle_like_name(Path::new("weights")));
+        assert!(!pickle_like_name(Path::new("logo.png")));
     }
 
     #[test]
@@ -246,15 +284,32 @@ mod tests {
         assert_eq!(content(b"(lp0\nI1\naI2\na."), Content::Maybe);
         // Text that starts with an opcode letter is only "maybe"; most text is not.
         assert_eq!(content(b"hello world\n"), Content::Maybe);
-        assert_eq!(content(b"#!/bin/sh\necho hi\n"), Content::No);
-        assert_eq!(content(b"\x7fELF\x02\x01\x01"), Content::No);
-        assert_eq!(content(b""), Content::No);
+        assert_eq!(
+            content(b"#!/bin/sh\necho hi\n"),
+            Content::No(Identity::Text)
+        );
+        assert_eq!(
+            content(b"\x7fELF\x02\x01\x01"),
+            Content::No(Identity::Binary)
+        );
+        assert_eq!(content(b""), Content::No(Identity::Empty));
         assert_eq!(
             content(b"\x80\x09"),
             Content::Maybe,
             "PROTO 9 is no protocol"
         );
         assert_eq!(content(b"\x93NUMPY\x01\x00"), Content::Pickle);
+        // Archives a loader opens are always checked.
+        assert_eq!(content(b"PK\x03\x04\x14\x00"), Content::Pickle);
+        assert_eq!(content(b"7z\xbc\xaf\x27\x1c\x00\x04"), Content::Pickle);
+        let mut tar = vec![0u8; 1024];
+        tar[..9].copy_from_slice(b"model.pkl");
+        tar[257..262].copy_from_slice(b"ustar");
+        assert_eq!(content(&tar), Content::Pickle);
+        assert_eq!(
+            content(b"version https://git-lfs.github.com/spec/v1\noid sha256:00\n"),
+            Content::No(Identity::LfsPointer)
+        );
     }
 
     #[test]
@@ -265,7 +320,14 @@ mod tests {
             e.finish().unwrap()
         };
         assert_eq!(content(&gz(b"\x80\x04\x95K\x01.")), Content::Pickle);
-        assert_eq!(content(&gz(b"just some text")), Content::No);
+        // A gzipped text starting with an opcode letter is a "maybe"; one that does not, text.
+        assert_eq!(content(&gz(b"just some text")), Content::Maybe);
+        assert_eq!(
+            content(&gz(b"# a gzipped csv\n1,2\n")),
+            Content::No(Identity::Text)
+        );
+        // Decoded protocol 0 is a "maybe", not a skip.
+        assert_eq!(content(&gz(b"cos\nsystem\n(S'x'\ntR.")), Content::Maybe);
         let mut lz4 = lz4_flex::frame::FrameEncoder::new(Vec::new());
         lz4.write_all(b"\x80\x05N.").unwrap();
         assert_eq!(content(&lz4.finish().unwrap()), Content::Pickle);
