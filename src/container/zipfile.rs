@@ -131,7 +131,7 @@ pub fn zip_members(bytes: &[u8]) -> Result<Vec<ZipMember>> {
 /// Suspicious names (`..`, absolute paths, backslashes, NUL) are not errors; they are
 /// flagged in [`ZipMember::name_issue`].
 pub fn zip_members_with_limit(bytes: &[u8], max_members: usize) -> Result<Vec<ZipMember>> {
-    let mut archive = ::zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+    let mut archive = open_archive(bytes).map_err(|e| {
         Error::new(
             ErrorKind::InvalidArgument,
             0,
@@ -161,6 +161,80 @@ pub fn zip_members_with_limit(bytes: &[u8], max_members: usize) -> Result<Vec<Zi
     }
     check_overlaps(&members)?;
     Ok(members)
+}
+
+/// Opens the central directory where the loaders find it.
+///
+/// The end record states where the central directory starts relative to the archive; data
+/// may precede the archive (a self-extracting stub), which shifts everything. Python's
+/// `zipfile` (numpy's npz reader) computes that shift from the end record's position, the
+/// directory's size and stated offset, minus the zip64 end record and locator when present
+/// (`_RealGetContents`); miniz (torch's reader) allows no shift at all, and for the archives
+/// it reads Python's rule gives 0 too. The `zip` crate's own detection prefers a central
+/// directory that abuts the classic end record, which misses the 76 bytes of zip64 records
+/// torch writes between them: when the first central entry is exactly 76 bytes long (a
+/// 30-byte name, as a 21-character file stem gives torch's `<stem>/data.pkl`), it takes the
+/// second entry for the first and refuses the archive.
+fn open_archive(bytes: &[u8]) -> ::zip::result::ZipResult<::zip::ZipArchive<Cursor<&[u8]>>> {
+    let archive_offset = match python_archive_offset(bytes) {
+        Some(offset) => ::zip::read::ArchiveOffset::Known(offset),
+        None => ::zip::read::ArchiveOffset::Detect,
+    };
+    ::zip::ZipArchive::with_config(::zip::read::Config { archive_offset }, Cursor::new(bytes))
+}
+
+/// Classic end record, zip64 end record and zip64 locator (APPNOTE 4.3.14-4.3.16).
+const EOCD_LEN: usize = 22;
+const EOCD64_LEN: usize = 56;
+const EOCD64_LOCATOR_LEN: usize = 20;
+
+/// Python's `zipfile._EndRecData` + `_RealGetContents`: where the archive starts in `bytes`
+/// (how much data precedes it). `None` when there is no end record, or the numbers do not
+/// add up (then the `zip` crate's reading reports why).
+fn python_archive_offset(bytes: &[u8]) -> Option<u64> {
+    let le16 = |at: usize| -> Option<u64> {
+        bytes
+            .get(at..at.checked_add(2)?)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let le32 = |at: usize| -> Option<u64> {
+        let b = bytes.get(at..at.checked_add(4)?)?;
+        Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let le64 = |at: usize| -> Option<u64> {
+        let b: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    // The end record without a comment, else the last signature in the final 64 KiB + 22.
+    let tail = bytes.len().checked_sub(EOCD_LEN)?;
+    let eocd = if bytes.get(tail..tail + 4) == Some(b"PK\x05\x06") && le16(tail + 20) == Some(0) {
+        tail
+    } else {
+        let from = tail.saturating_sub(1 << 16);
+        let window = bytes.get(from..)?;
+        from + memchr::memmem::rfind(window, b"PK\x05\x06")?
+    };
+    let (mut size_cd, mut offset_cd) = (le32(eocd + 12)?, le32(eocd + 16)?);
+    let mut records = 0u64;
+    // `_EndRecData64`: a zip64 locator just before the end record, naming one disk, and the
+    // zip64 end record just before the locator.
+    let locator = eocd.checked_sub(EOCD64_LOCATOR_LEN);
+    let record = locator.and_then(|l| l.checked_sub(EOCD64_LEN));
+    if let (Some(locator), Some(record)) = (locator, record) {
+        if bytes.get(locator..locator + 4) == Some(b"PK\x06\x07")
+            && le32(locator + 4) == Some(0)
+            && le32(locator + 16).is_some_and(|disks| disks <= 1)
+            && bytes.get(record..record + 4) == Some(b"PK\x06\x06")
+        {
+            size_cd = le64(record + 40)?;
+            offset_cd = le64(record + 48)?;
+            records = (EOCD64_LEN + EOCD64_LOCATOR_LEN) as u64;
+        }
+    }
+    (eocd as u64)
+        .checked_sub(size_cd)?
+        .checked_sub(offset_cd)?
+        .checked_sub(records)
 }
 
 fn member(
@@ -434,7 +508,7 @@ fn inflate(raw: &[u8], member: &ZipMember, limit: u64) -> Result<Vec<u8>> {
 /// in `.npy`; else `Zip` (also when the central directory cannot be read: the caller's
 /// [`zip_members`] then reports why).
 pub(super) fn classify_zip(bytes: &[u8]) -> ContainerKind {
-    let Ok(archive) = ::zip::ZipArchive::new(Cursor::new(bytes)) else {
+    let Ok(archive) = open_archive(bytes) else {
         return ContainerKind::Zip;
     };
     // The suffixes are ASCII, so the raw names decide without decoding them.
