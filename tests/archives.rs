@@ -92,3 +92,29 @@ fn a_malicious_checkpoint_with_a_21_character_stem_is_found() {
         Some("abcdefghijklmnopqrstu/data.pkl")
     );
 }
+
+/// The same, with the files real `torch.save` wrote (tests/data/torch_stems/generate.py).
+#[test]
+fn real_torch_save_files_open_for_every_file_stem_length_from_1_to_64() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch_stems");
+    let mut lengths = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "pt") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let report = inspect(&path.display().to_string(), &bytes);
+        assert_eq!(report.container, "torch-zip", "{stem}");
+        assert_eq!(report.verdict, Verdict::Portable, "{stem}");
+        let pickle = &report.pickles[0];
+        assert_eq!(pickle.member.as_deref(), Some(&*format!("{stem}/data.pkl")));
+        assert_eq!(pickle.arrays[0].path, "$[\"w\"]", "{stem}");
+        assert_eq!(pickle.arrays[0].shape, [2], "{stem}");
+        assert!(pickle.arrays[0].unavailable.is_none(), "{stem}");
+        lengths.push(stem.len());
+    }
+    lengths.sort_unstable();
+    assert_eq!(lengths, (1..=64).collect::<Vec<_>>());
+}
