@@ -10,13 +10,46 @@ mod common;
 
 use common::torch_writer::{torch_save, TorchZipWriter, STATE_DICT_PKL, STATE_DICT_STORAGE};
 use pklinspect::classify::Verdict;
-use pklinspect::container::{member_bytes, sniff, torch_zip, zip_members, ContainerKind};
+use pklinspect::container::{
+    member_bytes, npy_header_bytes, sniff, torch_zip, zip_members, ContainerKind, Descr,
+};
 use pklinspect::inspect::Options;
 use pklinspect::report::Report;
 use pklinspect::rules::Rule;
 
 fn inspect(name: &str, bytes: &[u8]) -> Report {
     pklinspect::inspect(name, bytes, &Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// `numpy.save` of an int8 array (the header as numpy writes it).
+fn npy_i1(values: &[i8]) -> Vec<u8> {
+    let mut npy = npy_header_bytes(&Descr::Str("|i1".into()), false, &[values.len() as u64]);
+    npy.extend(values.iter().map(|&v| v as u8));
+    npy
+}
+
+/// `pickle.dumps(R(), protocol=2)` where `R.__reduce__` returns `(posix.system, ("echo pwned",))`.
+const EVIL: &[u8] = b"\x80\x02cposix\nsystem\nq\x00X\n\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03.";
+
+/// A zip with these members, stored (the writer's layout is torch's, which is a valid zip).
+fn zip(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = TorchZipWriter::new("unused");
+    for (name, data) in members {
+        w.raw(name, data);
+    }
+    w.finish()
+}
+
+/// The members named by the code-exec findings of a report, sorted.
+fn code_exec_members(report: &Report) -> Vec<String> {
+    let mut members: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::CodeExec)
+        .map(|f| f.member.clone().unwrap_or_default())
+        .collect();
+    members.sort();
+    members
 }
 
 // ---------------------------------------------------------------------------------------
@@ -117,4 +150,196 @@ fn real_torch_save_files_open_for_every_file_stem_length_from_1_to_64() {
     }
     lengths.sort_unstable();
     assert_eq!(lengths, (1..=64).collect::<Vec<_>>());
+}
+
+// ---------------------------------------------------------------------------------------
+// torch member lookup, as torch's reader does it
+
+/// miniz's `mz_zip_reader_locate_file` (torch's `getRecordID`) ignores ASCII case: torch.load
+/// runs `archive/DATA.PKL` (checked with torch 2.15).
+#[test]
+fn a_torch_archive_whose_data_pkl_differs_only_in_case_is_read_as_torch_reads_it() {
+    let mut w = TorchZipWriter::new("archive");
+    w.record("DATA.PKL", EVIL).record("version", b"3\n");
+    let bytes = w.finish();
+    assert_eq!(sniff(&bytes), ContainerKind::TorchZip);
+    let report = inspect("case.pt", &bytes);
+    assert_eq!(report.container, "torch-zip");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    assert_eq!(code_exec_members(&report), ["archive/DATA.PKL"]);
+    let members = zip_members(&bytes).unwrap();
+    assert_eq!(
+        torch_zip(&bytes, &members).unwrap().data_pkl.name,
+        "archive/DATA.PKL"
+    );
+}
+
+/// torch refuses `data.pkl` at the root ("file in archive is not in a subdirectory"), but
+/// another reader may run it: it is analysed as a member of a plain zip.
+#[test]
+fn a_zip_whose_data_pkl_sits_at_the_root_has_its_pickle_analysed() {
+    let bytes = zip(&[("data.pkl", EVIL), ("version", b"3\n")]);
+    let report = inspect("root.pt", &bytes);
+    assert_eq!(report.container, "zip");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    assert_eq!(code_exec_members(&report), ["data.pkl"]);
+}
+
+/// A torch archive torch would refuse (its pickle outside the first member's folder) is
+/// not an error: each member is analysed.
+#[test]
+fn a_torch_like_archive_torch_refuses_still_has_every_pickle_analysed() {
+    let bytes = zip(&[("a/version", b"3\n"), ("b/data.pkl", EVIL)]);
+    let report = inspect("odd.pt", &bytes);
+    assert_eq!(report.container, "zip");
+    assert_eq!(code_exec_members(&report), ["b/data.pkl"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// npz edge cases, resolved as numpy.load resolves them
+
+/// Python's zipfile (so `numpy.load`) reads the last copy of a duplicated name; other tools
+/// the first. Every copy is analysed and the duplication reported.
+#[test]
+fn an_npz_with_a_duplicated_member_name_has_every_copy_analysed() {
+    let mut hidden = npy_header_bytes(&Descr::Str("|O".into()), false, &[1]);
+    hidden.extend_from_slice(EVIL);
+    let plain = npy_i1(&[1, 2, 3]);
+    let bytes = zip(&[("x.npy", &hidden), ("x.npy", &plain)]);
+    let report = inspect("dup.npz", &bytes);
+    assert_eq!(report.container, "npz");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    assert_eq!(code_exec_members(&report), ["x.npy"]);
+    let dup: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::DuplicateMember)
+        .collect();
+    assert_eq!(dup.len(), 1, "{:?}", report.findings);
+    assert_eq!(dup[0].member.as_deref(), Some("x.npy"));
+    // The copy numpy.load returns is listed under numpy's key.
+    assert_eq!(report.arrays.len(), 1);
+    assert_eq!(report.arrays[0].path, "$[\"x\"]");
+    assert_eq!(report.arrays[0].shape, [3]);
+}
+
+/// `NpzFile.__getitem__` returns a member without the `.npy` magic as raw bytes: a text
+/// member is not an error, and a pickle member is analysed all the same (it is a pickle
+/// some code will load).
+#[test]
+fn an_npz_with_members_that_are_not_npy_is_opened() {
+    let bytes = zip(&[
+        ("x.npy", &npy_i1(&[7])),
+        ("README.txt", b"version: 1\nsaved by hand\n"),
+        ("extra/model.pkl", EVIL),
+    ]);
+    let report = inspect("mixed.npz", &bytes);
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    assert_eq!(code_exec_members(&report), ["extra/model.pkl"]);
+    assert_eq!(report.arrays[0].path, "$[\"x\"]");
+}
+
+/// numpy's `descr_to_dtype` reads a `(base, shape)` descr as a subarray dtype; with an
+/// object base the array is an object array, so `read_array` unpickles what follows.
+#[test]
+fn an_npy_whose_descr_is_an_object_subarray_is_an_object_array_stream() {
+    let header = b"{'descr': ('|O', (1,)), 'fortran_order': False, 'shape': (2,), }";
+    let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+    let padded = (10 + header.len() + 1).div_ceil(64) * 64 - 10;
+    npy.extend_from_slice(&(padded as u16).to_le_bytes());
+    npy.extend_from_slice(header);
+    npy.resize(10 + padded - 1, b' ');
+    npy.push(b'\n');
+    npy.extend_from_slice(EVIL);
+    let report = inspect("sub.npy", &npy);
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    let header = pklinspect::container::parse_npy_header(&npy).unwrap();
+    assert_eq!(
+        header.shape,
+        [2, 1],
+        "the subarray shape is appended, as numpy does"
+    );
+    assert!(header.descr.has_object());
+}
+
+// ---------------------------------------------------------------------------------------
+// any other zip: every member sniffed and analysed
+
+/// Findings name the member; nested archives are opened (`outer:inner` names).
+#[test]
+fn a_zip_of_pickles_has_every_member_analysed_and_named() {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, EVIL).unwrap();
+    let gz = gz.finish().unwrap();
+    let inner = zip(&[("deep/payload.pkl", EVIL)]);
+    let bytes = zip(&[
+        ("config.json", b"{\"lr\": 0.1}"),
+        ("inner/model.pkl", EVIL),
+        ("inner/compressed.pkl.gz", &gz),
+        ("nested.zip", &inner),
+        ("weights.npy", &npy_i1(&[1])),
+    ]);
+    let report = inspect("archive.zip", &bytes);
+    assert_eq!(report.container, "zip");
+    assert_eq!(
+        code_exec_members(&report),
+        [
+            "inner/compressed.pkl.gz",
+            "inner/model.pkl",
+            "nested.zip:deep/payload.pkl"
+        ]
+    );
+    assert_eq!(report.arrays[0].member.as_deref(), Some("weights.npy"));
+}
+
+/// Nested archives are opened three levels deep; a fourth is an error, not a pass.
+#[test]
+fn archives_nested_deeper_than_three_levels_are_refused() {
+    let level3 = zip(&[("p.pkl", EVIL)]);
+    let level2 = zip(&[("c.zip", &level3)]);
+    let level1 = zip(&[("b.zip", &level2)]);
+    let report = inspect("a.zip", &level1);
+    assert_eq!(code_exec_members(&report), ["b.zip:c.zip:p.pkl"]);
+    let level0 = zip(&[("a.zip", &level1)]);
+    let err = pklinspect::inspect("top.zip", &level0, &Options::default()).unwrap_err();
+    assert!(err.message().contains("nested"), "{err}");
+}
+
+/// Zip-slip names are reported (and the member still analysed).
+#[test]
+fn zip_slip_member_names_are_findings() {
+    let bytes = zip(&[
+        ("../../evil.pkl", EVIL),
+        ("/etc/cron.d/x", b"* * * * * root true\n"),
+    ]);
+    let report = inspect("slip.zip", &bytes);
+    let slips: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::UnsafeMemberName)
+        .map(|f| f.member.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(slips, ["../../evil.pkl", "/etc/cron.d/x"]);
+    assert_eq!(code_exec_members(&report), ["../../evil.pkl"]);
+}
+
+/// A zip written by Python's zipfile, deflated (what picklescan's test corpus holds).
+#[test]
+fn a_deflated_zip_written_by_pythons_zipfile_is_analysed() {
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("payload.zip");
+    let script = r#"
+import sys, zipfile
+evil = b"\x80\x02cposix\nsystem\nq\x00X\n\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03."
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("model/weights.pkl", evil)
+    z.writestr("notes.txt", "hello")
+"#;
+    common::run_python(python, script, &[path.to_str().unwrap()]);
+    let bytes = std::fs::read(&path).unwrap();
+    let report = inspect("payload.zip", &bytes);
+    assert_eq!(code_exec_members(&report), ["model/weights.pkl"]);
 }

@@ -27,7 +27,8 @@ pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap};
 pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
 pub(crate) use zipfile::DEFAULT_MAX_ZIP_MEMBERS;
 pub use zipfile::{
-    check_crc, member_bytes, zip_members, zip_members_with_limit, NameIssue, ZipMember,
+    check_crc, duplicates, member_bytes, zip_members, zip_members_all, zip_members_with_limit,
+    NameIssue, ZipMember,
 };
 
 use crate::opcode::Opcode;

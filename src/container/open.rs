@@ -13,10 +13,15 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::torch::{torch_zip, StorageBytes, StorageMap, StorageRef};
-use super::zipfile::{member_bytes, zip_members_with_limit, ZipMember};
+use super::zipfile::{duplicates, member_bytes, zip_members_all, NameIssue, ZipMember};
 use super::{decompress, parse_npy_header, sniff, ContainerKind, NpyHeader};
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
+use crate::report::Detected;
+use crate::rules::Rule;
+
+/// How many archives deep members are opened: a zip in a zip in a zip.
+pub(crate) const MAX_NESTING: usize = 3;
 
 /// An opened input: its kind and the parts inside, read on demand.
 pub(crate) struct Opened<'a> {
@@ -24,6 +29,8 @@ pub(crate) struct Opened<'a> {
     kind: ContainerKind,
     layout: Layout,
     max_decompressed: u64,
+    /// What the container itself shows (unsafe member names, duplicated names).
+    notes: Vec<Detected>,
 }
 
 /// How the parts of an input are laid out.
@@ -39,8 +46,23 @@ enum Layout {
     },
     /// A `.npy` file.
     Npy,
-    /// An `.npz` archive: one `.npy` per member.
-    Npz { members: Vec<ZipMember> },
+    /// Any other archive (an `.npz`, a zip of pickles, a torch archive torch itself would
+    /// not read): every member, in archive order, with the archives inside it opened in turn
+    /// down to [`MAX_NESTING`] levels.
+    Members {
+        leaves: Vec<Leaf>,
+        /// Decoded nested archives the leaves point into.
+        blobs: Vec<Vec<u8>>,
+    },
+}
+
+/// One member of an archive (possibly inside another archive).
+struct Leaf {
+    /// `inner.zip:model/data.pkl` for a member of a nested archive.
+    name: String,
+    /// `None`: in the input; else in `blobs[i]`.
+    base: Option<usize>,
+    member: ZipMember,
 }
 
 /// One part of an input.
@@ -50,6 +72,9 @@ pub(crate) enum Part<'p> {
     /// A `.npy` file or member: a plain array, or an object array (a pickle after the
     /// header, see [`NpyPart::object_stream`]).
     Npy(NpyPart<'p>),
+    /// An archive member that is neither a pickle nor an array: loaders hand its bytes
+    /// over as they are (`numpy.load` returns a non-`.npy` npz member as `bytes`).
+    Other,
 }
 
 /// What a loader reads of one pickle stream, and how.
@@ -121,7 +146,8 @@ pub(crate) fn in_member(e: Error, member: Option<&str>) -> Error {
 /// compressed stream, reads a zip's central directory and a torch archive's records.
 /// Errors are malformed containers, limits, and zip archives no loader reads as a pickle.
 pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
-    let kind = sniff(input);
+    let mut kind = sniff(input);
+    let mut notes = Vec::new();
     let layout = match kind {
         ContainerKind::Pickle => Layout::Stream { decoded: None },
         ContainerKind::Gzip
@@ -132,31 +158,167 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Lz4 => Layout::Stream {
             decoded: Some(decompress(kind, input, limits.max_decompressed)?),
         },
-        ContainerKind::TorchZip => torch_layout(input, limits)?,
-        ContainerKind::Npy => Layout::Npy,
-        ContainerKind::Npz => Layout::Npz {
-            members: zip_members_with_limit(input, limits.max_zip_members)?,
+        ContainerKind::TorchZip => match torch_layout(input, limits)? {
+            Some(layout) => layout,
+            // An archive torch would refuse (a duplicated name, no `<archive>/data.pkl`):
+            // some other reader may still run its pickles, so each member is analysed.
+            None => {
+                kind = ContainerKind::Zip;
+                members_layout(input, limits, &mut notes)?
+            }
         },
-        ContainerKind::Zip => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                0,
-                "a zip archive that is neither a torch checkpoint (no */data.pkl) nor an .npz \
-                 (members not all .npy)",
-            ))
-        }
+        ContainerKind::Npy => Layout::Npy,
+        ContainerKind::Npz | ContainerKind::Zip => members_layout(input, limits, &mut notes)?,
     };
     Ok(Opened {
         input,
         kind,
         layout,
         max_decompressed: limits.max_decompressed,
+        notes,
     })
 }
 
-fn torch_layout(input: &[u8], limits: &Limits) -> Result<Layout> {
-    let members = zip_members_with_limit(input, limits.max_zip_members)?;
-    let layout = torch_zip(input, &members)?;
+/// Every member of a zip archive, nested archives opened in turn.
+fn members_layout(input: &[u8], limits: &Limits, notes: &mut Vec<Detected>) -> Result<Layout> {
+    let mut leaves = Vec::new();
+    let mut blobs = Vec::new();
+    let mut budget = limits.max_decompressed;
+    let mut walk = Walk {
+        limits,
+        leaves: &mut leaves,
+        blobs: &mut blobs,
+        notes,
+        budget: &mut budget,
+    };
+    walk.zip(input, None, "", 1)?;
+    Ok(Layout::Members { leaves, blobs })
+}
+
+struct Walk<'w> {
+    limits: &'w Limits,
+    leaves: &'w mut Vec<Leaf>,
+    blobs: &'w mut Vec<Vec<u8>>,
+    notes: &'w mut Vec<Detected>,
+    /// Bytes that nested archives may still decode to, all together.
+    budget: &'w mut u64,
+}
+
+impl Walk<'_> {
+    /// The members of the zip archive `bytes` (`base`: where it lives), named with `prefix`.
+    fn zip(&mut self, bytes: &[u8], base: Option<usize>, prefix: &str, depth: usize) -> Result<()> {
+        let members = zip_members_all(bytes, self.limits.max_zip_members)
+            .map_err(|e| in_member(e, nonempty(prefix)))?;
+        let duplicated: std::collections::HashSet<&str> = duplicates(&members)
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        for name in &duplicated {
+            let copies = members.iter().filter(|m| m.name == *name).count();
+            let at = members
+                .iter()
+                .find(|m| m.name == *name)
+                .map(|m| m.header_offset);
+            let shown = format!("{prefix}{name}");
+            self.notes.push(
+                Detected::new(
+                    Rule::DuplicateMember,
+                    format!(
+                        "the archive holds {copies} members named {name:?}; numpy.load reads \
+                         the last, other readers another: every copy is analysed"
+                    ),
+                )
+                .at(at)
+                .member(Some(&shown)),
+            );
+        }
+        for member in members {
+            let name = format!("{prefix}{}", member.name);
+            if let Some(issue @ (NameIssue::ParentDir | NameIssue::Absolute)) = member.name_issue {
+                self.notes.push(
+                    Detected::new(
+                        Rule::UnsafeMemberName,
+                        format!(
+                            "member name {:?} {}: extracting the archive would write outside \
+                             the target folder",
+                            member.name,
+                            issue.as_str()
+                        ),
+                    )
+                    .at(Some(member.header_offset))
+                    .member(Some(&name)),
+                );
+            }
+            // Folders hold nothing.
+            if member.name.ends_with('/') && member.size == 0 {
+                continue;
+            }
+            if depth < MAX_NESTING && self.is_zip(bytes, &member) {
+                let data = member_bytes(
+                    bytes,
+                    &member,
+                    (*self.budget).min(self.limits.max_decompressed),
+                )
+                .map_err(|e| in_member(e, Some(&name)))?;
+                *self.budget = self.budget.saturating_sub(data.len() as u64);
+                if *self.budget == 0 {
+                    return Err(Limit::Decompressed.exceeded(
+                        member.header_offset,
+                        format_args!(
+                            "archives nested in {name:?} decompress to more than the limit of {} bytes",
+                            self.limits.max_decompressed
+                        ),
+                    ));
+                }
+                let data = data.into_owned();
+                let id = self.blobs.len();
+                self.blobs.push(Vec::new());
+                self.zip(
+                    &data,
+                    Some(id),
+                    &format!("{name}:"),
+                    depth.saturating_add(1),
+                )?;
+                if let Some(slot) = self.blobs.get_mut(id) {
+                    *slot = data;
+                }
+                continue;
+            }
+            self.leaves.push(Leaf { name, base, member });
+        }
+        Ok(())
+    }
+
+    /// Whether a member is itself a zip archive (from its first bytes only).
+    fn is_zip(&self, bytes: &[u8], member: &ZipMember) -> bool {
+        let start = usize::try_from(member.data_offset).unwrap_or(usize::MAX);
+        let head = bytes.get(start..).unwrap_or_default();
+        let head = head.get(..4).unwrap_or(head);
+        if member.stored {
+            head == b"PK\x03\x04" || head == b"PK\x05\x06"
+        } else {
+            // A deflated member: look at its first decoded bytes.
+            super::zipfile::member_prefix(bytes, member, 4)
+                .is_some_and(|p| p.starts_with(b"PK\x03\x04") || p.starts_with(b"PK\x05\x06"))
+        }
+    }
+}
+
+fn nonempty(prefix: &str) -> Option<&str> {
+    let p = prefix.strip_suffix(':').unwrap_or(prefix);
+    (!p.is_empty()).then_some(p)
+}
+
+/// The torch layout, or `None` when torch would not read the archive (then its members
+/// are analysed one by one).
+fn torch_layout(input: &[u8], limits: &Limits) -> Result<Option<Layout>> {
+    let members = zip_members_all(input, limits.max_zip_members)?;
+    if !duplicates(&members).is_empty() {
+        return Ok(None);
+    }
+    let Ok(layout) = torch_zip(input, &members) else {
+        return Ok(None);
+    };
     let storages = layout
         .storages
         .iter()
@@ -176,12 +338,12 @@ fn torch_layout(input: &[u8], limits: &Limits) -> Result<Layout> {
             (key.clone(), storage)
         })
         .collect();
-    Ok(Layout::TorchZip {
+    Ok(Some(Layout::TorchZip {
         big_endian: layout.byteorder.as_deref() == Some("big"),
         data_pkl: layout.data_pkl,
         others: layout.other_pickles,
         storages,
-    })
+    }))
 }
 
 impl<'a> Opened<'a> {
@@ -195,6 +357,11 @@ impl<'a> Opened<'a> {
         self.input
     }
 
+    /// What the container itself shows: unsafe member names, duplicated names.
+    pub(crate) fn notes(&self) -> &[Detected] {
+        &self.notes
+    }
+
     /// The compressor around the stream, if the input is a compressed stream.
     pub(crate) fn compression(&self) -> Option<&'static str> {
         self.kind.is_compressed().then(|| self.kind.as_str())
@@ -206,7 +373,7 @@ impl<'a> Opened<'a> {
         let count = match &self.layout {
             Layout::Stream { .. } | Layout::Npy => 1,
             Layout::TorchZip { others, .. } => others.len().saturating_add(1),
-            Layout::Npz { members } => members.len(),
+            Layout::Members { leaves, .. } => leaves.len(),
         };
         (0..count).map(move |i| self.part(i))
     }
@@ -252,15 +419,78 @@ impl<'a> Opened<'a> {
                 }))
             }
             Layout::Npy => npy_part(Cow::Borrowed(self.input), None, "$".to_string()),
-            Layout::Npz { members } => {
-                let member = members.get(i).ok_or_else(no_part)?;
-                let bytes = member_bytes(self.input, member, self.max_decompressed)?;
-                let key = member.name.strip_suffix(".npy").unwrap_or(&member.name);
-                let mut root = String::from("$");
-                crate::analysis::path::push_json_key(key, &mut root);
-                npy_part(bytes, Some(member.name.clone()), root)
+            Layout::Members { leaves, blobs } => {
+                let leaf = leaves.get(i).ok_or_else(no_part)?;
+                let base = match leaf.base {
+                    None => self.input,
+                    Some(id) => blobs.get(id).ok_or_else(no_part)?,
+                };
+                let bytes = member_bytes(base, &leaf.member, self.max_decompressed)
+                    .map_err(|e| in_member(e, Some(&leaf.name)))?;
+                member_part(bytes, &leaf.name, self.max_decompressed)
             }
         }
+    }
+}
+
+/// A member of an archive, by its content: a `.npy` (its root path named after the member,
+/// as `numpy.load` keys npz members), a pickle stream (compressed or not), or neither.
+fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<'p>> {
+    let kind = sniff(&bytes);
+    if kind == ContainerKind::Npy {
+        let key = name.rsplit(':').next().unwrap_or(name);
+        let key = key.strip_suffix(".npy").unwrap_or(key);
+        let mut root = String::from("$");
+        crate::analysis::path::push_json_key(key, &mut root);
+        return npy_part(bytes, Some(name.to_owned()), root);
+    }
+    if matches!(
+        kind,
+        ContainerKind::Zip | ContainerKind::TorchZip | ContainerKind::Npz
+    ) {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            0,
+            format!(
+                "member {name:?} is an archive nested more than {MAX_NESTING} levels deep; \
+                 archives are opened to that depth"
+            ),
+        ));
+    }
+    let bytes = if kind.is_compressed() {
+        Cow::Owned(decompress(kind, &bytes, limit).map_err(|e| in_member(e, Some(name)))?)
+    } else if kind == ContainerKind::Pickle && looks_like_pickle(&bytes) {
+        bytes
+    } else {
+        return Ok(Part::Other);
+    };
+    Ok(Part::Stream(StreamPart {
+        bytes,
+        start: 0,
+        member: Some(name.to_owned()),
+        root_path: "$".to_string(),
+        storages: None,
+        big_endian: false,
+        persistent_ids_expected: false,
+        object_pickles: None,
+        scan_trailing: true,
+        whole_file: true,
+    }))
+}
+
+/// Whether a member's bytes are worth running as a pickle: protocol 2+ starts with PROTO;
+/// protocols 0 and 1 with an opcode, and then must read to a STOP without error (a text
+/// file, an image or a config in an archive is not a pickle, and not an error).
+fn looks_like_pickle(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        Some(0x80) => true,
+        Some(_) => crate::reader::OpReader::new(bytes, 0)
+            .take(1 << 20)
+            .try_fold(false, |_, op| {
+                op.map(|op| op.opcode == crate::opcode::Opcode::STOP)
+            })
+            .unwrap_or(false),
+        None => false,
     }
 }
 
