@@ -343,3 +343,130 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
     let report = inspect("payload.zip", &bytes);
     assert_eq!(code_exec_members(&report), ["model/weights.pkl"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// tar, zstd, joblib's ZF, 7z
+
+fn data_file(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/archives")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A tar archive with these members, written by the `tar` crate (ustar headers).
+fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in members {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder.append_data(&mut header, name, *data).unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+/// pandas `to_pickle` picks the compression from the name: every one it writes opens,
+/// with the DataFrame's pickle inside (tests/data/archives/generate.py, pandas 3.1.1).
+#[test]
+fn pandas_to_pickle_files_open_with_every_compression() {
+    for (file, container) in [
+        ("frame.pkl.zip", "zip"),
+        ("frame.pkl.tar", "tar"),
+        ("frame.pkl.tar.gz", "gzip"),
+        ("frame.pkl.zst", "zstd"),
+        ("frame.pkl.gz", "gzip"),
+        ("frame.pkl.bz2", "bz2"),
+        ("frame.pkl.xz", "xz"),
+    ] {
+        let report = inspect(file, &data_file(file));
+        assert_eq!(report.container, container, "{file}");
+        assert_eq!(report.pickles.len(), 1, "{file}");
+        let imports = &report.pickles[0].imports;
+        assert!(
+            imports.iter().any(|i| i.module.starts_with("pandas")),
+            "{file}: {imports:?}"
+        );
+    }
+}
+
+/// torch's `_legacy_load` reads a tar with `sys_info`, `pickle`, `tensors` and `storages`
+/// members, unpickling `storages` first: every member's pickle is analysed.
+#[test]
+fn a_torch_legacy_tar_checkpoint_has_every_member_analysed() {
+    let bytes = tar_of(&[
+        ("sys_info", b"\x80\x02}q\x00."),
+        ("storages", EVIL),
+        ("tensors", b"\x80\x02K\x00."),
+        ("pickle", b"\x80\x02}q\x00."),
+    ]);
+    assert_eq!(sniff(&bytes), ContainerKind::Tar);
+    let report = inspect("checkpoint.pth.tar", &bytes);
+    assert_eq!(report.container, "tar");
+    assert_eq!(report.pickles.len(), 4);
+    assert_eq!(code_exec_members(&report), ["storages"]);
+}
+
+/// A NeMo-style model tar (Python's tarfile, gzip-compressed): a config, and a torch
+/// checkpoint whose pickle is analysed while its storages are not taken for pickles.
+#[test]
+fn a_nemo_style_model_tar_has_its_checkpoint_analysed() {
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let ckpt = torch_save("model_weights", EVIL, &[("0", b"\x80\x05\xff\xff")]);
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt_path = dir.path().join("model_weights.ckpt");
+    std::fs::write(&ckpt_path, &ckpt).unwrap();
+    let path = dir.path().join("model.nemo");
+    let script = r#"
+import sys, tarfile, io
+with tarfile.open(sys.argv[1], "w:gz") as t:
+    t.add(sys.argv[2], arcname="./model_weights.ckpt")
+    info = tarfile.TarInfo("./model_config.yaml")
+    data = b"target: nemo.collections.asr.models.EncDecCTCModel\n"
+    info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+"#;
+    common::run_python(
+        python,
+        script,
+        &[path.to_str().unwrap(), ckpt_path.to_str().unwrap()],
+    );
+    let report = inspect("model.nemo", &std::fs::read(&path).unwrap());
+    assert_eq!(
+        code_exec_members(&report),
+        ["./model_weights.ckpt:model_weights/data.pkl"]
+    );
+}
+
+/// joblib < 0.10 wrote `ZF`, the length in hex left-justified in 19 characters, then a
+/// zlib stream (`numpy_pickle_compat.write_zfile`); `read_zfile` still reads it.
+#[test]
+fn a_joblib_zfile_is_decompressed_and_analysed() {
+    let mut zf = b"ZF".to_vec();
+    zf.extend_from_slice(format!("{:<19}", format!("{:#x}", EVIL.len())).as_bytes());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
+    std::io::Write::write_all(&mut z, EVIL).unwrap();
+    zf.extend(z.finish().unwrap());
+    assert_eq!(sniff(&zf), ContainerKind::JoblibZfile);
+    let report = inspect("model.pkl", &zf);
+    assert_eq!(report.container, "joblib-zfile");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+    // A header that lies about the length is refused, as joblib asserts.
+    let mut lying = zf.clone();
+    lying[4] = b'f';
+    assert!(pklinspect::inspect("lying.pkl", &lying, &Options::default()).is_err());
+}
+
+/// A 7z archive written by py7zr (tests/data/archives/generate.py): the pickle is found and
+/// the text file is not taken for one.
+#[test]
+fn a_7z_archive_of_pickles_is_analysed() {
+    let bytes = data_file("payload.7z");
+    assert_eq!(sniff(&bytes), ContainerKind::SevenZ);
+    let report = inspect("payload.7z", &bytes);
+    assert_eq!(report.container, "7z");
+    assert_eq!(code_exec_members(&report), ["model/evil.pkl"]);
+}

@@ -62,7 +62,15 @@ struct Leaf {
     name: String,
     /// `None`: in the input; else in `blobs[i]`.
     base: Option<usize>,
-    member: ZipMember,
+    source: Source,
+}
+
+/// Where a member's bytes are, in its base.
+enum Source {
+    /// A zip member (stored, or deflated and decoded when read).
+    Zip(ZipMember),
+    /// A tar member or a decoded 7z entry: these bytes as they are.
+    Range { start: usize, len: usize },
 }
 
 /// One part of an input.
@@ -155,20 +163,39 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Xz
         | ContainerKind::Lzma
         | ContainerKind::Zlib
-        | ContainerKind::Lz4 => Layout::Stream {
-            decoded: Some(decompress(kind, input, limits.max_decompressed)?),
-        },
+        | ContainerKind::Lz4
+        | ContainerKind::Zstd
+        | ContainerKind::JoblibZfile => {
+            let decoded = decompress(kind, input, limits.max_decompressed)?;
+            // A compressed tar (pandas `to_pickle("x.tar.gz")`, `tar.zst`): its members.
+            if super::is_tar(&decoded) {
+                let mut layout =
+                    archive_layout(ContainerKind::Tar, &decoded, limits, &mut notes, true)?;
+                if let Layout::Members { blobs, .. } = &mut layout {
+                    if let Some(slot) = blobs.first_mut() {
+                        *slot = decoded;
+                    }
+                }
+                layout
+            } else {
+                Layout::Stream {
+                    decoded: Some(decoded),
+                }
+            }
+        }
         ContainerKind::TorchZip => match torch_layout(input, limits)? {
             Some(layout) => layout,
             // An archive torch would refuse (a duplicated name, no `<archive>/data.pkl`):
             // some other reader may still run its pickles, so each member is analysed.
             None => {
                 kind = ContainerKind::Zip;
-                members_layout(input, limits, &mut notes)?
+                archive_layout(kind, input, limits, &mut notes, false)?
             }
         },
         ContainerKind::Npy => Layout::Npy,
-        ContainerKind::Npz | ContainerKind::Zip => members_layout(input, limits, &mut notes)?,
+        ContainerKind::Npz | ContainerKind::Zip | ContainerKind::Tar | ContainerKind::SevenZ => {
+            archive_layout(kind, input, limits, &mut notes, false)?
+        }
     };
     Ok(Opened {
         input,
@@ -179,10 +206,23 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     })
 }
 
-/// Every member of a zip archive, nested archives opened in turn.
-fn members_layout(input: &[u8], limits: &Limits, notes: &mut Vec<Detected>) -> Result<Layout> {
+/// Every member of an archive, nested archives opened in turn. With `in_blob`, the archive
+/// is the caller's decoded bytes, which become `blobs[0]` (the caller puts them there).
+fn archive_layout(
+    kind: ContainerKind,
+    input: &[u8],
+    limits: &Limits,
+    notes: &mut Vec<Detected>,
+    in_blob: bool,
+) -> Result<Layout> {
     let mut leaves = Vec::new();
     let mut blobs = Vec::new();
+    let base = if in_blob {
+        blobs.push(Vec::new());
+        Some(0)
+    } else {
+        None
+    };
     let mut budget = limits.max_decompressed;
     let mut walk = Walk {
         limits,
@@ -191,7 +231,7 @@ fn members_layout(input: &[u8], limits: &Limits, notes: &mut Vec<Detected>) -> R
         notes,
         budget: &mut budget,
     };
-    walk.zip(input, None, "", 1)?;
+    walk.archive(kind, input, base, "", 1)?;
     Ok(Layout::Members { leaves, blobs })
 }
 
@@ -205,6 +245,231 @@ struct Walk<'w> {
 }
 
 impl Walk<'_> {
+    fn archive(
+        &mut self,
+        kind: ContainerKind,
+        bytes: &[u8],
+        base: Option<usize>,
+        prefix: &str,
+        depth: usize,
+    ) -> Result<()> {
+        match kind {
+            ContainerKind::Tar => self.tar(bytes, base, prefix, depth),
+            ContainerKind::SevenZ => self.sevenz(bytes, prefix, depth),
+            _ => self.zip(bytes, base, prefix, depth),
+        }
+    }
+
+    /// A member: an archive to open in turn (within the depth), or a leaf.
+    fn member(
+        &mut self,
+        bytes: &[u8],
+        base: Option<usize>,
+        name: String,
+        source: Source,
+        depth: usize,
+    ) -> Result<()> {
+        let head = match &source {
+            Source::Zip(m) => super::zipfile::member_prefix(bytes, m, 512).unwrap_or_default(),
+            Source::Range { start, len } => bytes
+                .get(*start..start.saturating_add((*len).min(512)))
+                .unwrap_or_default()
+                .to_vec(),
+        };
+        let nested = archive_kind(&head);
+        let Some(kind) = nested.filter(|_| depth < MAX_NESTING) else {
+            self.leaves.push(Leaf { name, base, source });
+            return Ok(());
+        };
+        let data: Cow<'_, [u8]> = match &source {
+            Source::Zip(m) => {
+                member_bytes(bytes, m, (*self.budget).min(self.limits.max_decompressed))
+                    .map_err(|e| in_member(e, Some(&name)))?
+            }
+            Source::Range { start, len } => Cow::Borrowed(
+                bytes
+                    .get(*start..start.saturating_add(*len))
+                    .ok_or_else(no_part)?,
+            ),
+        };
+        *self.budget = self.budget.saturating_sub(data.len() as u64);
+        if *self.budget == 0 {
+            return Err(Limit::Decompressed.exceeded(
+                0,
+                format_args!(
+                    "archives nested in {name:?} hold more than the limit of {} bytes",
+                    self.limits.max_decompressed
+                ),
+            ));
+        }
+        let data = data.into_owned();
+        let id = self.blobs.len();
+        self.blobs.push(Vec::new());
+        self.archive(
+            kind,
+            &data,
+            Some(id),
+            &format!("{name}:"),
+            depth.saturating_add(1),
+        )?;
+        if let Some(slot) = self.blobs.get_mut(id) {
+            *slot = data;
+        }
+        Ok(())
+    }
+
+    /// A tar archive's regular files (`tarfile` reads the same headers: ustar, pax, GNU).
+    fn tar(&mut self, bytes: &[u8], base: Option<usize>, prefix: &str, depth: usize) -> Result<()> {
+        let bad = |e: std::io::Error| {
+            in_member(
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    0,
+                    format!("tar archive cannot be read: {e}"),
+                ),
+                nonempty(prefix),
+            )
+        };
+        let mut archive = tar::Archive::new(std::io::Cursor::new(bytes));
+        let mut found = Vec::new();
+        for entry in archive.entries().map_err(bad)? {
+            let entry = entry.map_err(bad)?;
+            if found.len() >= self.limits.max_zip_members {
+                return Err(Limit::ZipMembers.exceeded(
+                    entry.raw_header_position(),
+                    format_args!(
+                        "tar archive has more than the limit of {} members",
+                        self.limits.max_zip_members
+                    ),
+                ));
+            }
+            let header = entry.header();
+            if !matches!(
+                header.entry_type(),
+                tar::EntryType::Regular | tar::EntryType::Continuous
+            ) {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+            let len = usize::try_from(entry.size()).unwrap_or(usize::MAX);
+            if start.checked_add(len).is_none_or(|end| end > bytes.len()) {
+                return Err(in_member(
+                    Error::new(
+                        ErrorKind::LengthPastEnd,
+                        entry.raw_header_position(),
+                        format!("tar member {name:?}: {len} bytes go past the end of the archive"),
+                    ),
+                    nonempty(prefix),
+                ));
+            }
+            found.push((name, start, len, entry.raw_header_position()));
+        }
+        for (name, start, len, at) in found {
+            self.check_name(&name, prefix, at);
+            let shown = format!("{prefix}{name}");
+            self.member(bytes, base, shown, Source::Range { start, len }, depth)?;
+        }
+        Ok(())
+    }
+
+    /// A 7z archive: every entry decoded (its blocks are compressed as a whole), within the
+    /// decompression budget.
+    fn sevenz(&mut self, bytes: &[u8], prefix: &str, depth: usize) -> Result<()> {
+        use std::io::Read;
+        let bad = |e: sevenz_rust2::Error| {
+            in_member(
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    0,
+                    format!("7z archive cannot be read: {e}"),
+                ),
+                nonempty(prefix),
+            )
+        };
+        let mut reader = sevenz_rust2::ArchiveReader::new(
+            std::io::Cursor::new(bytes),
+            sevenz_rust2::Password::empty(),
+        )
+        .map_err(bad)?;
+        let max_members = self.limits.max_zip_members;
+        let mut budget = *self.budget;
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut failure: Option<Error> = None;
+        reader
+            .for_each_entries(|entry, data| {
+                if entry.is_directory || !entry.has_stream {
+                    return Ok(true);
+                }
+                if entries.len() >= max_members {
+                    failure = Some(Limit::ZipMembers.exceeded(
+                        0,
+                        format_args!("7z archive has more than the limit of {max_members} members"),
+                    ));
+                    return Ok(false);
+                }
+                let mut out = Vec::new();
+                data.take(budget.saturating_add(1)).read_to_end(&mut out)?;
+                if out.len() as u64 > budget {
+                    failure = Some(Limit::Decompressed.exceeded(
+                        0,
+                        format_args!(
+                            "7z entry {:?} decompresses to more than the limit",
+                            entry.name
+                        ),
+                    ));
+                    return Ok(false);
+                }
+                budget = budget.saturating_sub(out.len() as u64);
+                entries.push((entry.name.clone(), out));
+                Ok(true)
+            })
+            .map_err(bad)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        *self.budget = budget;
+        for (name, data) in entries {
+            self.check_name(&name, prefix, 0);
+            let id = self.blobs.len();
+            let len = data.len();
+            self.blobs.push(data);
+            let shown = format!("{prefix}{name}");
+            let blob = std::mem::take(self.blobs.get_mut(id).ok_or_else(no_part)?);
+            let result = self.member(
+                &blob,
+                Some(id),
+                shown,
+                Source::Range { start: 0, len },
+                depth,
+            );
+            if let Some(slot) = self.blobs.get_mut(id) {
+                *slot = blob;
+            }
+            result?;
+        }
+        Ok(())
+    }
+
+    /// An `unsafe-member-name` finding for a zip-slip name.
+    fn check_name(&mut self, name: &str, prefix: &str, at: u64) {
+        if let Some(issue @ (NameIssue::ParentDir | NameIssue::Absolute)) = NameIssue::of(name) {
+            let shown = format!("{prefix}{name}");
+            self.notes.push(
+                Detected::new(
+                    Rule::UnsafeMemberName,
+                    format!(
+                        "member name {name:?} {}: extracting the archive would write outside \
+                         the target folder",
+                        issue.as_str()
+                    ),
+                )
+                .at(Some(at))
+                .member(Some(&shown)),
+            );
+        }
+    }
+
     /// The members of the zip archive `bytes` (`base`: where it lives), named with `prefix`.
     fn zip(&mut self, bytes: &[u8], base: Option<usize>, prefix: &str, depth: usize) -> Result<()> {
         let members = zip_members_all(bytes, self.limits.max_zip_members)
@@ -232,75 +497,49 @@ impl Walk<'_> {
                 .member(Some(&shown)),
             );
         }
+        // A torch archive inside another archive (a NeMo model tar holds one): its storage
+        // records are raw tensor bytes, not pickles.
+        let storages = torch_storage_prefix(&members);
         for member in members {
-            let name = format!("{prefix}{}", member.name);
-            if let Some(issue @ (NameIssue::ParentDir | NameIssue::Absolute)) = member.name_issue {
-                self.notes.push(
-                    Detected::new(
-                        Rule::UnsafeMemberName,
-                        format!(
-                            "member name {:?} {}: extracting the archive would write outside \
-                             the target folder",
-                            member.name,
-                            issue.as_str()
-                        ),
-                    )
-                    .at(Some(member.header_offset))
-                    .member(Some(&name)),
-                );
+            self.check_name(&member.name, prefix, member.header_offset);
+            if storages
+                .as_deref()
+                .is_some_and(|p| super::torch::strip_prefix_ignore_case(&member.name, p).is_some())
+            {
+                continue;
             }
             // Folders hold nothing.
             if member.name.ends_with('/') && member.size == 0 {
                 continue;
             }
-            if depth < MAX_NESTING && self.is_zip(bytes, &member) {
-                let data = member_bytes(
-                    bytes,
-                    &member,
-                    (*self.budget).min(self.limits.max_decompressed),
-                )
-                .map_err(|e| in_member(e, Some(&name)))?;
-                *self.budget = self.budget.saturating_sub(data.len() as u64);
-                if *self.budget == 0 {
-                    return Err(Limit::Decompressed.exceeded(
-                        member.header_offset,
-                        format_args!(
-                            "archives nested in {name:?} decompress to more than the limit of {} bytes",
-                            self.limits.max_decompressed
-                        ),
-                    ));
-                }
-                let data = data.into_owned();
-                let id = self.blobs.len();
-                self.blobs.push(Vec::new());
-                self.zip(
-                    &data,
-                    Some(id),
-                    &format!("{name}:"),
-                    depth.saturating_add(1),
-                )?;
-                if let Some(slot) = self.blobs.get_mut(id) {
-                    *slot = data;
-                }
-                continue;
-            }
-            self.leaves.push(Leaf { name, base, member });
+            let name = format!("{prefix}{}", member.name);
+            self.member(bytes, base, name, Source::Zip(member), depth)?;
         }
         Ok(())
     }
+}
 
-    /// Whether a member is itself a zip archive (from its first bytes only).
-    fn is_zip(&self, bytes: &[u8], member: &ZipMember) -> bool {
-        let start = usize::try_from(member.data_offset).unwrap_or(usize::MAX);
-        let head = bytes.get(start..).unwrap_or_default();
-        let head = head.get(..4).unwrap_or(head);
-        if member.stored {
-            head == b"PK\x03\x04" || head == b"PK\x05\x06"
-        } else {
-            // A deflated member: look at its first decoded bytes.
-            super::zipfile::member_prefix(bytes, member, 4)
-                .is_some_and(|p| p.starts_with(b"PK\x03\x04") || p.starts_with(b"PK\x05\x06"))
-        }
+/// `<archive>/data/` when these members are a torch archive (`<archive>/data.pkl`, its
+/// folder named by the first member, as torch's reader takes it).
+fn torch_storage_prefix(members: &[ZipMember]) -> Option<String> {
+    let (folder, _) = members.first()?.name.split_once('/')?;
+    let pickle = format!("{folder}/data.pkl");
+    members
+        .iter()
+        .any(|m| m.name.eq_ignore_ascii_case(&pickle))
+        .then(|| format!("{folder}/data/"))
+}
+
+/// The kind of archive these first bytes start, if any.
+fn archive_kind(head: &[u8]) -> Option<ContainerKind> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Some(ContainerKind::Zip)
+    } else if head.starts_with(b"7z\xbc\xaf\x27\x1c") {
+        Some(ContainerKind::SevenZ)
+    } else if super::is_tar(head) {
+        Some(ContainerKind::Tar)
+    } else {
+        None
     }
 }
 
@@ -425,8 +664,14 @@ impl<'a> Opened<'a> {
                     None => self.input,
                     Some(id) => blobs.get(id).ok_or_else(no_part)?,
                 };
-                let bytes = member_bytes(base, &leaf.member, self.max_decompressed)
-                    .map_err(|e| in_member(e, Some(&leaf.name)))?;
+                let bytes = match &leaf.source {
+                    Source::Zip(member) => member_bytes(base, member, self.max_decompressed)
+                        .map_err(|e| in_member(e, Some(&leaf.name)))?,
+                    Source::Range { start, len } => Cow::Borrowed(
+                        base.get(*start..start.saturating_add(*len))
+                            .ok_or_else(no_part)?,
+                    ),
+                };
                 member_part(bytes, &leaf.name, self.max_decompressed)
             }
         }
@@ -444,10 +689,7 @@ fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<
         crate::analysis::path::push_json_key(key, &mut root);
         return npy_part(bytes, Some(name.to_owned()), root);
     }
-    if matches!(
-        kind,
-        ContainerKind::Zip | ContainerKind::TorchZip | ContainerKind::Npz
-    ) {
+    if kind.is_archive() {
         return Err(Error::new(
             ErrorKind::Unsupported,
             0,
@@ -483,7 +725,7 @@ fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<
 /// file, an image or a config in an archive is not a pickle, and not an error).
 fn looks_like_pickle(bytes: &[u8]) -> bool {
     match bytes.first() {
-        Some(0x80) => true,
+        Some(0x80) => matches!(bytes.get(1), Some(0..=5)),
         Some(_) => crate::reader::OpReader::new(bytes, 0)
             .take(1 << 20)
             .try_fold(false, |_, op| {

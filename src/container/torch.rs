@@ -135,7 +135,7 @@ fn record<'m>(members: &'m [ZipMember], name: &str) -> Option<&'m ZipMember> {
 }
 
 /// `name` without `prefix`, compared ignoring ASCII case as torch's lookups are.
-fn strip_prefix_ignore_case<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
+pub(crate) fn strip_prefix_ignore_case<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
     let head = name.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
         .then(|| name.get(prefix.len()..))

@@ -54,7 +54,7 @@ impl NameIssue {
         }
     }
 
-    fn of(name: &str) -> Option<NameIssue> {
+    pub(crate) fn of(name: &str) -> Option<NameIssue> {
         let bytes = name.as_bytes();
         if name.contains('\0') {
             Some(NameIssue::Nul)
