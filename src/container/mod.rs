@@ -1,8 +1,10 @@
 //! Containers (SPEC §3): what the bytes are, and how to get at the pickles and payloads inside.
 //!
 //! Everything is decided by content, never by file name: [`sniff`] looks at magic bytes,
-//! [`decompress`] opens whole-file compressed streams (also joblib's), [`zip_members`] and
-//! [`torch_zip`] map `torch.save` and `np.savez` archives, [`parse_npy_header`] reads `.npy`
+//! [`decompress`] opens whole-file compressed streams (also joblib's, its legacy `ZF`
+//! included, and pandas' zstd), [`zip_members`] and [`torch_zip`] map `torch.save` and
+//! `np.savez` archives; any other zip, tar or 7z archive is opened member by member, nested
+//! archives to three levels (the crate-internal `open`). [`parse_npy_header`] reads `.npy`
 //! headers (and [`npy_header_bytes`] writes them exactly as `numpy.save` does), and
 //! [`legacy_storages`] locates the raw storages of a legacy (non-zip) `torch.save` file.
 //! Nothing here allocates more than a limit allows or reads a payload it does not have to.

@@ -5,7 +5,10 @@
 //! adding a [`Layout`] here.
 //!
 //! Parts are produced one at a time ([`Opened::parts`]), so the decoded bytes of one zip
-//! member are dropped before the next is decoded.
+//! member are dropped before the next is decoded. Archives other than a torch checkpoint
+//! (an npz, any zip, tar or 7z) are walked member by member: every member is sniffed and
+//! becomes a `.npy` part, a pickle stream (compressed or not), or neither; archives inside
+//! are opened down to [`MAX_NESTING`] levels and their members named `outer:inner`.
 
 #![warn(clippy::arithmetic_side_effects)]
 

@@ -1,13 +1,14 @@
-//! Zip archives held in memory: `torch.save` checkpoints and `np.savez` files.
+//! Zip archives held in memory: `torch.save` checkpoints, `np.savez` files and any other zip.
 //!
-//! The `zip` crate reads the end-of-central-directory records (zip64 included) and the
-//! central directory; everything a hostile archive can lie about is then checked here
-//! against the bytes: each member's local header, that its data lies inside the input,
-//! that stored members' sizes agree, that no two members share bytes (overlapping members
-//! are how zip bombs and parser-confusion tricks are built), that no name appears twice,
-//! and how many members there are. Member payloads are never read here: a stored member
-//! is handed out as a borrowed slice, so inspecting a multi-GB checkpoint touches only
-//! its pickle.
+//! The central directory is found where Python's `zipfile` finds it (the end records, zip64
+//! included, and the shift of any data before the archive) and read entry by entry as
+//! Python reads it, every entry kept, duplicated names included ([`zip_members_all`]); the
+//! `zip` crate checks the end records first. Everything a hostile archive can lie about is
+//! then checked against the bytes: each member's local header, that its data lies inside
+//! the input, that stored members' sizes agree, that no two members share bytes
+//! (overlapping members are how zip bombs and parser-confusion tricks are built), and how
+//! many members there are. Member payloads are never read here: a stored member is handed
+//! out as a borrowed slice, so inspecting a multi-GB checkpoint touches only its pickle.
 
 use std::borrow::Cow;
 use std::io::Cursor;
