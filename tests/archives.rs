@@ -11,7 +11,8 @@ mod common;
 use common::torch_writer::{torch_save, TorchZipWriter, STATE_DICT_PKL, STATE_DICT_STORAGE};
 use pklinspect::classify::Verdict;
 use pklinspect::container::{
-    member_bytes, npy_header_bytes, sniff, torch_zip, zip_members, ContainerKind, Descr,
+    member_bytes, npy_header_bytes, sniff, torch_zip, zip_members, zip_members_all, ContainerKind,
+    Descr,
 };
 use pklinspect::inspect::Options;
 use pklinspect::report::Report;
@@ -469,4 +470,82 @@ fn a_7z_archive_of_pickles_is_analysed() {
     let report = inspect("payload.7z", &bytes);
     assert_eq!(report.container, "7z");
     assert_eq!(code_exec_members(&report), ["model/evil.pkl"]);
+}
+
+/// Every central directory entry, duplicates included, as Python's `ZipFile.infolist()`
+/// lists them: names, local header offsets and sizes.
+#[test]
+fn zip_members_all_lists_what_pythons_infolist_lists() {
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let archives = [
+        zip(&[("x.npy", &npy_i1(&[1])), ("x.npy", &npy_i1(&[2, 3]))]),
+        zip(&[("../../evil.pkl", EVIL), ("/abs", b"a"), ("ok/b", b"")]),
+        torch_save("abcdefghijklmnopqrstu", EVIL, &[("0", STATE_DICT_STORAGE)]),
+    ];
+    let mut paths = Vec::new();
+    for (i, bytes) in archives.iter().enumerate() {
+        let path = dir.path().join(format!("{i}.zip"));
+        std::fs::write(&path, bytes).unwrap();
+        paths.push(path.display().to_string());
+    }
+    let script = r#"
+import json, sys, zipfile
+print(json.dumps([[[zi.filename, zi.header_offset, zi.compress_size, zi.file_size]
+                   for zi in zipfile.ZipFile(p).infolist()] for p in sys.argv[1:]]))
+"#;
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let output = common::run_python(python, script, &refs);
+    let truth: Vec<Vec<(String, u64, u64, u64)>> = serde_json::from_slice(&output.stdout).unwrap();
+    for (bytes, want) in archives.iter().zip(truth) {
+        let got: Vec<(String, u64, u64, u64)> = zip_members_all(bytes, 100)
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.header_offset, m.compressed_size, m.size))
+            .collect();
+        assert_eq!(got, want);
+    }
+}
+
+/// The issue as a user met it: `explain` failed on such a `.pt`, and `lint` skipped the
+/// `.pth` without a word.
+#[test]
+fn explain_and_lint_check_a_malicious_checkpoint_with_a_21_character_stem() {
+    let dir = tempfile::tempdir().unwrap();
+    let stem = "abcdefghijklmnopqrstu";
+    let bytes = torch_save(stem, EVIL, &[]);
+    for ext in ["pt", "pth"] {
+        let path = dir.path().join(format!("{stem}.{ext}"));
+        std::fs::write(&path, &bytes).unwrap();
+        let out = common::pklinspect()
+            .args(["explain", "--format", "json"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["verdict"], "dangerous");
+        let out = common::pklinspect()
+            .arg("lint")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("{stem}.{ext}:{stem}/data.pkl:")),
+            "{text}"
+        );
+    }
 }
