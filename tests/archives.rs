@@ -549,3 +549,32 @@ fn explain_and_lint_check_a_malicious_checkpoint_with_a_21_character_stem() {
         );
     }
 }
+
+/// Cut or damaged, the new archive kinds give an error or a report, never a panic.
+#[test]
+fn damaged_tar_7z_zstd_and_zfile_inputs_never_panic() {
+    let mut inputs: Vec<Vec<u8>> = [
+        "payload.7z",
+        "frame.pkl.tar",
+        "frame.pkl.zst",
+        "frame.pkl.tar.gz",
+    ]
+    .iter()
+    .map(|f| data_file(f))
+    .collect();
+    let mut zf = b"ZF0x10               ".to_vec();
+    zf.extend_from_slice(b"x\x9c\x01\x10\x00\xef\xff0123456789abcdef\x1c\x04\x03\x1d");
+    inputs.push(zf);
+    for bytes in &inputs {
+        // Every third position: a header field is never shorter than that.
+        for cut in (0..bytes.len()).step_by(3) {
+            let _ = pklinspect::inspect("cut", &bytes[..cut], &Options::default());
+        }
+        let mut flipped = bytes.clone();
+        for i in (0..flipped.len()).step_by(3) {
+            flipped[i] ^= 0x55;
+            let _ = pklinspect::inspect("flipped", &flipped, &Options::default());
+            flipped[i] ^= 0x55;
+        }
+    }
+}
