@@ -7,7 +7,9 @@
 - `payload.7z`: py7zr of a directory holding a code-exec pickle (`model/evil.pkl`,
   running `echo pwned` when loaded: never load it) and a text file.
 
-Every file is read back with the tool's own reader before it is kept.
+Every file is read back with the tool's own reader before it is kept. A rerun changes the
+bytes of the gzip, zip and 7z files (they carry the time of writing), not what they hold.
+`fixtures/generate.py --env numpy2 --groups archives` runs this script.
 """
 import io
 import os

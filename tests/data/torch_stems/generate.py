@@ -6,7 +6,8 @@ Run with a Python that has torch (fixtures/requirements-numpy2.txt pins the vers
 
     python tests/data/torch_stems/generate.py
 
-Each file holds {"w": torch.tensor([1.0, 2.0])}; `tests/archives.rs` opens every one.
+Each file holds {"w": torch.tensor([1.0, 2.0])}; `tests/archives.rs` opens every one. A rerun
+gives the same bytes. `fixtures/generate.py --env numpy2 --groups torch_stems` runs this script.
 """
 import os
 import string
