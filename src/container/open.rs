@@ -477,10 +477,13 @@ impl Walk<'_> {
     fn zip(&mut self, bytes: &[u8], base: Option<usize>, prefix: &str, depth: usize) -> Result<()> {
         let members = zip_members_all(bytes, self.limits.max_zip_members)
             .map_err(|e| in_member(e, nonempty(prefix)))?;
-        let duplicated: std::collections::HashSet<&str> = duplicates(&members)
-            .iter()
-            .map(|m| m.name.as_str())
-            .collect();
+        // Each duplicated name once, in archive order (findings come out in a stable order).
+        let mut duplicated: Vec<&str> = Vec::new();
+        for m in duplicates(&members) {
+            if !duplicated.contains(&m.name.as_str()) {
+                duplicated.push(&m.name);
+            }
+        }
         for name in &duplicated {
             let copies = members.iter().filter(|m| m.name == *name).count();
             let at = members
