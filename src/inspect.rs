@@ -126,6 +126,7 @@ pub(crate) fn inspect_with(
         match part? {
             Part::Stream(stream) => analysis.stream(stream, visitor)?,
             Part::Npy(npy) => analysis.npy(npy, visitor)?,
+            Part::Other => {}
         }
     }
     Ok(analysis.finish())

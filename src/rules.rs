@@ -155,6 +155,18 @@ rules! {
         "the file exceeds a resource limit and was not fully read",
         "pklinspect bounds nodes, memo entries, nesting depth and decompressed size so that no \
          input can exhaust memory. Raise the limit if the file is trusted to be that large.";
+    UnsafeMemberName = "unsafe-member-name", Warning, category: None, security: Some("6.5"),
+        "an archive member's name would escape the folder it is extracted to (zip-slip)",
+        "A member named with a `..` component, an absolute path or a drive letter is written \
+         outside the target folder by tools that extract archives naively, overwriting files \
+         of the extracting user. No pickle loader writes members out, but no legitimate \
+         checkpoint or npz needs such a name. The member is still analysed.";
+    DuplicateMember = "duplicate-member", Warning, category: None, security: Some("6.5"),
+        "an archive lists the same member name more than once",
+        "Zip readers disagree on which copy of a duplicated name they read: Python's zipfile \
+         (numpy.load) reads the last, miniz (torch.load) whichever its sorted index finds, \
+         other tools the first. A scanner that checks one copy while the loader reads \
+         another is blind: every copy is analysed, and the duplication reported.";
     Unreadable = "unreadable", Error, category: None, security: None,
         "the file could not be read at all (permissions, an I/O error)",
         "pklinspect could not open or read the file, so nothing in it was checked. `lint` exits \
@@ -257,6 +269,8 @@ mod tests {
                 "malformed",
                 "trailing-data",
                 "limit-exceeded",
+                "unsafe-member-name",
+                "duplicate-member",
                 "unreadable",
                 "lfs-pointer",
             ]

@@ -63,7 +63,7 @@ impl<'o> Analysis<'o> {
                 findings: Vec::new(),
                 portable_hints: Vec::new(),
             },
-            detected: Vec::new(),
+            detected: opened.notes().to_vec(),
             categories: Vec::new(),
             joblib: false,
             torch_legacy: false,

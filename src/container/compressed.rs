@@ -57,7 +57,75 @@ impl Read for CountingSlice<'_, '_> {
 /// Python's `gzip`/`bz2`/`lzma` modules and joblib do. Bytes after the end of a zlib or
 /// lzma-alone stream are ignored, as `zlib.decompress` and liblzma ignore them.
 pub fn decompress(kind: ContainerKind, bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
+    if kind == ContainerKind::JoblibZfile {
+        return zfile(bytes, limit);
+    }
     run(kind, bytes, limit, false).map(|(out, _)| out)
+}
+
+/// joblib's `_ZFILE_PREFIX`, and the width of the hex length after it: `_MAX_LEN =
+/// len(hex_str(2 ** 64))`, 19 characters (`0x10000000000000000`).
+const ZFILE_PREFIX: usize = 2;
+const ZFILE_MAX_LEN: usize = 19;
+
+/// Where the zlib stream of a joblib `ZF` file starts, and the length its header states
+/// (joblib's `numpy_pickle_compat.read_zfile`: the prefix, the hex length left-justified in
+/// 19 characters, and one more space that joblib <= 0.8.4 wrote under Python 2).
+fn zfile_header(bytes: &[u8]) -> Result<(usize, u64)> {
+    let header_len = ZFILE_PREFIX + ZFILE_MAX_LEN;
+    let bad = |what: String| Error::new(ErrorKind::InvalidArgument, ZFILE_PREFIX as u64, what);
+    let field = bytes.get(ZFILE_PREFIX..header_len).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Truncated,
+            bytes.len() as u64,
+            "joblib ZF header is cut short",
+        )
+    })?;
+    let text = std::str::from_utf8(field)
+        .map_err(|_| bad("joblib ZF header: the length is not text".into()))?
+        .trim();
+    let hex = text.strip_prefix("0x").unwrap_or(text);
+    let length = u64::from_str_radix(hex, 16)
+        .map_err(|_| bad(format!("joblib ZF header: {text:?} is not a hex length")))?;
+    let start = if bytes.get(header_len) == Some(&b' ') {
+        header_len + 1
+    } else {
+        header_len
+    };
+    Ok((start, length))
+}
+
+/// A joblib `ZF` file: `zlib.decompress` of what follows the header, which must give the
+/// length the header states (joblib asserts it).
+fn zfile(bytes: &[u8], limit: u64) -> Result<Vec<u8>> {
+    let (start, length) = zfile_header(bytes)?;
+    if length > limit {
+        return Err(Limit::Decompressed.exceeded(
+            ZFILE_PREFIX as u64,
+            format_args!("joblib ZF file declares {length} bytes, more than the limit of {limit}"),
+        ));
+    }
+    let rest = bytes.get(start..).unwrap_or_default();
+    let out = run(ContainerKind::Zlib, rest, limit, false)
+        .map(|(out, _)| out)
+        .map_err(|e| {
+            Error::new(
+                e.kind(),
+                e.offset().saturating_add(start as u64),
+                e.message(),
+            )
+        })?;
+    if out.len() as u64 != length {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            ZFILE_PREFIX as u64,
+            format!(
+                "joblib ZF header states {length} bytes, but the zlib stream gives {}",
+                out.len()
+            ),
+        ));
+    }
+    Ok(out)
 }
 
 /// Whether the first bytes of `bytes` decode as `kind` without error (for ambiguous magics).
@@ -127,6 +195,15 @@ fn decoder<'a, R: Read + 'a>(
             Err(e) => return Some(Err(e)),
         },
         ContainerKind::Lz4 => Box::new(lz4_flex::frame::FrameDecoder::new(input)),
+        ContainerKind::Zstd => match ruzstd::decoding::StreamingDecoder::new(input) {
+            Ok(reader) => Box::new(reader),
+            Err(e) => {
+                return Some(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    e.to_string(),
+                )))
+            }
+        },
         _ => return None,
     };
     Some(Ok(decoder))
@@ -137,6 +214,12 @@ fn decoder<'a, R: Read + 'a>(
 /// (for `lint`'s content test) with the decoders [`decompress`] uses; nothing past the
 /// first bytes is read or checked.
 pub fn decoded_prefix(kind: ContainerKind, bytes: &[u8], len: usize) -> Option<Vec<u8>> {
+    let (kind, bytes) = if kind == ContainerKind::JoblibZfile {
+        let (start, _) = zfile_header(bytes).ok()?;
+        (ContainerKind::Zlib, bytes.get(start..)?)
+    } else {
+        (kind, bytes)
+    };
     let decoder = decoder(kind, bytes)?.ok()?;
     let mut out = Vec::with_capacity(len);
     decoder

@@ -1,8 +1,10 @@
 //! Containers (SPEC §3): what the bytes are, and how to get at the pickles and payloads inside.
 //!
 //! Everything is decided by content, never by file name: [`sniff`] looks at magic bytes,
-//! [`decompress`] opens whole-file compressed streams (also joblib's), [`zip_members`] and
-//! [`torch_zip`] map `torch.save` and `np.savez` archives, [`parse_npy_header`] reads `.npy`
+//! [`decompress`] opens whole-file compressed streams (also joblib's, its legacy `ZF`
+//! included, and pandas' zstd), [`zip_members`] and [`torch_zip`] map `torch.save` and
+//! `np.savez` archives; any other zip, tar or 7z archive is opened member by member, nested
+//! archives to three levels (the crate-internal `open`). [`parse_npy_header`] reads `.npy`
 //! headers (and [`npy_header_bytes`] writes them exactly as `numpy.save` does), and
 //! [`legacy_storages`] locates the raw storages of a legacy (non-zip) `torch.save` file.
 //! Nothing here allocates more than a limit allows or reads a payload it does not have to.
@@ -31,7 +33,8 @@ pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap};
 pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
 pub(crate) use zipfile::DEFAULT_MAX_ZIP_MEMBERS;
 pub use zipfile::{
-    check_crc, member_bytes, zip_members, zip_members_with_limit, NameIssue, ZipMember,
+    check_crc, duplicates, member_bytes, zip_members, zip_members_all, zip_members_with_limit,
+    NameIssue, ZipMember,
 };
 
 use crate::opcode::Opcode;
@@ -61,6 +64,16 @@ pub enum ContainerKind {
     Npz,
     /// Any other zip archive (or one whose central directory cannot be read).
     Zip,
+    /// A tar archive (POSIX ustar/pax or GNU): torch's legacy tar checkpoints, NeMo model
+    /// tars, pandas `to_pickle("x.tar")`.
+    Tar,
+    /// A 7z archive (py7zr, 7-Zip).
+    SevenZ,
+    /// A Zstandard frame (pandas `to_pickle("x.zst")`).
+    Zstd,
+    /// joblib's legacy `ZF` format (joblib < 0.10 `numpy_pickle_compat`): `ZF`, the
+    /// uncompressed length in hex padded to 19 characters, then a zlib stream.
+    JoblibZfile,
 }
 
 impl ContainerKind {
@@ -78,6 +91,10 @@ impl ContainerKind {
             ContainerKind::Npy => "npy",
             ContainerKind::Npz => "npz",
             ContainerKind::Zip => "zip",
+            ContainerKind::Tar => "tar",
+            ContainerKind::SevenZ => "7z",
+            ContainerKind::Zstd => "zstd",
+            ContainerKind::JoblibZfile => "joblib-zfile",
         }
     }
 
@@ -91,6 +108,20 @@ impl ContainerKind {
                 | ContainerKind::Lzma
                 | ContainerKind::Zlib
                 | ContainerKind::Lz4
+                | ContainerKind::Zstd
+                | ContainerKind::JoblibZfile
+        )
+    }
+
+    /// Whether this is an archive of members (opened member by member).
+    pub fn is_archive(self) -> bool {
+        matches!(
+            self,
+            ContainerKind::TorchZip
+                | ContainerKind::Npz
+                | ContainerKind::Zip
+                | ContainerKind::Tar
+                | ContainerKind::SevenZ
         )
     }
 }
@@ -110,6 +141,12 @@ const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
 /// stream, the end-of-stream magic (√π).
 const BZ2_BLOCK_MAGIC: &[u8] = b"\x31\x41\x59\x26\x53\x59";
 const BZ2_EOS_MAGIC: &[u8] = b"\x17\x72\x45\x38\x50\x90";
+/// 7z signature header.
+const SEVENZ_MAGIC: &[u8] = b"7z\xbc\xaf\x27\x1c";
+/// Zstandard frame magic (RFC 8878): `(` is MARK, but `\xb5` is no opcode.
+const ZSTD_MAGIC: &[u8] = b"\x28\xb5\x2f\xfd";
+/// joblib's `_ZFILE_PREFIX` and the `0x` of the hex length `write_zfile` writes after it.
+const ZFILE_MAGIC: &[u8] = b"ZF0x";
 
 /// What the bytes are, by content (magic bytes), never by file name.
 ///
@@ -129,6 +166,12 @@ pub fn sniff(bytes: &[u8]) -> ContainerKind {
         ContainerKind::Gzip
     } else if bytes.starts_with(XZ_MAGIC) {
         ContainerKind::Xz
+    } else if bytes.starts_with(SEVENZ_MAGIC) {
+        ContainerKind::SevenZ
+    } else if bytes.starts_with(ZSTD_MAGIC) {
+        ContainerKind::Zstd
+    } else if bytes.starts_with(ZFILE_MAGIC) {
+        ContainerKind::JoblibZfile
     } else if bytes.starts_with(&compressed::LZ4_FRAME_MAGIC.to_le_bytes()) {
         ContainerKind::Lz4
     } else if is_bz2(bytes) {
@@ -141,9 +184,44 @@ pub fn sniff(bytes: &[u8]) -> ContainerKind {
         && (!is_opcode(bytes[0]) || compressed::trial_decode(ContainerKind::Lzma, bytes))
     {
         ContainerKind::Lzma
+    } else if is_tar(bytes) {
+        ContainerKind::Tar
     } else {
         ContainerKind::Pickle
     }
+}
+
+/// A tar header block: `ustar` at offset 257 (POSIX and GNU) and a checksum that adds up
+/// (the header's bytes summed with the checksum field read as spaces, as tarfile checks).
+pub(crate) fn is_tar(bytes: &[u8]) -> bool {
+    let Some(header) = bytes.get(..512) else {
+        return false;
+    };
+    if header.get(257..262) != Some(b"ustar") {
+        return false;
+    }
+    let field = header.get(148..156).unwrap_or_default();
+    let digits: String = field
+        .iter()
+        .skip_while(|&&b| b == b' ')
+        .take_while(|&&b| b != 0 && b != b' ')
+        .map(|&b| char::from(b))
+        .collect();
+    let Ok(stated) = u32::from_str_radix(digits.trim(), 8) else {
+        return false;
+    };
+    let sum: u32 = header
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(b)
+            }
+        })
+        .sum();
+    sum == stated
 }
 
 fn is_opcode(byte: u8) -> bool {

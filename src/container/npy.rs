@@ -311,7 +311,7 @@ pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader> {
             ),
         ));
     };
-    let shape = match shape {
+    let mut shape = match shape {
         Lit::Tuple(items) => dims(&items, at, "shape")?,
         other => {
             return Err(Error::new(
@@ -323,6 +323,38 @@ pub fn parse_npy_header(bytes: &[u8]) -> Result<NpyHeader> {
                 ),
             ))
         }
+    };
+    // A `(base, subshape)` descr: numpy's `descr_to_dtype` makes `dtype((base, subshape))`,
+    // and an array of a subarray dtype is an array of `base` whose shape ends with the
+    // subshape (`('|O', (1,))`: an object array, so a pickle follows the header).
+    let descr = match descr {
+        Lit::Tuple(items) if items.len() == 2 => {
+            let mut items = items.into_iter();
+            let (Some(base), Some(sub)) = (items.next(), items.next()) else {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    at,
+                    "npy header: a subarray descr must be (dtype, shape)",
+                ));
+            };
+            let sub = match sub {
+                Lit::Tuple(d) => dims(&d, at, "subarray shape")?,
+                item @ (Lit::Int(_) | Lit::Bool(_)) => dims(&[item], at, "subarray shape")?,
+                other => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        at,
+                        format!(
+                            "npy header: a subarray shape must be a tuple of ints, found a {}",
+                            other.type_name()
+                        ),
+                    ))
+                }
+            };
+            shape.extend(sub);
+            base
+        }
+        other => other,
     };
     let descr = descr_from_lit(descr, at)?;
     Ok(NpyHeader {

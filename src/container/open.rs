@@ -5,7 +5,10 @@
 //! adding a [`Layout`] here.
 //!
 //! Parts are produced one at a time ([`Opened::parts`]), so the decoded bytes of one zip
-//! member are dropped before the next is decoded.
+//! member are dropped before the next is decoded. Archives other than a torch checkpoint
+//! (an npz, any zip, tar or 7z) are walked member by member: every member is sniffed and
+//! becomes a `.npy` part, a pickle stream (compressed or not), or neither; archives inside
+//! are opened down to [`MAX_NESTING`] levels and their members named `outer:inner`.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -13,10 +16,15 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::torch::{torch_zip, StorageBytes, StorageMap, StorageRef};
-use super::zipfile::{member_bytes, zip_members_with_limit, ZipMember};
+use super::zipfile::{duplicates, member_bytes, zip_members_all, NameIssue, ZipMember};
 use super::{decompress, parse_npy_header, sniff, ContainerKind, NpyHeader};
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::Limits;
+use crate::limits::{Limit, Limits};
+use crate::report::Detected;
+use crate::rules::Rule;
+
+/// How many archives deep members are opened: a zip in a zip in a zip.
+pub(crate) const MAX_NESTING: usize = 3;
 
 /// An opened input: its kind and the parts inside, read on demand.
 pub(crate) struct Opened<'a> {
@@ -24,6 +32,8 @@ pub(crate) struct Opened<'a> {
     kind: ContainerKind,
     layout: Layout,
     max_decompressed: u64,
+    /// What the container itself shows (unsafe member names, duplicated names).
+    notes: Vec<Detected>,
 }
 
 /// How the parts of an input are laid out.
@@ -39,8 +49,31 @@ enum Layout {
     },
     /// A `.npy` file.
     Npy,
-    /// An `.npz` archive: one `.npy` per member.
-    Npz { members: Vec<ZipMember> },
+    /// Any other archive (an `.npz`, a zip of pickles, a torch archive torch itself would
+    /// not read): every member, in archive order, with the archives inside it opened in turn
+    /// down to [`MAX_NESTING`] levels.
+    Members {
+        leaves: Vec<Leaf>,
+        /// Decoded nested archives the leaves point into.
+        blobs: Vec<Vec<u8>>,
+    },
+}
+
+/// One member of an archive (possibly inside another archive).
+struct Leaf {
+    /// `inner.zip:model/data.pkl` for a member of a nested archive.
+    name: String,
+    /// `None`: in the input; else in `blobs[i]`.
+    base: Option<usize>,
+    source: Source,
+}
+
+/// Where a member's bytes are, in its base.
+enum Source {
+    /// A zip member (stored, or deflated and decoded when read).
+    Zip(ZipMember),
+    /// A tar member or a decoded 7z entry: these bytes as they are.
+    Range { start: usize, len: usize },
 }
 
 /// One part of an input.
@@ -50,6 +83,9 @@ pub(crate) enum Part<'p> {
     /// A `.npy` file or member: a plain array, or an object array (a pickle after the
     /// header, see [`NpyPart::object_stream`]).
     Npy(NpyPart<'p>),
+    /// An archive member that is neither a pickle nor an array: loaders hand its bytes
+    /// over as they are (`numpy.load` returns a non-`.npy` npz member as `bytes`).
+    Other,
 }
 
 /// What a loader reads of one pickle stream, and how.
@@ -121,7 +157,8 @@ pub(crate) fn in_member(e: Error, member: Option<&str>) -> Error {
 /// compressed stream, reads a zip's central directory and a torch archive's records.
 /// Errors are malformed containers, limits, and zip archives no loader reads as a pickle.
 pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
-    let kind = sniff(input);
+    let mut kind = sniff(input);
+    let mut notes = Vec::new();
     let layout = match kind {
         ContainerKind::Pickle => Layout::Stream { decoded: None },
         ContainerKind::Gzip
@@ -129,21 +166,38 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Xz
         | ContainerKind::Lzma
         | ContainerKind::Zlib
-        | ContainerKind::Lz4 => Layout::Stream {
-            decoded: Some(decompress(kind, input, limits.max_decompressed)?),
+        | ContainerKind::Lz4
+        | ContainerKind::Zstd
+        | ContainerKind::JoblibZfile => {
+            let decoded = decompress(kind, input, limits.max_decompressed)?;
+            // A compressed tar (pandas `to_pickle("x.tar.gz")`, `tar.zst`): its members.
+            if super::is_tar(&decoded) {
+                let mut layout =
+                    archive_layout(ContainerKind::Tar, &decoded, limits, &mut notes, true)?;
+                if let Layout::Members { blobs, .. } = &mut layout {
+                    if let Some(slot) = blobs.first_mut() {
+                        *slot = decoded;
+                    }
+                }
+                layout
+            } else {
+                Layout::Stream {
+                    decoded: Some(decoded),
+                }
+            }
+        }
+        ContainerKind::TorchZip => match torch_layout(input, limits)? {
+            Some(layout) => layout,
+            // An archive torch would refuse (a duplicated name, no `<archive>/data.pkl`):
+            // some other reader may still run its pickles, so each member is analysed.
+            None => {
+                kind = ContainerKind::Zip;
+                archive_layout(kind, input, limits, &mut notes, false)?
+            }
         },
-        ContainerKind::TorchZip => torch_layout(input, limits)?,
         ContainerKind::Npy => Layout::Npy,
-        ContainerKind::Npz => Layout::Npz {
-            members: zip_members_with_limit(input, limits.max_zip_members)?,
-        },
-        ContainerKind::Zip => {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                0,
-                "a zip archive that is neither a torch checkpoint (no */data.pkl) nor an .npz \
-                 (members not all .npy)",
-            ))
+        ContainerKind::Npz | ContainerKind::Zip | ContainerKind::Tar | ContainerKind::SevenZ => {
+            archive_layout(kind, input, limits, &mut notes, false)?
         }
     };
     Ok(Opened {
@@ -151,12 +205,365 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         kind,
         layout,
         max_decompressed: limits.max_decompressed,
+        notes,
     })
 }
 
-fn torch_layout(input: &[u8], limits: &Limits) -> Result<Layout> {
-    let members = zip_members_with_limit(input, limits.max_zip_members)?;
-    let layout = torch_zip(input, &members)?;
+/// Every member of an archive, nested archives opened in turn. With `in_blob`, the archive
+/// is the caller's decoded bytes, which become `blobs[0]` (the caller puts them there).
+fn archive_layout(
+    kind: ContainerKind,
+    input: &[u8],
+    limits: &Limits,
+    notes: &mut Vec<Detected>,
+    in_blob: bool,
+) -> Result<Layout> {
+    let mut leaves = Vec::new();
+    let mut blobs = Vec::new();
+    let base = if in_blob {
+        blobs.push(Vec::new());
+        Some(0)
+    } else {
+        None
+    };
+    let mut budget = limits.max_decompressed;
+    let mut walk = Walk {
+        limits,
+        leaves: &mut leaves,
+        blobs: &mut blobs,
+        notes,
+        budget: &mut budget,
+    };
+    walk.archive(kind, input, base, "", 1)?;
+    Ok(Layout::Members { leaves, blobs })
+}
+
+struct Walk<'w> {
+    limits: &'w Limits,
+    leaves: &'w mut Vec<Leaf>,
+    blobs: &'w mut Vec<Vec<u8>>,
+    notes: &'w mut Vec<Detected>,
+    /// Bytes that nested archives may still decode to, all together.
+    budget: &'w mut u64,
+}
+
+impl Walk<'_> {
+    fn archive(
+        &mut self,
+        kind: ContainerKind,
+        bytes: &[u8],
+        base: Option<usize>,
+        prefix: &str,
+        depth: usize,
+    ) -> Result<()> {
+        match kind {
+            ContainerKind::Tar => self.tar(bytes, base, prefix, depth),
+            ContainerKind::SevenZ => self.sevenz(bytes, prefix, depth),
+            _ => self.zip(bytes, base, prefix, depth),
+        }
+    }
+
+    /// A member: an archive to open in turn (within the depth), or a leaf.
+    fn member(
+        &mut self,
+        bytes: &[u8],
+        base: Option<usize>,
+        name: String,
+        source: Source,
+        depth: usize,
+    ) -> Result<()> {
+        let head = match &source {
+            Source::Zip(m) => super::zipfile::member_prefix(bytes, m, 512).unwrap_or_default(),
+            Source::Range { start, len } => bytes
+                .get(*start..start.saturating_add((*len).min(512)))
+                .unwrap_or_default()
+                .to_vec(),
+        };
+        let nested = archive_kind(&head);
+        let Some(kind) = nested.filter(|_| depth < MAX_NESTING) else {
+            self.leaves.push(Leaf { name, base, source });
+            return Ok(());
+        };
+        let data: Cow<'_, [u8]> = match &source {
+            Source::Zip(m) => {
+                member_bytes(bytes, m, (*self.budget).min(self.limits.max_decompressed))
+                    .map_err(|e| in_member(e, Some(&name)))?
+            }
+            Source::Range { start, len } => Cow::Borrowed(
+                bytes
+                    .get(*start..start.saturating_add(*len))
+                    .ok_or_else(no_part)?,
+            ),
+        };
+        *self.budget = self.budget.saturating_sub(data.len() as u64);
+        if *self.budget == 0 {
+            return Err(Limit::Decompressed.exceeded(
+                0,
+                format_args!(
+                    "archives nested in {name:?} hold more than the limit of {} bytes",
+                    self.limits.max_decompressed
+                ),
+            ));
+        }
+        let data = data.into_owned();
+        let id = self.blobs.len();
+        self.blobs.push(Vec::new());
+        self.archive(
+            kind,
+            &data,
+            Some(id),
+            &format!("{name}:"),
+            depth.saturating_add(1),
+        )?;
+        if let Some(slot) = self.blobs.get_mut(id) {
+            *slot = data;
+        }
+        Ok(())
+    }
+
+    /// A tar archive's regular files (`tarfile` reads the same headers: ustar, pax, GNU).
+    fn tar(&mut self, bytes: &[u8], base: Option<usize>, prefix: &str, depth: usize) -> Result<()> {
+        let bad = |e: std::io::Error| {
+            in_member(
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    0,
+                    format!("tar archive cannot be read: {e}"),
+                ),
+                nonempty(prefix),
+            )
+        };
+        let mut archive = tar::Archive::new(std::io::Cursor::new(bytes));
+        let mut found = Vec::new();
+        for entry in archive.entries().map_err(bad)? {
+            let entry = entry.map_err(bad)?;
+            if found.len() >= self.limits.max_zip_members {
+                return Err(Limit::ZipMembers.exceeded(
+                    entry.raw_header_position(),
+                    format_args!(
+                        "tar archive has more than the limit of {} members",
+                        self.limits.max_zip_members
+                    ),
+                ));
+            }
+            let header = entry.header();
+            if !matches!(
+                header.entry_type(),
+                tar::EntryType::Regular | tar::EntryType::Continuous
+            ) {
+                continue;
+            }
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let start = usize::try_from(entry.raw_file_position()).unwrap_or(usize::MAX);
+            let len = usize::try_from(entry.size()).unwrap_or(usize::MAX);
+            if start.checked_add(len).is_none_or(|end| end > bytes.len()) {
+                return Err(in_member(
+                    Error::new(
+                        ErrorKind::LengthPastEnd,
+                        entry.raw_header_position(),
+                        format!("tar member {name:?}: {len} bytes go past the end of the archive"),
+                    ),
+                    nonempty(prefix),
+                ));
+            }
+            found.push((name, start, len, entry.raw_header_position()));
+        }
+        for (name, start, len, at) in found {
+            self.check_name(&name, prefix, at);
+            let shown = format!("{prefix}{name}");
+            self.member(bytes, base, shown, Source::Range { start, len }, depth)?;
+        }
+        Ok(())
+    }
+
+    /// A 7z archive: every entry decoded (its blocks are compressed as a whole), within the
+    /// decompression budget.
+    fn sevenz(&mut self, bytes: &[u8], prefix: &str, depth: usize) -> Result<()> {
+        use std::io::Read;
+        let bad = |e: sevenz_rust2::Error| {
+            in_member(
+                Error::new(
+                    ErrorKind::InvalidArgument,
+                    0,
+                    format!("7z archive cannot be read: {e}"),
+                ),
+                nonempty(prefix),
+            )
+        };
+        let mut reader = sevenz_rust2::ArchiveReader::new(
+            std::io::Cursor::new(bytes),
+            sevenz_rust2::Password::empty(),
+        )
+        .map_err(bad)?;
+        let max_members = self.limits.max_zip_members;
+        let mut budget = *self.budget;
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut failure: Option<Error> = None;
+        reader
+            .for_each_entries(|entry, data| {
+                if entry.is_directory || !entry.has_stream {
+                    return Ok(true);
+                }
+                if entries.len() >= max_members {
+                    failure = Some(Limit::ZipMembers.exceeded(
+                        0,
+                        format_args!("7z archive has more than the limit of {max_members} members"),
+                    ));
+                    return Ok(false);
+                }
+                let mut out = Vec::new();
+                data.take(budget.saturating_add(1)).read_to_end(&mut out)?;
+                if out.len() as u64 > budget {
+                    failure = Some(Limit::Decompressed.exceeded(
+                        0,
+                        format_args!(
+                            "7z entry {:?} decompresses to more than the limit",
+                            entry.name
+                        ),
+                    ));
+                    return Ok(false);
+                }
+                budget = budget.saturating_sub(out.len() as u64);
+                entries.push((entry.name.clone(), out));
+                Ok(true)
+            })
+            .map_err(bad)?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        *self.budget = budget;
+        for (name, data) in entries {
+            self.check_name(&name, prefix, 0);
+            let id = self.blobs.len();
+            let len = data.len();
+            self.blobs.push(data);
+            let shown = format!("{prefix}{name}");
+            let blob = std::mem::take(self.blobs.get_mut(id).ok_or_else(no_part)?);
+            let result = self.member(
+                &blob,
+                Some(id),
+                shown,
+                Source::Range { start: 0, len },
+                depth,
+            );
+            if let Some(slot) = self.blobs.get_mut(id) {
+                *slot = blob;
+            }
+            result?;
+        }
+        Ok(())
+    }
+
+    /// An `unsafe-member-name` finding for a zip-slip name.
+    fn check_name(&mut self, name: &str, prefix: &str, at: u64) {
+        if let Some(issue @ (NameIssue::ParentDir | NameIssue::Absolute)) = NameIssue::of(name) {
+            let shown = format!("{prefix}{name}");
+            self.notes.push(
+                Detected::new(
+                    Rule::UnsafeMemberName,
+                    format!(
+                        "member name {name:?} {}: extracting the archive would write outside \
+                         the target folder",
+                        issue.as_str()
+                    ),
+                )
+                .at(Some(at))
+                .member(Some(&shown)),
+            );
+        }
+    }
+
+    /// The members of the zip archive `bytes` (`base`: where it lives), named with `prefix`.
+    fn zip(&mut self, bytes: &[u8], base: Option<usize>, prefix: &str, depth: usize) -> Result<()> {
+        let members = zip_members_all(bytes, self.limits.max_zip_members)
+            .map_err(|e| in_member(e, nonempty(prefix)))?;
+        // Each duplicated name once, in archive order (findings come out in a stable order).
+        let mut duplicated: Vec<&str> = Vec::new();
+        for m in duplicates(&members) {
+            if !duplicated.contains(&m.name.as_str()) {
+                duplicated.push(&m.name);
+            }
+        }
+        for name in &duplicated {
+            let copies = members.iter().filter(|m| m.name == *name).count();
+            let at = members
+                .iter()
+                .find(|m| m.name == *name)
+                .map(|m| m.header_offset);
+            let shown = format!("{prefix}{name}");
+            self.notes.push(
+                Detected::new(
+                    Rule::DuplicateMember,
+                    format!(
+                        "the archive holds {copies} members named {name:?}; numpy.load reads \
+                         the last, other readers another: every copy is analysed"
+                    ),
+                )
+                .at(at)
+                .member(Some(&shown)),
+            );
+        }
+        // A torch archive inside another archive (a NeMo model tar holds one): its storage
+        // records are raw tensor bytes, not pickles.
+        let storages = torch_storage_prefix(&members);
+        for member in members {
+            self.check_name(&member.name, prefix, member.header_offset);
+            if storages
+                .as_deref()
+                .is_some_and(|p| super::torch::strip_prefix_ignore_case(&member.name, p).is_some())
+            {
+                continue;
+            }
+            // Folders hold nothing.
+            if member.name.ends_with('/') && member.size == 0 {
+                continue;
+            }
+            let name = format!("{prefix}{}", member.name);
+            self.member(bytes, base, name, Source::Zip(member), depth)?;
+        }
+        Ok(())
+    }
+}
+
+/// `<archive>/data/` when these members are a torch archive (`<archive>/data.pkl`, its
+/// folder named by the first member, as torch's reader takes it).
+fn torch_storage_prefix(members: &[ZipMember]) -> Option<String> {
+    let (folder, _) = members.first()?.name.split_once('/')?;
+    let pickle = format!("{folder}/data.pkl");
+    members
+        .iter()
+        .any(|m| m.name.eq_ignore_ascii_case(&pickle))
+        .then(|| format!("{folder}/data/"))
+}
+
+/// The kind of archive these first bytes start, if any.
+fn archive_kind(head: &[u8]) -> Option<ContainerKind> {
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        Some(ContainerKind::Zip)
+    } else if head.starts_with(b"7z\xbc\xaf\x27\x1c") {
+        Some(ContainerKind::SevenZ)
+    } else if super::is_tar(head) {
+        Some(ContainerKind::Tar)
+    } else {
+        None
+    }
+}
+
+fn nonempty(prefix: &str) -> Option<&str> {
+    let p = prefix.strip_suffix(':').unwrap_or(prefix);
+    (!p.is_empty()).then_some(p)
+}
+
+/// The torch layout, or `None` when torch would not read the archive (then its members
+/// are analysed one by one).
+fn torch_layout(input: &[u8], limits: &Limits) -> Result<Option<Layout>> {
+    let members = zip_members_all(input, limits.max_zip_members)?;
+    if !duplicates(&members).is_empty() {
+        return Ok(None);
+    }
+    let Ok(layout) = torch_zip(input, &members) else {
+        return Ok(None);
+    };
     let storages = layout
         .storages
         .iter()
@@ -176,12 +583,12 @@ fn torch_layout(input: &[u8], limits: &Limits) -> Result<Layout> {
             (key.clone(), storage)
         })
         .collect();
-    Ok(Layout::TorchZip {
+    Ok(Some(Layout::TorchZip {
         big_endian: layout.byteorder.as_deref() == Some("big"),
         data_pkl: layout.data_pkl,
         others: layout.other_pickles,
         storages,
-    })
+    }))
 }
 
 impl<'a> Opened<'a> {
@@ -195,6 +602,11 @@ impl<'a> Opened<'a> {
         self.input
     }
 
+    /// What the container itself shows: unsafe member names, duplicated names.
+    pub(crate) fn notes(&self) -> &[Detected] {
+        &self.notes
+    }
+
     /// The compressor around the stream, if the input is a compressed stream.
     pub(crate) fn compression(&self) -> Option<&'static str> {
         self.kind.is_compressed().then(|| self.kind.as_str())
@@ -206,7 +618,7 @@ impl<'a> Opened<'a> {
         let count = match &self.layout {
             Layout::Stream { .. } | Layout::Npy => 1,
             Layout::TorchZip { others, .. } => others.len().saturating_add(1),
-            Layout::Npz { members } => members.len(),
+            Layout::Members { leaves, .. } => leaves.len(),
         };
         (0..count).map(move |i| self.part(i))
     }
@@ -252,15 +664,81 @@ impl<'a> Opened<'a> {
                 }))
             }
             Layout::Npy => npy_part(Cow::Borrowed(self.input), None, "$".to_string()),
-            Layout::Npz { members } => {
-                let member = members.get(i).ok_or_else(no_part)?;
-                let bytes = member_bytes(self.input, member, self.max_decompressed)?;
-                let key = member.name.strip_suffix(".npy").unwrap_or(&member.name);
-                let mut root = String::from("$");
-                crate::analysis::path::push_json_key(key, &mut root);
-                npy_part(bytes, Some(member.name.clone()), root)
+            Layout::Members { leaves, blobs } => {
+                let leaf = leaves.get(i).ok_or_else(no_part)?;
+                let base = match leaf.base {
+                    None => self.input,
+                    Some(id) => blobs.get(id).ok_or_else(no_part)?,
+                };
+                let bytes = match &leaf.source {
+                    Source::Zip(member) => member_bytes(base, member, self.max_decompressed)
+                        .map_err(|e| in_member(e, Some(&leaf.name)))?,
+                    Source::Range { start, len } => Cow::Borrowed(
+                        base.get(*start..start.saturating_add(*len))
+                            .ok_or_else(no_part)?,
+                    ),
+                };
+                member_part(bytes, &leaf.name, self.max_decompressed)
             }
         }
+    }
+}
+
+/// A member of an archive, by its content: a `.npy` (its root path named after the member,
+/// as `numpy.load` keys npz members), a pickle stream (compressed or not), or neither.
+fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<'p>> {
+    let kind = sniff(&bytes);
+    if kind == ContainerKind::Npy {
+        let key = name.rsplit(':').next().unwrap_or(name);
+        let key = key.strip_suffix(".npy").unwrap_or(key);
+        let mut root = String::from("$");
+        crate::analysis::path::push_json_key(key, &mut root);
+        return npy_part(bytes, Some(name.to_owned()), root);
+    }
+    if kind.is_archive() {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            0,
+            format!(
+                "member {name:?} is an archive nested more than {MAX_NESTING} levels deep; \
+                 archives are opened to that depth"
+            ),
+        ));
+    }
+    let bytes = if kind.is_compressed() {
+        Cow::Owned(decompress(kind, &bytes, limit).map_err(|e| in_member(e, Some(name)))?)
+    } else if kind == ContainerKind::Pickle && looks_like_pickle(&bytes) {
+        bytes
+    } else {
+        return Ok(Part::Other);
+    };
+    Ok(Part::Stream(StreamPart {
+        bytes,
+        start: 0,
+        member: Some(name.to_owned()),
+        root_path: "$".to_string(),
+        storages: None,
+        big_endian: false,
+        persistent_ids_expected: false,
+        object_pickles: None,
+        scan_trailing: true,
+        whole_file: true,
+    }))
+}
+
+/// Whether a member's bytes are worth running as a pickle: protocol 2+ starts with PROTO;
+/// protocols 0 and 1 with an opcode, and then must read to a STOP without error (a text
+/// file, an image or a config in an archive is not a pickle, and not an error).
+fn looks_like_pickle(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        Some(0x80) => matches!(bytes.get(1), Some(0..=5)),
+        Some(_) => crate::reader::OpReader::new(bytes, 0)
+            .take(1 << 20)
+            .try_fold(false, |_, op| {
+                op.map(|op| op.opcode == crate::opcode::Opcode::STOP)
+            })
+            .unwrap_or(false),
+        None => false,
     }
 }
 

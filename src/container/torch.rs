@@ -74,21 +74,14 @@ pub fn torch_zip(bytes: &[u8], members: &[ZipMember]) -> Result<TorchZip> {
     };
     let prefix = prefix.to_owned();
     let data_pkl_name = format!("{prefix}/data.pkl");
-    let data_pkl = members
-        .iter()
-        .find(|m| m.name == data_pkl_name)
-        .cloned()
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                first.header_offset,
-                format!("torch archive {prefix:?} has no {data_pkl_name:?}"),
-            )
-        })?;
-    let byteorder = match members
-        .iter()
-        .find(|m| m.name == format!("{prefix}/byteorder"))
-    {
+    let data_pkl = record(members, &data_pkl_name).cloned().ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            first.header_offset,
+            format!("torch archive {prefix:?} has no {data_pkl_name:?}"),
+        )
+    })?;
+    let byteorder = match record(members, &format!("{prefix}/byteorder")) {
         None => None,
         Some(member) => {
             let raw = member_bytes(bytes, member, BYTEORDER_MAX)?;
@@ -112,13 +105,13 @@ pub fn torch_zip(bytes: &[u8], members: &[ZipMember]) -> Result<TorchZip> {
     let storages = members
         .iter()
         .filter_map(|m| {
-            let key = m.name.strip_prefix(&storage_prefix)?;
+            let key = strip_prefix_ignore_case(&m.name, &storage_prefix)?;
             (!key.is_empty() && !key.ends_with('/')).then(|| (key.to_owned(), m.clone()))
         })
         .collect();
     let other_pickles = members
         .iter()
-        .filter(|m| m.name.ends_with(".pkl") && m.index != data_pkl.index)
+        .filter(|m| is_pkl(&m.name) && m.index != data_pkl.index)
         .cloned()
         .collect();
     Ok(TorchZip {
@@ -128,6 +121,33 @@ pub fn torch_zip(bytes: &[u8], members: &[ZipMember]) -> Result<TorchZip> {
         storages,
         other_pickles,
     })
+}
+
+/// A record as torch's reader finds it: miniz's `mz_zip_reader_locate_file` without
+/// `MZ_ZIP_FLAG_CASE_SENSITIVE` compares names ignoring ASCII case (`torch.load` opens an
+/// archive whose pickle is `archive/DATA.PKL`). The exact name wins; else the first member
+/// that matches ignoring case (every other `.pkl` is analysed as well).
+fn record<'m>(members: &'m [ZipMember], name: &str) -> Option<&'m ZipMember> {
+    members
+        .iter()
+        .find(|m| m.name == name)
+        .or_else(|| members.iter().find(|m| m.name.eq_ignore_ascii_case(name)))
+}
+
+/// `name` without `prefix`, compared ignoring ASCII case as torch's lookups are.
+pub(crate) fn strip_prefix_ignore_case<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| name.get(prefix.len()..))
+        .flatten()
+}
+
+/// A member name ending in `.pkl`, in any case.
+pub(crate) fn is_pkl(name: &str) -> bool {
+    name.len() >= 4
+        && name
+            .get(name.len() - 4..)
+            .is_some_and(|end| end.eq_ignore_ascii_case(".pkl"))
 }
 
 /// Where one storage of a legacy (non-zip) `torch.save` file lies.

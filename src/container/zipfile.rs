@@ -1,13 +1,14 @@
-//! Zip archives held in memory: `torch.save` checkpoints and `np.savez` files.
+//! Zip archives held in memory: `torch.save` checkpoints, `np.savez` files and any other zip.
 //!
-//! The `zip` crate reads the end-of-central-directory records (zip64 included) and the
-//! central directory; everything a hostile archive can lie about is then checked here
-//! against the bytes: each member's local header, that its data lies inside the input,
-//! that stored members' sizes agree, that no two members share bytes (overlapping members
-//! are how zip bombs and parser-confusion tricks are built), that no name appears twice,
-//! and how many members there are. Member payloads are never read here: a stored member
-//! is handed out as a borrowed slice, so inspecting a multi-GB checkpoint touches only
-//! its pickle.
+//! The central directory is found where Python's `zipfile` finds it (the end records, zip64
+//! included, and the shift of any data before the archive) and read entry by entry as
+//! Python reads it, every entry kept, duplicated names included ([`zip_members_all`]); the
+//! `zip` crate checks the end records first. Everything a hostile archive can lie about is
+//! then checked against the bytes: each member's local header, that its data lies inside
+//! the input, that stored members' sizes agree, that no two members share bytes
+//! (overlapping members are how zip bombs and parser-confusion tricks are built), and how
+//! many members there are. Member payloads are never read here: a stored member is handed
+//! out as a borrowed slice, so inspecting a multi-GB checkpoint touches only its pickle.
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -54,7 +55,7 @@ impl NameIssue {
         }
     }
 
-    fn of(name: &str) -> Option<NameIssue> {
+    pub(crate) fn of(name: &str) -> Option<NameIssue> {
         let bytes = name.as_bytes();
         if name.contains('\0') {
             Some(NameIssue::Nul)
@@ -131,72 +132,247 @@ pub fn zip_members(bytes: &[u8]) -> Result<Vec<ZipMember>> {
 /// Suspicious names (`..`, absolute paths, backslashes, NUL) are not errors; they are
 /// flagged in [`ZipMember::name_issue`].
 pub fn zip_members_with_limit(bytes: &[u8], max_members: usize) -> Result<Vec<ZipMember>> {
-    let mut archive = ::zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| {
+    let members = zip_members_all(bytes, max_members)?;
+    if let Some(dup) = duplicates(&members).first() {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            dup.header_offset,
+            "zip archive lists the same member name more than once; loaders disagree on which \
+             copy they read",
+        ));
+    }
+    Ok(members)
+}
+
+/// Like [`zip_members_with_limit`], but keeps every central directory entry when a name
+/// appears more than once, as Python's `ZipFile.infolist()` does (its lookups by name, and
+/// so `numpy.load`'s, read the last copy).
+pub fn zip_members_all(bytes: &[u8], max_members: usize) -> Result<Vec<ZipMember>> {
+    let unreadable = |e: &dyn std::fmt::Display| {
         Error::new(
             ErrorKind::InvalidArgument,
             0,
             format!("zip central directory cannot be read: {e}"),
         )
-    })?;
-    if archive.len() > max_members {
-        return Err(Limit::ZipMembers.exceeded(
-            archive.central_directory_start(),
-            format_args!(
-                "zip archive has {} members, more than the limit of {max_members}",
-                archive.len()
-            ),
-        ));
-    }
-    if archive.has_duplicate_names() {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            archive.central_directory_start(),
-            "zip archive lists the same member name more than once; loaders disagree on which \
-             copy they read",
-        ));
-    }
-    let mut members = Vec::with_capacity(archive.len());
-    for index in 0..archive.len() {
-        members.push(member(&mut archive, bytes, index)?);
+    };
+    // The zip crate checks the end records; the entries are then read as Python reads them.
+    open_archive(bytes).map_err(|e| unreadable(&e))?;
+    let cd = central_dir(bytes).ok_or_else(|| unreadable(&"no end of central directory record"))?;
+    let entries = raw_entries(bytes, &cd, max_members)?;
+    let mut members = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        members.push(member(entry, bytes, index)?);
     }
     check_overlaps(&members)?;
     Ok(members)
 }
 
-fn member(
-    archive: &mut ::zip::ZipArchive<Cursor<&[u8]>>,
-    bytes: &[u8],
-    index: usize,
-) -> Result<ZipMember> {
-    let file = archive.by_index_raw(index).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            0,
-            format!("zip member #{index} cannot be read: {e}"),
-        )
-    })?;
-    let name = file.name().map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidArgument,
-            file.central_header_start(),
-            format!("zip member #{index} has an undecodable name: {e}"),
-        )
-    })?;
-    let name = name.into_owned();
-    let header_offset = file.header_start();
-    let central = usize::try_from(file.central_header_start()).unwrap_or(usize::MAX);
-    // Method and flags straight from the central directory entry (APPNOTE 4.3.12: the
-    // signature, two version fields, flags at +8, method at +10).
-    let (flags, method) = match bytes.get(central.saturating_add(8)..central.saturating_add(12)) {
-        Some(&[f0, f1, m0, m1]) => (u16::from_le_bytes([f0, f1]), u16::from_le_bytes([m0, m1])),
-        _ => {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                file.central_header_start(),
-                format!("zip member {name:?}: central directory entry lies outside the input"),
-            ))
-        }
+/// The members whose name an earlier member already has, in archive order. Python's
+/// `zipfile` (and so `numpy.load`) reads the last copy of a name, miniz (torch) whichever its
+/// sorted index finds, other tools the first: every copy may be what loads.
+pub fn duplicates(members: &[ZipMember]) -> Vec<&ZipMember> {
+    let mut seen = std::collections::HashSet::new();
+    members
+        .iter()
+        .filter(|m| !seen.insert(m.name.as_str()))
+        .collect()
+}
+
+/// Opens the central directory where the loaders find it.
+///
+/// The end record states where the central directory starts relative to the archive; data
+/// may precede the archive (a self-extracting stub), which shifts everything. Python's
+/// `zipfile` (numpy's npz reader) computes that shift from the end record's position, the
+/// directory's size and stated offset, minus the zip64 end record and locator when present
+/// (`_RealGetContents`); miniz (torch's reader) allows no shift at all, and for the archives
+/// it reads Python's rule gives 0 too. The `zip` crate's own detection prefers a central
+/// directory that abuts the classic end record, which misses the 76 bytes of zip64 records
+/// torch writes between them: when the first central entry is exactly 76 bytes long (a
+/// 30-byte name, as a 21-character file stem gives torch's `<stem>/data.pkl`), it takes the
+/// second entry for the first and refuses the archive.
+fn open_archive(bytes: &[u8]) -> ::zip::result::ZipResult<::zip::ZipArchive<Cursor<&[u8]>>> {
+    let archive_offset = match central_dir(bytes) {
+        Some(cd) => ::zip::read::ArchiveOffset::Known(cd.shift),
+        None => ::zip::read::ArchiveOffset::Detect,
     };
+    ::zip::ZipArchive::with_config(::zip::read::Config { archive_offset }, Cursor::new(bytes))
+}
+
+/// Classic end record, zip64 end record and zip64 locator (APPNOTE 4.3.14-4.3.16).
+const EOCD_LEN: usize = 22;
+const EOCD64_LEN: usize = 56;
+const EOCD64_LOCATOR_LEN: usize = 20;
+
+/// Where the central directory is, as Python's `zipfile` finds it.
+struct CentralDir {
+    /// How much data precedes the archive.
+    shift: u64,
+    /// Absolute offset of the first central directory entry.
+    start: u64,
+    /// Entries, as the end record counts them.
+    count: u64,
+}
+
+/// Python's `zipfile._EndRecData` + `_RealGetContents`: the end record (without a comment,
+/// else the last signature in the final 64 KiB + 22 bytes), the zip64 records before it, and
+/// from them where the archive starts in `bytes`. `None` when there is no end record or the
+/// numbers do not add up (then the `zip` crate's reading reports why).
+fn central_dir(bytes: &[u8]) -> Option<CentralDir> {
+    let le16 = |at: usize| -> Option<u64> {
+        bytes
+            .get(at..at.checked_add(2)?)
+            .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
+    };
+    let le32 = |at: usize| -> Option<u64> {
+        let b = bytes.get(at..at.checked_add(4)?)?;
+        Some(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let le64 = |at: usize| -> Option<u64> {
+        let b: [u8; 8] = bytes.get(at..at.checked_add(8)?)?.try_into().ok()?;
+        Some(u64::from_le_bytes(b))
+    };
+    let tail = bytes.len().checked_sub(EOCD_LEN)?;
+    let eocd = if bytes.get(tail..tail + 4) == Some(b"PK\x05\x06") && le16(tail + 20) == Some(0) {
+        tail
+    } else {
+        let from = tail.saturating_sub(1 << 16);
+        let window = bytes.get(from..)?;
+        from + memchr::memmem::rfind(window, b"PK\x05\x06")?
+    };
+    let (mut count, mut size_cd, mut offset_cd) =
+        (le16(eocd + 10)?, le32(eocd + 12)?, le32(eocd + 16)?);
+    let mut records = 0u64;
+    // `_EndRecData64`: a zip64 locator just before the end record (disk 0, at most one
+    // disk), and the zip64 end record just before the locator.
+    let locator = eocd.checked_sub(EOCD64_LOCATOR_LEN);
+    let record = locator.and_then(|l| l.checked_sub(EOCD64_LEN));
+    if let (Some(locator), Some(record)) = (locator, record) {
+        if bytes.get(locator..locator + 4) == Some(b"PK\x06\x07")
+            && le32(locator + 4) == Some(0)
+            && le32(locator + 16).is_some_and(|disks| disks <= 1)
+            && bytes.get(record..record + 4) == Some(b"PK\x06\x06")
+        {
+            count = le64(record + 32)?;
+            size_cd = le64(record + 40)?;
+            offset_cd = le64(record + 48)?;
+            records = (EOCD64_LEN + EOCD64_LOCATOR_LEN) as u64;
+        }
+    }
+    let shift = (eocd as u64)
+        .checked_sub(size_cd)?
+        .checked_sub(offset_cd)?
+        .checked_sub(records)?;
+    Some(CentralDir {
+        shift,
+        start: offset_cd.checked_add(shift)?,
+        count,
+    })
+}
+
+/// One central directory entry, as read from its bytes (APPNOTE 4.3.12), with the zip64
+/// extra field (id 1) applied as Python's `_decodeExtra` applies it.
+struct RawEntry<'a> {
+    name_raw: &'a [u8],
+    flags: u16,
+    method: u16,
+    crc32: u32,
+    compressed_size: u64,
+    size: u64,
+    /// Absolute offset of the local header.
+    header_offset: u64,
+}
+
+/// Fixed part of a central directory entry, signature included.
+const CENTRAL_HEADER_LEN: usize = 46;
+
+/// Every central directory entry, in order, duplicates included (Python's `infolist()`).
+fn raw_entries<'a>(bytes: &'a [u8], cd: &CentralDir, max: usize) -> Result<Vec<RawEntry<'a>>> {
+    let count = usize::try_from(cd.count).unwrap_or(usize::MAX);
+    if count > max {
+        return Err(Limit::ZipMembers.exceeded(
+            cd.start,
+            format_args!("zip archive has {count} members, more than the limit of {max}"),
+        ));
+    }
+    let mut out = Vec::with_capacity(count.min(bytes.len() / CENTRAL_HEADER_LEN + 1));
+    let mut at = usize::try_from(cd.start).unwrap_or(usize::MAX);
+    for index in 0..count {
+        let bad = |what: &str| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                at as u64,
+                format!("zip central directory entry #{index} {what}"),
+            )
+        };
+        let fixed = bytes
+            .get(at..)
+            .and_then(|b| b.get(..CENTRAL_HEADER_LEN))
+            .filter(|b| b.starts_with(b"PK\x01\x02"))
+            .ok_or_else(|| bad("is missing or has no signature"))?;
+        let u16_at = |o: usize| u16::from_le_bytes([fixed[o], fixed[o + 1]]);
+        let u32_at =
+            |o: usize| u32::from_le_bytes([fixed[o], fixed[o + 1], fixed[o + 2], fixed[o + 3]]);
+        let (name_len, extra_len, comment_len) = (
+            usize::from(u16_at(28)),
+            usize::from(u16_at(30)),
+            usize::from(u16_at(32)),
+        );
+        let name_at = at + CENTRAL_HEADER_LEN;
+        let name_raw = bytes
+            .get(name_at..name_at + name_len)
+            .ok_or_else(|| bad("has a name past the end of the input"))?;
+        let extra = bytes
+            .get(name_at + name_len..name_at + name_len + extra_len)
+            .ok_or_else(|| bad("has an extra field past the end of the input"))?;
+        let mut size = u64::from(u32_at(24));
+        let mut compressed_size = u64::from(u32_at(20));
+        let mut header_offset = u64::from(u32_at(42));
+        // The zip64 extra field holds, in this order, each of the three values whose
+        // 32-bit field is 0xffffffff.
+        let mut rest = extra;
+        while let [a, b, c, d, tail @ ..] = rest {
+            let id = u16::from_le_bytes([*a, *b]);
+            let len = usize::from(u16::from_le_bytes([*c, *d]));
+            let Some(data) = tail.get(..len) else { break };
+            if id == 1 {
+                let mut values = data
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])));
+                for field in [&mut size, &mut compressed_size, &mut header_offset] {
+                    if *field == u64::from(u32::MAX) {
+                        *field = values
+                            .next()
+                            .ok_or_else(|| bad("has a zip64 extra field that is too short"))?;
+                    }
+                }
+            }
+            rest = tail.get(len..).unwrap_or_default();
+        }
+        out.push(RawEntry {
+            name_raw,
+            flags: u16_at(8),
+            method: u16_at(10),
+            crc32: u32_at(16),
+            compressed_size,
+            size,
+            header_offset: header_offset.saturating_add(cd.shift),
+        });
+        at = name_at + name_len + extra_len + comment_len;
+    }
+    Ok(out)
+}
+
+/// A member name as Python decodes it: UTF-8 when flag bit 11 says so, else CP437 (which
+/// agrees with ASCII; other bytes are kept as UTF-8 when they are valid UTF-8, as the `zip`
+/// crate does, else replaced).
+fn decode_name(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+fn member(entry: &RawEntry<'_>, bytes: &[u8], index: usize) -> Result<ZipMember> {
+    let name = decode_name(entry.name_raw);
+    let header_offset = entry.header_offset;
+    let (flags, method) = (entry.flags, entry.method);
     let local_at = usize::try_from(header_offset).unwrap_or(usize::MAX);
     let local = bytes
         .get(local_at..)
@@ -211,7 +387,7 @@ fn member(
     let name_len = usize::from(u16::from_le_bytes([local[26], local[27]]));
     let extra_len = usize::from(u16::from_le_bytes([local[28], local[29]]));
     let local_name = local.get(LOCAL_HEADER_LEN..LOCAL_HEADER_LEN + name_len);
-    if local_name != Some(file.name_raw()) {
+    if local_name != Some(entry.name_raw) {
         return Err(Error::new(
             ErrorKind::InvalidArgument,
             header_offset,
@@ -222,8 +398,7 @@ fn member(
         ));
     }
     let data_offset = header_offset + (LOCAL_HEADER_LEN + name_len + extra_len) as u64;
-    let compressed_size = file.compressed_size();
-    let size = file.size();
+    let (compressed_size, size) = (entry.compressed_size, entry.size);
     let end = data_offset.checked_add(compressed_size);
     if end.is_none_or(|end| end > bytes.len() as u64) {
         return Err(Error::new(
@@ -256,7 +431,7 @@ fn member(
         method,
         stored,
         encrypted: flags & 1 != 0,
-        crc32: file.crc32(),
+        crc32: entry.crc32,
         name_issue,
     })
 }
@@ -341,6 +516,25 @@ pub fn member_bytes<'a>(bytes: &'a [u8], member: &ZipMember, limit: u64) -> Resu
                 member.name
             ),
         )),
+    }
+}
+
+/// The first `len` bytes of a member (fewer if it is shorter), decoding no more of a
+/// deflated member than that; `None` when they cannot be read.
+pub(crate) fn member_prefix(bytes: &[u8], member: &ZipMember, len: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let raw = raw_data(bytes, member).ok()?;
+    match member.method {
+        METHOD_STORED => Some(raw.get(..len).unwrap_or(raw).to_vec()),
+        METHOD_DEFLATED if !member.encrypted => {
+            let mut out = Vec::with_capacity(len);
+            flate2::read::DeflateDecoder::new(raw)
+                .take(len as u64)
+                .read_to_end(&mut out)
+                .ok()?;
+            Some(out)
+        }
+        _ => None,
     }
 }
 
@@ -430,16 +624,19 @@ fn inflate(raw: &[u8], member: &ZipMember, limit: u64) -> Result<Vec<u8>> {
     }
 }
 
-/// `TorchZip` when a member ends in `/data.pkl`; `Npz` when there are members and all end
+/// `TorchZip` when a member ends in `/data.pkl` (in any case); `Npz` when there are members and all end
 /// in `.npy`; else `Zip` (also when the central directory cannot be read: the caller's
 /// [`zip_members`] then reports why).
 pub(super) fn classify_zip(bytes: &[u8]) -> ContainerKind {
-    let Ok(archive) = ::zip::ZipArchive::new(Cursor::new(bytes)) else {
+    let Ok(archive) = open_archive(bytes) else {
         return ContainerKind::Zip;
     };
     // The suffixes are ASCII, so the raw names decide without decoding them.
     let mut names = archive.file_names_raw();
-    if archive.file_names_raw().any(|n| n.ends_with(b"/data.pkl")) {
+    // torch looks records up ignoring ASCII case (see `torch::record`).
+    let torch_pickle =
+        |n: &[u8]| n.len() >= 9 && n[n.len() - 9..].eq_ignore_ascii_case(b"/data.pkl");
+    if archive.file_names_raw().any(torch_pickle) {
         ContainerKind::TorchZip
     } else if !archive.is_empty() && names.all(|n| n.ends_with(b".npy")) {
         ContainerKind::Npz
