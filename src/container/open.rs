@@ -123,6 +123,25 @@ pub(crate) struct NpyPart<'p> {
     pub root_path: String,
 }
 
+impl<'p> StreamPart<'p> {
+    /// A stream that is a whole file or member on its own: every pickle holds the loaded
+    /// object, trailing bytes are worth a look, and it may be a legacy torch file.
+    fn whole(bytes: Cow<'p, [u8]>, member: Option<String>) -> StreamPart<'p> {
+        StreamPart {
+            bytes,
+            start: 0,
+            member,
+            root_path: "$".to_string(),
+            storages: None,
+            big_endian: false,
+            persistent_ids_expected: false,
+            object_pickles: None,
+            scan_trailing: true,
+            whole_file: true,
+        }
+    }
+}
+
 impl<'p> NpyPart<'p> {
     /// An object-dtype `.npy` as the pickle numpy writes after the header.
     pub(crate) fn object_stream(self) -> StreamPart<'p> {
@@ -625,18 +644,10 @@ impl<'a> Opened<'a> {
 
     fn part(&self, i: usize) -> Result<Part<'_>> {
         match &self.layout {
-            Layout::Stream { decoded } => Ok(Part::Stream(StreamPart {
-                bytes: Cow::Borrowed(decoded.as_deref().unwrap_or(self.input)),
-                start: 0,
-                member: None,
-                root_path: "$".to_string(),
-                storages: None,
-                big_endian: false,
-                persistent_ids_expected: false,
-                object_pickles: None,
-                scan_trailing: true,
-                whole_file: true,
-            })),
+            Layout::Stream { decoded } => Ok(Part::Stream(StreamPart::whole(
+                Cow::Borrowed(decoded.as_deref().unwrap_or(self.input)),
+                None,
+            ))),
             Layout::TorchZip {
                 data_pkl,
                 others,
@@ -712,18 +723,10 @@ fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<
     } else {
         return Ok(Part::Other);
     };
-    Ok(Part::Stream(StreamPart {
+    Ok(Part::Stream(StreamPart::whole(
         bytes,
-        start: 0,
-        member: Some(name.to_owned()),
-        root_path: "$".to_string(),
-        storages: None,
-        big_endian: false,
-        persistent_ids_expected: false,
-        object_pickles: None,
-        scan_trailing: true,
-        whole_file: true,
-    }))
+        Some(name.to_owned()),
+    )))
 }
 
 /// Whether a member's bytes are worth running as a pickle: protocol 2+ starts with PROTO;
