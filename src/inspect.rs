@@ -113,6 +113,22 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     inspect_with(file, bytes, options, &mut NoVisitor)
 }
 
+/// [`inspect`], keeping what a stream that fails part-way read: the loader ran it (and the
+/// calls in it) before it raised. The report then has [`Report::stopped`] set, and a
+/// `malformed` (or `limit-exceeded`) finding where the loader stops, beside the imports and
+/// findings of what came before; the verdict is the worst of those. Errors only for input
+/// that cannot be read at all (a container that cannot be opened), or whose one stream
+/// fails before anything in it imports or calls: then the error is all there is.
+pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
+    let report = inspect_impl(file, bytes, options, &mut NoVisitor, true)?;
+    match (&report.stopped, report.pickles.as_slice()) {
+        // Nothing that runs was read (no import, no call): the error says all there is,
+        // as for `inspect` (the file may not be a pickle at all).
+        (Some(e), [only]) if only.imports.is_empty() && only.calls_total == 0 => Err(e.clone()),
+        _ => Ok(report),
+    }
+}
+
 /// [`inspect`], showing each stream and plain array to `visitor` while it is alive.
 pub(crate) fn inspect_with(
     file: &str,
@@ -120,8 +136,19 @@ pub(crate) fn inspect_with(
     options: &Options,
     visitor: &mut dyn Visitor,
 ) -> Result<Report> {
+    inspect_impl(file, bytes, options, visitor, false)
+}
+
+fn inspect_impl(
+    file: &str,
+    bytes: &[u8],
+    options: &Options,
+    visitor: &mut dyn Visitor,
+    keep_partial: bool,
+) -> Result<Report> {
     let opened = container::open(bytes, &options.limits)?;
     let mut analysis = Analysis::new(file, &opened, options);
+    analysis.keep_partial = keep_partial;
     for part in opened.parts() {
         match part? {
             Part::Stream(stream) => analysis.stream(stream, visitor)?,
