@@ -4,8 +4,8 @@
 //! with an [`Pickle::error`].
 //!
 //! A pickle retried with a carried memo is a different reading of the same bytes; when
-//! both readings fail, the one that read further is kept (the retry when they stop at the
-//! same place): it ran everything the other ran up to its stop, and more.
+//! both readings fail, the retry is kept: the two are the same up to the GET the fresh
+//! reading failed on, so the retry ran everything the other ran, and more.
 
 use super::memo::Memo;
 use super::{BuildHook, Graph, Machine, Node, NodeId, Outcome, Traced};
@@ -108,8 +108,8 @@ impl Machine<'_, '_> {
     /// Runs the pickle at `pos`: with a fresh memo, as `pickle.load` gives it, then, if it
     /// failed only for a memo key it never stored, again with `carried`. Returns the
     /// outcome, the memo it ran with, and whether that was the carried one. When it fails
-    /// and `keep` is set, what the reading that got further built stays in the graph and
-    /// in [`Machine::stopped`]; otherwise it is rolled back.
+    /// and `keep` is set, what the last reading built stays in the graph and in
+    /// [`Machine::stopped`]; otherwise it is rolled back.
     fn run_one(
         &mut self,
         pos: usize,
@@ -134,16 +134,11 @@ impl Machine<'_, '_> {
             Ok(outcome) => return Ok((outcome, memo, true)),
             Err(e) => e,
         };
-        if keep && second.offset() >= first.offset() {
-            return Err(second);
-        }
-        self.rollback(snapshot);
-        if keep {
-            // The fresh-memo reading got further: run it again (it fails the same way).
-            return match self.attempt(pos, &mut Memo::default()) {
-                Ok(outcome) => Ok((outcome, Memo::default(), false)),
-                Err(e) => Err(e),
-            };
+        // Both readings are the same up to the GET the fresh one failed on (a memo only
+        // changes what GET finds), so the retry reads at least as far: it is kept.
+        debug_assert!(second.offset() >= first.offset());
+        if !keep {
+            self.rollback(snapshot);
         }
         Err(second)
     }
