@@ -80,31 +80,7 @@ impl Analysis<'_> {
             big_endian: part.big_endian,
         };
         let first = self.report.pickles.len();
-        let mut visited = Vec::new();
-        // torch's legacy loader reads five pickles: one after the magic number that fails
-        // stops the load (elsewhere a later pickle is one only another load() would read).
-        let torch_magic = stream
-            .pickles
-            .first()
-            .is_some_and(|p| p.error.is_none() && is_torch_magic(&stream, p));
-        for (i, pickle) in stream.pickles.iter().enumerate() {
-            if !pickle.memo_carried {
-                visited = Vec::new();
-            }
-            let Some(error) = &pickle.error else {
-                self.pickle(&stream, &lifted, pickle, &ctx, &mut visited);
-                continue;
-            };
-            let stops_the_load = i == 0 || (torch_magic && i < 5);
-            if stops_the_load || !pickle.globals.is_empty() || pickle.calls_total > 0 {
-                self.pickle(&stream, &lifted, pickle, &ctx, &mut visited);
-            }
-            if stops_the_load {
-                let error = in_member(error.clone(), member);
-                self.detected.push(stop_finding(pickle, &error, member));
-                self.report.stopped.get_or_insert(error);
-            }
-        }
+        self.pickles(&stream, &lifted, &ctx);
         let runtime = runtime_findings(&stream.graph, member);
         self.categories
             .extend(runtime.iter().map(|_| Category::CodeExec));
@@ -133,6 +109,36 @@ impl Analysis<'_> {
             self.trailing(bytes, *offset, why.as_ref(), member);
         }
         Ok(())
+    }
+
+    /// The pickles of a stream, in order. A pickle that fails stops the load when it is
+    /// the first, or one of the five a legacy torch file's loader reads (the first returned
+    /// torch's magic number): then it gets a finding where the loader stops, and the report
+    /// says so. A later one that fails elsewhere is reported only if it imports or calls.
+    fn pickles(&mut self, stream: &Stream<'_>, lifted: &Lifted, ctx: &StreamContext<'_>) {
+        let mut visited = Vec::new();
+        let torch_magic = stream
+            .pickles
+            .first()
+            .is_some_and(|p| p.error.is_none() && is_torch_magic(stream, p));
+        for (i, pickle) in stream.pickles.iter().enumerate() {
+            if !pickle.memo_carried {
+                visited = Vec::new();
+            }
+            let Some(error) = &pickle.error else {
+                self.pickle(stream, lifted, pickle, ctx, &mut visited);
+                continue;
+            };
+            let stops_the_load = i == 0 || (torch_magic && i < 5);
+            if stops_the_load || !pickle.globals.is_empty() || pickle.calls_total > 0 {
+                self.pickle(stream, lifted, pickle, ctx, &mut visited);
+            }
+            if stops_the_load {
+                let error = in_member(error.clone(), ctx.member);
+                self.detected.push(stop_finding(pickle, &error, ctx.member));
+                self.report.stopped.get_or_insert(error);
+            }
+        }
     }
 
     /// One pickle of a stream: its walk, imports, arrays, hints and findings.
