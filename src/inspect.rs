@@ -14,7 +14,7 @@ use crate::lift::Lifted;
 use crate::limits::Limits;
 use crate::machine::Stream;
 use crate::report::{ArrayReport, PickleReport, Report};
-use crate::rules::RuleSet;
+use crate::rules::{Rule, RuleSet};
 
 pub(crate) use crate::analysis::arrays::shape_text;
 use crate::container::StorageBytes;
@@ -117,16 +117,26 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
 /// calls in it) before it raised. The report then has [`Report::stopped`] set, and a
 /// `malformed` (or `limit-exceeded`) finding where the loader stops, beside the imports and
 /// findings of what came before; the verdict is the worst of those. Errors only for input
-/// that cannot be read at all (a container that cannot be opened), or whose one stream
-/// fails before anything in it imports or calls: then the error is all there is.
+/// that cannot be read at all (a container that cannot be opened), or that fails before
+/// anything it read imports, calls or raises a finding: then the error is all there is.
 pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     let report = inspect_impl(file, bytes, options, &mut NoVisitor, true)?;
-    match (&report.stopped, report.pickles.as_slice()) {
-        // Nothing that runs was read (no import, no call): the error says all there is,
-        // as for `inspect` (the file may not be a pickle at all).
-        (Some(e), [only]) if only.imports.is_empty() && only.calls_total == 0 => Err(e.clone()),
-        _ => Ok(report),
+    let Some(e) = &report.stopped else {
+        return Ok(report);
+    };
+    // Nothing was read that imports, calls or raises a finding of its own: the error says
+    // all there is, as for `inspect` (a verdict of plain data would read as "loads
+    // anywhere", and the file may not be a pickle at all).
+    let imports = report.pickles.iter().any(|p| !p.imports.is_empty());
+    let calls = report.pickles.iter().any(|p| p.calls_total > 0);
+    let only_the_stop = report
+        .findings
+        .iter()
+        .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded));
+    if !imports && !calls && only_the_stop {
+        return Err(e.clone());
     }
+    Ok(report)
 }
 
 /// [`inspect`], showing each stream and plain array to `visitor` while it is alive.

@@ -74,7 +74,8 @@ pub struct CallTrace {
     /// What is called, `module.name`, when it is a global named in the stream (for BUILD,
     /// the class or global given state); `None` when it is computed at load time.
     pub callable: Option<String>,
-    /// The object path of the result (for BUILD, of the object given state); `None` when
+    /// The object path of the result (for BUILD, of the object given state; `…` when the
+    /// walk reached it past the paths it keeps); `None` when
     /// the result is discarded (popped, left on the stack, overwritten in the memo, or the
     /// pickle fails before returning it): the call runs all the same.
     pub result: Option<String>,

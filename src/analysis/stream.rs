@@ -161,7 +161,8 @@ impl Analysis<'_> {
         };
         let mut imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
         mark_called(graph, pickle, &mut imports);
-        let calls = call_traces(graph, pickle, &w.calls);
+        let reached: &[bool] = if pickle.error.is_none() { visited } else { &[] };
+        let calls = call_traces(graph, pickle, &w.calls, reached);
         for import in &imports {
             if import.name == "NumpyArrayWrapper" {
                 self.joblib = true;

@@ -14,12 +14,14 @@ use crate::opcode::Opcode;
 use crate::report::{CallTrace, Detected, ImportReport};
 use crate::rules::Rule;
 
-/// The report's trace of `pickle`: `paths` are the walk's ([`super::object_paths`]),
-/// empty for a pickle that failed (nothing it built is returned).
+/// The report's trace of `pickle`: `paths` are the walk's ([`super::object_paths`]) and
+/// `visited` its nodes, both empty for a pickle that failed (nothing it built is
+/// returned). A node the walk reached past the paths it keeps gets the path `…`.
 pub(crate) fn call_traces(
     graph: &Graph<'_>,
     pickle: &Pickle,
     paths: &[(NodeId, String)],
+    visited: &[bool],
 ) -> Vec<CallTrace> {
     let by_node: HashMap<NodeId, &str> = paths.iter().map(|(n, p)| (*n, p.as_str())).collect();
     pickle
@@ -35,7 +37,13 @@ pub(crate) fn call_traces(
                 offset: traced.offset as u64,
                 opcode: traced.opcode.name(),
                 callable: named.and_then(|id| global_name(graph, id)),
-                result: by_node.get(&traced.node).map(|p| (*p).to_string()),
+                result: match by_node.get(&traced.node) {
+                    Some(path) => Some((*path).to_string()),
+                    None if visited.get(traced.node.index()) == Some(&true) => {
+                        Some("…".to_string())
+                    }
+                    None => None,
+                },
             }
         })
         .collect()

@@ -77,9 +77,10 @@ struct Machine<'data, 'a> {
     stopped: Option<Stopped>,
 }
 
-/// At most this many trace entries are kept per pickle (the count goes on): a stream of
-/// a million BUILDs is a few MB of input, and its trace would be tens.
-pub const MAX_TRACED: usize = 10_000;
+/// At most this many trace entries are kept per pickle (the count goes on): a file of a
+/// million objects would otherwise print a million calls (the findings read the graph,
+/// not the trace, so none is lost).
+pub const MAX_TRACED: usize = 1_000;
 
 /// What a pickle that failed had read when it stopped.
 #[derive(Clone, Debug)]
@@ -88,7 +89,7 @@ struct Stopped {
     stack: Vec<NodeId>,
     /// Its protocol so far.
     protocol: u8,
-    /// Opcodes it executed.
+    /// Opcodes it completed (the failing one not counted).
     opcode_count: u64,
 }
 
@@ -230,8 +231,9 @@ impl<'data, 'a> Machine<'data, 'a> {
             let flow = match self.step(op, &mut stack, memo) {
                 Ok(flow) => flow,
                 Err(e) => {
+                    // The failing opcode did not complete.
                     let proto = protocol.unwrap_or(highest_opcode_proto.min(1));
-                    self.stop(&stack, proto, count);
+                    self.stop(&stack, proto, count.saturating_sub(1));
                     return Err(e);
                 }
             };

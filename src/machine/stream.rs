@@ -23,7 +23,8 @@ pub struct Pickle {
     /// The PROTO argument, or for pickles without one the highest protocol of their
     /// opcodes (0 or 1).
     pub protocol: u8,
-    /// Opcodes executed (nested joblib pickles included).
+    /// Opcodes executed (nested joblib pickles included); for a pickle that failed, those
+    /// completed before the failure.
     pub opcode_count: u64,
     /// The object STOP returned.
     pub root: NodeId,
