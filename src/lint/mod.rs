@@ -429,7 +429,12 @@ fn from_report(candidate: &Candidate, report: Report) -> FileResult {
         verdict: Some(report.verdict),
         decoded,
         findings: report.findings,
-        error: None,
+        // Read part-way: the verdict and findings are of what came before the failure.
+        error: report.stopped.map(|e| FileError {
+            message: e.message().to_string(),
+            offset: Some(e.offset()),
+            unreadable: false,
+        }),
     }
 }
 
