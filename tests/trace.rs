@@ -30,13 +30,17 @@ fn explain(bytes: &[u8]) -> (Value, i32) {
     run_json(&["explain", "--format", "json"], bytes)
 }
 
+/// The findings of `lint --format json` on one file, its `error`, and the exit code.
+fn lint_with_error(bytes: &[u8]) -> (Vec<Value>, Value, i32) {
+    let (doc, code) = run_json(&["lint", "--format", "json", "--no-config"], bytes);
+    let file = &doc["files"][0];
+    let findings = file["findings"].as_array().cloned().unwrap_or_default();
+    (findings, file["error"].clone(), code)
+}
+
 /// The findings of `lint --format json` on one file, and the exit code.
 fn lint(bytes: &[u8]) -> (Vec<Value>, i32) {
-    let (doc, code) = run_json(&["lint", "--format", "json", "--no-config"], bytes);
-    let findings = doc["files"][0]["findings"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let (findings, _, code) = lint_with_error(bytes);
     (findings, code)
 }
 
@@ -123,8 +127,9 @@ fn a_payload_before_broken_bytes_is_reported_at_protocols_0_2_and_4() {
         assert_eq!(calls[0]["callable"], "posix.system");
         assert_eq!(calls[0]["result"], Value::Null);
 
-        let (findings, code) = lint(&bytes);
+        let (findings, error, code) = lint_with_error(&bytes);
         assert_eq!(code, 1, "protocol {proto}: {findings:#?}");
+        assert_eq!(error["offset"], broken as u64);
         assert!(
             findings.iter().any(|f| f["rule"] == "code-exec"),
             "{findings:#?}"
