@@ -14,7 +14,7 @@ use crate::lift::Lifted;
 use crate::limits::Limits;
 use crate::machine::Stream;
 use crate::report::{ArrayReport, PickleReport, Report};
-use crate::rules::RuleSet;
+use crate::rules::{Rule, RuleSet};
 
 pub(crate) use crate::analysis::arrays::shape_text;
 use crate::container::StorageBytes;
@@ -113,6 +113,32 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     inspect_with(file, bytes, options, &mut NoVisitor)
 }
 
+/// [`inspect`], keeping what a stream that fails part-way read: the loader ran it (and the
+/// calls in it) before it raised. The report then has [`Report::stopped`] set, and a
+/// `malformed` (or `limit-exceeded`) finding where the loader stops, beside the imports and
+/// findings of what came before; the verdict is the worst of those. Errors only for input
+/// that cannot be read at all (a container that cannot be opened), or that fails before
+/// anything it read imports, calls or raises a finding: then the error is all there is.
+pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
+    let report = inspect_impl(file, bytes, options, &mut NoVisitor, true)?;
+    let Some(e) = &report.stopped else {
+        return Ok(report);
+    };
+    // Nothing was read that imports, calls or raises a finding of its own: the error says
+    // all there is, as for `inspect` (a verdict of plain data would read as "loads
+    // anywhere", and the file may not be a pickle at all).
+    let imports = report.pickles.iter().any(|p| !p.imports.is_empty());
+    let calls = report.pickles.iter().any(|p| p.calls_total > 0);
+    let only_the_stop = report
+        .findings
+        .iter()
+        .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded));
+    if !imports && !calls && only_the_stop {
+        return Err(e.clone());
+    }
+    Ok(report)
+}
+
 /// [`inspect`], showing each stream and plain array to `visitor` while it is alive.
 pub(crate) fn inspect_with(
     file: &str,
@@ -120,8 +146,19 @@ pub(crate) fn inspect_with(
     options: &Options,
     visitor: &mut dyn Visitor,
 ) -> Result<Report> {
+    inspect_impl(file, bytes, options, visitor, false)
+}
+
+fn inspect_impl(
+    file: &str,
+    bytes: &[u8],
+    options: &Options,
+    visitor: &mut dyn Visitor,
+    keep_partial: bool,
+) -> Result<Report> {
     let opened = container::open(bytes, &options.limits)?;
     let mut analysis = Analysis::new(file, &opened, options);
+    analysis.keep_partial = keep_partial;
     for part in opened.parts() {
         match part? {
             Part::Stream(stream) => analysis.stream(stream, visitor)?,

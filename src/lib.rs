@@ -176,7 +176,7 @@ pub use dis::dis_all;
 pub use error::{Error, ErrorKind, Result};
 pub use extract::extract;
 pub use input::Input;
-pub use inspect::inspect;
+pub use inspect::{inspect, inspect_partial};
 pub use limits::{Limit, Limits};
 pub use opcode::{ArgKind, Opcode, OpcodeInfo, StackKind, OPCODES};
 pub use reader::{Arg, Op, OpReader};

@@ -28,6 +28,11 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Library objects whose state is plain data and arrays: what to extract instead.
     pub portable_hints: Vec<PortableHint>,
+    /// Where and why the loader stops in a stream that fails part-way (the first such
+    /// stream): the report then holds what was read before it, and a `malformed` (or
+    /// `limit-exceeded`) finding at that place. Only [`crate::inspect::inspect_partial`]
+    /// returns such a report.
+    pub stopped: Option<crate::Error>,
 }
 
 /// One pickle stream.
@@ -47,6 +52,33 @@ pub struct PickleReport {
     pub imports: Vec<ImportReport>,
     /// The arrays in its object tree (numpy arrays, torch tensors, joblib arrays).
     pub arrays: Vec<ArrayReport>,
+    /// The execution trace: each call the loader makes, in stream order (the first
+    /// [`crate::machine::MAX_TRACED`]).
+    pub calls: Vec<CallTrace>,
+    /// How many calls there are in all.
+    pub calls_total: u64,
+    /// Why the loader stops in this pickle, if it fails part-way; everything above is
+    /// what it read (and ran) before.
+    pub error: Option<crate::Error>,
+}
+
+/// One call the loader makes (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ; BUILD on an object
+/// that may define `__setstate__`, or on a module or class; STACK_GLOBAL on a computed
+/// name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallTrace {
+    /// Offset of the opcode.
+    pub offset: u64,
+    /// The opcode's name (`REDUCE`).
+    pub opcode: &'static str,
+    /// What is called, `module.name`, when it is a global named in the stream (for BUILD,
+    /// the class or global given state); `None` when it is computed at load time.
+    pub callable: Option<String>,
+    /// The object path of the result (for BUILD, of the object given state; `…` when the
+    /// walk reached it past the paths it keeps); `None` when
+    /// the result is discarded (popped, left on the stack, overwritten in the memo, or the
+    /// pickle fails before returning it): the call runs all the same.
+    pub result: Option<String>,
 }
 
 /// One distinct global.
@@ -68,6 +100,9 @@ pub struct ImportReport {
     pub uses: u64,
     /// It exists only in numpy 2 (`numpy._core`): numpy 1 cannot load the file.
     pub numpy2_only: bool,
+    /// Offset of the first call of it in the trace, if it is called: with no `paths`, that
+    /// call runs on load and its result is discarded.
+    pub called_at: Option<u64>,
 }
 
 /// One array payload.

@@ -6,6 +6,8 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
+use std::borrow::Cow;
+
 use crate::machine::{Graph, Node, NodeId};
 use crate::report::{Detected, Finding, ImportReport, PickleReport};
 use crate::rules::{Rule, RuleSet, Severity};
@@ -14,12 +16,18 @@ use crate::rules::{Rule, RuleSet, Severity};
 pub(crate) const UNREACHABLE_NOTE: &str =
     " (not reachable from the root object, but imported when the file is loaded)";
 
-/// [`UNREACHABLE_NOTE`] when an import has no object path.
-pub(crate) fn reachability_note(import: &ImportReport) -> &'static str {
-    if import.paths.is_empty() {
-        UNREACHABLE_NOTE
-    } else {
-        ""
+/// What to append to a message about `import`: nothing when an object path reaches it;
+/// when none does but it is called, that the call runs on load and its result is
+/// discarded (a POPped `os.system(...)` runs all the same); otherwise
+/// [`UNREACHABLE_NOTE`].
+pub(crate) fn reachability_note(import: &ImportReport) -> Cow<'static, str> {
+    match (import.paths.is_empty(), import.called_at) {
+        (false, _) => Cow::Borrowed(""),
+        (true, Some(at)) => Cow::Owned(format!(
+            " (called at offset {at}: the call runs when the file is loaded, and its result \
+             is discarded)"
+        )),
+        (true, None) => Cow::Borrowed(UNREACHABLE_NOTE),
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `arrays`: array payloads, where their bytes are and why one cannot be extracted;
 //! - `hints`: what to save instead of a library or script object (for `explain`);
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;
+//! - `trace`: the execution trace (each call the loader makes, and where its result goes),
+//!   dynamic imports, BUILD on modules and classes, and where a failing stream stops;
 //! - `findings`: findings from graph nodes, and the pipeline that gives every detection
 //!   the severity a rule set says (the only place severities are applied);
 //! - [`object_paths`]: the object walk (which arrays and globals are where), and `path`:
@@ -22,6 +24,7 @@ pub(crate) mod imports;
 pub mod object_paths;
 pub(crate) mod path;
 pub(crate) mod stream;
+pub(crate) mod trace;
 pub(crate) mod trailing;
 
 use crate::classify::{Category, Verdict};
@@ -43,6 +46,9 @@ pub(crate) struct Analysis<'o> {
     pub(crate) joblib: bool,
     /// The whole-file stream turned out to be a legacy torch file.
     pub(crate) torch_legacy: bool,
+    /// Keep what a stream that fails part-way read ([`crate::inspect::inspect_partial`]);
+    /// otherwise the failure is the result (`extract`).
+    pub(crate) keep_partial: bool,
 }
 
 impl<'o> Analysis<'o> {
@@ -62,11 +68,13 @@ impl<'o> Analysis<'o> {
                 arrays: Vec::new(),
                 findings: Vec::new(),
                 portable_hints: Vec::new(),
+                stopped: None,
             },
             detected: opened.notes().to_vec(),
             categories: Vec::new(),
             joblib: false,
             torch_legacy: false,
+            keep_partial: false,
         }
     }
 

@@ -50,7 +50,13 @@ pub struct ObjectPaths<'l> {
     /// Objects built by calling a global, whose state is a dict of attributes: their path
     /// and node (the first [`MAX_OBJECTS`]).
     pub objects: Vec<(String, NodeId)>,
+    /// Calls, globals and persistent objects reached, with their path (the first
+    /// [`MAX_CALL_PATHS`]): the execution trace names where each call's result went.
+    pub calls: Vec<(NodeId, String)>,
 }
+
+/// At most this many [`ObjectPaths::calls`] are kept.
+pub const MAX_CALL_PATHS: usize = 10_000;
 
 struct Frame {
     node: NodeId,
@@ -245,6 +251,13 @@ impl<'g> Walker<'g, '_, '_> {
     fn children(&mut self, node: NodeId, children: &mut Children) {
         let graph = self.graph;
         let here = self.path.len();
+        if matches!(
+            graph.node(node),
+            Node::Call(_) | Node::Global { .. } | Node::PersistentId { .. }
+        ) && self.found.calls.len() < MAX_CALL_PATHS
+        {
+            self.found.calls.push((node, self.path.clone()));
+        }
         match graph.node(node) {
             Node::Global { .. } => self.record_use(node, here),
             Node::Tuple(items) | Node::List(items) | Node::Set(items) | Node::FrozenSet(items) => {
@@ -409,6 +422,7 @@ pub fn object_paths<'l>(
             arrays: Vec::new(),
             uses: vec![GlobalUses::default(); graph.globals.len()],
             objects: Vec::new(),
+            calls: Vec::new(),
         },
         path: String::new(),
         ends: Vec::new(),

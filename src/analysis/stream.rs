@@ -2,6 +2,13 @@
 //! recognised (its storages follow the pickles), and each pickle's walk feeds the imports,
 //! arrays, hints and findings of the report. The visitor sees the stream while its bytes
 //! are alive.
+//!
+//! A stream that fails part-way (for `explain` and `lint`, [`Analysis::keep_partial`])
+//! keeps what was read before the failure: the failed pickle's imports, trace and findings
+//! as for a complete one, plus a `malformed` finding where the loader stops — for the
+//! first pickle, and for any of a legacy torch file's five. A later pickle that fails
+//! elsewhere is one only a second `load()` would read: its imports are kept when it has
+//! any, and its bytes are reported as trailing data as before.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -19,7 +26,8 @@ use crate::rules::Rule;
 use super::arrays::{array_report, out_of_band_findings, unreadable_array};
 use super::findings::graph_findings;
 use super::imports::{import_findings, import_reports};
-use super::object_paths::object_paths;
+use super::object_paths::{object_paths, GlobalUses, ObjectPaths};
+use super::trace::{call_traces, mark_called, runtime_findings, stop_finding};
 use super::Analysis;
 
 /// The magic number torch's legacy format pickles first (`torch/serialization.py`).
@@ -38,8 +46,13 @@ impl Analysis<'_> {
     pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
         let bytes: &[u8] = &part.bytes;
         let member = part.member.as_deref();
-        let stream = lift::run_stream(bytes, part.start, &self.options.limits)
-            .map_err(|e| in_member(e, member))?;
+        let run = if self.keep_partial {
+            lift::run_stream_partial
+        } else {
+            lift::run_stream
+        };
+        let stream =
+            run(bytes, part.start, &self.options.limits).map_err(|e| in_member(e, member))?;
         // The one lift pass of the stream: everything below reads its arrays by node.
         let lifted = lift::lift_stream(&stream.graph, bytes);
         let legacy = if part.whole_file {
@@ -67,13 +80,11 @@ impl Analysis<'_> {
             big_endian: part.big_endian,
         };
         let first = self.report.pickles.len();
-        let mut visited = Vec::new();
-        for pickle in &stream.pickles {
-            if !pickle.memo_carried {
-                visited = Vec::new();
-            }
-            self.pickle(&stream, &lifted, pickle, &ctx, &mut visited);
-        }
+        self.pickles(&stream, &lifted, &ctx);
+        let runtime = runtime_findings(&stream.graph, member);
+        self.categories
+            .extend(runtime.iter().map(|_| Category::CodeExec));
+        self.detected.extend(runtime);
         let extensions = graph_findings(&stream.graph, member, persistent_ids_expected);
         for detected in &extensions {
             if detected.rule == Rule::ExtensionRef {
@@ -100,6 +111,36 @@ impl Analysis<'_> {
         Ok(())
     }
 
+    /// The pickles of a stream, in order. A pickle that fails stops the load when it is
+    /// the first, or one of the five a legacy torch file's loader reads (the first returned
+    /// torch's magic number): then it gets a finding where the loader stops, and the report
+    /// says so. A later one that fails elsewhere is reported only if it imports or calls.
+    fn pickles(&mut self, stream: &Stream<'_>, lifted: &Lifted, ctx: &StreamContext<'_>) {
+        let mut visited = Vec::new();
+        let torch_magic = stream
+            .pickles
+            .first()
+            .is_some_and(|p| p.error.is_none() && is_torch_magic(stream, p));
+        for (i, pickle) in stream.pickles.iter().enumerate() {
+            if !pickle.memo_carried {
+                visited = Vec::new();
+            }
+            let Some(error) = &pickle.error else {
+                self.pickle(stream, lifted, pickle, ctx, &mut visited);
+                continue;
+            };
+            let stops_the_load = i == 0 || (torch_magic && i < 5);
+            if stops_the_load || !pickle.globals.is_empty() || pickle.calls_total > 0 {
+                self.pickle(stream, lifted, pickle, ctx, &mut visited);
+            }
+            if stops_the_load {
+                let error = in_member(error.clone(), ctx.member);
+                self.detected.push(stop_finding(pickle, &error, ctx.member));
+                self.report.stopped.get_or_insert(error);
+            }
+        }
+    }
+
     /// One pickle of a stream: its walk, imports, arrays, hints and findings.
     fn pickle(
         &mut self,
@@ -110,8 +151,18 @@ impl Analysis<'_> {
         visited: &mut Vec<bool>,
     ) {
         let graph = &stream.graph;
-        let w = object_paths(graph, lifted, pickle.root, ctx.root_path, visited);
-        let imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        // A pickle that fails returns nothing: no object path reaches what it built.
+        let w = match pickle.error {
+            None => object_paths(graph, lifted, pickle.root, ctx.root_path, visited),
+            Some(_) => ObjectPaths {
+                uses: vec![GlobalUses::default(); graph.globals.len()],
+                ..ObjectPaths::default()
+            },
+        };
+        let mut imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        mark_called(graph, pickle, &mut imports);
+        let reached: &[bool] = if pickle.error.is_none() { visited } else { &[] };
+        let calls = call_traces(graph, pickle, &w.calls, reached);
         for import in &imports {
             if import.name == "NumpyArrayWrapper" {
                 self.joblib = true;
@@ -146,8 +197,21 @@ impl Analysis<'_> {
             opcode_count: pickle.opcode_count,
             imports,
             arrays,
+            calls,
+            calls_total: pickle.calls_total,
+            error: pickle.error.clone().map(|e| in_member(e, ctx.member)),
         });
     }
+}
+
+/// Whether `pickle` returned torch's legacy magic number.
+fn is_torch_magic(stream: &Stream<'_>, pickle: &Pickle) -> bool {
+    let magic = match stream.graph.node(pickle.root) {
+        Node::Int(v) => u128::try_from(*v).ok(),
+        Node::BigInt(v) => u128::try_from(v.as_ref()).ok(),
+        _ => None,
+    };
+    magic == Some(TORCH_LEGACY_MAGIC)
 }
 
 /// A legacy torch file is five pickles (magic number, protocol version, system info, the
@@ -160,15 +224,11 @@ fn legacy_torch_storages(
     let Some(first) = stream.pickles.first() else {
         return Ok(None);
     };
-    let magic = match stream.graph.node(first.root) {
-        Node::Int(v) => u128::try_from(*v).ok(),
-        Node::BigInt(v) => u128::try_from(v.as_ref()).ok(),
-        _ => None,
-    };
     let (Some(main), Some(keys_pickle)) = (stream.pickles.get(3), stream.pickles.get(4)) else {
         return Ok(None);
     };
-    if magic != Some(TORCH_LEGACY_MAGIC) {
+    let complete = stream.pickles.iter().take(5).all(|p| p.error.is_none());
+    if !complete || !is_torch_magic(stream, first) {
         return Ok(None);
     }
     let Node::List(keys) = stream.graph.node(keys_pickle.root) else {

@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use clap::{Args, ValueEnum};
-use pklinspect::inspect::{inspect, Options};
+use pklinspect::inspect::{inspect_partial, Options};
 use pklinspect::render;
 
 use super::{is_broken_pipe, report, ColorChoice, InputPath, Status};
@@ -52,7 +52,22 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
                 continue;
             }
         };
-        match inspect(&name, input.bytes(), &options) {
+        // What a stream that fails part-way read is reported (the loader ran it), and the
+        // failure too: on standard error, in the JSON document, and in the exit code.
+        let result =
+            inspect_partial(&name, input.bytes(), &options).and_then(|rep| match &rep.stopped {
+                Some(e) if pklinspect::container::not_a_pickle(input.bytes(), e).is_some() => {
+                    Err(e.clone())
+                }
+                _ => Ok(rep),
+            });
+        if let Ok(rep) = &result {
+            if let Some(e) = &rep.stopped {
+                report(&name, super::limits::with_hint(e));
+                status = Status::Failure;
+            }
+        }
+        match result {
             Ok(rep) => match args.format {
                 Format::Json => documents.push(render::json::explain_value(&rep)),
                 Format::Text => {

@@ -385,6 +385,20 @@ pub fn run_stream<'d>(bytes: &'d [u8], start: usize, limits: &Limits) -> crate::
     )
 }
 
+/// [`run_stream`], keeping what a pickle that fails built ([`machine::run_stream_partial`]).
+pub fn run_stream_partial<'d>(
+    bytes: &'d [u8],
+    start: usize,
+    limits: &Limits,
+) -> crate::Result<Stream<'d>> {
+    machine::run_stream_partial(
+        bytes,
+        start,
+        limits,
+        Some(&mut JoblibHook { parts_spent: 0 }),
+    )
+}
+
 /// The BUILD hook for joblib streams: after a `NumpyArrayWrapper` is built, the array's bytes
 /// (or, for object arrays, a nested pickle) follow in the stream (joblib's
 /// `NumpyArrayWrapper.write_array`/`read_array`).

@@ -29,7 +29,7 @@ use crate::classify::Verdict;
 use crate::container;
 use crate::error::{Error, ErrorKind};
 use crate::input::Input;
-use crate::inspect::inspect;
+use crate::inspect::inspect_partial;
 use crate::report::{Detected, Finding, Report};
 use crate::rules::{Rule, Severity};
 
@@ -272,8 +272,22 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
     // The reader is written not to panic on any input; if it ever does, that file is
     // reported (as not checked, exit code 2) and the run goes on.
     let inspected = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        inspect(&candidate.name, bytes, &scope.options)
+        inspect_partial(&candidate.name, bytes, &scope.options)
     }));
+    // A stream that fails part-way is checked for what it read (the loader ran it: a
+    // payload before broken bytes is still a code-exec finding), with a `malformed`
+    // finding where it stops, unless the bytes are not a pickle after all.
+    let inspected = inspected.map(|result| {
+        result.and_then(|report| match &report.stopped {
+            Some(e)
+                if container::not_a_pickle(bytes, e).is_some()
+                    || !(strict || looks_like_a_pickle(bytes)) =>
+            {
+                Err(e.clone())
+            }
+            _ => Ok(report),
+        })
+    });
     match inspected {
         Ok(Ok(report)) => Outcome::Checked(from_report(candidate, report)),
         Ok(Err(e)) if strict || looks_like_a_pickle(bytes) => {
@@ -415,7 +429,12 @@ fn from_report(candidate: &Candidate, report: Report) -> FileResult {
         verdict: Some(report.verdict),
         decoded,
         findings: report.findings,
-        error: None,
+        // Read part-way: the verdict and findings are of what came before the failure.
+        error: report.stopped.map(|e| FileError {
+            message: e.message().to_string(),
+            offset: Some(e.offset()),
+            unreadable: false,
+        }),
     }
 }
 

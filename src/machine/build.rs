@@ -54,6 +54,17 @@ impl Machine<'_, '_> {
                 kind: MutationKind::State(state),
             }),
         }
+        // An object from a call (or a global, or an object the loader supplies) may have a
+        // `__setstate__`, which the loader calls; on a module or class, BUILD sets attributes.
+        if matches!(
+            self.graph.node(target),
+            Node::Call(_)
+                | Node::Global { .. }
+                | Node::PersistentId { .. }
+                | Node::Extension { .. }
+        ) {
+            self.trace(op, target);
+        }
         let graph = &self.graph;
         let Some(trailing) = self
             .hook

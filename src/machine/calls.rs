@@ -1,12 +1,16 @@
 //! Globals and the opcodes that call them: GLOBAL, STACK_GLOBAL, REDUCE, NEWOBJ,
 //! NEWOBJ_EX, INST, OBJ. Nothing is imported or called: a global is a reference by name,
-//! a call a node holding its callable and arguments.
+//! a call a node holding its callable and arguments. STACK_GLOBAL reads Python 2 strs as
+//! Python 3 does (decoded to str), and a computed name as an opaque global.
 
 use std::borrow::Cow;
 
 use super::args::OpArgs;
 use super::stack::underflow;
-use super::{misrouted, unsupported, Call, CallKind, GlobalRef, Machine, Node, NodeId, Stack};
+use super::{
+    misrouted, unsupported, BytesKind, Call, CallKind, GlobalRef, Machine, Node, NodeId, Stack,
+    COMPUTED,
+};
 use crate::error::{Error, ErrorKind, Result};
 use crate::opcode::Opcode;
 use crate::reader::Op;
@@ -21,17 +25,74 @@ impl<'data> Machine<'data, '_> {
             }
             Opcode::STACK_GLOBAL => {
                 let [module, name] = stack.pop_n::<2>(op)?;
-                // CPython: "STACK_GLOBAL requires str" (load_stack_global).
-                let (Node::Str(module), Node::Str(name)) =
-                    (self.graph.node(module), self.graph.node(name))
-                else {
-                    return Err(unsupported(op, "STACK_GLOBAL requires str module and name"));
-                };
-                let (module, name) = (module.clone(), name.clone());
-                self.global(module, name, op)
+                match (self.name_text(module, op)?, self.name_text(name, op)?) {
+                    (Some(module), Some(name)) => self.global(module, name, op),
+                    _ => self.computed_global(op),
+                }
             }
             _ => Err(misrouted(op)),
         }
+    }
+
+    /// STACK_GLOBAL's module or name as the loader reads it: a str; a Python 2 str
+    /// (STRING, BINSTRING, SHORT_BINSTRING), which Python 3 has already decoded to str
+    /// (ASCII by default, `pickle.Unpickler(encoding='ASCII')`); `None` for an object only
+    /// the load makes (a call's result, a global, a persistent id), which may be any str.
+    /// Anything else fails as CPython fails ("STACK_GLOBAL requires str", load_stack_global).
+    fn name_text(&self, id: NodeId, op: &Op<'_>) -> Result<Option<Cow<'data, str>>> {
+        match self.graph.node(id) {
+            Node::Str(text) => Ok(Some(text.clone())),
+            Node::Bytes(bytes, BytesKind::Py2Str) => match bytes {
+                Cow::Borrowed(b) => std::str::from_utf8(b)
+                    .ok()
+                    .filter(|t| t.is_ascii())
+                    .map(Cow::Borrowed),
+                Cow::Owned(b) => std::str::from_utf8(b)
+                    .ok()
+                    .filter(|t| t.is_ascii())
+                    .map(|t| Cow::Owned(t.to_string())),
+            }
+            .map(Some)
+            .ok_or_else(|| {
+                unsupported(
+                    op,
+                    "STACK_GLOBAL: a Python 2 str that is not ASCII: the default loader \
+                     (encoding='ASCII') fails to decode it",
+                )
+            }),
+            Node::Call(_)
+            | Node::Global { .. }
+            | Node::PersistentId { .. }
+            | Node::Extension { .. } => Ok(None),
+            _ => Err(unsupported(op, "STACK_GLOBAL requires str module and name")),
+        }
+    }
+
+    /// A STACK_GLOBAL on a computed name: an opaque global (its own [`GlobalRef`] named
+    /// [`COMPUTED`], not listed among the pickle's imports) and a trace entry, as the load
+    /// imports whatever the name turns out to be.
+    fn computed_global(&mut self, op: &Op<'_>) -> Result<NodeId> {
+        let index = u32::try_from(self.graph.globals.len()).map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                op.offset as u64,
+                "more than 2**32 globals",
+            )
+        })?;
+        self.graph.globals.push(GlobalRef {
+            module: Cow::Borrowed(COMPUTED),
+            name: Cow::Borrowed(COMPUTED),
+            offset: op.offset,
+        });
+        let id = self.push_node(
+            Node::Global {
+                index,
+                offset: op.offset,
+            },
+            op,
+        )?;
+        self.trace(op, id);
+        Ok(id)
     }
 
     /// A [`Node::Global`] for `module.name`, listing the global for this pickle on first use.

@@ -148,6 +148,25 @@ pub enum Node<'data> {
     },
 }
 
+/// One step of the execution trace: an opcode at which the C unpickler calls something
+/// from the file (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ; BUILD on an object that is not a
+/// native container, whose class may define `__setstate__`; STACK_GLOBAL on a computed
+/// name, which imports whatever that name turns out to be), in stream order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traced {
+    /// Offset of the opcode.
+    pub offset: usize,
+    /// The opcode.
+    pub opcode: crate::opcode::Opcode,
+    /// The node it made (a call's result, STACK_GLOBAL's opaque global) or, for BUILD, the
+    /// object it gave state to.
+    pub node: NodeId,
+}
+
+/// The module and name of the [`GlobalRef`] a STACK_GLOBAL on a computed (non-literal)
+/// module or name refers to: any attribute of any module, known only at load time.
+pub const COMPUTED: &str = "<computed>";
+
 /// A distinct global referenced by a pickle, as written in the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GlobalRef<'data> {

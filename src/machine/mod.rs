@@ -34,9 +34,9 @@ mod stream;
 mod values;
 
 pub use build::{BuildHook, Trailing};
-pub use graph::{BytesKind, Call, CallKind, GlobalRef, Graph, Node, NodeId};
+pub use graph::{BytesKind, Call, CallKind, GlobalRef, Graph, Node, NodeId, Traced, COMPUTED};
 pub(crate) use graph::{Mutation, MutationKind, Payload};
-pub use stream::{run_stream, Pickle, Stream};
+pub use stream::{run_stream, run_stream_partial, Pickle, Stream};
 
 use rustc_hash::FxHashMap as HashMap;
 use std::borrow::Cow;
@@ -69,6 +69,28 @@ struct Machine<'data, 'a> {
     buffers: u32,
     /// Nested pickles being run (joblib object arrays, [`Trailing::Pickle`]).
     nested: u32,
+    /// The execution trace of the pickle being run (at most [`MAX_TRACED`] entries).
+    pickle_calls: Vec<Traced>,
+    /// How many entries the trace of the pickle being run has in all.
+    pickle_calls_total: u64,
+    /// What the last pickle that failed had read when it stopped.
+    stopped: Option<Stopped>,
+}
+
+/// At most this many trace entries are kept per pickle (the count goes on): a file of a
+/// million objects would otherwise print a million calls (the findings read the graph,
+/// not the trace, so none is lost).
+pub const MAX_TRACED: usize = 1_000;
+
+/// What a pickle that failed had read when it stopped.
+#[derive(Clone, Debug)]
+struct Stopped {
+    /// Items on its stack, bottom first.
+    stack: Vec<NodeId>,
+    /// Its protocol so far.
+    protocol: u8,
+    /// Opcodes it completed (the failing one not counted).
+    opcode_count: u64,
 }
 
 /// What running one pickle gave.
@@ -146,6 +168,21 @@ impl<'data, 'a> Machine<'data, 'a> {
             shared: vec![None; values::SHARED_SLOTS],
             buffers: 0,
             nested: 0,
+            pickle_calls: Vec::new(),
+            pickle_calls_total: 0,
+            stopped: None,
+        }
+    }
+
+    /// Adds a trace entry (the first [`MAX_TRACED`] are kept; all are counted).
+    fn trace(&mut self, op: &Op<'_>, node: NodeId) {
+        self.pickle_calls_total = self.pickle_calls_total.saturating_add(1);
+        if self.pickle_calls.len() < MAX_TRACED {
+            self.pickle_calls.push(Traced {
+                offset: op.offset,
+                opcode: op.opcode,
+                node,
+            });
         }
     }
 
@@ -177,14 +214,29 @@ impl<'data, 'a> Machine<'data, 'a> {
             let next = reader.next_op();
             let op = match next {
                 Some(Ok(ref op)) => op,
-                Some(Err(e)) => return Err(e),
+                Some(Err(e)) => {
+                    self.stop(
+                        &stack,
+                        protocol.unwrap_or(highest_opcode_proto.min(1)),
+                        count,
+                    );
+                    return Err(e);
+                }
                 None => break,
             };
             count = count.saturating_add(1);
             highest_opcode_proto = highest_opcode_proto.max(op.opcode.info().proto);
             #[cfg(debug_assertions)]
             let shape = effect::Shape::of(&stack);
-            let flow = self.step(op, &mut stack, memo)?;
+            let flow = match self.step(op, &mut stack, memo) {
+                Ok(flow) => flow,
+                Err(e) => {
+                    // The failing opcode did not complete.
+                    let proto = protocol.unwrap_or(highest_opcode_proto.min(1));
+                    self.stop(&stack, proto, count.saturating_sub(1));
+                    return Err(e);
+                }
+            };
             #[cfg(debug_assertions)]
             effect::check(op, shape, &stack, &self.graph);
             match flow {
@@ -206,11 +258,27 @@ impl<'data, 'a> Machine<'data, 'a> {
             }
         }
         // The reader ends only after STOP (handled above) or with an error.
+        self.stop(
+            &stack,
+            protocol.unwrap_or(highest_opcode_proto.min(1)),
+            count,
+        );
         Err(Error::new(
             ErrorKind::Truncated,
             reader.position() as u64,
             "pickle ended before STOP",
         ))
+    }
+
+    /// Keeps what a pickle that fails had read (a nested pickle's failure is overwritten
+    /// by the pickle around it, which fails with it).
+    #[cold]
+    fn stop(&mut self, stack: &Stack, protocol: u8, opcode_count: u64) {
+        self.stopped = Some(Stopped {
+            stack: stack.items().to_vec(),
+            protocol,
+            opcode_count,
+        });
     }
 
     /// Runs one opcode: sends it to its family.
@@ -252,6 +320,7 @@ impl<'data, 'a> Machine<'data, 'a> {
             }
             REDUCE | NEWOBJ | NEWOBJ_EX | INST | OBJ => {
                 let id = self.call_op(op, stack)?;
+                self.trace(op, id);
                 stack.push(id);
             }
             BUILD => return self.build(op, stack),

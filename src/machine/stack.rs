@@ -40,6 +40,11 @@ impl Stack {
         self.items.len()
     }
 
+    /// Every item, below MARKs too, bottom first (what a pickle that failed left).
+    pub(super) fn items(&self) -> &[NodeId] {
+        &self.items
+    }
+
     /// Open MARKs.
     #[cfg(debug_assertions)]
     pub(super) fn depth(&self) -> usize {

@@ -150,6 +150,63 @@ fn concatenated_pickles_and_trailing_bytes() {
 }
 
 #[test]
+fn a_failing_pickle_keeps_what_it_read_when_asked() {
+    // posix.system('id'), its result POPped, then a byte that is no opcode.
+    let data = b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00id\x85R0\xff";
+    assert!(run(data).is_err());
+    let s = run_stream_partial(data, 0, &Limits::default(), None).unwrap();
+    let [p] = s.pickles.as_slice() else { panic!() };
+    assert_eq!(p.error.as_ref().map(|e| e.offset()), Some(26));
+    assert_eq!((p.end, p.protocol, p.opcode_count), (26, 2, 6));
+    assert_eq!(p.globals.len(), 1);
+    assert_eq!(s.graph.globals[0].name, "system");
+    let [call] = p.calls.as_slice() else { panic!() };
+    assert_eq!((call.offset, call.opcode), (24, Opcode::REDUCE));
+    assert!(matches!(s.graph.node(call.node), Node::Call(_)));
+    // The root of a failed pickle is what its stack held: nothing, after the POP.
+    assert_eq!(s.graph.node(p.root), &Node::Tuple(vec![]));
+}
+
+#[test]
+fn a_later_pickle_retried_with_the_memo_keeps_the_retry() {
+    // Pickle 1 memoizes a list; pickle 2 reads it (fresh memo: missing key at 4), then
+    // imports posix.system and breaks at 21: the carried reading is the one kept.
+    let data = b"]q\x00.h\x00cposix\nsystem\n\x86\xff";
+    let s = run_stream_partial(data, 0, &Limits::default(), None).unwrap();
+    let [_, second] = s.pickles.as_slice() else {
+        panic!()
+    };
+    assert!(second.memo_carried);
+    assert_eq!(second.error.as_ref().map(|e| e.offset()), Some(21));
+    assert_eq!(second.globals.len(), 1);
+    assert!(matches!(&s.trailing, Some((4, Some(_)))));
+    // Without keeping, the stream is the first pickle and trailing bytes.
+    let s = run(data).unwrap();
+    assert_eq!(s.pickles.len(), 1);
+    assert!(s.graph.globals.is_empty());
+}
+
+#[test]
+fn stack_global_reads_python_2_strs_and_computed_names() {
+    let s = run(b"\x80\x04U\x05posixU\x06system\x93.").unwrap();
+    assert_eq!(s.graph.globals[0].module, "posix");
+    // A call's result as the module name: an opaque global, traced.
+    let s = run(b"\x80\x04\x8c\x01m)R\x8c\x01n\x93.").unwrap();
+    let p = &s.pickles[0];
+    assert_eq!(
+        s.graph.global(p.root).map(|g| g.module.as_ref()),
+        Some(COMPUTED)
+    );
+    assert_eq!(p.calls.last().map(|c| c.opcode), Some(Opcode::STACK_GLOBAL));
+    // Not ASCII, or not a str at all: CPython fails.
+    assert_eq!(
+        kind_of(b"\x80\x04U\x01\xe9U\x01x\x93."),
+        ErrorKind::Unsupported
+    );
+    assert_eq!(kind_of(b"\x80\x04K\x01U\x01x\x93."), ErrorKind::Unsupported);
+}
+
+#[test]
 fn limits_are_errors_naming_the_limit() {
     let limits = Limits {
         max_nodes: 3,

@@ -24,6 +24,10 @@ struct ExplainDoc<'a> {
     arrays: Vec<ArrayDoc<'a>>,
     findings: Vec<FindingDoc<'a>>,
     portable: Vec<HintDoc<'a>>,
+    /// Where the loader stops in a stream that fails part-way: everything above is what
+    /// was read before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody<'a>>,
 }
 
 #[derive(Serialize)]
@@ -36,6 +40,24 @@ struct PickleDoc<'a> {
     opcodes: u64,
     imports: Vec<ImportDoc<'a>>,
     arrays: Vec<ArrayDoc<'a>>,
+    calls: Vec<CallDoc<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    calls_omitted: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody<'a>>,
+}
+
+/// One step of the execution trace; `result: null` when the result is discarded.
+#[derive(Serialize)]
+struct CallDoc<'a> {
+    offset: u64,
+    opcode: &'static str,
+    callable: Option<&'a str>,
+    result: Option<&'a str>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -188,6 +210,18 @@ fn pickle(p: &PickleReport) -> PickleDoc<'_> {
         opcodes: p.opcode_count,
         imports: p.imports.iter().map(import).collect(),
         arrays: p.arrays.iter().map(array).collect(),
+        calls: p
+            .calls
+            .iter()
+            .map(|c| CallDoc {
+                offset: c.offset,
+                opcode: c.opcode,
+                callable: c.callable.as_deref(),
+                result: c.result.as_deref(),
+            })
+            .collect(),
+        calls_omitted: p.calls_total.saturating_sub(p.calls.len() as u64),
+        error: p.error.as_ref().map(error_body),
     }
 }
 
@@ -231,8 +265,16 @@ pub fn explain_value(report: &Report) -> Value {
             .map(|f| FindingDoc::new(f, FindingLayout::Explain))
             .collect(),
         portable: report.portable_hints.iter().map(hint).collect(),
+        error: report.stopped.as_ref().map(error_body),
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)
+}
+
+fn error_body(error: &Error) -> ErrorBody<'_> {
+    ErrorBody {
+        message: error.message(),
+        offset: error.offset(),
+    }
 }
 
 /// The JSON document for a file that could not be read.
@@ -240,10 +282,7 @@ pub fn error_value(file: &str, error: &Error) -> Value {
     serde_json::to_value(ErrorDoc {
         schema: EXPLAIN_SCHEMA,
         file,
-        error: ErrorBody {
-            message: error.message(),
-            offset: error.offset(),
-        },
+        error: error_body(error),
     })
     .unwrap_or(Value::Null)
 }
