@@ -1692,3 +1692,55 @@ fn a_torch_storage_offset_past_two_to_the_64_bytes_is_reported_not_wrapped() {
     assert_eq!(written.unwrap(), 0, "nothing to write");
     drop(dir);
 }
+
+// ---------------------------------------------------------------------------------------
+// Bounded cost by default (issue 12): each of these took minutes or gigabytes before.
+
+/// A protocol-4 `STACK_GLOBAL` of `module` + `name` (both BINUNICODE8).
+fn stack_global(module: &str, name: &str) -> Vec<u8> {
+    let mut p = b"\x80\x04".to_vec();
+    for s in [module, name] {
+        p.push(0x8d);
+        p.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        p.extend_from_slice(s.as_bytes());
+    }
+    p.extend_from_slice(b"\x93.");
+    p
+}
+
+#[test]
+fn a_dotted_name_of_8000_steps_resolves_in_linear_time() {
+    let _one = one_at_a_time();
+    // Was: about 20 s in a release build (minutes in debug): every step of the getattr
+    // chain looked up its whole path and every parent of it again, cubic in the steps
+    // (src/classify/mod.rs resolve_dotted).
+    let name = vec!["a"; 8000].join(".");
+    let p = stack_global("m", &name);
+    assert!(p.len() > 16_000 && p.len() < 16_100, "{}", p.len());
+    let (report, _, took) = measure(|| inspect("dotted bomb", &p, &options()));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let report = report.unwrap();
+    let import = &report.pickles[0].imports[0];
+    assert_eq!(import.category, pklinspect::classify::Category::CodeExec);
+    assert!(
+        import.reason.contains("has 8000 steps, more than the 256"),
+        "{}",
+        import.reason
+    );
+    explain("dotted name of 8,000 steps", &p, &options(), 8 * MIB).unwrap();
+    // Under the cap the chain is walked, step by step, still in linear time: 256 steps of
+    // 60 bytes, and a module path of 8,000 components.
+    let long_steps = vec!["a".repeat(60); 256].join(".");
+    let p = stack_global("m", &long_steps);
+    let (report, _, took) = measure(|| inspect("256 long steps", &p, &options()));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    let import = &report.unwrap().pickles[0].imports[0];
+    assert_eq!(import.category, pklinspect::classify::Category::Unknown);
+    let p = stack_global(&name, "b");
+    let (report, _, took) = measure(|| inspect("8,000-component module", &p, &options()));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert_eq!(
+        report.unwrap().pickles[0].imports[0].category,
+        pklinspect::classify::Category::Unknown
+    );
+}
