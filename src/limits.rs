@@ -169,6 +169,10 @@ limits! {
         NpyHeaderDepth => "npy header nesting" = crate::container::MAX_NPY_HEADER_DEPTH, None, "N",
             "Deepest literal nesting of a .npy header (fixed).",
             "`.npy` header literal nesting";
+        DisIndent => "max_indent" = crate::dis::DEFAULT_MAX_INDENT, Some("--max-indent"),
+            "LEVELS",
+            "Deepest MARK level dis indents a line by (0: no cap, as pickletools).",
+            "MARK levels a `dis` line is indented by: pickletools indents by the full depth, so 100,000 nested MARKs would print tens of GB. Deeper lines are indented as at this level, and a warning on standard error says so; `--max-indent 0` prints what pickletools prints";
     }
 }
 

@@ -1744,3 +1744,91 @@ fn a_dotted_name_of_8000_steps_resolves_in_linear_time() {
         pklinspect::classify::Category::Unknown
     );
 }
+
+/// A writer that counts what it is given and keeps none of it.
+#[derive(Default)]
+struct Counting(u64);
+
+impl std::io::Write for Counting {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn dis_caps_the_indentation_of_100000_nested_marks() {
+    let _one = one_at_a_time();
+    // Was: pickletools' indentation by MARK depth, 4 blanks a level: 100,000 nested MARKs
+    // (200 KB) listed in 20 GB (src/dis.rs).
+    use pklinspect::dis::{dis_all, DisOptions};
+    let mut p = vec![0x80, 2];
+    p.extend(std::iter::repeat_n(b'(', 100_000));
+    p.push(b']');
+    p.extend(std::iter::repeat_n(b'l', 100_000));
+    p.push(b'.');
+    let mut out = Counting::default();
+    let (summary, grown, took) = measure(|| dis_all(&p, &DisOptions::default(), &mut out));
+    println!(
+        "hostile: dis of 100,000 nested MARKs: {} bytes, +{:.1} MiB peak, {:.2} s",
+        out.0,
+        grown as f64 / MIB as f64,
+        took.as_secs_f64()
+    );
+    assert!(took < TIME_BOUND, "took {took:?}");
+    assert!(grown < 16 * MIB, "{grown}");
+    // 200,003 lines of at most 256 levels of 4 blanks and the opcode's name.
+    assert!(out.0 < 200_003 * (256 * 4 + 40), "{} bytes", out.0);
+    let summary = summary.unwrap();
+    let [warning] = &summary.warnings[..] else {
+        panic!("{:?}", summary.warnings)
+    };
+    assert_eq!(warning.kind(), ErrorKind::LimitExceeded(Limit::DisIndent));
+    assert_eq!(warning.offset(), 2 + 257);
+    assert!(
+        warning
+            .message()
+            .contains("MARKs nested more than 256 deep: deeper lines are indented as at level 256"),
+        "{warning}"
+    );
+    // The CLI says so on standard error, naming the flag; and the cap moves with it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("marks.pkl");
+    let mut small = vec![0x80, 2];
+    small.extend(std::iter::repeat_n(b'(', 300));
+    small.push(b']');
+    small.extend(std::iter::repeat_n(b'l', 300));
+    small.push(b'.');
+    std::fs::write(&file, &small).unwrap();
+    let out = common::pklinspect().arg("dis").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(limit max_indent; raise it with --max-indent)"),
+        "{stderr}"
+    );
+    // The widest indentation: blanks after `  302: ]    `, the offset and opcode columns.
+    let deepest = |stdout: &[u8]| {
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .filter_map(|l| l.get(12..))
+            .map(|l| l.len() - l.trim_start().len())
+            .max()
+            .unwrap_or(0)
+    };
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(deepest(&out.stdout), 256 * 4);
+    let out = common::pklinspect()
+        .args(["dis", "--max-indent", "0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(deepest(&out.stdout), 300 * 4);
+}
