@@ -271,9 +271,12 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
         };
     // The reader is written not to panic on any input; if it ever does, that file is
     // reported (as not checked, exit code 2) and the run goes on.
+    // Within the memory budget that parallel checks share (`max_memory`).
+    let reserved = linter::reserve(bytes, &scope.options.limits);
     let inspected = std::panic::catch_unwind(AssertUnwindSafe(|| {
         inspect(&candidate.name, bytes, &scope.options)
     }));
+    drop(reserved);
     match inspected {
         Ok(Ok(report)) => Outcome::Checked(from_report(candidate, report)),
         Ok(Err(e)) if strict || looks_like_a_pickle(bytes) => {
