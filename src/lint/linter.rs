@@ -451,14 +451,19 @@ pub(crate) struct Reservation {
     bytes: u64,
 }
 
-/// Reserves what checking `bytes` may cost under `limits`, waiting until the checks under
+/// Reserves what checking `bytes` may cost under `limits` (the bytes themselves, and
+/// [`Limits::worst_case_memory`] on top), waiting until the checks under
 /// way leave room within `limits.max_memory`. A file whose worst case is more than the
 /// whole budget waits until no other check runs, then runs alone.
 pub(crate) fn reserve(bytes: &[u8], limits: &Limits) -> Reservation {
     let head = bytes.get(..super::select::HEAD_LEN).unwrap_or(bytes);
     let kind = container::sniff(head);
     let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
-    let estimate = limits.worst_case_memory(len, kind.is_compressed() || kind.is_archive());
+    // The input itself too: read into memory, or mapped and touched page by page (which
+    // counts against a container's memory limit as much as any allocation).
+    let estimate = limits
+        .worst_case_memory(len, kind.is_compressed() || kind.is_archive())
+        .saturating_add(len);
     reserve_bytes(estimate, limits.max_memory)
 }
 
