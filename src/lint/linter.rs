@@ -1,6 +1,8 @@
 //! [`Linter`]: a whole `lint` run as one library call. The policy, the paths and how to walk
 //! them go in; a [`Run`] comes out, with every checked file's findings, the summary and the
 //! exit status ([`Run::status`]). The binary adds flags, printing and colour around it.
+//! Here too is the memory budget (`max_memory`) that the parallel checks share
+//! ([`reserve`]): each waits until the checks under way leave room for its worst case.
 //!
 //! ```no_run
 //! use pklinspect::lint::{Linter, Policy, Status};
