@@ -10,6 +10,7 @@ use std::io::{self, Write};
 use num_bigint::BigInt;
 
 use crate::error::{Error, ErrorKind};
+use crate::limits::Limit;
 use crate::opcode::{ArgKind, Opcode, StackKind};
 use crate::pytext;
 use crate::reader::{Arg, Op, OpReader};
@@ -23,7 +24,15 @@ pub struct DisOptions {
     pub annotate: usize,
     /// Keep the memo from one pickle to the next in a file of several (`--memo`).
     pub keep_memo: bool,
+    /// The deepest MARK level a line is indented by; deeper lines are indented as at this
+    /// level, with one warning. pickletools indents by the full depth, so 100,000 nested
+    /// MARKs would print tens of GB; 0 restores that ([`DEFAULT_MAX_INDENT`]).
+    pub max_indent: usize,
 }
+
+/// The default of [`DisOptions::max_indent`]: no real pickle nests MARKs this deep, so
+/// their listings stay byte-identical to pickletools'.
+pub const DEFAULT_MAX_INDENT: usize = 256;
 
 impl Default for DisOptions {
     fn default() -> Self {
@@ -31,6 +40,7 @@ impl Default for DisOptions {
             indent_level: 4,
             annotate: 0,
             keep_memo: false,
+            max_indent: DEFAULT_MAX_INDENT,
         }
     }
 }
@@ -318,6 +328,7 @@ pub(crate) fn dis_pickle(
     let mut line = String::with_capacity(128);
     let indent = " ".repeat(options.indent_level);
     let mut arg_text = String::new();
+    let mut indent_capped = false;
 
     while let Some(op) = reader.next_op() {
         let op = op?;
@@ -362,7 +373,21 @@ pub(crate) fn dis_pickle(
         } else {
             let _ = write!(line, "\\x{:02x} ", info.code);
         }
-        for _ in 0..markstack.len() {
+        let mut levels = markstack.len();
+        if options.max_indent != 0 && levels > options.max_indent {
+            levels = options.max_indent;
+            if !indent_capped {
+                indent_capped = true;
+                warnings.push(Limit::DisIndent.exceeded(
+                    op.offset as u64,
+                    format_args!(
+                        "MARKs nested more than {levels} deep: deeper lines are indented as at \
+                         level {levels}, where pickletools indents by the full depth"
+                    ),
+                ));
+            }
+        }
+        for _ in 0..levels {
             line.push_str(&indent);
         }
         line.push_str(info.name);

@@ -141,19 +141,26 @@ macro_rules! limits {
 
 limits! {
     read: {
-        Nodes => max_nodes: usize = 100_000_000, "--max-nodes", "max-nodes", "N",
+        Nodes => max_nodes: usize = 16_000_000, "--max-nodes", "max-nodes", "N",
             "Most objects built for one file.",
-            "objects the symbolic machine builds for one file (a 100 MB opcode-dense pickle builds about 10 million)";
-        Memo => max_memo: usize = 100_000_000, "--max-memo", "max-memo", "N",
+            "objects the symbolic machine builds for one file: at most 2 GiB at the 128 bytes each costs at its peak (an 89 MB pickle of 2 million dicts builds about 10 million, and peaks at 760 MB)";
+        Memo => max_memo: usize = 16_000_000, "--max-memo", "max-memo", "N",
             "Most memo entries per pickle.",
-            "memo entries per pickle";
+            "memo entries per pickle (each names an object, so no file needs more than `max_nodes`)";
         Depth => max_depth: usize = 10_000_000, "--max-depth", "max-depth", "N",
             "Deepest MARK nesting.",
             "MARK nesting";
-        Decompressed => max_decompressed: u64 = 64u64 << 30, "--max-decompressed",
+        Decompressed => max_decompressed: u64 = 4u64 << 30, "--max-decompressed",
             "max-decompressed", "BYTES",
             "Most bytes a compressed stream or zip member may expand to.",
-            "what a gzip/bz2/xz/lzma/zlib/lz4 stream, or a deflated zip member, may expand to";
+            "what a gzip/bz2/xz/lzma/zlib/lz4/zstd stream, or a deflated zip member, may expand to, whatever its size";
+        DecompressionRatio => max_decompression_ratio: u64 = 2_000,
+            "--max-decompression-ratio", "max-decompression-ratio", "N",
+            "Most times its own size a compressed stream may expand to (at least 1 MiB).",
+            "what a compressed stream or a deflated zip member may expand to, as a multiple of its compressed size (but always 1 MiB): deflate (gzip, zlib, zip) cannot pass 1,032, so only bz2, xz, lzma, zstd and lz4 streams of almost nothing but repeats reach it (a 1.2 KB bz2 file that inflates to 2.6 GiB, a 4.7 KB xz file of 30 million objects)";
+        Memory => max_memory: u64 = 8u64 << 30, "--max-memory", "max-memory", "BYTES",
+            "Most memory lint's parallel checks may count on together.",
+            "memory `lint`'s parallel checks may take together, as [estimated](#memory) from each file's size and the limits above: a check waits until the files being checked leave room for it, and a file whose estimate is larger than the whole budget is checked alone (`explain` and `extract` read one file at a time)";
         Pickles => max_pickles: usize = 100_000, "--max-pickles", "max-pickles", "N",
             "Most pickles one after another in a stream.",
             "pickles one after another in one stream";
@@ -169,6 +176,56 @@ limits! {
         NpyHeaderDepth => "npy header nesting" = crate::container::MAX_NPY_HEADER_DEPTH, None, "N",
             "Deepest literal nesting of a .npy header (fixed).",
             "`.npy` header literal nesting";
+        DisIndent => "max_indent" = crate::dis::DEFAULT_MAX_INDENT, Some("--max-indent"),
+            "LEVELS",
+            "Deepest MARK level dis indents a line by (0: no cap, as pickletools).",
+            "MARK levels a `dis` line is indented by: pickletools indents by the full depth, so 100,000 nested MARKs would print tens of GB. Deeper lines are indented as at this level, and a warning on standard error says so; `--max-indent 0` prints what pickletools prints";
+    }
+}
+
+/// Peak bytes of memory one object of the symbolic machine's graph costs, with its share
+/// of the stack, the memo, the walks over the graph and the report: measured at 118
+/// (a file of 31 million empty tuples peaked at 3.7 GB), `size_of::<Node>()` being 32.
+pub const NODE_BYTES: u64 = 128;
+
+/// What a compressed stream may always expand to, whatever the ratio: tiny files of real
+/// data can compress more than any ratio says.
+pub const MIN_DECOMPRESSED: u64 = 1 << 20;
+
+impl Limits {
+    /// What a compressed stream (or deflated zip member) of `compressed` bytes may expand
+    /// to, and the limit that says so: `max_decompression_ratio` times its size (at least
+    /// [`MIN_DECOMPRESSED`]), within `max_decompressed`.
+    pub fn decompression_cap(&self, compressed: u64) -> (u64, Limit) {
+        let by_ratio = compressed
+            .saturating_mul(self.max_decompression_ratio)
+            .max(MIN_DECOMPRESSED);
+        if by_ratio < self.max_decompressed {
+            (by_ratio, Limit::DecompressionRatio)
+        } else {
+            (self.max_decompressed, Limit::Decompressed)
+        }
+    }
+
+    /// The most memory reading an input of `len` bytes can take under these limits: its
+    /// decoded bytes (half as much again while the buffer grows) and [`NODE_BYTES`] for
+    /// each object it may build (at most one per decoded byte, within `max_nodes`). With
+    /// `compressed` (a compressed stream or an archive whose members may be deflated), the
+    /// decoded bytes are what [`Limits::decompression_cap`] allows; otherwise the input
+    /// itself, which the caller already holds (or has mapped).
+    pub fn worst_case_memory(&self, len: u64, compressed: bool) -> u64 {
+        let decoded = if compressed {
+            self.decompression_cap(len).0
+        } else {
+            len
+        };
+        let nodes = decoded.min(u64::try_from(self.max_nodes).unwrap_or(u64::MAX));
+        let buffer = if compressed {
+            decoded.saturating_add(decoded / 2)
+        } else {
+            0
+        };
+        buffer.saturating_add(nodes.saturating_mul(NODE_BYTES))
     }
 }
 
@@ -243,6 +300,9 @@ mod tests {
             }
         }
         let d = Limits::default();
+        // One file's worst case fits the memory budget, under the default limits.
+        assert!(d.worst_case_memory(u64::MAX, true) <= d.max_memory);
+        assert!(d.worst_case_memory(u64::MAX, false) <= d.max_memory);
         for &limit in Limits::READ {
             assert_eq!(d.get(limit), Some(limit.info().default), "{limit}");
             assert!(limit.info().policy_key.is_some());
@@ -294,6 +354,30 @@ mod tests {
             );
             assert!(docs.contains(&row), "docs/limits.md lacks the row\n{row}");
         }
+    }
+
+    #[test]
+    fn the_decompression_cap_is_the_ratio_within_the_ceiling() {
+        let d = Limits::default();
+        assert_eq!(
+            d.decompression_cap(10),
+            (MIN_DECOMPRESSED, Limit::DecompressionRatio)
+        );
+        assert_eq!(
+            d.decompression_cap(1_000_000),
+            (2_000_000_000, Limit::DecompressionRatio)
+        );
+        assert_eq!(d.decompression_cap(1 << 30), (4 << 30, Limit::Decompressed));
+        assert_eq!(
+            d.decompression_cap(u64::MAX),
+            (4 << 30, Limit::Decompressed)
+        );
+    }
+
+    #[test]
+    fn a_node_costs_what_the_budget_assumes() {
+        // NODE_BYTES was measured with a Node of 32 bytes: a larger one needs measuring again.
+        assert!(std::mem::size_of::<crate::machine::Node<'_>>() <= 32);
     }
 
     #[test]

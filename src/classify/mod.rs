@@ -291,6 +291,9 @@ pub struct KnownGlobals {
     /// Every module path the table (built-in and user) names, with all its ancestors,
     /// as parent → children: `torch.nn` is a module, so `torch` + `nn` is a module object.
     submodules: HashMap<String, HashSet<String>>,
+    /// The length of the longest module path either table holds: a longer path is never
+    /// looked up, which keeps resolving a long dotted name linear in its length.
+    longest_module: usize,
 }
 
 impl KnownGlobals {
@@ -300,8 +303,10 @@ impl KnownGlobals {
             builtin: Table::default(),
             user: Table::default(),
             submodules: HashMap::default(),
+            longest_module: 0,
         };
         for entry in BUILTIN_TABLE {
+            known.longest_module = known.longest_module.max(entry.module.len());
             let row = TableRow {
                 category: entry.category,
                 reason: Cow::Borrowed(entry.reason),
@@ -355,6 +360,7 @@ impl KnownGlobals {
             category,
             reason: Cow::Owned(reason),
         };
+        self.longest_module = self.longest_module.max(module.len());
         let rows = self.user.entry(Cow::Owned(module.clone())).or_default();
         let duplicate = || format!("pattern `{pattern}` was already added");
         match name.as_str() {
@@ -419,7 +425,22 @@ impl KnownGlobals {
 
     /// Rule 3 of the module docs, for a name without dots; `None` when nothing matches.
     fn resolve_name(&self, module: &str, name: &str) -> Option<Resolved> {
-        if let Some(row) = exact(&self.user, module, name) {
+        let wildcards = Wildcards {
+            builtin: self.wildcard(&self.builtin, module),
+            user: self.wildcard(&self.user, module),
+        };
+        self.resolve_name_with(module, name, wildcards)
+    }
+
+    /// [`Self::resolve_name`] with the wildcards covering `module` already found (a dotted
+    /// name finds them step by step, [`Chain`]).
+    fn resolve_name_with(
+        &self,
+        module: &str,
+        name: &str,
+        wildcards: Wildcards<'_>,
+    ) -> Option<Resolved> {
+        if let Some(row) = self.exact(&self.user, module, name) {
             return Some(Resolved::from_row(row, Provenance::UserExact));
         }
         if let Some(resolved) = package_main(module) {
@@ -428,12 +449,15 @@ impl KnownGlobals {
         // The built-in answer: its exact row, else its most specific wildcard. A user
         // wildcard replaces it when it is stricter, or at least as specific: an allow-list
         // `torch.*` does not unlock `torch.load`, but `torch.load` itself would.
-        let builtin = exact(&self.builtin, module, name)
+        let builtin = self
+            .exact(&self.builtin, module, name)
             .map(|row| (row, Specificity::EXACT, Provenance::BuiltinExact))
             .or_else(|| {
-                wildcard(&self.builtin, module).map(|(row, spec)| (row, spec, Provenance::Wildcard))
+                wildcards
+                    .builtin
+                    .map(|(row, spec)| (row, spec, Provenance::Wildcard))
             });
-        let user = wildcard(&self.user, module);
+        let user = wildcards.user;
         let winner = match (user, builtin) {
             (Some((u, us)), Some((b, bs, _))) if u.category >= b.category || us >= bs => {
                 Some(Resolved::from_row(u, Provenance::Wildcard))
@@ -493,14 +517,16 @@ impl KnownGlobals {
     }
 
     /// Rule 4 of the module docs: a protocol-4 qualified name resolved by a getattr chain.
+    /// Linear in the name's length: each step is looked up once, against the path before
+    /// it, and the wildcards above it are carried along ([`Chain`]).
     fn resolve_dotted(&self, module: &str, name: &str) -> Resolved {
-        if let Some(row) = exact(&self.user, module, name) {
+        if let Some(row) = self.exact(&self.user, module, name) {
             return Resolved::from_row(row, Provenance::UserExact);
         }
         if let Some(resolved) = package_main(module) {
             return resolved;
         }
-        if let Some(row) = exact(&self.builtin, module, name) {
+        if let Some(row) = self.exact(&self.builtin, module, name) {
             return Resolved::from_row(row, Provenance::BuiltinExact);
         }
         let steps: Vec<&str> = name.split('.').collect();
@@ -517,13 +543,28 @@ impl KnownGlobals {
             );
         }
 
+        if steps.len() > MAX_DOTTED_STEPS {
+            return Resolved::structural(
+                Category::CodeExec,
+                format!(
+                    "the dotted name `{}` has {} steps, more than the {MAX_DOTTED_STEPS} any \
+                     real qualified name needs: no pickler writes it, and a getattr chain that \
+                     long is not followed",
+                    shortened(name),
+                    steps.len()
+                ),
+            );
+        }
+
         // Each step as an attribute of what the chain reached so far.
         let mut found: Vec<Resolved> = Vec::new();
         let mut head: Option<Resolved> = None;
         let mut last: Option<Resolved> = None;
         let mut owner = module.to_owned();
+        let mut chain = self.chain(module);
         for (i, step) in steps.iter().enumerate() {
-            if let Some(r) = self.resolve_name(&owner, step) {
+            let wildcards = chain.wildcards(self, &owner);
+            if let Some(r) = self.resolve_name_with(&owner, step, wildcards) {
                 if r.category == Category::CodeExec {
                     return Resolved::structural(
                         Category::CodeExec,
@@ -541,6 +582,7 @@ impl KnownGlobals {
                 }
                 found.push(r);
             }
+            chain.descend(self, &owner);
             owner.push('.');
             owner.push_str(step);
         }
@@ -618,15 +660,109 @@ impl KnownGlobals {
 
     /// Whether `module.name` is a module path the table knows.
     fn is_submodule(&self, module: &str, name: &str) -> bool {
-        self.submodules
-            .get(module)
-            .is_some_and(|children| children.contains(name))
+        module.len() <= self.longest_module
+            && self
+                .submodules
+                .get(module)
+                .is_some_and(|children| children.contains(name))
+    }
+
+    /// The rows of `module` in one table. No key is longer than `longest_module`, so a
+    /// longer path is not hashed: along a dotted name of n steps that would cost n² bytes.
+    fn rows<'t>(&self, table: &'t Table, module: &str) -> Option<&'t ModuleRows> {
+        if module.len() > self.longest_module {
+            return None;
+        }
+        table.get(module)
+    }
+
+    /// The exact row for `module.name` in one table.
+    fn exact<'t>(&self, table: &'t Table, module: &str, name: &str) -> Option<&'t TableRow> {
+        self.rows(table, module)?.names.get(name)
+    }
+
+    /// The most specific wildcard of one table covering an attribute of `module`: the
+    /// module's own `*` or `**`, then the `**` of each parent, nearest first.
+    fn wildcard<'t>(&self, table: &'t Table, module: &str) -> Option<(&'t TableRow, Specificity)> {
+        own_wildcard(self.rows(table, module), module).or_else(|| self.parent_tree(table, module))
+    }
+
+    /// The `**` row of the nearest parent of `module` (not `module` itself). Each parent is
+    /// found by one backward scan to its dot, so the walk is linear in `module`'s length.
+    fn parent_tree<'t>(
+        &self,
+        table: &'t Table,
+        module: &str,
+    ) -> Option<(&'t TableRow, Specificity)> {
+        let mut path = module;
+        while let Some((parent, _)) = path.rsplit_once('.') {
+            if let Some(row) = self.rows(table, parent).and_then(|r| r.tree.as_ref()) {
+                return Some((row, Specificity::tree(parent)));
+            }
+            path = parent;
+        }
+        None
+    }
+
+    /// The wildcards above `module`, to be carried down a dotted name from it.
+    fn chain(&self, module: &str) -> Chain<'_> {
+        Chain {
+            builtin: self.parent_tree(&self.builtin, module),
+            user: self.parent_tree(&self.user, module),
+        }
     }
 }
 
-/// The exact row for `module.name` in one table.
-fn exact<'t>(table: &'t Table, module: &str, name: &str) -> Option<&'t TableRow> {
-    table.get(module)?.names.get(name)
+/// The most specific wildcard of each table covering an attribute of one module.
+#[derive(Clone, Copy)]
+struct Wildcards<'t> {
+    builtin: Option<(&'t TableRow, Specificity)>,
+    user: Option<(&'t TableRow, Specificity)>,
+}
+
+/// Walking down a dotted name: the nearest `**` row of each table above the path reached
+/// so far, so that each step looks up only its own path, not all its parents again.
+struct Chain<'t> {
+    builtin: Option<(&'t TableRow, Specificity)>,
+    user: Option<(&'t TableRow, Specificity)>,
+}
+
+impl<'t> Chain<'t> {
+    /// The wildcards covering an attribute of `owner`, the path reached so far.
+    fn wildcards(&self, known: &'t KnownGlobals, owner: &str) -> Wildcards<'t> {
+        Wildcards {
+            builtin: own_wildcard(known.rows(&known.builtin, owner), owner).or(self.builtin),
+            user: own_wildcard(known.rows(&known.user, owner), owner).or(self.user),
+        }
+    }
+
+    /// Steps below `owner`: its own `**` rows become the nearest ones above.
+    fn descend(&mut self, known: &'t KnownGlobals, owner: &str) {
+        let tree = |table| {
+            known
+                .rows(table, owner)
+                .and_then(|r| r.tree.as_ref())
+                .map(|row| (row, Specificity::tree(owner)))
+        };
+        self.builtin = tree(&known.builtin).or(self.builtin);
+        self.user = tree(&known.user).or(self.user);
+    }
+}
+
+/// The most dotted steps a qualified name is resolved through. Real ones have a handful
+/// (`Outer.Inner.method`); a longer name is code-exec without being walked (fail closed).
+pub const MAX_DOTTED_STEPS: usize = 256;
+
+/// A long name as a message shows it: its first 120 bytes, then `…`.
+fn shortened(name: &str) -> Cow<'_, str> {
+    if name.len() <= 120 {
+        return Cow::Borrowed(name);
+    }
+    let mut end = 120;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}\u{2026}", &name[..end]))
 }
 
 /// How specific a matching row is: an exact row, then the module's own `*`, then `**`
@@ -649,25 +785,18 @@ impl Specificity {
     }
 }
 
-/// The most specific wildcard of one table covering an attribute of `module`: the
-/// module's own `*` or `**`, then the `**` of each parent, nearest first.
-fn wildcard<'t>(table: &'t Table, module: &str) -> Option<(&'t TableRow, Specificity)> {
-    if let Some(rows) = table.get(module) {
-        if let Some(row) = &rows.star {
-            return Some((row, Specificity::STAR));
-        }
-        if let Some(row) = &rows.tree {
-            return Some((row, Specificity::tree(module)));
-        }
+/// A module's own wildcard: its `*`, else its `**`.
+fn own_wildcard<'t>(
+    rows: Option<&'t ModuleRows>,
+    module: &str,
+) -> Option<(&'t TableRow, Specificity)> {
+    let rows = rows?;
+    if let Some(row) = &rows.star {
+        return Some((row, Specificity::STAR));
     }
-    let mut path = module;
-    while let Some((parent, _)) = path.rsplit_once('.') {
-        if let Some(row) = table.get(parent).and_then(|r| r.tree.as_ref()) {
-            return Some((row, Specificity::tree(parent)));
-        }
-        path = parent;
-    }
-    None
+    rows.tree
+        .as_ref()
+        .map(|row| (row, Specificity::tree(module)))
 }
 
 /// A package's `__main__` module (`pip.__main__`): importing it runs the command line.

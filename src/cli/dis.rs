@@ -24,6 +24,10 @@ pub(crate) struct DisArgs {
     /// Preserve the memo between the pickles of a file that holds several.
     #[arg(short, long)]
     memo: bool,
+
+    /// The deepest MARK level a line is indented by (0: no cap, as pickletools).
+    #[arg(long, value_name = "LEVELS", default_value_t = pklinspect::dis::DEFAULT_MAX_INDENT)]
+    max_indent: usize,
 }
 
 pub(crate) fn run(args: &DisArgs) -> Status {
@@ -41,6 +45,7 @@ pub(crate) fn run(args: &DisArgs) -> Status {
         // pickletools' command line uses 30 as the column hint.
         annotate: if args.annotate { 30 } else { 0 },
         keep_memo: args.memo,
+        max_indent: args.max_indent,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
@@ -53,6 +58,7 @@ pub(crate) fn run(args: &DisArgs) -> Status {
                 return write_failure(&name, &e);
             }
             for warning in &summary.warnings {
+                let warning = super::limits::with_hint(warning);
                 report(&name, format!("warning: {warning}"));
             }
             if let Some((offset, len)) = summary.trailing {

@@ -16,10 +16,15 @@ impl LimitArgs {
     /// The defaults with these flags applied.
     pub fn limits(&self) -> Limits {
         let mut limits = Limits::default();
+        self.apply(&mut limits);
+        limits
+    }
+
+    /// Sets the limits these flags give in `limits` (lint's, from its policy).
+    pub fn apply(&self, limits: &mut Limits) {
         for &(limit, value) in &self.given {
             limits.set(limit, value);
         }
-        limits
     }
 }
 
@@ -113,5 +118,23 @@ mod tests {
         for &limit in Limits::READ {
             assert!(limit.info().flag.is_some(), "{limit}");
         }
+    }
+
+    #[test]
+    fn flags_win_over_limits_already_set() {
+        let cmd = LimitArgs::augment_args(Command::new("t"));
+        let m = cmd
+            .try_get_matches_from(["t", "--max-memory", "1000"])
+            .unwrap();
+        let mut from_policy = Limits {
+            max_memory: 5,
+            max_nodes: 9,
+            ..Limits::default()
+        };
+        LimitArgs::from_arg_matches(&m)
+            .unwrap()
+            .apply(&mut from_policy);
+        assert_eq!(from_policy.max_memory, 1000);
+        assert_eq!(from_policy.max_nodes, 9);
     }
 }

@@ -154,6 +154,9 @@ pub(crate) struct LintArgs {
     #[arg(long)]
     show_config: bool,
 
+    #[command(flatten)]
+    limits: super::limits::LimitArgs,
+
     /// Print findings only: no summary line, no notes.
     #[arg(short, long)]
     quiet: bool,
@@ -191,6 +194,8 @@ pub(crate) fn run(args: &LintArgs) -> Status {
     if let Some(extensions) = &args.extensions {
         policy.extensions = Some(extensions.clone());
     }
+    // Limit flags win over the policy's `[limits]`.
+    args.limits.apply(&mut policy.limits);
     if args.show_config {
         return write_or_fail(|out| out.write_all(policy.effective_toml().as_bytes()));
     }

@@ -12,7 +12,7 @@ use std::io::{self, Read};
 
 use super::ContainerKind;
 use crate::error::{Error, ErrorKind, Result};
-use crate::limits::Limit;
+use crate::limits::{Limit, Limits};
 
 /// Largest declared uncompressed size an lzma-alone header may carry to be recognised
 /// (2^38 bytes = 256 GiB, liblzma's `lzma_alone_decoder` "picky" rule); larger values are
@@ -61,6 +61,34 @@ pub fn decompress(kind: ContainerKind, bytes: &[u8], limit: u64) -> Result<Vec<u
         return zfile(bytes, limit);
     }
     run(kind, bytes, limit, false).map(|(out, _)| out)
+}
+
+/// Runs `decode` with what a compressed stream (or deflated zip member) of `compressed`
+/// bytes may expand to under `limits` ([`Limits::decompression_cap`]). Where the ratio set
+/// that cap, a bomb is reported under `max_decompression_ratio`, so that the message and
+/// the CLI's hint name the limit that stopped it.
+pub(crate) fn within_cap<T>(
+    limits: &Limits,
+    compressed: usize,
+    decode: impl FnOnce(u64) -> Result<T>,
+) -> Result<T> {
+    let compressed = u64::try_from(compressed).unwrap_or(u64::MAX);
+    let (cap, limit) = limits.decompression_cap(compressed);
+    decode(cap).map_err(|e| {
+        if limit != Limit::DecompressionRatio
+            || e.kind() != ErrorKind::LimitExceeded(Limit::Decompressed)
+        {
+            return e;
+        }
+        let note = format!(
+            "({} times its {compressed} compressed bytes, at least {}) {}",
+            limits.max_decompression_ratio,
+            crate::limits::MIN_DECOMPRESSED,
+            limit.note()
+        );
+        let message = e.message().replacen(&Limit::Decompressed.note(), &note, 1);
+        Error::new(ErrorKind::LimitExceeded(limit), e.offset(), message)
+    })
 }
 
 /// joblib's `_ZFILE_PREFIX`, and the width of the hex length after it: `_MAX_LEN =

@@ -15,6 +15,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::compressed::within_cap;
 use super::torch::{torch_zip, StorageBytes, StorageMap, StorageRef};
 use super::zipfile::{duplicates, member_bytes, zip_members_all, NameIssue, ZipMember};
 use super::{decompress, parse_npy_header, sniff, ContainerKind, NpyHeader};
@@ -31,7 +32,7 @@ pub(crate) struct Opened<'a> {
     input: &'a [u8],
     kind: ContainerKind,
     layout: Layout,
-    max_decompressed: u64,
+    limits: Limits,
     /// What the container itself shows (unsafe member names, duplicated names).
     notes: Vec<Detected>,
 }
@@ -188,7 +189,7 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Lz4
         | ContainerKind::Zstd
         | ContainerKind::JoblibZfile => {
-            let decoded = decompress(kind, input, limits.max_decompressed)?;
+            let decoded = within_cap(limits, input.len(), |cap| decompress(kind, input, cap))?;
             // A compressed tar (pandas `to_pickle("x.tar.gz")`, `tar.zst`): its members.
             if super::is_tar(&decoded) {
                 let mut layout =
@@ -223,7 +224,7 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         input,
         kind,
         layout,
-        max_decompressed: limits.max_decompressed,
+        limits: limits.clone(),
         notes,
     })
 }
@@ -304,10 +305,10 @@ impl Walk<'_> {
             return Ok(());
         };
         let data: Cow<'_, [u8]> = match &source {
-            Source::Zip(m) => {
-                member_bytes(bytes, m, (*self.budget).min(self.limits.max_decompressed))
-                    .map_err(|e| in_member(e, Some(&name)))?
-            }
+            Source::Zip(m) => within_cap(self.limits, compressed_len(m), |cap| {
+                member_bytes(bytes, m, (*self.budget).min(cap))
+            })
+            .map_err(|e| in_member(e, Some(&name)))?,
             Source::Range { start, len } => Cow::Borrowed(
                 bytes
                     .get(*start..start.saturating_add(*len))
@@ -662,7 +663,9 @@ impl<'a> Opened<'a> {
                     Some(j) => (others.get(j).ok_or_else(no_part)?, Some(0..0)),
                 };
                 Ok(Part::Stream(StreamPart {
-                    bytes: member_bytes(self.input, member, self.max_decompressed)?,
+                    bytes: within_cap(&self.limits, compressed_len(member), |cap| {
+                        member_bytes(self.input, member, cap)
+                    })?,
                     start: 0,
                     member: Some(member.name.clone()),
                     root_path: "$".to_string(),
@@ -682,22 +685,31 @@ impl<'a> Opened<'a> {
                     Some(id) => blobs.get(id).ok_or_else(no_part)?,
                 };
                 let bytes = match &leaf.source {
-                    Source::Zip(member) => member_bytes(base, member, self.max_decompressed)
-                        .map_err(|e| in_member(e, Some(&leaf.name)))?,
+                    Source::Zip(member) => {
+                        within_cap(&self.limits, compressed_len(member), |cap| {
+                            member_bytes(base, member, cap)
+                        })
+                        .map_err(|e| in_member(e, Some(&leaf.name)))?
+                    }
                     Source::Range { start, len } => Cow::Borrowed(
                         base.get(*start..start.saturating_add(*len))
                             .ok_or_else(no_part)?,
                     ),
                 };
-                member_part(bytes, &leaf.name, self.max_decompressed)
+                member_part(bytes, &leaf.name, &self.limits)
             }
         }
     }
 }
 
+/// A zip member's compressed size, as [`within_cap`] takes it.
+fn compressed_len(member: &ZipMember) -> usize {
+    usize::try_from(member.compressed_size).unwrap_or(usize::MAX)
+}
+
 /// A member of an archive, by its content: a `.npy` (its root path named after the member,
 /// as `numpy.load` keys npz members), a pickle stream (compressed or not), or neither.
-fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<'p>> {
+fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limits: &Limits) -> Result<Part<'p>> {
     let kind = sniff(&bytes);
     if kind == ContainerKind::Npy {
         let key = name.rsplit(':').next().unwrap_or(name);
@@ -717,7 +729,10 @@ fn member_part<'p>(bytes: Cow<'p, [u8]>, name: &str, limit: u64) -> Result<Part<
         ));
     }
     let bytes = if kind.is_compressed() {
-        Cow::Owned(decompress(kind, &bytes, limit).map_err(|e| in_member(e, Some(name)))?)
+        Cow::Owned(
+            within_cap(limits, bytes.len(), |cap| decompress(kind, &bytes, cap))
+                .map_err(|e| in_member(e, Some(name)))?,
+        )
     } else if kind == ContainerKind::Pickle && looks_like_pickle(&bytes) {
         bytes
     } else {

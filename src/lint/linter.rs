@@ -1,6 +1,8 @@
 //! [`Linter`]: a whole `lint` run as one library call. The policy, the paths and how to walk
 //! them go in; a [`Run`] comes out, with every checked file's findings, the summary and the
 //! exit status ([`Run::status`]). The binary adds flags, printing and colour around it.
+//! Here too is the memory budget (`max_memory`) that the parallel checks share
+//! ([`reserve`]): each waits until the checks under way leave room for its worst case.
 //!
 //! ```no_run
 //! use pklinspect::lint::{Linter, Policy, Status};
@@ -23,7 +25,11 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Instant;
+
+use crate::container;
+use crate::limits::Limits;
 
 use super::policy::{self, Policy};
 use super::select::Extensions;
@@ -329,6 +335,27 @@ mod tests {
     use crate::lint::Status;
 
     #[test]
+    fn the_memory_budget_lets_a_check_in_only_when_there_is_room() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        // Two reservations of 6 in a budget of 10: the second waits for the first.
+        let first = reserve_bytes(6, 10);
+        let started = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&started);
+        let waiter = std::thread::spawn(move || {
+            let _second = reserve_bytes(6, 10);
+            flag.store(true, Ordering::SeqCst);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert!(!started.load(Ordering::SeqCst), "ran past the budget");
+        drop(first);
+        waiter.join().unwrap();
+        assert!(started.load(Ordering::SeqCst));
+        // Larger than the whole budget: runs, alone.
+        drop(reserve_bytes(u64::MAX, 10));
+    }
+
+    #[test]
     fn a_path_list_skips_blank_lines_and_crlf_endings() {
         let list = read_path_list(&b"a.pkl\r\n\nmodels/b.pt\n\n"[..]).unwrap();
         assert_eq!(list, [PathBuf::from("a.pkl"), PathBuf::from("models/b.pt")]);
@@ -394,5 +421,73 @@ mod tests {
             .unwrap();
         assert!(run.files.is_empty());
         assert_eq!(run.skipped, 0);
+    }
+}
+
+/// The memory budget `lint`'s parallel checks share (`max_memory`, docs/limits.md): each
+/// check reserves its file's worst case ([`Limits::worst_case_memory`]) before reading it,
+/// and waits while the checks under way leave too little room. One budget for the whole
+/// process, since memory is the process's: two runs at once share it too.
+struct MemoryBudget {
+    state: Mutex<Reserved>,
+    freed: Condvar,
+}
+
+/// What the checks under way have reserved.
+#[derive(Default)]
+struct Reserved {
+    bytes: u64,
+    checks: usize,
+}
+
+static BUDGET: MemoryBudget = MemoryBudget {
+    state: Mutex::new(Reserved {
+        bytes: 0,
+        checks: 0,
+    }),
+    freed: Condvar::new(),
+};
+
+/// A file's share of the budget, given back when dropped.
+pub(crate) struct Reservation {
+    bytes: u64,
+}
+
+/// Reserves what checking `bytes` may cost under `limits` (the bytes themselves, and
+/// [`Limits::worst_case_memory`] on top), waiting until the checks under
+/// way leave room within `limits.max_memory`. A file whose worst case is more than the
+/// whole budget waits until no other check runs, then runs alone.
+pub(crate) fn reserve(bytes: &[u8], limits: &Limits) -> Reservation {
+    let head = bytes.get(..super::select::HEAD_LEN).unwrap_or(bytes);
+    let kind = container::sniff(head);
+    let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    // The input itself too: read into memory, or mapped and touched page by page (which
+    // counts against a container's memory limit as much as any allocation).
+    let estimate = limits
+        .worst_case_memory(len, kind.is_compressed() || kind.is_archive())
+        .saturating_add(len);
+    reserve_bytes(estimate, limits.max_memory)
+}
+
+fn reserve_bytes(estimate: u64, budget: u64) -> Reservation {
+    let mut state = BUDGET.state.lock().unwrap_or_else(PoisonError::into_inner);
+    while state.checks > 0 && state.bytes.saturating_add(estimate) > budget {
+        state = BUDGET
+            .freed
+            .wait(state)
+            .unwrap_or_else(PoisonError::into_inner);
+    }
+    state.bytes = state.bytes.saturating_add(estimate);
+    state.checks = state.checks.saturating_add(1);
+    Reservation { bytes: estimate }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut state = BUDGET.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.bytes = state.bytes.saturating_sub(self.bytes);
+        state.checks = state.checks.saturating_sub(1);
+        drop(state);
+        BUDGET.freed.notify_all();
     }
 }

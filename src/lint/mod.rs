@@ -269,11 +269,14 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
             }
             Content::Maybe => false,
         };
+    // Within the memory budget that parallel checks share (`max_memory`).
+    let reserved = linter::reserve(bytes, &scope.options.limits);
     // The reader is written not to panic on any input; if it ever does, that file is
     // reported (as not checked, exit code 2) and the run goes on.
     let inspected = std::panic::catch_unwind(AssertUnwindSafe(|| {
         inspect_partial(&candidate.name, bytes, &scope.options)
     }));
+    drop(reserved);
     // A stream that fails part-way is checked for what it read (the loader ran it: a
     // payload before broken bytes is still a code-exec finding), with a `malformed`
     // finding where it stops, unless the bytes are not a pickle after all.
