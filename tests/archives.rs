@@ -372,17 +372,19 @@ fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
 /// with the DataFrame's pickle inside (tests/data/archives/generate.py, pandas 3.1.1).
 #[test]
 fn pandas_to_pickle_files_open_with_every_compression() {
-    for (file, container) in [
-        ("frame.pkl.zip", "zip"),
-        ("frame.pkl.tar", "tar"),
-        ("frame.pkl.tar.gz", "gzip"),
-        ("frame.pkl.zst", "zstd"),
-        ("frame.pkl.gz", "gzip"),
-        ("frame.pkl.bz2", "bz2"),
-        ("frame.pkl.xz", "xz"),
+    for (file, container, compression) in [
+        ("frame.pkl.zip", "zip", None),
+        ("frame.pkl.tar", "tar", None),
+        // A tar inside gzip: a tar, its members analysed, and the compressor named.
+        ("frame.pkl.tar.gz", "tar", Some("gzip")),
+        ("frame.pkl.zst", "zstd", None),
+        ("frame.pkl.gz", "gzip", None),
+        ("frame.pkl.bz2", "bz2", None),
+        ("frame.pkl.xz", "xz", None),
     ] {
         let report = inspect(file, &data_file(file));
         assert_eq!(report.container, container, "{file}");
+        assert_eq!(report.compression.as_deref(), compression, "{file}");
         assert_eq!(report.pickles.len(), 1, "{file}");
         let imports = &report.pickles[0].imports;
         assert!(
@@ -436,6 +438,8 @@ with tarfile.open(sys.argv[1], "w:gz") as t:
         &[path.to_str().unwrap(), ckpt_path.to_str().unwrap()],
     );
     let report = inspect("model.nemo", &std::fs::read(&path).unwrap());
+    assert_eq!(report.container, "tar");
+    assert_eq!(report.compression.as_deref(), Some("gzip"));
     assert_eq!(
         code_exec_members(&report),
         ["./model_weights.ckpt:model_weights/data.pkl"]

@@ -30,6 +30,8 @@ pub(crate) const MAX_NESTING: usize = 3;
 pub(crate) struct Opened<'a> {
     input: &'a [u8],
     kind: ContainerKind,
+    /// The compressor around the whole input (a compressed stream, or a `.tar.gz`).
+    compressed: Option<ContainerKind>,
     layout: Layout,
     max_decompressed: u64,
     /// What the container itself shows (unsafe member names, duplicated names).
@@ -177,6 +179,7 @@ pub(crate) fn in_member(e: Error, member: Option<&str>) -> Error {
 /// Errors are malformed containers, limits, and zip archives no loader reads as a pickle.
 pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     let mut kind = sniff(input);
+    let compressed = kind.is_compressed().then_some(kind);
     let mut notes = Vec::new();
     let layout = match kind {
         ContainerKind::Pickle => Layout::Stream { decoded: None },
@@ -189,8 +192,10 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Zstd
         | ContainerKind::JoblibZfile => {
             let decoded = decompress(kind, input, limits.max_decompressed)?;
-            // A compressed tar (pandas `to_pickle("x.tar.gz")`, `tar.zst`): its members.
+            // A compressed tar (pandas `to_pickle("x.tar.gz")`, a NeMo `.nemo`, `tar.zst`):
+            // a tar, every member analysed.
             if super::is_tar(&decoded) {
+                kind = ContainerKind::Tar;
                 let mut layout =
                     archive_layout(ContainerKind::Tar, &decoded, limits, &mut notes, true)?;
                 if let Layout::Members { blobs, .. } = &mut layout {
@@ -222,6 +227,7 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     Ok(Opened {
         input,
         kind,
+        compressed,
         layout,
         max_decompressed: limits.max_decompressed,
         notes,
@@ -626,9 +632,10 @@ impl<'a> Opened<'a> {
         &self.notes
     }
 
-    /// The compressor around the stream, if the input is a compressed stream.
+    /// The compressor around the input, if it is a compressed stream or a compressed tar
+    /// (then [`Opened::kind`] is [`ContainerKind::Tar`]).
     pub(crate) fn compression(&self) -> Option<&'static str> {
-        self.kind.is_compressed().then(|| self.kind.as_str())
+        self.compressed.map(ContainerKind::as_str)
     }
 
     /// The parts, in the order a loader meets them; each is read when the iterator
