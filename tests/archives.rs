@@ -411,6 +411,101 @@ fn a_torch_legacy_tar_checkpoint_has_every_member_analysed() {
     assert_eq!(code_exec_members(&report), ["storages"]);
 }
 
+/// The members of a tar, by name, in archive order (Python's `tarfile` reads the same).
+fn tar_members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(bytes);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (name, data)
+        })
+        .collect()
+}
+
+/// A legacy tar checkpoint as torch 0.3 wrote it (tests/data/archives/generate.py, read
+/// back there by today's `torch.load`): every pickle torch reads is found, between the raw
+/// storage bytes and tensor records, and nothing is taken for trailing data.
+#[test]
+fn a_real_legacy_tar_checkpoint_has_every_record_read_as_torch_reads_it() {
+    let report = inspect("legacy.pth.tar", &data_file("legacy.pth.tar"));
+    assert_eq!(report.container, "tar");
+    let per_member = |name: &str| {
+        report
+            .pickles
+            .iter()
+            .filter(|p| p.member.as_deref() == Some(name))
+            .count()
+    };
+    // Two tensors: storages = count, 2 records, views; tensors = count, 2 records.
+    assert_eq!(per_member("storages"), 4);
+    assert_eq!(per_member("tensors"), 3);
+    assert_eq!(per_member("pickle"), 1);
+    assert_eq!(per_member("sys_info"), 1);
+    let rules: Vec<Rule> = report.findings.iter().map(|f| f.rule).collect();
+    assert!(rules.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.verdict, Verdict::Portable);
+}
+
+/// torch unpickles every record of `storages` and `tensors`, also those after raw bytes:
+/// a payload in the second record runs on `torch.load`, so it is `code-exec`, not a hidden
+/// `unreachable-payload`.
+#[test]
+fn a_payload_in_a_later_record_of_a_legacy_tar_is_code_exec() {
+    let real = tar_members(&data_file("legacy.pth.tar"));
+    // (posix.system("echo"), "cpu", torch.FloatStorage): a storage record that runs code.
+    let evil_storage: &[u8] = b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00echo\x85RX\x03\x00\x00\x00cpuctorch\nFloatStorage\n\x87.";
+    let mut storages = b"\x80\x02K\x02.".to_vec();
+    storages.extend_from_slice(b"\x80\x02K\x01X\x03\x00\x00\x00cpuctorch\nFloatStorage\n\x87.");
+    storages.extend(2u64.to_le_bytes());
+    storages.extend([0u8; 8]);
+    storages.extend_from_slice(evil_storage);
+    storages.extend(1u64.to_le_bytes());
+    storages.extend([0u8; 4]);
+    storages.extend_from_slice(b"\x80\x02]q\x00.");
+    // (posix.system("echo"), 1, None) as the second tensor record.
+    let mut tensors = b"\x80\x02K\x02.\x80\x02K\x00K\x01N\x87.".to_vec();
+    tensors.extend(0i64.to_le_bytes());
+    tensors.extend(0i64.to_le_bytes());
+    tensors.extend_from_slice(b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00echo\x85RK\x01N\x87.");
+    tensors.extend(1i64.to_le_bytes());
+    tensors.extend([0u8; 24]);
+    let mut members: Vec<(&str, &[u8])> = real
+        .iter()
+        .filter(|(name, _)| name != "storages" && name != "tensors")
+        .map(|(name, data)| (name.as_str(), data.as_slice()))
+        .collect();
+    members.push(("tensors", &tensors));
+    members.push(("storages", &storages));
+    let report = inspect("checkpoint.pth.tar", &tar_of(&members));
+    assert_eq!(code_exec_members(&report), ["storages", "tensors"]);
+    let rules: Vec<Rule> = report.findings.iter().map(|f| f.rule).collect();
+    assert!(!rules.contains(&Rule::UnreachablePayload), "{rules:?}");
+    assert!(!rules.contains(&Rule::Malformed), "{rules:?}");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+
+    // A record whose storage type is unknown: its size is too, so the walk cannot go on;
+    // that is an error finding, not a silent stop.
+    let mut storages = b"\x80\x02K\x02.".to_vec();
+    storages.extend_from_slice(b"\x80\x02K\x01X\x03\x00\x00\x00cpucmypkg\nFloatStorage\n\x87.");
+    storages.extend(2u64.to_le_bytes());
+    storages.extend_from_slice(evil_storage);
+    let members = [("storages", storages.as_slice())];
+    let report = inspect("checkpoint.pth.tar", &tar_of(&members));
+    let malformed: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::Malformed)
+        .collect();
+    assert_eq!(malformed.len(), 1, "{:?}", report.findings);
+    assert_eq!(malformed[0].member.as_deref(), Some("storages"));
+    assert_eq!(malformed[0].offset, Some(5));
+}
+
 /// A NeMo-style model tar (Python's tarfile, gzip-compressed): a config, and a torch
 /// checkpoint whose pickle is analysed while its storages are not taken for pickles.
 #[test]

@@ -4,7 +4,9 @@
 //! [`decompress`] opens whole-file compressed streams (also joblib's, its legacy `ZF`
 //! included, and pandas' zstd), [`zip_members`] and [`torch_zip`] map `torch.save` and
 //! `np.savez` archives; any other zip, tar or 7z archive is opened member by member, nested
-//! archives to three levels (the crate-internal `open`). [`parse_npy_header`] reads `.npy`
+//! archives to three levels (the crate-internal `open`), a compressed tar too; torch's legacy
+//! tar checkpoint has every pickle of its `storages` and `tensors` members found between the
+//! raw bytes, as `torch.load` reads them (`torch_tar`). [`parse_npy_header`] reads `.npy`
 //! headers (and [`npy_header_bytes`] writes them exactly as `numpy.save` does), and
 //! [`legacy_storages`] locates the raw storages of a legacy (non-zip) `torch.save` file.
 //! Nothing here allocates more than a limit allows or reads a payload it does not have to.
@@ -19,6 +21,7 @@ mod npy;
 mod open;
 mod pyliteral;
 mod torch;
+mod torch_tar;
 mod zipfile;
 
 pub(crate) use compressed::decoded_prefix;
