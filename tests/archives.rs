@@ -560,6 +560,36 @@ fn a_joblib_zfile_is_decompressed_and_analysed() {
     assert!(pklinspect::inspect("lying.pkl", &lying, &Options::default()).is_err());
 }
 
+/// Archives written by Python's own `zipfile` and `tarfile` (tests/data/archives/generate.py):
+/// every pickle inside found and named, nested archives and protocol 0 included.
+#[test]
+fn archives_written_by_pythons_zipfile_and_tarfile_are_analysed() {
+    let report = inspect("payload.zip", &data_file("payload.zip"));
+    assert_eq!(report.container, "zip");
+    assert_eq!(
+        code_exec_members(&report),
+        ["../../evil.pkl", "inner.zip:deep/evil.pkl", "model/weights.pkl"]
+    );
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.rule == Rule::UnsafeMemberName
+            && f.member.as_deref() == Some("../../evil.pkl")));
+    let report = inspect("payload.tar", &data_file("payload.tar"));
+    assert_eq!(report.container, "tar");
+    assert_eq!(code_exec_members(&report), ["release/checkpoint.pth.tar"]);
+}
+
+/// joblib's legacy `ZF` file as the pinned joblib's own `write_zfile` writes it.
+#[test]
+fn a_zfile_written_by_joblibs_own_writer_is_analysed() {
+    let bytes = data_file("legacy_zf.pkl");
+    assert_eq!(sniff(&bytes), ContainerKind::JoblibZfile);
+    let report = inspect("legacy_zf.pkl", &bytes);
+    assert_eq!(report.container, "joblib-zfile");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+}
+
 /// A 7z archive written by py7zr (tests/data/archives/generate.py): the pickle is found and
 /// the text file is not taken for one.
 #[test]

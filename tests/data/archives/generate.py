@@ -14,6 +14,18 @@
   `torch.load(weights_only=False)`, which still reads the format (`legacy_load`). The
   tar headers carry a fixed time and owner, so a rerun gives the same bytes.
 
+- `payload.zip` (Python's `zipfile`, deflated): a code-exec pickle under `model/`, one under
+  a zip-slip name, a nested zip holding a third, and a text file.
+- `payload.tar` (Python's `tarfile`, GNU format): a protocol 0 code-exec pickle named
+  `checkpoint.pth.tar` inside, and a text file.
+- `legacy_zf.pkl`: joblib's legacy `ZF` format (joblib < 0.10), written with the pinned
+  joblib's own `numpy_pickle_compat.write_zfile` around a code-exec pickle; read back with
+  its `read_zfile` (never unpickled).
+- `wrapped.pkl` + `wrapped.pkl_01.npy`: joblib <= 0.9's uncompressed format, an
+  `NDArrayWrapper` (pickled under joblib 0.9's name `joblib.numpy_pickle`) naming the side
+  file `np.load(allow_pickle=True)` reads, here an object array (a pickle after the
+  `.npy` header); read back with the pinned `joblib.load`.
+
 Every file is read back with the tool's own reader before it is kept. A rerun changes the
 bytes of the gzip, zip and 7z files (they carry the time of writing), not what they hold.
 `fixtures/generate.py --env numpy2 --groups archives` runs this script.
@@ -24,6 +36,7 @@ import pickle
 import struct
 import sys
 import tarfile
+import zipfile
 
 import pandas as pd
 import py7zr
@@ -103,6 +116,56 @@ def gen_legacy_tar():
     print(f"legacy tar read back by torch {torch.__version__}")
 
 
+def gen_python_archives():
+    path = os.path.join(HERE, "payload.zip")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("deep/evil.pkl", EVIL)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("model/weights.pkl", EVIL)
+        z.writestr("../../evil.pkl", EVIL)
+        z.writestr("inner.zip", inner.getvalue())
+        z.writestr("notes.txt", "trained on Tuesday\n")
+    with zipfile.ZipFile(path) as z:
+        assert z.read("model/weights.pkl") == EVIL
+    path = os.path.join(HERE, "payload.tar")
+    proto0 = b"cposix\nsystem\n(S'echo pwned'\ntR."
+    with tarfile.open(path, "w:", format=tarfile.GNU_FORMAT) as t:
+        for name, data in [("release/checkpoint.pth.tar", proto0), ("release/README", b"hello\n")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1_500_000_000
+            t.addfile(info, io.BytesIO(data))
+    with tarfile.open(path) as t:
+        assert t.extractfile("release/checkpoint.pth.tar").read() == proto0
+
+
+def gen_joblib_legacy():
+    from joblib import numpy_pickle_compat as compat
+    import joblib
+    import numpy as np
+
+    path = os.path.join(HERE, "legacy_zf.pkl")
+    with open(path, "wb") as f:
+        compat.write_zfile(f, EVIL, compress=3)
+    with open(path, "rb") as f:
+        assert compat.read_zfile(f) == EVIL
+    path = os.path.join(HERE, "wrapped.pkl")
+    side = np.array(["a", 1, None], dtype=object)
+    np.save(path + "_01.npy", side, allow_pickle=True)
+    wrapper = compat.NDArrayWrapper("wrapped.pkl_01.npy", np.ndarray)
+    old_module = compat.NDArrayWrapper.__module__
+    compat.NDArrayWrapper.__module__ = "joblib.numpy_pickle"
+    try:
+        with open(path, "wb") as f:
+            pickle.dump({"x": wrapper}, f, protocol=2)
+    finally:
+        compat.NDArrayWrapper.__module__ = old_module
+    back = joblib.load(path)
+    assert back["x"].tolist() == ["a", 1, None], back
+    print(f"joblib {joblib.__version__}")
+
+
 def main():
     frame = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]})
     for ext in ["zip", "tar", "tar.gz", "zst", "gz", "bz2", "xz"]:
@@ -117,6 +180,8 @@ def main():
         assert z.getnames() == ["model/evil.pkl", "notes.txt"], z.getnames()
     print(f"pandas {pd.__version__}, py7zr {py7zr.__version__}")
     gen_legacy_tar()
+    gen_python_archives()
+    gen_joblib_legacy()
 
 
 if __name__ == "__main__":
