@@ -568,13 +568,19 @@ fn archives_written_by_pythons_zipfile_and_tarfile_are_analysed() {
     assert_eq!(report.container, "zip");
     assert_eq!(
         code_exec_members(&report),
-        ["../../evil.pkl", "inner.zip:deep/evil.pkl", "model/weights.pkl"]
+        [
+            "../../evil.pkl",
+            "inner.zip:deep/evil.pkl",
+            "model/weights.pkl"
+        ]
     );
-    assert!(report
-        .findings
-        .iter()
-        .any(|f| f.rule == Rule::UnsafeMemberName
-            && f.member.as_deref() == Some("../../evil.pkl")));
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == Rule::UnsafeMemberName
+                && f.member.as_deref() == Some("../../evil.pkl"))
+    );
     let report = inspect("payload.tar", &data_file("payload.tar"));
     assert_eq!(report.container, "tar");
     assert_eq!(code_exec_members(&report), ["release/checkpoint.pth.tar"]);
@@ -588,6 +594,26 @@ fn a_zfile_written_by_joblibs_own_writer_is_analysed() {
     let report = inspect("legacy_zf.pkl", &bytes);
     assert_eq!(report.container, "joblib-zfile");
     assert_eq!(report.verdict, Verdict::Dangerous);
+}
+
+/// A joblib dump of a numpy 2 `StringDType` array (written by the pinned joblib): its dtype
+/// is read (as objects, which is how joblib stores it), not reported malformed.
+#[test]
+fn a_joblib_dump_of_a_stringdtype_array_is_read() {
+    let report = inspect("stringdtype.joblib", &data_file("stringdtype.joblib"));
+    assert_eq!(report.container, "joblib");
+    assert!(
+        report.findings.iter().all(|f| f.rule != Rule::Malformed),
+        "{:?}",
+        report.findings
+    );
+    let arrays: Vec<&str> = report
+        .pickles
+        .iter()
+        .flat_map(|p| &p.arrays)
+        .map(|a| a.path.as_str())
+        .collect();
+    assert_eq!(arrays, ["$[\"s\"]"]);
 }
 
 /// A 7z archive written by py7zr (tests/data/archives/generate.py): the pickle is found and

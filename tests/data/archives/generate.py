@@ -26,6 +26,9 @@
   file `np.load(allow_pickle=True)` reads, here an object array (a pickle after the
   `.npy` header); read back with the pinned `joblib.load`.
 
+- `stringdtype.joblib`: `joblib.dump` of a numpy 2 `StringDType` array (joblib writes it as a
+  nested pickle, as for object arrays).
+
 Every file is read back with the tool's own reader before it is kept. A rerun changes the
 bytes of the gzip, zip and 7z files (they carry the time of writing), not what they hold.
 `fixtures/generate.py --env numpy2 --groups archives` runs this script.
@@ -166,6 +169,17 @@ def gen_joblib_legacy():
     print(f"joblib {joblib.__version__}")
 
 
+def gen_joblib_stringdtype():
+    import joblib
+    import numpy as np
+    from numpy.dtypes import StringDType
+
+    path = os.path.join(HERE, "stringdtype.joblib")
+    a = np.array(["a", "bcd", "x" * 40], dtype=StringDType())
+    joblib.dump({"s": a}, path)
+    assert joblib.load(path)["s"].tolist() == a.tolist()
+
+
 def main():
     frame = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]})
     for ext in ["zip", "tar", "tar.gz", "zst", "gz", "bz2", "xz"]:
@@ -182,6 +196,7 @@ def main():
     gen_legacy_tar()
     gen_python_archives()
     gen_joblib_legacy()
+    gen_joblib_stringdtype()
 
 
 if __name__ == "__main__":
