@@ -616,6 +616,82 @@ fn a_joblib_dump_of_a_stringdtype_array_is_read() {
     assert_eq!(arrays, ["$[\"s\"]"]);
 }
 
+/// `wrapped.pkl` (an `NDArrayWrapper` naming `wrapped.pkl_01.npy`) with another side-file
+/// name spliced in (its BINUNICODE length rewritten).
+fn wrapper_naming(name: &str) -> Vec<u8> {
+    let bytes = data_file("wrapped.pkl");
+    let old = b"wrapped.pkl_01.npy";
+    let at = bytes.windows(old.len()).position(|w| w == old).unwrap();
+    let mut out = bytes[..at - 4].to_vec();
+    out.extend((name.len() as u32).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&bytes[at + old.len()..]);
+    out
+}
+
+/// joblib <= 0.9 loads an `NDArrayWrapper`'s side file with `np.load(allow_pickle=True)`:
+/// `lint` and `explain` of the dump alone analyse the side file beside it (here an object
+/// `.npy` whose pickle runs code), name it in the findings, refuse names that leave the
+/// folder, and skip absent ones.
+#[test]
+fn an_old_joblib_dumps_side_files_are_analysed_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The real dump and side file (tests/data/archives/generate.py, read back by joblib).
+    std::fs::write(d.join("wrapped.pkl"), data_file("wrapped.pkl")).unwrap();
+    let side = data_file("wrapped.pkl_01.npy");
+    let header_len = side.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut evil_side = side[..header_len].to_vec();
+    evil_side.extend_from_slice(EVIL);
+    std::fs::write(d.join("wrapped.pkl_01.npy"), &evil_side).unwrap();
+    let lint = |args: &[&str]| {
+        let out = common::pklinspect()
+            .current_dir(d)
+            .args(["lint", "--no-config"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = lint(&["wrapped.pkl"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "wrapped.pkl:wrapped.pkl_01.npy:{}: error[code-exec] posix.system",
+            header_len + 2
+        )),
+        "{text}"
+    );
+    let out = common::pklinspect()
+        .current_dir(d)
+        .args(["explain", "--format", "json", "wrapped.pkl"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "dangerous", "{json}");
+
+    // A name outside the folder is reported and never opened (the payload there is not
+    // analysed); an absent side file is no finding.
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(
+        d.join("sub/up.pkl"),
+        wrapper_naming("../wrapped.pkl_01.npy"),
+    )
+    .unwrap();
+    std::fs::write(d.join("sub/absent.pkl"), wrapper_naming("absent_01.npy")).unwrap();
+    let (code, text) = lint(&["sub/up.pkl", "sub/absent.pkl"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("sub/up.pkl:52: warning[unsafe-member-name] joblib side file"),
+        "{text}"
+    );
+    assert!(!text.contains("code-exec"), "{text}");
+    assert!(!text.contains("absent.pkl:"), "{text}");
+}
+
 /// A 7z archive written by py7zr (tests/data/archives/generate.py): the pickle is found and
 /// the text file is not taken for one.
 #[test]

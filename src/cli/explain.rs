@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use clap::{Args, ValueEnum};
+use pklinspect::container;
 use pklinspect::inspect::{inspect, Options};
 use pklinspect::render;
 
@@ -52,7 +53,15 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
                 continue;
             }
         };
-        match inspect(&name, input.bytes(), &options) {
+        // An old joblib dump's side files (`np.load`ed on load) are analysed with it.
+        let inspected = inspect(&name, input.bytes(), &options).map(|mut rep| {
+            if !path.is_stdin() {
+                let dump = std::path::Path::new(file);
+                container::check_joblib_side_files(&mut rep, dump, input.bytes(), &options);
+            }
+            rep
+        });
+        match inspected {
             Ok(rep) => match args.format {
                 Format::Json => documents.push(render::json::explain_value(&rep)),
                 Format::Text => {

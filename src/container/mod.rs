@@ -9,6 +9,9 @@
 //! raw bytes, as `torch.load` reads them (`torch_tar`). [`parse_npy_header`] reads `.npy`
 //! headers (and [`npy_header_bytes`] writes them exactly as `numpy.save` does), and
 //! [`legacy_storages`] locates the raw storages of a legacy (non-zip) `torch.save` file.
+//! [`joblib_side_files`] lists the side files an old joblib dump's `NDArrayWrapper`s name
+//! (`np.load`ed with `allow_pickle=True` on load), and [`check_joblib_side_files`] adds what
+//! they hold to the dump's report.
 //! Nothing here allocates more than a limit allows or reads a payload it does not have to.
 //!
 //! A lower-level stage: public for tests, fuzz targets and callers that need one container
@@ -20,6 +23,7 @@ mod identify;
 mod npy;
 mod open;
 mod pyliteral;
+mod side_files;
 mod torch;
 mod torch_tar;
 mod zipfile;
@@ -32,6 +36,7 @@ pub use identify::{
 pub use npy::{descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader};
 pub(crate) use npy::{MAX_NPY_HEADER_DEPTH, NPY_MAGIC};
 pub(crate) use open::{in_member, open, NpyPart, Opened, Part, StreamPart};
+pub use side_files::{check_joblib_side_files, joblib_side_files, SideFile};
 pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap};
 pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
 pub(crate) use zipfile::DEFAULT_MAX_ZIP_MEMBERS;
