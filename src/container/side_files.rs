@@ -117,6 +117,14 @@ pub fn check_joblib_side_files(
     bytes: &[u8],
     options: &crate::inspect::Options,
 ) {
+    // The analysis has listed the imports: a stream without a wrapper costs nothing more.
+    let has_wrapper = report.pickles.iter().flat_map(|p| &p.imports).any(|i| {
+        matches!(i.name.as_str(), "NDArrayWrapper" | "ZNDArrayWrapper")
+            && WRAPPER_MODULES.contains(&i.module.as_str())
+    });
+    if !has_wrapper {
+        return;
+    }
     let sides = joblib_side_files(bytes, &options.limits);
     if sides.is_empty() {
         return;
