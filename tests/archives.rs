@@ -554,6 +554,21 @@ fn a_joblib_zfile_is_decompressed_and_analysed() {
     let report = inspect("model.pkl", &zf);
     assert_eq!(report.container, "joblib-zfile");
     assert_eq!(report.verdict, Verdict::Dangerous);
+    // A `.z` side file of a compressed joblib <= 0.9 dump: `ZF` around raw array bytes,
+    // which joblib never unpickles: no pickle, no finding (it was a `malformed` error).
+    let raw: Vec<u8> = [0.0f64, 1.0, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let mut side = b"ZF".to_vec();
+    side.extend_from_slice(format!("{:<19}", format!("{:#x}", raw.len())).as_bytes());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
+    std::io::Write::write_all(&mut z, &raw).unwrap();
+    side.extend(z.finish().unwrap());
+    let report = inspect("model.pkl_01.npy.z", &side);
+    assert_eq!(report.container, "joblib-zfile");
+    assert!(report.pickles.is_empty());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
     // A header that lies about the length is refused, as joblib asserts.
     let mut lying = zf.clone();
     lying[4] = b'f';

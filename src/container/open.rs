@@ -209,7 +209,20 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
             let decoded = decompress(kind, input, limits.max_decompressed)?;
             // A compressed tar (pandas `to_pickle("x.tar.gz")`, a NeMo `.nemo`, `tar.zst`):
             // a tar, every member analysed.
-            if super::is_tar(&decoded) {
+            if kind == ContainerKind::JoblibZfile
+                && decoded
+                    .first()
+                    .is_none_or(|&b| crate::opcode::Opcode::from_byte(b).is_none())
+            {
+                // joblib's `ZF` also holds the raw bytes of an array (a `ZNDArrayWrapper`'s
+                // `.z` side file), which joblib hands to `ndarray.__setstate__`, never to
+                // pickle. (Bytes that do not start with an opcode make pickle.load fail at
+                // once, before anything runs.) Nothing in it to analyse.
+                Layout::Members {
+                    leaves: Vec::new(),
+                    blobs: Vec::new(),
+                }
+            } else if super::is_tar(&decoded) {
                 kind = ContainerKind::Tar;
                 let mut layout =
                     archive_layout(ContainerKind::Tar, &decoded, limits, &mut notes, true)?;
