@@ -326,13 +326,13 @@ mod tests {
 
     /// How docs/limits.md writes a default: `100,000,000`, `64 GiB`.
     fn doc_number(v: u64) -> String {
-        if v >= 1 << 30 && v % (1 << 30) == 0 {
+        if v >= 1 << 30 && v.is_multiple_of(1 << 30) {
             return format!("{} GiB", v >> 30);
         }
         let digits = v.to_string();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);

@@ -372,17 +372,19 @@ fn tar_of(members: &[(&str, &[u8])]) -> Vec<u8> {
 /// with the DataFrame's pickle inside (tests/data/archives/generate.py, pandas 3.1.1).
 #[test]
 fn pandas_to_pickle_files_open_with_every_compression() {
-    for (file, container) in [
-        ("frame.pkl.zip", "zip"),
-        ("frame.pkl.tar", "tar"),
-        ("frame.pkl.tar.gz", "gzip"),
-        ("frame.pkl.zst", "zstd"),
-        ("frame.pkl.gz", "gzip"),
-        ("frame.pkl.bz2", "bz2"),
-        ("frame.pkl.xz", "xz"),
+    for (file, container, compression) in [
+        ("frame.pkl.zip", "zip", None),
+        ("frame.pkl.tar", "tar", None),
+        // A tar inside gzip: a tar, its members analysed, and the compressor named.
+        ("frame.pkl.tar.gz", "tar", Some("gzip")),
+        ("frame.pkl.zst", "zstd", None),
+        ("frame.pkl.gz", "gzip", None),
+        ("frame.pkl.bz2", "bz2", None),
+        ("frame.pkl.xz", "xz", None),
     ] {
         let report = inspect(file, &data_file(file));
         assert_eq!(report.container, container, "{file}");
+        assert_eq!(report.compression.as_deref(), compression, "{file}");
         assert_eq!(report.pickles.len(), 1, "{file}");
         let imports = &report.pickles[0].imports;
         assert!(
@@ -407,6 +409,101 @@ fn a_torch_legacy_tar_checkpoint_has_every_member_analysed() {
     assert_eq!(report.container, "tar");
     assert_eq!(report.pickles.len(), 4);
     assert_eq!(code_exec_members(&report), ["storages"]);
+}
+
+/// The members of a tar, by name, in archive order (Python's `tarfile` reads the same).
+fn tar_members(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut archive = tar::Archive::new(bytes);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            (name, data)
+        })
+        .collect()
+}
+
+/// A legacy tar checkpoint as torch 0.3 wrote it (tests/data/archives/generate.py, read
+/// back there by today's `torch.load`): every pickle torch reads is found, between the raw
+/// storage bytes and tensor records, and nothing is taken for trailing data.
+#[test]
+fn a_real_legacy_tar_checkpoint_has_every_record_read_as_torch_reads_it() {
+    let report = inspect("legacy.pth.tar", &data_file("legacy.pth.tar"));
+    assert_eq!(report.container, "tar");
+    let per_member = |name: &str| {
+        report
+            .pickles
+            .iter()
+            .filter(|p| p.member.as_deref() == Some(name))
+            .count()
+    };
+    // Two tensors: storages = count, 2 records, views; tensors = count, 2 records.
+    assert_eq!(per_member("storages"), 4);
+    assert_eq!(per_member("tensors"), 3);
+    assert_eq!(per_member("pickle"), 1);
+    assert_eq!(per_member("sys_info"), 1);
+    let rules: Vec<Rule> = report.findings.iter().map(|f| f.rule).collect();
+    assert!(rules.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.verdict, Verdict::Portable);
+}
+
+/// torch unpickles every record of `storages` and `tensors`, also those after raw bytes:
+/// a payload in the second record runs on `torch.load`, so it is `code-exec`, not a hidden
+/// `unreachable-payload`.
+#[test]
+fn a_payload_in_a_later_record_of_a_legacy_tar_is_code_exec() {
+    let real = tar_members(&data_file("legacy.pth.tar"));
+    // (posix.system("echo"), "cpu", torch.FloatStorage): a storage record that runs code.
+    let evil_storage: &[u8] = b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00echo\x85RX\x03\x00\x00\x00cpuctorch\nFloatStorage\n\x87.";
+    let mut storages = b"\x80\x02K\x02.".to_vec();
+    storages.extend_from_slice(b"\x80\x02K\x01X\x03\x00\x00\x00cpuctorch\nFloatStorage\n\x87.");
+    storages.extend(2u64.to_le_bytes());
+    storages.extend([0u8; 8]);
+    storages.extend_from_slice(evil_storage);
+    storages.extend(1u64.to_le_bytes());
+    storages.extend([0u8; 4]);
+    storages.extend_from_slice(b"\x80\x02]q\x00.");
+    // (posix.system("echo"), 1, None) as the second tensor record.
+    let mut tensors = b"\x80\x02K\x02.\x80\x02K\x00K\x01N\x87.".to_vec();
+    tensors.extend(0i64.to_le_bytes());
+    tensors.extend(0i64.to_le_bytes());
+    tensors.extend_from_slice(b"\x80\x02cposix\nsystem\nX\x04\x00\x00\x00echo\x85RK\x01N\x87.");
+    tensors.extend(1i64.to_le_bytes());
+    tensors.extend([0u8; 24]);
+    let mut members: Vec<(&str, &[u8])> = real
+        .iter()
+        .filter(|(name, _)| name != "storages" && name != "tensors")
+        .map(|(name, data)| (name.as_str(), data.as_slice()))
+        .collect();
+    members.push(("tensors", &tensors));
+    members.push(("storages", &storages));
+    let report = inspect("checkpoint.pth.tar", &tar_of(&members));
+    assert_eq!(code_exec_members(&report), ["storages", "tensors"]);
+    let rules: Vec<Rule> = report.findings.iter().map(|f| f.rule).collect();
+    assert!(!rules.contains(&Rule::UnreachablePayload), "{rules:?}");
+    assert!(!rules.contains(&Rule::Malformed), "{rules:?}");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+
+    // A record whose storage type is unknown: its size is too, so the walk cannot go on;
+    // that is an error finding, not a silent stop.
+    let mut storages = b"\x80\x02K\x02.".to_vec();
+    storages.extend_from_slice(b"\x80\x02K\x01X\x03\x00\x00\x00cpucmypkg\nFloatStorage\n\x87.");
+    storages.extend(2u64.to_le_bytes());
+    storages.extend_from_slice(evil_storage);
+    let members = [("storages", storages.as_slice())];
+    let report = inspect("checkpoint.pth.tar", &tar_of(&members));
+    let malformed: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::Malformed)
+        .collect();
+    assert_eq!(malformed.len(), 1, "{:?}", report.findings);
+    assert_eq!(malformed[0].member.as_deref(), Some("storages"));
+    assert_eq!(malformed[0].offset, Some(5));
 }
 
 /// A NeMo-style model tar (Python's tarfile, gzip-compressed): a config, and a torch
@@ -436,6 +533,8 @@ with tarfile.open(sys.argv[1], "w:gz") as t:
         &[path.to_str().unwrap(), ckpt_path.to_str().unwrap()],
     );
     let report = inspect("model.nemo", &std::fs::read(&path).unwrap());
+    assert_eq!(report.container, "tar");
+    assert_eq!(report.compression.as_deref(), Some("gzip"));
     assert_eq!(
         code_exec_members(&report),
         ["./model_weights.ckpt:model_weights/data.pkl"]
@@ -455,10 +554,157 @@ fn a_joblib_zfile_is_decompressed_and_analysed() {
     let report = inspect("model.pkl", &zf);
     assert_eq!(report.container, "joblib-zfile");
     assert_eq!(report.verdict, Verdict::Dangerous);
+    // A `.z` side file of a compressed joblib <= 0.9 dump: `ZF` around raw array bytes,
+    // which joblib never unpickles: no pickle, no finding (it was a `malformed` error).
+    let raw: Vec<u8> = [0.0f64, 1.0, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let mut side = b"ZF".to_vec();
+    side.extend_from_slice(format!("{:<19}", format!("{:#x}", raw.len())).as_bytes());
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(3));
+    std::io::Write::write_all(&mut z, &raw).unwrap();
+    side.extend(z.finish().unwrap());
+    let report = inspect("model.pkl_01.npy.z", &side);
+    assert_eq!(report.container, "joblib-zfile");
+    assert!(report.pickles.is_empty());
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
     // A header that lies about the length is refused, as joblib asserts.
     let mut lying = zf.clone();
     lying[4] = b'f';
     assert!(pklinspect::inspect("lying.pkl", &lying, &Options::default()).is_err());
+}
+
+/// Archives written by Python's own `zipfile` and `tarfile` (tests/data/archives/generate.py):
+/// every pickle inside found and named, nested archives and protocol 0 included.
+#[test]
+fn archives_written_by_pythons_zipfile_and_tarfile_are_analysed() {
+    let report = inspect("payload.zip", &data_file("payload.zip"));
+    assert_eq!(report.container, "zip");
+    assert_eq!(
+        code_exec_members(&report),
+        [
+            "../../evil.pkl",
+            "inner.zip:deep/evil.pkl",
+            "model/weights.pkl"
+        ]
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.rule == Rule::UnsafeMemberName
+                && f.member.as_deref() == Some("../../evil.pkl"))
+    );
+    let report = inspect("payload.tar", &data_file("payload.tar"));
+    assert_eq!(report.container, "tar");
+    assert_eq!(code_exec_members(&report), ["release/checkpoint.pth.tar"]);
+}
+
+/// joblib's legacy `ZF` file as the pinned joblib's own `write_zfile` writes it.
+#[test]
+fn a_zfile_written_by_joblibs_own_writer_is_analysed() {
+    let bytes = data_file("legacy_zf.pkl");
+    assert_eq!(sniff(&bytes), ContainerKind::JoblibZfile);
+    let report = inspect("legacy_zf.pkl", &bytes);
+    assert_eq!(report.container, "joblib-zfile");
+    assert_eq!(report.verdict, Verdict::Dangerous);
+}
+
+/// A joblib dump of a numpy 2 `StringDType` array (written by the pinned joblib): its dtype
+/// is read (as objects, which is how joblib stores it), not reported malformed.
+#[test]
+fn a_joblib_dump_of_a_stringdtype_array_is_read() {
+    let report = inspect("stringdtype.joblib", &data_file("stringdtype.joblib"));
+    assert_eq!(report.container, "joblib");
+    assert!(
+        report.findings.iter().all(|f| f.rule != Rule::Malformed),
+        "{:?}",
+        report.findings
+    );
+    let arrays: Vec<&str> = report
+        .pickles
+        .iter()
+        .flat_map(|p| &p.arrays)
+        .map(|a| a.path.as_str())
+        .collect();
+    assert_eq!(arrays, ["$[\"s\"]"]);
+}
+
+/// `wrapped.pkl` (an `NDArrayWrapper` naming `wrapped.pkl_01.npy`) with another side-file
+/// name spliced in (its BINUNICODE length rewritten).
+fn wrapper_naming(name: &str) -> Vec<u8> {
+    let bytes = data_file("wrapped.pkl");
+    let old = b"wrapped.pkl_01.npy";
+    let at = bytes.windows(old.len()).position(|w| w == old).unwrap();
+    let mut out = bytes[..at - 4].to_vec();
+    out.extend((name.len() as u32).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(&bytes[at + old.len()..]);
+    out
+}
+
+/// joblib <= 0.9 loads an `NDArrayWrapper`'s side file with `np.load(allow_pickle=True)`:
+/// `lint` and `explain` of the dump alone analyse the side file beside it (here an object
+/// `.npy` whose pickle runs code), name it in the findings, refuse names that leave the
+/// folder, and skip absent ones.
+#[test]
+fn an_old_joblib_dumps_side_files_are_analysed_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The real dump and side file (tests/data/archives/generate.py, read back by joblib).
+    std::fs::write(d.join("wrapped.pkl"), data_file("wrapped.pkl")).unwrap();
+    let side = data_file("wrapped.pkl_01.npy");
+    let header_len = side.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut evil_side = side[..header_len].to_vec();
+    evil_side.extend_from_slice(EVIL);
+    std::fs::write(d.join("wrapped.pkl_01.npy"), &evil_side).unwrap();
+    let lint = |args: &[&str]| {
+        let out = common::pklinspect()
+            .current_dir(d)
+            .args(["lint", "--no-config"])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = lint(&["wrapped.pkl"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "wrapped.pkl:wrapped.pkl_01.npy:{}: error[code-exec] posix.system",
+            header_len + 2
+        )),
+        "{text}"
+    );
+    let out = common::pklinspect()
+        .current_dir(d)
+        .args(["explain", "--format", "json", "wrapped.pkl"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "dangerous", "{json}");
+
+    // A name outside the folder is reported and never opened (the payload there is not
+    // analysed); an absent side file is no finding.
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(
+        d.join("sub/up.pkl"),
+        wrapper_naming("../wrapped.pkl_01.npy"),
+    )
+    .unwrap();
+    std::fs::write(d.join("sub/absent.pkl"), wrapper_naming("absent_01.npy")).unwrap();
+    let (code, text) = lint(&["sub/up.pkl", "sub/absent.pkl"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("sub/up.pkl:52: warning[unsafe-member-name] joblib side file"),
+        "{text}"
+    );
+    assert!(!text.contains("code-exec"), "{text}");
+    assert!(!text.contains("absent.pkl:"), "{text}");
 }
 
 /// A 7z archive written by py7zr (tests/data/archives/generate.py): the pickle is found and

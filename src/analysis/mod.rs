@@ -87,6 +87,10 @@ impl<'o> Analysis<'o> {
             self.report.compression = self.compression.map(str::to_string);
             "joblib".to_string()
         } else {
+            // A compressed tar (`.tar.gz`, `.nemo`): `tar`, and the compressor around it.
+            if self.kind == ContainerKind::Tar {
+                self.report.compression = self.compression.map(str::to_string);
+            }
             self.kind.as_str().to_string()
         };
         self.report.verdict = Verdict::of(self.categories.iter().copied());

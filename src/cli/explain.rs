@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use clap::{Args, ValueEnum};
+use pklinspect::container;
 use pklinspect::inspect::{inspect_partial, Options};
 use pklinspect::render;
 
@@ -56,11 +57,17 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
         // failure too: on standard error, in the JSON document, and in the exit code.
         let result =
             inspect_partial(&name, input.bytes(), &options).and_then(|rep| match &rep.stopped {
-                Some(e) if pklinspect::container::not_a_pickle(input.bytes(), e).is_some() => {
-                    Err(e.clone())
-                }
+                Some(e) if container::not_a_pickle(input.bytes(), e).is_some() => Err(e.clone()),
                 _ => Ok(rep),
             });
+        // An old joblib dump's side files (`np.load`ed on load) are analysed with it.
+        let result = result.map(|mut rep| {
+            if !path.is_stdin() {
+                let dump = std::path::Path::new(file);
+                container::check_joblib_side_files(&mut rep, dump, input.bytes(), &options);
+            }
+            rep
+        });
         if let Ok(rep) = &result {
             if let Some(e) = &rep.stopped {
                 report(&name, super::limits::with_hint(e));

@@ -4,9 +4,14 @@
 //! [`decompress`] opens whole-file compressed streams (also joblib's, its legacy `ZF`
 //! included, and pandas' zstd), [`zip_members`] and [`torch_zip`] map `torch.save` and
 //! `np.savez` archives; any other zip, tar or 7z archive is opened member by member, nested
-//! archives to three levels (the crate-internal `open`). [`parse_npy_header`] reads `.npy`
+//! archives to three levels (the crate-internal `open`), a compressed tar too; torch's legacy
+//! tar checkpoint has every pickle of its `storages` and `tensors` members found between the
+//! raw bytes, as `torch.load` reads them (`torch_tar`). [`parse_npy_header`] reads `.npy`
 //! headers (and [`npy_header_bytes`] writes them exactly as `numpy.save` does), and
 //! [`legacy_storages`] locates the raw storages of a legacy (non-zip) `torch.save` file.
+//! [`joblib_side_files`] lists the side files an old joblib dump's `NDArrayWrapper`s name
+//! (`np.load`ed with `allow_pickle=True` on load), and [`check_joblib_side_files`] adds what
+//! they hold to the dump's report.
 //! Nothing here allocates more than a limit allows or reads a payload it does not have to.
 //!
 //! A lower-level stage: public for tests, fuzz targets and callers that need one container
@@ -18,7 +23,9 @@ mod identify;
 mod npy;
 mod open;
 mod pyliteral;
+mod side_files;
 mod torch;
+mod torch_tar;
 mod zipfile;
 
 pub(crate) use compressed::decoded_prefix;
@@ -29,6 +36,7 @@ pub use identify::{
 pub use npy::{descr_itemsize, npy_header_bytes, parse_npy_header, Descr, DescrField, NpyHeader};
 pub(crate) use npy::{MAX_NPY_HEADER_DEPTH, NPY_MAGIC};
 pub(crate) use open::{in_member, open, NpyPart, Opened, Part, StreamPart};
+pub use side_files::{check_joblib_side_files, joblib_side_files, SideFile};
 pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap};
 pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
 pub(crate) use zipfile::DEFAULT_MAX_ZIP_MEMBERS;

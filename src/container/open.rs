@@ -8,7 +8,10 @@
 //! member are dropped before the next is decoded. Archives other than a torch checkpoint
 //! (an npz, any zip, tar or 7z) are walked member by member: every member is sniffed and
 //! becomes a `.npy` part, a pickle stream (compressed or not), or neither; archives inside
-//! are opened down to [`MAX_NESTING`] levels and their members named `outer:inner`.
+//! are opened down to [`MAX_NESTING`] levels and their members named `outer:inner`. A
+//! top-level tar with a `storages` member is torch's legacy tar checkpoint: its `storages`,
+//! `tensors` and `pickle` members become one part per pickle torch reads
+//! ([`super::torch_tar`]).
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -17,6 +20,7 @@ use std::ops::Range;
 
 use super::compressed::within_cap;
 use super::torch::{torch_zip, StorageBytes, StorageMap, StorageRef};
+use super::torch_tar;
 use super::zipfile::{duplicates, member_bytes, zip_members_all, NameIssue, ZipMember};
 use super::{decompress, parse_npy_header, sniff, ContainerKind, NpyHeader};
 use crate::error::{Error, ErrorKind, Result};
@@ -31,6 +35,8 @@ pub(crate) const MAX_NESTING: usize = 3;
 pub(crate) struct Opened<'a> {
     input: &'a [u8],
     kind: ContainerKind,
+    /// The compressor around the whole input (a compressed stream, or a `.tar.gz`).
+    compressed: Option<ContainerKind>,
     layout: Layout,
     limits: Limits,
     /// What the container itself shows (unsafe member names, duplicated names).
@@ -67,6 +73,17 @@ struct Leaf {
     /// `None`: in the input; else in `blobs[i]`.
     base: Option<usize>,
     source: Source,
+    /// One pickle torch's legacy tar loader reads (see [`super::torch_tar`]).
+    torch: Option<TorchRecord>,
+}
+
+/// A pickle of a legacy torch tar checkpoint: where it starts in its member, and whether
+/// it is the `pickle` member (the object `torch.load` returns, persistent ids naming
+/// tensors) or a record of `storages`/`tensors` (bounded to the record's pickle).
+#[derive(Clone, Copy)]
+struct TorchRecord {
+    start: usize,
+    object: bool,
 }
 
 /// Where a member's bytes are, in its base.
@@ -178,6 +195,7 @@ pub(crate) fn in_member(e: Error, member: Option<&str>) -> Error {
 /// Errors are malformed containers, limits, and zip archives no loader reads as a pickle.
 pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     let mut kind = sniff(input);
+    let compressed = kind.is_compressed().then_some(kind);
     let mut notes = Vec::new();
     let layout = match kind {
         ContainerKind::Pickle => Layout::Stream { decoded: None },
@@ -190,8 +208,23 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Zstd
         | ContainerKind::JoblibZfile => {
             let decoded = within_cap(limits, input.len(), |cap| decompress(kind, input, cap))?;
-            // A compressed tar (pandas `to_pickle("x.tar.gz")`, `tar.zst`): its members.
-            if super::is_tar(&decoded) {
+            // A compressed tar (pandas `to_pickle("x.tar.gz")`, a NeMo `.nemo`, `tar.zst`):
+            // a tar, every member analysed.
+            if kind == ContainerKind::JoblibZfile
+                && decoded
+                    .first()
+                    .is_none_or(|&b| crate::opcode::Opcode::from_byte(b).is_none())
+            {
+                // joblib's `ZF` also holds the raw bytes of an array (a `ZNDArrayWrapper`'s
+                // `.z` side file), which joblib hands to `ndarray.__setstate__`, never to
+                // pickle. (Bytes that do not start with an opcode make pickle.load fail at
+                // once, before anything runs.) Nothing in it to analyse.
+                Layout::Members {
+                    leaves: Vec::new(),
+                    blobs: Vec::new(),
+                }
+            } else if super::is_tar(&decoded) {
+                kind = ContainerKind::Tar;
                 let mut layout =
                     archive_layout(ContainerKind::Tar, &decoded, limits, &mut notes, true)?;
                 if let Layout::Members { blobs, .. } = &mut layout {
@@ -223,6 +256,7 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     Ok(Opened {
         input,
         kind,
+        compressed,
         layout,
         limits: limits.clone(),
         notes,
@@ -301,7 +335,12 @@ impl Walk<'_> {
         };
         let nested = archive_kind(&head);
         let Some(kind) = nested.filter(|_| depth < MAX_NESTING) else {
-            self.leaves.push(Leaf { name, base, source });
+            self.leaves.push(Leaf {
+                name,
+                base,
+                source,
+                torch: None,
+            });
             return Ok(());
         };
         let data: Cow<'_, [u8]> = match &source {
@@ -388,12 +427,100 @@ impl Walk<'_> {
             }
             found.push((name, start, len, entry.raw_header_position()));
         }
-        for (name, start, len, at) in found {
+        // torch's legacy tar checkpoint (read from the top level only, as torch reads it):
+        // the last member of each name is the one `tarfile.getmember` gives torch.
+        let legacy = depth == 1 && found.iter().any(|(name, ..)| name == torch_tar::STORAGES);
+        let last = |wanted: &str| found.iter().rposition(|(name, ..)| name == wanted);
+        let torch_members = if legacy {
+            [
+                last(torch_tar::STORAGES),
+                last(torch_tar::TENSORS),
+                last(torch_tar::PICKLE),
+            ]
+        } else {
+            [None; 3]
+        };
+        for (i, (name, start, len, at)) in found.into_iter().enumerate() {
             self.check_name(&name, prefix, at);
             let shown = format!("{prefix}{name}");
-            self.member(bytes, base, shown, Source::Range { start, len }, depth)?;
+            let range = bytes
+                .get(start..start.saturating_add(len))
+                .unwrap_or_default();
+            match torch_members.iter().position(|&m| m == Some(i)) {
+                Some(2) => self.leaves.push(Leaf {
+                    name: shown,
+                    base,
+                    source: Source::Range { start, len },
+                    torch: Some(TorchRecord {
+                        start: 0,
+                        object: true,
+                    }),
+                }),
+                Some(role) => {
+                    let records = if role == 0 {
+                        torch_tar::storage_records(range, self.limits.max_pickles)
+                    } else {
+                        torch_tar::tensor_records(range, self.limits.max_pickles)
+                    };
+                    self.torch_records(records, range.len(), base, start, &shown);
+                }
+                None => self.member(bytes, base, shown, Source::Range { start, len }, depth)?,
+            }
         }
         Ok(())
+    }
+
+    /// The pickles torch reads from a legacy tar's `storages` or `tensors` member (at
+    /// `start` in its base), each a part of its own, and notes for what the walk could not
+    /// follow or what torch leaves unread.
+    fn torch_records(
+        &mut self,
+        records: torch_tar::Records,
+        len: usize,
+        base: Option<usize>,
+        start: usize,
+        name: &str,
+    ) {
+        for pickle in &records.pickles {
+            self.leaves.push(Leaf {
+                name: name.to_owned(),
+                base,
+                source: Source::Range {
+                    start,
+                    len: pickle.end,
+                },
+                torch: Some(TorchRecord {
+                    start: pickle.start,
+                    object: false,
+                }),
+            });
+        }
+        if let Some(e) = records.stopped {
+            self.notes.push(
+                Detected::new(
+                    Rule::Malformed,
+                    format!(
+                        "{}; torch.load reads more pickles from this member, which were not \
+                         analysed",
+                        e.message()
+                    ),
+                )
+                .at(Some(e.offset()))
+                .member(Some(name)),
+            );
+        } else if records.end < len {
+            self.notes.push(
+                Detected::new(
+                    Rule::TrailingData,
+                    format!(
+                        "{} bytes after the last record, which torch.load does not read",
+                        len.saturating_sub(records.end)
+                    ),
+                )
+                .at(Some(records.end as u64))
+                .member(Some(name)),
+            );
+        }
     }
 
     /// A 7z archive: every entry decoded (its blocks are compressed as a whole), within the
@@ -627,9 +754,10 @@ impl<'a> Opened<'a> {
         &self.notes
     }
 
-    /// The compressor around the stream, if the input is a compressed stream.
+    /// The compressor around the input, if it is a compressed stream or a compressed tar
+    /// (then [`Opened::kind`] is [`ContainerKind::Tar`]).
     pub(crate) fn compression(&self) -> Option<&'static str> {
-        self.kind.is_compressed().then(|| self.kind.as_str())
+        self.compressed.map(ContainerKind::as_str)
     }
 
     /// The parts, in the order a loader meets them; each is read when the iterator
@@ -696,7 +824,10 @@ impl<'a> Opened<'a> {
                             .ok_or_else(no_part)?,
                     ),
                 };
-                member_part(bytes, &leaf.name, &self.limits)
+                match leaf.torch {
+                    Some(record) => Ok(Part::Stream(torch_record_part(bytes, &leaf.name, record))),
+                    None => member_part(bytes, &leaf.name, &self.limits),
+                }
             }
         }
     }
@@ -705,6 +836,25 @@ impl<'a> Opened<'a> {
 /// A zip member's compressed size, as [`within_cap`] takes it.
 fn compressed_len(member: &ZipMember) -> usize {
     usize::try_from(member.compressed_size).unwrap_or(usize::MAX)
+}
+
+/// A pickle of a legacy torch tar: `storages` and `tensors` records hold no object
+/// `torch.load` returns and end at their STOP (the raw bytes after them are data); the
+/// `pickle` member is the object, its persistent ids torch's own, and only its first pickle
+/// is read (bytes after it are worth a look).
+fn torch_record_part<'p>(bytes: Cow<'p, [u8]>, name: &str, record: TorchRecord) -> StreamPart<'p> {
+    StreamPart {
+        bytes,
+        start: record.start,
+        member: Some(name.to_owned()),
+        root_path: "$".to_string(),
+        storages: None,
+        big_endian: false,
+        persistent_ids_expected: record.object,
+        object_pickles: Some(if record.object { 0..1 } else { 0..0 }),
+        scan_trailing: record.object,
+        whole_file: false,
+    }
 }
 
 /// A member of an archive, by its content: a `.npy` (its root path named after the member,

@@ -379,6 +379,15 @@ impl Parser<'_, '_, '_> {
             .call(graph, id)
             .ok_or_else(|| "expected a numpy.dtype(...) object".to_string())?;
         if known != Known::Dtype {
+            // numpy 2's variable-width StringDType pickles as this call. Its elements are
+            // Python strings held outside the array (`dtype.hasobject`), so joblib writes
+            // such an array as a nested pickle, as it does object arrays: read as `|O`.
+            if graph.global(call.callable).is_some_and(|g| {
+                g.name == "_convert_to_stringdtype_kwargs"
+                    && matches!(&*g.module, "numpy._core._internal" | "numpy.core._internal")
+            }) {
+                return Ok(DType::simple('O', 8, ByteOrder::NotApplicable));
+            }
             return Err(match graph.global(call.callable) {
                 Some(g) => format!("dtype built by {}.{}, not numpy.dtype", g.module, g.name),
                 None => "dtype built by something other than numpy.dtype".to_string(),

@@ -292,7 +292,17 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
         })
     });
     match inspected {
-        Ok(Ok(report)) => Outcome::Checked(from_report(candidate, report)),
+        Ok(Ok(mut report)) => {
+            if !candidate.stdin {
+                container::check_joblib_side_files(
+                    &mut report,
+                    &candidate.path,
+                    bytes,
+                    &scope.options,
+                );
+            }
+            Outcome::Checked(from_report(candidate, report))
+        }
         Ok(Err(e)) if strict || looks_like_a_pickle(bytes) => {
             Outcome::Checked(from_error(candidate, bytes, &e, scope))
         }

@@ -12,7 +12,7 @@ use crate::reader::Op;
 /// Key, value pairs from a MARK's slice: CPython refuses an odd count (load_dict,
 /// do_setitems: "odd number of items for DICT/SETITEMS").
 fn pairs(items: Vec<NodeId>, op: &Op<'_>) -> Result<Vec<(NodeId, NodeId)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err(unsupported(
             op,
             format!("odd number of items for {} ({})", op.opcode, items.len()),

@@ -1,11 +1,33 @@
 """Archives written by the real tools, for tests/archives.rs (issue 13).
 
-    python tests/data/archives/generate.py     # needs pandas, py7zr, zstandard
+    python tests/data/archives/generate.py     # needs pandas, py7zr, zstandard, torch
 
 - pandas `DataFrame.to_pickle` with each compression it picks from the file name
   (`frame.pkl.<ext>`); pandas 3.1.1 as pinned in fixtures/requirements-numpy2.txt.
 - `payload.7z`: py7zr of a directory holding a code-exec pickle (`model/evil.pkl`,
   running `echo pwned` when loaded: never load it) and a text file.
+
+- `legacy.pth.tar`: torch's legacy tar checkpoint (torch < 0.4), which no torch we can
+  install writes any more: written here byte for byte as torch 0.3's `_save` wrote it
+  (members `sys_info`, `pickle`, `tensors`, `storages`; pickle protocol 2; records as
+  `_write_metadata` and `_write_file` laid them out), and read back with today's
+  `torch.load(weights_only=False)`, which still reads the format (`legacy_load`). The
+  tar headers carry a fixed time and owner, so a rerun gives the same bytes.
+
+- `payload.zip` (Python's `zipfile`, deflated): a code-exec pickle under `model/`, one under
+  a zip-slip name, a nested zip holding a third, and a text file.
+- `payload.tar` (Python's `tarfile`, GNU format): a protocol 0 code-exec pickle named
+  `checkpoint.pth.tar` inside, and a text file.
+- `legacy_zf.pkl`: joblib's legacy `ZF` format (joblib < 0.10), written with the pinned
+  joblib's own `numpy_pickle_compat.write_zfile` around a code-exec pickle; read back with
+  its `read_zfile` (never unpickled).
+- `wrapped.pkl` + `wrapped.pkl_01.npy`: joblib <= 0.9's uncompressed format, an
+  `NDArrayWrapper` (pickled under joblib 0.9's name `joblib.numpy_pickle`) naming the side
+  file `np.load(allow_pickle=True)` reads, here an object array (a pickle after the
+  `.npy` header); read back with the pinned `joblib.load`.
+
+- `stringdtype.joblib`: `joblib.dump` of a numpy 2 `StringDType` array (joblib writes it as a
+  nested pickle, as for object arrays).
 
 Every file is read back with the tool's own reader before it is kept. A rerun changes the
 bytes of the gzip, zip and 7z files (they carry the time of writing), not what they hold.
@@ -14,12 +36,148 @@ bytes of the gzip, zip and 7z files (they carry the time of writing), not what t
 import io
 import os
 import pickle
+import struct
+import sys
+import tarfile
+import zipfile
 
 import pandas as pd
 import py7zr
+import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EVIL = b"\x80\x02cposix\nsystem\nq\x00X\n\x00\x00\x00echo pwnedq\x01\x85q\x02Rq\x03."
+
+
+def legacy_tar_save(obj, path):
+    """torch 0.3 `torch.save(obj, path)`: `_save` with tarfile (PAX format)."""
+    tensors = {}
+    storages = {}
+
+    def persistent_id(o):
+        # Old torch keyed tensors and storages by their C pointer (`_cdata`); any
+        # distinct integers do.
+        if isinstance(o, torch.Tensor):
+            key = 1000 + len(tensors)
+            tensors[key] = o
+            return str(key)
+        return None
+
+    def save_sys_info(f):
+        info = dict(protocol_version=1001, little_endian=sys.byteorder == "little",
+                    type_sizes=dict(short=2, int=4, long=4))
+        pickle.dump(info, f, protocol=2)
+
+    def pickle_objects(f):
+        p = pickle.Pickler(f, protocol=2)
+        p.persistent_id = persistent_id
+        p.dump(obj)
+
+    def save_tensors(f):
+        pickle.dump(len(tensors), f, protocol=2)
+        for key, t in tensors.items():
+            storage_id = 2000 + len(storages)
+            storages[storage_id] = t
+            pickle.dump((key, storage_id, torch.Tensor), f, protocol=2)
+            # `_write_metadata`: ndim as 8 bytes, sizes, strides, storage offset.
+            f.write(struct.pack("<q", t.dim()))
+            f.write(struct.pack(f"<{t.dim()}q", *t.size()))
+            f.write(struct.pack(f"<{t.dim()}q", *t.stride()))
+            f.write(struct.pack("<q", 0))
+
+    def save_storages(f):
+        pickle.dump(len(storages), f, protocol=2)
+        for key, t in storages.items():
+            storage_type = {torch.float32: torch.FloatStorage,
+                            torch.int64: torch.LongStorage}[t.dtype]
+            pickle.dump((key, "cpu", storage_type), f, protocol=2)
+            # `_write_file`: the element count, then the elements, little-endian.
+            f.write(struct.pack("<q", t.numel()))
+            f.write(t.contiguous().numpy().tobytes())
+        pickle.dump([], f, protocol=2)
+
+    with tarfile.open(path, "w:", format=tarfile.PAX_FORMAT) as tar:
+        # The order `_save` adds them in; tensors before storages.
+        for name, fn in [("sys_info", save_sys_info), ("pickle", pickle_objects),
+                         ("tensors", save_tensors), ("storages", save_storages)]:
+            buf = io.BytesIO()
+            fn(buf)
+            info = tarfile.TarInfo(name)
+            info.size = len(buf.getvalue())
+            info.mtime = 1_500_000_000
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(buf.getvalue()))
+
+
+def gen_legacy_tar():
+    path = os.path.join(HERE, "legacy.pth.tar")
+    state = {"w": torch.tensor([[1.0, 2.0], [3.0, 4.0]]), "n": torch.tensor([7, 8, 9])}
+    legacy_tar_save(state, path)
+    back = torch.load(path, weights_only=False)
+    assert back["w"].tolist() == [[1.0, 2.0], [3.0, 4.0]], back
+    assert back["n"].tolist() == [7, 8, 9], back
+    print(f"legacy tar read back by torch {torch.__version__}")
+
+
+def gen_python_archives():
+    path = os.path.join(HERE, "payload.zip")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("deep/evil.pkl", EVIL)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("model/weights.pkl", EVIL)
+        z.writestr("../../evil.pkl", EVIL)
+        z.writestr("inner.zip", inner.getvalue())
+        z.writestr("notes.txt", "trained on Tuesday\n")
+    with zipfile.ZipFile(path) as z:
+        assert z.read("model/weights.pkl") == EVIL
+    path = os.path.join(HERE, "payload.tar")
+    proto0 = b"cposix\nsystem\n(S'echo pwned'\ntR."
+    with tarfile.open(path, "w:", format=tarfile.GNU_FORMAT) as t:
+        for name, data in [("release/checkpoint.pth.tar", proto0), ("release/README", b"hello\n")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = 1_500_000_000
+            t.addfile(info, io.BytesIO(data))
+    with tarfile.open(path) as t:
+        assert t.extractfile("release/checkpoint.pth.tar").read() == proto0
+
+
+def gen_joblib_legacy():
+    from joblib import numpy_pickle_compat as compat
+    import joblib
+    import numpy as np
+
+    path = os.path.join(HERE, "legacy_zf.pkl")
+    with open(path, "wb") as f:
+        compat.write_zfile(f, EVIL, compress=3)
+    with open(path, "rb") as f:
+        assert compat.read_zfile(f) == EVIL
+    path = os.path.join(HERE, "wrapped.pkl")
+    side = np.array(["a", 1, None], dtype=object)
+    np.save(path + "_01.npy", side, allow_pickle=True)
+    wrapper = compat.NDArrayWrapper("wrapped.pkl_01.npy", np.ndarray)
+    old_module = compat.NDArrayWrapper.__module__
+    compat.NDArrayWrapper.__module__ = "joblib.numpy_pickle"
+    try:
+        with open(path, "wb") as f:
+            pickle.dump({"x": wrapper}, f, protocol=2)
+    finally:
+        compat.NDArrayWrapper.__module__ = old_module
+    back = joblib.load(path)
+    assert back["x"].tolist() == ["a", 1, None], back
+    print(f"joblib {joblib.__version__}")
+
+
+def gen_joblib_stringdtype():
+    import joblib
+    import numpy as np
+    from numpy.dtypes import StringDType
+
+    path = os.path.join(HERE, "stringdtype.joblib")
+    a = np.array(["a", "bcd", "x" * 40], dtype=StringDType())
+    joblib.dump({"s": a}, path)
+    assert joblib.load(path)["s"].tolist() == a.tolist()
 
 
 def main():
@@ -35,6 +193,10 @@ def main():
     with py7zr.SevenZipFile(path, "r") as z:
         assert z.getnames() == ["model/evil.pkl", "notes.txt"], z.getnames()
     print(f"pandas {pd.__version__}, py7zr {py7zr.__version__}")
+    gen_legacy_tar()
+    gen_python_archives()
+    gen_joblib_legacy()
+    gen_joblib_stringdtype()
 
 
 if __name__ == "__main__":
