@@ -139,12 +139,19 @@ fn every_code_exec_fixture_is_flagged_and_no_valid_one_is() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The benign corpus (no sidecars) is checked by tests/benign_corpus.rs.
+    let benign = doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["file"].as_str().unwrap().starts_with("fixtures/benign/"))
+        .count();
     assert_eq!(
-        seen,
+        seen + benign,
         doc["files"].as_array().unwrap().len(),
         "only fixtures"
     );
-    assert_eq!(doc["summary"]["files"], seen);
+    assert_eq!(doc["summary"]["files"], seen + benign);
 }
 
 /// The delivery routes scanners miss: after a joblib array, in a compressed joblib (gzip
@@ -448,18 +455,20 @@ fn files_from_a_list_or_standard_input_and_extensions_narrowing() {
 #[test]
 fn output_is_the_same_whatever_the_threads() {
     let root = env!("CARGO_MANIFEST_DIR");
+    // Every fixture group but the benign corpus (2,000 more files, 12 runs: too slow here).
+    let mut groups: Vec<String> = std::fs::read_dir(Path::new(root).join("fixtures"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir() && e.file_name() != "benign")
+        .map(|e| format!("fixtures/{}", e.file_name().to_string_lossy()))
+        .collect();
+    groups.sort();
     let run = |threads: &str, format: &str| -> Vec<u8> {
         let out = pklinspect()
             .current_dir(root)
             .env("RAYON_NUM_THREADS", threads)
-            .args([
-                "lint",
-                "--no-config",
-                "--quiet",
-                "--format",
-                format,
-                "fixtures",
-            ])
+            .args(["lint", "--no-config", "--quiet", "--format", format])
+            .args(&groups)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1));
