@@ -169,6 +169,9 @@ limits! {
         NpyHeaderDepth => "npy header nesting" = crate::container::MAX_NPY_HEADER_DEPTH, None, "N",
             "Deepest literal nesting of a .npy header (fixed).",
             "`.npy` header literal nesting";
+        NestedDepth => "nested payload depth" = crate::analysis::MAX_NESTED_DEPTH, None, "N",
+            "Deepest nesting of pickles opened from bytes another pickle loads (fixed).",
+            "pickles and archives opened from bytes passed to `pickle.loads`, `torch.load` of a `BytesIO`, `torch.storage._load_from_bytes` and the like, inside one another; deeper ones are a `limit-exceeded` finding";
     }
 }
 

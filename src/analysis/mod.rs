@@ -16,9 +16,11 @@
 //! paths against numpy); it may change between minor versions.
 
 pub(crate) mod arrays;
+pub(crate) mod differential;
 pub(crate) mod findings;
 pub(crate) mod hints;
 pub(crate) mod imports;
+pub(crate) mod nested;
 pub mod object_paths;
 pub(crate) mod path;
 pub(crate) mod stream;
@@ -28,6 +30,9 @@ use crate::classify::{Category, Verdict};
 use crate::container::{ContainerKind, Opened};
 use crate::inspect::Options;
 use crate::report::{Detected, Report};
+use crate::rules::{Rule, Severity};
+
+pub(crate) use nested::MAX_NESTED_DEPTH;
 
 /// A report under construction: what the parts of one input added so far.
 pub(crate) struct Analysis<'o> {
@@ -43,6 +48,10 @@ pub(crate) struct Analysis<'o> {
     pub(crate) joblib: bool,
     /// The whole-file stream turned out to be a legacy torch file.
     pub(crate) torch_legacy: bool,
+    /// How many nested payloads deep this input is (0: the file itself).
+    pub(crate) depth: u32,
+    /// What each nested-loader call's payload holds (`nested`), for the judges of calls.
+    pub(crate) nested: Vec<nested::NestedVerdict>,
 }
 
 impl<'o> Analysis<'o> {
@@ -67,6 +76,8 @@ impl<'o> Analysis<'o> {
             categories: Vec::new(),
             joblib: false,
             torch_legacy: false,
+            depth: 0,
+            nested: Vec::new(),
         }
     }
 
@@ -82,6 +93,15 @@ impl<'o> Analysis<'o> {
             self.kind.as_str().to_string()
         };
         self.report.verdict = Verdict::of(self.categories.iter().copied());
+        // SPEC §5: a stream CPython's loaders read differently is dangerous.
+        if self.options.rules.severity(Rule::ParserDifferential) != Severity::Off
+            && self
+                .detected
+                .iter()
+                .any(|d| d.rule == Rule::ParserDifferential)
+        {
+            self.report.verdict = Verdict::Dangerous;
+        }
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),
             &self.report.pickles,

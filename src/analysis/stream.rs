@@ -38,6 +38,7 @@ impl Analysis<'_> {
     pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
         let bytes: &[u8] = &part.bytes;
         let member = part.member.as_deref();
+        self.differentials(bytes, part.start, member);
         let stream = lift::run_stream(bytes, part.start, &self.options.limits)
             .map_err(|e| in_member(e, member))?;
         // The one lift pass of the stream: everything below reads its arrays by node.
@@ -81,6 +82,7 @@ impl Analysis<'_> {
             }
         }
         self.detected.extend(extensions);
+        self.nested_payloads(&stream, &lifted, &part.root_path, member);
         let count = self.report.pickles.len().saturating_sub(first);
         let view = StreamView {
             input: self.input,
