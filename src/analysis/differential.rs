@@ -108,13 +108,11 @@ pub(crate) fn scan(
     let mut out = Differentials::default();
     let mut pos = start;
     for _ in 0..max_pickles.max(1) {
-        let before = out.detected.len();
-        text_differences(data, pos, member, &mut out.detected);
-        let end = pickle_end(OpReader::new(data, pos));
-        let framed = has_frame(data, pos);
-        if framed || out.detected.len() > before {
-            other_readings(data, pos, end.is_some(), framed, member, &mut out);
+        let pass = first_pass(data, pos, member, &mut out.detected);
+        if pass.framed || pass.text_differs {
+            other_readings(data, pos, &pass, member, &mut out);
         }
+        let end = pass.end;
         match end {
             Some(e)
                 if e < data.len() && data.get(e).and_then(|&b| Opcode::from_byte(b)).is_some() =>
@@ -131,31 +129,59 @@ pub(crate) fn scan(
     out
 }
 
-/// Where our reader's pickle ends (just past STOP), if it reads through.
-fn pickle_end(reader: OpReader<'_>) -> Option<usize> {
-    let mut end = None;
-    for op in reader {
-        let op = op.ok()?;
-        end = Some(op.end);
-    }
-    end
-}
-
 fn finding(offset: usize, member: Option<&str>, message: String) -> Detected {
     Detected::new(Rule::ParserDifferential, message)
         .at(Some(offset as u64))
         .member(member)
 }
 
-/// INT, LONG, FLOAT, GET and PUT lines that `_pickle.c` and pickle.py read differently.
-fn text_differences(data: &[u8], start: usize, member: Option<&str>, out: &mut Vec<Detected>) {
+/// What one pass of our reader over a pickle found.
+struct Pass {
+    /// Just past STOP, if our reader (which refuses a FRAME longer than the input) reads
+    /// the pickle through.
+    end: Option<usize>,
+    /// An opcode runs over a frame's end, a FRAME starts inside a frame, or a FRAME is
+    /// longer than the input: only then can the frame readings differ.
+    framed: bool,
+    /// A numeric line the two unpicklers read differently.
+    text_differs: bool,
+}
+
+/// One pass over the pickle at `start`: where it ends, whether it is framed, and the INT,
+/// LONG, FLOAT, GET and PUT lines that `_pickle.c` and pickle.py read differently (each a
+/// finding, at most [`MAX_FINDINGS`] in all).
+fn first_pass(data: &[u8], start: usize, member: Option<&str>, out: &mut Vec<Detected>) -> Pass {
+    let mut pass = Pass {
+        end: None,
+        framed: false,
+        text_differs: false,
+    };
+    let mut frame_past_end = false;
+    // End of the last frame; opcodes are checked against it (the simulations in
+    // `other_readings` run only for a pickle where this finds something).
+    let mut frame_end = 0usize;
     for op in OpReader::new(data, start).without_frame_check() {
-        let Ok(op) = op else { return };
+        let Ok(op) = op else { return pass };
+        pass.framed |= op.offset < frame_end && op.end > frame_end;
+        if let (Opcode::FRAME, Arg::UInt(len)) = (op.opcode, op.arg) {
+            pass.framed |= op.offset < frame_end;
+            let past = len > data.len().saturating_sub(op.end) as u64;
+            pass.framed |= past;
+            frame_past_end |= past;
+            frame_end = usize::try_from(len).map_or(usize::MAX, |l| op.end.saturating_add(l));
+        }
+        if op.opcode == Opcode::STOP && !frame_past_end {
+            pass.end = Some(op.end);
+        }
         let Arg::Line(line) = op.arg else { continue };
         let Some((c, py)) = line_readings(op.opcode, line) else {
             continue;
         };
         if c != py {
+            pass.text_differs = true;
+            if out.len() >= MAX_FINDINGS {
+                continue;
+            }
             let mut text = String::new();
             pytext::repr_bytes(line, &mut text);
             let message = format!(
@@ -164,11 +190,9 @@ fn text_differences(data: &[u8], start: usize, member: Option<&str>, out: &mut V
                 op.opcode.name()
             );
             out.push(finding(op.offset, member, message));
-            if out.len() >= MAX_FINDINGS {
-                return;
-            }
         }
     }
+    pass
 }
 
 /// How the C unpickler and pickle.py read a numeric line, described in words, or `None`
@@ -235,13 +259,17 @@ fn until_nul(s: &[u8]) -> &[u8] {
 fn other_readings(
     data: &[u8],
     start: usize,
-    ours_ok: bool,
-    framed: bool,
+    pass: &Pass,
     member: Option<&str>,
     out: &mut Differentials,
 ) {
+    let (ours_ok, framed) = (pass.end.is_some(), pass.framed);
+    // Readings are first run without writing them out: most framed pickles read alike,
+    // and a copy of a large one would double its cost.
+    let mut c_differs = false;
     if framed {
-        let c = Sim::run(data, start, Mode::CFile);
+        let c = Sim::run(data, start, Mode::CFile, false);
+        c_differs = !c.skips.is_empty() || c.nested_frame || c.outcome.is_err();
         if let Some(&(at, from, to)) = c.skips.first() {
             let message =
                 format!(
@@ -253,13 +281,16 @@ fn other_readings(
             if c.outcome.is_ok() {
                 out.alternatives.push(Alternative {
                     label: "c-file-reader",
-                    bytes: c.out,
+                    bytes: Sim::run(data, start, Mode::CFile, true).out,
                     offset: at,
                 });
             }
         }
     }
-    let py = Sim::run(data, start, Mode::Pure);
+    if !c_differs && !pass.text_differs {
+        return;
+    }
+    let py = Sim::run(data, start, Mode::Pure, false);
     match (&py.outcome, py.first_change) {
         (Err((at, why)), _) if ours_ok && framed => {
             let message =
@@ -276,21 +307,12 @@ fn other_readings(
             }
             out.alternatives.push(Alternative {
                 label: "pure-python-reader",
-                bytes: py.out,
+                bytes: Sim::run(data, start, Mode::Pure, true).out,
                 offset: at,
             });
         }
         _ => {}
     }
-}
-
-/// Whether the pickle at `start` has a FRAME at all (most pickles below protocol 4 do not;
-/// the frame simulations are skipped for them).
-fn has_frame(data: &[u8], start: usize) -> bool {
-    OpReader::new(data, start)
-        .without_frame_check()
-        .map_while(|op| op.ok())
-        .any(|op| op.opcode == Opcode::FRAME)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -311,7 +333,11 @@ struct Sim<'d> {
     in_frame: bool,
     /// Offset of the opcode being read.
     op_at: usize,
+    /// Whether to write the reading out (into `out`).
+    record: bool,
     out: Vec<u8>,
+    /// C: a FRAME inside a frame not yet read to its end.
+    nested_frame: bool,
     /// C: `(opcode offset, skipped from, skipped to)`.
     skips: Vec<(usize, usize, usize)>,
     /// Pure: where it first read something ours does not, and whether a frame did it.
@@ -323,7 +349,7 @@ struct Sim<'d> {
 type Step<T> = Result<T, (usize, String)>;
 
 impl<'d> Sim<'d> {
-    fn run(data: &'d [u8], start: usize, mode: Mode) -> Sim<'d> {
+    fn run(data: &'d [u8], start: usize, mode: Mode, record: bool) -> Sim<'d> {
         let mut sim = Sim {
             data,
             mode,
@@ -331,7 +357,9 @@ impl<'d> Sim<'d> {
             buf_end: start,
             in_frame: false,
             op_at: start,
+            record,
             out: Vec::new(),
+            nested_frame: false,
             skips: Vec::new(),
             first_change: None,
             outcome: Ok(start),
@@ -412,7 +440,9 @@ impl<'d> Sim<'d> {
                 self.frame()?;
                 continue;
             }
-            self.out.push(byte);
+            if self.record {
+                self.out.push(byte);
+            }
             self.argument(op)?;
             if op == Opcode::STOP {
                 return Ok(self.pos);
@@ -426,6 +456,7 @@ impl<'d> Sim<'d> {
         let len = usize::try_from(len).map_err(|_| (self.op_at, "FRAME too long".to_string()))?;
         match self.mode {
             Mode::CFile => {
+                self.nested_frame |= self.pos < self.buf_end;
                 // `load_frame` makes sure the frame is buffered, then rewinds to its start.
                 self.read(len, false)?;
                 self.pos = self.pos.saturating_sub(len);
@@ -447,7 +478,9 @@ impl<'d> Sim<'d> {
 
     fn fixed(&mut self, n: usize, into: bool) -> Step<&'d [u8]> {
         let bytes = self.read(n, into)?;
-        self.out.extend_from_slice(bytes);
+        if self.record {
+            self.out.extend_from_slice(bytes);
+        }
         Ok(bytes)
     }
 
@@ -473,8 +506,10 @@ impl<'d> Sim<'d> {
             // pickle.py reads floats C refuses (`1_0.5`, ` 1.5`, `1e999`): written as C reads.
             if let (Err(_), Ok(x)) = (pytext::parse_float_line(body), pytext::parse_float(body)) {
                 self.first_change.get_or_insert((self.op_at, false));
-                self.out.extend_from_slice(float_text(x).as_bytes());
-                self.out.push(b'\n');
+                if self.record {
+                    self.out.extend_from_slice(float_text(x).as_bytes());
+                    self.out.push(b'\n');
+                }
                 return Ok(());
             }
         }
@@ -485,7 +520,9 @@ impl<'d> Sim<'d> {
                 }
             }
         }
-        self.out.extend_from_slice(line);
+        if self.record {
+            self.out.extend_from_slice(line);
+        }
         Ok(())
     }
 
@@ -536,11 +573,11 @@ mod tests {
         let mut data = b"\x80\x04".to_vec();
         data.extend(frame(3));
         data.extend_from_slice(b"J\x05\x00\x07\x00\x00\x00.");
-        let c = Sim::run(&data, 0, Mode::CFile);
+        let c = Sim::run(&data, 0, Mode::CFile, true);
         assert_eq!(c.skips, [(11, 12, 14)]);
         assert_eq!(c.out, b"\x80\x04J\x07\x00\x00\x00.");
         assert!(c.outcome.is_ok());
-        let py = Sim::run(&data, 0, Mode::Pure);
+        let py = Sim::run(&data, 0, Mode::Pure, true);
         assert_eq!(
             py.outcome,
             Err((11, "pickle exhausted before end of frame".into()))
