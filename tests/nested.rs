@@ -258,3 +258,14 @@ fn tensors_written_by_plain_pickle_and_joblib_have_their_storages_opened() {
             .all(|f| f.rule != Rule::Malformed && f.rule != Rule::ParserDifferential));
     }
 }
+
+#[test]
+fn pickle_load_of_a_bytesio_pickled_with_its_state_is_opened() {
+    // Protocol 2 pickles io.BytesIO(b) as NEWOBJ _io.BytesIO with BUILD state (b, pos, dict).
+    let mut bytesio = global("_io", "BytesIO");
+    bytesio.extend_from_slice(b")\x81(");
+    bytesio.extend(binbytes(EVIL));
+    bytesio.extend_from_slice(b"K\x00Ntb");
+    let r = report(&outer(call(global("pickle", "load"), &[bytesio])));
+    assert_system_at(&r, "nested@$[\"x\"]", "$[\"x\"].__args__[0]");
+}

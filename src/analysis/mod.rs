@@ -7,6 +7,10 @@
 //! - `arrays`: array payloads, where their bytes are and why one cannot be extracted;
 //! - `hints`: what to save instead of a library or script object (for `explain`);
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;
+//! - `differential`: where CPython's loaders read a stream differently (frames, numeric
+//!   lines), each a `parser-differential` finding, the other readings analysed too;
+//! - `nested`: payloads a pickle hands to a loader of its own (`pickle.loads(b'…')`,
+//!   `torch.storage._load_from_bytes`, …), opened and analysed recursively;
 //! - `findings`: findings from graph nodes, and the pipeline that gives every detection
 //!   the severity a rule set says (the only place severities are applied);
 //! - [`object_paths`]: the object walk (which arrays and globals are where), and `path`:

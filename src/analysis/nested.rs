@@ -357,6 +357,39 @@ fn global_index(graph: &Graph<'_>, call: NodeId) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::inspect::Options;
+
+    /// What the analysis of `data` recorded per nested-loader call.
+    fn verdicts(data: &[u8]) -> Vec<(NodeId, Verdict)> {
+        let options = Options::default();
+        let opened = container::open(data, &options.limits).unwrap();
+        let mut analysis = Analysis::new("t.pkl", &opened, &options);
+        for part in opened.parts() {
+            if let Ok(Part::Stream(s)) = part {
+                analysis.stream(s, &mut NoVisitor).unwrap();
+            }
+        }
+        analysis
+            .nested
+            .iter()
+            .map(|n| (n.node, n.verdict))
+            .collect()
+    }
+
+    #[test]
+    fn each_loader_call_keeps_the_verdict_of_its_payload() {
+        // pickle.loads(<posix.system payload>), pickle.loads(<an int>) in a tuple.
+        let evil = b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00id\x85R.";
+        let mut data = b"\x80\x04(cpickle\nloads\nC".to_vec();
+        data.push(evil.len() as u8);
+        data.extend_from_slice(evil);
+        data.extend_from_slice(b"\x85Rcpickle\nloads\nC\x03K\x05.\x85Rt.");
+        let found = verdicts(&data);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].1, Verdict::Dangerous);
+        assert_eq!(found[1].1, Verdict::Portable);
+        assert_ne!(found[0].0, found[1].0);
+    }
 
     #[test]
     fn decoders_read_what_python_writes() {
