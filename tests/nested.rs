@@ -269,3 +269,32 @@ fn pickle_load_of_a_bytesio_pickled_with_its_state_is_opened() {
     let r = report(&outer(call(global("pickle", "load"), &[bytesio])));
     assert_system_at(&r, "nested@$[\"x\"]", "$[\"x\"].__args__[0]");
 }
+
+#[test]
+fn a_payload_shared_by_many_calls_costs_a_bounded_amount() {
+    // Each level: a list of 64 pickle.loads calls of one memoised payload (the level
+    // below). Opened naively that is 64**4 = 16.7 million analyses.
+    let mut payload = b"\x80\x02N.".to_vec();
+    for _ in 0..4 {
+        let mut p = b"\x80\x04".to_vec();
+        p.extend(binbytes(&payload));
+        p.extend_from_slice(b"\x94(");
+        for _ in 0..64 {
+            p.extend(global("pickle", "loads"));
+            p.extend_from_slice(b"h\x00\x85R");
+        }
+        p.extend_from_slice(b"l.");
+        payload = p;
+    }
+    let start = std::time::Instant::now();
+    let r = report(&payload);
+    assert!(start.elapsed().as_secs() < 20, "{:?}", start.elapsed());
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == Rule::LimitExceeded && f.message.contains("not opened")),
+        "{:?}",
+        r.findings.len()
+    );
+    assert!(r.pickles.len() < 100_000, "{}", r.pickles.len());
+}

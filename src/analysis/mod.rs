@@ -56,6 +56,8 @@ pub(crate) struct Analysis<'o> {
     pub(crate) depth: u32,
     /// What each nested-loader call's payload holds (`nested`), for the judges of calls.
     pub(crate) nested: Vec<nested::NestedVerdict>,
+    /// Bytes nested payloads may still cost ([`nested::nested_budget`]).
+    pub(crate) nested_budget: u64,
 }
 
 impl<'o> Analysis<'o> {
@@ -82,6 +84,7 @@ impl<'o> Analysis<'o> {
             torch_legacy: false,
             depth: 0,
             nested: Vec::new(),
+            nested_budget: nested::nested_budget(opened.input().len()),
         }
     }
 

@@ -29,8 +29,18 @@ use super::Analysis;
 /// How many payloads deep nested payloads are opened (the outer file is depth 0).
 pub(crate) const MAX_NESTED_DEPTH: u32 = 4;
 
-/// At most this many nested payloads are opened per stream.
-const MAX_PAYLOADS_PER_STREAM: usize = 64;
+/// At most this many nested-loader calls are looked at per stream.
+const MAX_PAYLOADS_PER_STREAM: usize = 4096;
+
+/// What the nested payloads of one file may cost in all, in bytes analysed: each payload
+/// counts its size, at least [`MIN_PAYLOAD_COST`]. Payloads are bytes of the file, so a
+/// real file stays far below; one payload shared through the memo by many calls (each of
+/// which holds such calls) would otherwise cost calls ** depth analyses.
+pub(crate) fn nested_budget(input_len: usize) -> u64 {
+    (input_len as u64).saturating_mul(4).saturating_add(1 << 20)
+}
+
+const MIN_PAYLOAD_COST: u64 = 64;
 
 /// Callables that unpickle (or unzip and unpickle) the bytes given as first argument.
 const LOADERS: &[(&str, &str)] = &[
@@ -230,6 +240,27 @@ impl Analysis<'_> {
             );
             return Verdict::Dangerous;
         }
+        let cost = (bytes.len() as u64).max(MIN_PAYLOAD_COST);
+        if cost > self.nested_budget {
+            if self.nested_budget == 0 {
+                return Verdict::Dangerous; // already reported
+            }
+            self.nested_budget = 0;
+            let message = format!(
+                "a nested payload ({label}, {} bytes) was not opened: the nested payloads of \
+                 this file already cost four times its size (a payload shared by many calls?); \
+                 later ones are not opened either",
+                bytes.len()
+            );
+            self.detected.push(
+                Detected::new(Rule::LimitExceeded, message)
+                    .at(at)
+                    .member(member)
+                    .path(path),
+            );
+            return Verdict::Dangerous;
+        }
+        self.nested_budget = self.nested_budget.saturating_sub(cost);
         let inner_member = match member {
             Some(m) => format!("{m}:{label}"),
             None => label.to_string(),
@@ -243,6 +274,7 @@ impl Analysis<'_> {
         };
         let mut inner = Analysis::new(&self.report.file, &opened, self.options);
         inner.depth = self.depth.saturating_add(1);
+        inner.nested_budget = self.nested_budget;
         for part in opened.parts() {
             let done = match part {
                 Ok(Part::Stream(s)) => inner.stream(s, &mut NoVisitor),
@@ -279,6 +311,7 @@ impl Analysis<'_> {
             self.report.pickles.push(p);
         }
         self.nested.extend(inner.nested);
+        self.nested_budget = inner.nested_budget;
         verdict
     }
 
