@@ -252,3 +252,29 @@ fn no_fixture_is_a_parser_differential() {
         );
     }
 }
+
+/// With a real file (`open()`, which has `peek()`), the C unpickler reads small frames
+/// from a prefetched 8 KiB buffer, so it reads them as `pickle.loads` does; a frame of
+/// 8 KiB or more is read with `read()`, and the straddle skips its tail again.
+#[test]
+fn a_real_file_with_a_frame_over_8_kib_is_read_past_its_frame() {
+    let mut body = b"N0".repeat(4500);
+    body.extend_from_slice(b"\x8c\x06ab");
+    let mut data = b"\x80\x04".to_vec();
+    data.extend(frame(body.len() as u64));
+    data.extend_from_slice(&body);
+    data.extend_from_slice(b"cdef.Z0\x8c\x08builtins\x8c\x03len\x93\x8c\x02ab\x85R.");
+    if let Some(python) = common::python3() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.pkl");
+        std::fs::write(&path, &data).unwrap();
+        let script = "import pickle, sys\nprint(repr(pickle.load(open(sys.argv[1], 'rb'))))";
+        let out = common::run_python(python, script, &[path.to_str().unwrap()]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+    }
+    let r = report(&data);
+    assert!(differentials(&r)
+        .iter()
+        .any(|(_, m)| m.contains("skips bytes")));
+    assert_eq!(r.verdict, Verdict::Dangerous);
+}

@@ -17,7 +17,10 @@
 //!   8 KiB or more (the pickler writes 64 KiB frames). Bytes data (`BINBYTES*`,
 //!   `BYTEARRAY8`) is read with `_Unpickler_ReadInto`, which takes the buffer's rest first:
 //!   those never skip. A line (`_Unpickler_Readline`) without its newline in the buffer is
-//!   read afresh from the file, dropping the buffered part.
+//!   read afresh from the file, dropping the buffered part. (Checked on 3.11.7: the same
+//!   bytes give `pickle.loads` one object and `pickle.load(io.BytesIO(…))`, or
+//!   `pickle.load(open(…))` with a frame of 8 KiB or more, another, after running calls
+//!   that `pickletools.dis` never lists.)
 //! - **Frames, pickle.py** (`_Unframer`, and the C unpickler once fixed). A read that
 //!   finds some but not all of its bytes in the frame fails ("pickle exhausted before end
 //!   of frame"); one that starts exactly at the frame's end reads on from the file. A FRAME
@@ -72,7 +75,8 @@ impl Analysis<'_> {
 }
 
 /// The versions the frame findings name.
-const C_FILE: &str = "CPython's C unpickler reading a file (before 3.14.7/3.13.15, gh-154848)";
+const C_FILE: &str = "CPython's C unpickler reading a file (io.BytesIO as torch.load uses, or \
+                      a frame of 8 KiB or more; before 3.14.7/3.13.15, gh-154848)";
 const PURE: &str = "pickle.py's pure-Python unpickler (and the C unpickler from 3.14.7/3.13.15)";
 const C_MEMORY: &str = "pickle.loads and pickletools";
 
@@ -186,7 +190,8 @@ fn first_pass(data: &[u8], start: usize, member: Option<&str>, out: &mut Vec<Det
             pytext::repr_bytes(line, &mut text);
             let message = format!(
                 "{} {text} reads as {c} in CPython's C unpickler (_pickle) but as {py} in \
-                 pickle.py's pure-Python unpickler (CPython 3.x): the loaders disagree",
+                 pickle.py's pure-Python unpickler (CPython 3, checked on 3.11.7): the loaders \
+                 disagree",
                 op.opcode.name()
             );
             out.push(finding(op.offset, member, message));
