@@ -53,6 +53,7 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
+use crate::machine::{Graph, NodeId};
 use crate::opcode::{ArgKind, Opcode};
 use crate::pytext::{self, IntLine};
 use crate::reader::{Arg, OpReader};
@@ -62,16 +63,33 @@ use crate::rules::Rule;
 use super::Analysis;
 
 impl Analysis<'_> {
-    /// Reports where CPython's loaders read the stream at `start` of `bytes` differently,
-    /// and analyses the other readings (merged like nested payloads).
-    pub(crate) fn differentials(&mut self, bytes: &[u8], start: usize, member: Option<&str>) {
-        let found = scan(bytes, start, member, self.options.limits.max_pickles);
+    /// Adds what [`scan`] found in a stream: its findings, and the other readings analysed
+    /// (merged like nested payloads). `graph`: the machine's graph, if it read the stream;
+    /// a stream with joblib array payloads is left alone, as their bytes are not opcodes
+    /// (the scan read them as if they were).
+    pub(crate) fn differentials(
+        &mut self,
+        found: Differentials,
+        graph: Option<&Graph<'_>>,
+        member: Option<&str>,
+    ) {
+        if graph.is_some_and(has_payloads) {
+            return;
+        }
         self.detected.extend(found.detected);
         for alt in found.alternatives {
             let label = format!("reading@{}", alt.label);
             self.nested(&alt.bytes, &label, None, alt.offset, member);
         }
     }
+}
+
+/// Whether an object of the graph is followed by bytes that are not opcodes (joblib).
+fn has_payloads(graph: &Graph<'_>) -> bool {
+    (0..graph.len()).any(|i| {
+        let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
+        graph.call(id).is_some_and(|c| c.trailing_payload.is_some())
+    })
 }
 
 /// The versions the frame findings name.

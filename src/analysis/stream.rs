@@ -17,6 +17,7 @@ use crate::report::PickleReport;
 use crate::rules::Rule;
 
 use super::arrays::{array_report, out_of_band_findings, unreadable_array};
+use super::differential;
 use super::findings::graph_findings;
 use super::imports::{import_findings, import_reports};
 use super::object_paths::object_paths;
@@ -38,9 +39,16 @@ impl Analysis<'_> {
     pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
         let bytes: &[u8] = &part.bytes;
         let member = part.member.as_deref();
-        self.differentials(bytes, part.start, member);
-        let stream = lift::run_stream(bytes, part.start, &self.options.limits)
-            .map_err(|e| in_member(e, member))?;
+        let readings =
+            differential::scan(bytes, part.start, member, self.options.limits.max_pickles);
+        let stream = match lift::run_stream(bytes, part.start, &self.options.limits) {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.differentials(readings, None, member);
+                return Err(in_member(e, member));
+            }
+        };
+        self.differentials(readings, Some(&stream.graph), member);
         // The one lift pass of the stream: everything below reads its arrays by node.
         let lifted = lift::lift_stream(&stream.graph, bytes);
         let legacy = if part.whole_file {
