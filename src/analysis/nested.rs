@@ -226,41 +226,13 @@ impl Analysis<'_> {
         offset: usize,
         member: Option<&str>,
     ) -> Verdict {
-        let at = Some(offset as u64);
-        if self.depth >= MAX_NESTED_DEPTH {
-            let message = format!(
-                "a nested payload ({label}) lies more than {MAX_NESTED_DEPTH} payloads deep: \
-                 not opened (limit nested payload depth)"
-            );
-            self.detected.push(
-                Detected::new(Rule::LimitExceeded, message)
-                    .at(at)
-                    .member(member)
-                    .path(path),
-            );
+        let refused = Detected::new(Rule::LimitExceeded, String::new())
+            .at(Some(offset as u64))
+            .member(member)
+            .path(path);
+        if !self.admit(bytes.len(), label, refused) {
             return Verdict::Dangerous;
         }
-        let cost = (bytes.len() as u64).max(MIN_PAYLOAD_COST);
-        if cost > self.nested_budget {
-            if self.nested_budget == 0 {
-                return Verdict::Dangerous; // already reported
-            }
-            self.nested_budget = 0;
-            let message = format!(
-                "a nested payload ({label}, {} bytes) was not opened: the nested payloads of \
-                 this file already cost four times its size (a payload shared by many calls?); \
-                 later ones are not opened either",
-                bytes.len()
-            );
-            self.detected.push(
-                Detected::new(Rule::LimitExceeded, message)
-                    .at(at)
-                    .member(member)
-                    .path(path),
-            );
-            return Verdict::Dangerous;
-        }
-        self.nested_budget = self.nested_budget.saturating_sub(cost);
         let inner_member = match member {
             Some(m) => format!("{m}:{label}"),
             None => label.to_string(),
@@ -275,6 +247,7 @@ impl Analysis<'_> {
         let mut inner = Analysis::new(&self.report.file, &opened, self.options);
         inner.depth = self.depth.saturating_add(1);
         inner.nested_budget = self.nested_budget;
+        let mut failed = false;
         for part in opened.parts() {
             let done = match part {
                 Ok(Part::Stream(s)) => inner.stream(s, &mut NoVisitor),
@@ -284,30 +257,70 @@ impl Analysis<'_> {
             };
             if let Err(e) = done {
                 self.nested_failed(&e, &inner_member, path);
+                failed = true;
             }
         }
-        let mut verdict = Verdict::of(inner.categories.iter().copied());
-        if inner
+        let verdict = self.merge(inner, &inner_member, path);
+        if failed {
+            Verdict::Dangerous
+        } else {
+            verdict
+        }
+    }
+
+    /// Whether a payload of `len` bytes may be opened (depth and budget); if not, the
+    /// `refused` finding says why, once.
+    fn admit(&mut self, len: usize, label: &str, mut refused: Detected) -> bool {
+        if self.depth >= MAX_NESTED_DEPTH {
+            refused.message = format!(
+                "a nested payload ({label}) lies more than {MAX_NESTED_DEPTH} payloads deep: \
+                 not opened (limit nested payload depth)"
+            );
+            self.detected.push(refused);
+            return false;
+        }
+        let cost = (len as u64).max(MIN_PAYLOAD_COST);
+        if cost <= self.nested_budget {
+            self.nested_budget = self.nested_budget.saturating_sub(cost);
+            return true;
+        }
+        if self.nested_budget > 0 {
+            self.nested_budget = 0;
+            refused.message = format!(
+                "a nested payload ({label}, {len} bytes) was not opened: the nested payloads of \
+                 this file already cost four times its size (a payload shared by many calls?); \
+                 later ones are not opened either"
+            );
+            self.detected.push(refused);
+        }
+        false
+    }
+
+    /// Merges a nested payload's analysis under `inner_member` and the object path of its
+    /// bytes; returns its verdict.
+    fn merge(&mut self, inner: Analysis<'_>, inner_member: &str, path: Option<&str>) -> Verdict {
+        let differential = inner
             .detected
             .iter()
-            .any(|d| d.rule == Rule::ParserDifferential)
-        {
+            .any(|d| d.rule == Rule::ParserDifferential);
+        let mut verdict = Verdict::of(inner.categories.iter().copied());
+        if differential {
             verdict = Verdict::Dangerous;
         }
         self.categories.extend(inner.categories);
-        for mut d in inner.detected {
-            d.member = Some(match d.member {
+        let label = |m: Option<String>| {
+            Some(match m {
                 Some(m) => format!("{inner_member}:{m}"),
-                None => inner_member.clone(),
-            });
+                None => inner_member.to_string(),
+            })
+        };
+        for mut d in inner.detected {
+            d.member = label(d.member.take());
             d.path = join_path(path, d.path.as_deref());
             self.detected.push(d);
         }
         for mut p in inner.report.pickles {
-            p.member = Some(match p.member {
-                Some(m) => format!("{inner_member}:{m}"),
-                None => inner_member.clone(),
-            });
+            p.member = label(p.member.take());
             self.report.pickles.push(p);
         }
         self.nested.extend(inner.nested);
