@@ -180,6 +180,9 @@ limits! {
             "LEVELS",
             "Deepest MARK level dis indents a line by (0: no cap, as pickletools).",
             "MARK levels a `dis` line is indented by: pickletools indents by the full depth, so 100,000 nested MARKs would print tens of GB. Deeper lines are indented as at this level, and a warning on standard error says so; `--max-indent 0` prints what pickletools prints";
+        NestedDepth => "nested payload depth" = crate::analysis::MAX_NESTED_DEPTH, None, "N",
+            "Deepest nesting of pickles opened from bytes another pickle loads (fixed).",
+            "pickles and archives opened from bytes passed to `pickle.loads`, `torch.load` of a `BytesIO`, `torch.storage._load_from_bytes` and the like, inside one another; deeper ones are a `limit-exceeded` finding";
     }
 }
 

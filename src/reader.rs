@@ -4,6 +4,11 @@
 //! before it is used, so a length prefix of 2**64-1 costs nothing and cannot panic.
 //! Text that CPython's unpickler requires to be UTF-8 (GLOBAL and INST names,
 //! BINUNICODE*) is validated here, with `surrogatepass` for BINUNICODE* as CPython does.
+//!
+//! FRAME is read as `pickletools` and the C unpickler reading from memory read it: its
+//! length is checked against the input, and the opcodes inside are read on regardless of
+//! where the frame ends. Other loaders honour frame ends differently; the analysis reports
+//! where that matters (`analysis::differential`).
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::opcode::{ArgKind, Opcode};

@@ -178,6 +178,14 @@ rules! {
          (actions/checkout leaves pointers unless `lfs: true`) has only the pointer, so the real \
          file was not checked, and loading the pointer fails. Fetch the LFS objects (`git lfs \
          pull`, or `with: lfs: true` in actions/checkout) before linting.";
+    ParserDifferential = "parser-differential", Error, category: None, security: Some("9.8"),
+        "python's own loaders read the same bytes differently (C vs pure-Python unpickler, or before vs after a fix)",
+        "A scanner sees one reading of a pickle; the loader that runs it may see another. Frames \
+         whose opcodes run past the frame's end, INT/LONG/FLOAT lines with a NUL byte or an octal \
+         spelling, and FLOAT text only pickle.py accepts are read differently by `_pickle` (the C \
+         unpickler, and its file reader before CPython 3.14.7/3.13.15) and `pickle._Unpickler`. \
+         pklinspect analyses every reading and names the versions and the offset; a file built to \
+         be read two ways is treated as dangerous.";
 }
 
 impl Rule {
@@ -273,6 +281,7 @@ mod tests {
                 "duplicate-member",
                 "unreadable",
                 "lfs-pointer",
+                "parser-differential",
             ]
         );
     }

@@ -9,6 +9,10 @@
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;
 //! - `trace`: the execution trace (each call the loader makes, and where its result goes),
 //!   dynamic imports, BUILD on modules and classes, and where a failing stream stops;
+//! - `differential`: where CPython's loaders read a stream differently (frames, numeric
+//!   lines), each a `parser-differential` finding, the other readings analysed too;
+//! - `nested`: payloads a pickle hands to a loader of its own (`pickle.loads(b'…')`,
+//!   `torch.storage._load_from_bytes`, …), opened and analysed recursively;
 //! - `findings`: findings from graph nodes, and the pipeline that gives every detection
 //!   the severity a rule set says (the only place severities are applied);
 //! - [`object_paths`]: the object walk (which arrays and globals are where), and `path`:
@@ -18,9 +22,11 @@
 //! paths against numpy); it may change between minor versions.
 
 pub(crate) mod arrays;
+pub(crate) mod differential;
 pub(crate) mod findings;
 pub(crate) mod hints;
 pub(crate) mod imports;
+pub(crate) mod nested;
 pub mod object_paths;
 pub(crate) mod path;
 pub(crate) mod stream;
@@ -31,6 +37,9 @@ use crate::classify::{Category, Verdict};
 use crate::container::{ContainerKind, Opened};
 use crate::inspect::Options;
 use crate::report::{Detected, Report};
+use crate::rules::{Rule, Severity};
+
+pub(crate) use nested::MAX_NESTED_DEPTH;
 
 /// A report under construction: what the parts of one input added so far.
 pub(crate) struct Analysis<'o> {
@@ -49,6 +58,12 @@ pub(crate) struct Analysis<'o> {
     /// Keep what a stream that fails part-way read ([`crate::inspect::inspect_partial`]);
     /// otherwise the failure is the result (`extract`).
     pub(crate) keep_partial: bool,
+    /// How many nested payloads deep this input is (0: the file itself).
+    pub(crate) depth: u32,
+    /// What each nested-loader call's payload holds (`nested`), for the judges of calls.
+    pub(crate) nested: Vec<nested::NestedVerdict>,
+    /// Bytes nested payloads may still cost ([`nested::nested_budget`]).
+    pub(crate) nested_budget: u64,
 }
 
 impl<'o> Analysis<'o> {
@@ -75,6 +90,9 @@ impl<'o> Analysis<'o> {
             joblib: false,
             torch_legacy: false,
             keep_partial: false,
+            depth: 0,
+            nested: Vec::new(),
+            nested_budget: nested::nested_budget(opened.input().len()),
         }
     }
 
@@ -94,6 +112,15 @@ impl<'o> Analysis<'o> {
             self.kind.as_str().to_string()
         };
         self.report.verdict = Verdict::of(self.categories.iter().copied());
+        // SPEC §5: a stream CPython's loaders read differently is dangerous.
+        if self.options.rules.severity(Rule::ParserDifferential) != Severity::Off
+            && self
+                .detected
+                .iter()
+                .any(|d| d.rule == Rule::ParserDifferential)
+        {
+            self.report.verdict = Verdict::Dangerous;
+        }
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),
             &self.report.pickles,

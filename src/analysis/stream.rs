@@ -24,6 +24,7 @@ use crate::report::PickleReport;
 use crate::rules::Rule;
 
 use super::arrays::{array_report, out_of_band_findings, unreadable_array};
+use super::differential;
 use super::findings::graph_findings;
 use super::imports::{import_findings, import_reports};
 use super::object_paths::{object_paths, GlobalUses, ObjectPaths};
@@ -46,13 +47,21 @@ impl Analysis<'_> {
     pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
         let bytes: &[u8] = &part.bytes;
         let member = part.member.as_deref();
+        let readings =
+            differential::scan(bytes, part.start, member, self.options.limits.max_pickles);
         let run = if self.keep_partial {
             lift::run_stream_partial
         } else {
             lift::run_stream
         };
-        let stream =
-            run(bytes, part.start, &self.options.limits).map_err(|e| in_member(e, member))?;
+        let stream = match run(bytes, part.start, &self.options.limits) {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.differentials(readings, None, member);
+                return Err(in_member(e, member));
+            }
+        };
+        self.differentials(readings, Some(&stream.graph), member);
         // The one lift pass of the stream: everything below reads its arrays by node.
         let lifted = lift::lift_stream(&stream.graph, bytes);
         let legacy = if part.whole_file {
@@ -92,6 +101,7 @@ impl Analysis<'_> {
             }
         }
         self.detected.extend(extensions);
+        self.nested_payloads(&stream, &lifted, &part.root_path, member);
         let count = self.report.pickles.len().saturating_sub(first);
         let view = StreamView {
             input: self.input,

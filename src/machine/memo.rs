@@ -74,7 +74,10 @@ impl Machine<'_, '_> {
         if let Arg::UInt(k) = op.arg {
             return Ok(k);
         }
+        // `_pickle.c` parses the line as a C string: it ends at a NUL (pickle.py refuses
+        // one; `analysis::differential` reports the difference).
         let line = op.line()?;
+        let line = line.split(|&b| b == 0).next().unwrap_or(line);
         if let Some(key) = pytext::parse_small_int(line).and_then(|k| u64::try_from(k).ok()) {
             return Ok(key);
         }
