@@ -68,6 +68,9 @@ pub struct ImportReport {
     pub uses: u64,
     /// It exists only in numpy 2 (`numpy._core`): numpy 1 cannot load the file.
     pub numpy2_only: bool,
+    /// Its first call at load, with its literal arguments (`posix.system('echo hi')`);
+    /// `None` when the stream only references it (SPEC §5, calls and references).
+    pub call: Option<String>,
 }
 
 /// One array payload.

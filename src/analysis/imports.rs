@@ -46,6 +46,7 @@ pub(crate) fn import_reports(
             paths: uses.paths,
             uses: uses.count,
             numpy2_only: class.numpy2_only,
+            call: None,
         });
     }
     imports

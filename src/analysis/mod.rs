@@ -16,6 +16,7 @@
 //! paths against numpy); it may change between minor versions.
 
 pub(crate) mod arrays;
+pub(crate) mod calls;
 pub(crate) mod findings;
 pub(crate) mod hints;
 pub(crate) mod imports;
@@ -43,6 +44,8 @@ pub(crate) struct Analysis<'o> {
     pub(crate) joblib: bool,
     /// The whole-file stream turned out to be a legacy torch file.
     pub(crate) torch_legacy: bool,
+    /// Some call is an `unvetted-call`: the verdict is at least `unvetted`.
+    pub(crate) unvetted: bool,
 }
 
 impl<'o> Analysis<'o> {
@@ -67,6 +70,7 @@ impl<'o> Analysis<'o> {
             categories: Vec::new(),
             joblib: false,
             torch_legacy: false,
+            unvetted: false,
         }
     }
 
@@ -82,6 +86,9 @@ impl<'o> Analysis<'o> {
             self.kind.as_str().to_string()
         };
         self.report.verdict = Verdict::of(self.categories.iter().copied());
+        if self.unvetted {
+            self.report.verdict = self.report.verdict.max(Verdict::Unvetted);
+        }
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),
             &self.report.pickles,

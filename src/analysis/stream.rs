@@ -31,6 +31,7 @@ struct StreamContext<'a> {
     root_path: &'a str,
     storages: Option<&'a StorageMap>,
     big_endian: bool,
+    calls: &'a super::calls::Calls,
 }
 
 impl Analysis<'_> {
@@ -60,7 +61,9 @@ impl Analysis<'_> {
             ),
         };
         self.torch_legacy |= legacy.is_some();
+        let calls = super::calls::scan(&self.options.known, &stream.graph);
         let ctx = StreamContext {
+            calls: &calls,
             member,
             root_path: &part.root_path,
             storages,
@@ -111,7 +114,17 @@ impl Analysis<'_> {
     ) {
         let graph = &stream.graph;
         let w = object_paths(graph, lifted, pickle.root, ctx.root_path, visited);
-        let imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        let mut imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        let judged = super::calls::judge(
+            &self.options.known,
+            ctx.calls,
+            &pickle.globals,
+            (pickle.start, pickle.end),
+            &mut imports,
+            ctx.member,
+        );
+        self.unvetted |= judged.unvetted;
+        self.detected.extend(judged.findings);
         for import in &imports {
             if import.name == "NumpyArrayWrapper" {
                 self.joblib = true;
