@@ -57,6 +57,8 @@ pub(crate) struct GlobalCalls {
 #[derive(Clone, Debug)]
 pub(crate) struct OtherCall {
     pub(crate) offset: usize,
+    /// `unvetted-call`, or `code-exec` for a method the table calls code-exec.
+    pub(crate) rule: Rule,
     pub(crate) message: String,
 }
 
@@ -206,7 +208,11 @@ impl Scan<'_, '_, '_> {
         let rendered = render_call(self.graph, &qualified, args);
         let special = special(module, name);
         self.called(index, offset, rendered);
-        let argv: Vec<NodeId> = self.graph.tuple(args).map(<[_]>::to_vec).unwrap_or_default();
+        let argv: Vec<NodeId> = self
+            .graph
+            .tuple(args)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
         match special {
             Some(Special::Getattr) => self.getattr(id, index, &argv),
             Some(Special::Partial) => self.partial(id, index, &argv, offset),
@@ -239,9 +245,8 @@ impl Scan<'_, '_, '_> {
     fn getattr(&mut self, id: NodeId, index: u32, argv: &[NodeId]) {
         if let [target, attr] = argv {
             let class = self.global_index(*target).and_then(|g| self.name_of(g));
-            let safe_class = class.is_some_and(|(m, n)| {
-                self.known.classify(m, n).category < Category::CodeExec
-            });
+            let safe_class =
+                class.is_some_and(|(m, n)| self.known.classify(m, n).category < Category::CodeExec);
             if safe_class && self.graph.str(*attr) == Some("__new__") {
                 self.indirect(index, Some(Category::Plain));
                 self.made.insert(id, Made::New);
@@ -323,6 +328,7 @@ impl Scan<'_, '_, '_> {
                 if !self.method_called(&module, &qualname, offset) {
                     self.out.others.push(OtherCall {
                         offset,
+                        rule: Rule::UnvettedCall,
                         message: format!(
                             "wraps {module}.{qualname} in functools.partial, a method \
                              pklinspect has not vetted; if you trust it, allow \
@@ -350,6 +356,7 @@ impl Scan<'_, '_, '_> {
             }
             None => self.out.others.push(OtherCall {
                 offset,
+                rule: Rule::UnvettedCall,
                 message: "copyreg._reconstructor with a base class that is not a global: \
                           calls whatever object the stream built"
                     .to_string(),
@@ -364,9 +371,17 @@ impl Scan<'_, '_, '_> {
             Some(Made::Partial | Made::New) => {}
             Some(Made::Method { module, qualname }) => {
                 let rendered = render_call(self.graph, &format!("{module}.{qualname}"), args);
-                if !self.method_called(&module, &qualname, offset) {
+                let class = self.known.classify(&module, &qualname);
+                if class.category == Category::CodeExec {
                     self.out.others.push(OtherCall {
                         offset,
+                        rule: Rule::CodeExec,
+                        message: format!("calls {rendered}: {}", class.reason),
+                    });
+                } else if !self.method_called(&module, &qualname, offset) {
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::UnvettedCall,
                         message: format!(
                             "calls {rendered}, a method pklinspect has not vetted (fetched \
                              with builtins.getattr); if you trust it, allow \
@@ -386,6 +401,7 @@ impl Scan<'_, '_, '_> {
                 };
                 self.out.others.push(OtherCall {
                     offset,
+                    rule: Rule::UnvettedCall,
                     message: format!(
                         "calls {what}: pklinspect cannot tell what that runs, and has not \
                          vetted it"
@@ -447,9 +463,7 @@ fn plain_attribute(name: &str) -> bool {
         && !name.starts_with("cr_")
         && !name.starts_with("tb_")
         && !name.starts_with("im_")
-        && name
-            .chars()
-            .all(|c| c == '_' || c.is_alphanumeric())
+        && name.chars().all(|c| c == '_' || c.is_alphanumeric())
         && !name.starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -539,6 +553,8 @@ pub(crate) struct Judged {
     pub(crate) findings: Vec<Detected>,
     /// Whether any call is unvetted (the `unvetted` verdict).
     pub(crate) unvetted: bool,
+    /// Whether a method call is code-exec (the `dangerous` verdict).
+    pub(crate) code_exec: bool,
 }
 
 /// Applies the stream's [`Calls`] to one pickle's imports: indirect callers whose every use
@@ -590,18 +606,23 @@ pub(crate) fn judge(
                 .global(&import.module, &import.name),
         );
     }
-    for other in &calls.others {
-        if (span.0..span.1).contains(&other.offset) {
-            findings.push(
-                Detected::new(Rule::UnvettedCall, other.message.clone())
-                    .at(Some(other.offset as u64))
-                    .member(member),
-            );
-        }
+    let mut code_exec = false;
+    for other in calls
+        .others
+        .iter()
+        .filter(|o| (span.0..span.1).contains(&o.offset))
+    {
+        code_exec |= other.rule == Rule::CodeExec;
+        findings.push(
+            Detected::new(other.rule, other.message.clone())
+                .at(Some(other.offset as u64))
+                .member(member),
+        );
     }
-    let unvetted = !findings.is_empty();
+    let unvetted = findings.iter().any(|f| f.rule == Rule::UnvettedCall);
     Judged {
         findings,
         unvetted,
+        code_exec,
     }
 }

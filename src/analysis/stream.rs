@@ -124,6 +124,9 @@ impl Analysis<'_> {
             ctx.member,
         );
         self.unvetted |= judged.unvetted;
+        if judged.code_exec {
+            self.categories.push(Category::CodeExec);
+        }
         self.detected.extend(judged.findings);
         for import in &imports {
             if import.name == "NumpyArrayWrapper" {

@@ -651,12 +651,45 @@ impl KnownGlobals {
 /// files, which libraries re-export under their own module names (`from subprocess import
 /// Popen`): under a library wildcard they are most likely that function.
 const REEXPORTED_GADGETS: &[&str] = &[
-    "Popen", "system", "popen", "check_output", "check_call", "getoutput",
-    "getstatusoutput", "run_command", "spawnv", "spawnve", "spawnl", "spawnle", "spawnvp",
-    "spawnlp", "execv", "execve", "execl", "execle", "execvp", "execvpe", "execlp",
-    "startfile", "eval", "exec", "execfile", "import_module", "__import__", "run_path",
-    "run_module", "_run_code", "loads", "load_pickle", "read_pickle", "unpickle",
-    "fromfile", "open_memmap", "memmap", "load_library", "LoadLibrary",
+    "Popen",
+    "system",
+    "popen",
+    "check_output",
+    "check_call",
+    "getoutput",
+    "getstatusoutput",
+    "run_command",
+    "spawnv",
+    "spawnve",
+    "spawnl",
+    "spawnle",
+    "spawnvp",
+    "spawnlp",
+    "execv",
+    "execve",
+    "execl",
+    "execle",
+    "execvp",
+    "execvpe",
+    "execlp",
+    "startfile",
+    "eval",
+    "exec",
+    "execfile",
+    "import_module",
+    "__import__",
+    "run_path",
+    "run_module",
+    "_run_code",
+    "loads",
+    "load_pickle",
+    "read_pickle",
+    "unpickle",
+    "fromfile",
+    "open_memmap",
+    "memmap",
+    "load_library",
+    "LoadLibrary",
 ];
 
 /// Default-deny (SPEC §5) after the rules of the module docs: a standard-library global
@@ -671,18 +704,21 @@ fn default_deny(module: &str, name: &str, resolved: Resolved) -> Resolved {
         return Resolved::structural(
             Category::CodeExec,
             format!(
-                "`{module}` is a standard-library module and `{name}` a function pklinspect \
-                 has not vetted: it may run commands, import modules or open files"
+                "a standard-library function pklinspect has not vetted (`{module}.{name}`): \
+                 it may run commands, import modules or open files"
             ),
         );
     }
     let last = name.rsplit('.').next().unwrap_or(name);
-    if resolved.provenance == Provenance::Wildcard && REEXPORTED_GADGETS.contains(&last) {
+    if resolved.provenance == Provenance::Wildcard
+        && resolved.category == Category::Library
+        && REEXPORTED_GADGETS.contains(&last)
+    {
         return Resolved::structural(
             Category::CodeExec,
             format!(
-                "`{name}` has the name of a function that runs commands, evaluates code, \
-                 unpickles or reads files (most likely re-exported by `{module}` from \
+                "has the name of a function that runs commands, evaluates code, unpickles \
+                 or reads files (`{name}`, most likely re-exported by `{module}` from \
                  subprocess, os, pickle or numpy)"
             ),
         );

@@ -259,15 +259,18 @@ known_globals! {
     Plain "posixpath" [
         "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
         "normpath", "split", "splitdrive", "splitext",
-    ] => "a pure path-string function; it never touches the file system";
+    ] call "no pickler writes it; vetted as a pure function of its string arguments"
+        => "a pure path-string function; it never touches the file system";
     Plain "ntpath" [
         "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
         "normpath", "split", "splitdrive", "splitext",
-    ] => "a pure path-string function; it never touches the file system";
+    ] call "no pickler writes it; vetted as a pure function of its string arguments"
+        => "a pure path-string function; it never touches the file system";
     Plain "os.path" [
         "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
         "normpath", "split", "splitdrive", "splitext",
-    ] => "a pure path-string function; it never touches the file system";
+    ] call "no pickler writes it; vetted as a pure function of its string arguments"
+        => "a pure path-string function; it never touches the file system";
     Plain "genericpath" ["commonprefix"] => "a pure path-string function; it never touches the file system";
     // The only attributes of os/posix/nt a legitimate pickle holds: structseq records,
     // named tuples of numbers that os.stat() and friends return.
@@ -398,14 +401,6 @@ known_globals! {
     Array "sklearn.externals.joblib.numpy_pickle" ["NumpyArrayWrapper"]
         call "joblib NumpyArrayPickler.save, vendored in scikit-learn < 0.23"
         => "joblib's wrapper for an array whose bytes follow it in the file; extract writes them out";
-    Array "joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
-    Array "joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
-    Array "sklearn.externals.joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
-    Array "sklearn.externals.joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
 
     // ════════════════════════════════════════════════════════════════════════════════
     // library: third-party packages that must be installed, in a compatible version
@@ -988,6 +983,30 @@ known_globals! {
     CodeExec "nltk" ["download"] => "downloads resources";
     CodeExec "PIL.Image" ["open"] => "opens an image file by name";
     CodeExec "sympy" ["sympify", "S", "lambdify", "parse_expr"] => "evaluates expression strings as Python code";
+    // Most sympy functions sympify their arguments first: given a string, they evaluate it.
+    CodeExec "sympy" [
+        "simplify", "nsimplify", "expand", "factor", "solve", "integrate", "diff", "N",
+        "limit", "series", "latex", "pprint", "Matrix", "Poly", "evaluate",
+    ] => "sympifies its arguments, evaluating strings as Python code";
+    CodeExec "sympy.simplify" ["**"] => "sympifies its arguments, evaluating strings as Python code";
+    CodeExec "sympy.solvers" ["**"] => "sympifies its arguments, evaluating strings as Python code";
+    CodeExec "pandas.compat.pickle_compat" ["**"]
+        => "unpickles bytes embedded in the file (loads, load): a second pickle that can run anything";
+    CodeExec "pandas" ["show_versions"] => "writes a JSON report to a path the pickle names";
+    CodeExec "numpy" ["info"] => "imports modules by name to find an object's documentation (toplevel=)";
+    CodeExec "numpy.lib.utils" ["info"] => "imports modules by name to find an object's documentation (toplevel=)";
+    CodeExec "numpy.lib._utils_impl" ["info"] => "imports modules by name to find an object's documentation (toplevel=)";
+    // joblib < 0.10 (joblib/numpy_pickle_compat.py): read_array opens the file named in
+    // the wrapper's `filename`, joined to the pickle's folder (`../` and absolute paths
+    // included), and np.load()s it with allow_pickle=True: a second pickle.
+    CodeExec "joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
+    CodeExec "joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
+    CodeExec "sklearn.externals.joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
+    CodeExec "sklearn.externals.joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
     CodeExec "sympy.core.sympify" ["**"] => "evaluates expression strings as Python code";
     CodeExec "sympy.core.singleton" ["S"] => "sympifies its argument, evaluating strings as Python code";
     CodeExec "sympy.parsing" ["**"] => "evaluates expression strings as Python code";

@@ -201,6 +201,10 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
                     import.module, import.name, import.offset
                 )?;
                 writeln!(out, "      {}", import.reason)?;
+                // What would run, for a reviewer: the call with its literal arguments.
+                if let (Some(call), Category::CodeExec) = (&import.call, import.category) {
+                    writeln!(out, "      called as {call}")?;
+                }
                 writeln!(
                     out,
                     "      used at {}",
