@@ -594,9 +594,12 @@ fn torch_names_get_their_own_categories() {
 fn joblib_array_wrappers_are_array_and_its_loaders_code_exec() {
     check(&[
         "joblib.numpy_pickle NumpyArrayWrapper array",
-        "joblib.numpy_pickle NDArrayWrapper array",
-        "joblib.numpy_pickle ZNDArrayWrapper array",
-        "joblib.numpy_pickle_compat NDArrayWrapper array",
+        // joblib < 0.10's wrappers make joblib.load open a file the pickle names and
+        // np.load(allow_pickle=True) it (joblib/numpy_pickle_compat.py).
+        "joblib.numpy_pickle NDArrayWrapper code-exec",
+        "joblib.numpy_pickle ZNDArrayWrapper code-exec",
+        "joblib.numpy_pickle_compat NDArrayWrapper code-exec",
+        "sklearn.externals.joblib.numpy_pickle_compat ZNDArrayWrapper code-exec",
         "sklearn.externals.joblib.numpy_pickle NumpyArrayWrapper array",
         "joblib load code-exec",
         "joblib.numpy_pickle load code-exec",

@@ -16,6 +16,7 @@ enum E {
     Str(&'static str),
     Bytes(Vec<u8>),
     Int(i32),
+    Bool(bool),
     None,
     Tuple(Vec<E>),
     List(Vec<E>),
@@ -51,6 +52,7 @@ fn write(e: &E, out: &mut Vec<u8>) {
             out.push(b'J');
             out.extend(v.to_le_bytes());
         }
+        Bool(b) => out.push(if *b { 0x88 } else { 0x89 }),
         None => out.push(b'N'),
         Tuple(items) => {
             out.push(b'(');
@@ -503,4 +505,138 @@ fn strict_makes_unknown_references_errors() {
         "{entry}"
     );
     assert_eq!(code, 1);
+}
+
+// ── joblib by joblib's rules ─────────────────────────────────────────────────────────
+
+/// A numpy dtype as numpy pickles it: `numpy.dtype('f8', False, True)` + BUILD of its
+/// state, whose flags item (index 7) numpy's `__setstate__` takes as given.
+fn f8_dtype(flags: i32) -> E {
+    Build(
+        Box::new(call(
+            "numpy",
+            "dtype",
+            vec![Str("f8"), Bool(false), Bool(true)],
+        )),
+        Box::new(Tuple(vec![
+            Int(3),
+            Str("<"),
+            None,
+            None,
+            None,
+            Int(-1),
+            Int(-1),
+            Int(flags),
+        ])),
+    )
+}
+
+/// A joblib file: a `NumpyArrayWrapper` made through `copyreg._reconstructor` (joblib
+/// checks `isinstance`, so this loads), its state, then `trailing` as joblib reads it.
+fn joblib_file(flags: i32, alignment: E, trailing: &[u8]) -> Vec<u8> {
+    let made = call(
+        "copyreg",
+        "_reconstructor",
+        vec![
+            Global("joblib.numpy_pickle", "NumpyArrayWrapper"),
+            Global("builtins", "object"),
+            None,
+        ],
+    );
+    joblib_file_with(made, flags, alignment, trailing)
+}
+
+fn joblib_file_with(made: E, flags: i32, alignment: E, trailing: &[u8]) -> Vec<u8> {
+    let wrapper = Build(
+        Box::new(made),
+        Box::new(Dict(vec![
+            (Str("subclass"), Global("numpy", "ndarray")),
+            (Str("shape"), Tuple(vec![Int(2)])),
+            (Str("order"), Str("C")),
+            (Str("dtype"), f8_dtype(flags)),
+            (Str("allow_mmap"), Bool(false)),
+            (Str("numpy_array_alignment_bytes"), alignment),
+        ])),
+    );
+    let mut out = b"\x80\x03".to_vec();
+    write(&wrapper, &mut out);
+    out.extend(trailing);
+    out.push(b'.');
+    out
+}
+
+fn explain_json(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.joblib");
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .args(["explain", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn joblib_wrapper_built_through_copyreg_reconstructor_is_read_as_joblib_reads_it() {
+    // Alignment 8: one padding-length byte (3), three padding bytes, then 16 data bytes.
+    let data = [0u8, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40];
+    let mut trailing = vec![3u8, 0, 0, 0];
+    trailing.extend(data);
+    let bytes = joblib_file(0, Int(8), &trailing);
+    let doc = explain_json(&bytes);
+    let array = &doc["pickles"][0]["arrays"][0];
+    assert_eq!(array["shape"], serde_json::json!([2]), "{doc}");
+    let expected = bytes.len() - 1 - data.len();
+    assert_eq!(array["offset"], expected, "{doc}");
+    assert_eq!(doc["container"], "joblib", "{doc}");
+}
+
+#[test]
+fn joblib_alignment_that_is_not_an_int_still_means_a_padding_byte() {
+    // joblib reads the padding byte whenever the attribute is not None.
+    let data = [0u8; 16];
+    let mut trailing = vec![0u8];
+    trailing.extend(data);
+    let made = New(
+        Box::new(Global("joblib.numpy_pickle", "NumpyArrayWrapper")),
+        vec![],
+    );
+    let bytes = joblib_file_with(made, 0, Str("eight"), &trailing);
+    let doc = explain_json(&bytes);
+    let array = &doc["pickles"][0]["arrays"][0];
+    assert_eq!(array["offset"], bytes.len() - 1 - data.len(), "{doc}");
+}
+
+#[test]
+fn joblib_dtype_state_object_flag_hides_a_nested_pickle() {
+    // A `<f8` dtype whose state sets the object flag: joblib unpickles what follows the
+    // wrapper instead of reading 16 raw bytes. Here that is `posix.system('id')`, whose
+    // first 16 bytes a reader that trusts the type string would step over as data.
+    let nested = b"\x80\x03cposix\nsystem\nX\x02\x00\x00\x00id\x85R.";
+    let made = New(
+        Box::new(Global("joblib.numpy_pickle", "NumpyArrayWrapper")),
+        vec![],
+    );
+    let bytes = joblib_file_with(made, 1, None, nested);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.joblib"), &bytes).unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["lint", "--format", "json", "--no-config", "f.joblib"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = &doc["files"][0];
+    assert!(
+        errors(entry)
+            .iter()
+            .any(|(r, m)| r == "code-exec" && m.contains("posix.system")),
+        "{entry}"
+    );
+    assert_eq!(entry["verdict"], "dangerous", "{entry}");
+    assert_eq!(out.status.code(), Some(1));
 }
