@@ -497,15 +497,15 @@ known_globals! {
     Library "numpy._core._internal" ["_convert_to_stringdtype_kwargs"] call "numpy StringDType.__reduce__ (numpy 2)"
         => "builds numpy's variable-width string dtype from its options; needs numpy >= 2";
     Library "pandas.core.indexes.base" ["_new_Index"] call "pandas Index.__reduce__ (pandas/core/indexes/base.py)"
-        => "builds an index by calling cls.__new__ with its saved attributes; the class is a separate global, classified on its own";
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
     Library "pandas.core.indexes.datetimes" ["_new_DatetimeIndex"] call "pandas DatetimeIndex.__reduce__"
-        => "builds an index by calling cls.__new__ with its saved attributes; the class is a separate global, classified on its own";
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
     Library "pandas.core.indexes.timedeltas" ["_new_TimedeltaIndex"] call "pandas TimedeltaIndex.__reduce__"
-        => "builds an index by calling cls.__new__ with its saved attributes; the class is a separate global, classified on its own";
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
     Library "pandas.core.indexes.interval" ["_new_IntervalIndex"] call "pandas IntervalIndex.__reduce__"
-        => "builds an index by calling cls.__new__ with its saved attributes; the class is a separate global, classified on its own";
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
     Library "pandas.core.indexes.period" ["_new_PeriodIndex"] call "pandas PeriodIndex.__reduce__"
-        => "builds an index by calling cls.__new__ with its saved attributes; the class is a separate global, classified on its own";
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
     Library "pandas._libs.arrays" ["__pyx_unpickle_NDArrayBacked"] call "pandas NDArrayBacked.__reduce_cython__ (pandas/_libs/arrays.pyx)"
         => "rebuilds a pandas extension array (Cython pickle helper: class check, then state); needs pandas";
     Library "pandas._libs.interval" ["__pyx_unpickle_IntervalMixin"] call "pandas IntervalMixin.__reduce_cython__ (pandas/_libs/interval.pyx)"
