@@ -201,6 +201,66 @@ fn library_function_called_but_not_vetted_is_unvetted() {
 }
 
 #[test]
+fn sympy_constructor_given_a_string_evaluates_it() {
+    // sympy's Basic.__reduce_ex__ writes NEWOBJ(cls, args); FiniteSet.__new__ sympifies
+    // its arguments, so a string argument is evaluated.
+    let e = New(
+        Box::new(Global("sympy.sets.sets", "FiniteSet")),
+        vec![Str("__import__('os').system('id')")],
+    );
+    assert_caught(&e, "code-exec", "sympify their arguments", "dangerous");
+    // Arguments that are sympy objects themselves are what sympy writes.
+    let x = New(
+        Box::new(Global("sympy.core.symbol", "Symbol")),
+        vec![Str("x")],
+    );
+    let one = New(Box::new(Global("sympy.core.numbers", "One")), vec![]);
+    let add = New(Box::new(Global("sympy.core.add", "Add")), vec![x, one]);
+    assert_clean(&add, "needs-libraries");
+}
+
+#[test]
+fn newobj_with_arguments_calls_the_class_new() {
+    // NEWOBJ with file-chosen values runs the class's own __new__ on them.
+    let e = New(
+        Box::new(Global("acme_lib.models", "Loader")),
+        vec![Str("/etc/passwd")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "acme_lib.models.Loader.__new__",
+        "unvetted",
+    );
+}
+
+#[test]
+fn codecs_encode_with_an_unusual_codec() {
+    let e = call("_codecs", "encode", vec![Str("x"), Str("evil_codec")]);
+    assert_caught(&e, "unvetted-call", "evil_codec", "unvetted");
+    assert_clean(
+        &call("_codecs", "encode", vec![Str("x"), Str("latin1")]),
+        "portable",
+    );
+}
+
+#[test]
+fn numpy_random_constructor_calls_the_class_it_is_given() {
+    let e = call(
+        "numpy.random._pickle",
+        "__randomstate_ctor",
+        vec![Str("MT19937"), Global("sympy.core.add", "Add")],
+    );
+    assert_caught(&e, "unvetted-call", "sympy.core.add.Add", "unvetted");
+    let ok = call(
+        "numpy.random._pickle",
+        "__bit_generator_ctor",
+        vec![Global("numpy.random._mt19937", "MT19937")],
+    );
+    assert_clean(&ok, "needs-libraries");
+}
+
+#[test]
 fn an_allow_entry_vets_a_call() {
     let add = call("sympy.core.add", "Add", vec![Int(1), Int(2)]);
     let policy = "allow = [{ pattern = \"sympy.core.add.Add\", reason = \"our algebra\" }]\n";
@@ -419,6 +479,50 @@ fn protocol_2_newobj_ex_through_partial_of_new_is_not_an_error() {
         vec![new, Global("sympy.core.symbol", "Symbol"), Str("x")],
     );
     assert_clean(&Call(Box::new(p), vec![]), "needs-libraries");
+    // As pickle writes it: partial(f) then BUILD (f, args, kwds, dict).
+    let new = || {
+        call(
+            "builtins",
+            "getattr",
+            vec![Global("sympy.core.symbol", "Symbol"), Str("__new__")],
+        )
+    };
+    let state = Tuple(vec![
+        new(),
+        Tuple(vec![Global("sympy.core.symbol", "Symbol"), Str("x")]),
+        Dict(vec![(Str("real"), Bool(true))]),
+        None,
+    ]);
+    let p = Build(
+        Box::new(call("functools", "partial", vec![new()])),
+        Box::new(state),
+    );
+    assert_clean(&Call(Box::new(p), vec![]), "needs-libraries");
+    // The same route with a sympy class that sympifies a string.
+    let new = call(
+        "builtins",
+        "getattr",
+        vec![Global("sympy.sets.sets", "FiniteSet"), Str("__new__")],
+    );
+    let state = Tuple(vec![
+        Global("builtins", "None"),
+        Tuple(vec![
+            Global("sympy.sets.sets", "FiniteSet"),
+            Str("__import__('os')"),
+        ]),
+        None,
+        None,
+    ]);
+    let p = Build(
+        Box::new(call("functools", "partial", vec![new])),
+        Box::new(state),
+    );
+    assert_caught(
+        &Call(Box::new(p), vec![]),
+        "code-exec",
+        "sympify",
+        "dangerous",
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 
 use crate::classify::{normalise, Category, KnownGlobals};
-use crate::machine::{CallKind, Graph, MutationKind, Node, NodeId};
+use crate::machine::{Call, CallKind, Graph, MutationKind, Node, NodeId};
 use crate::report::{Detected, ImportReport};
 use crate::rules::Rule;
 
@@ -81,6 +81,9 @@ enum Special {
     LoadFromBytes,
     Reconstructor,
     NewObj,
+    /// Calls its class or function arguments (pandas `_new_Index`, numpy's random ctors).
+    ClassArgument,
+    CodecsEncode,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -92,6 +95,23 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("torch.storage", "_load_from_bytes") => Special::LoadFromBytes,
         ("copyreg", "_reconstructor") => Special::Reconstructor,
         ("copyreg", "__newobj__" | "__newobj_ex__") => Special::NewObj,
+        ("_codecs", "encode") => Special::CodecsEncode,
+        (
+            "numpy.random._pickle",
+            "__randomstate_ctor" | "__generator_ctor" | "__bit_generator_ctor",
+        )
+        | (
+            "pandas.core.indexes.base"
+            | "pandas.core.indexes.datetimes"
+            | "pandas.core.indexes.timedeltas"
+            | "pandas.core.indexes.interval"
+            | "pandas.core.indexes.period",
+            "_new_Index"
+            | "_new_DatetimeIndex"
+            | "_new_TimedeltaIndex"
+            | "_new_IntervalIndex"
+            | "_new_PeriodIndex",
+        ) => Special::ClassArgument,
         _ => return None,
     })
 }
@@ -107,6 +127,8 @@ enum Made {
     /// object with keyword `__getnewargs_ex__` (`partial(cls.__new__, cls, *args,
     /// **kwargs)`, `Lib/pickle.py` `save_reduce`): an instantiation, as NEWOBJ_EX.
     New,
+    /// `partial(cls.__new__, cls, …)`: calling it makes an instance of global `cls`.
+    PartialNew(u32),
 }
 
 struct Scan<'k, 'g, 'd> {
@@ -115,6 +137,8 @@ struct Scan<'k, 'g, 'd> {
     names: Vec<(String, String)>,
     out: Calls,
     made: HashMap<NodeId, Made>,
+    /// Objects built from a class global (NEWOBJ, REDUCE, the copyreg routes), by node.
+    instances: HashMap<NodeId, u32>,
 }
 
 /// Reads every call of the stream's graph.
@@ -136,11 +160,12 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
             others: Vec::new(),
         },
         made: HashMap::new(),
+        instances: HashMap::new(),
     };
     for i in 0..graph.len() {
         let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
         if let Node::Call(call) = graph.node(id) {
-            s.call(id, call.callable, call.args, call.kind, call.offset);
+            s.call(id, call);
         }
     }
     for m in &graph.mutations {
@@ -195,27 +220,33 @@ impl Scan<'_, '_, '_> {
         }
     }
 
-    fn call(&mut self, id: NodeId, callable: NodeId, args: NodeId, kind: CallKind, offset: usize) {
-        if matches!(kind, CallKind::NewObj | CallKind::NewObjEx) {
-            return; // cls.__new__ only: an instantiation
+    fn call(&mut self, id: NodeId, call: &Call) {
+        let (callable, args, offset) = (call.callable, call.args, call.offset);
+        let argv: Vec<NodeId> = self
+            .graph
+            .tuple(args)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
+        if matches!(call.kind, CallKind::NewObj | CallKind::NewObjEx) {
+            self.new_obj(id, callable, &argv, call.kwargs, offset);
+            return;
         }
         let Some(index) = self.global_index(callable) else {
-            self.call_of_object(callable, args, offset);
+            self.call_of_object(id, callable, args, offset);
             return;
         };
         let (module, name) = self.name_of(index).unwrap_or(("?", "?"));
         let qualified = format!("{module}.{name}");
         let rendered = render_call(self.graph, &qualified, args);
         let special = special(module, name);
+        let ex = name == "__newobj_ex__";
         self.called(index, offset, rendered);
-        let argv: Vec<NodeId> = self
-            .graph
-            .tuple(args)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default();
+        if special.is_none() {
+            self.instances.insert(id, index);
+        }
         match special {
             Some(Special::Getattr) => self.getattr(id, index, &argv),
-            Some(Special::Partial) => self.partial(id, index, &argv, offset),
+            Some(Special::Partial) => self.partial(id, index, &argv, call.state, offset),
             Some(Special::ItemGetter) => {
                 let ok = argv.iter().all(|&a| is_plain_value(self.graph, a, 2));
                 self.indirect(index, ok.then_some(Category::Plain));
@@ -236,7 +267,151 @@ impl Scan<'_, '_, '_> {
                 self.indirect(index, ok);
             }
             Some(Special::Reconstructor) => self.reconstructor(&argv, offset),
-            Some(Special::NewObj) | None => {}
+            Some(Special::NewObj) => match (ex, argv.split_first()) {
+                (true, Some((&cls, rest))) => {
+                    let args = rest
+                        .first()
+                        .and_then(|&a| self.graph.tuple(a))
+                        .unwrap_or(&[]);
+                    self.new_obj(id, cls, args, rest.get(1).copied(), offset);
+                }
+                (_, Some((&cls, rest))) => self.new_obj(id, cls, rest, Option::None, offset),
+                _ => {}
+            },
+            Some(Special::ClassArgument) => {
+                // `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random
+                // constructors call the class or function they are given.
+                for &a in &argv {
+                    if let Some(g) = self.global_index(a) {
+                        let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                        let rendered = format!("{m}.{n}(…) (through {qualified})");
+                        self.called(g, offset, rendered);
+                    }
+                }
+            }
+            Some(Special::CodecsEncode) => self.codecs_encode(&argv, args, offset),
+            None => {}
+        }
+    }
+
+    /// `_codecs.encode(text, codec)`: the codec is looked up by name, and an unknown one
+    /// imports `encodings.<name>` or asks registered search functions. Protocol 2 writes
+    /// only latin1.
+    fn codecs_encode(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+        let codec = argv.get(1).and_then(|&c| self.graph.str(c));
+        let plain = argv.len() == 1
+            || matches!(
+                codec.map(str::to_ascii_lowercase).as_deref(),
+                Some("latin1" | "latin-1" | "iso-8859-1" | "utf-8" | "utf8" | "ascii")
+            );
+        if !plain {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: format!(
+                    "calls {}, with a codec pklinspect has not vetted: looking it up imports \
+                     modules or asks registered search functions",
+                    render_call(self.graph, "_codecs.encode", args)
+                ),
+            });
+        }
+    }
+
+    /// `cls.__new__(cls, *args, **kwargs)` (NEWOBJ, NEWOBJ_EX, the copyreg routes). Without
+    /// arguments it is an instantiation (the class's `__new__` gets nothing from the file);
+    /// with them, a class's own `__new__` runs on file-chosen values (sympy's sympifies
+    /// them: a string is evaluated), so it is a call, unless every argument is inert: a
+    /// number, None, or an object of the class's own package (what sympy writes).
+    fn new_obj(
+        &mut self,
+        id: NodeId,
+        cls: NodeId,
+        args: &[NodeId],
+        kwargs: Option<NodeId>,
+        offset: usize,
+    ) {
+        // A class the stream built by a call (sympy's `_rebuild_undef`) belongs to the
+        // package of the global that built it.
+        let built = self.instances.get(&cls).copied();
+        let Some(index) = self.global_index(cls).or(built) else {
+            return;
+        };
+        self.instances.insert(id, index);
+        let (m, n) = self.name_of(index).unwrap_or(("?", "?"));
+        let (m, n) = (m.to_string(), n.to_string());
+        let top = m.split('.').next().unwrap_or(&m).to_string();
+        let kwargs_items: Vec<NodeId> = match kwargs.map(|k| self.graph.node(k)) {
+            Some(Node::Dict(pairs)) => pairs.iter().map(|&(_, v)| v).collect(),
+            Some(Node::None) | Option::None => Vec::new(),
+            Some(_) => vec![cls], // not a dict: never inert below
+        };
+        let inert = args
+            .iter()
+            .chain(kwargs_items.iter())
+            .all(|&a| a != cls && self.inert(a, &top, 4));
+        if inert {
+            return;
+        }
+        let mut text = String::new();
+        for (i, &a) in args.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            literal(self.graph, a, 2, &mut text);
+        }
+        if built.is_some() && self.global_index(cls).is_none() {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: format!(
+                    "calls __new__ of a class built by {m}.{n} with arguments ({text}) that are \
+                     not objects of its own package: pklinspect has not vetted that"
+                ),
+            });
+            return;
+        }
+        let rendered = format!("{m}.{n}.__new__({m}.{n}, {text})");
+        // sympy's constructors sympify their arguments, and sympify evaluates a string as
+        // Python code: a known gadget, not merely an unvetted call.
+        let text_arg = args
+            .iter()
+            .any(|&a| matches!(self.graph.node(a), Node::Str(_)));
+        if top == "sympy" && text_arg && self.known.classify(&m, &n).vetted.is_none() {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::CodeExec,
+                message: format!(
+                    "calls {rendered}: sympy's constructors sympify their arguments, \
+                     evaluating a string as Python code"
+                ),
+            });
+            return;
+        }
+        self.called(index, offset, rendered);
+    }
+
+    /// Numbers, None, and objects or classes of package `top`, in tuples and lists.
+    fn inert(&self, id: NodeId, top: &str, depth: u32) -> bool {
+        let same_package = |g: u32| {
+            self.name_of(g)
+                .is_some_and(|(m, _)| m.split('.').next() == Some(top))
+        };
+        match self.graph.node(id) {
+            Node::None | Node::Bool(_) | Node::Int(_) | Node::BigInt(_) | Node::Float(_) => true,
+            Node::Tuple(items) | Node::List(items) => {
+                depth > 0
+                    && items
+                        .iter()
+                        .all(|&i| self.inert(i, top, depth.saturating_sub(1)))
+            }
+            Node::Global { index, .. } => same_package(*index),
+            Node::Call(c) => {
+                let class = self.instances.get(&id).copied();
+                class
+                    .or_else(|| self.global_index(c.callable))
+                    .is_some_and(same_package)
+            }
+            _ => false,
         }
     }
 
@@ -313,11 +488,38 @@ impl Scan<'_, '_, '_> {
 
     /// `functools.partial(f, …)`: `f` will be called with arguments the file chose, so it
     /// counts as called; the partial itself is harmless when `f` is a global or a method.
-    fn partial(&mut self, id: NodeId, index: u32, argv: &[NodeId], offset: usize) {
+    fn partial(
+        &mut self,
+        id: NodeId,
+        index: u32,
+        argv: &[NodeId],
+        state: Option<NodeId>,
+        offset: usize,
+    ) {
         let Some(&f) = argv.first() else {
             self.indirect(index, None);
             return;
         };
+        // partial(cls.__new__, cls, *args, **kwargs): the arguments are in the BUILD state
+        // `(func, args, kwds, dict)` (`functools.partial.__reduce__`).
+        if let Some(Made::New) = self.made.get(&f) {
+            let items = state.and_then(|s| self.graph.tuple(s)).unwrap_or(&[]);
+            // Without a state, `partial(f, cls, *args)` written as a plain call.
+            let (args, kwargs) = match items.get(1).and_then(|&a| self.graph.tuple(a)) {
+                Some(args) => (args, items.get(2).copied()),
+                None => (argv.get(1..).unwrap_or(&[]), Option::None),
+            };
+            if let Some((&cls, rest)) = args.split_first() {
+                self.new_obj(id, cls, rest, kwargs, offset);
+                if let Some(class) = self.global_index(cls) {
+                    self.indirect(index, Some(Category::Plain));
+                    self.made.insert(id, Made::PartialNew(class));
+                    return;
+                }
+            }
+            self.indirect(index, None);
+            return;
+        }
         if let Some(g) = self.global_index(f) {
             let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
             let rendered = format!("functools.partial({m}.{n}, …)");
@@ -365,10 +567,13 @@ impl Scan<'_, '_, '_> {
     }
 
     /// A call whose callable is not a global.
-    fn call_of_object(&mut self, callable: NodeId, args: NodeId, offset: usize) {
+    fn call_of_object(&mut self, id: NodeId, callable: NodeId, args: NodeId, offset: usize) {
         match self.made.get(&callable).cloned() {
             // The wrapped function was judged as called; `__new__` instantiates.
             Some(Made::Partial | Made::New) => {}
+            Some(Made::PartialNew(class)) => {
+                self.instances.insert(id, class);
+            }
             Some(Made::Method { module, qualname }) => {
                 let rendered = render_call(self.graph, &format!("{module}.{qualname}"), args);
                 let class = self.known.classify(&module, &qualname);

@@ -537,6 +537,47 @@ known_globals! {
         "SparseDtype", "Timestamp", "Timedelta",
     ] call "pandas scalar and dtype __reduce__ methods (pandas/_libs/interval.pyx, period.pyx, core/dtypes/dtypes.py)"
         => "a pandas scalar or dtype value built from its fields; needs pandas";
+    Library "pandas" [
+        "DatetimeIndex", "TimedeltaIndex", "PeriodIndex", "IntervalIndex", "CategoricalIndex",
+        "MultiIndex",
+    ] call "pandas Index.__reduce__: _new_Index(cls, d) runs cls.__new__(cls, **d) (pandas/core/indexes/base.py)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.datetimes" ["DatetimeIndex"] call "pandas Index.__reduce__ (_new_DatetimeIndex)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.timedeltas" ["TimedeltaIndex"] call "pandas Index.__reduce__ (_new_TimedeltaIndex)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.period" ["PeriodIndex"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.interval" ["IntervalIndex"] call "pandas Index.__reduce__ (_new_IntervalIndex)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.category" ["CategoricalIndex"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.multi" ["MultiIndex"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.base" ["Index"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    // numpy.random._pickle.__bit_generator_ctor(cls) calls the class with no arguments.
+    Library "numpy.random._mt19937" ["MT19937"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random._pcg64" ["PCG64", "PCG64DXSM"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random._philox" ["Philox"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random._sfc64" ["SFC64"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random.mtrand" ["RandomState"] call "numpy RandomState.__reduce__ (numpy < 2 wrote the class itself)"
+        => "a numpy random state, given its saved state afterwards; needs numpy";
+    Library "numpy.random._generator" ["Generator"] call "numpy Generator.__reduce__"
+        => "a numpy random generator around a bit generator object of the file; needs numpy";
+    // sympy's Basic.__reduce_ex__ writes NEWOBJ(cls, args); other classes' __new__ sympify
+    // their arguments (a string is evaluated), so only objects of sympy itself pass as
+    // arguments without a row (analysis/calls.rs). These take text that is never evaluated.
+    Library "sympy.core.symbol" ["Symbol", "Dummy", "Wild"] call "sympy Symbol.__getnewargs_ex__ (sympy/core/symbol.py)"
+        => "a sympy symbol: its name is stored, never parsed or evaluated; needs sympy";
+    Library "sympy.core.numbers" ["Float"] call "sympy Float.__getnewargs_ex__ (sympy/core/numbers.py: mpmath's (sign, hex mantissa, exponent, bits) tuple)"
+        => "a sympy float built from mpmath's raw number tuple (strings are parsed as numbers, never evaluated); needs sympy";
+    Library "matplotlib.artist" ["_XYPair"] call "a namedtuple's __getnewargs__ (matplotlib/artist.py)"
+        => "a named pair of values (a tuple); needs matplotlib";
     Library "sklearn.tree._tree" ["Tree"] call "scikit-learn Tree.__reduce__ (sklearn/tree/_tree.pyx)"
         => "a fitted decision tree built from its sizes; its __setstate__ checks the node arrays' dtypes and shapes; needs scikit-learn";
     Library "sklearn.neighbors._kd_tree" ["newObj"] call "scikit-learn BinaryTree.__reduce__ (sklearn/neighbors/_binary_tree.pxi)"
