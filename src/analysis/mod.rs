@@ -4,6 +4,8 @@
 //! - `stream`: runs the machine on a stream and drives the others over its pickles
 //!   (recognising the legacy torch layout, whose storages follow the pickles);
 //! - `imports`: each distinct global with its category, and the findings they raise;
+//! - `calls`: which globals the stream calls (not just references), and the
+//!   `unvetted-call` findings for calls of anything not vetted;
 //! - `arrays`: array payloads, where their bytes are and why one cannot be extracted;
 //! - `hints`: what to save instead of a library or script object (for `explain`);
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;

@@ -34,6 +34,17 @@
 //! So a deny-list `numpy.**` tightens `numpy.ndarray`, and an allow-list `torch.*` does
 //! not unlock `torch.load` (an exact `torch.load` entry would). The structural rules of
 //! 3 and 4 are not rows: only an exact user entry overrides them.
+//!
+//! 5. **Default-deny** (after 3 and 4, `default_deny`): a global of a standard-library
+//!    module (`stdlib.rs`, every module of CPython 3.8–3.14) that no row covers is
+//!    code-exec, and a name that libraries re-export from subprocess, os, pickle or numpy
+//!    (`Popen`, `system`, `loads`, `fromfile`, …) that only a library wildcard covers is
+//!    code-exec too.
+//!
+//! Each answer also says whether the global is a **vetted call target**
+//! ([`Classification::vetted`]): a row marked `call` in the table, or a user entry.
+//! `analysis/calls.rs` decides which globals a pickle calls; a call of anything else is an
+//! `unvetted-call`.
 
 mod compat;
 mod deny;
