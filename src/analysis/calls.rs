@@ -25,7 +25,9 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::classify::{normalise, Category, KnownGlobals};
 use crate::machine::{Call, CallKind, Graph, MutationKind, Node, NodeId};
@@ -42,14 +44,22 @@ const TORCH_LEGACY_PREFIX: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6
 /// How a stream uses one global.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct GlobalCalls {
-    /// The first call of it: offset of the opcode, and the call rendered with its
-    /// literal arguments (`posix.system('echo hi')`).
-    pub(crate) first_call: Option<(usize, String)>,
+    /// The first call of it: offset of the opcode, and how to render it with its literal
+    /// arguments (`posix.system('echo hi')`), which is done only where it is shown.
+    pub(crate) first_call: Option<(usize, Rendering)>,
     /// For the indirect callers (getattr, partial, operator getters, `_load_from_bytes`):
     /// `Some(category)` when every use was judged harmless, and what it then counts as.
     pub(crate) indirect_ok: Option<Category>,
     /// An indirect caller with at least one use that was not judged harmless.
     pub(crate) indirect_bad: bool,
+}
+
+/// How a first call is shown: the global with its argument tuple, or a fixed text for the
+/// indirect routes (`functools.partial(f, …)`).
+#[derive(Clone, Debug)]
+pub(crate) enum Rendering {
+    Args(NodeId),
+    Text(String),
 }
 
 /// A call whose target is not a global (a method fetched by getattr, an object built by
@@ -134,7 +144,9 @@ enum Made {
 struct Scan<'k, 'g, 'd> {
     known: &'k KnownGlobals,
     graph: &'g Graph<'d>,
-    names: Vec<(String, String)>,
+    names: Vec<(Cow<'g, str>, Cow<'g, str>)>,
+    /// The indirect callers among the globals, by global index.
+    specials: Vec<Option<Special>>,
     out: Calls,
     made: HashMap<NodeId, Made>,
     /// Objects built from a class global (NEWOBJ, REDUCE, the copyreg routes), by node.
@@ -143,24 +155,23 @@ struct Scan<'k, 'g, 'd> {
 
 /// Reads every call of the stream's graph.
 pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
-    let names = graph
+    let names: Vec<(Cow<'_, str>, Cow<'_, str>)> = graph
         .globals
         .iter()
-        .map(|g| {
-            let (m, n) = normalise(&g.module, &g.name);
-            (m.into_owned(), n.into_owned())
-        })
+        .map(|g| normalise(&g.module, &g.name))
         .collect();
+    let specials = names.iter().map(|(m, n)| special(m, n)).collect();
     let mut s = Scan {
         known,
         graph,
         names,
+        specials,
         out: Calls {
             globals: vec![GlobalCalls::default(); graph.globals.len()],
             others: Vec::new(),
         },
-        made: HashMap::new(),
-        instances: HashMap::new(),
+        made: HashMap::default(),
+        instances: HashMap::default(),
     };
     for i in 0..graph.len() {
         let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
@@ -172,7 +183,11 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
         if let (Node::Global { index, .. }, MutationKind::State(_)) =
             (graph.node(m.target), &m.kind)
         {
-            s.called(*index, m.offset, "BUILD on the global itself".to_string());
+            s.called(
+                *index,
+                m.offset,
+                Rendering::Text("BUILD on the global itself".to_string()),
+            );
         }
     }
     s.out
@@ -189,15 +204,21 @@ impl Scan<'_, '_, '_> {
     fn name_of(&self, index: u32) -> Option<(&str, &str)> {
         self.names
             .get(index as usize)
-            .map(|(m, n)| (m.as_str(), n.as_str()))
+            .map(|(m, n)| (m.as_ref(), n.as_ref()))
     }
 
     fn entry(&mut self, index: u32) -> Option<&mut GlobalCalls> {
         self.out.globals.get_mut(index as usize)
     }
 
+    /// Whether global `index` is `copyreg.__newobj_ex__` (arguments as a tuple and a dict).
+    fn ex(&self, index: u32) -> bool {
+        self.name_of(index)
+            .is_some_and(|(_, n)| n == "__newobj_ex__")
+    }
+
     /// Records a call of global `index` (the first one is kept, rendered).
-    fn called(&mut self, index: u32, offset: usize, rendered: String) {
+    fn called(&mut self, index: u32, offset: usize, rendered: Rendering) {
         if let Some(e) = self.entry(index) {
             if e.first_call.is_none() {
                 e.first_call = Some((offset, rendered));
@@ -221,37 +242,31 @@ impl Scan<'_, '_, '_> {
     }
 
     fn call(&mut self, id: NodeId, call: &Call) {
+        let graph = self.graph;
         let (callable, args, offset) = (call.callable, call.args, call.offset);
-        let argv: Vec<NodeId> = self
-            .graph
-            .tuple(args)
-            .map(<[_]>::to_vec)
-            .unwrap_or_default();
+        let argv: &[NodeId] = graph.tuple(args).unwrap_or(&[]);
         if matches!(call.kind, CallKind::NewObj | CallKind::NewObjEx) {
-            self.new_obj(id, callable, &argv, call.kwargs, offset);
+            self.new_obj(id, callable, argv, call.kwargs, offset);
             return;
         }
         let Some(index) = self.global_index(callable) else {
             self.call_of_object(id, callable, args, offset);
             return;
         };
-        let (module, name) = self.name_of(index).unwrap_or(("?", "?"));
-        let qualified = format!("{module}.{name}");
-        let rendered = render_call(self.graph, &qualified, args);
-        let special = special(module, name);
-        let ex = name == "__newobj_ex__";
-        self.called(index, offset, rendered);
-        if special.is_none() {
+        self.called(index, offset, Rendering::Args(args));
+        let special = self.specials.get(index as usize).copied().flatten();
+        let Some(special) = special else {
             self.instances.insert(id, index);
-        }
+            return;
+        };
         match special {
-            Some(Special::Getattr) => self.getattr(id, index, &argv),
-            Some(Special::Partial) => self.partial(id, index, &argv, call.state, offset),
-            Some(Special::ItemGetter) => {
+            Special::Getattr => self.getattr(id, index, argv),
+            Special::Partial => self.partial(id, index, argv, call.state, offset),
+            Special::ItemGetter => {
                 let ok = argv.iter().all(|&a| is_plain_value(self.graph, a, 2));
                 self.indirect(index, ok.then_some(Category::Plain));
             }
-            Some(Special::AttrGetter) => {
+            Special::AttrGetter => {
                 let ok = argv.iter().all(|&a| {
                     self.graph
                         .str(a)
@@ -259,15 +274,15 @@ impl Scan<'_, '_, '_> {
                 });
                 self.indirect(index, ok.then_some(Category::Plain));
             }
-            Some(Special::LoadFromBytes) => {
-                let ok = match argv.as_slice() {
+            Special::LoadFromBytes => {
+                let ok = match argv {
                     [b] => nested_torch_bytes(self.graph, *b),
                     _ => None,
                 };
                 self.indirect(index, ok);
             }
-            Some(Special::Reconstructor) => self.reconstructor(&argv, offset),
-            Some(Special::NewObj) => match (ex, argv.split_first()) {
+            Special::Reconstructor => self.reconstructor(argv, offset),
+            Special::NewObj => match (self.ex(index), argv.split_first()) {
                 (true, Some((&cls, rest))) => {
                     let args = rest
                         .first()
@@ -278,19 +293,19 @@ impl Scan<'_, '_, '_> {
                 (_, Some((&cls, rest))) => self.new_obj(id, cls, rest, Option::None, offset),
                 _ => {}
             },
-            Some(Special::ClassArgument) => {
+            Special::ClassArgument => {
                 // `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random
                 // constructors call the class or function they are given.
-                for &a in &argv {
+                for &a in argv {
                     if let Some(g) = self.global_index(a) {
                         let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
-                        let rendered = format!("{m}.{n}(…) (through {qualified})");
-                        self.called(g, offset, rendered);
+                        let (cm, cn) = self.name_of(index).unwrap_or(("?", "?"));
+                        let rendered = format!("{m}.{n}(…) (through {cm}.{cn})");
+                        self.called(g, offset, Rendering::Text(rendered));
                     }
                 }
             }
-            Some(Special::CodecsEncode) => self.codecs_encode(&argv, args, offset),
-            None => {}
+            Special::CodecsEncode => self.codecs_encode(argv, args, offset),
         }
     }
 
@@ -387,7 +402,7 @@ impl Scan<'_, '_, '_> {
             });
             return;
         }
-        self.called(index, offset, rendered);
+        self.called(index, offset, Rendering::Text(rendered));
     }
 
     /// Numbers, None, and objects or classes of package `top`, in tuples and lists.
@@ -523,7 +538,7 @@ impl Scan<'_, '_, '_> {
         if let Some(g) = self.global_index(f) {
             let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
             let rendered = format!("functools.partial({m}.{n}, …)");
-            self.called(g, offset, rendered);
+            self.called(g, offset, Rendering::Text(rendered));
             self.indirect(index, Some(Category::Plain));
         } else if let Some(made) = self.made.get(&f).cloned() {
             if let Made::Method { module, qualname } = made {
@@ -554,7 +569,7 @@ impl Scan<'_, '_, '_> {
             Some(g) => {
                 let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
                 let rendered = format!("{m}.{n}.__new__/__init__ (through copyreg._reconstructor)");
-                self.called(g, offset, rendered);
+                self.called(g, offset, Rendering::Text(rendered));
             }
             None => self.out.others.push(OtherCall {
                 offset,
@@ -767,7 +782,8 @@ pub(crate) struct Judged {
 /// of a global that is not vetted (nor already code-exec, user-defined or a runtime handle,
 /// which have their own findings) is an `unvetted-call`.
 pub(crate) fn judge(
-    known: &KnownGlobals,
+    graph: &Graph<'_>,
+    vetted: &[bool],
     calls: &Calls,
     globals: &[(u32, usize)],
     span: (usize, usize),
@@ -775,7 +791,7 @@ pub(crate) fn judge(
     member: Option<&str>,
 ) -> Judged {
     let mut findings = Vec::new();
-    for (&(index, _), import) in globals.iter().zip(imports.iter_mut()) {
+    for (i, (&(index, _), import)) in globals.iter().zip(imports.iter_mut()).enumerate() {
         let Some(use_) = calls.globals.get(index as usize) else {
             continue;
         };
@@ -786,18 +802,28 @@ pub(crate) fn judge(
                 import.reason
             );
         }
-        let Some((offset, rendered)) = &use_.first_call else {
+        let Some((offset, rendering)) = &use_.first_call else {
             continue;
         };
-        import.call = Some(rendered.clone());
-        let class = known.classify(&import.module, &import.name);
+        let render = || match rendering {
+            Rendering::Args(args) => {
+                render_call(graph, &format!("{}.{}", import.module, import.name), *args)
+            }
+            Rendering::Text(text) => text.clone(),
+        };
+        // Shown where a reviewer needs it: what a code-exec global would run.
+        if import.category == Category::CodeExec {
+            import.call = Some(render());
+        }
         let own_finding = matches!(
             import.category,
             Category::CodeExec | Category::UserDefined | Category::RuntimeHandle
         );
-        if class.vetted.is_some() || own_finding || use_.indirect_ok.is_some() {
+        if vetted.get(i).copied().unwrap_or(false) || own_finding || use_.indirect_ok.is_some() {
             continue;
         }
+        let rendered = render();
+        import.call = Some(rendered.clone());
         let message = format!(
             "calls {rendered}, which pklinspect has not vetted; if you trust it, allow `{}.{}` \
              in pklinspect.toml",

@@ -114,9 +114,11 @@ impl Analysis<'_> {
     ) {
         let graph = &stream.graph;
         let w = object_paths(graph, lifted, pickle.root, ctx.root_path, visited);
-        let mut imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        let (mut imports, vetted) =
+            import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
         let judged = super::calls::judge(
-            &self.options.known,
+            graph,
+            &vetted,
             ctx.calls,
             &pickle.globals,
             (pickle.start, pickle.end),
