@@ -103,6 +103,9 @@ pub struct ImportReport {
     /// Offset of the first call of it in the trace, if it is called: with no `paths`, that
     /// call runs on load and its result is discarded.
     pub called_at: Option<u64>,
+    /// Its first call at load, with its literal arguments (`posix.system('echo hi')`);
+    /// `None` when the stream only references it (SPEC §5, calls and references).
+    pub call: Option<String>,
 }
 
 /// One array payload.

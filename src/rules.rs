@@ -94,6 +94,20 @@ rules! {
          subprocess.Popen or runpy._run_code run whatever the file's author chose, with the \
          loader's privileges, the moment pickle.load (or joblib.load, torch.load) reads the file. \
          Never load such a file; get its data out with `pklinspect extract`.";
+    UnvettedCall = "unvetted-call", Error, category: None, security: Some("8.8"),
+        "the file calls a function or class that pklinspect has not vetted",
+        "Unpickling calls the globals a pickle names with arguments the file chooses (REDUCE, \
+         INST, OBJ, the copyreg routes). pklinspect keeps a list of vetted call targets: the \
+         value types and reconstructors that real picklers write (datetime.datetime, \
+         numpy.core.multiarray._reconstruct, torch._utils._rebuild_tensor_v2, …), each with \
+         where it comes from. Any other call is this finding, even inside a library that is \
+         otherwise only `library-import`: libraries hold functions that evaluate strings, run \
+         commands or read files. A reference that is not called (a class instantiated without \
+         __init__, a function stored in the object) is not a call. If you trust the callable, \
+         vet it in pklinspect.toml: `allow = [{ pattern = \"acme.models.build\", reason = \
+         \"our own constructor\" }]` (an exact `module.name`; a `module.**` entry vets every \
+         callable of that package). The verdict of a file whose worst finding is an unvetted \
+         call is `unvetted`: lint fails on it.";
     UserDefined = "user-defined", Error, category: Some(Category::UserDefined), security: None,
         "the file needs a class or function defined in the script that wrote it",
         "Objects of classes defined in a script (__main__) or notebook are pickled by reference to \
@@ -264,6 +278,7 @@ mod tests {
             ids,
             [
                 "code-exec",
+                "unvetted-call",
                 "user-defined",
                 "runtime-handle",
                 "unknown-import",

@@ -338,7 +338,8 @@ fn dotted_names_are_classified_conservatively() {
         // Anything else is at least unknown.
         "sklearn.tree._classes Outer.Inner unknown",
         "mypkg Outer.Inner unknown",
-        "math sqrt.x unknown",
+        // Default-deny: a standard-library module without a row for the name.
+        "math sqrt.x code-exec",
         "torch.cuda Something.inner runtime-handle",
         // torch pickles memory formats through torch._utils as a qualified name.
         "torch._utils torch.channels_last array",
@@ -593,9 +594,12 @@ fn torch_names_get_their_own_categories() {
 fn joblib_array_wrappers_are_array_and_its_loaders_code_exec() {
     check(&[
         "joblib.numpy_pickle NumpyArrayWrapper array",
-        "joblib.numpy_pickle NDArrayWrapper array",
-        "joblib.numpy_pickle ZNDArrayWrapper array",
-        "joblib.numpy_pickle_compat NDArrayWrapper array",
+        // joblib < 0.10's wrappers make joblib.load open a file the pickle names and
+        // np.load(allow_pickle=True) it (joblib/numpy_pickle_compat.py).
+        "joblib.numpy_pickle NDArrayWrapper code-exec",
+        "joblib.numpy_pickle ZNDArrayWrapper code-exec",
+        "joblib.numpy_pickle_compat NDArrayWrapper code-exec",
+        "sklearn.externals.joblib.numpy_pickle_compat ZNDArrayWrapper code-exec",
         "sklearn.externals.joblib.numpy_pickle NumpyArrayWrapper array",
         "joblib load code-exec",
         "joblib.numpy_pickle load code-exec",
@@ -1489,4 +1493,102 @@ mod json {
                 .map_err(|e| e.to_string())
         }
     }
+}
+
+// ─── default-deny and vetted calls (issue 11) ─────────────────────────────────────────
+
+/// Every module of the running CPython's `sys.stdlib_module_names` is default-deny: a
+/// name no row covers is code-exec, never `unknown` (only `math.*`/`cmath.*` rows and
+/// the like make a whole module something else).
+#[test]
+fn every_standard_library_module_of_cpython_is_default_deny() {
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let script = "import sys\nfor m in sorted(sys.stdlib_module_names): print(m)\n";
+    let output = common::run_python(python, script, &[]);
+    let text = String::from_utf8(output.stdout).expect("utf-8");
+    let known = KnownGlobals::builtin();
+    let mut wrong = Vec::new();
+    for module in text.lines().filter(|m| !m.is_empty()) {
+        let c = known.classify(module, "pklinspect_unlikely_name");
+        if c.category == Unknown || c.category == Library {
+            wrong.push(format!("{module}: {} ({})", c.category, c.reason));
+        }
+    }
+    assert!(text.lines().count() > 200, "{text}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn standard_library_functions_without_a_row_are_code_exec() {
+    check(&[
+        "_bootsubprocess _fork_exec code-exec",
+        "warnings _getcategory code-exec",
+        "cgitb reset code-exec",
+        "wave open code-exec",
+        "tokenize open code-exec",
+        "pstats Stats code-exec",
+        "mimetypes read_mime_types code-exec",
+        "mailbox mbox code-exec",
+        "_pyrepl.pager pipe_pager code-exec",
+        "_sitebuiltins _Helper code-exec",
+        "typing get_type_hints code-exec",
+        "collections namedtuple code-exec",
+        // Rows still win.
+        "collections OrderedDict plain",
+        "datetime datetime plain",
+        "zoneinfo ZoneInfo._unpickle plain",
+    ]);
+}
+
+#[test]
+fn names_libraries_reexport_from_subprocess_are_code_exec_under_a_wildcard() {
+    check(&[
+        "sklearn.utils._show_versions Popen code-exec",
+        "numpy.core._multiarray_umath fromfile code-exec",
+        "scipy.something check_output code-exec",
+        "pandas.compat.pickle_compat loads code-exec",
+        // A script's own function of that name stays user-defined.
+        "__main__ system user-defined",
+        // An exact row is not overridden.
+        "sklearn.tree._tree Tree library",
+    ]);
+}
+
+/// Vetted call targets say where they come from, and a code-exec row is never one.
+#[test]
+fn vetted_rows_name_their_provenance() {
+    let vetted: Vec<_> = BUILTIN_TABLE
+        .iter()
+        .filter(|e| e.vetted.is_some())
+        .collect();
+    assert!(vetted.len() > 100, "{}", vetted.len());
+    for e in vetted {
+        let provenance = e.vetted.unwrap_or_default();
+        assert!(
+            provenance.len() > 10,
+            "{}.{}: {provenance:?}",
+            e.module,
+            e.name
+        );
+        assert_ne!(e.category, CodeExec, "{}.{}", e.module, e.name);
+        let c = KnownGlobals::builtin().classify(e.module, e.name);
+        if !e.name.starts_with('*') {
+            assert_eq!(
+                c.vetted.as_deref(),
+                Some(provenance),
+                "{}.{}",
+                e.module,
+                e.name
+            );
+        }
+    }
+    // Referenced-only rows are not call targets.
+    let known = KnownGlobals::builtin();
+    assert!(known.classify("builtins", "map").vetted.is_none());
+    assert!(known
+        .classify("sklearn.linear_model", "LinearRegression")
+        .vetted
+        .is_none());
 }

@@ -23,19 +23,22 @@ const NUMPY_126_CORE_SHIMS: &[&str] = &[
 ];
 
 /// The imports of one pickle: `globals` are (global index, offset of the opcode that first
-/// names it), in order of first appearance; `uses` are the walk's, by global index.
+/// names it), in order of first appearance; `uses` are the walk's, by global index. With
+/// each import, whether it is a vetted call target (for `analysis/calls.rs`).
 pub(crate) fn import_reports(
     known: &KnownGlobals,
     graph: &Graph<'_>,
     globals: &[(u32, usize)],
     uses: &[GlobalUses],
-) -> Vec<ImportReport> {
+) -> (Vec<ImportReport>, Vec<bool>) {
     let mut imports = Vec::with_capacity(globals.len());
+    let mut vetted = Vec::with_capacity(globals.len());
     for &(index, offset) in globals {
         let Some(global) = graph.globals.get(index as usize) else {
             continue;
         };
         let class = known.classify(&global.module, &global.name);
+        vetted.push(class.vetted.is_some());
         let uses = uses.get(index as usize).cloned().unwrap_or_default();
         imports.push(ImportReport {
             module: global.module.to_string(),
@@ -47,9 +50,10 @@ pub(crate) fn import_reports(
             uses: uses.count,
             numpy2_only: class.numpy2_only,
             called_at: None,
+            call: None,
         });
     }
-    imports
+    (imports, vetted)
 }
 
 /// The findings a pickle's imports raise: one for each import whose category has a rule

@@ -4,6 +4,8 @@
 //! - `stream`: runs the machine on a stream and drives the others over its pickles
 //!   (recognising the legacy torch layout, whose storages follow the pickles);
 //! - `imports`: each distinct global with its category, and the findings they raise;
+//! - `calls`: which globals the stream calls (not just references), and the
+//!   `unvetted-call` findings for calls of anything not vetted;
 //! - `arrays`: array payloads, where their bytes are and why one cannot be extracted;
 //! - `hints`: what to save instead of a library or script object (for `explain`);
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;
@@ -22,6 +24,7 @@
 //! paths against numpy); it may change between minor versions.
 
 pub(crate) mod arrays;
+pub(crate) mod calls;
 pub(crate) mod differential;
 pub(crate) mod findings;
 pub(crate) mod hints;
@@ -64,6 +67,8 @@ pub(crate) struct Analysis<'o> {
     pub(crate) nested: Vec<nested::NestedVerdict>,
     /// Bytes nested payloads may still cost ([`nested::nested_budget`]).
     pub(crate) nested_budget: u64,
+    /// Some call is an `unvetted-call`: the verdict is at least `unvetted`.
+    pub(crate) unvetted: bool,
 }
 
 impl<'o> Analysis<'o> {
@@ -93,6 +98,7 @@ impl<'o> Analysis<'o> {
             depth: 0,
             nested: Vec::new(),
             nested_budget: nested::nested_budget(opened.input().len()),
+            unvetted: false,
         }
     }
 
@@ -120,6 +126,9 @@ impl<'o> Analysis<'o> {
                 .any(|d| d.rule == Rule::ParserDifferential)
         {
             self.report.verdict = Verdict::Dangerous;
+        }
+        if self.unvetted {
+            self.report.verdict = self.report.verdict.max(Verdict::Unvetted);
         }
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),

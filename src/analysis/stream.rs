@@ -40,6 +40,7 @@ struct StreamContext<'a> {
     root_path: &'a str,
     storages: Option<&'a StorageMap>,
     big_endian: bool,
+    calls: &'a super::calls::Calls,
 }
 
 impl Analysis<'_> {
@@ -82,7 +83,9 @@ impl Analysis<'_> {
             ),
         };
         self.torch_legacy |= legacy.is_some();
+        let calls = super::calls::scan(&self.options.known, &stream.graph);
         let ctx = StreamContext {
+            calls: &calls,
             member,
             root_path: &part.root_path,
             storages,
@@ -169,10 +172,25 @@ impl Analysis<'_> {
                 ..ObjectPaths::default()
             },
         };
-        let mut imports = import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
+        let (mut imports, vetted) =
+            import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
         mark_called(graph, pickle, &mut imports);
         let reached: &[bool] = if pickle.error.is_none() { visited } else { &[] };
         let calls = call_traces(graph, pickle, &w.calls, reached);
+        let judged = super::calls::judge(
+            graph,
+            &vetted,
+            ctx.calls,
+            &pickle.globals,
+            (pickle.start, pickle.end),
+            &mut imports,
+            ctx.member,
+        );
+        self.unvetted |= judged.unvetted;
+        if judged.code_exec {
+            self.categories.push(Category::CodeExec);
+        }
+        self.detected.extend(judged.findings);
         for import in &imports {
             if import.name == "NumpyArrayWrapper" {
                 self.joblib = true;

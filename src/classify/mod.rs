@@ -34,9 +34,21 @@
 //! So a deny-list `numpy.**` tightens `numpy.ndarray`, and an allow-list `torch.*` does
 //! not unlock `torch.load` (an exact `torch.load` entry would). The structural rules of
 //! 3 and 4 are not rows: only an exact user entry overrides them.
+//!
+//! 5. **Default-deny** (after 3 and 4, `default_deny`): a global of a standard-library
+//!    module (`stdlib.rs`, every module of CPython 3.8–3.14) that no row covers is
+//!    code-exec, and a name that libraries re-export from subprocess, os, pickle or numpy
+//!    (`Popen`, `system`, `loads`, `fromfile`, …) that only a library wildcard covers is
+//!    code-exec too.
+//!
+//! Each answer also says whether the global is a **vetted call target**
+//! ([`Classification::vetted`]): a row marked `call` in the table, or a user entry.
+//! `analysis/calls.rs` decides which globals a pickle calls; a call of anything else is an
+//! `unvetted-call`.
 
 mod compat;
 mod deny;
+mod stdlib;
 mod table;
 
 use std::borrow::Cow;
@@ -128,7 +140,7 @@ impl FromStr for Category {
     }
 }
 
-/// SPEC §5 verdicts: `Portable < NeedsLibraries < NonPortable < Dangerous`.
+/// SPEC §5 verdicts: `Portable < NeedsLibraries < NonPortable < Unvetted < Dangerous`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Verdict {
     /// Only plain and array imports: `extract` gets everything out.
@@ -137,6 +149,9 @@ pub enum Verdict {
     NeedsLibraries,
     /// Some user-defined or runtime-handle import: loads only where that code or runtime is.
     NonPortable,
+    /// Some call of a global pklinspect has not vetted (an `unvetted-call`): it calls code
+    /// pklinspect cannot vouch for; treat it as unsafe until vetted.
+    Unvetted,
     /// Some code-exec import: never load it.
     Dangerous,
 }
@@ -148,6 +163,7 @@ impl Verdict {
             Verdict::Portable => "portable",
             Verdict::NeedsLibraries => "needs-libraries",
             Verdict::NonPortable => "non-portable",
+            Verdict::Unvetted => "unvetted",
             Verdict::Dangerous => "dangerous",
         }
     }
@@ -180,6 +196,9 @@ pub struct Classification {
     /// load it. (numpy 1.26 ships shims for `numpy._core.multiarray` and a few siblings,
     /// but not `numpy._core.numeric`; older 1.x has none.)
     pub numpy2_only: bool,
+    /// `Some(provenance)` when the global is a vetted call target (a row marked `call`, or
+    /// a user entry): a pickle may call it. Calling anything else is an `unvetted-call`.
+    pub vetted: Option<Cow<'static, str>>,
 }
 
 /// The reason given to every global the table does not know.
@@ -236,6 +255,8 @@ const ESCAPE_ATTRIBUTES: &[&str] = &[
 struct TableRow {
     category: Category,
     reason: Cow<'static, str>,
+    /// Where a vetted call target comes from; `None` for rows that may not be called.
+    vetted: Option<Cow<'static, str>>,
 }
 
 /// The rows of one module: exact names, `*` and `**`.
@@ -263,6 +284,7 @@ struct Resolved {
     category: Category,
     reason: Cow<'static, str>,
     provenance: Provenance,
+    vetted: Option<Cow<'static, str>>,
 }
 
 impl Resolved {
@@ -271,6 +293,7 @@ impl Resolved {
             category: row.category,
             reason: row.reason.clone(),
             provenance,
+            vetted: row.vetted.clone(),
         }
     }
 
@@ -279,6 +302,7 @@ impl Resolved {
             category,
             reason: Cow::Owned(reason),
             provenance: Provenance::Structural,
+            vetted: None,
         }
     }
 }
@@ -310,6 +334,7 @@ impl KnownGlobals {
             let row = TableRow {
                 category: entry.category,
                 reason: Cow::Borrowed(entry.reason),
+                vetted: entry.vetted.map(Cow::Borrowed),
             };
             let rows = known
                 .builtin
@@ -356,9 +381,14 @@ impl KnownGlobals {
                 (m.into_owned(), n.into_owned())
             }
         };
+        // The user's word vets calls too: an allow entry is how a team vets its own
+        // library's constructors (`sympy.core.add.Add`).
+        let vetted = (category < Category::CodeExec)
+            .then(|| Cow::Owned(format!("the policy's entry `{pattern}`")));
         let row = TableRow {
             category,
             reason: Cow::Owned(reason),
+            vetted,
         };
         self.longest_module = self.longest_module.max(module.len());
         let rows = self.user.entry(Cow::Owned(module.clone())).or_default();
@@ -390,6 +420,7 @@ impl KnownGlobals {
             category: resolved.category,
             reason: resolved.reason,
             numpy2_only,
+            vetted: resolved.vetted,
         }
     }
 
@@ -412,15 +443,17 @@ impl KnownGlobals {
                 ),
             );
         }
-        if name.contains('.') {
+        let resolved = if name.contains('.') {
             self.resolve_dotted(module, name)
         } else {
             self.resolve_name(module, name).unwrap_or(Resolved {
                 category: Category::Unknown,
                 reason: Cow::Borrowed(UNKNOWN_REASON),
                 provenance: Provenance::Structural,
+                vetted: None,
             })
-        }
+        };
+        default_deny(module, name, resolved)
     }
 
     /// Rule 3 of the module docs, for a name without dots; `None` when nothing matches.
@@ -511,6 +544,7 @@ impl KnownGlobals {
                      where that session's extension module exists",
                 ),
                 provenance: Provenance::Structural,
+                vetted: None,
             });
         }
         None
@@ -763,6 +797,85 @@ fn shortened(name: &str) -> Cow<'_, str> {
         end -= 1;
     }
     Cow::Owned(format!("{}\u{2026}", &name[..end]))
+}
+
+/// Names of functions that run commands, evaluate code, import modules, unpickle or read
+/// files, which libraries re-export under their own module names (`from subprocess import
+/// Popen`): under a library wildcard they are most likely that function.
+const REEXPORTED_GADGETS: &[&str] = &[
+    "Popen",
+    "system",
+    "popen",
+    "check_output",
+    "check_call",
+    "getoutput",
+    "getstatusoutput",
+    "run_command",
+    "spawnv",
+    "spawnve",
+    "spawnl",
+    "spawnle",
+    "spawnvp",
+    "spawnlp",
+    "execv",
+    "execve",
+    "execl",
+    "execle",
+    "execvp",
+    "execvpe",
+    "execlp",
+    "startfile",
+    "eval",
+    "exec",
+    "execfile",
+    "import_module",
+    "__import__",
+    "run_path",
+    "run_module",
+    "_run_code",
+    "loads",
+    "load_pickle",
+    "read_pickle",
+    "unpickle",
+    "fromfile",
+    "open_memmap",
+    "memmap",
+    "load_library",
+    "LoadLibrary",
+];
+
+/// Default-deny (SPEC §5) after the rules of the module docs: a standard-library global
+/// that no row covers is code-exec, and a name in [`REEXPORTED_GADGETS`] that only a
+/// library wildcard covers is code-exec too.
+fn default_deny(module: &str, name: &str, resolved: Resolved) -> Resolved {
+    if resolved.category == Category::CodeExec {
+        return resolved;
+    }
+    let no_row = resolved.provenance == Provenance::Structural;
+    if no_row && resolved.category == Category::Unknown && stdlib::is_stdlib(module) {
+        return Resolved::structural(
+            Category::CodeExec,
+            format!(
+                "a standard-library function pklinspect has not vetted (`{module}.{name}`): \
+                 it may run commands, import modules or open files"
+            ),
+        );
+    }
+    let last = name.rsplit('.').next().unwrap_or(name);
+    if resolved.provenance == Provenance::Wildcard
+        && resolved.category == Category::Library
+        && REEXPORTED_GADGETS.contains(&last)
+    {
+        return Resolved::structural(
+            Category::CodeExec,
+            format!(
+                "has the name of a function that runs commands, evaluates code, unpickles \
+                 or reads files (`{name}`, most likely re-exported by `{module}` from \
+                 subprocess, os, pickle or numpy)"
+            ),
+        );
+    }
+    resolved
 }
 
 /// How specific a matching row is: an exact row, then the module's own `*`, then `**`

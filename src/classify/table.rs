@@ -10,6 +10,12 @@
 //! * `"*"` — every attribute of the module (but not its submodules);
 //! * `"**"` — every attribute of the module and of all its submodules.
 //!
+//! A row written `… call "provenance" => "reason"` is also a **vetted call target**: a
+//! pickle may call it (REDUCE, the copyreg routes) with arguments the file chooses. The
+//! provenance says which pickler writes that call; rows without it may be referenced but
+//! not called (SPEC §5). The vetted library rows were learned from real pickles of 14
+//! libraries (the benign corpus) and reviewed one by one.
+//!
 //! The most specific row wins: an exact row beats `*`, `*` beats `**`, and a `**` row of
 //! `a.b` beats one of `a`. So `os.**` can say "code-exec" while `os.stat_result` says
 //! "plain". The rules that are not rows (Python 2 spellings, dotted names, module objects,
@@ -35,22 +41,87 @@ pub struct Entry {
     pub category: Category,
     /// Why: what the global does when the file is loaded, or what must be installed.
     pub reason: &'static str,
+    /// `Some(provenance)` when the row is a **vetted call target** (SPEC §5): a pickle may
+    /// call it with arguments the file chooses. The provenance says which pickler writes the
+    /// call (whose `__reduce__`), and the reason why calling it is safe.
+    pub vetted: Option<&'static str>,
 }
 
-/// Expands the rows below into [`BUILTIN_TABLE`]: one `Entry` per name of each row.
+/// One written row: a group of names sharing a category, a reason and (for vetted call
+/// targets) a provenance. [`BUILTIN_TABLE`] flattens them at compile time.
+#[derive(Clone, Copy)]
+struct Group {
+    module: &'static str,
+    names: &'static [&'static str],
+    category: Category,
+    reason: &'static str,
+    vetted: Option<&'static str>,
+}
+
+/// Expands the rows below into [`BUILTIN_TABLE`]: one `Entry` per name of each row. A row
+/// written `… call "provenance" => "reason"` is a vetted call target.
 macro_rules! known_globals {
-    ($( $cat:ident $module:literal [ $($name:literal),+ $(,)? ] => $reason:literal; )*) => {
-        /// Every built-in row, in the order written: by category, then by topic.
-        pub static BUILTIN_TABLE: &[Entry] = &[
-            $( $( Entry {
+    (@vetted) => { None };
+    (@vetted $provenance:literal) => { Some($provenance) };
+    ($( $cat:ident $module:literal [ $($name:literal),+ $(,)? ] $(call $provenance:literal)?
+        => $reason:literal; )*) => {
+        const GROUPS: &[Group] = &[
+            $( Group {
                 module: $module,
-                name: $name,
+                names: &[$($name),+],
                 category: Category::$cat,
                 reason: $reason,
-            }, )+ )*
+                vetted: known_globals!(@vetted $($provenance)?),
+            }, )*
         ];
     };
 }
+
+/// How many names all groups hold.
+const fn row_count(groups: &[Group]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < groups.len() {
+        n += groups[i].names.len();
+        i += 1;
+    }
+    n
+}
+
+const ROWS: usize = row_count(GROUPS);
+
+/// One `Entry` per name, in the order written.
+const fn flatten(groups: &[Group]) -> [Entry; ROWS] {
+    let blank = Entry {
+        module: "",
+        name: "",
+        category: Category::Unknown,
+        reason: "",
+        vetted: None,
+    };
+    let mut out = [blank; ROWS];
+    let (mut g, mut k) = (0, 0);
+    while g < groups.len() {
+        let group = groups[g];
+        let mut i = 0;
+        while i < group.names.len() {
+            out[k] = Entry {
+                module: group.module,
+                name: group.names[i],
+                category: group.category,
+                reason: group.reason,
+                vetted: group.vetted,
+            };
+            k += 1;
+            i += 1;
+        }
+        g += 1;
+    }
+    out
+}
+
+/// Every built-in row, in the order written: by category, then by topic.
+pub static BUILTIN_TABLE: &[Entry] = &flatten(GROUPS);
 
 known_globals! {
     // ════════════════════════════════════════════════════════════════════════════════
@@ -60,13 +131,15 @@ known_globals! {
     Plain "builtins" [
         "bool", "int", "float", "complex", "str", "bytes", "bytearray", "list", "tuple",
         "dict", "set", "frozenset", "slice", "range", "object",
-    ] => "a built-in value type; building one runs no other code";
+    ] call "CPython: reduce of builtin types and their subclasses (Lib/copyreg.py _reduce_ex, set/frozenset/bytearray/complex/range/slice __reduce__)"
+        => "a built-in value type; building one runs no other code";
     Plain "builtins" ["None", "True", "False", "Ellipsis", "NotImplemented"]
         => "a built-in constant";
     // pickle writes type(None), type(...) and type(NotImplemented) as `builtins.type` + REDUCE
     // (Lib/pickle.py, save_type). A class built by type(name, bases, ns) gets its methods
     // only from other globals of the file, and those are classified on their own.
     Plain "builtins" ["type"]
+        call "CPython Lib/pickle.py save_type (type(None), type(...), type(NotImplemented))"
         => "built-in `type`, which pickle uses for type(None) and friends; any class it builds gets its methods only from other globals, which are classified on their own";
     Plain "builtins" [
         "abs", "ascii", "bin", "callable", "chr", "divmod", "format", "hash", "hex", "id",
@@ -94,92 +167,132 @@ known_globals! {
         "UnboundLocalError", "UnicodeDecodeError", "UnicodeEncodeError", "UnicodeError",
         "UnicodeTranslateError", "UnicodeWarning", "UserWarning", "ValueError", "Warning",
         "ZeroDivisionError",
-    ] => "a built-in exception class; building one only stores its arguments";
+    ] call "CPython BaseException.__reduce__ (Objects/exceptions.c): the class called with its args"
+        => "a built-in exception class; building one only stores its arguments";
 
     // The object-construction helpers pickle itself emits (Lib/copyreg.py).
     Plain "copyreg" ["_reconstructor", "__newobj__", "__newobj_ex__"]
+        call "CPython Lib/copyreg.py: _reduce_ex (protocols 0-1) and __reduce_ex__(2+)"
         => "pickle's own object-construction helper; the class it instantiates is a separate global, classified on its own";
     // Protocol 2 writes every bytes object as _codecs.encode(str, 'latin1') (Lib/pickle.py).
     Plain "_codecs" ["encode"]
+        call "CPython Lib/pickle.py save_bytes at protocols below 3"
         => "turns text into bytes; protocol 2 writes every bytes object this way";
 
     Plain "collections" ["OrderedDict", "deque", "Counter", "ChainMap", "UserDict", "UserList", "UserString"]
+        call "CPython: OrderedDict/deque/Counter/ChainMap __reduce__ and copyreg for the User* classes"
         => "a standard-library container type";
     Plain "collections" ["defaultdict"]
+        call "CPython defaultdict.__reduce__ (Modules/_collectionsmodule.c)"
         => "a dict with a default factory; the factory is a separate global in the file, classified on its own";
     Plain "datetime" ["date", "time", "datetime", "timedelta", "timezone", "tzinfo"]
+        call "CPython datetime __reduce__ (Lib/_pydatetime.py, Modules/_datetimemodule.c)"
         => "a datetime value type";
-    Plain "time" ["struct_time"] => "a time tuple value";
+    Plain "time" ["struct_time"] call "CPython structseq __reduce__ (Objects/structseq.c)"
+        => "a time tuple value";
     Plain "zoneinfo" ["ZoneInfo"]
+        call "CPython ZoneInfo.__reduce__ (Lib/zoneinfo/_zoneinfo.py); pandas time zones"
         => "a time zone, looked up by key in the system's time-zone database";
-    Plain "decimal" ["Decimal", "Context", "DecimalTuple"] => "a decimal arithmetic value type";
+    Plain "decimal" ["Decimal", "Context", "DecimalTuple"] call "CPython Decimal.__reduce__ and Context.__reduce__ (Lib/_pydecimal.py)"
+        => "a decimal arithmetic value type";
     Plain "decimal" [
         "DecimalException", "Clamped", "InvalidOperation", "ConversionSyntax",
         "DivisionByZero", "DivisionImpossible", "DivisionUndefined", "Inexact",
         "InvalidContext", "Rounded", "Subnormal", "Overflow", "Underflow", "FloatOperation",
-    ] => "a decimal arithmetic signal (an exception class)";
-    Plain "fractions" ["Fraction"] => "a rational number value";
+    ] call "CPython BaseException.__reduce__"
+        => "a decimal arithmetic signal (an exception class)";
+    Plain "fractions" ["Fraction"] call "CPython Fraction.__reduce__ (Lib/fractions.py)"
+        => "a rational number value";
     Plain "uuid" ["UUID", "SafeUUID"]
+        call "CPython: UUID pickles through copyreg and SafeUUID is an enum (Lib/uuid.py)"
         => "a UUID value; building one runs nothing (unlike uuid's node-lookup helpers, which run commands)";
     Plain "ipaddress" [
         "IPv4Address", "IPv6Address", "IPv4Network", "IPv6Network", "IPv4Interface",
         "IPv6Interface",
-    ] => "an IP address or network value";
+    ] call "CPython ipaddress _BaseAddress/_BaseNetwork __reduce__ (Lib/ipaddress.py)"
+        => "an IP address or network value";
     Plain "pathlib" ["PurePath", "PurePosixPath", "PureWindowsPath"]
+        call "CPython PurePath.__reduce__ (Lib/pathlib)"
         => "a pure path: string manipulation only, never touches the file system";
     Plain "pathlib" ["Path", "PosixPath", "WindowsPath"]
+        call "CPython PurePath.__reduce__ (Lib/pathlib)"
         => "a concrete path; building one only stores the path string (its file methods are reachable only through a dotted name, which is classified on its own)";
-    Plain "re" ["_compile", "compile"]
+    // Compiling a pattern runs no user code and matches nothing; its cost is bounded by the
+    // pattern's length (the ReDoS risk is in matching, which loading never does).
+    Plain "re" ["_compile"] call "CPython Pattern.__reduce__ (Modules/_sre/sre.c: (re._compile, (pattern, flags)))"
         => "compiles a regular expression; pickle writes compiled patterns this way";
-    Plain "re" ["RegexFlag"] => "the enum of regular-expression flags";
+    Plain "re" ["compile"]
+        => "compiles a regular expression (pickle writes re._compile instead)";
+    Plain "zoneinfo" ["ZoneInfo._unpickle"] call "CPython ZoneInfo.__reduce__ (Lib/zoneinfo/_zoneinfo.py: getattr(ZoneInfo, '_unpickle')); pandas >= 3 time zones"
+        => "looks a time zone up by key in the system's time-zone database (keys are validated: no absolute or parent paths)";
+    Plain "itertools" ["count"] call "CPython count.__reduce__ (Python < 3.14); matplotlib figures keep one"
+        => "an iterator of numbers; it calls nothing";
+    Plain "re" ["RegexFlag"] call "CPython Enum.__reduce_ex__ (Lib/enum.py): the class called with the member's value"
+        => "the enum of regular-expression flags";
     Plain "enum" ["Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum"]
         => "a base class of enumerations; a pickled member is rebuilt through its own class, which is classified on its own";
-    Plain "http" ["HTTPStatus", "HTTPMethod"] => "an enum of HTTP constants; nothing connects";
+    Plain "http" ["HTTPStatus", "HTTPMethod"] call "CPython Enum.__reduce_ex__ (Lib/enum.py): the class called with the member's value"
+        => "an enum of HTTP constants; nothing connects";
     Plain "signal" ["Signals", "Handlers", "Sigmasks"]
+        call "CPython Enum.__reduce_ex__ (Lib/enum.py): the class called with the member's value"
         => "an enum of signal constants; no handler is installed";
     Plain "socket" ["AddressFamily", "SocketKind", "MsgFlag", "AddressInfo"]
+        call "CPython Enum.__reduce_ex__ (Lib/enum.py): the class called with the member's value"
         => "an enum of socket constants; no socket is created";
-    Plain "types" ["SimpleNamespace"] => "a plain attribute bag";
-    Plain "argparse" ["Namespace"] => "argparse's plain attribute bag";
-    Plain "array" ["array", "_array_reconstructor"] => "a typed array of numbers from the array module";
+    Plain "types" ["SimpleNamespace"] call "CPython SimpleNamespace.__reduce__ (Objects/namespaceobject.c)"
+        => "a plain attribute bag";
+    Plain "argparse" ["Namespace"] call "CPython: a plain object pickled through copyreg (Lib/argparse.py)"
+        => "argparse's plain attribute bag";
+    Plain "array" ["array", "_array_reconstructor"] call "CPython array.__reduce_ex__ (Modules/arraymodule.c)"
+        => "a typed array of numbers from the array module";
     Plain "string" ["Template"] => "a template string value; nothing is substituted on load";
     Plain "math" ["*"] => "pure math functions and constants";
     Plain "cmath" ["*"] => "pure complex-math functions and constants";
     Plain "itertools" [
         "accumulate", "batched", "chain", "combinations", "combinations_with_replacement",
-        "compress", "count", "cycle", "dropwhile", "filterfalse", "groupby", "islice",
+        "compress", "cycle", "dropwhile", "filterfalse", "groupby", "islice",
         "pairwise", "permutations", "product", "repeat", "starmap", "takewhile",
         "zip_longest",
     ] => "an iterator building block; any function it calls is a separate global, classified on its own";
-    Plain "_io" ["BytesIO", "StringIO"] => "an in-memory buffer; no file is opened";
-    Plain "io" ["BytesIO", "StringIO"] => "an in-memory buffer; no file is opened";
-    Plain "xml.etree.ElementTree" ["Element"] => "an XML element value; nothing is parsed or read";
+    Plain "_io" ["BytesIO", "StringIO"] call "CPython BytesIO/StringIO __reduce__ through __getstate__ (Modules/_io)"
+        => "an in-memory buffer; no file is opened";
+    Plain "io" ["BytesIO", "StringIO"] call "CPython BytesIO/StringIO __reduce__ through __getstate__ (Modules/_io)"
+        => "an in-memory buffer; no file is opened";
+    Plain "xml.etree.ElementTree" ["Element"] call "CPython Element __getstate__/__setstate__ (Modules/_elementtree.c)"
+        => "an XML element value; nothing is parsed or read";
     // Pure string functions of the path modules; the rest of them (exists, getsize, the
     // `os` and `sys` attributes) is covered by the code-exec rows below.
     Plain "posixpath" [
         "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
         "normpath", "split", "splitdrive", "splitext",
-    ] => "a pure path-string function; it never touches the file system";
+    ] call "no pickler writes it; vetted as a pure function of its string arguments"
+        => "a pure path-string function; it never touches the file system";
     Plain "ntpath" [
         "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
         "normpath", "split", "splitdrive", "splitext",
-    ] => "a pure path-string function; it never touches the file system";
+    ] call "no pickler writes it; vetted as a pure function of its string arguments"
+        => "a pure path-string function; it never touches the file system";
     Plain "os.path" [
         "basename", "commonpath", "commonprefix", "dirname", "isabs", "join", "normcase",
         "normpath", "split", "splitdrive", "splitext",
-    ] => "a pure path-string function; it never touches the file system";
+    ] call "no pickler writes it; vetted as a pure function of its string arguments"
+        => "a pure path-string function; it never touches the file system";
     Plain "genericpath" ["commonprefix"] => "a pure path-string function; it never touches the file system";
     // The only attributes of os/posix/nt a legitimate pickle holds: structseq records,
     // named tuples of numbers that os.stat() and friends return.
     Plain "os" ["stat_result", "statvfs_result", "terminal_size", "times_result", "uname_result", "sched_param"]
+        call "CPython structseq __reduce__ (Objects/structseq.c)"
         => "an operating-system result record (a named tuple of numbers and strings); building one calls nothing";
     Plain "posix" ["stat_result", "statvfs_result", "terminal_size", "times_result", "uname_result", "sched_param"]
+        call "CPython structseq __reduce__ (Objects/structseq.c)"
         => "an operating-system result record (a named tuple of numbers and strings); building one calls nothing";
     Plain "nt" ["stat_result", "statvfs_result", "terminal_size", "times_result", "uname_result"]
+        call "CPython structseq __reduce__ (Objects/structseq.c)"
         => "an operating-system result record (a named tuple of numbers and strings); building one calls nothing";
     // Targets of _compat_pickle.NAME_MAPPING that are harmless.
     Plain "sys" ["intern"] => "interns a string (Python 2's `intern` builtin maps here)";
     Plain "multiprocessing.context" ["AuthenticationError", "BufferTooShort", "ProcessError", "TimeoutError"]
+        call "CPython BaseException.__reduce__"
         => "an exception class of multiprocessing; building one starts nothing";
     Plain "urllib.parse" [
         "quote", "quote_plus", "quote_from_bytes", "unquote", "unquote_plus",
@@ -190,6 +303,7 @@ known_globals! {
     Plain "urllib.request" ["pathname2url", "url2pathname"]
         => "converts between a path and a URL string; it opens nothing";
     Plain "urllib.error" ["URLError", "HTTPError", "ContentTooShortError"]
+        call "CPython BaseException.__reduce__"
         => "a urllib exception class; building one opens nothing";
 
     // ════════════════════════════════════════════════════════════════════════════════
@@ -199,16 +313,24 @@ known_globals! {
     // numpy 1.x spells its array machinery numpy.core.*, numpy 2.x numpy._core.* (the
     // classifier marks the latter numpy2_only). See numpy/_core/numeric.py (_frombuffer,
     // protocol 5) and ndarray.__reduce__ (_reconstruct + BUILD).
-    Array "numpy" ["ndarray"] => "the numpy array type; extract writes its data out without numpy";
-    Array "numpy" ["dtype"] => "a numpy dtype description; pklinspect reads it without numpy";
+    Array "numpy" ["ndarray"] call "numpy ndarray.__reduce__ (the class passed to _reconstruct)"
+        => "the numpy array type; extract writes its data out without numpy";
+    Array "numpy" ["dtype"] call "numpy dtype.__reduce__ (numpy/_core/src/multiarray/descriptor.c)"
+        => "a numpy dtype description; pklinspect reads it without numpy";
     Array "numpy.core.multiarray" ["_reconstruct"]
+        call "numpy ndarray.__reduce__ (numpy 1.x)"
         => "numpy's array constructor (ndarray.__reduce__); the data that follows is extracted without numpy";
     Array "numpy._core.multiarray" ["_reconstruct"]
+        call "numpy ndarray.__reduce__ (numpy 2.x)"
         => "numpy's array constructor (ndarray.__reduce__); the data that follows is extracted without numpy";
-    Array "numpy.core.multiarray" ["scalar"] => "numpy's scalar constructor: a dtype plus raw bytes";
-    Array "numpy._core.multiarray" ["scalar"] => "numpy's scalar constructor: a dtype plus raw bytes";
-    Array "numpy.core.numeric" ["_frombuffer"] => "numpy's protocol-5 array constructor over a raw buffer";
-    Array "numpy._core.numeric" ["_frombuffer"] => "numpy's protocol-5 array constructor over a raw buffer";
+    Array "numpy.core.multiarray" ["scalar"] call "numpy generic.__reduce__ (scalars, numpy 1.x)"
+        => "numpy's scalar constructor: a dtype plus raw bytes";
+    Array "numpy._core.multiarray" ["scalar"] call "numpy generic.__reduce__ (scalars, numpy 2.x)"
+        => "numpy's scalar constructor: a dtype plus raw bytes";
+    Array "numpy.core.numeric" ["_frombuffer"] call "numpy ndarray.__reduce_ex__ at protocol 5 (numpy 1.x)"
+        => "numpy's protocol-5 array constructor over a raw buffer";
+    Array "numpy._core.numeric" ["_frombuffer"] call "numpy ndarray.__reduce_ex__ at protocol 5 (numpy 2.x)"
+        => "numpy's protocol-5 array constructor over a raw buffer";
     Array "numpy" [
         "bool_", "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
         "uint64", "intc", "uintc", "intp", "uintp", "int_", "uint", "longlong", "ulonglong",
@@ -224,14 +346,18 @@ known_globals! {
     // PyTorch tensors: torch/_utils.py rebuild functions and the typed storages whose bytes
     // live in the checkpoint (torch/serialization.py, persistent_load).
     Array "torch._utils" ["_rebuild_tensor", "_rebuild_tensor_v2", "_rebuild_tensor_v3"]
+        call "torch Tensor.__reduce_ex__ and torch.save (torch/_tensor.py)"
         => "rebuilds a tensor from a storage, offset, shape and stride; extract writes the storage data out";
     Array "torch._utils" ["_rebuild_parameter", "_rebuild_parameter_with_state"]
+        call "torch Parameter.__reduce_ex__ (torch/nn/parameter.py)"
         => "wraps a rebuilt tensor as an nn.Parameter; any hook or state in it is a separate global, classified on its own";
     Array "torch._utils" ["_rebuild_meta_tensor_no_storage"]
+        call "torch Tensor.__reduce_ex__ for meta tensors"
         => "rebuilds a data-less meta tensor from its dtype, shape and stride; nothing else runs";
     // _rebuild_from_type_v2(func, new_type, args, state) calls func(*args): func and
     // new_type are globals of the file, so it can do nothing REDUCE could not.
     Array "torch._tensor" ["_rebuild_from_type_v2"]
+        call "torch Tensor.__reduce_ex__ for tensor subclasses (torch/_tensor.py)"
         => "rebuilds a tensor subclass by calling the rebuild function stored with it, which is a separate global classified on its own";
     Array "torch" [
         "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
@@ -242,11 +368,14 @@ known_globals! {
     ] => "a torch storage whose bytes are in the checkpoint; extract writes them out without torch";
     Array "torch.storage" ["UntypedStorage", "TypedStorage"]
         => "a torch storage whose bytes are in the checkpoint; extract writes them out without torch";
-    Array "torch" ["Tensor", "Size"] => "the torch tensor type or a tensor shape; nothing runs";
+    Array "torch" ["Tensor", "Size"] call "torch Size.__reduce__ (a tuple subclass) and Tensor subclasses"
+        => "the torch tensor type or a tensor shape; nothing runs";
     Array "torch.nn.parameter" ["Parameter", "Buffer"]
+        call "torch Parameter and Buffer pickling (torch/nn/parameter.py)"
         => "the class of a model parameter tensor; nothing runs";
     // A device is a name: building torch.device('cuda:0') allocates nothing on a GPU.
-    Array "torch" ["device"] => "a device name such as cpu or cuda:0; building one touches no device";
+    Array "torch" ["device"] call "torch device.__reduce__ (torch/csrc/Device.cpp)"
+        => "a device name such as cpu or cuda:0; building one touches no device";
     // torch.dtype.__reduce__ returns the dtype's name, so each pickles as `torch` + name.
     Array "torch" [
         "float32", "float", "float64", "double", "float16", "half", "bfloat16", "complex32",
@@ -267,22 +396,17 @@ known_globals! {
         "torch.preserve_format",
     ] => "a torch memory-format constant, which torch pickles as a name looked up through torch._utils";
     Array "torch.serialization" ["_get_layout"]
+        call "torch layout.__reduce__ (torch/csrc/Layout.cpp)"
         => "maps a layout name such as torch.strided to torch's layout constant";
 
     // joblib (joblib/numpy_pickle.py, numpy_pickle_compat.py) and its copy vendored in
     // old scikit-learn releases.
     Array "joblib.numpy_pickle" ["NumpyArrayWrapper"]
+        call "joblib NumpyArrayPickler.save (joblib/numpy_pickle.py)"
         => "joblib's wrapper for an array whose bytes follow it in the file; extract writes them out";
     Array "sklearn.externals.joblib.numpy_pickle" ["NumpyArrayWrapper"]
+        call "joblib NumpyArrayPickler.save, vendored in scikit-learn < 0.23"
         => "joblib's wrapper for an array whose bytes follow it in the file; extract writes them out";
-    Array "joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
-    Array "joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
-    Array "sklearn.externals.joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
-    Array "sklearn.externals.joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
-        => "joblib < 0.10's wrapper for an array kept in a companion file written next to the pickle";
 
     // ════════════════════════════════════════════════════════════════════════════════
     // library: third-party packages that must be installed, in a compatible version
@@ -290,14 +414,19 @@ known_globals! {
 
     Library "numpy" ["**"] => "needs numpy installed, in a version compatible with the one that wrote the file";
     Library "numpy.ma.core" ["_mareconstruct"]
+        call "numpy MaskedArray.__reduce__ (numpy/ma/core.py)"
         => "rebuilds a numpy masked array: needs numpy, and pklinspect does not lift masked arrays";
     Library "numpy.random._pickle" ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"]
+        call "numpy RandomState/Generator/BitGenerator __reduce__ (numpy/random/_pickle.py)"
         => "rebuilds a numpy random generator from its saved state; needs numpy";
     Library "pandas" ["**"] => "needs pandas installed, in a version compatible with the one that wrote the file";
     Library "pandas" ["DataFrame", "Series", "Index", "RangeIndex", "Categorical", "CategoricalDtype", "StringDtype"]
+        call "pandas objects pickle through copyreg.__newobj__ and __setstate__ (pandas/core/generic.py)"
         => "needs pandas installed, in a version compatible with the one that wrote the file";
-    Library "pandas.core.frame" ["DataFrame"] => "needs pandas installed, in a version compatible with the one that wrote the file";
-    Library "pandas.core.series" ["Series"] => "needs pandas installed, in a version compatible with the one that wrote the file";
+    Library "pandas.core.frame" ["DataFrame"] call "pandas objects pickle through copyreg.__newobj__ and __setstate__"
+        => "needs pandas installed, in a version compatible with the one that wrote the file";
+    Library "pandas.core.series" ["Series"] call "pandas objects pickle through copyreg.__newobj__ and __setstate__"
+        => "needs pandas installed, in a version compatible with the one that wrote the file";
     Library "sklearn" ["**"] => "needs scikit-learn installed, in a version compatible with the one that wrote the file";
     Library "scipy" ["**"] => "needs scipy installed, in a version compatible with the one that wrote the file";
     Library "statsmodels" ["**"] => "needs statsmodels installed, in a version compatible with the one that wrote the file";
@@ -348,13 +477,155 @@ known_globals! {
     Library "torch.utils.hooks" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.ao" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch._utils" ["_rebuild_sparse_tensor"]
+        call "torch Tensor.__reduce_ex__ for sparse tensors"
         => "needs PyTorch to assemble a sparse tensor; its index and value tensors are ordinary tensors that extract can write";
     Library "torch._utils" ["_rebuild_qtensor"]
+        call "torch Tensor.__reduce_ex__ for quantised tensors"
         => "needs PyTorch to rebuild a quantised tensor; pklinspect does not lift its integer storage as an array";
     Library "torch._utils" ["_rebuild_nested_tensor"]
+        call "torch Tensor.__reduce_ex__ for nested tensors"
         => "needs PyTorch to assemble a nested tensor from its buffer and size tensors";
     Library "torch._utils" ["_rebuild_wrapper_subclass"]
+        call "torch Tensor.__reduce_ex__ for wrapper subclasses"
         => "needs PyTorch to rebuild a tensor subclass (such as DTensor) whose class is a separate global, classified on its own";
+
+    // ── Vetted library calls ─────────────────────────────────────────────────────────
+    // Library callables that real pickles call at load (REDUCE, or wrapped by
+    // functools.partial), found by pickling real objects of each library (the benign
+    // corpus, fixtures/benign/ on branch i11a, and fixtures/*) and reviewed one by one: each
+    // builds a value from its arguments and reaches no file, process, import or evaluator.
+    // Cython's `__pyx_unpickle_<Class>(type, checksum, state)` checks the checksum, calls
+    // `<Class>.__new__(type)` (which fails unless `type` subclasses it) and sets the state.
+    Library "numpy.random.bit_generator" ["__pyx_unpickle_SeedSequence"] call "numpy SeedSequence.__reduce_cython__ (numpy/random/bit_generator.pyx)"
+        => "rebuilds a numpy seed sequence (Cython pickle helper: class check, then state); needs numpy";
+    Library "numpy.ma.core" ["MaskedConstant"] call "numpy MaskedConstant.__reduce__ (numpy/ma/core.py)"
+        => "returns numpy's masked singleton; needs numpy";
+    Library "numpy._core._internal" ["_convert_to_stringdtype_kwargs"] call "numpy StringDType.__reduce__ (numpy 2)"
+        => "builds numpy's variable-width string dtype from its options; needs numpy >= 2";
+    Library "pandas.core.indexes.base" ["_new_Index"] call "pandas Index.__reduce__ (pandas/core/indexes/base.py)"
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
+    Library "pandas.core.indexes.datetimes" ["_new_DatetimeIndex"] call "pandas DatetimeIndex.__reduce__"
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
+    Library "pandas.core.indexes.timedeltas" ["_new_TimedeltaIndex"] call "pandas TimedeltaIndex.__reduce__"
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
+    Library "pandas.core.indexes.interval" ["_new_IntervalIndex"] call "pandas IntervalIndex.__reduce__"
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
+    Library "pandas.core.indexes.period" ["_new_PeriodIndex"] call "pandas PeriodIndex.__reduce__"
+        => "builds a pandas index by calling cls.__new__ with its saved attributes (the class is a separate global, classified on its own); needs pandas";
+    Library "pandas._libs.arrays" ["__pyx_unpickle_NDArrayBacked"] call "pandas NDArrayBacked.__reduce_cython__ (pandas/_libs/arrays.pyx)"
+        => "rebuilds a pandas extension array (Cython pickle helper: class check, then state); needs pandas";
+    Library "pandas._libs.interval" ["__pyx_unpickle_IntervalMixin"] call "pandas IntervalMixin.__reduce_cython__ (pandas/_libs/interval.pyx)"
+        => "rebuilds a pandas interval array (Cython pickle helper: class check, then state); needs pandas";
+    Library "pandas._libs.internals" ["_unpickle_block"] call "pandas Block.__reduce__ (pandas/_libs/internals.pyx)"
+        => "rebuilds a pandas data block from its values and placement; needs pandas";
+    Library "pandas.core.internals.managers" ["BlockManager", "SingleBlockManager"] call "pandas BlockManager.__reduce__ through copyreg (pandas/core/internals/managers.py)"
+        => "holds a frame's blocks and axes; building one runs no other code; needs pandas";
+    Library "pandas._libs.tslibs.timestamps" ["_unpickle_timestamp"] call "pandas Timestamp.__reduce__ (pandas/_libs/tslibs/timestamps.pyx)"
+        => "rebuilds a timestamp from its integer value, time zone and unit; needs pandas";
+    Library "pandas._libs.tslibs.timedeltas" ["_timedelta_unpickle"] call "pandas Timedelta.__reduce__ (pandas/_libs/tslibs/timedeltas.pyx)"
+        => "rebuilds a timedelta from its integer value and unit; needs pandas";
+    Library "pandas._libs.tslibs.nattype" ["_nat_unpickle"] call "pandas NaT.__reduce__ (pandas/_libs/tslibs/nattype.pyx)"
+        => "returns pandas' NaT singleton; needs pandas";
+    Library "pandas._libs.sparse" ["IntIndex", "BlockIndex"] call "pandas SparseIndex.__reduce__ (pandas/_libs/sparse.pyx)"
+        => "a sparse-array index built from its length and integer arrays; needs pandas";
+    Library "pandas._libs.tslibs.offsets" [
+        "DateOffset", "Day", "Hour", "Minute", "Second", "Milli", "Micro", "Nano",
+        "BusinessDay", "BusinessHour", "CustomBusinessDay", "CustomBusinessHour", "MonthEnd",
+        "MonthBegin", "BusinessMonthEnd", "BusinessMonthBegin", "CustomBusinessMonthEnd",
+        "CustomBusinessMonthBegin", "SemiMonthEnd", "SemiMonthBegin", "Week", "WeekOfMonth",
+        "LastWeekOfMonth", "QuarterEnd", "QuarterBegin", "BQuarterEnd", "BQuarterBegin",
+        "YearEnd", "YearBegin", "BYearEnd", "BYearBegin", "HalfYearEnd", "HalfYearBegin",
+        "BHalfYearEnd", "BHalfYearBegin", "FY5253", "FY5253Quarter", "Easter",
+    ] call "pandas BaseOffset.__reduce__ (pandas/_libs/tslibs/offsets.pyx)"
+        => "a pandas date offset built from its count and options; needs pandas";
+    Library "pandas" [
+        "DateOffset", "Interval", "Period", "PeriodDtype", "IntervalDtype", "DatetimeTZDtype",
+        "SparseDtype", "Timestamp", "Timedelta",
+    ] call "pandas scalar and dtype __reduce__ methods (pandas/_libs/interval.pyx, period.pyx, core/dtypes/dtypes.py)"
+        => "a pandas scalar or dtype value built from its fields; needs pandas";
+    Library "pandas" [
+        "DatetimeIndex", "TimedeltaIndex", "PeriodIndex", "IntervalIndex", "CategoricalIndex",
+        "MultiIndex",
+    ] call "pandas Index.__reduce__: _new_Index(cls, d) runs cls.__new__(cls, **d) (pandas/core/indexes/base.py)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.datetimes" ["DatetimeIndex"] call "pandas Index.__reduce__ (_new_DatetimeIndex)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.timedeltas" ["TimedeltaIndex"] call "pandas Index.__reduce__ (_new_TimedeltaIndex)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.period" ["PeriodIndex"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.interval" ["IntervalIndex"] call "pandas Index.__reduce__ (_new_IntervalIndex)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.category" ["CategoricalIndex"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.multi" ["MultiIndex"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.base" ["Index"] call "pandas Index.__reduce__ (_new_Index)"
+        => "a pandas index built from its saved data and name; needs pandas";
+    // numpy.random._pickle.__bit_generator_ctor(cls) calls the class with no arguments.
+    Library "numpy.random._mt19937" ["MT19937"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random._pcg64" ["PCG64", "PCG64DXSM"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random._philox" ["Philox"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random._sfc64" ["SFC64"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
+        => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
+    Library "numpy.random.mtrand" ["RandomState"] call "numpy RandomState.__reduce__ (numpy < 2 wrote the class itself)"
+        => "a numpy random state, given its saved state afterwards; needs numpy";
+    Library "numpy.random._generator" ["Generator"] call "numpy Generator.__reduce__"
+        => "a numpy random generator around a bit generator object of the file; needs numpy";
+    // sympy's Basic.__reduce_ex__ writes NEWOBJ(cls, args); other classes' __new__ sympify
+    // their arguments (a string is evaluated), so only objects of sympy itself pass as
+    // arguments without a row (analysis/calls.rs). These take text that is never evaluated.
+    Library "sympy.core.symbol" ["Symbol", "Dummy", "Wild"] call "sympy Symbol.__getnewargs_ex__ (sympy/core/symbol.py)"
+        => "a sympy symbol: its name is stored, never parsed or evaluated; needs sympy";
+    Library "sympy.core.numbers" ["Float"] call "sympy Float.__getnewargs_ex__ (sympy/core/numbers.py: mpmath's (sign, hex mantissa, exponent, bits) tuple)"
+        => "a sympy float built from mpmath's raw number tuple (strings are parsed as numbers, never evaluated); needs sympy";
+    Library "matplotlib.artist" ["_XYPair"] call "a namedtuple's __getnewargs__ (matplotlib/artist.py)"
+        => "a named pair of values (a tuple); needs matplotlib";
+    Library "sklearn.tree._tree" ["Tree"] call "scikit-learn Tree.__reduce__ (sklearn/tree/_tree.pyx)"
+        => "a fitted decision tree built from its sizes; its __setstate__ checks the node arrays' dtypes and shapes; needs scikit-learn";
+    Library "sklearn.neighbors._kd_tree" ["newObj"] call "scikit-learn BinaryTree.__reduce__ (sklearn/neighbors/_binary_tree.pxi)"
+        => "returns cls.__new__(cls) for a tree class that is a separate global, classified on its own; needs scikit-learn";
+    Library "sklearn.neighbors._ball_tree" ["newObj"] call "scikit-learn BinaryTree.__reduce__ (sklearn/neighbors/_binary_tree.pxi)"
+        => "returns cls.__new__(cls) for a tree class that is a separate global, classified on its own; needs scikit-learn";
+    Library "sklearn.metrics._dist_metrics" ["newObj"] call "scikit-learn DistanceMetric.__reduce__ (sklearn/metrics/_dist_metrics.pyx.tp)"
+        => "returns cls.__new__(cls) for a metric class that is a separate global, classified on its own; needs scikit-learn";
+    Library "sklearn._loss._loss" [
+        "CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss", "CyHuberLoss",
+        "CyHalfPoissonLoss", "CyHalfGammaLoss", "CyHalfTweedieLoss",
+        "CyHalfTweedieLossIdentity", "CyHalfBinomialLoss", "CyExponentialLoss",
+        "CyHalfMultinomialLoss",
+    ] call "scikit-learn loss __reduce__ (sklearn/_loss/_loss.pyx.tp)"
+        => "a loss-function object built from its numeric parameters; needs scikit-learn";
+    Library "sklearn.linear_model._sgd_fast" [
+        "Hinge", "ModifiedHuber", "SquaredHinge", "Log", "SquaredLoss", "Huber",
+        "EpsilonInsensitive", "SquaredEpsilonInsensitive",
+    ] call "scikit-learn SGD loss __reduce__ (sklearn/linear_model/_sgd_fast.pyx.tp)"
+        => "a loss-function object built from its numeric parameters; needs scikit-learn";
+    Library "sklearn.utils.validation" ["check_array"] call "scikit-learn HistGradientBoosting* with categorical features (functools.partial(check_array, …))"
+        => "validates and converts an array-like; it reads no file and calls nothing it is given; needs scikit-learn";
+    Library "matplotlib._enums" ["CapStyle", "JoinStyle"] call "Enum.__reduce_ex__ of matplotlib's enums (matplotlib/_enums.py)"
+        => "a matplotlib enum member, looked up by value; needs matplotlib";
+    Library "matplotlib.colors" ["_create_empty_object_of_class"] call "matplotlib's norm classes' __reduce__ (matplotlib/colors.py, _picklable_norm_constructor)"
+        => "returns cls.__new__(cls) for a norm class that is a separate global, classified on its own; needs matplotlib";
+    Library "matplotlib.axes._axes" ["Axes._unit_change_handler"] call "matplotlib Axes units callbacks (functools.partial(self._unit_change_handler, axis_name), matplotlib/axes/_base.py)"
+        => "a figure callback that rescales an axis when its units change; needs matplotlib";
+    Library "matplotlib.colorbar" ["_remove_cbar_axes"] call "matplotlib colorbars (functools.partial(_remove_cbar_axes, …) as a callback)"
+        => "a callback that removes a colorbar's axes when the figure calls it; needs matplotlib";
+    Library "statsmodels.tsa.statespace._initialization" ["sInitialization", "dInitialization", "cInitialization", "zInitialization"] call "statsmodels state-space Cython classes' __reduce__ (statsmodels/tsa/statespace/*.pyx.in)"
+        => "a state-space model component built from numbers and arrays; needs statsmodels";
+    Library "statsmodels.tsa.statespace._representation" ["sStatespace", "dStatespace", "cStatespace", "zStatespace"] call "statsmodels state-space Cython classes' __reduce__ (statsmodels/tsa/statespace/*.pyx.in)"
+        => "a state-space model component built from numbers and arrays; needs statsmodels";
+    Library "statsmodels.tsa.statespace._kalman_filter" ["sKalmanFilter", "dKalmanFilter", "cKalmanFilter", "zKalmanFilter"] call "statsmodels state-space Cython classes' __reduce__ (statsmodels/tsa/statespace/*.pyx.in)"
+        => "a state-space model component built from numbers and arrays; needs statsmodels";
+    Library "statsmodels.tsa.statespace._kalman_smoother" ["sKalmanSmoother", "dKalmanSmoother", "cKalmanSmoother", "zKalmanSmoother"] call "statsmodels state-space Cython classes' __reduce__ (statsmodels/tsa/statespace/*.pyx.in)"
+        => "a state-space model component built from numbers and arrays; needs statsmodels";
+    Library "sympy.core.function" ["_rebuild_undef"] call "sympy UndefinedFunction.__reduce__ (sympy/core/function.py)"
+        => "rebuilds an undefined sympy function class from its name and assumptions; nothing is parsed or evaluated; needs sympy";
+    Library "sympy.polys.matrices.domainmatrix" ["DomainMatrix"] call "sympy DomainMatrix.__reduce__ (sympy/polys/matrices/domainmatrix.py)"
+        => "a sympy matrix over a domain, built from its elements, shape and domain objects; needs sympy";
 
     // ════════════════════════════════════════════════════════════════════════════════
     // runtime-handle: objects tied to a live runtime (threads, files, devices, sessions)
@@ -395,6 +666,7 @@ known_globals! {
     RuntimeHandle "torch.cuda" ["**"]
         => "a CUDA storage or CUDA state: loads only on a machine with a CUDA GPU (or with map_location)";
     RuntimeHandle "torch._utils" ["_rebuild_device_tensor_from_numpy", "_rebuild_device_tensor_from_cpu_tensor", "_rebuild_xla_tensor"]
+        call "torch Tensor.__reduce_ex__ for accelerator tensors"
         => "rebuilds a tensor on an accelerator device (XLA, MPS and the like); without map_location it loads only where that device exists";
     RuntimeHandle "torch.distributed" ["**"]
         => "distributed-training state tied to a process group that exists only in the job that wrote the file";
@@ -758,6 +1030,30 @@ known_globals! {
     CodeExec "nltk" ["download"] => "downloads resources";
     CodeExec "PIL.Image" ["open"] => "opens an image file by name";
     CodeExec "sympy" ["sympify", "S", "lambdify", "parse_expr"] => "evaluates expression strings as Python code";
+    // Most sympy functions sympify their arguments first: given a string, they evaluate it.
+    CodeExec "sympy" [
+        "simplify", "nsimplify", "expand", "factor", "solve", "integrate", "diff", "N",
+        "limit", "series", "latex", "pprint", "Matrix", "Poly", "evaluate",
+    ] => "sympifies its arguments, evaluating strings as Python code";
+    CodeExec "sympy.simplify" ["**"] => "sympifies its arguments, evaluating strings as Python code";
+    CodeExec "sympy.solvers" ["**"] => "sympifies its arguments, evaluating strings as Python code";
+    CodeExec "pandas.compat.pickle_compat" ["**"]
+        => "unpickles bytes embedded in the file (loads, load): a second pickle that can run anything";
+    CodeExec "pandas" ["show_versions"] => "writes a JSON report to a path the pickle names";
+    CodeExec "numpy" ["info"] => "imports modules by name to find an object's documentation (toplevel=)";
+    CodeExec "numpy.lib.utils" ["info"] => "imports modules by name to find an object's documentation (toplevel=)";
+    CodeExec "numpy.lib._utils_impl" ["info"] => "imports modules by name to find an object's documentation (toplevel=)";
+    // joblib < 0.10 (joblib/numpy_pickle_compat.py): read_array opens the file named in
+    // the wrapper's `filename`, joined to the pickle's folder (`../` and absolute paths
+    // included), and np.load()s it with allow_pickle=True: a second pickle.
+    CodeExec "joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
+    CodeExec "joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
+    CodeExec "sklearn.externals.joblib.numpy_pickle" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
+    CodeExec "sklearn.externals.joblib.numpy_pickle_compat" ["NDArrayWrapper", "ZNDArrayWrapper"]
+        => "joblib < 0.10's wrapper: joblib.load opens the file the pickle names (any path) and loads it with numpy.load(allow_pickle=True), a second pickle";
     CodeExec "sympy.core.sympify" ["**"] => "evaluates expression strings as Python code";
     CodeExec "sympy.core.singleton" ["S"] => "sympifies its argument, evaluating strings as Python code";
     CodeExec "sympy.parsing" ["**"] => "evaluates expression strings as Python code";

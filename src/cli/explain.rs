@@ -29,15 +29,25 @@ pub(crate) struct ExplainArgs {
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
 
+    /// Unknown references are errors too, not warnings (as `lint --strict`).
+    #[arg(long)]
+    strict: bool,
+
     #[command(flatten)]
     limits: super::limits::LimitArgs,
 }
 
 pub(crate) fn run(args: &ExplainArgs) -> Status {
-    let options = Options {
+    let mut options = Options {
         limits: args.limits.limits(),
         ..Options::default()
     };
+    if args.strict {
+        options.rules.set_severity(
+            pklinspect::rules::Rule::UnknownImport,
+            pklinspect::rules::Severity::Error,
+        );
+    }
     let mut status = Status::Success;
     let mut documents = Vec::new();
     let stdout = anstream::AutoStream::new(io::stdout(), args.color.into());

@@ -112,6 +112,11 @@ pub(crate) struct LintArgs {
     #[arg(long, conflicts_with = "config")]
     no_config: bool,
 
+    /// Unknown references are errors too, not warnings (like `strict = true` in the
+    /// policy file); calls of anything unvetted always are.
+    #[arg(long)]
+    strict: bool,
+
     /// Exit with 1 when a finding is at least this severe [default: the policy's fail-on,
     /// else error].
     #[arg(long, value_enum, value_name = "SEVERITY")]
@@ -188,6 +193,7 @@ pub(crate) fn run(args: &LintArgs) -> Status {
             return Status::Failure;
         }
     };
+    policy.strict |= args.strict;
     if let Some(fail_on) = args.fail_on {
         policy.fail_on = fail_on.into();
     }

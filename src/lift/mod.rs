@@ -137,6 +137,24 @@ impl Names<'_> {
         let call = graph.call(node)?;
         Some((call, self.of(graph, call.callable)))
     }
+
+    /// Whether `node` is a joblib `NumpyArrayWrapper` however the stream built it: NEWOBJ
+    /// or REDUCE of the class, or the copyreg routes (`_reconstructor(cls, object, None)`,
+    /// `__newobj__(cls)`) that make an instance of their first argument. joblib's
+    /// `NumpyUnpickler.load_build` checks `isinstance`, so every route counts.
+    pub(crate) fn is_joblib_wrapper(self, graph: &Graph<'_>, node: NodeId) -> bool {
+        let Some((call, known)) = self.call(graph, node) else {
+            return false;
+        };
+        match known {
+            Known::JoblibWrapper => true,
+            Known::CopyregReconstructor | Known::CopyregNewObj => graph
+                .tuple(call.args)
+                .and_then(|args| args.first())
+                .is_some_and(|&cls| self.of(graph, cls) == Known::JoblibWrapper),
+            _ => false,
+        }
+    }
 }
 
 /// Where an array's bytes are.
@@ -414,9 +432,12 @@ impl BuildHook for JoblibHook {
         // Called after every BUILD: the name alone rules out nearly every object before the
         // module is looked at.
         let global = graph.global(graph.call(node)?.callable)?;
-        if global.name != "NumpyArrayWrapper"
-            || Known::of(&global.module, &global.name) != Known::JoblibWrapper
-        {
+        let direct = global.name == "NumpyArrayWrapper";
+        let routed = matches!(
+            &*global.name,
+            "_reconstructor" | "__newobj__" | "__newobj_ex__"
+        );
+        if !(direct || routed) || !Names::DIRECT.is_joblib_wrapper(graph, node) {
             return None;
         }
         let allowed = stream_parts(graph).saturating_sub(self.parts_spent);
@@ -459,8 +480,10 @@ impl Lifter<'_, '_> {
         }
         // Bounded by MAX_WRAPPING just above.
         let deeper = wrapped.saturating_add(1);
+        if self.names.is_joblib_wrapper(graph, node) {
+            return Some(self.joblib_array(node, deeper));
+        }
         match known {
-            Known::JoblibWrapper => Some(self.joblib_array(node, deeper)),
             Known::RebuildTensor => Some(tensor(graph, args)),
             Known::RebuildParameter => {
                 let inner = *args.first()?;
@@ -596,15 +619,28 @@ impl Lifter<'_, '_> {
             get("shape").ok_or("NumpyArrayWrapper without shape")?,
         )?;
         let fortran = get("order").and_then(|o| text_of(graph, o)).as_deref() == Some("F");
-        let dtype = dtype::parse(self, get("dtype").ok_or("NumpyArrayWrapper without dtype")?)?;
-        let padded = get("numpy_array_alignment_bytes").is_some_and(|v| graph.int(v).is_some());
+        let dtype_node = get("dtype").ok_or("NumpyArrayWrapper without dtype")?;
+        let dtype = dtype::parse(self, dtype_node)?;
+        // joblib reads the padding byte whenever the attribute is not None
+        // (`safe_get_numpy_array_alignment_bytes() is not None`, joblib/numpy_pickle.py),
+        // whatever its type.
+        let padded = get("numpy_array_alignment_bytes")
+            .is_some_and(|v| !matches!(graph.node(v), Node::None));
         Ok((shape, fortran, dtype, padded))
     }
 
     /// What follows a `NumpyArrayWrapper` in the stream.
     fn joblib_trailing(&mut self, node: NodeId) -> Result<Trailing, String> {
         let (shape, _, dtype, padded) = self.joblib_state(node)?;
-        if dtype.has_object() {
+        let has_object = match self.graph.call(node).and_then(|c| c.state) {
+            Some(state) => match self.graph.dict_get(state, "dtype") {
+                Some(d) => dtype_flags_object(self.graph, d)?.unwrap_or(dtype.has_object()),
+                None => dtype.has_object(),
+            },
+            None => dtype.has_object(),
+        };
+        // joblib asks `dtype.hasobject`: a nested pickle follows, not raw bytes.
+        if has_object {
             return Ok(Trailing::Pickle);
         }
         let count = shape
@@ -641,6 +677,28 @@ impl Lifter<'_, '_> {
             data,
         })
     }
+}
+
+/// `dtype.hasobject` as numpy decides it after BUILD: the `flags` item of the dtype's state
+/// tuple (index 7 of the 8- and 9-item states numpy writes) replaces what the type string
+/// implies, so a `<f8` whose state sets `NPY_ITEM_REFCOUNT` (bit 0) has objects and an
+/// `|O` whose flags are 0 has none (numpy `arraydescr_setstate`; checked with numpy 2.4).
+/// `Ok(None)` when the state does not say; an error when its flags are not an int.
+fn dtype_flags_object(graph: &Graph<'_>, dtype: NodeId) -> Result<Option<bool>, String> {
+    let Some(state) = graph.call(dtype).and_then(|c| c.state) else {
+        return Ok(None);
+    };
+    let Some(items) = graph.tuple(state) else {
+        return Ok(None);
+    };
+    if items.len() < 8 {
+        return Ok(None);
+    }
+    let flags = items
+        .get(7)
+        .and_then(|&f| graph.int(f))
+        .ok_or("the dtype's state has flags that are not an int")?;
+    Ok(Some(flags & 1 != 0))
 }
 
 fn non_negative(graph: &Graph<'_>, id: NodeId) -> Option<u64> {

@@ -166,6 +166,10 @@ pub struct PerPath {
 pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_on: Option<FailOn>,
+    /// Unknown references are errors too (`unknown-import` at error, unless `[rules]` sets
+    /// it), like `--strict`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
     /// Check only files with these extensions (like `--extensions`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extensions: Option<Vec<String>>,
@@ -321,6 +325,8 @@ pub struct Policy {
     cwd: PathBuf,
     /// The lowest severity that fails the run (the CLI's `--fail-on` replaces it).
     pub fail_on: FailOn,
+    /// `strict = true` or `--strict`: unknown references are errors too.
+    pub strict: bool,
     /// Check only these extensions (`None`: the built-in selection).
     pub extensions: Option<Vec<String>>,
     /// The limits every file is read under: the defaults with the policy's `[limits]`
@@ -387,6 +393,7 @@ impl Policy {
         config.limits.apply(&mut limits);
         let policy = Policy {
             fail_on: config.fail_on.unwrap_or(FailOn::Error),
+            strict: config.strict,
             extensions: config.extensions.clone(),
             source,
             root,
@@ -529,6 +536,9 @@ impl Policy {
             .collect::<Result<Vec<_>, _>>()?;
         let mut rules = RuleSet::default();
         rules.deny = deny;
+        if self.strict {
+            rules.set_severity(Rule::UnknownImport, Severity::Error);
+        }
         for (rule, severity) in severities {
             rules.set_severity(rule, severity);
         }
@@ -558,16 +568,18 @@ impl Policy {
     pub fn effective_toml(&self) -> String {
         let mut rules = BTreeMap::new();
         for &rule in RULES {
-            let severity = self
-                .config
-                .rules
-                .get(rule.id())
-                .copied()
-                .unwrap_or(rule.default_severity());
+            let severity = self.config.rules.get(rule.id()).copied().unwrap_or(
+                if self.strict && rule == Rule::UnknownImport {
+                    Severity::Error
+                } else {
+                    rule.default_severity()
+                },
+            );
             rules.insert(rule.id().to_string(), severity);
         }
         let effective = Config {
             fail_on: Some(self.fail_on),
+            strict: self.strict,
             extensions: self.extensions.clone(),
             exclude: self.config.exclude.clone(),
             allow: self.config.allow.clone(),

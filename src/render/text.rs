@@ -18,7 +18,7 @@ fn verdict_style(verdict: Verdict) -> Style {
         Verdict::Portable => AnsiColor::Green,
         Verdict::NeedsLibraries => AnsiColor::Yellow,
         Verdict::NonPortable => AnsiColor::Magenta,
-        Verdict::Dangerous => AnsiColor::Red,
+        Verdict::Unvetted | Verdict::Dangerous => AnsiColor::Red,
     };
     Style::new().bold().fg_color(Some(colour.into()))
 }
@@ -63,6 +63,9 @@ fn verdict_meaning(verdict: Verdict) -> &'static str {
         }
         Verdict::NonPortable => {
             "needs code from the script that wrote it, or a live runtime: will not load elsewhere"
+        }
+        Verdict::Unvetted => {
+            "calls code pklinspect has not vetted when loaded: treat it as unsafe until vetted"
         }
         Verdict::Dangerous => "runs code when loaded: do not load it",
     }
@@ -198,6 +201,10 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
                     import.module, import.name, import.offset
                 )?;
                 writeln!(out, "      {}", import.reason)?;
+                // What would run, for a reviewer: the call with its literal arguments.
+                if let (Some(call), Category::CodeExec) = (&import.call, import.category) {
+                    writeln!(out, "      called as {call}")?;
+                }
                 writeln!(
                     out,
                     "      used at {}",
@@ -273,6 +280,14 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
             writeln!(
                 out,
                 "  Do not load this file with pickle, joblib or torch.load: loading runs the code above."
+            )?;
+            return Ok(());
+        }
+        Verdict::Unvetted => {
+            writeln!(out, "\n{BOLD}What to do{BOLD:#}")?;
+            writeln!(
+                out,
+                "  Do not load this file until the calls above are vetted: check what each one does with the arguments shown, then allow it in pklinspect.toml (`pklinspect rules unvetted-call`)."
             )?;
             return Ok(());
         }

@@ -1,0 +1,859 @@
+//! Calls, not names (SPEC §5): which globals a stream *calls* when it loads, and which it
+//! only *references*. A call target must be vetted (a table row marked `call`, or a
+//! policy entry); anything else called is an `unvetted-call`.
+//!
+//! What counts as a call, read from the machine's graph (nothing is run):
+//!
+//! - REDUCE, INST and OBJ call their callable with the file's arguments;
+//! - NEWOBJ/NEWOBJ_EX run `cls.__new__(cls, …)` only: an instantiation, not a call (a
+//!   following BUILD hands state to `__setstate__`, which the class's own code does);
+//! - `copyreg._reconstructor(cls, base, state)` instantiates `cls` and, unless `base` is
+//!   `object`, calls `base.__new__(cls, state)` and `base.__init__(obj, state)`
+//!   (CPython `Lib/copyreg.py`): `base` is called. `copyreg.__newobj__`/`__newobj_ex__`
+//!   only run `cls.__new__`;
+//! - BUILD on a global (not on an object built from one) sets attributes of the module
+//!   object or class itself: judged as a call of that global.
+//!
+//! Indirect callers are judged by what they are given, not by name:
+//! `builtins.getattr(<global or object>, '<plain name>')` yields a method, which is judged
+//! as the qualified global `module.Class.name` where the stream calls it (and is only a
+//! reference where it does not); `functools.partial(f, …)` calls `f` (so `f` must be
+//! vetted); `operator.itemgetter` of plain keys and `operator.attrgetter` of plain names
+//! reach nothing; `torch.storage._load_from_bytes(<bytes>)` loads a nested torch file,
+//! judged by its bytes ([`nested_torch_bytes`], the hook for the nested analysis). Any
+//! other use of these globals keeps their code-exec row.
+
+#![warn(clippy::arithmetic_side_effects)]
+
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::classify::{normalise, Category, KnownGlobals};
+use crate::machine::{Call, CallKind, Graph, MutationKind, Node, NodeId};
+use crate::report::{Detected, ImportReport};
+use crate::rules::Rule;
+
+/// At most this many characters of a call's rendered arguments.
+const MAX_RENDERED: usize = 160;
+
+/// The legacy torch format starts with a protocol-2 pickle of its magic number
+/// (`torch/serialization.py`, `MAGIC_NUMBER` as LONG1).
+const TORCH_LEGACY_PREFIX: &[u8] = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19";
+
+/// How a stream uses one global.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct GlobalCalls {
+    /// The first call of it: offset of the opcode, and how to render it with its literal
+    /// arguments (`posix.system('echo hi')`), which is done only where it is shown.
+    pub(crate) first_call: Option<(usize, Rendering)>,
+    /// For the indirect callers (getattr, partial, operator getters, `_load_from_bytes`):
+    /// `Some(category)` when every use was judged harmless, and what it then counts as.
+    pub(crate) indirect_ok: Option<Category>,
+    /// An indirect caller with at least one use that was not judged harmless.
+    pub(crate) indirect_bad: bool,
+}
+
+/// How a first call is shown: the global with its argument tuple, or a fixed text for the
+/// indirect routes (`functools.partial(f, …)`).
+#[derive(Clone, Debug)]
+pub(crate) enum Rendering {
+    Args(NodeId),
+    Text(String),
+}
+
+/// A call whose target is not a global (a method fetched by getattr, an object built by
+/// another call): its offset and what it calls.
+#[derive(Clone, Debug)]
+pub(crate) struct OtherCall {
+    pub(crate) offset: usize,
+    /// `unvetted-call`, or `code-exec` for a method the table calls code-exec.
+    pub(crate) rule: Rule,
+    pub(crate) message: String,
+}
+
+/// The calls of one stream.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Calls {
+    /// By global index.
+    pub(crate) globals: Vec<GlobalCalls>,
+    /// Unvetted calls of things that are not globals.
+    pub(crate) others: Vec<OtherCall>,
+}
+
+/// The indirect callers, by normalised `(module, name)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Special {
+    Getattr,
+    Partial,
+    ItemGetter,
+    AttrGetter,
+    LoadFromBytes,
+    Reconstructor,
+    NewObj,
+    /// Calls its class or function arguments (pandas `_new_Index`, numpy's random ctors).
+    ClassArgument,
+    CodecsEncode,
+}
+
+fn special(module: &str, name: &str) -> Option<Special> {
+    Some(match (module, name) {
+        ("builtins", "getattr") => Special::Getattr,
+        ("functools" | "_functools", "partial") => Special::Partial,
+        ("operator" | "_operator", "itemgetter") => Special::ItemGetter,
+        ("operator" | "_operator", "attrgetter") => Special::AttrGetter,
+        ("torch.storage", "_load_from_bytes") => Special::LoadFromBytes,
+        ("copyreg", "_reconstructor") => Special::Reconstructor,
+        ("copyreg", "__newobj__" | "__newobj_ex__") => Special::NewObj,
+        ("_codecs", "encode") => Special::CodecsEncode,
+        (
+            "numpy.random._pickle",
+            "__randomstate_ctor" | "__generator_ctor" | "__bit_generator_ctor",
+        )
+        | (
+            "pandas.core.indexes.base"
+            | "pandas.core.indexes.datetimes"
+            | "pandas.core.indexes.timedeltas"
+            | "pandas.core.indexes.interval"
+            | "pandas.core.indexes.period",
+            "_new_Index"
+            | "_new_DatetimeIndex"
+            | "_new_TimedeltaIndex"
+            | "_new_IntervalIndex"
+            | "_new_PeriodIndex",
+        ) => Special::ClassArgument,
+        _ => return None,
+    })
+}
+
+/// What a call node produced, where a later call of it needs to know.
+#[derive(Clone, Debug)]
+enum Made {
+    /// A method or attribute reached by an accepted getattr: the qualified name.
+    Method { module: String, qualname: String },
+    /// A `functools.partial` (calling it calls the wrapped function, already judged).
+    Partial,
+    /// `getattr(cls, '__new__')`: what CPython's pickle writes below protocol 4 for an
+    /// object with keyword `__getnewargs_ex__` (`partial(cls.__new__, cls, *args,
+    /// **kwargs)`, `Lib/pickle.py` `save_reduce`): an instantiation, as NEWOBJ_EX.
+    New,
+    /// `partial(cls.__new__, cls, …)`: calling it makes an instance of global `cls`.
+    PartialNew(u32),
+}
+
+struct Scan<'k, 'g, 'd> {
+    known: &'k KnownGlobals,
+    graph: &'g Graph<'d>,
+    names: Vec<(Cow<'g, str>, Cow<'g, str>)>,
+    /// The indirect callers among the globals, by global index.
+    specials: Vec<Option<Special>>,
+    out: Calls,
+    made: HashMap<NodeId, Made>,
+    /// Objects built from a class global (NEWOBJ, REDUCE, the copyreg routes), by node.
+    instances: HashMap<NodeId, u32>,
+}
+
+/// Reads every call of the stream's graph.
+pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
+    let names: Vec<(Cow<'_, str>, Cow<'_, str>)> = graph
+        .globals
+        .iter()
+        .map(|g| normalise(&g.module, &g.name))
+        .collect();
+    let specials = names.iter().map(|(m, n)| special(m, n)).collect();
+    let mut s = Scan {
+        known,
+        graph,
+        names,
+        specials,
+        out: Calls {
+            globals: vec![GlobalCalls::default(); graph.globals.len()],
+            others: Vec::new(),
+        },
+        made: HashMap::default(),
+        instances: HashMap::default(),
+    };
+    for i in 0..graph.len() {
+        let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
+        if let Node::Call(call) = graph.node(id) {
+            s.call(id, call);
+        }
+    }
+    for m in &graph.mutations {
+        if let (Node::Global { index, .. }, MutationKind::State(_)) =
+            (graph.node(m.target), &m.kind)
+        {
+            s.called(
+                *index,
+                m.offset,
+                Rendering::Text("BUILD on the global itself".to_string()),
+            );
+        }
+    }
+    s.out
+}
+
+impl Scan<'_, '_, '_> {
+    fn global_index(&self, id: NodeId) -> Option<u32> {
+        match self.graph.node(id) {
+            Node::Global { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
+    fn name_of(&self, index: u32) -> Option<(&str, &str)> {
+        self.names
+            .get(index as usize)
+            .map(|(m, n)| (m.as_ref(), n.as_ref()))
+    }
+
+    fn entry(&mut self, index: u32) -> Option<&mut GlobalCalls> {
+        self.out.globals.get_mut(index as usize)
+    }
+
+    /// Whether global `index` is `copyreg.__newobj_ex__` (arguments as a tuple and a dict).
+    fn ex(&self, index: u32) -> bool {
+        self.name_of(index)
+            .is_some_and(|(_, n)| n == "__newobj_ex__")
+    }
+
+    /// Records a call of global `index` (the first one is kept, rendered).
+    fn called(&mut self, index: u32, offset: usize, rendered: Rendering) {
+        if let Some(e) = self.entry(index) {
+            if e.first_call.is_none() {
+                e.first_call = Some((offset, rendered));
+            }
+        }
+    }
+
+    /// Records one use of an indirect caller, harmless (`Some(category)`) or not.
+    fn indirect(&mut self, index: u32, ok: Option<Category>) {
+        if let Some(e) = self.entry(index) {
+            match ok {
+                Some(c) if !e.indirect_bad => {
+                    e.indirect_ok = Some(e.indirect_ok.map_or(c, |old| old.max(c)));
+                }
+                _ => {
+                    e.indirect_bad = true;
+                    e.indirect_ok = None;
+                }
+            }
+        }
+    }
+
+    fn call(&mut self, id: NodeId, call: &Call) {
+        let graph = self.graph;
+        let (callable, args, offset) = (call.callable, call.args, call.offset);
+        let argv: &[NodeId] = graph.tuple(args).unwrap_or(&[]);
+        if matches!(call.kind, CallKind::NewObj | CallKind::NewObjEx) {
+            self.new_obj(id, callable, argv, call.kwargs, offset);
+            return;
+        }
+        let Some(index) = self.global_index(callable) else {
+            self.call_of_object(id, callable, args, offset);
+            return;
+        };
+        self.called(index, offset, Rendering::Args(args));
+        let special = self.specials.get(index as usize).copied().flatten();
+        let Some(special) = special else {
+            self.instances.insert(id, index);
+            return;
+        };
+        match special {
+            Special::Getattr => self.getattr(id, index, argv),
+            Special::Partial => self.partial(id, index, argv, call.state, offset),
+            Special::ItemGetter => {
+                let ok = argv.iter().all(|&a| is_plain_value(self.graph, a, 2));
+                self.indirect(index, ok.then_some(Category::Plain));
+            }
+            Special::AttrGetter => {
+                let ok = argv.iter().all(|&a| {
+                    self.graph
+                        .str(a)
+                        .is_some_and(|s| s.split('.').all(plain_attribute))
+                });
+                self.indirect(index, ok.then_some(Category::Plain));
+            }
+            Special::LoadFromBytes => {
+                let ok = match argv {
+                    [b] => nested_torch_bytes(self.graph, *b),
+                    _ => None,
+                };
+                self.indirect(index, ok);
+            }
+            Special::Reconstructor => self.reconstructor(argv, offset),
+            Special::NewObj => match (self.ex(index), argv.split_first()) {
+                (true, Some((&cls, rest))) => {
+                    let args = rest
+                        .first()
+                        .and_then(|&a| self.graph.tuple(a))
+                        .unwrap_or(&[]);
+                    self.new_obj(id, cls, args, rest.get(1).copied(), offset);
+                }
+                (_, Some((&cls, rest))) => self.new_obj(id, cls, rest, Option::None, offset),
+                _ => {}
+            },
+            Special::ClassArgument => {
+                // `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random
+                // constructors call the class or function they are given.
+                for &a in argv {
+                    if let Some(g) = self.global_index(a) {
+                        let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                        let (cm, cn) = self.name_of(index).unwrap_or(("?", "?"));
+                        let rendered = format!("{m}.{n}(…) (through {cm}.{cn})");
+                        self.called(g, offset, Rendering::Text(rendered));
+                    }
+                }
+            }
+            Special::CodecsEncode => self.codecs_encode(argv, args, offset),
+        }
+    }
+
+    /// `_codecs.encode(text, codec)`: the codec is looked up by name, and an unknown one
+    /// imports `encodings.<name>` or asks registered search functions. Protocol 2 writes
+    /// only latin1.
+    fn codecs_encode(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+        let codec = argv.get(1).and_then(|&c| self.graph.str(c));
+        let plain = argv.len() == 1
+            || matches!(
+                codec.map(str::to_ascii_lowercase).as_deref(),
+                Some("latin1" | "latin-1" | "iso-8859-1" | "utf-8" | "utf8" | "ascii")
+            );
+        if !plain {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: format!(
+                    "calls {}, with a codec pklinspect has not vetted: looking it up imports \
+                     modules or asks registered search functions",
+                    render_call(self.graph, "_codecs.encode", args)
+                ),
+            });
+        }
+    }
+
+    /// `cls.__new__(cls, *args, **kwargs)` (NEWOBJ, NEWOBJ_EX, the copyreg routes). Without
+    /// arguments it is an instantiation (the class's `__new__` gets nothing from the file);
+    /// with them, a class's own `__new__` runs on file-chosen values (sympy's sympifies
+    /// them: a string is evaluated), so it is a call, unless every argument is inert: a
+    /// number, None, or an object of the class's own package (what sympy writes).
+    fn new_obj(
+        &mut self,
+        id: NodeId,
+        cls: NodeId,
+        args: &[NodeId],
+        kwargs: Option<NodeId>,
+        offset: usize,
+    ) {
+        // A class the stream built by a call (sympy's `_rebuild_undef`) belongs to the
+        // package of the global that built it.
+        let built = self.instances.get(&cls).copied();
+        let Some(index) = self.global_index(cls).or(built) else {
+            return;
+        };
+        self.instances.insert(id, index);
+        let (m, n) = self.name_of(index).unwrap_or(("?", "?"));
+        let (m, n) = (m.to_string(), n.to_string());
+        let top = m.split('.').next().unwrap_or(&m).to_string();
+        let kwargs_items: Vec<NodeId> = match kwargs.map(|k| self.graph.node(k)) {
+            Some(Node::Dict(pairs)) => pairs.iter().map(|&(_, v)| v).collect(),
+            Some(Node::None) | Option::None => Vec::new(),
+            Some(_) => vec![cls], // not a dict: never inert below
+        };
+        let inert = args
+            .iter()
+            .chain(kwargs_items.iter())
+            .all(|&a| a != cls && self.inert(a, &top, 4));
+        if inert {
+            return;
+        }
+        let mut text = String::new();
+        for (i, &a) in args.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            literal(self.graph, a, 2, &mut text);
+        }
+        if built.is_some() && self.global_index(cls).is_none() {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: format!(
+                    "calls __new__ of a class built by {m}.{n} with arguments ({text}) that are \
+                     not objects of its own package: pklinspect has not vetted that"
+                ),
+            });
+            return;
+        }
+        let rendered = format!("{m}.{n}.__new__({m}.{n}, {text})");
+        // sympy's constructors sympify their arguments, and sympify evaluates a string as
+        // Python code: a known gadget, not merely an unvetted call.
+        let text_arg = args
+            .iter()
+            .any(|&a| matches!(self.graph.node(a), Node::Str(_)));
+        if top == "sympy" && text_arg && self.known.classify(&m, &n).vetted.is_none() {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::CodeExec,
+                message: format!(
+                    "calls {rendered}: sympy's constructors sympify their arguments, \
+                     evaluating a string as Python code"
+                ),
+            });
+            return;
+        }
+        self.called(index, offset, Rendering::Text(rendered));
+    }
+
+    /// Numbers, None, and objects or classes of package `top`, in tuples and lists.
+    fn inert(&self, id: NodeId, top: &str, depth: u32) -> bool {
+        let same_package = |g: u32| {
+            self.name_of(g)
+                .is_some_and(|(m, _)| m.split('.').next() == Some(top))
+        };
+        match self.graph.node(id) {
+            Node::None | Node::Bool(_) | Node::Int(_) | Node::BigInt(_) | Node::Float(_) => true,
+            Node::Tuple(items) | Node::List(items) => {
+                depth > 0
+                    && items
+                        .iter()
+                        .all(|&i| self.inert(i, top, depth.saturating_sub(1)))
+            }
+            Node::Global { index, .. } => same_package(*index),
+            Node::Call(c) => {
+                let class = self.instances.get(&id).copied();
+                class
+                    .or_else(|| self.global_index(c.callable))
+                    .is_some_and(same_package)
+            }
+            _ => false,
+        }
+    }
+
+    /// `getattr(target, name)`: accepted when the name is a plain attribute and the target
+    /// a global or an object built from a global, neither of them code-exec.
+    fn getattr(&mut self, id: NodeId, index: u32, argv: &[NodeId]) {
+        if let [target, attr] = argv {
+            let class = self.global_index(*target).and_then(|g| self.name_of(g));
+            let safe_class =
+                class.is_some_and(|(m, n)| self.known.classify(m, n).category < Category::CodeExec);
+            if safe_class && self.graph.str(*attr) == Some("__new__") {
+                self.indirect(index, Some(Category::Plain));
+                self.made.insert(id, Made::New);
+                return;
+            }
+        }
+        let accepted = match argv {
+            [target, attr] => self
+                .graph
+                .str(*attr)
+                .filter(|a| plain_attribute(a))
+                .and_then(|a| self.owner(*target).map(|(m, q)| (m, format!("{q}.{a}")))),
+            _ => None,
+        };
+        match accepted {
+            Some((module, qualname)) => {
+                self.indirect(index, Some(Category::Plain));
+                self.made.insert(id, Made::Method { module, qualname });
+            }
+            None => self.indirect(index, None),
+        }
+    }
+
+    /// The class (module, qualified name) that `target` is or was built from, if neither
+    /// it nor the class is code-exec.
+    fn owner(&self, target: NodeId) -> Option<(String, String)> {
+        // Methods of built-in values (a list's `remove`, kept as a callback).
+        let builtin = match self.graph.node(target) {
+            Node::List(_) => Some("list"),
+            Node::Dict(_) => Some("dict"),
+            Node::Set(_) => Some("set"),
+            Node::FrozenSet(_) => Some("frozenset"),
+            Node::Tuple(_) => Some("tuple"),
+            Node::Str(_) => Some("str"),
+            Node::Bytes(..) => Some("bytes"),
+            Node::Int(_) | Node::BigInt(_) => Some("int"),
+            Node::Float(_) => Some("float"),
+            _ => None,
+        };
+        if let Some(class) = builtin {
+            return Some(("builtins".to_string(), class.to_string()));
+        }
+        let class = match self.graph.node(target) {
+            Node::Global { index, .. } => *index,
+            Node::Call(call) => {
+                let callee = self.global_index(call.callable)?;
+                let (m, n) = self.name_of(callee)?;
+                match special(m, n) {
+                    // Objects made by the copyreg routes are instances of their first arg.
+                    Some(Special::Reconstructor | Special::NewObj) => {
+                        let first = *self.graph.tuple(call.args)?.first()?;
+                        self.global_index(first)?
+                    }
+                    Some(_) => return None,
+                    None => callee,
+                }
+            }
+            _ => return None,
+        };
+        let (m, n) = self.name_of(class)?;
+        let c = self.known.classify(m, n);
+        (c.category < Category::CodeExec).then(|| (m.to_string(), n.to_string()))
+    }
+
+    /// `functools.partial(f, …)`: `f` will be called with arguments the file chose, so it
+    /// counts as called; the partial itself is harmless when `f` is a global or a method.
+    fn partial(
+        &mut self,
+        id: NodeId,
+        index: u32,
+        argv: &[NodeId],
+        state: Option<NodeId>,
+        offset: usize,
+    ) {
+        let Some(&f) = argv.first() else {
+            self.indirect(index, None);
+            return;
+        };
+        // partial(cls.__new__, cls, *args, **kwargs): the arguments are in the BUILD state
+        // `(func, args, kwds, dict)` (`functools.partial.__reduce__`).
+        if let Some(Made::New) = self.made.get(&f) {
+            let items = state.and_then(|s| self.graph.tuple(s)).unwrap_or(&[]);
+            // Without a state, `partial(f, cls, *args)` written as a plain call.
+            let (args, kwargs) = match items.get(1).and_then(|&a| self.graph.tuple(a)) {
+                Some(args) => (args, items.get(2).copied()),
+                None => (argv.get(1..).unwrap_or(&[]), Option::None),
+            };
+            if let Some((&cls, rest)) = args.split_first() {
+                self.new_obj(id, cls, rest, kwargs, offset);
+                if let Some(class) = self.global_index(cls) {
+                    self.indirect(index, Some(Category::Plain));
+                    self.made.insert(id, Made::PartialNew(class));
+                    return;
+                }
+            }
+            self.indirect(index, None);
+            return;
+        }
+        if let Some(g) = self.global_index(f) {
+            let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+            let rendered = format!("functools.partial({m}.{n}, …)");
+            self.called(g, offset, Rendering::Text(rendered));
+            self.indirect(index, Some(Category::Plain));
+        } else if let Some(made) = self.made.get(&f).cloned() {
+            if let Made::Method { module, qualname } = made {
+                if !self.method_called(&module, &qualname, offset) {
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::UnvettedCall,
+                        message: format!(
+                            "wraps {module}.{qualname} in functools.partial, a method \
+                             pklinspect has not vetted; if you trust it, allow \
+                             `{module}.{qualname}` in pklinspect.toml"
+                        ),
+                    });
+                }
+            }
+            self.indirect(index, Some(Category::Plain));
+        } else {
+            self.indirect(index, None);
+        }
+        self.made.insert(id, Made::Partial);
+    }
+
+    /// `copyreg._reconstructor(cls, base, state)` calls `base` unless it is `object`.
+    fn reconstructor(&mut self, argv: &[NodeId], offset: usize) {
+        let Some(&base) = argv.get(1) else { return };
+        match self.global_index(base) {
+            Some(g) if self.name_of(g) == Some(("builtins", "object")) => {}
+            Some(g) => {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                let rendered = format!("{m}.{n}.__new__/__init__ (through copyreg._reconstructor)");
+                self.called(g, offset, Rendering::Text(rendered));
+            }
+            None => self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "copyreg._reconstructor with a base class that is not a global: \
+                          calls whatever object the stream built"
+                    .to_string(),
+            }),
+        }
+    }
+
+    /// A call whose callable is not a global.
+    fn call_of_object(&mut self, id: NodeId, callable: NodeId, args: NodeId, offset: usize) {
+        match self.made.get(&callable).cloned() {
+            // The wrapped function was judged as called; `__new__` instantiates.
+            Some(Made::Partial | Made::New) => {}
+            Some(Made::PartialNew(class)) => {
+                self.instances.insert(id, class);
+            }
+            Some(Made::Method { module, qualname }) => {
+                let rendered = render_call(self.graph, &format!("{module}.{qualname}"), args);
+                let class = self.known.classify(&module, &qualname);
+                if class.category == Category::CodeExec {
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::CodeExec,
+                        message: format!("calls {rendered}: {}", class.reason),
+                    });
+                } else if !self.method_called(&module, &qualname, offset) {
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::UnvettedCall,
+                        message: format!(
+                            "calls {rendered}, a method pklinspect has not vetted (fetched \
+                             with builtins.getattr); if you trust it, allow \
+                             `{module}.{qualname}` in pklinspect.toml"
+                        ),
+                    });
+                }
+            }
+            None => {
+                let what = match self.graph.node(callable) {
+                    Node::Call(c) => format!("the object built at offset {}", c.offset),
+                    Node::PersistentId { offset, .. } => {
+                        format!("the object the loader supplies for the persistent id at offset {offset}")
+                    }
+                    Node::Extension { .. } => return, // extension-ref reports it
+                    _ => "a value that is not callable".to_string(),
+                };
+                self.out.others.push(OtherCall {
+                    offset,
+                    rule: Rule::UnvettedCall,
+                    message: format!(
+                        "calls {what}: pklinspect cannot tell what that runs, and has not \
+                         vetted it"
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Whether the method `module.qualname` is a vetted call target.
+    fn method_called(&self, module: &str, qualname: &str, _offset: usize) -> bool {
+        let c = self.known.classify(module, qualname);
+        c.vetted.is_some() && c.category < Category::CodeExec
+    }
+}
+
+/// `torch.storage._load_from_bytes(b)`: `Some(Array)` when `b` is literal bytes that start
+/// like a torch file (a zip archive, or the legacy format's magic-number pickle).
+///
+/// Hook for the nested analysis (`analysis/nested.rs`, another change): the verdict of
+/// the nested file should decide here; until then the shape of the bytes does.
+fn nested_torch_bytes(graph: &Graph<'_>, bytes: NodeId) -> Option<Category> {
+    let head: Vec<u8> = match graph.node(bytes) {
+        Node::Bytes(b, _) => b.iter().take(TORCH_LEGACY_PREFIX.len()).copied().collect(),
+        // Protocols below 3 write bytes as _codecs.encode(text, 'latin1') (Lib/pickle.py).
+        Node::Call(call) => {
+            let g = graph.global(call.callable)?;
+            let (m, n) = normalise(&g.module, &g.name);
+            let [text, codec] = graph.tuple(call.args)? else {
+                return None;
+            };
+            if (m.as_ref(), n.as_ref()) != ("_codecs", "encode")
+                || !matches!(graph.str(*codec), Some("latin1" | "latin-1"))
+            {
+                return None;
+            }
+            graph
+                .str(*text)?
+                .chars()
+                .take(TORCH_LEGACY_PREFIX.len())
+                .map(|c| u8::try_from(u32::from(c)).ok())
+                .collect::<Option<Vec<u8>>>()?
+        }
+        _ => return None,
+    };
+    (head.starts_with(b"PK\x03\x04") || head.starts_with(TORCH_LEGACY_PREFIX))
+        .then_some(Category::Array)
+}
+
+/// An attribute name a pickler writes for a method: an identifier, not a dunder or one of
+/// the frame and function internals.
+fn plain_attribute(name: &str) -> bool {
+    let dunder = name.len() > 4 && name.starts_with("__") && name.ends_with("__");
+    !name.is_empty()
+        && !dunder
+        && !name.starts_with("f_")
+        && !name.starts_with("func_")
+        && !name.starts_with("gi_")
+        && !name.starts_with("cr_")
+        && !name.starts_with("tb_")
+        && !name.starts_with("im_")
+        && name.chars().all(|c| c == '_' || c.is_alphanumeric())
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// None, bools, numbers, text, bytes, and tuples of them (to `depth`).
+fn is_plain_value(graph: &Graph<'_>, id: NodeId, depth: u32) -> bool {
+    match graph.node(id) {
+        Node::None
+        | Node::Bool(_)
+        | Node::Int(_)
+        | Node::BigInt(_)
+        | Node::Float(_)
+        | Node::Str(_)
+        | Node::Bytes(..) => true,
+        Node::Tuple(items) => {
+            depth > 0
+                && items
+                    .iter()
+                    .all(|&i| is_plain_value(graph, i, depth.saturating_sub(1)))
+        }
+        _ => false,
+    }
+}
+
+/// `name(args)` with plain arguments as Python literals and everything else as `…`.
+pub(crate) fn render_call(graph: &Graph<'_>, name: &str, args: NodeId) -> String {
+    let items = match graph.node(args) {
+        Node::Tuple(items) => items.as_slice(),
+        _ => return format!("{name}(…)"),
+    };
+    let mut text = String::new();
+    for (i, &item) in items.iter().enumerate() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        literal(graph, item, 2, &mut text);
+        if text.chars().count() > MAX_RENDERED {
+            text = text.chars().take(MAX_RENDERED).collect();
+            text.push('…');
+            break;
+        }
+    }
+    format!("{name}({text})")
+}
+
+fn literal(graph: &Graph<'_>, id: NodeId, depth: u32, out: &mut String) {
+    match graph.node(id) {
+        Node::None => out.push_str("None"),
+        Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Node::Int(v) => out.push_str(&v.to_string()),
+        Node::BigInt(v) => out.push_str(&v.to_string()),
+        Node::Float(v) => out.push_str(&format!("{v:?}")),
+        Node::Str(s) => {
+            let short: String = s.chars().take(MAX_RENDERED).collect();
+            out.push_str(&format!("'{}'", short.escape_default()));
+        }
+        Node::Bytes(b, _) => {
+            let short = b.get(..b.len().min(48)).unwrap_or_default();
+            out.push_str(&format!("b'{}'", short.escape_ascii()));
+            if b.len() > 48 {
+                out.push('…');
+            }
+        }
+        Node::Tuple(items) if depth > 0 => {
+            out.push('(');
+            for (i, &item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                literal(graph, item, depth.saturating_sub(1), out);
+            }
+            if items.len() == 1 {
+                out.push(',');
+            }
+            out.push(')');
+        }
+        Node::Global { index, .. } => match graph.globals.get(*index as usize) {
+            Some(g) => out.push_str(&format!("{}.{}", g.module, g.name)),
+            None => out.push('…'),
+        },
+        _ => out.push('…'),
+    }
+}
+
+/// What one pickle's calls add to its imports and findings.
+pub(crate) struct Judged {
+    /// `unvetted-call` detections.
+    pub(crate) findings: Vec<Detected>,
+    /// Whether any call is unvetted (the `unvetted` verdict).
+    pub(crate) unvetted: bool,
+    /// Whether a method call is code-exec (the `dangerous` verdict).
+    pub(crate) code_exec: bool,
+}
+
+/// Applies the stream's [`Calls`] to one pickle's imports: indirect callers whose every use
+/// is harmless lose their code-exec row, each import records its first call, and each call
+/// of a global that is not vetted (nor already code-exec, user-defined or a runtime handle,
+/// which have their own findings) is an `unvetted-call`.
+pub(crate) fn judge(
+    graph: &Graph<'_>,
+    vetted: &[bool],
+    calls: &Calls,
+    globals: &[(u32, usize)],
+    span: (usize, usize),
+    imports: &mut [ImportReport],
+    member: Option<&str>,
+) -> Judged {
+    let mut findings = Vec::new();
+    for (i, (&(index, _), import)) in globals.iter().zip(imports.iter_mut()).enumerate() {
+        let Some(use_) = calls.globals.get(index as usize) else {
+            continue;
+        };
+        if let (Some(category), Category::CodeExec) = (use_.indirect_ok, import.category) {
+            import.category = category;
+            import.reason = format!(
+                "every use in this file was judged by its arguments and is harmless ({})",
+                import.reason
+            );
+        }
+        let Some((offset, rendering)) = &use_.first_call else {
+            continue;
+        };
+        let render = || match rendering {
+            Rendering::Args(args) => {
+                render_call(graph, &format!("{}.{}", import.module, import.name), *args)
+            }
+            Rendering::Text(text) => text.clone(),
+        };
+        // Shown where a reviewer needs it: what a code-exec global would run.
+        if import.category == Category::CodeExec {
+            import.call = Some(render());
+        }
+        let own_finding = matches!(
+            import.category,
+            Category::CodeExec | Category::UserDefined | Category::RuntimeHandle
+        );
+        if vetted.get(i).copied().unwrap_or(false) || own_finding || use_.indirect_ok.is_some() {
+            continue;
+        }
+        let rendered = render();
+        import.call = Some(rendered.clone());
+        let message = format!(
+            "calls {rendered}, which pklinspect has not vetted; if you trust it, allow `{}.{}` \
+             in pklinspect.toml",
+            import.module, import.name
+        );
+        findings.push(
+            Detected::new(Rule::UnvettedCall, message)
+                .path(import.paths.first().map(String::as_str))
+                .at(Some(*offset as u64))
+                .member(member)
+                .global(&import.module, &import.name),
+        );
+    }
+    let mut code_exec = false;
+    for other in calls
+        .others
+        .iter()
+        .filter(|o| (span.0..span.1).contains(&o.offset))
+    {
+        code_exec |= other.rule == Rule::CodeExec;
+        findings.push(
+            Detected::new(other.rule, other.message.clone())
+                .at(Some(other.offset as u64))
+                .member(member),
+        );
+    }
+    let unvetted = findings.iter().any(|f| f.rule == Rule::UnvettedCall);
+    Judged {
+        findings,
+        unvetted,
+        code_exec,
+    }
+}

@@ -1,0 +1,761 @@
+//! Default-deny for calls (SPEC §5, issue 11): one hand-made pickle per attack family,
+//! each caught with an error-level finding, `lint` exit 1 and the verdict SPEC §5 gives it;
+//! and the benign look-alikes that real libraries write, which must not be errors.
+//!
+//! The pickles are written opcode by opcode (protocol 3), so each test shows exactly the
+//! construction it pins down.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+/// A pickled expression.
+enum E {
+    Global(&'static str, &'static str),
+    Str(&'static str),
+    Bytes(Vec<u8>),
+    Int(i32),
+    Bool(bool),
+    None,
+    Tuple(Vec<E>),
+    List(Vec<E>),
+    /// REDUCE: `callable(*args)`.
+    Call(Box<E>, Vec<E>),
+    /// NEWOBJ: `cls.__new__(cls, *args)`.
+    New(Box<E>, Vec<E>),
+    /// BUILD: the object, then its state.
+    Build(Box<E>, Box<E>),
+    Dict(Vec<(E, E)>),
+}
+
+use E::*;
+
+fn call(m: &'static str, n: &'static str, args: Vec<E>) -> E {
+    Call(Box::new(Global(m, n)), args)
+}
+
+fn write(e: &E, out: &mut Vec<u8>) {
+    match e {
+        Global(m, n) => out.extend(format!("c{m}\n{n}\n").bytes()),
+        Str(s) => {
+            out.push(b'X');
+            out.extend((s.len() as u32).to_le_bytes());
+            out.extend(s.bytes());
+        }
+        Bytes(b) => {
+            out.push(b'B');
+            out.extend((b.len() as u32).to_le_bytes());
+            out.extend(b);
+        }
+        Int(v) => {
+            out.push(b'J');
+            out.extend(v.to_le_bytes());
+        }
+        Bool(b) => out.push(if *b { 0x88 } else { 0x89 }),
+        None => out.push(b'N'),
+        Tuple(items) => {
+            out.push(b'(');
+            items.iter().for_each(|i| write(i, out));
+            out.push(b't');
+        }
+        List(items) => {
+            out.push(b'(');
+            items.iter().for_each(|i| write(i, out));
+            out.push(b'l');
+        }
+        Call(f, args) => {
+            write(f, out);
+            out.push(b'(');
+            args.iter().for_each(|i| write(i, out));
+            out.extend(b"tR");
+        }
+        New(cls, args) => {
+            write(cls, out);
+            out.push(b'(');
+            args.iter().for_each(|i| write(i, out));
+            out.extend(b"t\x81");
+        }
+        Build(obj, state) => {
+            write(obj, out);
+            write(state, out);
+            out.push(b'b');
+        }
+        Dict(pairs) => {
+            out.extend(b"}(");
+            for (k, v) in pairs {
+                write(k, out);
+                write(v, out);
+            }
+            out.push(b'u');
+        }
+    }
+}
+
+fn pickle(e: &E) -> Vec<u8> {
+    let mut out = b"\x80\x03".to_vec();
+    write(e, &mut out);
+    out.push(b'.');
+    out
+}
+
+/// `lint --format json --no-config [extra]` of one file holding `e`: the file's entry and
+/// the exit code.
+fn lint_with(e: &E, extra: &[&str], policy: Option<&str>) -> (Value, i32) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.pkl"), pickle(e)).unwrap();
+    let mut cmd = Command::cargo_bin("pklinspect").unwrap();
+    cmd.current_dir(dir.path())
+        .args(["lint", "--format", "json"]);
+    match policy {
+        Some(text) => {
+            std::fs::write(dir.path().join("p.toml"), text).unwrap();
+            cmd.args(["--config", "p.toml"]);
+        }
+        Option::None => {
+            cmd.arg("--no-config");
+        }
+    }
+    let out = cmd.args(extra).arg("f.pkl").output().unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|err| {
+        panic!("{err}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (doc["files"][0].clone(), out.status.code().unwrap())
+}
+
+fn lint(e: &E) -> (Value, i32) {
+    lint_with(e, &[], Option::None)
+}
+
+fn errors(entry: &Value) -> Vec<(String, String)> {
+    entry["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// An error-level finding of `rule` whose message mentions `needle`, exit 1, `verdict`.
+fn assert_caught(e: &E, rule: &str, needle: &str, verdict: &str) {
+    let (entry, code) = lint(e);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter().any(|(r, m)| r == rule && m.contains(needle)),
+        "no {rule} error mentioning {needle:?}: {errs:?}"
+    );
+    assert_eq!(code, 1, "{entry}");
+    assert_eq!(entry["verdict"], verdict, "{entry}");
+}
+
+/// No error-level finding, exit 0, `verdict`.
+fn assert_clean(e: &E, verdict: &str) {
+    let (entry, code) = lint(e);
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    assert_eq!(code, 0, "{entry}");
+    assert_eq!(entry["verdict"], verdict, "{entry}");
+}
+
+// ── attack families ──────────────────────────────────────────────────────────────
+
+#[test]
+fn library_gadget_via_wildcard_sympy_evaluates_strings() {
+    let payload = "__import__('os').system('id')";
+    assert_caught(
+        &call("sympy", "sympify", vec![Str(payload)]),
+        "code-exec",
+        "sympy.sympify",
+        "dangerous",
+    );
+    assert_caught(
+        &call("sympy", "simplify", vec![Str(payload)]),
+        "code-exec",
+        "sympy.simplify",
+        "dangerous",
+    );
+}
+
+#[test]
+fn library_function_called_but_not_vetted_is_unvetted() {
+    // sympy.core.add.Add is covered by the `sympy.**` library wildcard: referenced it would
+    // need only sympy, but calling it with file-chosen arguments needs vetting.
+    let add = call("sympy.core.add", "Add", vec![Int(1), Int(2)]);
+    assert_caught(
+        &add,
+        "unvetted-call",
+        "sympy.core.add.Add(1, 2)",
+        "unvetted",
+    );
+    // Instantiating the same class without __init__ (NEWOBJ, then BUILD) is not a call.
+    let new = Build(
+        Box::new(New(Box::new(Global("sympy.core.add", "Add")), vec![])),
+        Box::new(Dict(vec![])),
+    );
+    assert_clean(&new, "needs-libraries");
+}
+
+#[test]
+fn sympy_constructor_given_a_string_evaluates_it() {
+    // sympy's Basic.__reduce_ex__ writes NEWOBJ(cls, args); FiniteSet.__new__ sympifies
+    // its arguments, so a string argument is evaluated.
+    let e = New(
+        Box::new(Global("sympy.sets.sets", "FiniteSet")),
+        vec![Str("__import__('os').system('id')")],
+    );
+    assert_caught(&e, "code-exec", "sympify their arguments", "dangerous");
+    // Arguments that are sympy objects themselves are what sympy writes.
+    let x = New(
+        Box::new(Global("sympy.core.symbol", "Symbol")),
+        vec![Str("x")],
+    );
+    let one = New(Box::new(Global("sympy.core.numbers", "One")), vec![]);
+    let add = New(Box::new(Global("sympy.core.add", "Add")), vec![x, one]);
+    assert_clean(&add, "needs-libraries");
+}
+
+#[test]
+fn newobj_with_arguments_calls_the_class_new() {
+    // NEWOBJ with file-chosen values runs the class's own __new__ on them.
+    let e = New(
+        Box::new(Global("acme_lib.models", "Loader")),
+        vec![Str("/etc/passwd")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "acme_lib.models.Loader.__new__",
+        "unvetted",
+    );
+}
+
+#[test]
+fn codecs_encode_with_an_unusual_codec() {
+    let e = call("_codecs", "encode", vec![Str("x"), Str("evil_codec")]);
+    assert_caught(&e, "unvetted-call", "evil_codec", "unvetted");
+    assert_clean(
+        &call("_codecs", "encode", vec![Str("x"), Str("latin1")]),
+        "portable",
+    );
+}
+
+#[test]
+fn numpy_random_constructor_calls_the_class_it_is_given() {
+    let e = call(
+        "numpy.random._pickle",
+        "__randomstate_ctor",
+        vec![Str("MT19937"), Global("sympy.core.add", "Add")],
+    );
+    assert_caught(&e, "unvetted-call", "sympy.core.add.Add", "unvetted");
+    let ok = call(
+        "numpy.random._pickle",
+        "__bit_generator_ctor",
+        vec![Global("numpy.random._mt19937", "MT19937")],
+    );
+    assert_clean(&ok, "needs-libraries");
+}
+
+#[test]
+fn an_allow_entry_vets_a_call() {
+    let add = call("sympy.core.add", "Add", vec![Int(1), Int(2)]);
+    let policy = "allow = [{ pattern = \"sympy.core.add.Add\", reason = \"our algebra\" }]\n";
+    let (entry, code) = lint_with(&add, &[], Some(policy));
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn numpy_private_fromfile_reads_files() {
+    for module in [
+        "numpy.core._multiarray_umath",
+        "numpy._core._multiarray_umath",
+    ] {
+        let read = Call(
+            Box::new(Global(module, "fromfile")),
+            vec![Str("/etc/passwd")],
+        );
+        assert_caught(&read, "code-exec", "fromfile", "dangerous");
+    }
+    let memmap = call(
+        "numpy.lib.format",
+        "open_memmap",
+        vec![Str("/tmp/x"), Str("w+")],
+    );
+    assert_caught(&memmap, "code-exec", "open_memmap", "dangerous");
+}
+
+#[test]
+fn subprocess_reexported_under_a_library_module() {
+    for name in ["Popen", "check_output", "getoutput"] {
+        let run = Call(
+            Box::new(Global("sklearn.utils._show_versions", name)),
+            vec![Str("id")],
+        );
+        assert_caught(&run, "code-exec", name, "dangerous");
+    }
+}
+
+#[test]
+fn pandas_compat_pickle_compat_loads_a_nested_pickle() {
+    let nested = call(
+        "pandas.compat.pickle_compat",
+        "loads",
+        vec![Bytes(
+            b"\x80\x03cposix\nsystem\nX\x02\x00\x00\x00idtR.".to_vec(),
+        )],
+    );
+    assert_caught(
+        &nested,
+        "code-exec",
+        "pandas.compat.pickle_compat.loads",
+        "dangerous",
+    );
+}
+
+#[test]
+fn unlisted_standard_library_modules_are_code_exec() {
+    for (module, name, arg) in [
+        ("_bootsubprocess", "_check_cmd", "id"),
+        ("warnings", "_getcategory", "os.system"),
+        ("cgitb", "reset", ""),
+        ("wave", "open", "/tmp/x.wav"),
+        ("tokenize", "open", "/etc/passwd"),
+        ("pstats", "Stats", "/tmp/x"),
+        ("mimetypes", "read_mime_types", "/etc/passwd"),
+        ("mailbox", "mbox", "/tmp/x"),
+        ("_pyrepl.pager", "pipe_pager", "x"),
+        ("_sitebuiltins", "_Printer", "x"),
+        ("typing", "get_type_hints", "x"),
+    ] {
+        let e = Call(Box::new(Global(module, name)), vec![Str(arg)]);
+        assert_caught(
+            &e,
+            "code-exec",
+            "a standard-library function pklinspect has not vetted",
+            "dangerous",
+        );
+    }
+}
+
+#[test]
+fn joblib_ndarraywrapper_opens_a_file_the_pickle_names() {
+    for module in ["joblib.numpy_pickle", "joblib.numpy_pickle_compat"] {
+        let wrapper = Build(
+            Box::new(New(Box::new(Global(module, "NDArrayWrapper")), vec![])),
+            Box::new(Dict(vec![(Str("filename"), Str("/tmp/evil.npy"))])),
+        );
+        assert_caught(&wrapper, "code-exec", "NDArrayWrapper", "dangerous");
+    }
+}
+
+#[test]
+fn getattr_on_a_non_vetted_object_stays_code_exec() {
+    // A getattr chain into a function's globals.
+    let inner = call(
+        "builtins",
+        "getattr",
+        vec![Global("collections", "OrderedDict"), Str("fromkeys")],
+    );
+    let chain = call("builtins", "getattr", vec![inner, Str("__globals__")]);
+    assert_caught(&chain, "code-exec", "builtins.getattr", "dangerous");
+    // getattr of a code-exec global.
+    let sys = call(
+        "builtins",
+        "getattr",
+        vec![Global("sys", "modules"), Str("get")],
+    );
+    assert_caught(&sys, "code-exec", "builtins.getattr", "dangerous");
+}
+
+#[test]
+fn calling_a_method_fetched_by_getattr_needs_vetting() {
+    // A method of a library object, fetched and called.
+    let add = New(Box::new(Global("sympy.core.add", "Add")), vec![]);
+    let method = call("builtins", "getattr", vec![add, Str("doit")]);
+    let e = Call(Box::new(method), vec![]);
+    assert_caught(&e, "unvetted-call", "sympy.core.add.Add.doit()", "unvetted");
+    // ndarray.tofile writes a file: the table's dotted-name rules call it code-exec.
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("numpy", "ndarray"), Str("tofile")],
+    );
+    let e = Call(Box::new(method), vec![Str("/tmp/x")]);
+    assert_caught(
+        &e,
+        "code-exec",
+        "numpy.ndarray.tofile('/tmp/x')",
+        "dangerous",
+    );
+}
+
+#[test]
+fn partial_wrapping_os_system() {
+    let p = call(
+        "functools",
+        "partial",
+        vec![Global("os", "system"), Str("id")],
+    );
+    assert_caught(&p, "code-exec", "os.system", "dangerous");
+    let run = Call(Box::new(p), vec![]);
+    assert_caught(&run, "code-exec", "os.system", "dangerous");
+}
+
+#[test]
+fn partial_wrapping_an_unvetted_library_function() {
+    let p = call(
+        "functools",
+        "partial",
+        vec![Global("sympy.core.add", "Add"), Int(1)],
+    );
+    assert_caught(&p, "unvetted-call", "sympy.core.add.Add", "unvetted");
+}
+
+#[test]
+fn load_from_bytes_of_something_that_is_not_a_torch_file() {
+    let e = call(
+        "torch.storage",
+        "_load_from_bytes",
+        vec![Bytes(b"\x80\x03cposix\nsystem\n.".to_vec())],
+    );
+    assert_caught(
+        &e,
+        "code-exec",
+        "torch.storage._load_from_bytes",
+        "dangerous",
+    );
+}
+
+// ── benign look-alikes that real libraries write ─────────────────────────────────
+
+#[test]
+fn getattr_bound_method_of_a_library_object_is_not_an_error() {
+    // matplotlib figures keep `fig.delaxes`, a bound method, as a callback: a reference.
+    let fig = New(Box::new(Global("matplotlib.figure", "Figure")), vec![]);
+    let e = List(vec![call("builtins", "getattr", vec![fig, Str("delaxes")])]);
+    assert_clean(&e, "needs-libraries");
+}
+
+#[test]
+fn partial_of_a_vetted_callable_is_not_an_error() {
+    // scikit-learn's HistGradientBoosting with categorical features.
+    let e = call(
+        "functools",
+        "partial",
+        vec![Global("sklearn.utils.validation", "check_array"), None],
+    );
+    assert_clean(&e, "needs-libraries");
+}
+
+#[test]
+fn pandas_zoneinfo_unpickle_through_getattr_is_not_an_error() {
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("zoneinfo", "ZoneInfo"), Str("_unpickle")],
+    );
+    assert_clean(
+        &Call(Box::new(method), vec![Str("UTC"), Int(1)]),
+        "portable",
+    );
+}
+
+#[test]
+fn protocol_2_newobj_ex_through_partial_of_new_is_not_an_error() {
+    // CPython's pickle below protocol 4 writes partial(cls.__new__, cls, *args, **kwargs).
+    let new = call(
+        "builtins",
+        "getattr",
+        vec![Global("sympy.core.symbol", "Symbol"), Str("__new__")],
+    );
+    let p = call(
+        "functools",
+        "partial",
+        vec![new, Global("sympy.core.symbol", "Symbol"), Str("x")],
+    );
+    assert_clean(&Call(Box::new(p), vec![]), "needs-libraries");
+    // As pickle writes it: partial(f) then BUILD (f, args, kwds, dict).
+    let new = || {
+        call(
+            "builtins",
+            "getattr",
+            vec![Global("sympy.core.symbol", "Symbol"), Str("__new__")],
+        )
+    };
+    let state = Tuple(vec![
+        new(),
+        Tuple(vec![Global("sympy.core.symbol", "Symbol"), Str("x")]),
+        Dict(vec![(Str("real"), Bool(true))]),
+        None,
+    ]);
+    let p = Build(
+        Box::new(call("functools", "partial", vec![new()])),
+        Box::new(state),
+    );
+    assert_clean(&Call(Box::new(p), vec![]), "needs-libraries");
+    // The same route with a sympy class that sympifies a string.
+    let new = call(
+        "builtins",
+        "getattr",
+        vec![Global("sympy.sets.sets", "FiniteSet"), Str("__new__")],
+    );
+    let state = Tuple(vec![
+        Global("builtins", "None"),
+        Tuple(vec![
+            Global("sympy.sets.sets", "FiniteSet"),
+            Str("__import__('os')"),
+        ]),
+        None,
+        None,
+    ]);
+    let p = Build(
+        Box::new(call("functools", "partial", vec![new])),
+        Box::new(state),
+    );
+    assert_caught(
+        &Call(Box::new(p), vec![]),
+        "code-exec",
+        "sympify",
+        "dangerous",
+    );
+}
+
+#[test]
+fn load_from_bytes_of_a_torch_zip_is_not_an_error() {
+    // A real `torch.save` archive (tests/data/torch_stems, written by torch 2.15): the
+    // nested analysis opens it, and its contents are judged on their own.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/torch_stems");
+    let mut saved: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    saved.sort();
+    let bytes = std::fs::read(&saved[0]).unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"));
+    let e = call("torch.storage", "_load_from_bytes", vec![Bytes(bytes)]);
+    assert_clean(&e, "portable");
+    // Bytes that only start like one cannot be read: what they run is unknown (fail closed).
+    let e = call(
+        "torch.storage",
+        "_load_from_bytes",
+        vec![Bytes(b"PK\x03\x04rest of a torch.save archive".to_vec())],
+    );
+    let (entry, code) = lint(&e);
+    assert_eq!(code, 1, "{entry}");
+    assert!(errors(&entry).iter().any(|(r, _)| r == "malformed"), "{entry}");
+}
+
+#[test]
+fn vetted_reconstructors_are_not_errors() {
+    let e = List(vec![
+        call(
+            "datetime",
+            "date",
+            vec![Bytes(b"\x07\xe8\x01\x02".to_vec())],
+        ),
+        call("collections", "OrderedDict", vec![]),
+        call("re", "_compile", vec![Str("a+"), Int(32)]),
+        call(
+            "copyreg",
+            "_reconstructor",
+            vec![
+                Global("sklearn.tree", "DecisionTreeClassifier"),
+                Global("builtins", "object"),
+                None,
+            ],
+        ),
+    ]);
+    assert_clean(&e, "needs-libraries");
+}
+
+#[test]
+fn copyreg_reconstructor_calls_its_base() {
+    let e = call(
+        "copyreg",
+        "_reconstructor",
+        vec![
+            Global("sympy.core.add", "Add"),
+            Global("sympy.core.add", "Add"),
+            Str("x"),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "sympy.core.add.Add", "unvetted");
+}
+
+#[test]
+fn explain_shows_a_call_with_its_literal_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.pkl");
+    std::fs::write(
+        &file,
+        pickle(&call("posix", "system", vec![Str("echo hi")])),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .args(["explain", "--color", "never"])
+        .arg(Path::new(&file))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("posix.system('echo hi')"), "{text}");
+}
+
+#[test]
+fn strict_makes_unknown_references_errors() {
+    let e = New(Box::new(Global("acme_models", "Widget")), vec![]);
+    let (entry, code) = lint(&e);
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    assert_eq!(code, 0);
+    let (entry, code) = lint_with(&e, &["--strict"], Option::None);
+    assert!(
+        errors(&entry).iter().any(|(r, _)| r == "unknown-import"),
+        "{entry}"
+    );
+    assert_eq!(code, 1);
+    let (entry, code) = lint_with(&e, &[], Some("strict = true\n"));
+    assert!(
+        errors(&entry).iter().any(|(r, _)| r == "unknown-import"),
+        "{entry}"
+    );
+    assert_eq!(code, 1);
+}
+
+// ── joblib by joblib's rules ─────────────────────────────────────────────────────────
+
+/// A numpy dtype as numpy pickles it: `numpy.dtype('f8', False, True)` + BUILD of its
+/// state, whose flags item (index 7) numpy's `__setstate__` takes as given.
+fn f8_dtype(flags: i32) -> E {
+    Build(
+        Box::new(call(
+            "numpy",
+            "dtype",
+            vec![Str("f8"), Bool(false), Bool(true)],
+        )),
+        Box::new(Tuple(vec![
+            Int(3),
+            Str("<"),
+            None,
+            None,
+            None,
+            Int(-1),
+            Int(-1),
+            Int(flags),
+        ])),
+    )
+}
+
+/// A joblib file: a `NumpyArrayWrapper` made through `copyreg._reconstructor` (joblib
+/// checks `isinstance`, so this loads), its state, then `trailing` as joblib reads it.
+fn joblib_file(flags: i32, alignment: E, trailing: &[u8]) -> Vec<u8> {
+    let made = call(
+        "copyreg",
+        "_reconstructor",
+        vec![
+            Global("joblib.numpy_pickle", "NumpyArrayWrapper"),
+            Global("builtins", "object"),
+            None,
+        ],
+    );
+    joblib_file_with(made, flags, alignment, trailing)
+}
+
+fn joblib_file_with(made: E, flags: i32, alignment: E, trailing: &[u8]) -> Vec<u8> {
+    let wrapper = Build(
+        Box::new(made),
+        Box::new(Dict(vec![
+            (Str("subclass"), Global("numpy", "ndarray")),
+            (Str("shape"), Tuple(vec![Int(2)])),
+            (Str("order"), Str("C")),
+            (Str("dtype"), f8_dtype(flags)),
+            (Str("allow_mmap"), Bool(false)),
+            (Str("numpy_array_alignment_bytes"), alignment),
+        ])),
+    );
+    let mut out = b"\x80\x03".to_vec();
+    write(&wrapper, &mut out);
+    out.extend(trailing);
+    out.push(b'.');
+    out
+}
+
+fn explain_json(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.joblib");
+    std::fs::write(&file, bytes).unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .args(["explain", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn joblib_wrapper_built_through_copyreg_reconstructor_is_read_as_joblib_reads_it() {
+    // Alignment 8: one padding-length byte (3), three padding bytes, then 16 data bytes.
+    let data = [0u8, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40];
+    let mut trailing = vec![3u8, 0, 0, 0];
+    trailing.extend(data);
+    let bytes = joblib_file(0, Int(8), &trailing);
+    let doc = explain_json(&bytes);
+    let array = &doc["pickles"][0]["arrays"][0];
+    assert_eq!(array["shape"], serde_json::json!([2]), "{doc}");
+    let expected = bytes.len() - 1 - data.len();
+    assert_eq!(array["offset"], expected, "{doc}");
+    assert_eq!(doc["container"], "joblib", "{doc}");
+}
+
+#[test]
+fn joblib_alignment_that_is_not_an_int_still_means_a_padding_byte() {
+    // joblib reads the padding byte whenever the attribute is not None.
+    let data = [0u8; 16];
+    let mut trailing = vec![0u8];
+    trailing.extend(data);
+    let made = New(
+        Box::new(Global("joblib.numpy_pickle", "NumpyArrayWrapper")),
+        vec![],
+    );
+    let bytes = joblib_file_with(made, 0, Str("eight"), &trailing);
+    let doc = explain_json(&bytes);
+    let array = &doc["pickles"][0]["arrays"][0];
+    assert_eq!(array["offset"], bytes.len() - 1 - data.len(), "{doc}");
+}
+
+#[test]
+fn joblib_dtype_state_object_flag_hides_a_nested_pickle() {
+    // A `<f8` dtype whose state sets the object flag: joblib unpickles what follows the
+    // wrapper instead of reading 16 raw bytes. Here that is `posix.system('id')`, whose
+    // first 16 bytes a reader that trusts the type string would step over as data.
+    let nested = b"\x80\x03cposix\nsystem\nX\x02\x00\x00\x00id\x85R.";
+    let made = New(
+        Box::new(Global("joblib.numpy_pickle", "NumpyArrayWrapper")),
+        vec![],
+    );
+    let bytes = joblib_file_with(made, 1, None, nested);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.joblib"), &bytes).unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["lint", "--format", "json", "--no-config", "f.joblib"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entry = &doc["files"][0];
+    assert!(
+        errors(entry)
+            .iter()
+            .any(|(r, m)| r == "code-exec" && m.contains("posix.system")),
+        "{entry}"
+    );
+    assert_eq!(entry["verdict"], "dangerous", "{entry}");
+    assert_eq!(out.status.code(), Some(1));
+}
