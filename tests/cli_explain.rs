@@ -245,3 +245,40 @@ fn every_limit_names_the_flag_that_raises_it_and_the_flag_works() {
         .code(2)
         .stderr(predicate::str::contains("--max-decompressed"));
 }
+
+/// A stream that breaks part-way: the headline says it does not load and where it stops,
+/// beside the verdict of what was read, and the advice is to get a whole copy (not to make
+/// it portable). Code that ran before the break keeps the plain `dangerous` headline.
+#[test]
+fn a_stream_that_breaks_part_way_says_it_does_not_load() {
+    // PROTO 4, [ numpy.dtype, 1 … and the bytes end before STOP.
+    let cut = b"\x80\x04]\x94(\x8c\x05numpy\x94\x8c\x05dtype\x94\x93K\x01".to_vec();
+    let out = pklinspect()
+        .args(["explain", "-"])
+        .write_stdin(cut)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(
+            "<stdin>: portable as far as it reads — does not load: the loader stops at offset 24"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Get a complete copy"), "{text}");
+    assert!(!text.contains("To make this portable"), "{text}");
+
+    // GLOBAL posix system, a call, then a byte that is no opcode.
+    let payload = b"\x80\x02cposix\nsystem\nX\x02\x00\x00\x00id\x85R0\xff".to_vec();
+    let out = pklinspect()
+        .args(["explain", "-"])
+        .write_stdin(payload)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("<stdin>: dangerous — runs code when loaded"),
+        "{text}"
+    );
+}

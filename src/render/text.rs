@@ -71,6 +71,16 @@ fn verdict_meaning(verdict: Verdict) -> &'static str {
     }
 }
 
+/// What the part of a stream read before it fails holds, for verdicts below `unvetted`.
+fn partial_meaning(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Portable => "holds only Python and array data",
+        Verdict::NeedsLibraries => "names the libraries listed below",
+        Verdict::NonPortable => "needs code from a script or a live runtime (below)",
+        Verdict::Unvetted | Verdict::Dangerous => "runs code (below)",
+    }
+}
+
 const CATEGORY_ORDER: [Category; 7] = [
     Category::CodeExec,
     Category::UserDefined,
@@ -135,13 +145,26 @@ fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result
 /// Writes the text explanation of `report`.
 pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let v = verdict_style(report.verdict);
-    writeln!(
-        out,
-        "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}",
-        report.file,
-        report.verdict.as_str(),
-        verdict_meaning(report.verdict)
-    )?;
+    match &report.stopped {
+        // Code that ran before the failure is what matters: the verdict says it.
+        Some(e) if report.verdict < Verdict::Unvetted => writeln!(
+            out,
+            "{BOLD}{}{BOLD:#}: {v}{}{v:#} as far as it reads — does not load: the loader stops \
+             at offset {} ({}); what comes before {}",
+            report.file,
+            report.verdict.as_str(),
+            e.offset(),
+            e.message(),
+            partial_meaning(report.verdict)
+        )?,
+        _ => writeln!(
+            out,
+            "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}",
+            report.file,
+            report.verdict.as_str(),
+            verdict_meaning(report.verdict)
+        )?,
+    }
     let opcodes: u64 = report.pickles.iter().map(|p| p.opcode_count).sum();
     let mut protocols: Vec<u8> = report.pickles.iter().map(|p| p.protocol).collect();
     protocols.sort_unstable();
@@ -273,6 +296,14 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
 }
 
 fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    if report.stopped.is_some() && report.verdict < Verdict::Unvetted {
+        writeln!(out, "\n{BOLD}What to do{BOLD:#}")?;
+        writeln!(
+            out,
+            "  The file is damaged or was cut short: no loader reads it whole. Get a complete copy of it (re-download, or save it again where it was written)."
+        )?;
+        return Ok(());
+    }
     match report.verdict {
         Verdict::Portable => return Ok(()),
         Verdict::Dangerous => {
