@@ -33,6 +33,9 @@ pub struct Options {
     /// The severities and deny entries the findings pipeline applies (the built-in policy
     /// by default; `lint` gives each file its policy's).
     pub rules: RuleSet,
+    /// Record each pickle's execution trace ([`crate::report::PickleReport::calls`]), which
+    /// `explain --format json` shows and `lint` does not. Findings do not depend on it.
+    pub trace: bool,
 }
 
 impl Default for Options {
@@ -42,6 +45,7 @@ impl Default for Options {
             known: KnownGlobals::builtin(),
             portable_hints: true,
             rules: RuleSet::default(),
+            trace: true,
         }
     }
 }

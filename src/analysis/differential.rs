@@ -196,6 +196,11 @@ fn first_pass(data: &[u8], start: usize, member: Option<&str>, out: &mut Vec<Det
             pass.end = Some(op.end);
         }
         let Arg::Line(line) = op.arg else { continue };
+        // A plainly spelled line reads alike everywhere (checked against `line_readings`
+        // by a test): only the odd ones are read both ways.
+        if crate::machine::plain_numeric_line(op.opcode, line) {
+            continue;
+        }
         let Some((c, py)) = line_readings(op.opcode, line) else {
             continue;
         };
@@ -641,6 +646,72 @@ mod tests {
         ] {
             let (c, py) = line_readings(opcode, line).unwrap();
             assert_eq!(c, py, "{line:?}");
+        }
+    }
+
+    /// The machine asks for a second reading only for lines it does not call plain: every
+    /// line it calls plain must read alike in both unpicklers, and the odd spellings that
+    /// differ must not be called plain.
+    #[test]
+    fn lines_the_machine_calls_plain_read_alike() {
+        use crate::machine::plain_numeric_line;
+        let lines: &[&[u8]] = &[
+            b"0",
+            b"00",
+            b"01",
+            b"1",
+            b"-1",
+            b"42",
+            b"-0",
+            b"+1",
+            b" 0",
+            b"010",
+            b"1_000",
+            b"123456789012345678",
+            b"1234567890123456789",
+            b"7\x00",
+            b"1L",
+            b"-5L",
+            b"0L",
+            b"1.5",
+            b"-0.25",
+            b"3",
+            b"1e999",
+            b"1_0.5",
+            b" 1.5",
+            b"inf",
+            b"nan",
+            b"1.",
+            b".5",
+            b"007",
+        ];
+        for &opcode in &[
+            Opcode::INT,
+            Opcode::LONG,
+            Opcode::FLOAT,
+            Opcode::GET,
+            Opcode::PUT,
+        ] {
+            for &line in lines {
+                if !plain_numeric_line(opcode, line) {
+                    continue;
+                }
+                let (c, py) = line_readings(opcode, line).unwrap();
+                assert_eq!(
+                    c, py,
+                    "{opcode} {line:?} is called plain but reads differently"
+                );
+            }
+        }
+        for (opcode, line) in [
+            (Opcode::INT, &b"010"[..]),
+            (Opcode::INT, b"+1"),
+            (Opcode::INT, b"-0"),
+            (Opcode::INT, b"7\x00"),
+            (Opcode::FLOAT, b"1e999"),
+            (Opcode::GET, b"7\x00"),
+        ] {
+            assert!(!plain_numeric_line(opcode, line), "{opcode} {line:?}");
         }
     }
 }

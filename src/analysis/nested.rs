@@ -23,7 +23,7 @@ use crate::machine::{Graph, Node, NodeId, Stream};
 use crate::report::Detected;
 use crate::rules::Rule;
 
-use super::object_paths::object_paths;
+use super::object_paths::walk_paths;
 use super::Analysis;
 
 /// How many payloads deep nested payloads are opened (the outer file is depth 0).
@@ -374,7 +374,7 @@ fn call_paths(
         if !pickle.memo_carried {
             visited = Vec::new();
         }
-        let w = object_paths(graph, lifted, pickle.root, root_path, &mut visited);
+        let w = walk_paths(graph, lifted, pickle.root, root_path, &mut visited, false);
         for &index in &indices {
             if let Some(uses) = w.uses.get(index as usize) {
                 by_global

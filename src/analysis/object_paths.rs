@@ -84,6 +84,8 @@ fn keyed(pairs: &[(NodeId, NodeId)], children: &mut Children) {
 }
 
 struct Walker<'g, 'v, 'data> {
+    /// Record the paths of calls and globals ([`ObjectPaths::calls`]) for the trace.
+    trace: bool,
     root_path: &'g str,
     graph: &'g Graph<'data>,
     lifted: &'g Lifted,
@@ -254,7 +256,8 @@ impl<'g> Walker<'g, '_, '_> {
         if matches!(
             graph.node(node),
             Node::Call(_) | Node::Global { .. } | Node::PersistentId { .. }
-        ) && self.found.calls.len() < MAX_CALL_PATHS
+        ) && self.trace
+            && self.found.calls.len() < MAX_CALL_PATHS
         {
             self.found.calls.push((node, self.path.clone()));
         }
@@ -400,6 +403,19 @@ pub fn object_paths<'l>(
     root_path: &'l str,
     visited: &mut Vec<bool>,
 ) -> ObjectPaths<'l> {
+    walk_paths(graph, lifted, root, root_path, visited, true)
+}
+
+/// [`object_paths`], recording [`ObjectPaths::calls`] only with `trace` (the execution
+/// trace is all that reads them).
+pub(crate) fn walk_paths<'l>(
+    graph: &'l Graph<'_>,
+    lifted: &'l Lifted,
+    root: NodeId,
+    root_path: &'l str,
+    visited: &mut Vec<bool>,
+    trace: bool,
+) -> ObjectPaths<'l> {
     if visited.len() < graph.len() {
         visited.resize(graph.len(), false);
     }
@@ -413,6 +429,7 @@ pub fn object_paths<'l>(
         }
     }
     let mut walker = Walker {
+        trace,
         root_path,
         graph,
         lifted,

@@ -27,7 +27,7 @@ use super::arrays::{array_report, out_of_band_findings, unreadable_array};
 use super::differential;
 use super::findings::graph_findings;
 use super::imports::{import_findings, import_reports};
-use super::object_paths::{object_paths, GlobalUses, ObjectPaths};
+use super::object_paths::{walk_paths, GlobalUses, ObjectPaths};
 use super::trace::{call_traces, mark_called, runtime_findings, stop_finding};
 use super::Analysis;
 
@@ -48,8 +48,8 @@ impl Analysis<'_> {
     pub(crate) fn stream(&mut self, part: StreamPart<'_>, visitor: &mut dyn Visitor) -> Result<()> {
         let bytes: &[u8] = &part.bytes;
         let member = part.member.as_deref();
-        let readings =
-            differential::scan(bytes, part.start, member, self.options.limits.max_pickles);
+        let scan =
+            || differential::scan(bytes, part.start, member, self.options.limits.max_pickles);
         let run = if self.keep_partial {
             lift::run_stream_partial
         } else {
@@ -58,11 +58,19 @@ impl Analysis<'_> {
         let stream = match run(bytes, part.start, &self.options.limits) {
             Ok(stream) => stream,
             Err(e) => {
+                let readings = scan();
                 self.differentials(readings, None, member);
                 return Err(in_member(e, member));
             }
         };
-        self.differentials(readings, Some(&stream.graph), member);
+        // Another loader reads the bytes differently only where ours met an irregular
+        // opcode (a FRAME overrun, a numeric line not spelled plainly) or stopped: only
+        // then is the stream read again their ways.
+        let stopped = stream.trailing.is_some() || stream.pickles.iter().any(|p| p.error.is_some());
+        if stream.irregular || stopped {
+            let readings = scan();
+            self.differentials(readings, Some(&stream.graph), member);
+        }
         // The one lift pass of the stream: everything below reads its arrays by node.
         let lifted = lift::lift_stream(&stream.graph, bytes);
         let legacy = if part.whole_file {
@@ -166,7 +174,14 @@ impl Analysis<'_> {
         let graph = &stream.graph;
         // A pickle that fails returns nothing: no object path reaches what it built.
         let w = match pickle.error {
-            None => object_paths(graph, lifted, pickle.root, ctx.root_path, visited),
+            None => walk_paths(
+                graph,
+                lifted,
+                pickle.root,
+                ctx.root_path,
+                visited,
+                self.options.trace,
+            ),
             Some(_) => ObjectPaths {
                 uses: vec![GlobalUses::default(); graph.globals.len()],
                 ..ObjectPaths::default()
@@ -176,7 +191,11 @@ impl Analysis<'_> {
             import_reports(&self.options.known, graph, &pickle.globals, &w.uses);
         mark_called(graph, pickle, &mut imports);
         let reached: &[bool] = if pickle.error.is_none() { visited } else { &[] };
-        let calls = call_traces(graph, pickle, &w.calls, reached);
+        let calls = if self.options.trace {
+            call_traces(graph, pickle, &w.calls, reached)
+        } else {
+            Vec::new()
+        };
         let judged = super::calls::judge(
             graph,
             &vetted,
@@ -264,7 +283,14 @@ fn legacy_torch_storages(
     };
     // Element sizes of each storage, from the tensors that use it.
     let mut sizes: HashMap<String, u64> = HashMap::new();
-    let w = object_paths(&stream.graph, lifted, main.root, "$", &mut Vec::new());
+    let w = walk_paths(
+        &stream.graph,
+        lifted,
+        main.root,
+        "$",
+        &mut Vec::new(),
+        false,
+    );
     for array in &w.arrays {
         if let Ok(ArrayInfo {
             data: ArrayData::Torch { key, .. },

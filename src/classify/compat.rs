@@ -4,7 +4,9 @@
 //! `IMPORT_MAPPING`). `tests/classify.rs` diffs these tables against the running CPython.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+// Fx hashing: every global of every file is normalised (lint checks thousands of files);
+// the keys are the fixed tables below.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::OnceLock;
 
 /// `_compat_pickle.IMPORT_MAPPING`: Python 2 module names and their Python 3 modules.

@@ -199,6 +199,29 @@ pub fn sniff(bytes: &[u8]) -> ContainerKind {
     }
 }
 
+/// Whether `bytes` may decode to more than themselves (a compressed stream or an archive
+/// whose members may be deflated), by their magic alone: [`sniff`] without its trial
+/// decoding, so a pickle that merely starts like zlib or LZMA also says yes. For estimates
+/// (lint's memory budget), where saying yes too often only reserves too much.
+pub(crate) fn may_expand(bytes: &[u8]) -> bool {
+    [
+        ZIP_LOCAL_MAGIC,
+        ZIP_EMPTY_MAGIC,
+        GZIP_MAGIC,
+        XZ_MAGIC,
+        SEVENZ_MAGIC,
+        ZSTD_MAGIC,
+        ZFILE_MAGIC,
+        &compressed::LZ4_FRAME_MAGIC.to_le_bytes(),
+    ]
+    .iter()
+    .any(|magic| bytes.starts_with(magic))
+        || is_bz2(bytes)
+        || compressed::looks_like_zlib(bytes)
+        || compressed::looks_like_lzma_alone(bytes)
+        || is_tar(bytes)
+}
+
 /// A tar header block: `ustar` at offset 257 (POSIX and GNU) and a checksum that adds up
 /// (the header's bytes summed with the checksum field read as spaces, as tarfile checks).
 pub(crate) fn is_tar(bytes: &[u8]) -> bool {
@@ -248,6 +271,32 @@ fn is_bz2(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file of the fixtures and test data that sniffs as compressed or an archive is
+    /// one `may_expand` (lint's memory estimate) says may expand.
+    #[test]
+    fn may_expand_covers_every_compressed_or_archive_file() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("fixtures"), root.join("tests/data")];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let kind = sniff(&bytes);
+                if kind.is_compressed() || kind.is_archive() {
+                    seen += 1;
+                    let head = bytes.get(..4096).unwrap_or(&bytes);
+                    assert!(may_expand(head), "{}: {kind:?}", path.display());
+                }
+            }
+        }
+        assert!(seen > 20, "{seen}");
+    }
 
     #[test]
     fn raw_pickles_of_every_protocol_sniff_as_pickle() {

@@ -459,12 +459,11 @@ pub(crate) struct Reservation {
 /// whole budget waits until no other check runs, then runs alone.
 pub(crate) fn reserve(bytes: &[u8], limits: &Limits) -> Reservation {
     let head = bytes.get(..super::select::HEAD_LEN).unwrap_or(bytes);
-    let kind = container::sniff(head);
     let len = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     // The input itself too: read into memory, or mapped and touched page by page (which
     // counts against a container's memory limit as much as any allocation).
     let estimate = limits
-        .worst_case_memory(len, kind.is_compressed() || kind.is_archive())
+        .worst_case_memory(len, container::may_expand(head))
         .saturating_add(len);
     reserve_bytes(estimate, limits.max_memory)
 }

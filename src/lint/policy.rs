@@ -548,6 +548,7 @@ impl Policy {
                 known,
                 // Hints are for `explain`; lint reports findings only.
                 portable_hints: false,
+                trace: false,
                 rules,
             },
         })

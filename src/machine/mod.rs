@@ -44,7 +44,7 @@ use std::borrow::Cow;
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{Limit, Limits};
 use crate::opcode::{Opcode, HIGHEST_PROTOCOL};
-use crate::reader::{Op, OpReader};
+use crate::reader::{Arg, Op, OpReader};
 use args::OpArgs;
 use memo::Memo;
 use stack::Stack;
@@ -69,6 +69,11 @@ struct Machine<'data, 'a> {
     buffers: u32,
     /// Nested pickles being run (joblib object arrays, [`Trailing::Pickle`]).
     nested: u32,
+    /// Some opcode may read differently in another of CPython's loaders: one runs past the
+    /// end of its FRAME, a FRAME starts inside another, or an INT, LONG, FLOAT, GET or PUT
+    /// line is not spelled plainly ([`plain_numeric_line`]). Only then does the analysis
+    /// read the stream again the other loaders' ways.
+    irregular: bool,
     /// The execution trace of the pickle being run (at most [`MAX_TRACED`] entries).
     pickle_calls: Vec<Traced>,
     /// How many entries the trace of the pickle being run has in all.
@@ -168,6 +173,7 @@ impl<'data, 'a> Machine<'data, 'a> {
             shared: vec![None; values::SHARED_SLOTS],
             buffers: 0,
             nested: 0,
+            irregular: false,
             pickle_calls: Vec::new(),
             pickle_calls_total: 0,
             stopped: None,
@@ -206,6 +212,8 @@ impl<'data, 'a> Machine<'data, 'a> {
         let mut protocol: Option<u8> = None;
         let mut highest_opcode_proto = 0u8;
         let mut count = 0u64;
+        // End of the last FRAME's bytes (0: none yet).
+        let mut frame_end = 0usize;
 
         loop {
             // The opcode is borrowed where the reader returned it: moving it out (`op?`)
@@ -226,6 +234,7 @@ impl<'data, 'a> Machine<'data, 'a> {
             };
             count = count.saturating_add(1);
             highest_opcode_proto = highest_opcode_proto.max(op.opcode.info().proto);
+            self.note_reading(op, &mut frame_end);
             #[cfg(debug_assertions)]
             let shape = effect::Shape::of(&stack);
             let flow = match self.step(op, &mut stack, memo) {
@@ -279,6 +288,25 @@ impl<'data, 'a> Machine<'data, 'a> {
             protocol,
             opcode_count,
         });
+    }
+
+    /// Notes an opcode that another CPython loader may read differently ([`Machine::irregular`]).
+    #[inline]
+    fn note_reading(&mut self, op: &Op<'_>, frame_end: &mut usize) {
+        if op.end > *frame_end && op.offset < *frame_end {
+            self.irregular = true;
+        }
+        match (op.opcode, &op.arg) {
+            (Opcode::FRAME, Arg::UInt(len)) => {
+                self.irregular |= op.offset < *frame_end;
+                *frame_end = usize::try_from(*len)
+                    .ok()
+                    .and_then(|len| op.end.checked_add(len))
+                    .unwrap_or(usize::MAX);
+            }
+            (opcode, Arg::Line(line)) if !plain_numeric_line(opcode, line) => self.irregular = true,
+            _ => {}
+        }
     }
 
     /// Runs one opcode: sends it to its family.
@@ -340,6 +368,43 @@ impl<'data, 'a> Machine<'data, 'a> {
             Ok(n) if n <= HIGHEST_PROTOCOL => Ok(n),
             _ => Err(unsupported(op, format!("unsupported pickle protocol: {n}"))),
         }
+    }
+}
+
+/// Whether a text line is spelled so plainly that every CPython loader reads it alike: for
+/// INT `00`, `01`, `0` or a decimal without a leading zero (at most 18 digits, optionally
+/// negative); for LONG the same with an optional `L`; for FLOAT digits with an optional
+/// fraction; for GET and PUT at most 18 digits. Lines of other opcodes are not numbers.
+/// Anything else (signs, spaces, underscores, NULs, octal-looking zeros, exponents,
+/// `inf`) is left to `analysis::differential` to compare.
+pub(crate) fn plain_numeric_line(opcode: Opcode, line: &[u8]) -> bool {
+    fn decimal(line: &[u8]) -> bool {
+        if line == b"0" {
+            return true;
+        }
+        match line.strip_prefix(b"-").unwrap_or(line) {
+            [b'1'..=b'9', rest @ ..] => rest.len() < 18 && rest.iter().all(u8::is_ascii_digit),
+            _ => false,
+        }
+    }
+    match opcode {
+        Opcode::INT => matches!(line, b"00" | b"01") || decimal(line),
+        Opcode::LONG => decimal(line.strip_suffix(b"L").unwrap_or(line)),
+        Opcode::FLOAT => {
+            let body = line.strip_prefix(b"-").unwrap_or(line);
+            let (whole, fraction) = match body.iter().position(|&b| b == b'.') {
+                Some(dot) => (&body[..dot], &body[dot + 1..]),
+                None => (body, &b"0"[..]),
+            };
+            !whole.is_empty()
+                && !fraction.is_empty()
+                && whole.len() + fraction.len() <= 40
+                && whole.iter().chain(fraction).all(u8::is_ascii_digit)
+        }
+        Opcode::GET | Opcode::PUT => {
+            !line.is_empty() && line.len() <= 18 && line.iter().all(u8::is_ascii_digit)
+        }
+        _ => true,
     }
 }
 

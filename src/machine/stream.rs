@@ -56,6 +56,9 @@ pub struct Stream<'data> {
     /// Bytes after the last pickle that are not one: their offset, and why they are not
     /// (`None` when they do not even start with an opcode).
     pub trailing: Option<(usize, Option<Error>)>,
+    /// Some opcode may read differently in another of CPython's loaders (a FRAME overrun or
+    /// nested, a numeric line not spelled plainly): worth reading again their ways.
+    pub irregular: bool,
 }
 
 /// What the graph held before an attempt to run a pickle: a failed attempt is cut back to it.
@@ -274,5 +277,6 @@ fn run<'data, 'a>(
         graph: machine.graph,
         pickles,
         trailing,
+        irregular: machine.irregular,
     })
 }
