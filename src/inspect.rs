@@ -116,27 +116,47 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
 /// [`inspect`], keeping what a stream that fails part-way read: the loader ran it (and the
 /// calls in it) before it raised. The report then has [`Report::stopped`] set, and a
 /// `malformed` (or `limit-exceeded`) finding where the loader stops, beside the imports and
-/// findings of what came before; the verdict is the worst of those. Errors only for input
-/// that cannot be read at all (a container that cannot be opened), or that fails before
-/// anything it read imports, calls or raises a finding: then the error is all there is.
+/// findings of what came before; the verdict is the worst of those (that of plain data
+/// when nothing before the failure imports or calls). Errors only for input that cannot be
+/// read at all: a container that cannot be opened, a stream that fails on its first
+/// opcode, or bytes that are not a pickle but something mistaken for one
+/// ([`crate::container::not_a_pickle`]: an HTML page, an image, a Git LFS pointer) and
+/// import or call nothing before the failure. The error is then the one the stream
+/// stopped with.
 pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     let report = inspect_impl(file, bytes, options, &mut NoVisitor, true)?;
     let Some(e) = &report.stopped else {
         return Ok(report);
     };
-    // Nothing was read that imports, calls or raises a finding of its own: the error says
-    // all there is, as for `inspect` (a verdict of plain data would read as "loads
-    // anywhere", and the file may not be a pickle at all).
-    let imports = report.pickles.iter().any(|p| !p.imports.is_empty());
-    let calls = report.pickles.iter().any(|p| p.calls_total > 0);
-    let only_the_stop = report
-        .findings
-        .iter()
-        .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded));
-    if !imports && !calls && only_the_stop {
+    // What was read imports, calls or raises a finding: it stands, whatever the bytes
+    // look like (a protocol 0 payload is text, and a STACK_GLOBAL byte can sit inside a
+    // UTF-8 character).
+    if !ran_nothing(&report) {
+        return Ok(report);
+    }
+    let read_something = report.pickles.iter().any(|p| p.opcode_count > 0);
+    if !read_something || container::not_a_pickle(bytes, e).is_some() {
         return Err(e.clone());
     }
     Ok(report)
+}
+
+/// For a report of a stream that stopped: nothing read before the failure imports or
+/// calls, so nothing ran that a loader would not also have refused.
+pub(crate) fn ran_nothing(report: &Report) -> bool {
+    let imports = report.pickles.iter().any(|p| !p.imports.is_empty());
+    let calls = report.pickles.iter().any(|p| p.calls_total > 0);
+    !imports && !calls
+}
+
+/// [`ran_nothing`], and no finding of its own either: the stop's `malformed` (or
+/// `limit-exceeded`) finding is all there is.
+pub(crate) fn only_the_stop(report: &Report) -> bool {
+    ran_nothing(report)
+        && report
+            .findings
+            .iter()
+            .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded))
 }
 
 /// [`inspect`], showing each stream and plain array to `visitor` while it is alive.

@@ -343,3 +343,64 @@ fn cpython_reads_these_bytes_the_same_way() {
         }
     }
 }
+
+/// A protocol 0 stream that is valid UTF-8 text throughout: `STACK_GLOBAL` (0x93) is the
+/// last byte of "┓" (E2 94 93), after a `BINGET` whose key byte is the E2. The loader
+/// calls `module.name(arg)`, then stops on the `!` after a line of prose.
+fn text_payload(module: &str, name: &str, arg: &str) -> Vec<u8> {
+    format!("V{module}\nV{name}\np226\n0h\u{2513}(V{arg}\ntRVhello, this is a text file\n!")
+        .into_bytes()
+}
+
+#[test]
+fn a_payload_that_reads_as_text_is_not_dismissed_as_not_a_pickle() {
+    let bytes = text_payload("os", "system", "echo pwned");
+    assert!(std::str::from_utf8(&bytes).is_ok());
+    let (doc, code) = explain(&bytes);
+    assert_ne!(code, 0);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 21), "{findings:#?}");
+    let bang = (bytes.len() - 1) as u64;
+    assert!(has(findings, "malformed", bang), "{findings:#?}");
+    assert_eq!(doc["error"]["offset"], bang);
+    let (findings, code) = lint(&bytes);
+    assert_ne!(code, 0);
+    assert!(has(&findings, "code-exec", 21), "{findings:#?}");
+    // CPython's two unpicklers read the same bytes (a print twin) and call it.
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let twin = text_payload("builtins", "print", "reached");
+    let hex: String = twin.iter().map(|x| format!("{x:02x}")).collect();
+    let out = common::run_python(python, LOAD_BOTH, &[&hex]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["printed"], "reached\n", "{line}");
+        assert_ne!(line["error"], Value::Null, "{line}");
+    }
+}
+
+#[test]
+fn a_partly_read_stream_has_a_verdict_and_findings_in_json() {
+    // A protocol 2 list of two ints, cut before its APPENDS and STOP.
+    let truncated = b"\x80\x02]q\x00(K\x01K\x02";
+    let (doc, code) = explain(truncated);
+    assert_eq!(code, 2);
+    assert_eq!(doc["verdict"], "portable", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "malformed", 10), "{findings:#?}");
+    assert_eq!(doc["error"]["offset"], 10);
+    // Bytes that are not a pickle at all keep their one-line error.
+    let (doc, code) = explain(b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n");
+    assert_eq!(code, 2);
+    assert!(doc.get("verdict").is_none(), "{doc:#}");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a pickle"));
+}
