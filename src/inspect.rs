@@ -14,7 +14,7 @@ use crate::lift::Lifted;
 use crate::limits::Limits;
 use crate::machine::Stream;
 use crate::report::{ArrayReport, PickleReport, Report};
-use crate::rules::{Rule, RuleSet};
+use crate::rules::RuleSet;
 
 pub(crate) use crate::analysis::arrays::shape_text;
 use crate::container::StorageBytes;
@@ -131,7 +131,7 @@ pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Re
     // What was read imports, calls or raises a finding: it stands, whatever the bytes
     // look like (a protocol 0 payload is text, and a STACK_GLOBAL byte can sit inside a
     // UTF-8 character).
-    if !ran_nothing(&report) {
+    if !report.ran_nothing() {
         return Ok(report);
     }
     let read_something = report.pickles.iter().any(|p| p.opcode_count > 0);
@@ -139,24 +139,6 @@ pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Re
         return Err(e.clone());
     }
     Ok(report)
-}
-
-/// For a report of a stream that stopped: nothing read before the failure imports or
-/// calls, so nothing ran that a loader would not also have refused.
-pub(crate) fn ran_nothing(report: &Report) -> bool {
-    let imports = report.pickles.iter().any(|p| !p.imports.is_empty());
-    let calls = report.pickles.iter().any(|p| p.calls_total > 0);
-    !imports && !calls
-}
-
-/// [`ran_nothing`], and no finding of its own either: the stop's `malformed` (or
-/// `limit-exceeded`) finding is all there is.
-pub(crate) fn only_the_stop(report: &Report) -> bool {
-    ran_nothing(report)
-        && report
-            .findings
-            .iter()
-            .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded))
 }
 
 /// [`inspect`], showing each stream and plain array to `visitor` while it is alive.

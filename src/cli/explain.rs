@@ -67,6 +67,12 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
         // failure too: on standard error, in the JSON document, and in the exit code.
         // (Bytes that are not a pickle and read as nothing are an error from it.)
         let result = inspect_partial(&name, input.bytes(), &options);
+        // Text: a stream that stopped before anything it read imports, calls or raises a
+        // finding is its one-line error, as before (JSON carries the verdict and findings).
+        let result = result.and_then(|rep| match &rep.stopped {
+            Some(e) if args.format == Format::Text && rep.only_the_stop() => Err(e.clone()),
+            _ => Ok(rep),
+        });
         // An old joblib dump's side files (`np.load`ed on load) are analysed with it.
         let result = result.map(|mut rep| {
             if !path.is_stdin() {

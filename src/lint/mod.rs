@@ -287,8 +287,8 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
     let inspected = inspected.map(|result| {
         result.and_then(|report| match &report.stopped {
             Some(e)
-                if crate::inspect::only_the_stop(&report)
-                    || (crate::inspect::ran_nothing(&report)
+                if report.only_the_stop()
+                    || (report.ran_nothing()
                         && (container::not_a_pickle(bytes, e).is_some()
                             || !(strict || looks_like_a_pickle(bytes)))) =>
             {
