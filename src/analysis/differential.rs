@@ -334,6 +334,26 @@ fn other_readings(
                 offset: at,
             });
         }
+        // It reads what ours does not (a frame longer than the input, a line only it
+        // takes), runs those opcodes, then fails: what it ran before failing ran.
+        (Err((end, why)), Some((at, frame))) => {
+            let how = if frame {
+                "reads on into a FRAME longer than the input, which the C unpickler and \
+                 pickletools refuse,"
+            } else {
+                "reads on past a line the C unpickler reads otherwise,"
+            };
+            let message = format!(
+                "{PURE} {how} and runs the opcodes there before it fails at offset {end} \
+                 ({why}): the loaders disagree"
+            );
+            out.detected.push(finding(at, member, message));
+            out.alternatives.push(Alternative {
+                label: "pure-python-reader",
+                bytes: Sim::run(data, start, Mode::Pure, true).out,
+                offset: at,
+            });
+        }
         _ => {}
     }
 }
