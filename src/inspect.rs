@@ -159,6 +159,11 @@ fn inspect_impl(
     keep_partial: bool,
 ) -> Result<Report> {
     let opened = container::open(bytes, &options.limits)?;
+    // A compressed stream that fails part-way: the loader reads what was decoded before
+    // the failure (and runs it), so that is analysed, and the failure is where it stops.
+    if let (Some(e), false) = (opened.decode_error(), keep_partial) {
+        return Err(e.clone());
+    }
     let mut analysis = Analysis::new(file, &opened, options);
     analysis.keep_partial = keep_partial;
     for part in opened.parts() {
@@ -167,6 +172,9 @@ fn inspect_impl(
             Part::Npy(npy) => analysis.npy(npy, visitor)?,
             Part::Other => {}
         }
+    }
+    if let Some(e) = opened.decode_error() {
+        analysis.decode_failed(e);
     }
     Ok(analysis.finish())
 }

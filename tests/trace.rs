@@ -404,3 +404,63 @@ fn a_partly_read_stream_has_a_verdict_and_findings_in_json() {
         .unwrap()
         .contains("not a pickle"));
 }
+
+/// `bytes` gzip-compressed, cut to two thirds: the decoder fails near the end.
+fn gzip_cut(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    let full = enc.finish().unwrap();
+    full[..full.len() * 2 / 3].to_vec()
+}
+
+/// A payload, then a long string that does not compress (so the gzip stream is long).
+fn payload_then_bulk(module: &str, name: &str) -> Vec<u8> {
+    let mut v = b"\x80\x02".to_vec();
+    v.extend(format!("c{module}\n{name}\n(S'echo pwned'\ntR0").bytes());
+    let bulk: String = (0..40_000u32)
+        .map(|i| format!("{:x}", i.wrapping_mul(2_654_435_761) >> 28))
+        .collect();
+    v.push(b'X');
+    v.extend((bulk.len() as u32).to_le_bytes());
+    v.extend(bulk.bytes());
+    v.extend(b"0N.");
+    v
+}
+
+#[test]
+fn a_truncated_compressed_stream_keeps_what_its_decoded_bytes_ran() {
+    let bytes = gzip_cut(&payload_then_bulk("os", "system"));
+    let (doc, code) = explain(&bytes);
+    assert_eq!(code, 2);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+    let end = bytes.len() as u64;
+    assert!(has(findings, "malformed", end), "{findings:#?}");
+    assert_eq!(doc["error"]["offset"], end);
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("gzip stream is truncated"));
+    let (findings, code) = lint(&bytes);
+    assert_ne!(code, 0);
+    assert!(has(&findings, "code-exec", 2), "{findings:#?}");
+    // gzip.open hands pickle the decoded bytes before it sees the end: the call runs.
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let twin = gzip_cut(&payload_then_bulk("builtins", "print"));
+    let hex: String = twin.iter().map(|x| format!("{x:02x}")).collect();
+    let script = r#"
+import gzip, io, pickle, sys
+data = bytes.fromhex(sys.argv[1])
+try:
+    pickle.load(gzip.GzipFile(fileobj=io.BytesIO(data)))
+except Exception as e:
+    print("raised", type(e).__name__)
+"#;
+    let out = common::run_python(python, script, &[&hex]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("echo pwned\nraised"), "{text}");
+}

@@ -49,7 +49,9 @@
 //! elsewhere (the C file reader skipping a frame's tail) or further (pickle.py past a
 //! float only it accepts, or a frame longer than the input) is written out as a plain
 //! stream (frames dropped, a float only pickle.py reads rewritten as C reads it) and
-//! analysed like a nested payload, under the label [`Alternative::label`].
+//! analysed like a nested payload, under the label [`Alternative::label`]. So is one that
+//! reads further than ours and then fails (pickle.py through a FRAME longer than the input,
+//! up to the end of the input): the opcodes it ran before failing ran.
 
 #![warn(clippy::arithmetic_side_effects)]
 
