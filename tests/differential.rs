@@ -291,7 +291,8 @@ fn frame_past_the_end(module: &str, name: &str) -> Vec<u8> {
 #[test]
 fn a_frame_past_the_end_that_pickle_py_runs_then_fails_on_is_analysed() {
     // pickle.py reads the short frame, runs the call, then hits the end of the input; both
-    // C readings refuse the frame before running anything.
+    // C readings refuse the frame before running anything. (A file cut short inside its
+    // last frame reads so too: pickle.py's reading is analysed, without a differential.)
     if let Some([memory, file, pure]) = cpython_readings(&frame_past_the_end("builtins", "len")) {
         assert!(memory.starts_with("ERR"), "{memory}");
         assert!(file.starts_with("ERR"), "{file}");
@@ -301,12 +302,11 @@ fn a_frame_past_the_end_that_pickle_py_runs_then_fails_on_is_analysed() {
     let r = pklinspect::inspect_partial("t.pkl", &data, &Options::default()).expect("inspects");
     assert!(r.stopped.is_some());
     assert_eq!(r.verdict, Verdict::Dangerous);
-    let found = differentials(&r);
     assert!(
-        found
-            .iter()
-            .any(|(at, m)| *at == Some(2) && m.contains("before it fails")),
-        "{found:?}"
+        r.findings.iter().any(|f| f.rule.id() == "malformed"
+            && f.member.as_deref() == Some("reading@pure-python-reader")),
+        "{:#?}",
+        r.findings
     );
     assert!(
         r.findings.iter().any(|f| f.rule.id() == "code-exec"

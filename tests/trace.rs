@@ -464,3 +464,25 @@ except Exception as e:
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("echo pwned\nraised"), "{text}");
 }
+
+#[test]
+fn items_added_to_an_object_a_module_holds_change_its_state() {
+    // numpy.sctypeDict['a'] = 1: SETITEM on a module's lookup table (checked on numpy 2:
+    // the table holds the item after the load). Reading numpy.sctypeDict alone is data.
+    let setitem = b"\x80\x02cnumpy\nsctypeDict\nX\x01\x00\x00\x00aK\x01s0N.";
+    let (doc, code) = explain(setitem);
+    assert_eq!(code, 0);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 28), "{findings:#?}");
+    // APPENDS and ADDITEMS on a global alike.
+    let appends = b"\x80\x02cnumpy\nsctypeDict\n(K\x01e0N.";
+    let (doc, _) = explain(appends);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let additems = b"\x80\x04cnumpy\nsctypeDict\n(K\x01\x900N.";
+    let (doc, _) = explain(additems);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    // Reading the table without changing it stays what it was.
+    let (doc, _) = explain(b"\x80\x02cnumpy\nsctypeDict\n0N.");
+    assert_ne!(doc["verdict"], "dangerous", "{doc:#}");
+}
