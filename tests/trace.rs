@@ -486,3 +486,71 @@ fn items_added_to_an_object_a_module_holds_change_its_state() {
     let (doc, _) = explain(b"\x80\x02cnumpy\nsctypeDict\n0N.");
     assert_ne!(doc["verdict"], "dangerous", "{doc:#}");
 }
+
+#[test]
+fn the_pickle_count_limit_keeps_the_pickles_before_it() {
+    // A payload as the first pickle (what pickle.load runs), then many empty ones.
+    let mut bytes = b"\x80\x02cos\nsystem\n(S'echo pwned'\ntR0N.".to_vec();
+    let limit_at = bytes.len() + 2 * 2;
+    bytes.extend(b"N.".repeat(10));
+    let (doc, code) = run_json(
+        &["explain", "--format", "json", "--max-pickles", "3"],
+        &bytes,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+    assert!(
+        has(findings, "limit-exceeded", limit_at as u64),
+        "{findings:#?}"
+    );
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_pickles"));
+    let (doc, code) = run_json(
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--no-config",
+            "--max-pickles",
+            "3",
+        ],
+        &bytes,
+    );
+    assert_ne!(code, 0);
+    let findings = doc["files"][0]["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+}
+
+#[test]
+fn a_truncated_compressed_payload_inside_a_payload_is_a_failure_of_its_call() {
+    // torch.load of the bytes of a gzip stream cut short: what was decoded is analysed
+    // (posix.system), and the decoder's failure is a malformed finding of the payload.
+    let mut bulk = payload_then_bulk("posix", "system");
+    bulk.truncate(bulk.len() - 1);
+    let cut = gzip_cut(&bulk);
+    let mut bytes = b"\x80\x02c_pickle\nloads\nB".to_vec();
+    bytes.extend((cut.len() as u32).to_le_bytes());
+    bytes.extend(&cut);
+    bytes.extend(b"\x85R.");
+    let (doc, _) = explain(&bytes);
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["rule"] == "code-exec"
+            && f["name"] == "system"
+            && f["member"] == "nested@$"),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["rule"] == "malformed"
+            && f["member"] == "nested@$"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("gzip stream is truncated")),
+        "{findings:#?}"
+    );
+}

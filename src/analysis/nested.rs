@@ -263,6 +263,9 @@ impl Analysis<'_> {
                 failed = true;
             }
         }
+        if let Some(e) = opened.decode_error() {
+            inner.decode_failed(e);
+        }
         failed |= inner.report.stopped.is_some();
         let verdict = self.merge(inner, &inner_member, path);
         if failed {

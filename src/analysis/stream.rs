@@ -121,6 +121,21 @@ impl Analysis<'_> {
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
             self.trailing(bytes, *offset, why.as_ref(), member);
         }
+        // Too many pickles: the ones before the limit were analysed; the rest were not.
+        if let Some(e) = &stream.limit {
+            let e = in_member(e.clone(), member);
+            let message = format!(
+                "{}: the pickles after this one were not read, and the imports and findings \
+                 before it stand",
+                e.message()
+            );
+            self.detected.push(
+                crate::report::Detected::new(Rule::LimitExceeded, message)
+                    .at(Some(e.offset()))
+                    .member(member),
+            );
+            self.report.stopped.get_or_insert(e);
+        }
         Ok(())
     }
 
