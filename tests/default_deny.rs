@@ -547,10 +547,7 @@ fn load_from_bytes_of_a_torch_zip_is_not_an_error() {
     );
     let (entry, code) = lint(&e);
     assert_eq!(code, 1, "{entry}");
-    assert!(
-        errors(&entry).iter().any(|(r, _)| r == "malformed"),
-        "{entry}"
-    );
+    assert!(errors(&entry).iter().any(|(r, _)| r == "malformed"), "{entry}");
 }
 
 #[test]
