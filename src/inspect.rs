@@ -14,7 +14,7 @@ use crate::lift::Lifted;
 use crate::limits::Limits;
 use crate::machine::Stream;
 use crate::report::{ArrayReport, PickleReport, Report};
-use crate::rules::{Rule, RuleSet};
+use crate::rules::RuleSet;
 
 pub(crate) use crate::analysis::arrays::shape_text;
 use crate::container::StorageBytes;
@@ -120,24 +120,26 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
 /// [`inspect`], keeping what a stream that fails part-way read: the loader ran it (and the
 /// calls in it) before it raised. The report then has [`Report::stopped`] set, and a
 /// `malformed` (or `limit-exceeded`) finding where the loader stops, beside the imports and
-/// findings of what came before; the verdict is the worst of those. Errors only for input
-/// that cannot be read at all (a container that cannot be opened), or that fails before
-/// anything it read imports, calls or raises a finding: then the error is all there is.
+/// findings of what came before; the verdict is the worst of those (that of plain data
+/// when nothing before the failure imports or calls). Errors only for input that cannot be
+/// read at all: a container that cannot be opened, a stream that fails on its first
+/// opcode, or bytes that are not a pickle but something mistaken for one
+/// ([`crate::container::not_a_pickle`]: an HTML page, an image, a Git LFS pointer) and
+/// import or call nothing before the failure. The error is then the one the stream
+/// stopped with.
 pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
     let report = inspect_impl(file, bytes, options, &mut NoVisitor, true)?;
     let Some(e) = &report.stopped else {
         return Ok(report);
     };
-    // Nothing was read that imports, calls or raises a finding of its own: the error says
-    // all there is, as for `inspect` (a verdict of plain data would read as "loads
-    // anywhere", and the file may not be a pickle at all).
-    let imports = report.pickles.iter().any(|p| !p.imports.is_empty());
-    let calls = report.pickles.iter().any(|p| p.calls_total > 0);
-    let only_the_stop = report
-        .findings
-        .iter()
-        .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded));
-    if !imports && !calls && only_the_stop {
+    // What was read imports, calls or raises a finding: it stands, whatever the bytes
+    // look like (a protocol 0 payload is text, and a STACK_GLOBAL byte can sit inside a
+    // UTF-8 character).
+    if !report.ran_nothing() {
+        return Ok(report);
+    }
+    let read_something = report.pickles.iter().any(|p| p.opcode_count > 0);
+    if !read_something || container::not_a_pickle(bytes, e).is_some() {
         return Err(e.clone());
     }
     Ok(report)
@@ -161,6 +163,11 @@ fn inspect_impl(
     keep_partial: bool,
 ) -> Result<Report> {
     let opened = container::open(bytes, &options.limits)?;
+    // A compressed stream that fails part-way: the loader reads what was decoded before
+    // the failure (and runs it), so that is analysed, and the failure is where it stops.
+    if let (Some(e), false) = (opened.decode_error(), keep_partial) {
+        return Err(e.clone());
+    }
     let mut analysis = Analysis::new(file, &opened, options);
     analysis.keep_partial = keep_partial;
     for part in opened.parts() {
@@ -169,6 +176,9 @@ fn inspect_impl(
             Part::Npy(npy) => analysis.npy(npy, visitor)?,
             Part::Other => {}
         }
+    }
+    if let Some(e) = opened.decode_error() {
+        analysis.decode_failed(e);
     }
     Ok(analysis.finish())
 }

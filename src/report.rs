@@ -35,6 +35,26 @@ pub struct Report {
     pub stopped: Option<crate::Error>,
 }
 
+impl Report {
+    /// For a report that [`stopped`](Report::stopped): nothing read before the failure
+    /// imports or calls, so nothing ran that a loader would not also have refused.
+    pub fn ran_nothing(&self) -> bool {
+        let imports = self.pickles.iter().any(|p| !p.imports.is_empty());
+        let calls = self.pickles.iter().any(|p| p.calls_total > 0);
+        !imports && !calls
+    }
+
+    /// [`Report::ran_nothing`], and no finding of its own either: the stop's `malformed`
+    /// (or `limit-exceeded`) finding is all there is.
+    pub fn only_the_stop(&self) -> bool {
+        self.ran_nothing()
+            && self
+                .findings
+                .iter()
+                .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded))
+    }
+}
+
 /// One pickle stream.
 #[derive(Clone, Debug)]
 pub struct PickleReport {

@@ -278,3 +278,41 @@ fn a_real_file_with_a_frame_over_8_kib_is_read_past_its_frame() {
         .any(|(_, m)| m.contains("skips bytes")));
     assert_eq!(r.verdict, Verdict::Dangerous);
 }
+
+/// PROTO 4, a FRAME declaring 64 bytes where fewer remain, a call of `module.name(arg)`
+/// with its result popped, then the input ends without STOP.
+fn frame_past_the_end(module: &str, name: &str) -> Vec<u8> {
+    let mut data = b"\x80\x04".to_vec();
+    data.extend(frame(64));
+    data.extend_from_slice(format!("c{module}\n{name}\n(S'ab'\ntR0N").as_bytes());
+    data
+}
+
+#[test]
+fn a_frame_past_the_end_that_pickle_py_runs_then_fails_on_is_analysed() {
+    // pickle.py reads the short frame, runs the call, then hits the end of the input; both
+    // C readings refuse the frame before running anything. (A file cut short inside its
+    // last frame reads so too: pickle.py's reading is analysed, without a differential.)
+    if let Some([memory, file, pure]) = cpython_readings(&frame_past_the_end("builtins", "len")) {
+        assert!(memory.starts_with("ERR"), "{memory}");
+        assert!(file.starts_with("ERR"), "{file}");
+        assert!(pure.starts_with("ERR"), "{pure}");
+    }
+    let data = frame_past_the_end("os", "system");
+    let r = pklinspect::inspect_partial("t.pkl", &data, &Options::default()).expect("inspects");
+    assert!(r.stopped.is_some());
+    assert_eq!(r.verdict, Verdict::Dangerous);
+    assert!(
+        r.findings.iter().any(|f| f.rule.id() == "malformed"
+            && f.member.as_deref() == Some("reading@pure-python-reader")),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        r.findings.iter().any(|f| f.rule.id() == "code-exec"
+            && f.name.as_deref() == Some("system")
+            && f.member.as_deref() == Some("reading@pure-python-reader")),
+        "{:#?}",
+        r.findings
+    );
+}

@@ -298,3 +298,22 @@ fn a_payload_shared_by_many_calls_costs_a_bounded_amount() {
     );
     assert!(r.pickles.len() < 100_000, "{}", r.pickles.len());
 }
+
+#[test]
+fn a_nested_payload_that_fails_keeps_what_ran_before_it() {
+    // `posix.system('echo pwned')`, popped, then a byte no loader reads: pickle.loads runs
+    // the call, then raises.
+    let broken = b"\x80\x02cposix\nsystem\n(S'echo pwned'\ntR0\xff".to_vec();
+    let r = report(&outer(call(
+        global("_pickle", "loads"),
+        &[binbytes(&broken)],
+    )));
+    assert_system_at(&r, "nested@$[\"x\"]", "$[\"x\"].__args__[0]");
+    assert!(
+        r.findings.iter().any(|f| f.rule == Rule::Malformed
+            && f.member.as_deref() == Some("nested@$[\"x\"]")
+            && f.message.contains("the loader stops here")),
+        "{:#?}",
+        r.findings
+    );
+}

@@ -343,3 +343,214 @@ fn cpython_reads_these_bytes_the_same_way() {
         }
     }
 }
+
+/// A protocol 0 stream that is valid UTF-8 text throughout: `STACK_GLOBAL` (0x93) is the
+/// last byte of "┓" (E2 94 93), after a `BINGET` whose key byte is the E2. The loader
+/// calls `module.name(arg)`, then stops on the `!` after a line of prose.
+fn text_payload(module: &str, name: &str, arg: &str) -> Vec<u8> {
+    format!("V{module}\nV{name}\np226\n0h\u{2513}(V{arg}\ntRVhello, this is a text file\n!")
+        .into_bytes()
+}
+
+#[test]
+fn a_payload_that_reads_as_text_is_not_dismissed_as_not_a_pickle() {
+    let bytes = text_payload("os", "system", "echo pwned");
+    assert!(std::str::from_utf8(&bytes).is_ok());
+    let (doc, code) = explain(&bytes);
+    assert_ne!(code, 0);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 21), "{findings:#?}");
+    let bang = (bytes.len() - 1) as u64;
+    assert!(has(findings, "malformed", bang), "{findings:#?}");
+    assert_eq!(doc["error"]["offset"], bang);
+    let (findings, code) = lint(&bytes);
+    assert_ne!(code, 0);
+    assert!(has(&findings, "code-exec", 21), "{findings:#?}");
+    // CPython's two unpicklers read the same bytes (a print twin) and call it.
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let twin = text_payload("builtins", "print", "reached");
+    let hex: String = twin.iter().map(|x| format!("{x:02x}")).collect();
+    let out = common::run_python(python, LOAD_BOTH, &[&hex]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        assert_eq!(line["printed"], "reached\n", "{line}");
+        assert_ne!(line["error"], Value::Null, "{line}");
+    }
+}
+
+#[test]
+fn a_partly_read_stream_has_a_verdict_and_findings_in_json() {
+    // A protocol 2 list of two ints, cut before its APPENDS and STOP.
+    let truncated = b"\x80\x02]q\x00(K\x01K\x02";
+    let (doc, code) = explain(truncated);
+    assert_eq!(code, 2);
+    assert_eq!(doc["verdict"], "portable", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "malformed", 10), "{findings:#?}");
+    assert_eq!(doc["error"]["offset"], 10);
+    // Bytes that are not a pickle at all keep their one-line error.
+    let (doc, code) = explain(b"<!DOCTYPE html>\n<html><body>Sign in</body></html>\n");
+    assert_eq!(code, 2);
+    assert!(doc.get("verdict").is_none(), "{doc:#}");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a pickle"));
+}
+
+/// `bytes` gzip-compressed, cut to two thirds: the decoder fails near the end.
+fn gzip_cut(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    let full = enc.finish().unwrap();
+    full[..full.len() * 2 / 3].to_vec()
+}
+
+/// A payload, then a long string that does not compress (so the gzip stream is long).
+fn payload_then_bulk(module: &str, name: &str) -> Vec<u8> {
+    let mut v = b"\x80\x02".to_vec();
+    v.extend(format!("c{module}\n{name}\n(S'echo pwned'\ntR0").bytes());
+    let bulk: String = (0..40_000u32)
+        .map(|i| format!("{:x}", i.wrapping_mul(2_654_435_761) >> 28))
+        .collect();
+    v.push(b'X');
+    v.extend((bulk.len() as u32).to_le_bytes());
+    v.extend(bulk.bytes());
+    v.extend(b"0N.");
+    v
+}
+
+#[test]
+fn a_truncated_compressed_stream_keeps_what_its_decoded_bytes_ran() {
+    let bytes = gzip_cut(&payload_then_bulk("os", "system"));
+    let (doc, code) = explain(&bytes);
+    assert_eq!(code, 2);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+    let end = bytes.len() as u64;
+    assert!(has(findings, "malformed", end), "{findings:#?}");
+    assert_eq!(doc["error"]["offset"], end);
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("gzip stream is truncated"));
+    let (findings, code) = lint(&bytes);
+    assert_ne!(code, 0);
+    assert!(has(&findings, "code-exec", 2), "{findings:#?}");
+    // gzip.open hands pickle the decoded bytes before it sees the end: the call runs.
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let twin = gzip_cut(&payload_then_bulk("builtins", "print"));
+    let hex: String = twin.iter().map(|x| format!("{x:02x}")).collect();
+    let script = r#"
+import gzip, io, pickle, sys
+data = bytes.fromhex(sys.argv[1])
+try:
+    pickle.load(gzip.GzipFile(fileobj=io.BytesIO(data)))
+except Exception as e:
+    print("raised", type(e).__name__)
+"#;
+    let out = common::run_python(python, script, &[&hex]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("echo pwned\nraised"), "{text}");
+}
+
+#[test]
+fn items_added_to_an_object_a_module_holds_change_its_state() {
+    // numpy.sctypeDict['a'] = 1: SETITEM on a module's lookup table (checked on numpy 2:
+    // the table holds the item after the load). Reading numpy.sctypeDict alone is data.
+    let setitem = b"\x80\x02cnumpy\nsctypeDict\nX\x01\x00\x00\x00aK\x01s0N.";
+    let (doc, code) = explain(setitem);
+    assert_eq!(code, 0);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 28), "{findings:#?}");
+    // APPENDS and ADDITEMS on a global alike.
+    let appends = b"\x80\x02cnumpy\nsctypeDict\n(K\x01e0N.";
+    let (doc, _) = explain(appends);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let additems = b"\x80\x04cnumpy\nsctypeDict\n(K\x01\x900N.";
+    let (doc, _) = explain(additems);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    // Reading the table without changing it stays what it was.
+    let (doc, _) = explain(b"\x80\x02cnumpy\nsctypeDict\n0N.");
+    assert_ne!(doc["verdict"], "dangerous", "{doc:#}");
+}
+
+#[test]
+fn the_pickle_count_limit_keeps_the_pickles_before_it() {
+    // A payload as the first pickle (what pickle.load runs), then many empty ones.
+    let mut bytes = b"\x80\x02cos\nsystem\n(S'echo pwned'\ntR0N.".to_vec();
+    let limit_at = bytes.len() + 2 * 2;
+    bytes.extend(b"N.".repeat(10));
+    let (doc, code) = run_json(
+        &["explain", "--format", "json", "--max-pickles", "3"],
+        &bytes,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+    assert!(
+        has(findings, "limit-exceeded", limit_at as u64),
+        "{findings:#?}"
+    );
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_pickles"));
+    let (doc, code) = run_json(
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--no-config",
+            "--max-pickles",
+            "3",
+        ],
+        &bytes,
+    );
+    assert_ne!(code, 0);
+    let findings = doc["files"][0]["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+}
+
+#[test]
+fn a_truncated_compressed_payload_inside_a_payload_is_a_failure_of_its_call() {
+    // torch.load of the bytes of a gzip stream cut short: what was decoded is analysed
+    // (posix.system), and the decoder's failure is a malformed finding of the payload.
+    let mut bulk = payload_then_bulk("posix", "system");
+    bulk.truncate(bulk.len() - 1);
+    let cut = gzip_cut(&bulk);
+    let mut bytes = b"\x80\x02c_pickle\nloads\nB".to_vec();
+    bytes.extend((cut.len() as u32).to_le_bytes());
+    bytes.extend(&cut);
+    bytes.extend(b"\x85R.");
+    let (doc, _) = explain(&bytes);
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["rule"] == "code-exec"
+            && f["name"] == "system"
+            && f["member"] == "nested@$"),
+        "{findings:#?}"
+    );
+    assert!(
+        findings.iter().any(|f| f["rule"] == "malformed"
+            && f["member"] == "nested@$"
+            && f["message"]
+                .as_str()
+                .unwrap()
+                .contains("gzip stream is truncated")),
+        "{findings:#?}"
+    );
+}

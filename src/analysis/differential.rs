@@ -49,7 +49,10 @@
 //! elsewhere (the C file reader skipping a frame's tail) or further (pickle.py past a
 //! float only it accepts, or a frame longer than the input) is written out as a plain
 //! stream (frames dropped, a float only pickle.py reads rewritten as C reads it) and
-//! analysed like a nested payload, under the label [`Alternative::label`].
+//! analysed like a nested payload, under the label [`Alternative::label`]. So is one that
+//! reads further than ours and then fails (pickle.py through a FRAME longer than the input,
+//! up to the end of the input): the opcodes it ran before failing ran. That alone is no
+//! finding (a file cut short inside its last frame reads so), only its analysis.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -333,6 +336,18 @@ fn other_readings(
                 );
                 out.detected.push(finding(at, member, message));
             }
+            out.alternatives.push(Alternative {
+                label: "pure-python-reader",
+                bytes: Sim::run(data, start, Mode::Pure, true).out,
+                offset: at,
+            });
+        }
+        // It reads what ours does not (a frame longer than the input, a line only it
+        // takes), runs those opcodes, then fails: what it ran before failing ran, so it is
+        // analysed (its own stop a `malformed` finding). Not a differential finding: a
+        // file cut short inside its last frame reads this way (pickle.py runs the opcodes
+        // of the cut frame), and that is damage, not a crafted disagreement.
+        (Err(_), Some((at, _))) => {
             out.alternatives.push(Alternative {
                 label: "pure-python-reader",
                 bytes: Sim::run(data, start, Mode::Pure, true).out,

@@ -102,6 +102,27 @@ impl<'o> Analysis<'o> {
         }
     }
 
+    /// A compressed stream's decoder failed after the bytes analysed: the load stops there
+    /// (at the latest), after running what those bytes hold. A `malformed` (or
+    /// `limit-exceeded`) finding at the offset in the compressed input, and that is where
+    /// the report says the loader stops.
+    pub(crate) fn decode_failed(&mut self, error: &crate::Error) {
+        let rule = if matches!(error.kind(), crate::ErrorKind::LimitExceeded(_)) {
+            Rule::LimitExceeded
+        } else {
+            Rule::Malformed
+        };
+        let message = format!(
+            "the loader stops here at the latest: {}; it reads the decoded bytes as they \
+             come, so the opcodes decoded before this run, and their imports and findings \
+             stand",
+            error.message()
+        );
+        self.detected
+            .push(Detected::new(rule, message).at(Some(error.offset())));
+        self.report.stopped = Some(error.clone());
+    }
+
     /// The verdict, the container's name, and the findings with their severities.
     pub(crate) fn finish(mut self) -> Report {
         let stream_kind = self.kind == ContainerKind::Pickle || self.kind.is_compressed();

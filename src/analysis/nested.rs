@@ -247,6 +247,9 @@ impl Analysis<'_> {
         let mut inner = Analysis::new(&self.report.file, &opened, self.options);
         inner.depth = self.depth.saturating_add(1);
         inner.nested_budget = self.nested_budget;
+        // What a payload ran before it fails ran: its calls are kept, with a `malformed`
+        // finding where its loader stops.
+        inner.keep_partial = true;
         let mut failed = false;
         for part in opened.parts() {
             let done = match part {
@@ -260,6 +263,10 @@ impl Analysis<'_> {
                 failed = true;
             }
         }
+        if let Some(e) = opened.decode_error() {
+            inner.decode_failed(e);
+        }
+        failed |= inner.report.stopped.is_some();
         let verdict = self.merge(inner, &inner_member, path);
         if failed {
             Verdict::Dangerous

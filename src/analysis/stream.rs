@@ -66,7 +66,9 @@ impl Analysis<'_> {
         // Another loader reads the bytes differently only where ours met an irregular
         // opcode (a FRAME overrun, a numeric line not spelled plainly) or stopped: only
         // then is the stream read again their ways.
-        let stopped = stream.trailing.is_some() || stream.pickles.iter().any(|p| p.error.is_some());
+        let stopped = stream.trailing.is_some()
+            || stream.limit.is_some()
+            || stream.pickles.iter().any(|p| p.error.is_some());
         if stream.irregular || stopped {
             let readings = scan();
             self.differentials(readings, Some(&stream.graph), member);
@@ -128,6 +130,21 @@ impl Analysis<'_> {
         visitor.stream(&view)?;
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
             self.trailing(bytes, *offset, why.as_ref(), member);
+        }
+        // Too many pickles: the ones before the limit were analysed; the rest were not.
+        if let Some(e) = &stream.limit {
+            let e = in_member(e.clone(), member);
+            let message = format!(
+                "{}: the pickles after this one were not read, and the imports and findings \
+                 before it stand",
+                e.message()
+            );
+            self.detected.push(
+                crate::report::Detected::new(Rule::LimitExceeded, message)
+                    .at(Some(e.offset()))
+                    .member(member),
+            );
+            self.report.stopped.get_or_insert(e);
         }
         Ok(())
     }

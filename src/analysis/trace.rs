@@ -1,8 +1,9 @@
 //! The execution trace in the report: each call the loader makes with the object path of
 //! its result (or none: discarded), which imports are called, and the findings that come
 //! from what runs rather than from what is imported — a STACK_GLOBAL on a computed name
-//! (a dynamic import), BUILD on a module or class (it rewrites attributes), and where the
-//! loader stops in a stream that fails part-way.
+//! (a dynamic import), BUILD on a module or class (it rewrites attributes), items added to
+//! an object a module holds (its state changes), and where the loader stops in a stream
+//! that fails part-way.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -88,8 +89,9 @@ pub(crate) fn mark_called(graph: &Graph<'_>, pickle: &Pickle, imports: &mut [Imp
 }
 
 /// Code-exec findings from what the stream does rather than what it imports: every
-/// STACK_GLOBAL on a computed name, and every BUILD on a global (a module, class or
-/// function object). All of the graph is read, not the capped trace.
+/// STACK_GLOBAL on a computed name, every BUILD on a global (a module, class or function
+/// object), and every APPEND(S)/SETITEM(S)/ADDITEMS on one (it changes the module's state).
+/// All of the graph is read, not the capped trace.
 pub(crate) fn runtime_findings(graph: &Graph<'_>, member: Option<&str>) -> Vec<Detected> {
     let mut out = Vec::new();
     for global in &graph.globals {
@@ -107,9 +109,6 @@ pub(crate) fn runtime_findings(graph: &Graph<'_>, member: Option<&str>) -> Vec<D
         }
     }
     for mutation in &graph.mutations {
-        let MutationKind::State(_) = mutation.kind else {
-            continue;
-        };
         let Some(global) = graph.global(mutation.target) else {
             continue;
         };
@@ -118,11 +117,21 @@ pub(crate) fn runtime_findings(graph: &Graph<'_>, member: Option<&str>) -> Vec<D
         } else {
             format!("{}.{}", global.module, global.name)
         };
-        let message = format!(
-            "BUILD on {what}, a module, class or function object rather than an instance: \
-             it sets that object's attributes, so a later global or call can resolve to \
-             anything (builtins.eval)"
-        );
+        let message = match mutation.kind {
+            MutationKind::State(_) => format!(
+                "BUILD on {what}, a module, class or function object rather than an \
+                 instance: it sets that object's attributes, so a later global or call can \
+                 resolve to anything (builtins.eval)"
+            ),
+            // The loader calls the object's own append/extend/__setitem__/add.
+            MutationKind::Items(_) | MutationKind::Pairs(_) => format!(
+                "items added to {what}, an object the module holds rather than one the load \
+                 made: that changes the module's state for everything after it (a lookup \
+                 table such as copyreg's extension registry or sys.path, so a later EXT, \
+                 global or call can resolve to anything), and calls that object's own \
+                 append, extend, __setitem__ or add"
+            ),
+        };
         let mut detected = Detected::new(Rule::CodeExec, message)
             .at(Some(mutation.offset as u64))
             .member(member);

@@ -65,11 +65,14 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
         };
         // What a stream that fails part-way read is reported (the loader ran it), and the
         // failure too: on standard error, in the JSON document, and in the exit code.
-        let result =
-            inspect_partial(&name, input.bytes(), &options).and_then(|rep| match &rep.stopped {
-                Some(e) if container::not_a_pickle(input.bytes(), e).is_some() => Err(e.clone()),
-                _ => Ok(rep),
-            });
+        // (Bytes that are not a pickle and read as nothing are an error from it.)
+        let result = inspect_partial(&name, input.bytes(), &options);
+        // Text: a stream that stopped before anything it read imports, calls or raises a
+        // finding is its one-line error, as before (JSON carries the verdict and findings).
+        let result = result.and_then(|rep| match &rep.stopped {
+            Some(e) if args.format == Format::Text && rep.only_the_stop() => Err(e.clone()),
+            _ => Ok(rep),
+        });
         // An old joblib dump's side files (`np.load`ed on load) are analysed with it.
         let result = result.map(|mut rep| {
             if !path.is_stdin() {

@@ -5,7 +5,9 @@
 //! of running the right decoder. The decoders are fed through a reader that hands out small
 //! chunks and counts them, so a failure can be placed in the compressed input, and their
 //! output is pulled in chunks and refused past the caller's limit: a bomb costs at most
-//! `limit` bytes of memory and stops as soon as it crosses the limit.
+//! `limit` bytes of memory and stops as soon as it crosses the limit. What was decoded
+//! before a failure is kept ([`decompress_partial`]): Python's file objects hand those
+//! bytes to pickle before they raise.
 
 use std::cell::Cell;
 use std::io::{self, Read};
@@ -164,9 +166,51 @@ pub(super) fn trial_decode(kind: ContainerKind, bytes: &[u8]) -> bool {
     })
 }
 
+/// [`decompress`], keeping what was decoded before a failure (corrupt or truncated input,
+/// or `limit`): Python's `gzip`, `bz2` and `lzma` file objects (which `joblib.load` and
+/// `pandas.read_pickle` hand to pickle) give out decoded bytes as they come, so the opcodes
+/// in them run before the decoder's error is raised. The error, if any, comes with them.
+/// joblib's `ZF` files are decoded whole before pickle reads a byte: there, a failure
+/// leaves nothing.
+pub(crate) fn decompress_partial(
+    kind: ContainerKind,
+    bytes: &[u8],
+    limit: u64,
+) -> (Vec<u8>, Option<Error>) {
+    if kind == ContainerKind::JoblibZfile {
+        return match zfile(bytes, limit) {
+            Ok(out) => (out, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+    }
+    let (out, result) = run_keep(kind, bytes, limit, false);
+    (out, result.err())
+}
+
+/// [`decompress_partial`] under [`within_cap`]'s cap (a bomb named by the limit that set it).
+pub(crate) fn decompress_partial_within_cap(
+    limits: &Limits,
+    kind: ContainerKind,
+    input: &[u8],
+) -> (Vec<u8>, Option<Error>) {
+    let mut kept = Vec::new();
+    let result = within_cap(limits, input.len(), |cap| {
+        let (decoded, error) = decompress_partial(kind, input, cap);
+        kept = decoded;
+        error.map_or(Ok(()), Err)
+    });
+    (kept, result.err())
+}
+
 /// The shared driver. With `trial`, stops without error once `limit` bytes are out and
 /// returns whether the stream ended on its own.
 fn run(kind: ContainerKind, bytes: &[u8], limit: u64, trial: bool) -> Result<(Vec<u8>, bool)> {
+    let (out, result) = run_keep(kind, bytes, limit, trial);
+    result.map(|finished| (out, finished))
+}
+
+/// [`run`], returning what was decoded whether or not the decoder then failed.
+fn run_keep(kind: ContainerKind, bytes: &[u8], limit: u64, trial: bool) -> (Vec<u8>, Result<bool>) {
     let consumed = Cell::new(0u64);
     let input = CountingSlice {
         rest: bytes,
@@ -182,24 +226,27 @@ fn run(kind: ContainerKind, bytes: &[u8], limit: u64, trial: bool) -> Result<(Ve
     };
     let decoder = match decoder(kind, input) {
         Some(Ok(decoder)) => decoder,
-        Some(Err(e)) => return Err(drain.decoder_error(&e)),
+        Some(Err(e)) => return (Vec::new(), Err(drain.decoder_error(&e))),
         None => {
-            return Err(Error::new(
+            let e = Error::new(
                 ErrorKind::InvalidArgument,
                 0,
                 format!("{kind} is not a compressed stream"),
-            ))
+            );
+            return (Vec::new(), Err(e));
         }
     };
     let finished = if kind == ContainerKind::Lz4 {
         // lz4_flex takes input that ends between blocks for a finished frame, so the
-        // frames' structure is walked first: a missing end mark is truncation.
-        check_lz4_frames(bytes)?;
-        drain.pull_frames(decoder)?
+        // frames' structure is walked first: a missing end mark is truncation (found
+        // after what the frames before it decode to).
+        let checked = check_lz4_frames(bytes);
+        let finished = drain.pull_frames(decoder);
+        checked.and(finished)
     } else {
-        drain.pull(decoder)?
+        drain.pull(decoder)
     };
-    Ok((drain.out, finished))
+    (drain.out, finished)
 }
 
 /// The decoder for `kind` over `input`, built the same way for a whole decode and for a

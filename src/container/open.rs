@@ -41,6 +41,9 @@ pub(crate) struct Opened<'a> {
     limits: Limits,
     /// What the container itself shows (unsafe member names, duplicated names).
     notes: Vec<Detected>,
+    /// Why a compressed stream could not be decoded to its end (corrupt, truncated, a
+    /// limit): the stream part is then what was decoded before it.
+    decode_error: Option<Error>,
 }
 
 /// How the parts of an input are laid out.
@@ -193,10 +196,13 @@ pub(crate) fn in_member(e: Error, member: Option<&str>) -> Error {
 /// Recognises the input by content ([`sniff`]) and maps its parts: decompresses a
 /// compressed stream, reads a zip's central directory and a torch archive's records.
 /// Errors are malformed containers, limits, and zip archives no loader reads as a pickle.
+/// A compressed pickle stream whose decoder fails (corrupt, truncated) after producing
+/// bytes is opened as those bytes, the failure kept in [`Opened::decode_error`].
 pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
     let mut kind = sniff(input);
     let compressed = kind.is_compressed().then_some(kind);
     let mut notes = Vec::new();
+    let mut decode_error = None;
     let layout = match kind {
         ContainerKind::Pickle => Layout::Stream { decoded: None },
         ContainerKind::Gzip
@@ -207,7 +213,22 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         | ContainerKind::Lz4
         | ContainerKind::Zstd
         | ContainerKind::JoblibZfile => {
-            let decoded = within_cap(limits, input.len(), |cap| decompress(kind, input, cap))?;
+            let (decoded, error) =
+                super::compressed::decompress_partial_within_cap(limits, kind, input);
+            // A stream that fails part-way: its loader reads what was decoded before the
+            // failure (a pickle stream only; an archive or a `ZF` file is read whole). Not
+            // past a limit: reading a bomb's first `cap` bytes as a pickle could cost what
+            // the limit is there to prevent (the limit is an error finding on its own).
+            if let Some(e) = error {
+                if decoded.is_empty()
+                    || matches!(e.kind(), ErrorKind::LimitExceeded(_))
+                    || kind == ContainerKind::JoblibZfile
+                    || super::is_tar(&decoded)
+                {
+                    return Err(e);
+                }
+                decode_error = Some(e);
+            }
             // A compressed tar (pandas `to_pickle("x.tar.gz")`, a NeMo `.nemo`, `tar.zst`):
             // a tar, every member analysed.
             if kind == ContainerKind::JoblibZfile
@@ -260,6 +281,7 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
         layout,
         limits: limits.clone(),
         notes,
+        decode_error,
     })
 }
 
@@ -752,6 +774,12 @@ impl<'a> Opened<'a> {
     /// What the container itself shows: unsafe member names, duplicated names.
     pub(crate) fn notes(&self) -> &[Detected] {
         &self.notes
+    }
+
+    /// Why a compressed stream could not be decoded to its end: its stream part is then
+    /// the bytes decoded before the failure.
+    pub(crate) fn decode_error(&self) -> Option<&Error> {
+        self.decode_error.as_ref()
     }
 
     /// The compressor around the input, if it is a compressed stream or a compressed tar

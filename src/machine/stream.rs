@@ -59,6 +59,9 @@ pub struct Stream<'data> {
     /// Some opcode may read differently in another of CPython's loaders (a FRAME overrun or
     /// nested, a numeric line not spelled plainly): worth reading again their ways.
     pub irregular: bool,
+    /// The limit on the number of pickles, hit before the later ones were read (only
+    /// [`run_stream_partial`] keeps what came before it; [`run_stream`] fails).
+    pub limit: Option<Error>,
 }
 
 /// What the graph held before an attempt to run a pickle: a failed attempt is cut back to it.
@@ -195,8 +198,9 @@ pub fn run_stream<'data, 'a>(
 /// [`run_stream`], keeping what a pickle that fails built before it stopped: the loader
 /// ran those opcodes (and the calls among them) before it raised. That pickle is the
 /// last of [`Stream::pickles`], with its [`Pickle::error`] set; if it is not the first,
-/// [`Stream::trailing`] also starts at it, as for [`run_stream`]. Errors only when the
-/// stream cannot start (a limit on the number of pickles).
+/// [`Stream::trailing`] also starts at it, as for [`run_stream`]. The limit on the
+/// number of pickles ends the stream with [`Stream::limit`] set, the pickles before it
+/// kept.
 pub fn run_stream_partial<'data, 'a>(
     data: &'data [u8],
     start: usize,
@@ -218,6 +222,7 @@ fn run<'data, 'a>(
     let mut carried = Memo::default();
     let mut pos = start;
     let mut trailing = None;
+    let mut limit = None;
     loop {
         if !pickles.is_empty() {
             let Some(&byte) = data.get(pos) else { break };
@@ -226,10 +231,15 @@ fn run<'data, 'a>(
                 break;
             }
             if pickles.len() >= limits.max_pickles {
-                return Err(Limit::Pickles.exceeded(
+                let e = Limit::Pickles.exceeded(
                     pos as u64,
                     format_args!("more than {} pickles in one stream", limits.max_pickles),
-                ));
+                );
+                if !keep {
+                    return Err(e);
+                }
+                limit = Some(e);
+                break;
             }
         }
         let carried_before = carried.len() > 0;
@@ -278,5 +288,6 @@ fn run<'data, 'a>(
         pickles,
         trailing,
         irregular: machine.irregular,
+        limit,
     })
 }
