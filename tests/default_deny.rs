@@ -164,6 +164,85 @@ fn assert_clean(e: &E, verdict: &str) {
 
 // ── attack families ──────────────────────────────────────────────────────────────
 
+/// What scipy 1.17 writes as `gamma_gen`'s `_parse_arg_template` (one shape, `a`).
+const SCIPY_GAMMA_TEMPLATE: &str = "\ndef _parse_args(self, a,  loc=0, scale=1):\n    \
+return (a, ), loc, scale\n\ndef _parse_args_rvs(self, a,  loc=0, scale=1, size=None):\n    \
+return self._argcheck_rvs(a,  loc, scale, size=size)\n\ndef _parse_args_stats(self, a,  \
+loc=0, scale=1, moments='mv'):\n    return (a, ), loc, scale, moments\n";
+
+/// A scipy distribution as scipy pickles it: NEWOBJ of the generator class, then BUILD
+/// with its `__dict__`.
+fn scipy_dist(states: Vec<E>) -> E {
+    let mut e = New(
+        Box::new(Global("scipy.stats._continuous_distns", "gamma_gen")),
+        vec![],
+    );
+    for state in states {
+        e = Build(Box::new(e), Box::new(state));
+    }
+    e
+}
+
+fn arg_template(text: &'static str) -> E {
+    Dict(vec![(Str("_parse_arg_template"), Str(text))])
+}
+
+#[test]
+fn scipy_setstate_executes_the_argument_parser_template() {
+    // rv_generic.__setstate__ runs exec(self._parse_arg_template): a NEWOBJ of a library
+    // class with no arguments, then a plain BUILD, and no unvetted call anywhere.
+    let evil = "import os\nos.system('id')\n";
+    assert_caught(
+        &scipy_dist(vec![arg_template(evil)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // Anything appended to the real template runs too.
+    let appended = "\ndef _parse_args(self, a,  loc=0, scale=1):\n    \
+return (a, ), loc, scale\n\ndef _parse_args_rvs(self, a,  loc=0, scale=1, size=None):\n    \
+return self._argcheck_rvs(a,  loc, scale, size=size)\n\ndef _parse_args_stats(self, a,  \
+loc=0, scale=1, moments='mv'):\n    return (a, ), loc, scale, moments\n__import__('os')\n";
+    assert_caught(
+        &scipy_dist(vec![arg_template(appended)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // A shape name that is not an identifier is code inside the def line.
+    let shape = "\ndef _parse_args(self, a=__import__('os'),  loc=0, scale=1):\n    \
+return (a=__import__('os'), ), loc, scale\n";
+    assert_caught(
+        &scipy_dist(vec![arg_template(shape)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // Bytes are executed as well.
+    let bytes = Dict(vec![(
+        Str("_parse_arg_template"),
+        Bytes(b"import os".to_vec()),
+    )]);
+    assert_caught(
+        &scipy_dist(vec![bytes]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // Each BUILD calls __setstate__: a later, clean BUILD does not undo the first.
+    assert_caught(
+        &scipy_dist(vec![arg_template(evil), arg_template(SCIPY_GAMMA_TEMPLATE)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // What scipy itself writes is not an error.
+    assert_clean(
+        &scipy_dist(vec![arg_template(SCIPY_GAMMA_TEMPLATE)]),
+        "needs-libraries",
+    );
+}
+
 #[test]
 fn library_gadget_via_wildcard_sympy_evaluates_strings() {
     let payload = "__import__('os').system('id')";
@@ -547,7 +626,10 @@ fn load_from_bytes_of_a_torch_zip_is_not_an_error() {
     );
     let (entry, code) = lint(&e);
     assert_eq!(code, 1, "{entry}");
-    assert!(errors(&entry).iter().any(|(r, _)| r == "malformed"), "{entry}");
+    assert!(
+        errors(&entry).iter().any(|(r, _)| r == "malformed"),
+        "{entry}"
+    );
 }
 
 #[test]

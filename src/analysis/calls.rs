@@ -180,17 +180,76 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
         }
     }
     for m in &graph.mutations {
-        if let (Node::Global { index, .. }, MutationKind::State(_)) =
-            (graph.node(m.target), &m.kind)
-        {
-            s.called(
+        match (graph.node(m.target), &m.kind) {
+            (Node::Global { index, .. }, MutationKind::State(_)) => s.called(
                 *index,
                 m.offset,
                 Rendering::Text("BUILD on the global itself".to_string()),
-            );
+            ),
+            // A state an earlier BUILD handed to `__setstate__` (a later one replaced it).
+            (Node::Call(_), MutationKind::State(state)) => s.exec_state(*state, m.offset),
+            _ => {}
+        }
+    }
+    for i in 0..graph.len() {
+        let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
+        if let Node::Call(call) = graph.node(id) {
+            if let Some(state) = call.state {
+                s.exec_state(state, call.offset);
+            }
         }
     }
     s.out
+}
+
+/// The attribute scipy's `rv_generic.__setstate__` executes: it updates the instance's
+/// `__dict__` with the state, then `_attach_argparser_methods` runs
+/// `exec(self._parse_arg_template, ns)` (`scipy/stats/_distn_infrastructure.py`). Every
+/// pickled scipy distribution carries the text, so a file can put any Python there.
+const SCIPY_EXEC_KEY: &str = "_parse_arg_template";
+
+/// Whether `text` is what scipy's `_construct_argparser` writes: its module-level
+/// `parse_arg_template` filled with plain identifiers as shape names and one of the two
+/// loc/scale signatures (continuous, discrete). Executing that text only defines three
+/// argument-parsing functions. Rebuilt and compared whole, so nothing can be appended.
+fn scipy_argparser_template(text: &str) -> bool {
+    const LOCSCALE: [(&str, &str); 2] = [("loc=0, scale=1", "loc, scale"), ("loc=0", "loc, 1")];
+    let identifier = |w: &str| {
+        let mut chars = w.chars();
+        chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    };
+    // scipy >= 1.9 passes `self`; older releases bound the functions without it.
+    for this in ["self, ", ""] {
+        let head = text
+            .strip_prefix("\ndef _parse_args(")
+            .and_then(|r| r.strip_prefix(this))
+            .and_then(|r| r.split_once("):\n"))
+            .map(|(h, _)| h);
+        let Some(head) = head else { continue };
+        for (lin, lout) in LOCSCALE {
+            let Some(shapes) = head.strip_suffix(lin).and_then(|h| h.strip_suffix(' ')) else {
+                continue;
+            };
+            let plain = shapes.is_empty()
+                || shapes
+                    .strip_suffix(", ")
+                    .is_some_and(|l| l.split(", ").all(identifier));
+            let filled = format!(
+                "\ndef _parse_args({this}{shapes} {lin}):\n    return ({shapes}), {lout}\n\n\
+                 def _parse_args_rvs({this}{shapes} {lin}, size=None):\n    \
+                 return self._argcheck_rvs({shapes} {lout}, size=size)\n\n\
+                 def _parse_args_stats({this}{shapes} {lin}, moments='mv'):\n    \
+                 return ({shapes}), {lout}, moments\n"
+            );
+            if plain && text == filled {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 impl Scan<'_, '_, '_> {
@@ -215,6 +274,42 @@ impl Scan<'_, '_, '_> {
     fn ex(&self, index: u32) -> bool {
         self.name_of(index)
             .is_some_and(|(_, n)| n == "__newobj_ex__")
+    }
+
+    /// A state BUILD hands to an object's `__setstate__`: scipy distributions execute the
+    /// text under [`SCIPY_EXEC_KEY`], so anything but the template scipy writes there is
+    /// code-exec (whatever the class: a subclass defined elsewhere inherits the method).
+    fn exec_state(&mut self, state: NodeId, offset: usize) {
+        let dicts: &[NodeId] = match self.graph.node(state) {
+            Node::Dict(_) => std::slice::from_ref(&state),
+            // `(dict, slot_state)`.
+            Node::Tuple(items) => items.get(..2).unwrap_or(items),
+            _ => &[],
+        };
+        for &d in dicts {
+            let Node::Dict(pairs) = self.graph.node(d) else {
+                continue;
+            };
+            for &(k, v) in pairs {
+                if self.graph.str(k) != Some(SCIPY_EXEC_KEY) {
+                    continue;
+                }
+                if self.graph.str(v).is_some_and(scipy_argparser_template) {
+                    continue;
+                }
+                let mut text = String::new();
+                literal(self.graph, v, 1, &mut text);
+                self.out.others.push(OtherCall {
+                    offset,
+                    rule: Rule::CodeExec,
+                    message: format!(
+                        "sets {SCIPY_EXEC_KEY} to {text}, which scipy's rv_generic.__setstate__ \
+                         executes with exec() on load; it is not the argument-parser template \
+                         scipy writes"
+                    ),
+                });
+            }
+        }
     }
 
     /// Records a call of global `index` (the first one is kept, rendered).
