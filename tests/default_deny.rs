@@ -27,6 +27,8 @@ enum E {
     /// BUILD: the object, then its state.
     Build(Box<E>, Box<E>),
     Dict(Vec<(E, E)>),
+    /// APPEND (one item) or APPENDS (a MARK, then the items) on the object.
+    Append(Box<E>, Vec<E>),
 }
 
 use E::*;
@@ -80,6 +82,17 @@ fn write(e: &E, out: &mut Vec<u8>) {
             write(obj, out);
             write(state, out);
             out.push(b'b');
+        }
+        Append(obj, items) => {
+            write(obj, out);
+            if let [one] = items.as_slice() {
+                write(one, out);
+                out.push(b'a');
+            } else {
+                out.push(b'(');
+                items.iter().for_each(|i| write(i, out));
+                out.push(b'e');
+            }
         }
         Dict(pairs) => {
             out.extend(b"}(");
@@ -163,6 +176,80 @@ fn assert_clean(e: &E, verdict: &str) {
 }
 
 // ── attack families ──────────────────────────────────────────────────────────────
+
+/// An `argparse.Namespace` (a plain vetted class with a `__dict__`) whose first BUILD
+/// plants `key = sympy.sets.sets.FiniteSet` on the instance.
+fn planted(key: &'static str) -> E {
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let gadget = Global("sympy.sets.sets", "FiniteSet");
+    Build(Box::new(ns), Box::new(Dict(vec![(Str(key), gadget)])))
+}
+
+const SYMPY_PAYLOAD: &str = "__import__('os').system('id')";
+
+#[test]
+fn instance_attribute_hijacks_setstate_append_and_extend() {
+    // The loader looks __setstate__ (BUILD), append (APPEND) and extend (APPENDS) up on
+    // the instance, unbound: FiniteSet(text) sympifies, i.e. evals, the text. The stream
+    // only references FiniteSet, never calls it.
+    let setstate = Build(
+        Box::new(planted("__setstate__")),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&setstate, "code-exec", "__setstate__", "dangerous");
+    let append = Append(Box::new(planted("append")), vec![Str(SYMPY_PAYLOAD)]);
+    assert_caught(&append, "code-exec", "append", "dangerous");
+    let extend = Append(
+        Box::new(planted("extend")),
+        vec![Str(SYMPY_PAYLOAD), Str("x")],
+    );
+    assert_caught(&extend, "code-exec", "extend", "dangerous");
+    // Through a slot state's `__dict__` (setattr replaces the instance dict).
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let inner = Dict(vec![(
+        Str("__setstate__"),
+        Global("sympy.sets.sets", "FiniteSet"),
+    )]);
+    let slots = Tuple(vec![None, Dict(vec![(Str("__dict__"), inner)])]);
+    let via_slots = Build(
+        Box::new(Build(Box::new(ns), Box::new(slots))),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&via_slots, "code-exec", "__setstate__", "dangerous");
+    // A plain value under such a name calls nothing.
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let flag = Build(
+        Box::new(ns),
+        Box::new(Dict(vec![(Str("append"), Bool(true))])),
+    );
+    assert_clean(&flag, "portable");
+}
+
+#[test]
+fn type_with_three_arguments_builds_a_class_at_load() {
+    // copyreg.__newobj__(type('X', (object,), {'__setstate__': FiniteSet})), then BUILD:
+    // the class's __setstate__ is a referenced class, which is not bound, so BUILD calls
+    // FiniteSet(text). Only NEWOBJ, a vetted type() call and a reference otherwise.
+    let class = call(
+        "builtins",
+        "type",
+        vec![
+            Str("X"),
+            Tuple(vec![Global("builtins", "object")]),
+            Dict(vec![(
+                Str("__setstate__"),
+                Global("sympy.sets.sets", "FiniteSet"),
+            )]),
+        ],
+    );
+    let e = Build(
+        Box::new(New(Box::new(class), vec![])),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&e, "code-exec", "builtins.type(", "dangerous");
+    // What pickle writes for type(None): one argument.
+    assert_clean(&call("builtins", "type", vec![None]), "portable");
+}
 
 /// What scipy 1.17 writes as `gamma_gen`'s `_parse_arg_template` (one shape, `a`).
 const SCIPY_GAMMA_TEMPLATE: &str = "\ndef _parse_args(self, a,  loc=0, scale=1):\n    \

@@ -94,6 +94,9 @@ enum Special {
     /// Calls its class or function arguments (pandas `_new_Index`, numpy's random ctors).
     ClassArgument,
     CodecsEncode,
+    /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
+    /// arguments build a class at load.
+    Type,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -106,6 +109,7 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("copyreg", "_reconstructor") => Special::Reconstructor,
         ("copyreg", "__newobj__" | "__newobj_ex__") => Special::NewObj,
         ("_codecs", "encode") => Special::CodecsEncode,
+        ("builtins", "type") => Special::Type,
         (
             "numpy.random._pickle",
             "__randomstate_ctor" | "__generator_ctor" | "__bit_generator_ctor",
@@ -276,38 +280,74 @@ impl Scan<'_, '_, '_> {
             .is_some_and(|(_, n)| n == "__newobj_ex__")
     }
 
-    /// A state BUILD hands to an object's `__setstate__`: scipy distributions execute the
-    /// text under [`SCIPY_EXEC_KEY`], so anything but the template scipy writes there is
-    /// code-exec (whatever the class: a subclass defined elsewhere inherits the method).
+    /// A state BUILD hands to an object's `__setstate__` (or puts in its `__dict__`):
+    ///
+    /// - scipy distributions execute the text under [`SCIPY_EXEC_KEY`], so anything but
+    ///   the template scipy writes there is code-exec (whatever the class: a subclass
+    ///   defined elsewhere inherits the method);
+    /// - the loader looks `__setstate__` (BUILD), `append` and `extend` (APPEND, APPENDS)
+    ///   up on the *instance*, and an instance attribute is not bound: a state that plants
+    ///   a callable under one of those names makes a later opcode call it with the file's
+    ///   data (`FiniteSet("__import__('os')…")`), though the stream only references it.
     fn exec_state(&mut self, state: NodeId, offset: usize) {
         let dicts: &[NodeId] = match self.graph.node(state) {
             Node::Dict(_) => std::slice::from_ref(&state),
-            // `(dict, slot_state)`.
+            // `(dict, slot_state)`: the slot state is applied with setattr.
             Node::Tuple(items) => items.get(..2).unwrap_or(items),
             _ => &[],
         };
         for &d in dicts {
-            let Node::Dict(pairs) = self.graph.node(d) else {
-                continue;
-            };
-            for &(k, v) in pairs {
-                if self.graph.str(k) != Some(SCIPY_EXEC_KEY) {
-                    continue;
+            self.state_dict(d, offset, 2);
+        }
+    }
+
+    fn state_dict(&mut self, dict: NodeId, offset: usize, depth: u32) {
+        let Node::Dict(pairs) = self.graph.node(dict) else {
+            return;
+        };
+        for &(k, v) in pairs {
+            match self.graph.str(k) {
+                Some(SCIPY_EXEC_KEY) => {
+                    if self.graph.str(v).is_some_and(scipy_argparser_template) {
+                        continue;
+                    }
+                    let mut text = String::new();
+                    literal(self.graph, v, 1, &mut text);
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::CodeExec,
+                        message: format!(
+                            "sets {SCIPY_EXEC_KEY} to {text}, which scipy's \
+                             rv_generic.__setstate__ executes with exec() on load; it is not \
+                             the argument-parser template scipy writes"
+                        ),
+                    });
                 }
-                if self.graph.str(v).is_some_and(scipy_argparser_template) {
-                    continue;
+                Some(key @ ("__setstate__" | "append" | "extend"))
+                    if maybe_callable(self.graph, v) =>
+                {
+                    let what = match self.graph.node(v) {
+                        Node::Global { index, .. } => self
+                            .name_of(*index)
+                            .map_or_else(|| "a global".to_string(), |(m, n)| format!("{m}.{n}")),
+                        _ => "an object built at load".to_string(),
+                    };
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::CodeExec,
+                        message: format!(
+                            "a BUILD state sets the instance attribute {key} to {what}: the \
+                             loader looks {key} up on the instance (unbound), so a later BUILD, \
+                             APPEND or APPENDS calls {what} with the file's data; no pickler \
+                             writes this"
+                        ),
+                    });
                 }
-                let mut text = String::new();
-                literal(self.graph, v, 1, &mut text);
-                self.out.others.push(OtherCall {
-                    offset,
-                    rule: Rule::CodeExec,
-                    message: format!(
-                        "sets {SCIPY_EXEC_KEY} to {text}, which scipy's rv_generic.__setstate__ \
-                         executes with exec() on load; it is not the argument-parser template \
-                         scipy writes"
-                    ),
-                });
+                // `setattr(obj, '__dict__', {...})` from a slot state replaces the dict.
+                Some("__dict__") if depth > 0 => {
+                    self.state_dict(v, offset, depth.saturating_sub(1))
+                }
+                _ => {}
             }
         }
     }
@@ -401,6 +441,22 @@ impl Scan<'_, '_, '_> {
                 }
             }
             Special::CodecsEncode => self.codecs_encode(argv, args, offset),
+            Special::Type => {
+                if argv.len() != 1 {
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::CodeExec,
+                        message: format!(
+                            "calls {}: builds a class at load whose methods are whatever the \
+                             file puts in its dict (a referenced library class or function \
+                             becomes __setstate__, append or a dunder the loader calls with \
+                             file data), and runs its bases' metaclass and __init_subclass__; \
+                             pickle only writes type() with one argument",
+                            render_call(self.graph, "builtins.type", args)
+                        ),
+                    });
+                }
+            }
         }
     }
 
@@ -800,6 +856,25 @@ fn is_plain_value(graph: &Graph<'_>, id: NodeId, depth: u32) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a node may be callable: anything but plain values and containers.
+fn maybe_callable(graph: &Graph<'_>, id: NodeId) -> bool {
+    !matches!(
+        graph.node(id),
+        Node::None
+            | Node::Bool(_)
+            | Node::Int(_)
+            | Node::BigInt(_)
+            | Node::Float(_)
+            | Node::Str(_)
+            | Node::Bytes(..)
+            | Node::Tuple(_)
+            | Node::List(_)
+            | Node::Dict(_)
+            | Node::Set(_)
+            | Node::FrozenSet(_)
+    )
 }
 
 /// `name(args)` with plain arguments as Python literals and everything else as `…`.
