@@ -177,6 +177,43 @@ fn assert_clean(e: &E, verdict: &str) {
 
 // ── attack families ──────────────────────────────────────────────────────────────
 
+#[test]
+fn sympy_rebuild_undef_keywords_become_class_attributes() {
+    // _rebuild_undef(name, kwargs) is Function(name, **kwargs): a keyword that is not an
+    // assumption lands in the new class's dict, so NEWOBJ of it then BUILD calls the
+    // planted FiniteSet with the file's text.
+    let class = call(
+        "sympy.core.function",
+        "_rebuild_undef",
+        vec![
+            Str("f"),
+            Dict(vec![(
+                Str("__setstate__"),
+                Global("sympy.sets.sets", "FiniteSet"),
+            )]),
+        ],
+    );
+    let e = Build(
+        Box::new(New(Box::new(class), vec![])),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&e, "code-exec", "_rebuild_undef", "dangerous");
+    // `bases` is a parameter of the metaclass, not an attribute.
+    let bases = call(
+        "sympy.core.function",
+        "_rebuild_undef",
+        vec![Str("f"), Dict(vec![(Str("bases"), Tuple(vec![]))])],
+    );
+    assert_caught(&bases, "code-exec", "_rebuild_undef", "dangerous");
+    // What sympy writes: the function's assumptions.
+    let real = call(
+        "sympy.core.function",
+        "_rebuild_undef",
+        vec![Str("f"), Dict(vec![(Str("real"), Bool(true))])],
+    );
+    assert_clean(&real, "needs-libraries");
+}
+
 /// An `argparse.Namespace` (a plain vetted class with a `__dict__`) whose first BUILD
 /// plants `key = sympy.sets.sets.FiniteSet` on the instance.
 fn planted(key: &'static str) -> E {
@@ -216,6 +253,21 @@ fn instance_attribute_hijacks_setstate_append_and_extend() {
         Box::new(Str(SYMPY_PAYLOAD)),
     );
     assert_caught(&via_slots, "code-exec", "__setstate__", "dangerous");
+    // Or a state that swaps the instance's class for one whose methods run the rest.
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let swap = Tuple(vec![
+        None,
+        Dict(vec![(
+            Str("__class__"),
+            Global("sympy.sets.sets", "FiniteSet"),
+        )]),
+    ]);
+    assert_caught(
+        &Build(Box::new(ns), Box::new(swap)),
+        "code-exec",
+        "__class__",
+        "dangerous",
+    );
     // A plain value under such a name calls nothing.
     let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
     let flag = Build(

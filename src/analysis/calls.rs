@@ -97,6 +97,9 @@ enum Special {
     /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
     /// arguments build a class at load.
     Type,
+    /// sympy's `_rebuild_undef(name, kwargs)`: `Function(name, **kwargs)`, whose
+    /// metaclass puts every keyword that is not an assumption into the new class's dict.
+    RebuildUndef,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -110,6 +113,7 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("copyreg", "__newobj__" | "__newobj_ex__") => Special::NewObj,
         ("_codecs", "encode") => Special::CodecsEncode,
         ("builtins", "type") => Special::Type,
+        ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
         (
             "numpy.random._pickle",
             "__randomstate_ctor" | "__generator_ctor" | "__bit_generator_ctor",
@@ -323,7 +327,7 @@ impl Scan<'_, '_, '_> {
                         ),
                     });
                 }
-                Some(key @ ("__setstate__" | "append" | "extend"))
+                Some(key @ ("__setstate__" | "append" | "extend" | "__class__"))
                     if maybe_callable(self.graph, v) =>
                 {
                     let what = match self.graph.node(v) {
@@ -441,6 +445,11 @@ impl Scan<'_, '_, '_> {
                 }
             }
             Special::CodecsEncode => self.codecs_encode(argv, args, offset),
+            Special::RebuildUndef => {
+                // The class it builds is sympy's, as for a call with no special rule.
+                self.instances.insert(id, index);
+                self.rebuild_undef(argv, args, offset);
+            }
             Special::Type => {
                 if argv.len() != 1 {
                     self.out.others.push(OtherCall {
@@ -457,6 +466,39 @@ impl Scan<'_, '_, '_> {
                     });
                 }
             }
+        }
+    }
+
+    /// sympy's `_rebuild_undef(name, kwargs)` runs `UndefinedFunction(name, **kwargs)`
+    /// (`sympy/core/function.py`): keywords that are not assumptions become attributes of
+    /// the class it builds (`__setstate__` included), and `bases`/`__dict__` are its
+    /// parameters. sympy writes the function's assumptions: plain names with plain values.
+    fn rebuild_undef(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+        let plain_kwargs = |d: NodeId| match self.graph.node(d) {
+            Node::Dict(pairs) => pairs.iter().all(|&(k, v)| {
+                self.graph
+                    .str(k)
+                    .is_some_and(|k| plain_attribute(k) && k != "bases")
+                    && is_plain_value(self.graph, v, 0)
+            }),
+            _ => false,
+        };
+        let ok = match argv {
+            [name, kwargs] => self.graph.str(*name).is_some() && plain_kwargs(*kwargs),
+            [name] => self.graph.str(*name).is_some(),
+            _ => false,
+        };
+        if !ok {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::CodeExec,
+                message: format!(
+                    "calls {}: sympy's Function(name, **kwargs) puts keywords that are not \
+                     assumptions into the dict of the class it builds, so a file can give the \
+                     class any method or base; sympy writes only plain assumptions",
+                    render_call(self.graph, "sympy.core.function._rebuild_undef", args)
+                ),
+            });
         }
     }
 
