@@ -178,6 +178,24 @@ fn assert_clean(e: &E, verdict: &str) {
 // ── attack families ──────────────────────────────────────────────────────────────
 
 #[test]
+fn newobj_of_a_class_that_is_not_a_global_fails_closed() {
+    // NEWOBJ of a class fetched by getattr runs that class's __new__ on the file's
+    // arguments; it used to pass without a word.
+    let fetched = Call(
+        Box::new(Global("builtins", "getattr")),
+        vec![Global("matplotlib.patches", "BoxStyle"), Str("Round")],
+    );
+    let e = New(Box::new(fetched), vec![Str("/etc/passwd")]);
+    assert_caught(&e, "unvetted-call", "not a global of the file", "unvetted");
+    // Without arguments it is what matplotlib writes for a figure's text box.
+    let fetched = Call(
+        Box::new(Global("builtins", "getattr")),
+        vec![Global("matplotlib.patches", "BoxStyle"), Str("Round")],
+    );
+    assert_clean(&New(Box::new(fetched), vec![]), "needs-libraries");
+}
+
+#[test]
 fn sympy_rebuild_undef_keywords_become_class_attributes() {
     // _rebuild_undef(name, kwargs) is Function(name, **kwargs): a keyword that is not an
     // assumption lands in the new class's dict, so NEWOBJ of it then BUILD calls the

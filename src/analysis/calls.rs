@@ -451,6 +451,7 @@ impl Scan<'_, '_, '_> {
                 self.rebuild_undef(argv, args, offset);
             }
             Special::Type => {
+                self.instances.insert(id, index);
                 if argv.len() != 1 {
                     self.out.others.push(OtherCall {
                         offset,
@@ -542,6 +543,24 @@ impl Scan<'_, '_, '_> {
         // package of the global that built it.
         let built = self.instances.get(&cls).copied();
         let Some(index) = self.global_index(cls).or(built) else {
+            // A nested class reached by an accepted getattr (matplotlib's
+            // `BoxStyle.Round`), instantiated without arguments: a reference, as NEWOBJ of
+            // a global is.
+            let nested = matches!(self.made.get(&cls), Some(Made::Method { .. }));
+            let no_kwargs = kwargs.is_none_or(|k| matches!(self.graph.node(k), Node::None))
+                || matches!(kwargs.map(|k| self.graph.node(k)), Some(Node::Dict(p)) if p.is_empty());
+            if nested && args.is_empty() && no_kwargs {
+                return;
+            }
+            // A class the stream got some other way (a method's result, an object the
+            // loader supplies): what its `__new__` runs is unknown.
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "instantiates a class that is not a global of the file (NEWOBJ of an \
+                          object built at load): pklinspect cannot tell what its __new__ runs"
+                    .to_string(),
+            });
             return;
         };
         self.instances.insert(id, index);
