@@ -452,21 +452,27 @@ impl Scan<'_, '_, '_> {
             }
             Special::Type => {
                 self.instances.insert(id, index);
-                if argv.len() != 1 {
-                    self.out.others.push(OtherCall {
-                        offset,
-                        rule: Rule::CodeExec,
-                        message: format!(
-                            "calls {}: builds a class at load whose methods are whatever the \
-                             file puts in its dict (a referenced library class or function \
-                             becomes __setstate__, append or a dunder the loader calls with \
-                             file data), and runs its bases' metaclass and __init_subclass__; \
-                             pickle only writes type() with one argument",
-                            render_call(self.graph, "builtins.type", args)
-                        ),
-                    });
-                }
+                self.type_call(argv, args, offset);
             }
+        }
+    }
+
+    /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
+    /// arguments build a class at load.
+    fn type_call(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+        if argv.len() != 1 {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::CodeExec,
+                message: format!(
+                    "calls {}: builds a class at load whose methods are whatever the \
+                     file puts in its dict (a referenced library class or function \
+                     becomes __setstate__, append or a dunder the loader calls with \
+                     file data), and runs its bases' metaclass and __init_subclass__; \
+                     pickle only writes type() with one argument",
+                    render_call(self.graph, "builtins.type", args)
+                ),
+            });
         }
     }
 
@@ -543,24 +549,7 @@ impl Scan<'_, '_, '_> {
         // package of the global that built it.
         let built = self.instances.get(&cls).copied();
         let Some(index) = self.global_index(cls).or(built) else {
-            // A nested class reached by an accepted getattr (matplotlib's
-            // `BoxStyle.Round`), instantiated without arguments: a reference, as NEWOBJ of
-            // a global is.
-            let nested = matches!(self.made.get(&cls), Some(Made::Method { .. }));
-            let no_kwargs = kwargs.is_none_or(|k| matches!(self.graph.node(k), Node::None))
-                || matches!(kwargs.map(|k| self.graph.node(k)), Some(Node::Dict(p)) if p.is_empty());
-            if nested && args.is_empty() && no_kwargs {
-                return;
-            }
-            // A class the stream got some other way (a method's result, an object the
-            // loader supplies): what its `__new__` runs is unknown.
-            self.out.others.push(OtherCall {
-                offset,
-                rule: Rule::UnvettedCall,
-                message: "instantiates a class that is not a global of the file (NEWOBJ of an \
-                          object built at load): pklinspect cannot tell what its __new__ runs"
-                    .to_string(),
-            });
+            self.new_of_object(cls, args, kwargs, offset);
             return;
         };
         self.instances.insert(id, index);
@@ -615,6 +604,34 @@ impl Scan<'_, '_, '_> {
             return;
         }
         self.called(index, offset, Rendering::Text(rendered));
+    }
+
+    /// NEWOBJ of a class that is neither a global nor built by a global's call.
+    fn new_of_object(
+        &mut self,
+        cls: NodeId,
+        args: &[NodeId],
+        kwargs: Option<NodeId>,
+        offset: usize,
+    ) {
+        // A nested class reached by an accepted getattr (matplotlib's
+        // `BoxStyle.Round`), instantiated without arguments: a reference, as NEWOBJ of
+        // a global is.
+        let nested = matches!(self.made.get(&cls), Some(Made::Method { .. }));
+        let no_kwargs = kwargs.is_none_or(|k| matches!(self.graph.node(k), Node::None))
+            || matches!(kwargs.map(|k| self.graph.node(k)), Some(Node::Dict(p)) if p.is_empty());
+        if nested && args.is_empty() && no_kwargs {
+            return;
+        }
+        // A class the stream got some other way (a method's result, an object the
+        // loader supplies): what its `__new__` runs is unknown.
+        self.out.others.push(OtherCall {
+            offset,
+            rule: Rule::UnvettedCall,
+            message: "instantiates a class that is not a global of the file (NEWOBJ of an \
+                      object built at load): pklinspect cannot tell what its __new__ runs"
+                .to_string(),
+        });
     }
 
     /// Numbers, None, and objects or classes of package `top`, in tuples and lists.
