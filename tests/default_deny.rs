@@ -481,6 +481,23 @@ fn codecs_encode_with_an_unusual_codec() {
 }
 
 #[test]
+fn numpy_random_constructor_calls_a_method_it_is_given() {
+    // __generator_ctor(name, bit_generator_ctor) calls its second argument: a method
+    // fetched by getattr is called, not merely referenced.
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("sympy.sets.sets", "FiniteSet"), Str("fromiter")],
+    );
+    let e = call(
+        "numpy.random._pickle",
+        "__generator_ctor",
+        vec![Str("x"), method],
+    );
+    assert_caught(&e, "unvetted-call", "FiniteSet.fromiter", "unvetted");
+}
+
+#[test]
 fn numpy_random_constructor_calls_the_class_it_is_given() {
     let e = call(
         "numpy.random._pickle",

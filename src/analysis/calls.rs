@@ -436,6 +436,7 @@ impl Scan<'_, '_, '_> {
                 // `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random
                 // constructors call the class or function they are given.
                 for &a in argv {
+                    self.method_argument(a, index, offset);
                     if let Some(g) = self.global_index(a) {
                         let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
                         let (cm, cn) = self.name_of(index).unwrap_or(("?", "?"));
@@ -455,6 +456,26 @@ impl Scan<'_, '_, '_> {
                 self.type_call(argv, args, offset);
             }
         }
+    }
+
+    /// A method fetched by getattr, given to a caller that calls its arguments (the
+    /// numpy random constructors call their `bit_generator_ctor`): a call of that method.
+    fn method_argument(&mut self, arg: NodeId, caller: u32, offset: usize) {
+        let Some(Made::Method { module, qualname }) = self.made.get(&arg).cloned() else {
+            return;
+        };
+        if self.method_called(&module, &qualname, offset) {
+            return;
+        }
+        let (cm, cn) = self.name_of(caller).unwrap_or(("?", "?"));
+        self.out.others.push(OtherCall {
+            offset,
+            rule: Rule::UnvettedCall,
+            message: format!(
+                "calls {module}.{qualname}(…) (through {cm}.{cn}), a method pklinspect has \
+                 not vetted; if you trust it, allow `{module}.{qualname}` in pklinspect.toml"
+            ),
+        });
     }
 
     /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
