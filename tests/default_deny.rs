@@ -474,6 +474,14 @@ fn newobj_with_arguments_calls_the_class_new() {
 fn codecs_encode_with_an_unusual_codec() {
     let e = call("_codecs", "encode", vec![Str("x"), Str("evil_codec")]);
     assert_caught(&e, "unvetted-call", "evil_codec", "unvetted");
+    // The built-in types that take an encoding look it up the same way.
+    for ty in ["str", "bytes", "bytearray"] {
+        let e = call("builtins", ty, vec![Str("x"), Str("evil_codec")]);
+        assert_caught(&e, "unvetted-call", "evil_codec", "unvetted");
+    }
+    // What protocols 0-2 write for a bytearray.
+    let e = call("builtins", "bytearray", vec![Str("ab"), Str("latin-1")]);
+    assert_clean(&e, "portable");
     assert_clean(
         &call("_codecs", "encode", vec![Str("x"), Str("latin1")]),
         "portable",

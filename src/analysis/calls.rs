@@ -195,7 +195,10 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
                 Rendering::Text("BUILD on the global itself".to_string()),
             ),
             // A state an earlier BUILD handed to `__setstate__` (a later one replaced it).
-            (Node::Call(_), MutationKind::State(state)) => s.exec_state(*state, m.offset),
+            (
+                Node::Call(_) | Node::PersistentId { .. } | Node::Extension { .. },
+                MutationKind::State(state),
+            ) => s.exec_state(*state, m.offset),
             _ => {}
         }
     }
@@ -396,6 +399,7 @@ impl Scan<'_, '_, '_> {
         let special = self.specials.get(index as usize).copied().flatten();
         let Some(special) = special else {
             self.instances.insert(id, index);
+            self.builtin_with_encoding(index, argv, args, offset);
             return;
         };
         match special {
@@ -445,7 +449,7 @@ impl Scan<'_, '_, '_> {
                     }
                 }
             }
-            Special::CodecsEncode => self.codecs_encode(argv, args, offset),
+            Special::CodecsEncode => self.codec_call("_codecs.encode", argv, args, offset),
             Special::RebuildUndef => {
                 // The class it builds is sympy's, as for a call with no special rule.
                 self.instances.insert(id, index);
@@ -530,10 +534,23 @@ impl Scan<'_, '_, '_> {
         }
     }
 
-    /// `_codecs.encode(text, codec)`: the codec is looked up by name, and an unknown one
-    /// imports `encodings.<name>` or asks registered search functions. Protocol 2 writes
-    /// only latin1.
-    fn codecs_encode(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+    /// `str(b, encoding)`, `bytes(s, encoding)`, `bytearray(s, encoding)` look the codec
+    /// up as `_codecs.encode` does (protocols 0-2 write a bytearray this way).
+    fn builtin_with_encoding(&mut self, index: u32, argv: &[NodeId], args: NodeId, offset: usize) {
+        let Some(("builtins", name @ ("str" | "bytes" | "bytearray"))) = self.name_of(index) else {
+            return;
+        };
+        if argv.len() > 1 {
+            let name = format!("builtins.{name}");
+            self.codec_call(&name, argv, args, offset);
+        }
+    }
+
+    /// `_codecs.encode(text, codec)`, and `str`/`bytes`/`bytearray` given an encoding
+    /// (`name` says which): the codec is looked up by name, and an unknown one imports
+    /// `encodings.<name>` or asks registered search functions. Protocols 0-2 write only
+    /// latin1.
+    fn codec_call(&mut self, name: &str, argv: &[NodeId], args: NodeId, offset: usize) {
         let codec = argv.get(1).and_then(|&c| self.graph.str(c));
         let plain = argv.len() == 1
             || matches!(
@@ -547,7 +564,7 @@ impl Scan<'_, '_, '_> {
                 message: format!(
                     "calls {}, with a codec pklinspect has not vetted: looking it up imports \
                      modules or asks registered search functions",
-                    render_call(self.graph, "_codecs.encode", args)
+                    render_call(self.graph, name, args)
                 ),
             });
         }
