@@ -286,6 +286,29 @@ fn instance_attribute_hijacks_setstate_append_and_extend() {
         "__class__",
         "dangerous",
     );
+    // The attribute name built by a (vetted) call of str hides it from a name check.
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let key = call("builtins", "str", vec![Str("__setstate__")]);
+    let hidden = Build(
+        Box::new(Build(
+            Box::new(ns),
+            Box::new(Dict(vec![(key, Global("sympy.sets.sets", "FiniteSet"))])),
+        )),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&hidden, "code-exec", "built at load", "dangerous");
+    // Or the state is a mapping built by a (vetted) call: dict([(name, value)]).
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let pairs = List(vec![Tuple(vec![
+        Str("__setstate__"),
+        Global("sympy.sets.sets", "FiniteSet"),
+    ])]);
+    let mapping = call("builtins", "dict", vec![pairs]);
+    let built = Build(
+        Box::new(Build(Box::new(ns), Box::new(mapping))),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&built, "code-exec", "__setstate__", "dangerous");
     // A plain value under such a name calls nothing.
     let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
     let flag = Build(

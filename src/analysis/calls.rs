@@ -298,7 +298,7 @@ impl Scan<'_, '_, '_> {
     ///   data (`FiniteSet("__import__('os')…")`), though the stream only references it.
     fn exec_state(&mut self, state: NodeId, offset: usize) {
         let dicts: &[NodeId] = match self.graph.node(state) {
-            Node::Dict(_) => std::slice::from_ref(&state),
+            Node::Dict(_) | Node::Call(_) => std::slice::from_ref(&state),
             // `(dict, slot_state)`: the slot state is applied with setattr.
             Node::Tuple(items) => items.get(..2).unwrap_or(items),
             _ => &[],
@@ -309,10 +309,27 @@ impl Scan<'_, '_, '_> {
     }
 
     fn state_dict(&mut self, dict: NodeId, offset: usize, depth: u32) {
-        let Node::Dict(pairs) = self.graph.node(dict) else {
-            return;
-        };
-        for &(k, v) in pairs {
+        let pairs = self.mapping_pairs(dict);
+        for (k, v) in pairs {
+            if matches!(
+                self.graph.node(k),
+                Node::Call(_)
+                    | Node::Global { .. }
+                    | Node::PersistentId { .. }
+                    | Node::Extension { .. }
+            ) {
+                // `str('__setstate__')`: a name computed at load hides what it sets.
+                self.out.others.push(OtherCall {
+                    offset,
+                    rule: Rule::CodeExec,
+                    message: "a BUILD state names an attribute by an object built at load \
+                              (str('__setstate__') hides what it sets): it may plant a method \
+                              the loader calls, or text a library executes; no pickler writes \
+                              this"
+                        .to_string(),
+                });
+                continue;
+            }
             match self.graph.str(k) {
                 Some(SCIPY_EXEC_KEY) => {
                     if self.graph.str(v).is_some_and(scipy_argparser_template) {
@@ -356,6 +373,32 @@ impl Scan<'_, '_, '_> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// The key and value pairs of a mapping the file writes: a dict, or a mapping built by
+    /// a call (`OrderedDict` with SETITEMS, `dict([(k, v)])`, `dict({k: v})`), which
+    /// `__dict__.update` takes as well.
+    fn mapping_pairs(&self, id: NodeId) -> Vec<(NodeId, NodeId)> {
+        let graph = self.graph;
+        match graph.node(id) {
+            Node::Dict(pairs) => pairs.clone(),
+            Node::Call(c) => {
+                let mut pairs = c.dict_items.clone();
+                let first = graph.tuple(c.args).and_then(|a| a.first().copied());
+                match first.map(|f| graph.node(f)) {
+                    Some(Node::Dict(p)) => pairs.extend(p.iter().copied()),
+                    Some(Node::List(items) | Node::Tuple(items)) => {
+                        pairs.extend(items.iter().filter_map(|&i| match graph.tuple(i) {
+                            Some(&[k, v]) => Some((k, v)),
+                            _ => Option::None,
+                        }));
+                    }
+                    _ => {}
+                }
+                pairs
+            }
+            _ => Vec::new(),
         }
     }
 
