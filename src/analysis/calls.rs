@@ -12,7 +12,16 @@
 //!   (CPython `Lib/copyreg.py`): `base` is called. `copyreg.__newobj__`/`__newobj_ex__`
 //!   only run `cls.__new__`;
 //! - BUILD on a global (not on an object built from one) sets attributes of the module
-//!   object or class itself: judged as a call of that global.
+//!   object or class itself: judged as a call of that global;
+//! - what a BUILD state *plants* on an instance: the loader looks `__setstate__`, `append`
+//!   and `extend` up on the instance, unbound, so a state (every one, not only the last)
+//!   that sets them (or `__class__`) to a callable makes a later opcode call a merely
+//!   referenced global with file data; a state key built at load hides its name. scipy's
+//!   `rv_generic.__setstate__` `exec()`s `_parse_arg_template` from the state: only the
+//!   template scipy writes passes;
+//! - classes built at load: `builtins.type` with three arguments and sympy's
+//!   `_rebuild_undef` with keywords that are not plain assumptions give a class any
+//!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted.
 //!
 //! Indirect callers are judged by what they are given, not by name:
 //! `builtins.getattr(<global or object>, '<plain name>')` yields a method, which is judged
