@@ -638,7 +638,11 @@ impl Scan<'_, '_, '_> {
         // A class the stream built by a call (sympy's `_rebuild_undef`) belongs to the
         // package of the global that built it.
         let built = self.instances.get(&cls).copied();
-        let Some(index) = self.global_index(cls).or(built) else {
+        let Some(index) = self
+            .global_index(cls)
+            .or(built)
+            .or_else(|| self.legacy_torch_class(cls))
+        else {
             self.new_of_object(cls, args, kwargs, offset);
             return;
         };
@@ -694,6 +698,19 @@ impl Scan<'_, '_, '_> {
             return;
         }
         self.called(index, offset, Rendering::Text(rendered));
+    }
+
+    /// The legacy torch format (`torch/serialization.py`, `_legacy_save`) pickles a module
+    /// class as the persistent id `('module', cls, source_file, source)`, and its
+    /// `persistent_load` returns `cls`: the class global inside the id.
+    fn legacy_torch_class(&self, cls: NodeId) -> Option<u32> {
+        let Node::PersistentId { pid, .. } = self.graph.node(cls) else {
+            return None;
+        };
+        match self.graph.tuple(*pid)? {
+            [tag, class, ..] if self.graph.str(*tag) == Some("module") => self.global_index(*class),
+            _ => None,
+        }
     }
 
     /// NEWOBJ of a class that is neither a global nor built by a global's call.
