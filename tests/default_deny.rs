@@ -27,6 +27,8 @@ enum E {
     /// BUILD: the object, then its state.
     Build(Box<E>, Box<E>),
     Dict(Vec<(E, E)>),
+    /// APPEND (one item) or APPENDS (a MARK, then the items) on the object.
+    Append(Box<E>, Vec<E>),
 }
 
 use E::*;
@@ -80,6 +82,17 @@ fn write(e: &E, out: &mut Vec<u8>) {
             write(obj, out);
             write(state, out);
             out.push(b'b');
+        }
+        Append(obj, items) => {
+            write(obj, out);
+            if let [one] = items.as_slice() {
+                write(one, out);
+                out.push(b'a');
+            } else {
+                out.push(b'(');
+                items.iter().for_each(|i| write(i, out));
+                out.push(b'e');
+            }
         }
         Dict(pairs) => {
             out.extend(b"}(");
@@ -165,6 +178,252 @@ fn assert_clean(e: &E, verdict: &str) {
 // ── attack families ──────────────────────────────────────────────────────────────
 
 #[test]
+fn newobj_of_a_class_that_is_not_a_global_fails_closed() {
+    // NEWOBJ of a class fetched by getattr runs that class's __new__ on the file's
+    // arguments; it used to pass without a word.
+    let fetched = Call(
+        Box::new(Global("builtins", "getattr")),
+        vec![Global("matplotlib.patches", "BoxStyle"), Str("Round")],
+    );
+    let e = New(Box::new(fetched), vec![Str("/etc/passwd")]);
+    assert_caught(&e, "unvetted-call", "not a global of the file", "unvetted");
+    // Without arguments it is what matplotlib writes for a figure's text box.
+    let fetched = Call(
+        Box::new(Global("builtins", "getattr")),
+        vec![Global("matplotlib.patches", "BoxStyle"), Str("Round")],
+    );
+    assert_clean(&New(Box::new(fetched), vec![]), "needs-libraries");
+}
+
+#[test]
+fn sympy_rebuild_undef_keywords_become_class_attributes() {
+    // _rebuild_undef(name, kwargs) is Function(name, **kwargs): a keyword that is not an
+    // assumption lands in the new class's dict, so NEWOBJ of it then BUILD calls the
+    // planted FiniteSet with the file's text.
+    let class = call(
+        "sympy.core.function",
+        "_rebuild_undef",
+        vec![
+            Str("f"),
+            Dict(vec![(
+                Str("__setstate__"),
+                Global("sympy.sets.sets", "FiniteSet"),
+            )]),
+        ],
+    );
+    let e = Build(
+        Box::new(New(Box::new(class), vec![])),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&e, "code-exec", "_rebuild_undef", "dangerous");
+    // `bases` is a parameter of the metaclass, not an attribute.
+    let bases = call(
+        "sympy.core.function",
+        "_rebuild_undef",
+        vec![Str("f"), Dict(vec![(Str("bases"), Tuple(vec![]))])],
+    );
+    assert_caught(&bases, "code-exec", "_rebuild_undef", "dangerous");
+    // What sympy writes: the function's assumptions.
+    let real = call(
+        "sympy.core.function",
+        "_rebuild_undef",
+        vec![Str("f"), Dict(vec![(Str("real"), Bool(true))])],
+    );
+    assert_clean(&real, "needs-libraries");
+}
+
+/// An `argparse.Namespace` (a plain vetted class with a `__dict__`) whose first BUILD
+/// plants `key = sympy.sets.sets.FiniteSet` on the instance.
+fn planted(key: &'static str) -> E {
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let gadget = Global("sympy.sets.sets", "FiniteSet");
+    Build(Box::new(ns), Box::new(Dict(vec![(Str(key), gadget)])))
+}
+
+const SYMPY_PAYLOAD: &str = "__import__('os').system('id')";
+
+#[test]
+fn instance_attribute_hijacks_setstate_append_and_extend() {
+    // The loader looks __setstate__ (BUILD), append (APPEND) and extend (APPENDS) up on
+    // the instance, unbound: FiniteSet(text) sympifies, i.e. evals, the text. The stream
+    // only references FiniteSet, never calls it.
+    let setstate = Build(
+        Box::new(planted("__setstate__")),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&setstate, "code-exec", "__setstate__", "dangerous");
+    let append = Append(Box::new(planted("append")), vec![Str(SYMPY_PAYLOAD)]);
+    assert_caught(&append, "code-exec", "append", "dangerous");
+    let extend = Append(
+        Box::new(planted("extend")),
+        vec![Str(SYMPY_PAYLOAD), Str("x")],
+    );
+    assert_caught(&extend, "code-exec", "extend", "dangerous");
+    // Through a slot state's `__dict__` (setattr replaces the instance dict).
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let inner = Dict(vec![(
+        Str("__setstate__"),
+        Global("sympy.sets.sets", "FiniteSet"),
+    )]);
+    let slots = Tuple(vec![None, Dict(vec![(Str("__dict__"), inner)])]);
+    let via_slots = Build(
+        Box::new(Build(Box::new(ns), Box::new(slots))),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&via_slots, "code-exec", "__setstate__", "dangerous");
+    // Or a state that swaps the instance's class for one whose methods run the rest.
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let swap = Tuple(vec![
+        None,
+        Dict(vec![(
+            Str("__class__"),
+            Global("sympy.sets.sets", "FiniteSet"),
+        )]),
+    ]);
+    assert_caught(
+        &Build(Box::new(ns), Box::new(swap)),
+        "code-exec",
+        "__class__",
+        "dangerous",
+    );
+    // The attribute name built by a (vetted) call of str hides it from a name check.
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let key = call("builtins", "str", vec![Str("__setstate__")]);
+    let hidden = Build(
+        Box::new(Build(
+            Box::new(ns),
+            Box::new(Dict(vec![(key, Global("sympy.sets.sets", "FiniteSet"))])),
+        )),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&hidden, "code-exec", "built at load", "dangerous");
+    // Or the state is a mapping built by a (vetted) call: dict([(name, value)]).
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let pairs = List(vec![Tuple(vec![
+        Str("__setstate__"),
+        Global("sympy.sets.sets", "FiniteSet"),
+    ])]);
+    let mapping = call("builtins", "dict", vec![pairs]);
+    let built = Build(
+        Box::new(Build(Box::new(ns), Box::new(mapping))),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&built, "code-exec", "__setstate__", "dangerous");
+    // A plain value under such a name calls nothing.
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    let flag = Build(
+        Box::new(ns),
+        Box::new(Dict(vec![(Str("append"), Bool(true))])),
+    );
+    assert_clean(&flag, "portable");
+}
+
+#[test]
+fn type_with_three_arguments_builds_a_class_at_load() {
+    // copyreg.__newobj__(type('X', (object,), {'__setstate__': FiniteSet})), then BUILD:
+    // the class's __setstate__ is a referenced class, which is not bound, so BUILD calls
+    // FiniteSet(text). Only NEWOBJ, a vetted type() call and a reference otherwise.
+    let class = call(
+        "builtins",
+        "type",
+        vec![
+            Str("X"),
+            Tuple(vec![Global("builtins", "object")]),
+            Dict(vec![(
+                Str("__setstate__"),
+                Global("sympy.sets.sets", "FiniteSet"),
+            )]),
+        ],
+    );
+    let e = Build(
+        Box::new(New(Box::new(class), vec![])),
+        Box::new(Str(SYMPY_PAYLOAD)),
+    );
+    assert_caught(&e, "code-exec", "builtins.type(", "dangerous");
+    // What pickle writes for type(None): one argument.
+    assert_clean(&call("builtins", "type", vec![None]), "portable");
+}
+
+/// What scipy 1.17 writes as `gamma_gen`'s `_parse_arg_template` (one shape, `a`).
+const SCIPY_GAMMA_TEMPLATE: &str = "\ndef _parse_args(self, a,  loc=0, scale=1):\n    \
+return (a, ), loc, scale\n\ndef _parse_args_rvs(self, a,  loc=0, scale=1, size=None):\n    \
+return self._argcheck_rvs(a,  loc, scale, size=size)\n\ndef _parse_args_stats(self, a,  \
+loc=0, scale=1, moments='mv'):\n    return (a, ), loc, scale, moments\n";
+
+/// A scipy distribution as scipy pickles it: NEWOBJ of the generator class, then BUILD
+/// with its `__dict__`.
+fn scipy_dist(states: Vec<E>) -> E {
+    let mut e = New(
+        Box::new(Global("scipy.stats._continuous_distns", "gamma_gen")),
+        vec![],
+    );
+    for state in states {
+        e = Build(Box::new(e), Box::new(state));
+    }
+    e
+}
+
+fn arg_template(text: &'static str) -> E {
+    Dict(vec![(Str("_parse_arg_template"), Str(text))])
+}
+
+#[test]
+fn scipy_setstate_executes_the_argument_parser_template() {
+    // rv_generic.__setstate__ runs exec(self._parse_arg_template): a NEWOBJ of a library
+    // class with no arguments, then a plain BUILD, and no unvetted call anywhere.
+    let evil = "import os\nos.system('id')\n";
+    assert_caught(
+        &scipy_dist(vec![arg_template(evil)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // Anything appended to the real template runs too.
+    let appended = "\ndef _parse_args(self, a,  loc=0, scale=1):\n    \
+return (a, ), loc, scale\n\ndef _parse_args_rvs(self, a,  loc=0, scale=1, size=None):\n    \
+return self._argcheck_rvs(a,  loc, scale, size=size)\n\ndef _parse_args_stats(self, a,  \
+loc=0, scale=1, moments='mv'):\n    return (a, ), loc, scale, moments\n__import__('os')\n";
+    assert_caught(
+        &scipy_dist(vec![arg_template(appended)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // A shape name that is not an identifier is code inside the def line.
+    let shape = "\ndef _parse_args(self, a=__import__('os'),  loc=0, scale=1):\n    \
+return (a=__import__('os'), ), loc, scale\n";
+    assert_caught(
+        &scipy_dist(vec![arg_template(shape)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // Bytes are executed as well.
+    let bytes = Dict(vec![(
+        Str("_parse_arg_template"),
+        Bytes(b"import os".to_vec()),
+    )]);
+    assert_caught(
+        &scipy_dist(vec![bytes]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // Each BUILD calls __setstate__: a later, clean BUILD does not undo the first.
+    assert_caught(
+        &scipy_dist(vec![arg_template(evil), arg_template(SCIPY_GAMMA_TEMPLATE)]),
+        "code-exec",
+        "_parse_arg_template",
+        "dangerous",
+    );
+    // What scipy itself writes is not an error.
+    assert_clean(
+        &scipy_dist(vec![arg_template(SCIPY_GAMMA_TEMPLATE)]),
+        "needs-libraries",
+    );
+}
+
+#[test]
 fn library_gadget_via_wildcard_sympy_evaluates_strings() {
     let payload = "__import__('os').system('id')";
     assert_caught(
@@ -238,10 +497,35 @@ fn newobj_with_arguments_calls_the_class_new() {
 fn codecs_encode_with_an_unusual_codec() {
     let e = call("_codecs", "encode", vec![Str("x"), Str("evil_codec")]);
     assert_caught(&e, "unvetted-call", "evil_codec", "unvetted");
+    // The built-in types that take an encoding look it up the same way.
+    for ty in ["str", "bytes", "bytearray"] {
+        let e = call("builtins", ty, vec![Str("x"), Str("evil_codec")]);
+        assert_caught(&e, "unvetted-call", "evil_codec", "unvetted");
+    }
+    // What protocols 0-2 write for a bytearray.
+    let e = call("builtins", "bytearray", vec![Str("ab"), Str("latin-1")]);
+    assert_clean(&e, "portable");
     assert_clean(
         &call("_codecs", "encode", vec![Str("x"), Str("latin1")]),
         "portable",
     );
+}
+
+#[test]
+fn numpy_random_constructor_calls_a_method_it_is_given() {
+    // __generator_ctor(name, bit_generator_ctor) calls its second argument: a method
+    // fetched by getattr is called, not merely referenced.
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("sympy.sets.sets", "FiniteSet"), Str("fromiter")],
+    );
+    let e = call(
+        "numpy.random._pickle",
+        "__generator_ctor",
+        vec![Str("x"), method],
+    );
+    assert_caught(&e, "unvetted-call", "FiniteSet.fromiter", "unvetted");
 }
 
 #[test]

@@ -12,7 +12,16 @@
 //!   (CPython `Lib/copyreg.py`): `base` is called. `copyreg.__newobj__`/`__newobj_ex__`
 //!   only run `cls.__new__`;
 //! - BUILD on a global (not on an object built from one) sets attributes of the module
-//!   object or class itself: judged as a call of that global.
+//!   object or class itself: judged as a call of that global;
+//! - what a BUILD state *plants* on an instance: the loader looks `__setstate__`, `append`
+//!   and `extend` up on the instance, unbound, so a state (every one, not only the last)
+//!   that sets them (or `__class__`) to a callable makes a later opcode call a merely
+//!   referenced global with file data; a state key built at load hides its name. scipy's
+//!   `rv_generic.__setstate__` `exec()`s `_parse_arg_template` from the state: only the
+//!   template scipy writes passes;
+//! - classes built at load: `builtins.type` with three arguments and sympy's
+//!   `_rebuild_undef` with keywords that are not plain assumptions give a class any
+//!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted.
 //!
 //! Indirect callers are judged by what they are given, not by name:
 //! `builtins.getattr(<global or object>, '<plain name>')` yields a method, which is judged
@@ -94,6 +103,12 @@ enum Special {
     /// Calls its class or function arguments (pandas `_new_Index`, numpy's random ctors).
     ClassArgument,
     CodecsEncode,
+    /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
+    /// arguments build a class at load.
+    Type,
+    /// sympy's `_rebuild_undef(name, kwargs)`: `Function(name, **kwargs)`, whose
+    /// metaclass puts every keyword that is not an assumption into the new class's dict.
+    RebuildUndef,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -106,6 +121,8 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("copyreg", "_reconstructor") => Special::Reconstructor,
         ("copyreg", "__newobj__" | "__newobj_ex__") => Special::NewObj,
         ("_codecs", "encode") => Special::CodecsEncode,
+        ("builtins", "type") => Special::Type,
+        ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
         (
             "numpy.random._pickle",
             "__randomstate_ctor" | "__generator_ctor" | "__bit_generator_ctor",
@@ -180,17 +197,79 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
         }
     }
     for m in &graph.mutations {
-        if let (Node::Global { index, .. }, MutationKind::State(_)) =
-            (graph.node(m.target), &m.kind)
-        {
-            s.called(
+        match (graph.node(m.target), &m.kind) {
+            (Node::Global { index, .. }, MutationKind::State(_)) => s.called(
                 *index,
                 m.offset,
                 Rendering::Text("BUILD on the global itself".to_string()),
-            );
+            ),
+            // A state an earlier BUILD handed to `__setstate__` (a later one replaced it).
+            (
+                Node::Call(_) | Node::PersistentId { .. } | Node::Extension { .. },
+                MutationKind::State(state),
+            ) => s.exec_state(*state, m.offset),
+            _ => {}
+        }
+    }
+    for i in 0..graph.len() {
+        let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
+        if let Node::Call(call) = graph.node(id) {
+            if let Some(state) = call.state {
+                s.exec_state(state, call.offset);
+            }
         }
     }
     s.out
+}
+
+/// The attribute scipy's `rv_generic.__setstate__` executes: it updates the instance's
+/// `__dict__` with the state, then `_attach_argparser_methods` runs
+/// `exec(self._parse_arg_template, ns)` (`scipy/stats/_distn_infrastructure.py`). Every
+/// pickled scipy distribution carries the text, so a file can put any Python there.
+const SCIPY_EXEC_KEY: &str = "_parse_arg_template";
+
+/// Whether `text` is what scipy's `_construct_argparser` writes: its module-level
+/// `parse_arg_template` filled with plain identifiers as shape names and one of the two
+/// loc/scale signatures (continuous, discrete). Executing that text only defines three
+/// argument-parsing functions. Rebuilt and compared whole, so nothing can be appended.
+fn scipy_argparser_template(text: &str) -> bool {
+    const LOCSCALE: [(&str, &str); 2] = [("loc=0, scale=1", "loc, scale"), ("loc=0", "loc, 1")];
+    let identifier = |w: &str| {
+        let mut chars = w.chars();
+        chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    };
+    // scipy >= 1.9 passes `self`; older releases bound the functions without it.
+    for this in ["self, ", ""] {
+        let head = text
+            .strip_prefix("\ndef _parse_args(")
+            .and_then(|r| r.strip_prefix(this))
+            .and_then(|r| r.split_once("):\n"))
+            .map(|(h, _)| h);
+        let Some(head) = head else { continue };
+        for (lin, lout) in LOCSCALE {
+            let Some(shapes) = head.strip_suffix(lin).and_then(|h| h.strip_suffix(' ')) else {
+                continue;
+            };
+            let plain = shapes.is_empty()
+                || shapes
+                    .strip_suffix(", ")
+                    .is_some_and(|l| l.split(", ").all(identifier));
+            let filled = format!(
+                "\ndef _parse_args({this}{shapes} {lin}):\n    return ({shapes}), {lout}\n\n\
+                 def _parse_args_rvs({this}{shapes} {lin}, size=None):\n    \
+                 return self._argcheck_rvs({shapes} {lout}, size=size)\n\n\
+                 def _parse_args_stats({this}{shapes} {lin}, moments='mv'):\n    \
+                 return ({shapes}), {lout}, moments\n"
+            );
+            if plain && text == filled {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 impl Scan<'_, '_, '_> {
@@ -215,6 +294,121 @@ impl Scan<'_, '_, '_> {
     fn ex(&self, index: u32) -> bool {
         self.name_of(index)
             .is_some_and(|(_, n)| n == "__newobj_ex__")
+    }
+
+    /// A state BUILD hands to an object's `__setstate__` (or puts in its `__dict__`):
+    ///
+    /// - scipy distributions execute the text under [`SCIPY_EXEC_KEY`], so anything but
+    ///   the template scipy writes there is code-exec (whatever the class: a subclass
+    ///   defined elsewhere inherits the method);
+    /// - the loader looks `__setstate__` (BUILD), `append` and `extend` (APPEND, APPENDS)
+    ///   up on the *instance*, and an instance attribute is not bound: a state that plants
+    ///   a callable under one of those names makes a later opcode call it with the file's
+    ///   data (`FiniteSet("__import__('os')…")`), though the stream only references it.
+    fn exec_state(&mut self, state: NodeId, offset: usize) {
+        let dicts: &[NodeId] = match self.graph.node(state) {
+            Node::Dict(_) | Node::Call(_) => std::slice::from_ref(&state),
+            // `(dict, slot_state)`: the slot state is applied with setattr.
+            Node::Tuple(items) => items.get(..2).unwrap_or(items),
+            _ => &[],
+        };
+        for &d in dicts {
+            self.state_dict(d, offset, 2);
+        }
+    }
+
+    fn state_dict(&mut self, dict: NodeId, offset: usize, depth: u32) {
+        let pairs = self.mapping_pairs(dict);
+        for (k, v) in pairs {
+            if matches!(
+                self.graph.node(k),
+                Node::Call(_)
+                    | Node::Global { .. }
+                    | Node::PersistentId { .. }
+                    | Node::Extension { .. }
+            ) {
+                // `str('__setstate__')`: a name computed at load hides what it sets.
+                self.out.others.push(OtherCall {
+                    offset,
+                    rule: Rule::CodeExec,
+                    message: "a BUILD state names an attribute by an object built at load \
+                              (str('__setstate__') hides what it sets): it may plant a method \
+                              the loader calls, or text a library executes; no pickler writes \
+                              this"
+                        .to_string(),
+                });
+                continue;
+            }
+            match self.graph.str(k) {
+                Some(SCIPY_EXEC_KEY) => {
+                    if self.graph.str(v).is_some_and(scipy_argparser_template) {
+                        continue;
+                    }
+                    let mut text = String::new();
+                    literal(self.graph, v, 1, &mut text);
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::CodeExec,
+                        message: format!(
+                            "sets {SCIPY_EXEC_KEY} to {text}, which scipy's \
+                             rv_generic.__setstate__ executes with exec() on load; it is not \
+                             the argument-parser template scipy writes"
+                        ),
+                    });
+                }
+                Some(key @ ("__setstate__" | "append" | "extend" | "__class__"))
+                    if maybe_callable(self.graph, v) =>
+                {
+                    let what = match self.graph.node(v) {
+                        Node::Global { index, .. } => self
+                            .name_of(*index)
+                            .map_or_else(|| "a global".to_string(), |(m, n)| format!("{m}.{n}")),
+                        _ => "an object built at load".to_string(),
+                    };
+                    self.out.others.push(OtherCall {
+                        offset,
+                        rule: Rule::CodeExec,
+                        message: format!(
+                            "a BUILD state sets the instance attribute {key} to {what}: the \
+                             loader looks {key} up on the instance (unbound), so a later BUILD, \
+                             APPEND or APPENDS calls {what} with the file's data; no pickler \
+                             writes this"
+                        ),
+                    });
+                }
+                // `setattr(obj, '__dict__', {...})` from a slot state replaces the dict.
+                Some("__dict__") if depth > 0 => {
+                    self.state_dict(v, offset, depth.saturating_sub(1))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The key and value pairs of a mapping the file writes: a dict, or a mapping built by
+    /// a call (`OrderedDict` with SETITEMS, `dict([(k, v)])`, `dict({k: v})`), which
+    /// `__dict__.update` takes as well.
+    fn mapping_pairs(&self, id: NodeId) -> Vec<(NodeId, NodeId)> {
+        let graph = self.graph;
+        match graph.node(id) {
+            Node::Dict(pairs) => pairs.clone(),
+            Node::Call(c) => {
+                let mut pairs = c.dict_items.clone();
+                let first = graph.tuple(c.args).and_then(|a| a.first().copied());
+                match first.map(|f| graph.node(f)) {
+                    Some(Node::Dict(p)) => pairs.extend(p.iter().copied()),
+                    Some(Node::List(items) | Node::Tuple(items)) => {
+                        pairs.extend(items.iter().filter_map(|&i| match graph.tuple(i) {
+                            Some(&[k, v]) => Some((k, v)),
+                            _ => Option::None,
+                        }));
+                    }
+                    _ => {}
+                }
+                pairs
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// Records a call of global `index` (the first one is kept, rendered).
@@ -257,6 +451,7 @@ impl Scan<'_, '_, '_> {
         let special = self.specials.get(index as usize).copied().flatten();
         let Some(special) = special else {
             self.instances.insert(id, index);
+            self.builtin_with_encoding(index, argv, args, offset);
             return;
         };
         match special {
@@ -297,6 +492,7 @@ impl Scan<'_, '_, '_> {
                 // `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random
                 // constructors call the class or function they are given.
                 for &a in argv {
+                    self.method_argument(a, index, offset);
                     if let Some(g) = self.global_index(a) {
                         let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
                         let (cm, cn) = self.name_of(index).unwrap_or(("?", "?"));
@@ -305,14 +501,108 @@ impl Scan<'_, '_, '_> {
                     }
                 }
             }
-            Special::CodecsEncode => self.codecs_encode(argv, args, offset),
+            Special::CodecsEncode => self.codec_call("_codecs.encode", argv, args, offset),
+            Special::RebuildUndef => {
+                // The class it builds is sympy's, as for a call with no special rule.
+                self.instances.insert(id, index);
+                self.rebuild_undef(argv, args, offset);
+            }
+            Special::Type => {
+                self.instances.insert(id, index);
+                self.type_call(argv, args, offset);
+            }
         }
     }
 
-    /// `_codecs.encode(text, codec)`: the codec is looked up by name, and an unknown one
-    /// imports `encodings.<name>` or asks registered search functions. Protocol 2 writes
-    /// only latin1.
-    fn codecs_encode(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+    /// A method fetched by getattr, given to a caller that calls its arguments (the
+    /// numpy random constructors call their `bit_generator_ctor`): a call of that method.
+    fn method_argument(&mut self, arg: NodeId, caller: u32, offset: usize) {
+        let Some(Made::Method { module, qualname }) = self.made.get(&arg).cloned() else {
+            return;
+        };
+        if self.method_called(&module, &qualname, offset) {
+            return;
+        }
+        let (cm, cn) = self.name_of(caller).unwrap_or(("?", "?"));
+        self.out.others.push(OtherCall {
+            offset,
+            rule: Rule::UnvettedCall,
+            message: format!(
+                "calls {module}.{qualname}(…) (through {cm}.{cn}), a method pklinspect has \
+                 not vetted; if you trust it, allow `{module}.{qualname}` in pklinspect.toml"
+            ),
+        });
+    }
+
+    /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
+    /// arguments build a class at load.
+    fn type_call(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+        if argv.len() != 1 {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::CodeExec,
+                message: format!(
+                    "calls {}: builds a class at load whose methods are whatever the \
+                     file puts in its dict (a referenced library class or function \
+                     becomes __setstate__, append or a dunder the loader calls with \
+                     file data), and runs its bases' metaclass and __init_subclass__; \
+                     pickle only writes type() with one argument",
+                    render_call(self.graph, "builtins.type", args)
+                ),
+            });
+        }
+    }
+
+    /// sympy's `_rebuild_undef(name, kwargs)` runs `UndefinedFunction(name, **kwargs)`
+    /// (`sympy/core/function.py`): keywords that are not assumptions become attributes of
+    /// the class it builds (`__setstate__` included), and `bases`/`__dict__` are its
+    /// parameters. sympy writes the function's assumptions: plain names with plain values.
+    fn rebuild_undef(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
+        let plain_kwargs = |d: NodeId| match self.graph.node(d) {
+            Node::Dict(pairs) => pairs.iter().all(|&(k, v)| {
+                self.graph
+                    .str(k)
+                    .is_some_and(|k| plain_attribute(k) && k != "bases")
+                    && is_plain_value(self.graph, v, 0)
+            }),
+            _ => false,
+        };
+        let ok = match argv {
+            [name, kwargs] => self.graph.str(*name).is_some() && plain_kwargs(*kwargs),
+            [name] => self.graph.str(*name).is_some(),
+            _ => false,
+        };
+        if !ok {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::CodeExec,
+                message: format!(
+                    "calls {}: sympy's Function(name, **kwargs) puts keywords that are not \
+                     assumptions into the dict of the class it builds, so a file can give the \
+                     class any method or base; sympy writes only plain assumptions",
+                    render_call(self.graph, "sympy.core.function._rebuild_undef", args)
+                ),
+            });
+        }
+    }
+
+    /// `str(b, encoding)`, `bytes(s, encoding)`, `bytearray(s, encoding)` look the codec
+    /// up as `_codecs.encode` does (protocols 0-2 write a bytearray this way).
+    fn builtin_with_encoding(&mut self, index: u32, argv: &[NodeId], args: NodeId, offset: usize) {
+        let Some(("builtins", name @ ("str" | "bytes" | "bytearray"))) = self.name_of(index) else {
+            return;
+        };
+        if argv.len() > 1 {
+            let name = format!("builtins.{name}");
+            self.codec_call(&name, argv, args, offset);
+        }
+    }
+
+    /// `_codecs.encode(text, codec)`, and `str`/`bytes`/`bytearray` given an encoding
+    /// (`name` says which): the codec is looked up by name, and an unknown one imports
+    /// `encodings.<name>` or asks registered search functions. Protocols 0-2 write only
+    /// latin1.
+    fn codec_call(&mut self, name: &str, argv: &[NodeId], args: NodeId, offset: usize) {
         let codec = argv.get(1).and_then(|&c| self.graph.str(c));
         let plain = argv.len() == 1
             || matches!(
@@ -326,7 +616,7 @@ impl Scan<'_, '_, '_> {
                 message: format!(
                     "calls {}, with a codec pklinspect has not vetted: looking it up imports \
                      modules or asks registered search functions",
-                    render_call(self.graph, "_codecs.encode", args)
+                    render_call(self.graph, name, args)
                 ),
             });
         }
@@ -348,7 +638,12 @@ impl Scan<'_, '_, '_> {
         // A class the stream built by a call (sympy's `_rebuild_undef`) belongs to the
         // package of the global that built it.
         let built = self.instances.get(&cls).copied();
-        let Some(index) = self.global_index(cls).or(built) else {
+        let Some(index) = self
+            .global_index(cls)
+            .or(built)
+            .or_else(|| self.legacy_torch_class(cls))
+        else {
+            self.new_of_object(cls, args, kwargs, offset);
             return;
         };
         self.instances.insert(id, index);
@@ -403,6 +698,47 @@ impl Scan<'_, '_, '_> {
             return;
         }
         self.called(index, offset, Rendering::Text(rendered));
+    }
+
+    /// The legacy torch format (`torch/serialization.py`, `_legacy_save`) pickles a module
+    /// class as the persistent id `('module', cls, source_file, source)`, and its
+    /// `persistent_load` returns `cls`: the class global inside the id.
+    fn legacy_torch_class(&self, cls: NodeId) -> Option<u32> {
+        let Node::PersistentId { pid, .. } = self.graph.node(cls) else {
+            return None;
+        };
+        match self.graph.tuple(*pid)? {
+            [tag, class, ..] if self.graph.str(*tag) == Some("module") => self.global_index(*class),
+            _ => None,
+        }
+    }
+
+    /// NEWOBJ of a class that is neither a global nor built by a global's call.
+    fn new_of_object(
+        &mut self,
+        cls: NodeId,
+        args: &[NodeId],
+        kwargs: Option<NodeId>,
+        offset: usize,
+    ) {
+        // A nested class reached by an accepted getattr (matplotlib's
+        // `BoxStyle.Round`), instantiated without arguments: a reference, as NEWOBJ of
+        // a global is.
+        let nested = matches!(self.made.get(&cls), Some(Made::Method { .. }));
+        let no_kwargs = kwargs.is_none_or(|k| matches!(self.graph.node(k), Node::None))
+            || matches!(kwargs.map(|k| self.graph.node(k)), Some(Node::Dict(p)) if p.is_empty());
+        if nested && args.is_empty() && no_kwargs {
+            return;
+        }
+        // A class the stream got some other way (a method's result, an object the
+        // loader supplies): what its `__new__` runs is unknown.
+        self.out.others.push(OtherCall {
+            offset,
+            rule: Rule::UnvettedCall,
+            message: "instantiates a class that is not a global of the file (NEWOBJ of an \
+                      object built at load): pklinspect cannot tell what its __new__ runs"
+                .to_string(),
+        });
     }
 
     /// Numbers, None, and objects or classes of package `top`, in tuples and lists.
@@ -705,6 +1041,25 @@ fn is_plain_value(graph: &Graph<'_>, id: NodeId, depth: u32) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a node may be callable: anything but plain values and containers.
+fn maybe_callable(graph: &Graph<'_>, id: NodeId) -> bool {
+    !matches!(
+        graph.node(id),
+        Node::None
+            | Node::Bool(_)
+            | Node::Int(_)
+            | Node::BigInt(_)
+            | Node::Float(_)
+            | Node::Str(_)
+            | Node::Bytes(..)
+            | Node::Tuple(_)
+            | Node::List(_)
+            | Node::Dict(_)
+            | Node::Set(_)
+            | Node::FrozenSet(_)
+    )
 }
 
 /// `name(args)` with plain arguments as Python literals and everything else as `…`.

@@ -46,12 +46,18 @@ impl Machine<'_, '_> {
     pub(super) fn build(&mut self, op: &Op<'_>, stack: &mut Stack) -> Result<Flow> {
         let state = stack.pop(op)?;
         let target = stack.top(op)?;
-        match self.graph.node_mut(target) {
-            Node::Call(call) => call.state = Some(state),
-            _ => self.graph.mutations.push(Mutation {
+        // Each BUILD calls `__setstate__`: a state a later BUILD replaces is kept as a
+        // mutation, so the analyses still see every state the loader hands over.
+        let replaced = match self.graph.node_mut(target) {
+            Node::Call(call) => call.state.replace(state),
+            _ => Some(state),
+        };
+        match replaced {
+            None => {}
+            Some(old) => self.graph.mutations.push(Mutation {
                 target,
                 offset: op.offset,
-                kind: MutationKind::State(state),
+                kind: MutationKind::State(old),
             }),
         }
         // An object from a call (or a global, or an object the loader supplies) may have a
