@@ -33,14 +33,7 @@ fn lint_json(dir: &Path, args: &[&str]) -> (Value, i32) {
         .args(args)
         .output()
         .unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (doc, out.status.code().unwrap())
+    common::json_and_code(&out)
 }
 
 fn file_entry<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {

@@ -57,14 +57,7 @@ fn lint_json(dir: &Path, args: &[&str]) -> (Value, i32) {
     let mut all = vec!["lint", "--no-config", "--format", "json"];
     all.extend_from_slice(args);
     let out = run(dir, &all);
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (doc, out.status.code().unwrap())
+    common::json_and_code(&out)
 }
 
 fn names(doc: &Value) -> Vec<String> {

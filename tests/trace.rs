@@ -16,14 +16,7 @@ fn run_json(args: &[&str], bytes: &[u8]) -> (Value, i32) {
     let file = dir.path().join("f.pkl");
     std::fs::write(&file, bytes).unwrap();
     let out = pklinspect().args(args).arg(&file).output().unwrap();
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (doc, out.status.code().unwrap())
+    common::json_and_code(&out)
 }
 
 fn explain(bytes: &[u8]) -> (Value, i32) {

@@ -1026,13 +1026,7 @@ fn plain_attribute(name: &str) -> bool {
 /// None, bools, numbers, text, bytes, and tuples of them (to `depth`).
 fn is_plain_value(graph: &Graph<'_>, id: NodeId, depth: u32) -> bool {
     match graph.node(id) {
-        Node::None
-        | Node::Bool(_)
-        | Node::Int(_)
-        | Node::BigInt(_)
-        | Node::Float(_)
-        | Node::Str(_)
-        | Node::Bytes(..) => true,
+        node if node.is_scalar() => true,
         Node::Tuple(items) => {
             depth > 0
                 && items
@@ -1045,21 +1039,12 @@ fn is_plain_value(graph: &Graph<'_>, id: NodeId, depth: u32) -> bool {
 
 /// Whether a node may be callable: anything but plain values and containers.
 fn maybe_callable(graph: &Graph<'_>, id: NodeId) -> bool {
-    !matches!(
-        graph.node(id),
-        Node::None
-            | Node::Bool(_)
-            | Node::Int(_)
-            | Node::BigInt(_)
-            | Node::Float(_)
-            | Node::Str(_)
-            | Node::Bytes(..)
-            | Node::Tuple(_)
-            | Node::List(_)
-            | Node::Dict(_)
-            | Node::Set(_)
-            | Node::FrozenSet(_)
-    )
+    let node = graph.node(id);
+    !node.is_scalar()
+        && !matches!(
+            node,
+            Node::Tuple(_) | Node::List(_) | Node::Dict(_) | Node::Set(_) | Node::FrozenSet(_)
+        )
 }
 
 /// `name(args)` with plain arguments as Python literals and everything else as `…`.

@@ -216,16 +216,7 @@ impl<'g> Walker<'g, '_, '_> {
         while let Some(Frame { node, depth, step }) = self.stack.pop() {
             // A plain value has no path of its own to record and no children: skip
             // rendering its step (most nodes are such values).
-            let plain = matches!(
-                self.graph.node(node),
-                Node::None
-                    | Node::Bool(_)
-                    | Node::Int(_)
-                    | Node::BigInt(_)
-                    | Node::Float(_)
-                    | Node::Str(_)
-                    | Node::Bytes(..)
-            );
+            let plain = self.graph.node(node).is_scalar();
             if plain && self.mutations.get(node.index()).is_none_or(Vec::is_empty) {
                 continue;
             }

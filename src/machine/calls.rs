@@ -72,18 +72,7 @@ impl<'data> Machine<'data, '_> {
     /// [`COMPUTED`], not listed among the pickle's imports) and a trace entry, as the load
     /// imports whatever the name turns out to be.
     fn computed_global(&mut self, op: &Op<'_>) -> Result<NodeId> {
-        let index = u32::try_from(self.graph.globals.len()).map_err(|_| {
-            Error::new(
-                ErrorKind::Internal,
-                op.offset as u64,
-                "more than 2**32 globals",
-            )
-        })?;
-        self.graph.globals.push(GlobalRef {
-            module: Cow::Borrowed(COMPUTED),
-            name: Cow::Borrowed(COMPUTED),
-            offset: op.offset,
-        });
+        let index = self.add_global(Cow::Borrowed(COMPUTED), Cow::Borrowed(COMPUTED), op)?;
         let id = self.push_node(
             Node::Global {
                 index,
@@ -93,6 +82,29 @@ impl<'data> Machine<'data, '_> {
         )?;
         self.trace(op, id);
         Ok(id)
+    }
+
+    /// Adds `module.name` to the graph's globals: its index. At most one global per opcode,
+    /// and nodes are counted in u32 too, so the index fits.
+    fn add_global(
+        &mut self,
+        module: Cow<'data, str>,
+        name: Cow<'data, str>,
+        op: &Op<'_>,
+    ) -> Result<u32> {
+        let index = u32::try_from(self.graph.globals.len()).map_err(|_| {
+            Error::new(
+                ErrorKind::Internal,
+                op.offset as u64,
+                "more than 2**32 globals",
+            )
+        })?;
+        self.graph.globals.push(GlobalRef {
+            module,
+            name,
+            offset: op.offset,
+        });
+        Ok(index)
     }
 
     /// A [`Node::Global`] for `module.name`, listing the global for this pickle on first use.
@@ -106,19 +118,7 @@ impl<'data> Machine<'data, '_> {
         let index = match self.global_index.get(&key) {
             Some(&index) => index,
             None => {
-                // At most one global per opcode, and nodes are counted in u32 too.
-                let index = u32::try_from(self.graph.globals.len()).map_err(|_| {
-                    Error::new(
-                        ErrorKind::Internal,
-                        op.offset as u64,
-                        "more than 2**32 globals",
-                    )
-                })?;
-                self.graph.globals.push(GlobalRef {
-                    module: key.0.clone(),
-                    name: key.1.clone(),
-                    offset: op.offset,
-                });
+                let index = self.add_global(key.0.clone(), key.1.clone(), op)?;
                 self.global_index.insert(key, index);
                 index
             }

@@ -148,6 +148,22 @@ pub enum Node<'data> {
     },
 }
 
+impl Node<'_> {
+    /// A scalar value: None, a bool, a number, text or bytes (no children, nothing to call).
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Node::None
+                | Node::Bool(_)
+                | Node::Int(_)
+                | Node::BigInt(_)
+                | Node::Float(_)
+                | Node::Str(_)
+                | Node::Bytes(..)
+        )
+    }
+}
+
 /// One step of the execution trace: an opcode at which the C unpickler calls something
 /// from the file (REDUCE, NEWOBJ, NEWOBJ_EX, INST, OBJ; BUILD on an object that is not a
 /// native container, whose class may define `__setstate__`; STACK_GLOBAL on a computed

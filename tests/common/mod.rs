@@ -115,3 +115,16 @@ pub fn uses_extension_codes(truth: &serde_json::Value) -> bool {
     let d = truth["description"].as_str().unwrap_or("");
     ["EXT1", "EXT2", "EXT4"].iter().any(|op| d.contains(op))
 }
+
+/// A command's standard output read as one JSON document, and its exit code; a panic that
+/// shows both streams when the output is not JSON.
+pub fn json_and_code(out: &Output) -> (serde_json::Value, i32) {
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (doc, out.status.code().unwrap())
+}
