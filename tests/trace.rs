@@ -547,3 +547,35 @@ fn a_truncated_compressed_payload_inside_a_payload_is_a_failure_of_its_call() {
         "{findings:#?}"
     );
 }
+
+/// A payload, then a decompression bomb in the same bz2 stream: the limit stops the
+/// decoding (an error finding), and the pickle decoded before it is still read, as
+/// `bz2.open` hands those bytes to pickle first. Was: a bare limit error, no verdict.
+#[test]
+fn a_payload_before_a_decompression_bomb_is_still_reported() {
+    let Some(python) = common::python3() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bomb.pkl.bz2");
+    let script = r#"
+import bz2, sys
+payload = b'\x80\x02cposix\nsystem\nX\x02\x00\x00\x00id\x85R.'
+open(sys.argv[1], 'wb').write(bz2.compress(payload + b'\x00' * (256 << 20)))
+"#;
+    common::run_python(python, script, &[file.to_str().unwrap()]);
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.len() < 4096, "{}", bytes.len());
+    let (doc, code) = explain(&bytes);
+    assert_eq!(code, 2, "{doc:#}");
+    assert_eq!(doc["verdict"], "dangerous", "{doc:#}");
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(has(findings, "code-exec", 2), "{findings:#?}");
+    assert!(
+        findings.iter().any(|f| f["rule"] == "limit-exceeded"),
+        "{findings:#?}"
+    );
+    let (findings, code) = lint(&bytes);
+    assert_eq!(code, 1);
+    assert!(has(&findings, "code-exec", 2), "{findings:#?}");
+}

@@ -29,6 +29,12 @@ use crate::report::Detected;
 use crate::rules::Rule;
 
 /// How many archives deep members are opened: a zip in a zip in a zip.
+/// How much of a compressed stream that hits a decompression limit is still read as a
+/// pickle: room for a payload placed before a bomb, and at most some 64 thousand objects
+/// (a few MiB) per file for lint's parallel workers. A payload hidden further in is not
+/// seen, but the limit is an error finding on its own: the check still fails.
+const PREFIX_PAST_A_LIMIT: usize = 64 << 10;
+
 pub(crate) const MAX_NESTING: usize = 3;
 
 /// An opened input: its kind and the parts inside, read on demand.
@@ -216,12 +222,17 @@ pub(crate) fn open<'a>(input: &'a [u8], limits: &Limits) -> Result<Opened<'a>> {
             let (decoded, error) =
                 super::compressed::decompress_partial_within_cap(limits, kind, input);
             // A stream that fails part-way: its loader reads what was decoded before the
-            // failure (a pickle stream only; an archive or a `ZF` file is read whole). Not
-            // past a limit: reading a bomb's first `cap` bytes as a pickle could cost what
-            // the limit is there to prevent (the limit is an error finding on its own).
+            // failure (a pickle stream only; an archive or a `ZF` file is read whole). Past
+            // a limit, only the first [`PREFIX_PAST_A_LIMIT`] bytes are read as a pickle
+            // (a payload before a bomb is found; reading all of a bomb's first `cap` bytes
+            // could cost what the limit is there to prevent), and the limit stays an error.
+            let mut decoded = decoded;
             if let Some(e) = error {
+                if matches!(e.kind(), ErrorKind::LimitExceeded(_)) {
+                    decoded.truncate(PREFIX_PAST_A_LIMIT);
+                    decoded.shrink_to_fit();
+                }
                 if decoded.is_empty()
-                    || matches!(e.kind(), ErrorKind::LimitExceeded(_))
                     || kind == ContainerKind::JoblibZfile
                     || super::is_tar(&decoded)
                 {
