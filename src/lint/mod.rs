@@ -280,17 +280,16 @@ pub(crate) fn check_bytes(candidate: &Candidate, bytes: &[u8], scope: &Scope) ->
     // A stream that fails part-way is checked for what it read (the loader ran it: a
     // payload before broken bytes is still a code-exec finding), with a `malformed`
     // finding where it stops. When nothing before the stop imports, calls or raises a
-    // finding, or nothing imports or calls and the bytes are not a pickle after all, the
+    // finding, or nothing imports or calls and the bytes do not read like a pickle, the
     // failure is the result (below: a `malformed` finding, or what the bytes are);
     // otherwise what was read stands, whatever the bytes look like (a protocol 0 payload
-    // is text).
+    // is text). Bytes that are not a pickle at all and ran nothing are already an error
+    // from `inspect_partial`.
     let inspected = inspected.map(|result| {
         result.and_then(|report| match &report.stopped {
             Some(e)
                 if report.only_the_stop()
-                    || (report.ran_nothing()
-                        && (container::not_a_pickle(bytes, e).is_some()
-                            || !(strict || looks_like_a_pickle(bytes)))) =>
+                    || (report.ran_nothing() && !(strict || looks_like_a_pickle(bytes))) =>
             {
                 Err(e.clone())
             }
