@@ -34,6 +34,35 @@ pub fn python3() -> Option<Command> {
     }
 }
 
+/// A Python that can import every module in `modules` (for tests that compare against
+/// numpy, pandas, pyarrow or safetensors): `$PKLINSPECT_TEST_PYTHON` if set (`.ci/run` sets
+/// it to a venv made from `ci/requirements.txt`), else `python3`. Skips when the modules
+/// are missing, except under `CI=true`, where that fails the test.
+pub fn python_with(modules: &[&str]) -> Option<Command> {
+    let program = std::env::var("PKLINSPECT_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let check = format!("import {}", modules.join(", "));
+    let found = Command::new(&program)
+        .arg("-c")
+        .arg(&check)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        let mut cmd = Command::new(&program);
+        cmd.env("PYTHONIOENCODING", "utf-8").env("PYTHONUTF8", "1");
+        Some(cmd)
+    } else if on_ci() {
+        panic!(
+            "{program} cannot `{check}`, and CI=true: install ci/requirements.txt \
+             (set PKLINSPECT_TEST_PYTHON to its venv's python)"
+        );
+    } else {
+        eprintln!("skipped: {program} cannot `{check}` (set PKLINSPECT_TEST_PYTHON)");
+        None
+    }
+}
+
 /// Runs a Python script with arguments and returns its output, failing on a non-zero exit.
 pub fn run_python(mut python: Command, script: &str, args: &[&str]) -> Output {
     let output = python
