@@ -323,6 +323,22 @@ impl<'data> Graph<'data> {
         }
     }
 
+    /// The items of a list node (as APPEND/APPENDS left them).
+    pub fn list(&self, id: NodeId) -> Option<&[NodeId]> {
+        match self.node(id) {
+            Node::List(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    /// The key and value pairs of a dict node, in insertion order, repeated keys kept.
+    pub fn dict(&self, id: NodeId) -> Option<&[(NodeId, NodeId)]> {
+        match self.node(id) {
+            Node::Dict(pairs) => Some(pairs),
+            _ => None,
+        }
+    }
+
     /// The value of an int node that fits `i64`.
     pub fn int(&self, id: NodeId) -> Option<i64> {
         match self.node(id) {
