@@ -3,7 +3,9 @@
 //! Arguments borrow from the input. Every length is checked against what remains
 //! before it is used, so a length prefix of 2**64-1 costs nothing and cannot panic.
 //! Text that CPython's unpickler requires to be UTF-8 (GLOBAL and INST names,
-//! BINUNICODE*) is validated here, with `surrogatepass` for BINUNICODE* as CPython does.
+//! BINUNICODE*) is validated here (SIMD, `simdutf8`), with `surrogatepass` for BINUNICODE*
+//! as CPython does; the machine defers BINUNICODE* to itself
+//! ([`OpReader::deferring_text_check`]) so that each text is validated once.
 //!
 //! FRAME is read as `pickletools` and the C unpickler reading from memory read it: its
 //! length is checked against the input, and the opcodes inside are read on regardless of
@@ -62,6 +64,7 @@ pub struct OpReader<'data> {
     pos: usize,
     done: bool,
     check_frames: bool,
+    check_text: bool,
 }
 
 impl<'data> OpReader<'data> {
@@ -72,7 +75,15 @@ impl<'data> OpReader<'data> {
             pos: start.min(data.len()),
             done: false,
             check_frames: true,
+            check_text: true,
         }
+    }
+
+    /// Leaves BINUNICODE* arguments unvalidated: the caller validates each once itself
+    /// ([`check_text`]), as the machine does while it keeps the text.
+    pub(crate) fn deferring_text_check(mut self) -> OpReader<'data> {
+        self.check_text = false;
+        self
     }
 
     /// Accepts FRAME lengths that run past the end of input. CPython's unpickler rejects
@@ -154,6 +165,9 @@ impl<'data> OpReader<'data> {
 
     fn utf8_line(&mut self, op: Opcode, at: usize) -> Result<&'data str> {
         let line = self.line(op, at)?;
+        if let Ok(text) = simdutf8::basic::from_utf8(line) {
+            return Ok(text);
+        }
         std::str::from_utf8(line).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidUtf8,
@@ -230,15 +244,8 @@ impl<'data> OpReader<'data> {
                     _ => u64::from_le_bytes(self.fixed(op, at)?),
                 };
                 let text = self.counted(op, at, len)?;
-                if let Err(bad) = pytext::check_utf8_surrogatepass(text) {
-                    return Err(Error::new(
-                        ErrorKind::InvalidUtf8,
-                        at as u64,
-                        format!(
-                            "{} is not valid UTF-8 (bad byte at argument offset {bad})",
-                            op.name()
-                        ),
-                    ));
+                if self.check_text {
+                    check_text(text, op, at)?;
                 }
                 Arg::Text(text)
             }
@@ -285,6 +292,27 @@ impl<'data> OpReader<'data> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+/// Validates a BINUNICODE* argument as CPython reads it (UTF-8 with `surrogatepass`): the
+/// text when it is plain UTF-8 (checked once, with SIMD), `None` when it holds encoded
+/// surrogates; an error at the opcode's offset `at` otherwise.
+#[inline]
+pub(crate) fn check_text(text: &[u8], op: Opcode, at: usize) -> Result<Option<&str>> {
+    if let Ok(valid) = simdutf8::basic::from_utf8(text) {
+        return Ok(Some(valid));
+    }
+    match pytext::check_utf8_surrogatepass(text) {
+        Ok(()) => Ok(None),
+        Err(bad) => Err(Error::new(
+            ErrorKind::InvalidUtf8,
+            at as u64,
+            format!(
+                "{} is not valid UTF-8 (bad byte at argument offset {bad})",
+                op.name()
+            ),
+        )),
     }
 }
 

@@ -199,7 +199,7 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
     for m in &graph.mutations {
         match (graph.node(m.target), &m.kind) {
             (Node::Global { index, .. }, MutationKind::State(_)) => s.called(
-                *index,
+                index,
                 m.offset,
                 Rendering::Text("BUILD on the global itself".to_string()),
             ),
@@ -275,7 +275,7 @@ fn scipy_argparser_template(text: &str) -> bool {
 impl Scan<'_, '_, '_> {
     fn global_index(&self, id: NodeId) -> Option<u32> {
         match self.graph.node(id) {
-            Node::Global { index, .. } => Some(*index),
+            Node::Global { index, .. } => Some(index),
             _ => None,
         }
     }
@@ -361,7 +361,7 @@ impl Scan<'_, '_, '_> {
                 {
                     let what = match self.graph.node(v) {
                         Node::Global { index, .. } => self
-                            .name_of(*index)
+                            .name_of(index)
                             .map_or_else(|| "a global".to_string(), |(m, n)| format!("{m}.{n}")),
                         _ => "an object built at load".to_string(),
                     };
@@ -391,7 +391,7 @@ impl Scan<'_, '_, '_> {
     fn mapping_pairs(&self, id: NodeId) -> Vec<(NodeId, NodeId)> {
         let graph = self.graph;
         match graph.node(id) {
-            Node::Dict(pairs) => pairs.clone(),
+            Node::Dict(pairs) => pairs.to_vec(),
             Node::Call(c) => {
                 let mut pairs = c.dict_items.clone();
                 let first = graph.tuple(c.args).and_then(|a| a.first().copied());
@@ -707,7 +707,7 @@ impl Scan<'_, '_, '_> {
         let Node::PersistentId { pid, .. } = self.graph.node(cls) else {
             return None;
         };
-        match self.graph.tuple(*pid)? {
+        match self.graph.tuple(pid)? {
             [tag, class, ..] if self.graph.str(*tag) == Some("module") => self.global_index(*class),
             _ => None,
         }
@@ -755,7 +755,7 @@ impl Scan<'_, '_, '_> {
                         .iter()
                         .all(|&i| self.inert(i, top, depth.saturating_sub(1)))
             }
-            Node::Global { index, .. } => same_package(*index),
+            Node::Global { index, .. } => same_package(index),
             Node::Call(c) => {
                 let class = self.instances.get(&id).copied();
                 class
@@ -816,7 +816,7 @@ impl Scan<'_, '_, '_> {
             return Some(("builtins".to_string(), class.to_string()));
         }
         let class = match self.graph.node(target) {
-            Node::Global { index, .. } => *index,
+            Node::Global { index, .. } => index,
             Node::Call(call) => {
                 let callee = self.global_index(call.callable)?;
                 let (m, n) = self.name_of(callee)?;
@@ -1050,7 +1050,7 @@ fn maybe_callable(graph: &Graph<'_>, id: NodeId) -> bool {
 /// `name(args)` with plain arguments as Python literals and everything else as `…`.
 pub(crate) fn render_call(graph: &Graph<'_>, name: &str, args: NodeId) -> String {
     let items = match graph.node(args) {
-        Node::Tuple(items) => items.as_slice(),
+        Node::Tuple(items) => items,
         _ => return format!("{name}(…)"),
     };
     let mut text = String::new();
@@ -1071,7 +1071,7 @@ pub(crate) fn render_call(graph: &Graph<'_>, name: &str, args: NodeId) -> String
 fn literal(graph: &Graph<'_>, id: NodeId, depth: u32, out: &mut String) {
     match graph.node(id) {
         Node::None => out.push_str("None"),
-        Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Node::Bool(b) => out.push_str(if b { "True" } else { "False" }),
         Node::Int(v) => out.push_str(&v.to_string()),
         Node::BigInt(v) => out.push_str(&v.to_string()),
         Node::Float(v) => out.push_str(&format!("{v:?}")),
@@ -1099,7 +1099,7 @@ fn literal(graph: &Graph<'_>, id: NodeId, depth: u32, out: &mut String) {
             }
             out.push(')');
         }
-        Node::Global { index, .. } => match graph.globals.get(*index as usize) {
+        Node::Global { index, .. } => match graph.globals.get(index as usize) {
             Some(g) => out.push_str(&format!("{}.{}", g.module, g.name)),
             None => out.push('…'),
         },

@@ -109,14 +109,14 @@ pub(crate) fn graph_findings(
                 );
                 out.push(
                     Detected::new(Rule::ExtensionRef, message)
-                        .at(Some(*offset as u64))
+                        .at(Some(offset as u64))
                         .member(member),
                 );
             }
             Node::PersistentId { offset, .. }
                 if !persistent_ids_expected && persistent.is_none() =>
             {
-                persistent = Some(*offset);
+                persistent = Some(offset);
             }
             _ => {}
         }

@@ -93,14 +93,14 @@ fn short_repr(graph: &Graph<'_>, id: NodeId, depth: usize) -> String {
     let mut out = String::new();
     match graph.node(id) {
         Node::None => out.push_str("None"),
-        Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Node::Bool(b) => out.push_str(if b { "True" } else { "False" }),
         Node::Int(v) => out.push_str(&v.to_string()),
         Node::BigInt(v) => {
             if pytext::repr_int(v, &mut out).is_err() {
                 out = "<int>".into();
             }
         }
-        Node::Float(x) => pytext::repr_float(*x, &mut out),
+        Node::Float(x) => pytext::repr_float(x, &mut out),
         Node::Str(s) if s.chars().count() <= 60 => pytext::repr_text(s, &mut out),
         Node::Str(s) => out.push_str(&format!("<str of {} characters>", s.chars().count())),
         Node::Bytes(b, _) => out.push_str(&format!("<{} bytes>", b.len())),
@@ -115,7 +115,7 @@ fn short_repr(graph: &Graph<'_>, id: NodeId, depth: usize) -> String {
         Node::Set(items) | Node::FrozenSet(items) => {
             out.push_str(&format!("<set of {}>", items.len()))
         }
-        Node::Global { index, .. } => match graph.globals.get(*index as usize) {
+        Node::Global { index, .. } => match graph.globals.get(index as usize) {
             Some(g) => out.push_str(&format!("{}.{}", g.module, g.name)),
             None => out.push_str("<global>"),
         },

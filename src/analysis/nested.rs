@@ -402,7 +402,7 @@ fn call_paths(
 
 fn global_index(graph: &Graph<'_>, call: NodeId) -> Option<u32> {
     match graph.node(graph.call(call)?.callable) {
-        Node::Global { index, .. } => Some(*index),
+        Node::Global { index, .. } => Some(index),
         _ => None,
     }
 }

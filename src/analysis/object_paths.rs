@@ -107,7 +107,7 @@ impl<'g> Walker<'g, '_, '_> {
         let Node::Global { index, .. } = self.graph.node(global) else {
             return;
         };
-        let Some(uses) = self.found.uses.get_mut(*index as usize) else {
+        let Some(uses) = self.found.uses.get_mut(index as usize) else {
             return;
         };
         uses.count = uses.count.saturating_add(1);
@@ -199,7 +199,7 @@ impl<'g> Walker<'g, '_, '_> {
                         todo.push(*v);
                     }
                 }
-                Node::PersistentId { pid, .. } => todo.push(*pid),
+                Node::PersistentId { pid, .. } => todo.push(pid),
                 _ => {}
             }
         }
@@ -258,7 +258,7 @@ impl<'g> Walker<'g, '_, '_> {
                 children.extend(indexed(items));
             }
             Node::Dict(pairs) => keyed(pairs, children),
-            Node::PersistentId { pid, .. } => children.push((*pid, None)),
+            Node::PersistentId { pid, .. } => children.push((pid, None)),
             Node::Call(_) => match self.lifted.array(node) {
                 // Calls hold their own state and items: nothing mutates them.
                 Some(found) => return self.array(node, found, children),

@@ -64,12 +64,12 @@ pub(crate) fn repr_key(
     let room = limit.saturating_sub(out.len());
     match graph.node(id) {
         Node::None => out.push_str("None"),
-        Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Node::Bool(b) => out.push_str(if b { "True" } else { "False" }),
         Node::Int(v) => out.push_str(&v.to_string()),
         Node::BigInt(v) => {
             let _ = pytext::repr_int(v, out);
         }
-        Node::Float(x) => pytext::repr_float(*x, out),
+        Node::Float(x) => pytext::repr_float(x, out),
         Node::Str(s) => {
             let cps: Vec<u32> = s.chars().take(room).map(u32::from).collect();
             pytext::repr_str(&cps, out);
@@ -92,7 +92,7 @@ pub(crate) fn repr_key(
             }
             out.push(')');
         }
-        Node::Global { index, .. } => match graph.globals.get(*index as usize) {
+        Node::Global { index, .. } => match graph.globals.get(index as usize) {
             Some(g) => {
                 out.push_str(&g.module);
                 out.push('.');

@@ -271,8 +271,8 @@ impl Analysis<'_> {
 /// Whether `pickle` returned torch's legacy magic number.
 fn is_torch_magic(stream: &Stream<'_>, pickle: &Pickle) -> bool {
     let magic = match stream.graph.node(pickle.root) {
-        Node::Int(v) => u128::try_from(*v).ok(),
-        Node::BigInt(v) => u128::try_from(v.as_ref()).ok(),
+        Node::Int(v) => u128::try_from(v).ok(),
+        Node::BigInt(v) => u128::try_from(v).ok(),
         _ => None,
     };
     magic == Some(TORCH_LEGACY_MAGIC)

@@ -80,7 +80,7 @@ pub(crate) fn mark_called(graph: &Graph<'_>, pickle: &Pickle, imports: &mut [Imp
             continue;
         };
         if let Node::Global { index, .. } = graph.node(call.callable) {
-            first.entry(*index).or_insert(traced.offset);
+            first.entry(index).or_insert(traced.offset);
         }
     }
     for (import, &(index, _)) in imports.iter_mut().zip(&pickle.globals) {

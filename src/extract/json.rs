@@ -641,8 +641,8 @@ impl Renderer<'_, '_, '_, '_> {
         let out = &mut self.out;
         match graph.node(node) {
             Node::None => out.push_str("null"),
-            Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Node::Int(v) => int(i128::from(*v), out),
+            Node::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Node::Int(v) => int(i128::from(v), out),
             Node::BigInt(v) => {
                 if v.bits() > 100_000 {
                     let _ = write!(out, r#"{{"$int_hex":"{}"}}"#, v.to_str_radix(16));
@@ -650,12 +650,12 @@ impl Renderer<'_, '_, '_, '_> {
                     let _ = write!(out, r#"{{"$int":"{v}"}}"#);
                 }
             }
-            Node::Float(x) => float(*x, out),
+            Node::Float(x) => float(x, out),
             Node::Str(s) => match graph.surrogate_strs.get(&node) {
                 Some(cps) => json_code_points(cps, out),
                 None => json_string(s, out),
             },
-            Node::Bytes(b, kind) => bytes(b, *kind, out),
+            Node::Bytes(b, kind) => bytes(b, kind, out),
             Node::Tuple(items) => seq(next, Some("$tuple"), items, |i| child(Step::Index(i))),
             Node::List(items) => seq(next, None, items, |i| child(Step::Index(i))),
             Node::Set(items) => seq(next, Some("$set"), items, |i| child(Step::Index(i))),
@@ -666,7 +666,7 @@ impl Renderer<'_, '_, '_, '_> {
             Node::Global { index, .. } => {
                 let name = graph
                     .globals
-                    .get(*index as usize)
+                    .get(index as usize)
                     .map(|g| format!("{}.{}", g.module, g.name))
                     .unwrap_or_default();
                 out.push_str(r#"{"$global":"#);
@@ -681,7 +681,7 @@ impl Renderer<'_, '_, '_, '_> {
             }
             Node::PersistentId { pid, .. } => {
                 next.push(Task::Text(r#"{"$persistent_id":"#));
-                next.push(Task::Node(*pid, link.clone()));
+                next.push(Task::Node(pid, link.clone()));
                 next.push(Task::Text("}"));
             }
             Node::Call(_) => self.call(node, link, next)?,
@@ -925,7 +925,7 @@ fn count_references(graph: &Graph<'_>, root: NodeId) -> Vec<u32> {
                     edge(v, &mut todo);
                 }
             }
-            Node::PersistentId { pid, .. } => edge(*pid, &mut todo),
+            Node::PersistentId { pid, .. } => edge(pid, &mut todo),
             _ => {}
         }
     }

@@ -122,7 +122,7 @@ impl Names<'_> {
         let Node::Global { index, .. } = graph.node(callable) else {
             return Known::Other;
         };
-        let index = *index as usize;
+        let index = index as usize;
         match self.table.get(index) {
             Some(known) => *known,
             None => graph
@@ -571,7 +571,7 @@ impl Lifter<'_, '_> {
                         None => ArrayData::Decoded(id),
                     }
                 }
-                Node::Buffer { index, .. } => return ArrayData::OutOfBand { index: *index },
+                Node::Buffer { index, .. } => return ArrayData::OutOfBand { index },
                 Node::Call(call) => (call, self.names.of(graph, call.callable)),
                 _ => return ArrayData::Unavailable("array data is not bytes".into()),
             };
@@ -780,7 +780,7 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
     let Node::PersistentId { pid, .. } = graph.node(*storage) else {
         return Err("tensor storage is not a persistent reference".into());
     };
-    let pid = graph.tuple(*pid).ok_or("storage id is not a tuple")?;
+    let pid = graph.tuple(pid).ok_or("storage id is not a tuple")?;
     let [tag, class, key, location, rest @ ..] = pid else {
         return Err("storage id is too short".into());
     };

@@ -30,9 +30,9 @@ pub(crate) enum PlainValue<'g> {
 
 fn number(graph: &Graph<'_>, id: NodeId) -> Option<f64> {
     match graph.node(id) {
-        Node::Float(x) => Some(*x),
-        Node::Int(v) => Some(*v as f64),
-        Node::Bool(b) => Some(f64::from(u8::from(*b))),
+        Node::Float(x) => Some(x),
+        Node::Int(v) => Some(v as f64),
+        Node::Bool(b) => Some(f64::from(u8::from(b))),
         _ => None,
     }
 }
@@ -126,7 +126,7 @@ fn bytearray<'g>(
     match args {
         [] => Some(PlainValue::ByteArray(Cow::Borrowed(&[]))),
         [inner] => match graph.node(*inner) {
-            Node::Bytes(bytes, _) => Some(PlainValue::ByteArray(Cow::Borrowed(bytes.as_ref()))),
+            Node::Bytes(bytes, _) => Some(PlainValue::ByteArray(Cow::Borrowed(bytes))),
             // Only bytes count, and a bytearray is not bytes: stopping here keeps
             // bytearray(bytearray(…)) nested a million deep from recursing as deep.
             _ if names.call(graph, *inner).map(|(_, k)| k) == Some(Known::ByteArray) => None,

@@ -48,9 +48,9 @@ impl Machine<'_, '_> {
         let target = stack.top(op)?;
         // Each BUILD calls `__setstate__`: a state a later BUILD replaces is kept as a
         // mutation, so the analyses still see every state the loader hands over.
-        let replaced = match self.graph.node_mut(target) {
-            Node::Call(call) => call.state.replace(state),
-            _ => Some(state),
+        let replaced = match self.graph.call_mut(target) {
+            Some(call) => call.state.replace(state),
+            None => Some(state),
         };
         match replaced {
             None => {}
@@ -120,9 +120,9 @@ impl Machine<'_, '_> {
                 (payload, outcome.end, outcome.opcode_count)
             }
         };
-        match self.graph.node_mut(target) {
-            Node::Call(call) => call.trailing_payload = Some(payload),
-            _ => {
+        match self.graph.call_mut(target) {
+            Some(call) => call.trailing_payload = Some(payload),
+            None => {
                 return Err(invalid(
                     op,
                     "trailing data after an object that is not a call",

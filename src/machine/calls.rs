@@ -6,10 +6,12 @@
 use std::borrow::Cow;
 
 use super::args::OpArgs;
+use super::containers::too_many;
+use super::graph::Seq;
 use super::stack::underflow;
 use super::{
-    misrouted, unsupported, BytesKind, Call, CallKind, GlobalRef, Machine, Node, NodeId, Stack,
-    COMPUTED,
+    misrouted, unsupported, BytesKind, Call, CallKind, GlobalRef, Machine, Node, NodeId, Slot,
+    Stack, COMPUTED,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::opcode::Opcode;
@@ -40,26 +42,17 @@ impl<'data> Machine<'data, '_> {
     /// the load makes (a call's result, a global, a persistent id), which may be any str.
     /// Anything else fails as CPython fails ("STACK_GLOBAL requires str", load_stack_global).
     fn name_text(&self, id: NodeId, op: &Op<'_>) -> Result<Option<Cow<'data, str>>> {
+        if let Some(text) = self.graph.borrowed_str(id) {
+            return Ok(Some(Cow::Borrowed(text)));
+        }
+        if let Some((bytes, BytesKind::Py2Str)) = self.graph.borrowed_bytes(id) {
+            return ascii(bytes, op).map(|t| Some(Cow::Borrowed(t)));
+        }
         match self.graph.node(id) {
-            Node::Str(text) => Ok(Some(text.clone())),
-            Node::Bytes(bytes, BytesKind::Py2Str) => match bytes {
-                Cow::Borrowed(b) => std::str::from_utf8(b)
-                    .ok()
-                    .filter(|t| t.is_ascii())
-                    .map(Cow::Borrowed),
-                Cow::Owned(b) => std::str::from_utf8(b)
-                    .ok()
-                    .filter(|t| t.is_ascii())
-                    .map(|t| Cow::Owned(t.to_string())),
+            Node::Str(text) => Ok(Some(Cow::Owned(text.to_string()))),
+            Node::Bytes(bytes, BytesKind::Py2Str) => {
+                ascii(bytes, op).map(|t| Some(Cow::Owned(t.to_string())))
             }
-            .map(Some)
-            .ok_or_else(|| {
-                unsupported(
-                    op,
-                    "STACK_GLOBAL: a Python 2 str that is not ASCII: the default loader \
-                     (encoding='ASCII') fails to decode it",
-                )
-            }),
             Node::Call(_)
             | Node::Global { .. }
             | Node::PersistentId { .. }
@@ -74,7 +67,7 @@ impl<'data> Machine<'data, '_> {
     fn computed_global(&mut self, op: &Op<'_>) -> Result<NodeId> {
         let index = self.add_global(Cow::Borrowed(COMPUTED), Cow::Borrowed(COMPUTED), op)?;
         let id = self.push_node(
-            Node::Global {
+            Slot::Global {
                 index,
                 offset: op.offset,
             },
@@ -133,7 +126,7 @@ impl<'data> Machine<'data, '_> {
                 self.pickle_globals.push((index, op.offset));
             }
         }
-        let node = Node::Global {
+        let node = Slot::Global {
             index,
             offset: op.offset,
         };
@@ -147,7 +140,7 @@ impl<'data> Machine<'data, '_> {
                 let (module, name) = op.pair()?;
                 let items = stack.pop_mark(op)?;
                 let class = self.global(Cow::Borrowed(module), Cow::Borrowed(name), op)?;
-                let args = self.push_node(Node::Tuple(items), op)?;
+                let args = self.tuple_node(&items, op)?;
                 (class, args, None, CallKind::Inst)
             }
             Opcode::OBJ => {
@@ -157,7 +150,7 @@ impl<'data> Machine<'data, '_> {
                     return Err(underflow(op));
                 }
                 let class = items.remove(0);
-                let args = self.push_node(Node::Tuple(items), op)?;
+                let args = self.tuple_node(&items, op)?;
                 (class, args, None, CallKind::Obj)
             }
             // REDUCE: callable, args. NEWOBJ: cls, args. NEWOBJ_EX: cls, args, kwargs.
@@ -193,7 +186,17 @@ impl<'data> Machine<'data, '_> {
             dict_items: Vec::new(),
             trailing_payload: None,
         };
-        self.push_node(Node::Call(Box::new(call)), op)
+        let slot = self.graph.call_slot(call).map_err(|e| too_many(op, e))?;
+        self.push_node(slot, op)
+    }
+
+    /// A tuple node of `items`.
+    fn tuple_node(&mut self, items: &[NodeId], op: &Op<'_>) -> Result<NodeId> {
+        let slot = self
+            .graph
+            .seq_slot(Seq::Tuple, items)
+            .map_err(|e| too_many(op, e))?;
+        self.push_node(slot, op)
     }
 
     /// Whether a node is a native value that can never be an argument tuple.
@@ -207,4 +210,19 @@ impl<'data> Machine<'data, '_> {
                 | Node::Extension { .. }
         )
     }
+}
+
+/// A Python 2 str STACK_GLOBAL reads as its module or name: the default loader decodes it
+/// as ASCII (`pickle.Unpickler(encoding='ASCII')`) and fails on anything else.
+fn ascii<'t>(bytes: &'t [u8], op: &Op<'_>) -> Result<&'t str> {
+    std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.is_ascii())
+        .ok_or_else(|| {
+            unsupported(
+                op,
+                "STACK_GLOBAL: a Python 2 str that is not ASCII: the default loader \
+                 (encoding='ASCII') fails to decode it",
+            )
+        })
 }

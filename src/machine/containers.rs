@@ -1,30 +1,37 @@
 //! Opcodes that build or fill a container: EMPTY_LIST/TUPLE/DICT/SET, LIST, TUPLE,
 //! TUPLE1-3, DICT, FROZENSET, and APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS.
 //!
-//! Items added to something that is not a native container (a call's result, whose
-//! `append` or `__setitem__` CPython would call) are kept with it, or as a [`Mutation`].
+//! Children go straight from the stack into the graph's shared child arrays (no vector
+//! per container). Items added to something that is not a native container (a call's
+//! result, whose `append` or `__setitem__` CPython would call) are kept with it, or as a
+//! [`Mutation`].
 
-use super::{misrouted, unsupported, Machine, Mutation, MutationKind, Node, NodeId, Stack};
-use crate::error::Result;
+use super::graph::{Seq, TooManyChildren};
+use super::{misrouted, unsupported, Machine, Mutation, MutationKind, NodeId, Stack};
+use crate::error::{Error, Result};
+use crate::limits::Limit;
 use crate::opcode::Opcode;
 use crate::reader::Op;
 
-/// Key, value pairs from a MARK's slice: CPython refuses an odd count (load_dict,
-/// do_setitems: "odd number of items for DICT/SETITEMS").
-fn pairs(items: Vec<NodeId>, op: &Op<'_>) -> Result<Vec<(NodeId, NodeId)>> {
-    if !items.len().is_multiple_of(2) {
+/// CPython refuses an odd count of items for a dict (load_dict, do_setitems: "odd number
+/// of items for DICT/SETITEMS").
+fn check_even(len: usize, op: &Op<'_>) -> Result<()> {
+    if !len.is_multiple_of(2) {
         return Err(unsupported(
             op,
-            format!("odd number of items for {} ({})", op.opcode, items.len()),
+            format!("odd number of items for {} ({len})", op.opcode),
         ));
     }
-    Ok(items
-        .chunks_exact(2)
-        .filter_map(|kv| match *kv {
-            [k, v] => Some((k, v)),
-            _ => None,
-        })
-        .collect())
+    Ok(())
+}
+
+/// More children than a container's position in the child arrays can address.
+#[cold]
+pub(super) fn too_many(op: &Op<'_>, _: TooManyChildren) -> Error {
+    Limit::Nodes.exceeded(
+        op.offset as u64,
+        format_args!("more than {} children in all containers", u32::MAX),
+    )
 }
 
 impl Machine<'_, '_> {
@@ -32,21 +39,37 @@ impl Machine<'_, '_> {
     /// FROZENSET: the new container (not yet pushed).
     #[inline]
     pub(super) fn container(&mut self, op: &Op<'_>, stack: &mut Stack) -> Result<NodeId> {
-        let node = match op.opcode {
-            Opcode::EMPTY_LIST => Node::List(Vec::new()),
-            Opcode::EMPTY_TUPLE => Node::Tuple(Vec::new()),
-            Opcode::EMPTY_DICT => Node::Dict(Vec::new()),
-            Opcode::EMPTY_SET => Node::Set(Vec::new()),
-            Opcode::LIST => Node::List(stack.pop_mark(op)?),
-            Opcode::TUPLE => Node::Tuple(stack.pop_mark(op)?),
-            Opcode::TUPLE1 => Node::Tuple(stack.pop_n::<1>(op)?.to_vec()),
-            Opcode::TUPLE2 => Node::Tuple(stack.pop_n::<2>(op)?.to_vec()),
-            Opcode::TUPLE3 => Node::Tuple(stack.pop_n::<3>(op)?.to_vec()),
-            Opcode::DICT => Node::Dict(pairs(stack.pop_mark(op)?, op)?),
-            Opcode::FROZENSET => Node::FrozenSet(stack.pop_mark(op)?),
+        let graph = &mut self.graph;
+        let slot = match op.opcode {
+            Opcode::EMPTY_LIST => graph.seq_slot(Seq::List, &[]),
+            Opcode::EMPTY_TUPLE => graph.seq_slot(Seq::Tuple, &[]),
+            Opcode::EMPTY_DICT => graph.dict_slot(&[]),
+            Opcode::EMPTY_SET => graph.seq_slot(Seq::Set, &[]),
+            Opcode::LIST | Opcode::TUPLE | Opcode::FROZENSET | Opcode::DICT => {
+                let at = stack.take_mark(op)?;
+                let above = stack.above(at);
+                let slot = match op.opcode {
+                    Opcode::LIST => graph.seq_slot(Seq::List, above),
+                    Opcode::TUPLE => graph.seq_slot(Seq::Tuple, above),
+                    Opcode::FROZENSET => graph.seq_slot(Seq::FrozenSet, above),
+                    _ => match check_even(above.len(), op) {
+                        Ok(()) => graph.dict_slot(above),
+                        Err(e) => {
+                            stack.truncate(at);
+                            return Err(e);
+                        }
+                    },
+                };
+                stack.truncate(at);
+                slot
+            }
+            Opcode::TUPLE1 => graph.seq_slot(Seq::Tuple, &stack.pop_n::<1>(op)?),
+            Opcode::TUPLE2 => graph.seq_slot(Seq::Tuple, &stack.pop_n::<2>(op)?),
+            Opcode::TUPLE3 => graph.seq_slot(Seq::Tuple, &stack.pop_n::<3>(op)?),
             _ => return Err(misrouted(op)),
         };
-        self.push_node(node, op)
+        let slot = slot.map_err(|e| too_many(op, e))?;
+        self.push_node(slot, op)
     }
 
     /// APPEND, APPENDS, SETITEM, SETITEMS, ADDITEMS: items added to the object below them.
@@ -56,65 +79,88 @@ impl Machine<'_, '_> {
             Opcode::APPEND => {
                 let value = stack.pop(op)?;
                 let target = stack.top(op)?;
-                self.append(target, vec![value], op);
+                self.add_items(target, Seq::List, &[value], op)?;
             }
-            Opcode::APPENDS => {
-                let (target, items) = stack.pop_mark_under(op)?;
-                self.append(target, items, op);
+            Opcode::APPENDS | Opcode::ADDITEMS => {
+                let (target, at) = stack.take_mark_under(op)?;
+                let seq = match op.opcode {
+                    Opcode::ADDITEMS => Seq::Set,
+                    _ => Seq::List,
+                };
+                let result = self.add_items(target, seq, stack.above(at), op);
+                stack.truncate(at);
+                result?;
             }
             Opcode::SETITEM => {
                 let [key, value] = stack.pop_n::<2>(op)?;
                 let target = stack.top(op)?;
-                self.set_items(target, vec![(key, value)], op);
+                self.set_items(target, &[key, value], op)?;
             }
             Opcode::SETITEMS => {
-                let items = stack.pop_mark(op)?;
-                let pairs = pairs(items, op)?;
-                let target = stack.top(op)?;
-                self.set_items(target, pairs, op);
-            }
-            Opcode::ADDITEMS => {
-                let (target, items) = stack.pop_mark_under(op)?;
-                self.add_items(target, items, op);
+                let at = stack.take_mark(op)?;
+                let len = stack.above(at).len();
+                if let Err(e) = check_even(len, op) {
+                    stack.truncate(at);
+                    return Err(e);
+                }
+                let Some(target) = stack.under(at) else {
+                    stack.truncate(at);
+                    return Err(super::stack::underflow(op));
+                };
+                let result = self.set_items(target, stack.above(at), op);
+                stack.truncate(at);
+                result?;
             }
             _ => return Err(misrouted(op)),
         }
         Ok(())
     }
 
-    fn append(&mut self, target: NodeId, items: Vec<NodeId>, op: &Op<'_>) {
-        match self.graph.node_mut(target) {
-            Node::List(list) => list.extend(items),
-            Node::Call(call) => call.list_items.extend(items),
-            _ => self.graph.mutations.push(Mutation {
+    /// Items appended to a list (APPEND, APPENDS) or added to a set (ADDITEMS).
+    fn add_items(&mut self, target: NodeId, seq: Seq, items: &[NodeId], op: &Op<'_>) -> Result<()> {
+        if self
+            .graph
+            .extend_items(target, seq, items)
+            .map_err(|e| too_many(op, e))?
+        {
+            return Ok(());
+        }
+        match self.graph.call_mut(target) {
+            Some(call) => call.list_items.extend_from_slice(items),
+            None => self.graph.mutations.push(Mutation {
                 target,
                 offset: op.offset,
-                kind: MutationKind::Items(items),
+                kind: MutationKind::Items(items.to_vec()),
             }),
         }
+        Ok(())
     }
 
-    fn set_items(&mut self, target: NodeId, pairs: Vec<(NodeId, NodeId)>, op: &Op<'_>) {
-        match self.graph.node_mut(target) {
-            Node::Dict(dict) => dict.extend(pairs),
-            Node::Call(call) => call.dict_items.extend(pairs),
-            _ => self.graph.mutations.push(Mutation {
-                target,
-                offset: op.offset,
-                kind: MutationKind::Pairs(pairs),
-            }),
-        }
-    }
-
-    fn add_items(&mut self, target: NodeId, items: Vec<NodeId>, op: &Op<'_>) {
-        match self.graph.node_mut(target) {
-            Node::Set(set) => set.extend(items),
-            Node::Call(call) => call.list_items.extend(items),
-            _ => self.graph.mutations.push(Mutation {
-                target,
-                offset: op.offset,
-                kind: MutationKind::Items(items),
-            }),
-        }
+    /// Key and value pairs (`flat`: key, value, …, an even count) set on a dict.
+    fn set_items(&mut self, target: NodeId, flat: &[NodeId], op: &Op<'_>) -> Result<()> {
+        let mut pairs = std::mem::take(&mut self.scratch_pairs);
+        pairs.clear();
+        pairs.extend(flat.chunks_exact(2).filter_map(|kv| match *kv {
+            [k, v] => Some((k, v)),
+            _ => None,
+        }));
+        let done = self.graph.extend_pairs(target, &pairs);
+        let result = match done {
+            Err(e) => Err(too_many(op, e)),
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                match self.graph.call_mut(target) {
+                    Some(call) => call.dict_items.extend_from_slice(&pairs),
+                    None => self.graph.mutations.push(Mutation {
+                        target,
+                        offset: op.offset,
+                        kind: MutationKind::Pairs(pairs.clone()),
+                    }),
+                }
+                Ok(())
+            }
+        };
+        self.scratch_pairs = pairs;
+        result
     }
 }

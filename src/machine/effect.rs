@@ -110,7 +110,7 @@ pub(super) fn check(op: &Op<'_>, before: Shape, stack: &Stack, graph: &Graph<'_>
     }
     if let Some(top) = stack.top_item() {
         assert!(
-            is_kind(graph.node(top), made),
+            is_kind(&graph.node(top), made),
             "{} at offset {}: pushed {:?}, the opcode table says {made}",
             op.opcode,
             op.offset,

@@ -13,11 +13,16 @@ use crate::opcode::Opcode;
 use crate::pytext;
 use crate::reader::{Arg, Op};
 
+/// An empty slot of [`Memo`]'s dense part.
+const EMPTY: NodeId = NodeId(u32::MAX);
+
 /// Memo keys are numbered 0, 1, 2, … by picklers: keep them densely, and far-off keys in a map
 /// so `LONG_BINPUT 4294967295` costs one entry.
+/// `dense` holds [`EMPTY`] where no entry is (4 bytes a slot; a node id never reaches it,
+/// as the machine keeps node counts below `u32::MAX`).
 #[derive(Default)]
 pub(super) struct Memo {
-    dense: Vec<Option<NodeId>>,
+    dense: Vec<NodeId>,
     sparse: HashMap<u64, NodeId>,
     len: usize,
 }
@@ -31,7 +36,8 @@ impl Memo {
     #[inline]
     pub(super) fn get(&self, key: u64) -> Option<NodeId> {
         match usize::try_from(key).ok().and_then(|k| self.dense.get(k)) {
-            Some(slot) => *slot,
+            Some(&id) if id == EMPTY => None,
+            Some(&id) => Some(id),
             None => self.sparse.get(&key).copied(),
         }
     }
@@ -44,9 +50,12 @@ impl Memo {
         let replaced = match usize::try_from(key) {
             Ok(k) if k < self.dense.len().max(dense_limit) => {
                 if k >= self.dense.len() {
-                    self.dense.resize(k.saturating_add(1), None);
+                    self.dense.resize(k.saturating_add(1), EMPTY);
                 }
-                self.dense.get_mut(k).and_then(|slot| slot.replace(id))
+                self.dense
+                    .get_mut(k)
+                    .map(|slot| std::mem::replace(slot, id))
+                    .filter(|&old| old != EMPTY)
             }
             _ => self.sparse.insert(key, id),
         };
@@ -57,9 +66,9 @@ impl Memo {
 
     /// Adds every entry of `other` (the union of memos a later pickle of the stream may use).
     pub(super) fn absorb(&mut self, other: &Memo) {
-        for (key, slot) in other.dense.iter().enumerate() {
-            if let (Some(id), Ok(key)) = (slot, u64::try_from(key)) {
-                self.put(key, *id);
+        for (key, &id) in other.dense.iter().enumerate() {
+            if let (true, Ok(key)) = (id != EMPTY, u64::try_from(key)) {
+                self.put(key, id);
             }
         }
         for (&key, &id) in &other.sparse {

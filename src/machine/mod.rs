@@ -34,6 +34,7 @@ mod stream;
 mod values;
 
 pub use build::{BuildHook, Trailing};
+use graph::Slot;
 pub use graph::{BytesKind, Call, CallKind, GlobalRef, Graph, Node, NodeId, Traced, COMPUTED};
 pub(crate) use graph::{Mutation, MutationKind, Payload};
 pub use stream::{run_stream, run_stream_partial, Pickle, Stream};
@@ -80,6 +81,8 @@ struct Machine<'data, 'a> {
     pickle_calls_total: u64,
     /// What the last pickle that failed had read when it stopped.
     stopped: Option<Stopped>,
+    /// SETITEMS' pairs, reused from one opcode to the next.
+    scratch_pairs: Vec<(NodeId, NodeId)>,
 }
 
 /// At most this many trace entries are kept per pickle (the count goes on): a file of a
@@ -165,7 +168,14 @@ impl<'data, 'a> Machine<'data, 'a> {
             data,
             limits,
             hook,
-            graph: Graph::default(),
+            graph: {
+                // A node takes at least one opcode byte, and opcode-dense pickles average
+                // about nine bytes a node: room for that many up front saves the copies of
+                // growing (untouched capacity costs no memory).
+                let mut graph = Graph::default();
+                graph.reserve((data.len() / 8).min(limits.max_nodes));
+                graph
+            },
             global_index: HashMap::default(),
             pickle_globals: Vec::new(),
             listed_in: Vec::new(),
@@ -177,6 +187,7 @@ impl<'data, 'a> Machine<'data, 'a> {
             pickle_calls: Vec::new(),
             pickle_calls_total: 0,
             stopped: None,
+            scratch_pairs: Vec::new(),
         }
     }
 
@@ -194,7 +205,7 @@ impl<'data, 'a> Machine<'data, 'a> {
 
     /// Adds a node, within `max_nodes` (and the `u32` a [`NodeId`] holds).
     #[inline]
-    fn push_node(&mut self, node: Node<'data>, op: &Op<'_>) -> Result<NodeId> {
+    fn push_node(&mut self, node: Slot, op: &Op<'_>) -> Result<NodeId> {
         let len = self.graph.len();
         if len >= self.limits.max_nodes || u32::try_from(len).is_err() {
             return Err(Limit::Nodes.exceeded(
@@ -207,7 +218,7 @@ impl<'data, 'a> Machine<'data, 'a> {
 
     /// Runs one pickle from `start` with `memo`.
     fn run(&mut self, start: usize, memo: &mut Memo) -> Result<Outcome> {
-        let mut reader = OpReader::new(self.data, start);
+        let mut reader = OpReader::new(self.data, start).deferring_text_check();
         let mut stack = Stack::new();
         let mut protocol: Option<u8> = None;
         let mut highest_opcode_proto = 0u8;
@@ -253,7 +264,7 @@ impl<'data, 'a> Machine<'data, 'a> {
                 Flow::Protocol(n) => protocol = Some(n),
                 Flow::Resume { at, nested_opcodes } => {
                     count = count.saturating_add(nested_opcodes);
-                    reader = OpReader::new(self.data, at);
+                    reader = OpReader::new(self.data, at).deferring_text_check();
                 }
                 Flow::Stop(root) => {
                     return Ok(Outcome {

@@ -3,10 +3,9 @@
 //! registry, empty by default) and out-of-band buffers (NEXT_BUFFER, READONLY_BUFFER: the
 //! `buffers` given to the loader, PEP 574).
 
-use std::borrow::Cow;
-
 use super::args::OpArgs;
-use super::{misrouted, Machine, Node, NodeId, Stack};
+use super::containers::too_many;
+use super::{misrouted, Machine, NodeId, Slot, Stack};
 use crate::error::{Error, ErrorKind, Result};
 use crate::opcode::Opcode;
 use crate::reader::Op;
@@ -19,18 +18,22 @@ impl Machine<'_, '_> {
             Opcode::PERSID => {
                 // The id is the raw line, kept as text (bytes that are not UTF-8 replaced).
                 let text = String::from_utf8_lossy(op.line()?).into_owned();
-                let pid = self.push_node(Node::Str(Cow::Owned(text)), op)?;
-                Node::PersistentId { pid, offset }
+                let slot = self
+                    .graph
+                    .owned_str_slot(text)
+                    .map_err(|e| too_many(op, e))?;
+                let pid = self.push_node(slot, op)?;
+                Slot::PersistentId { pid, offset }
             }
-            Opcode::BINPERSID => Node::PersistentId {
+            Opcode::BINPERSID => Slot::PersistentId {
                 pid: stack.pop(op)?,
                 offset,
             },
-            Opcode::EXT1 | Opcode::EXT2 => Node::Extension {
+            Opcode::EXT1 | Opcode::EXT2 => Slot::Extension {
                 code: i32::try_from(op.uint()?).map_err(|_| misrouted(op))?,
                 offset,
             },
-            Opcode::EXT4 => Node::Extension {
+            Opcode::EXT4 => Slot::Extension {
                 code: op.int4()?,
                 offset,
             },
@@ -43,7 +46,7 @@ impl Machine<'_, '_> {
                         "more than 2**32 out-of-band buffers",
                     )
                 })?;
-                Node::Buffer {
+                Slot::Buffer {
                     index,
                     readonly: false,
                     offset,
@@ -58,8 +61,16 @@ impl Machine<'_, '_> {
     /// it is (CPython would fail only because of what the object is).
     pub(super) fn readonly_buffer(&mut self, op: &Op<'_>, stack: &Stack) -> Result<()> {
         let top = stack.top(op)?;
-        if let Node::Buffer { readonly, .. } = self.graph.node_mut(top) {
-            *readonly = true;
+        if let Some(Slot::Buffer { index, offset, .. }) = self.graph.slot(top) {
+            let readonly = true;
+            self.graph.set_slot(
+                top,
+                Slot::Buffer {
+                    index,
+                    readonly,
+                    offset,
+                },
+            );
         }
         Ok(())
     }

@@ -101,21 +101,55 @@ impl Stack {
 
     /// Everything above the topmost MARK, and the MARK (the stackslice of pickletools).
     pub(super) fn pop_mark(&mut self, op: &Op<'_>) -> Result<Vec<NodeId>> {
-        let mark = self.marks.pop().ok_or_else(|| {
+        let mark = self.take_mark(op)?;
+        Ok(self.items.split_off(mark))
+    }
+
+    /// Pops the topmost MARK, leaving the items above it: where it was set. Read them with
+    /// [`Stack::above`], then drop them with [`Stack::truncate`] (no copy of the slice).
+    #[inline]
+    pub(super) fn take_mark(&mut self, op: &Op<'_>) -> Result<usize> {
+        self.marks.pop().ok_or_else(|| {
             Error::new(
                 ErrorKind::Inconsistent,
                 op.offset as u64,
                 format!("{} without a MARK on the stack", op.opcode),
             )
-        })?;
-        Ok(self.items.split_off(mark))
+        })
     }
 
-    /// Like [`Stack::pop_mark`], for an opcode that must then find an item under the MARK
-    /// (APPENDS, SETITEMS, ADDITEMS): that item, and the slice.
-    pub(super) fn pop_mark_under(&mut self, op: &Op<'_>) -> Result<(NodeId, Vec<NodeId>)> {
-        let items = self.pop_mark(op)?;
-        Ok((self.top(op)?, items))
+    /// The items from `at` up (what a MARK taken by [`Stack::take_mark`] fenced).
+    #[inline]
+    pub(super) fn above(&self, at: usize) -> &[NodeId] {
+        self.items.get(at..).unwrap_or(&[])
+    }
+
+    /// Drops the items from `at` up.
+    #[inline]
+    pub(super) fn truncate(&mut self, at: usize) {
+        self.items.truncate(at);
+    }
+
+    /// The item just below position `at`, if the topmost MARK does not fence it off.
+    #[inline]
+    pub(super) fn under(&self, at: usize) -> Option<NodeId> {
+        let i = at.checked_sub(1)?;
+        (at > self.fence()).then(|| self.items.get(i).copied())?
+    }
+
+    /// For an opcode that takes the slice above the topmost MARK and then must find an
+    /// item under it (APPENDS, SETITEMS, ADDITEMS): that item, and where the MARK was.
+    #[inline]
+    pub(super) fn take_mark_under(&mut self, op: &Op<'_>) -> Result<(NodeId, usize)> {
+        let at = self.take_mark(op)?;
+        // The item under the MARK, as if the slice were already popped.
+        match self.under(at) {
+            Some(id) => Ok((id, at)),
+            None => {
+                self.items.truncate(at);
+                Err(underflow(op))
+            }
+        }
     }
 
     /// MARK, within `max_depth` open marks.

@@ -7,8 +7,9 @@
 //! both readings fail, the retry is kept: the two are the same up to the GET the fresh
 //! reading failed on, so the retry ran everything the other ran, and more.
 
+use super::graph::{Lengths, Seq};
 use super::memo::Memo;
-use super::{BuildHook, Graph, Machine, Node, NodeId, Outcome, Traced};
+use super::{BuildHook, Graph, Machine, NodeId, Outcome, Traced};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::{Limit, Limits};
 use crate::opcode::Opcode;
@@ -64,21 +65,11 @@ pub struct Stream<'data> {
     pub limit: Option<Error>,
 }
 
-/// What the graph held before an attempt to run a pickle: a failed attempt is cut back to it.
-#[derive(Clone, Copy)]
-struct Snapshot {
-    nodes: usize,
-    globals: usize,
-    mutations: usize,
-}
-
 impl Machine<'_, '_> {
-    fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            nodes: self.graph.len(),
-            globals: self.graph.globals.len(),
-            mutations: self.graph.mutations.len(),
-        }
+    /// What the graph holds before an attempt to run a pickle: a failed attempt is cut
+    /// back to it.
+    fn snapshot(&self) -> Lengths {
+        self.graph.lengths()
     }
 
     /// Runs the pickle at `pos` with `memo`, as a new attempt: its globals are listed afresh.
@@ -96,16 +87,16 @@ impl Machine<'_, '_> {
     }
 
     /// Undoes a failed attempt: drops what it added and restores what it changed.
-    fn rollback(&mut self, to: Snapshot) {
-        self.graph.truncate(to.nodes, to.globals, to.mutations);
+    fn rollback(&mut self, to: Lengths) {
+        self.graph.truncate(to);
         // Shared nodes made by the attempt are gone; their ids are about to be reused.
         for slot in &mut self.shared {
-            if slot.is_some_and(|id| id.index() >= to.nodes) {
+            if slot.is_some_and(|id| id.index() >= to.nodes()) {
                 *slot = None;
             }
         }
         self.global_index
-            .retain(|_, index| (*index as usize) < to.globals);
+            .retain(|_, index| (*index as usize) < to.globals());
         self.pickle_globals.clear();
         self.pickle_calls.clear();
         self.pickle_calls_total = 0;
@@ -158,10 +149,12 @@ impl Machine<'_, '_> {
             Some(s) => (s.stack, s.protocol, s.opcode_count),
             None => (Vec::new(), 0, 0),
         };
-        let root = if u32::try_from(self.graph.len()).is_ok_and(|n| n < u32::MAX) {
-            self.graph.push(Node::Tuple(stack))
-        } else {
-            NodeId(0)
+        let slot = self.graph.seq_slot(Seq::Tuple, &stack).ok();
+        let root = match slot {
+            Some(slot) if u32::try_from(self.graph.len()).is_ok_and(|n| n < u32::MAX) => {
+                self.graph.push(slot)
+            }
+            _ => NodeId(0),
         };
         Pickle {
             start,

@@ -37,7 +37,7 @@ fn memo_references_share_the_node() {
 fn a_list_can_contain_itself() {
     let s = run(b"\x80\x02]q\x00h\x00a.").unwrap();
     let root = s.pickles[0].root;
-    assert_eq!(s.graph.node(root), &Node::List(vec![root]));
+    assert_eq!(s.graph.node(root), Node::List(&[root]));
 }
 
 #[test]
@@ -112,10 +112,10 @@ fn big_and_text_integers() {
     let Node::Tuple(items) = s.graph.node(s.pickles[0].root) else {
         panic!()
     };
-    assert_eq!(s.graph.node(items[0]), &Node::Bool(false));
-    assert_eq!(s.graph.node(items[1]), &Node::Bool(true));
+    assert_eq!(s.graph.node(items[0]), Node::Bool(false));
+    assert_eq!(s.graph.node(items[1]), Node::Bool(true));
     assert!(matches!(s.graph.node(items[2]), Node::BigInt(_)));
-    assert_eq!(s.graph.node(items[3]), &Node::Int(-1));
+    assert_eq!(s.graph.node(items[3]), Node::Int(-1));
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn a_failing_pickle_keeps_what_it_read_when_asked() {
     assert_eq!((call.offset, call.opcode), (24, Opcode::REDUCE));
     assert!(matches!(s.graph.node(call.node), Node::Call(_)));
     // The root of a failed pickle is what its stack held: nothing, after the POP.
-    assert_eq!(s.graph.node(p.root), &Node::Tuple(vec![]));
+    assert_eq!(s.graph.node(p.root), Node::Tuple(&[]));
 }
 
 #[test]
@@ -234,9 +234,9 @@ fn none_bools_and_small_ints_are_one_node_each_as_in_cpython() {
     assert_eq!(items[2], items[3]);
     assert_eq!(items[4], items[5]);
     assert_ne!(items[6], items[7]);
-    assert_eq!(s.graph.node(items[7]), &Node::Int(300));
-    assert_eq!(s.graph.node(items[8]), &Node::Int(i64::MIN));
-    assert_eq!(s.graph.node(items[9]), &Node::Int(i64::MAX));
+    assert_eq!(s.graph.node(items[7]), Node::Int(300));
+    assert_eq!(s.graph.node(items[8]), Node::Int(i64::MIN));
+    assert_eq!(s.graph.node(items[9]), Node::Int(i64::MAX));
 }
 
 #[test]

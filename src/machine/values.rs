@@ -5,14 +5,13 @@
 //! Text arguments are read as CPython's C unpickler reads them (`Modules/_pickle.c`),
 //! which is stricter than `pickletools` in places: `src/pytext/` has the rules.
 
-use std::borrow::Cow;
-
 use super::args::OpArgs;
-use super::{invalid, misrouted, BytesKind, Machine, Node, NodeId};
+use super::containers::too_many;
+use super::{invalid, misrouted, BytesKind, Machine, NodeId, Slot};
 use crate::error::Result;
 use crate::opcode::Opcode;
 use crate::pytext::{self, IntLine};
-use crate::reader::Op;
+use crate::reader::{check_text, Op};
 
 /// Slots of [`Machine::shared`]: None, False, True, then the ints -5..=256.
 pub(super) const SHARED_SLOTS: usize = 3 + 262;
@@ -27,7 +26,7 @@ fn string_from_code_points(cps: &[u32]) -> String {
 impl<'data> Machine<'data, '_> {
     /// The shared node in `slot` of [`Machine::shared`], made on first use.
     #[inline]
-    fn shared(&mut self, slot: usize, node: Node<'data>, op: &Op<'_>) -> Result<NodeId> {
+    fn shared(&mut self, slot: usize, node: Slot, op: &Op<'_>) -> Result<NodeId> {
         if let Some(Some(id)) = self.shared.get(slot) {
             return Ok(*id);
         }
@@ -40,12 +39,12 @@ impl<'data> Machine<'data, '_> {
 
     #[inline]
     pub(super) fn none(&mut self, op: &Op<'_>) -> Result<NodeId> {
-        self.shared(0, Node::None, op)
+        self.shared(0, Slot::None, op)
     }
 
     #[inline]
     pub(super) fn bool(&mut self, value: bool, op: &Op<'_>) -> Result<NodeId> {
-        self.shared(1 + usize::from(value), Node::Bool(value), op)
+        self.shared(1 + usize::from(value), Slot::Bool(value), op)
     }
 
     #[inline]
@@ -53,22 +52,32 @@ impl<'data> Machine<'data, '_> {
         // -5..=256, CPython's small ints, have slots 3..=264.
         let small = (-5..=256).contains(&value);
         match value.checked_add(5).and_then(|v| usize::try_from(v).ok()) {
-            Some(slot) if small => self.shared(3 + slot, Node::Int(value), op),
-            _ => self.push_node(Node::Int(value), op),
+            Some(slot) if small => self.shared(3 + slot, Slot::Int(value), op),
+            _ => self.push_node(Slot::Int(value), op),
         }
     }
 
     fn int_node(&mut self, value: num_bigint::BigInt, op: &Op<'_>) -> Result<NodeId> {
         match i64::try_from(&value) {
             Ok(small) => self.small_or_new_int(small, op),
-            Err(_) => self.push_node(Node::BigInt(Box::new(value)), op),
+            Err(_) => {
+                let slot = self
+                    .graph
+                    .big_int_slot(value)
+                    .map_err(|e| too_many(op, e))?;
+                self.push_node(slot, op)
+            }
         }
     }
 
     /// A str node from code points; lone surrogates are kept exactly on the side.
     fn text_node(&mut self, cps: &[u32], op: &Op<'_>) -> Result<NodeId> {
         let text = string_from_code_points(cps);
-        let id = self.push_node(Node::Str(Cow::Owned(text)), op)?;
+        let slot = self
+            .graph
+            .owned_str_slot(text)
+            .map_err(|e| too_many(op, e))?;
+        let id = self.push_node(slot, op)?;
         if cps.iter().any(|&cp| (0xD800..=0xDFFF).contains(&cp)) {
             self.graph.surrogate_strs.insert(id, cps.into());
         }
@@ -101,9 +110,9 @@ impl<'data> Machine<'data, '_> {
             Opcode::FLOAT => {
                 // As the C unpickler reads it, stricter than pickletools' float().
                 let v = pytext::parse_float_line(op.line()?).map_err(|m| invalid(op, m))?;
-                self.push_node(Node::Float(v), op)
+                self.push_node(Slot::Float(v), op)
             }
-            Opcode::BINFLOAT => self.push_node(Node::Float(op.float8()?), op),
+            Opcode::BINFLOAT => self.push_node(Slot::Float(op.float8()?), op),
             _ => Err(misrouted(op)),
         }
     }
@@ -112,35 +121,37 @@ impl<'data> Machine<'data, '_> {
     /// UNICODE, SHORT_BINUNICODE, BINUNICODE, BINUNICODE8.
     #[inline]
     pub(super) fn string(&mut self, op: &Op<'data>) -> Result<NodeId> {
-        let borrowed = |bytes, kind| Node::Bytes(Cow::Borrowed(bytes), kind);
-        match op.opcode {
+        let slot = match op.opcode {
             Opcode::STRING => {
                 let decoded = quoted_string(op)?;
-                self.push_node(Node::Bytes(Cow::Owned(decoded), BytesKind::Py2Str), op)
+                self.graph.owned_bytes_slot(decoded, BytesKind::Py2Str)
             }
             // Python 2 str: Python 3 decodes them per the loader's `encoding`.
             Opcode::BINSTRING | Opcode::SHORT_BINSTRING => {
-                self.push_node(borrowed(op.bytes()?, BytesKind::Py2Str), op)
+                self.graph.bytes_slot(op.bytes()?, BytesKind::Py2Str)
             }
             Opcode::BINBYTES | Opcode::SHORT_BINBYTES | Opcode::BINBYTES8 => {
-                self.push_node(borrowed(op.bytes()?, BytesKind::Bytes), op)
+                self.graph.bytes_slot(op.bytes()?, BytesKind::Bytes)
             }
-            Opcode::BYTEARRAY8 => self.push_node(borrowed(op.bytes()?, BytesKind::ByteArray), op),
+            Opcode::BYTEARRAY8 => self.graph.bytes_slot(op.bytes()?, BytesKind::ByteArray),
             Opcode::UNICODE => {
                 let cps =
                     pytext::decode_raw_unicode_escape(op.line()?).map_err(|m| invalid(op, m))?;
-                self.text_node(&cps, op)
+                return self.text_node(&cps, op);
             }
             Opcode::SHORT_BINUNICODE | Opcode::BINUNICODE | Opcode::BINUNICODE8 => {
+                // Validated here, once (the reader defers it to us), and borrowed.
                 let bytes = op.text()?;
-                match std::str::from_utf8(bytes) {
-                    Ok(text) => self.push_node(Node::Str(Cow::Borrowed(text)), op),
+                match check_text(bytes, op.opcode, op.offset)? {
+                    Some(text) => self.graph.str_slot(text),
                     // Encoded surrogates, which CPython accepts (`surrogatepass`).
-                    Err(_) => self.text_node(&pytext::decode_utf8_surrogatepass(bytes), op),
+                    None => return self.text_node(&pytext::decode_utf8_surrogatepass(bytes), op),
                 }
             }
-            _ => Err(misrouted(op)),
-        }
+            _ => return Err(misrouted(op)),
+        };
+        let slot = slot.map_err(|e| too_many(op, e))?;
+        self.push_node(slot, op)
     }
 }
 
