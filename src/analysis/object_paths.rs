@@ -66,6 +66,21 @@ struct Frame {
     step: Option<Step>,
 }
 
+/// An entry of the walk's stack: a node to visit, or a native container whose children
+/// are handed out one at a time (a list of millions of items costs one entry, not one
+/// frame per item).
+enum Entry {
+    Visit(Frame),
+    /// The children of the tuple, list, set, frozenset or dict `node` from `next` on (for
+    /// a dict, `next` counts keys and values: key `i` is `2i`, its value `2i + 1`), each
+    /// at `depth`.
+    Children {
+        node: NodeId,
+        next: usize,
+        depth: usize,
+    },
+}
+
 /// Children of one node, in the order they are walked.
 type Children = Vec<(NodeId, Option<Step>)>;
 
@@ -94,7 +109,7 @@ struct Walker<'g, 'v, 'data> {
     found: ObjectPaths<'g>,
     path: String,
     ends: Vec<usize>,
-    stack: Vec<Frame>,
+    stack: Vec<Entry>,
     /// Per node, the last [`Walker::attribute_subtree`] call that saw it.
     stamps: Vec<u32>,
     epoch: u32,
@@ -131,8 +146,38 @@ impl<'g> Walker<'g, '_, '_> {
 
     fn push(&mut self, children: &mut Children, depth: usize) {
         for (node, step) in children.drain(..).rev() {
-            self.stack.push(Frame { node, depth, step });
+            self.stack.push(Entry::Visit(Frame { node, depth, step }));
         }
+    }
+
+    /// The next child of a native container (`next` as in [`Entry::Children`]) worth
+    /// visiting (plain values without mutations are skipped, as [`Walker::run`] would skip
+    /// them), and the position after it.
+    fn next_child(&self, node: NodeId, mut next: usize) -> Option<(NodeId, Step, usize)> {
+        let graph = self.graph;
+        loop {
+            let (child, step) = match graph.node(node) {
+                Node::Tuple(items)
+                | Node::List(items)
+                | Node::Set(items)
+                | Node::FrozenSet(items) => (*items.get(next)?, Step::Index(next)),
+                Node::Dict(pairs) => {
+                    let (k, v) = *pairs.get(next / 2)?;
+                    (if next.is_multiple_of(2) { k } else { v }, Step::Key(k))
+                }
+                _ => return None,
+            };
+            next = next.saturating_add(1);
+            if !self.is_plain_leaf(child) {
+                return Some((child, step, next));
+            }
+        }
+    }
+
+    /// A plain value with nothing applied to it: no path of its own, no children.
+    fn is_plain_leaf(&self, node: NodeId) -> bool {
+        self.graph.node(node).is_scalar()
+            && self.mutations.get(node.index()).is_none_or(Vec::is_empty)
     }
 
     /// Every global under an array's construction (dtype, reconstruct, storage class, …)
@@ -207,17 +252,30 @@ impl<'g> Walker<'g, '_, '_> {
     }
 
     fn run(&mut self, root: NodeId) {
-        self.stack.push(Frame {
+        self.stack.push(Entry::Visit(Frame {
             node: root,
             depth: 0,
             step: None,
-        });
+        }));
         let mut children = Children::new();
-        while let Some(Frame { node, depth, step }) = self.stack.pop() {
+        while let Some(entry) = self.stack.pop() {
+            let Frame { node, depth, step } = match entry {
+                Entry::Visit(frame) => frame,
+                Entry::Children { node, next, depth } => {
+                    let Some((child, step, next)) = self.next_child(node, next) else {
+                        continue;
+                    };
+                    self.stack.push(Entry::Children { node, next, depth });
+                    Frame {
+                        node: child,
+                        depth,
+                        step: Some(step),
+                    }
+                }
+            };
             // A plain value has no path of its own to record and no children: skip
             // rendering its step (most nodes are such values).
-            let plain = self.graph.node(node).is_scalar();
-            if plain && self.mutations.get(node.index()).is_none_or(Vec::is_empty) {
+            if self.is_plain_leaf(node) {
                 continue;
             }
             // Frames are pushed at their parent's depth + 1, so `ends` holds the parent's.
@@ -233,6 +291,18 @@ impl<'g> Walker<'g, '_, '_> {
             match self.visited.get_mut(node.index()) {
                 Some(seen) if !*seen => *seen = true,
                 _ => continue,
+            }
+            let native = matches!(
+                self.graph.node(node),
+                Node::Tuple(_) | Node::List(_) | Node::Set(_) | Node::FrozenSet(_) | Node::Dict(_)
+            );
+            if native && self.mutations.get(node.index()).is_none_or(Vec::is_empty) {
+                self.stack.push(Entry::Children {
+                    node,
+                    next: 0,
+                    depth: depth.saturating_add(1),
+                });
+                continue;
             }
             self.children(node, &mut children);
             self.push(&mut children, depth.saturating_add(1));

@@ -28,6 +28,14 @@ pub(super) struct Memo {
 }
 
 impl Memo {
+    /// A memo with room for `entries` dense keys (capacity, not yet touched).
+    pub(super) fn with_capacity(entries: usize) -> Memo {
+        Memo {
+            dense: Vec::with_capacity(entries),
+            ..Memo::default()
+        }
+    }
+
     /// Entries stored.
     pub(super) fn len(&self) -> usize {
         self.len

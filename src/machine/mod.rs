@@ -169,11 +169,8 @@ impl<'data, 'a> Machine<'data, 'a> {
             limits,
             hook,
             graph: {
-                // A node takes at least one opcode byte, and opcode-dense pickles average
-                // about nine bytes a node: room for that many up front saves the copies of
-                // growing (untouched capacity costs no memory).
                 let mut graph = Graph::default();
-                graph.reserve((data.len() / 8).min(limits.max_nodes));
+                graph.reserve(size_hint(data, limits));
                 graph
             },
             global_index: HashMap::default(),
@@ -189,6 +186,11 @@ impl<'data, 'a> Machine<'data, 'a> {
             stopped: None,
             scratch_pairs: Vec::new(),
         }
+    }
+
+    /// How many nodes the input may make ([`size_hint`]).
+    fn size_hint(&self) -> usize {
+        size_hint(self.data, self.limits)
     }
 
     /// Adds a trace entry (the first [`MAX_TRACED`] are kept; all are counted).
@@ -380,6 +382,13 @@ impl<'data, 'a> Machine<'data, 'a> {
             _ => Err(unsupported(op, format!("unsupported pickle protocol: {n}"))),
         }
     }
+}
+
+/// How many nodes an input of this size may make, to reserve room for: a node takes at
+/// least one opcode byte, and opcode-dense pickles average about nine bytes a node
+/// (within `max_nodes`). Room reserved and never touched costs address space, not memory.
+fn size_hint(data: &[u8], limits: &Limits) -> usize {
+    (data.len() / 8).min(limits.max_nodes)
 }
 
 /// Whether a text line is spelled so plainly that every CPython loader reads it alike: for

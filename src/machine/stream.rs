@@ -115,7 +115,8 @@ impl Machine<'_, '_> {
         keep: bool,
     ) -> Result<(Outcome, Memo, bool)> {
         let snapshot = self.snapshot();
-        let mut memo = Memo::default();
+        // Room for a memo entry per node the input may hold (see `Graph::reserve`).
+        let mut memo = Memo::with_capacity(self.size_hint().min(self.limits.max_memo));
         let first = match self.attempt(pos, &mut memo) {
             Ok(outcome) => return Ok((outcome, memo, false)),
             Err(e) if e.kind() == ErrorKind::MissingMemoKey && carried.len() > 0 => e,
