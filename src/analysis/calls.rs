@@ -190,11 +190,8 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
         made: HashMap::default(),
         instances: HashMap::default(),
     };
-    for i in 0..graph.len() {
-        let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
-        if let Node::Call(call) = graph.node(id) {
-            s.call(id, call);
-        }
+    for (id, call) in graph.calls() {
+        s.call(id, call);
     }
     for m in &graph.mutations {
         match (graph.node(m.target), &m.kind) {
@@ -211,12 +208,9 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
             _ => {}
         }
     }
-    for i in 0..graph.len() {
-        let id = NodeId(u32::try_from(i).unwrap_or(u32::MAX));
-        if let Node::Call(call) = graph.node(id) {
-            if let Some(state) = call.state {
-                s.exec_state(state, call.offset);
-            }
+    for (_, call) in graph.calls() {
+        if let Some(state) = call.state {
+            s.exec_state(state, call.offset);
         }
     }
     s.out

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::machine::{Graph, Node, NodeId};
+use crate::machine::{Graph, Node};
 use crate::report::{Detected, Finding, ImportReport, PickleReport};
 use crate::rules::{Rule, RuleSet, Severity};
 
@@ -96,8 +96,8 @@ pub(crate) fn graph_findings(
 ) -> Vec<Detected> {
     let mut out = Vec::new();
     let mut persistent = None;
-    for i in 0..graph.len() {
-        match graph.node(NodeId(i as u32)) {
+    for (_, node) in graph.references() {
+        match node {
             Node::Extension { code, offset } => {
                 // The registry is state of the loading process: the file loads only where
                 // the same codes are registered (non-portable), and a code can resolve to

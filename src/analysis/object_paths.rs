@@ -176,8 +176,7 @@ impl<'g> Walker<'g, '_, '_> {
 
     /// A plain value with nothing applied to it: no path of its own, no children.
     fn is_plain_leaf(&self, node: NodeId) -> bool {
-        self.graph.node(node).is_scalar()
-            && self.mutations.get(node.index()).is_none_or(Vec::is_empty)
+        self.graph.is_scalar(node) && self.mutations.get(node.index()).is_none_or(Vec::is_empty)
     }
 
     /// Every global under an array's construction (dtype, reconstruct, storage class, …)
@@ -292,11 +291,9 @@ impl<'g> Walker<'g, '_, '_> {
                 Some(seen) if !*seen => *seen = true,
                 _ => continue,
             }
-            let native = matches!(
-                self.graph.node(node),
-                Node::Tuple(_) | Node::List(_) | Node::Set(_) | Node::FrozenSet(_) | Node::Dict(_)
-            );
-            if native && self.mutations.get(node.index()).is_none_or(Vec::is_empty) {
+            if self.graph.is_native_container(node)
+                && self.mutations.get(node.index()).is_none_or(Vec::is_empty)
+            {
                 self.stack.push(Entry::Children {
                     node,
                     next: 0,

@@ -342,12 +342,8 @@ pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
     // A construction wrapped in another (the tensor of a `_rebuild_parameter`) is part of
     // the outer array and not lifted again on its own: a chain of 300,000 wrappers would
     // otherwise keep 300,000 results that nothing reads.
-    for id in (0..graph.len())
-        .rev()
-        .filter_map(|i| u32::try_from(i).ok())
-        .map(NodeId)
-    {
-        if !matches!(graph.node(id), Node::Call(_)) || lifter.inner.contains(&id) {
+    for (id, _) in graph.calls().rev() {
+        if lifter.inner.contains(&id) {
             continue;
         }
         if let Some(found) = lifter.array_within(id, 0) {

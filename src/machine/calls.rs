@@ -186,8 +186,8 @@ impl<'data> Machine<'data, '_> {
             dict_items: Vec::new(),
             trailing_payload: None,
         };
-        let slot = self.graph.call_slot(call).map_err(|e| too_many(op, e))?;
-        self.push_node(slot, op)
+        self.check_room(op)?;
+        self.graph.push_call(call).map_err(|e| too_many(op, e))
     }
 
     /// A tuple node of `items`.

@@ -352,6 +352,8 @@ pub struct Graph<'data> {
     owned_bytes: Vec<Box<[u8]>>,
     big_ints: Vec<BigInt>,
     calls: Vec<Call>,
+    /// The node of each entry of `calls`.
+    call_nodes: Vec<NodeId>,
     /// Distinct globals of the stream, in order of first appearance.
     pub globals: Vec<GlobalRef<'data>>,
     /// Mutations of nodes that cannot hold them themselves.
@@ -443,7 +445,7 @@ impl<'data> Graph<'data> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn view(&self, slot: Slot) -> Node<'_> {
         match slot {
             Slot::None => Node::None,
@@ -657,11 +659,68 @@ impl<'data> Graph<'data> {
         Ok(Slot::BigInt(i))
     }
 
-    /// The record of a call.
-    pub(crate) fn call_slot(&mut self, call: Call) -> Result<Slot, TooManyChildren> {
+    /// Adds a call node.
+    pub(crate) fn push_call(&mut self, call: Call) -> Result<NodeId, TooManyChildren> {
         let i = Self::side_index(self.calls.len())?;
         self.calls.push(call);
-        Ok(Slot::Call(i))
+        let id = self.push(Slot::Call(i));
+        self.call_nodes.push(id);
+        Ok(id)
+    }
+
+    /// Every call node and its call, in node order (without visiting the other nodes).
+    pub fn calls(&self) -> impl DoubleEndedIterator<Item = (NodeId, &Call)> + '_ {
+        self.call_nodes.iter().copied().zip(&self.calls)
+    }
+
+    /// Whether `id` is a call (without making a view of it).
+    #[inline]
+    pub fn is_call(&self, id: NodeId) -> bool {
+        matches!(self.slot(id), Some(Slot::Call(_)))
+    }
+
+    /// Whether `id` is a scalar value ([`Node::is_scalar`], without making a view of it).
+    #[inline]
+    pub fn is_scalar(&self, id: NodeId) -> bool {
+        matches!(
+            self.slot(id),
+            Some(
+                Slot::None
+                    | Slot::Bool(_)
+                    | Slot::Int(_)
+                    | Slot::BigInt(_)
+                    | Slot::Float(_)
+                    | Slot::Str(_)
+                    | Slot::OwnedStr(_)
+                    | Slot::Bytes(..)
+                    | Slot::OwnedBytes(..)
+            )
+        )
+    }
+
+    /// Whether `id` is a tuple, list, set, frozenset or dict.
+    #[inline]
+    pub(crate) fn is_native_container(&self, id: NodeId) -> bool {
+        matches!(
+            self.slot(id),
+            Some(
+                Slot::Tuple(_) | Slot::List(_) | Slot::Set(_) | Slot::FrozenSet(_) | Slot::Dict(_)
+            )
+        )
+    }
+
+    /// Every node that is a persistent id or an extension reference, in node order.
+    pub(crate) fn references(&self) -> impl Iterator<Item = (NodeId, Node<'_>)> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| matches!(slot, Slot::PersistentId { .. } | Slot::Extension { .. }))
+            .map(|(i, slot)| {
+                (
+                    NodeId(u32::try_from(i).unwrap_or(u32::MAX)),
+                    self.view(*slot),
+                )
+            })
     }
 
     /// The record of a tuple, list, set or frozenset of `children`.
@@ -758,6 +817,7 @@ impl<'data> Graph<'data> {
         self.owned_bytes.truncate(to.owned_bytes);
         self.big_ints.truncate(to.big_ints);
         self.calls.truncate(to.calls);
+        self.call_nodes.truncate(to.calls);
     }
 
     /// Bytes the graph's tables hold (their capacity), for the performance notes.

@@ -208,6 +208,13 @@ impl<'data, 'a> Machine<'data, 'a> {
     /// Adds a node, within `max_nodes` (and the `u32` a [`NodeId`] holds).
     #[inline]
     fn push_node(&mut self, node: Slot, op: &Op<'_>) -> Result<NodeId> {
+        self.check_room(op)?;
+        Ok(self.graph.push(node))
+    }
+
+    /// Whether one more node fits `max_nodes` (and the `u32` a [`NodeId`] holds).
+    #[inline]
+    fn check_room(&self, op: &Op<'_>) -> Result<()> {
         let len = self.graph.len();
         if len >= self.limits.max_nodes || u32::try_from(len).is_err() {
             return Err(Limit::Nodes.exceeded(
@@ -215,7 +222,7 @@ impl<'data, 'a> Machine<'data, 'a> {
                 format_args!("more than {} objects", self.limits.max_nodes.min(len)),
             ));
         }
-        Ok(self.graph.push(node))
+        Ok(())
     }
 
     /// Runs one pickle from `start` with `memo`.
