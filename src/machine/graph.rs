@@ -429,10 +429,13 @@ impl<'data> Graph<'data> {
     /// would copy each table and, for a moment, hold both copies (a third of the peak
     /// memory on opcode-dense input); capacity never touched costs no memory.
     pub(crate) fn reserve(&mut self, nodes: usize) {
-        self.nodes.reserve(nodes);
-        self.items.reserve(nodes);
-        self.pairs.reserve(nodes);
-        self.strs.reserve(nodes / 4);
+        fn room<T>(table: &mut Vec<T>, total: usize) {
+            table.reserve(total.saturating_sub(table.len()));
+        }
+        room(&mut self.nodes, nodes);
+        room(&mut self.items, nodes);
+        room(&mut self.pairs, nodes);
+        room(&mut self.strs, nodes / 4);
     }
 
     /// The node `id`: a view of it. Ids come from this graph, so the index is in range

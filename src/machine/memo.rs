@@ -25,13 +25,19 @@ pub(super) struct Memo {
     dense: Vec<NodeId>,
     sparse: HashMap<u64, NodeId>,
     len: usize,
+    /// Dense keys to reserve room for ([`Memo::with_hint`]).
+    hint: usize,
 }
 
+/// See [`Memo::with_hint`].
+const EARLY_ENTRIES: usize = 1 << 14;
+
 impl Memo {
-    /// A memo with room for `entries` dense keys (capacity, not yet touched).
-    pub(super) fn with_capacity(entries: usize) -> Memo {
+    /// A memo that, once it holds [`EARLY_ENTRIES`] dense keys, reserves room for
+    /// `entries` (so growing does not hold two copies; untouched room costs no memory).
+    pub(super) fn with_hint(entries: usize) -> Memo {
         Memo {
-            dense: Vec::with_capacity(entries),
+            hint: entries,
             ..Memo::default()
         }
     }
@@ -58,6 +64,10 @@ impl Memo {
         let replaced = match usize::try_from(key) {
             Ok(k) if k < self.dense.len().max(dense_limit) => {
                 if k >= self.dense.len() {
+                    if k >= EARLY_ENTRIES && self.dense.capacity() < self.hint {
+                        self.dense
+                            .reserve(self.hint.saturating_sub(self.dense.len()));
+                    }
                     self.dense.resize(k.saturating_add(1), EMPTY);
                 }
                 self.dense

@@ -168,11 +168,7 @@ impl<'data, 'a> Machine<'data, 'a> {
             data,
             limits,
             hook,
-            graph: {
-                let mut graph = Graph::default();
-                graph.reserve(size_hint(data, limits));
-                graph
-            },
+            graph: Graph::default(),
             global_index: HashMap::default(),
             pickle_globals: Vec::new(),
             listed_in: Vec::new(),
@@ -212,15 +208,20 @@ impl<'data, 'a> Machine<'data, 'a> {
         Ok(self.graph.push(node))
     }
 
-    /// Whether one more node fits `max_nodes` (and the `u32` a [`NodeId`] holds).
+    /// Whether one more node fits `max_nodes` (and the `u32` a [`NodeId`] holds). A
+    /// stream that has made [`EARLY_NODES`] nodes is a dense one: the graph then reserves
+    /// room for what the input may make ([`size_hint`]).
     #[inline]
-    fn check_room(&self, op: &Op<'_>) -> Result<()> {
+    fn check_room(&mut self, op: &Op<'_>) -> Result<()> {
         let len = self.graph.len();
         if len >= self.limits.max_nodes || u32::try_from(len).is_err() {
             return Err(Limit::Nodes.exceeded(
                 op.offset as u64,
                 format_args!("more than {} objects", self.limits.max_nodes.min(len)),
             ));
+        }
+        if len == EARLY_NODES {
+            self.graph.reserve(self.size_hint());
         }
         Ok(())
     }
@@ -393,10 +394,15 @@ impl<'data, 'a> Machine<'data, 'a> {
 
 /// How many nodes an input of this size may make, to reserve room for: a node takes at
 /// least one opcode byte, and opcode-dense pickles average about nine bytes a node
-/// (within `max_nodes`). Room reserved and never touched costs address space, not memory.
+/// (within `max_nodes`). Room reserved and never touched costs address space, not memory;
+/// it is reserved only once a stream has made [`EARLY_NODES`] nodes (a stream of a few
+/// big payloads never does, and pays nothing for it).
 fn size_hint(data: &[u8], limits: &Limits) -> usize {
     (data.len() / 8).min(limits.max_nodes)
 }
+
+/// See [`size_hint`].
+const EARLY_NODES: usize = 1 << 14;
 
 /// Whether a text line is spelled so plainly that every CPython loader reads it alike: for
 /// INT `00`, `01`, `0` or a decimal without a leading zero (at most 18 digits, optionally

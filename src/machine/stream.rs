@@ -116,7 +116,7 @@ impl Machine<'_, '_> {
     ) -> Result<(Outcome, Memo, bool)> {
         let snapshot = self.snapshot();
         // Room for a memo entry per node the input may hold (see `Graph::reserve`).
-        let mut memo = Memo::with_capacity(self.size_hint().min(self.limits.max_memo));
+        let mut memo = Memo::with_hint(self.size_hint().min(self.limits.max_memo));
         let first = match self.attempt(pos, &mut memo) {
             Ok(outcome) => return Ok((outcome, memo, false)),
             Err(e) if e.kind() == ErrorKind::MissingMemoKey && carried.len() > 0 => e,
