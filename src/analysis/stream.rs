@@ -12,7 +12,7 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::classify::Category;
 use crate::container::{self, in_member, StorageMap, StreamPart};
@@ -299,7 +299,7 @@ fn legacy_torch_storages(
         return Ok(None);
     };
     // Element sizes of each storage, from the tensors that use it.
-    let mut sizes: HashMap<String, u64> = HashMap::new();
+    let mut sizes: HashMap<String, u64> = HashMap::default();
     let w = walk_paths(
         &stream.graph,
         lifted,

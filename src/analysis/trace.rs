@@ -7,7 +7,7 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::error::{Error, ErrorKind};
 use crate::machine::{Graph, MutationKind, Node, NodeId, Pickle, COMPUTED};
@@ -71,7 +71,7 @@ fn global_name(graph: &Graph<'_>, id: NodeId) -> Option<String> {
 
 /// Marks each import of `imports` that the trace calls with the offset of its first call.
 pub(crate) fn mark_called(graph: &Graph<'_>, pickle: &Pickle, imports: &mut [ImportReport]) {
-    let mut first: HashMap<u32, usize> = HashMap::new();
+    let mut first: HashMap<u32, usize> = HashMap::default();
     for traced in &pickle.calls {
         if matches!(traced.opcode, Opcode::BUILD | Opcode::STACK_GLOBAL) {
             continue;

@@ -19,7 +19,7 @@ pub(crate) mod dtype;
 pub(crate) mod value;
 
 use crate::machine::BuildHook;
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::classify::normalise;
 use crate::limits::Limits;
@@ -335,7 +335,7 @@ pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
         stream,
         names: Names { table: &known },
         parts_left: stream_parts(graph),
-        inner: HashSet::new(),
+        inner: HashSet::default(),
     };
     let mut arrays = Vec::new();
     // Outermost first: a call's arguments are built before it, so they have lower ids.
@@ -442,7 +442,7 @@ impl BuildHook for JoblibHook {
             stream: &[],
             names: Names::DIRECT,
             parts_left: allowed,
-            inner: HashSet::new(),
+            inner: HashSet::default(),
         };
         let trailing = lifter.joblib_trailing(node);
         let spent = allowed.saturating_sub(lifter.parts_left);

@@ -367,7 +367,7 @@ pub struct Graph<'data> {
     /// would keep ids of nodes the truncation dropped.
     undo_floor: usize,
     undo: Vec<Undo>,
-    saved: std::collections::HashSet<NodeId>,
+    saved: rustc_hash::FxHashSet<NodeId>,
 }
 
 /// Appends `new` to the container at `span` of `array`: into its slack, at the end of the
@@ -602,7 +602,7 @@ impl<'data> Graph<'data> {
     pub(crate) fn end_attempts(&mut self) {
         self.undo_floor = 0;
         self.undo = Vec::new();
-        self.saved = std::collections::HashSet::new();
+        self.saved = rustc_hash::FxHashSet::default();
     }
 
     /// Adds a node. The machine keeps the count within `u32` (and `max_nodes`) before it
