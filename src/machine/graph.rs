@@ -5,7 +5,7 @@
 //!
 //! The representation is compact ([`Slot`], 16 bytes a node): ints, floats and bools
 //! inline; text and bytes borrowed from the input through side tables; containers as
-//! spans of two shared child arrays, not a vector each. Readers see a node through
+//! spans of shared child arrays, not a vector each. Readers see a node through
 //! [`Graph::node`], a small [`Node`] view with its text and children as slices, or
 //! through the accessors (`str`, `int`, `tuple`, `list`, `dict`, `dict_get`, `call`,
 //! `global`).
@@ -308,6 +308,7 @@ pub(crate) struct Lengths {
     globals: usize,
     mutations: usize,
     items: usize,
+    growing: usize,
     pairs: usize,
     strs: usize,
     owned_strs: usize,
@@ -336,8 +337,8 @@ pub(crate) struct TooManyChildren;
 /// The arena, shared by all pickles of one stream (a later pickle may refer to an earlier
 /// one's objects through a memo carried over, as one `Unpickler` calling `load()` twice does).
 ///
-/// Each node is a 16-byte [`Slot`]. Containers' children live in two shared arrays
-/// (`items` for tuples, lists and sets, `pairs` for dicts); a container filled after
+/// Each node is a 16-byte [`Slot`]. Containers' children live in three shared arrays
+/// (`items` for tuples and frozensets, `growing` for lists and sets, `pairs` for dicts); a container filled after
 /// others were made (a memoised list that gets APPENDS later) is moved to the end of its
 /// array with room to grow, so appends stay amortised O(1) and a container's children are
 /// always one slice.
@@ -345,6 +346,10 @@ pub(crate) struct TooManyChildren;
 pub struct Graph<'data> {
     nodes: Vec<Slot>,
     items: Vec<NodeId>,
+    /// Children of lists and sets, which APPENDS and ADDITEMS grow: apart from `items`, so
+    /// that a list filled while tuples are made (a list of records) stays last in its
+    /// array and grows in place instead of moving.
+    growing: Vec<NodeId>,
     pairs: Vec<(NodeId, NodeId)>,
     strs: Vec<&'data str>,
     owned_strs: Vec<Box<str>>,
@@ -434,6 +439,7 @@ impl<'data> Graph<'data> {
         }
         room(&mut self.nodes, nodes);
         room(&mut self.items, nodes);
+        room(&mut self.growing, nodes / 4);
         room(&mut self.pairs, nodes);
         room(&mut self.strs, nodes / 4);
     }
@@ -468,8 +474,8 @@ impl<'data> Graph<'data> {
                 Node::Bytes(self.owned_bytes.get(i as usize).map_or(&[], |b| b), kind)
             }
             Slot::Tuple(span) => Node::Tuple(self.items_of(span)),
-            Slot::List(span) => Node::List(self.items_of(span)),
-            Slot::Set(span) => Node::Set(self.items_of(span)),
+            Slot::List(span) => Node::List(self.growing.get(span.range()).unwrap_or(&[])),
+            Slot::Set(span) => Node::Set(self.growing.get(span.range()).unwrap_or(&[])),
             Slot::FrozenSet(span) => Node::FrozenSet(self.items_of(span)),
             Slot::Dict(span) => Node::Dict(self.pairs.get(span.range()).unwrap_or(&[])),
             Slot::Global { index, offset } => Node::Global { index, offset },
@@ -563,7 +569,7 @@ impl<'data> Graph<'data> {
             _ => return Ok(false),
         };
         self.save(id);
-        extend_span(&mut self.items, &mut span, new, NodeId(0))?;
+        extend_span(&mut self.growing, &mut span, new, NodeId(0))?;
         let slot = match seq {
             Seq::Set => Slot::Set(span),
             _ => Slot::List(span),
@@ -732,13 +738,17 @@ impl<'data> Graph<'data> {
         seq: Seq,
         children: &[NodeId],
     ) -> Result<Slot, TooManyChildren> {
+        let array = match seq {
+            Seq::List | Seq::Set => &mut self.growing,
+            Seq::Tuple | Seq::FrozenSet => &mut self.items,
+        };
         let span = if children.is_empty() {
             Span::EMPTY
         } else {
-            let start = Self::side_index(self.items.len())?;
+            let start = Self::side_index(array.len())?;
             let len = Self::side_index(children.len())?;
-            Self::side_index(self.items.len().saturating_add(children.len()))?;
-            self.items.extend_from_slice(children);
+            Self::side_index(array.len().saturating_add(children.len()))?;
+            array.extend_from_slice(children);
             Span {
                 start,
                 len,
@@ -781,6 +791,7 @@ impl<'data> Graph<'data> {
             globals: self.globals.len(),
             mutations: self.mutations.len(),
             items: self.items.len(),
+            growing: self.growing.len(),
             pairs: self.pairs.len(),
             strs: self.strs.len(),
             owned_strs: self.owned_strs.len(),
@@ -813,6 +824,7 @@ impl<'data> Graph<'data> {
         self.globals.truncate(to.globals);
         self.mutations.truncate(to.mutations);
         self.items.truncate(to.items);
+        self.growing.truncate(to.growing);
         self.pairs.truncate(to.pairs);
         self.strs.truncate(to.strs);
         self.owned_strs.truncate(to.owned_strs);
@@ -827,7 +839,7 @@ impl<'data> Graph<'data> {
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         self.nodes.capacity() * size_of::<Slot>()
-            + self.items.capacity() * size_of::<NodeId>()
+            + (self.items.capacity() + self.growing.capacity()) * size_of::<NodeId>()
             + self.pairs.capacity() * size_of::<(NodeId, NodeId)>()
             + self.strs.capacity() * size_of::<&str>()
             + self.byte_strs.capacity() * size_of::<&[u8]>()
@@ -926,7 +938,7 @@ mod tests {
         assert_eq!(g.list(a), Some(&want_a[..]));
         assert_eq!(g.list(b), Some(&want_b[..]));
         // Amortised: moved containers reserve room, so the array stays linear in size.
-        assert!(g.items.len() < 1000, "{}", g.items.len());
+        assert!(g.growing.len() < 1000, "{}", g.growing.len());
         assert!(!g.extend_items(a, Seq::Set, &[NodeId(0)]).unwrap());
     }
 }

@@ -402,7 +402,7 @@ fn size_hint(data: &[u8], limits: &Limits) -> usize {
 }
 
 /// See [`size_hint`].
-const EARLY_NODES: usize = 1 << 14;
+const EARLY_NODES: usize = 1 << 10;
 
 /// Whether a text line is spelled so plainly that every CPython loader reads it alike: for
 /// INT `00`, `01`, `0` or a decimal without a leading zero (at most 18 digits, optionally
