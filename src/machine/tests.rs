@@ -256,3 +256,72 @@ fn a_million_nested_lists_need_no_recursion() {
     let s = run(&p).unwrap();
     assert_eq!(s.graph.len(), depth + 1);
 }
+
+#[test]
+fn lists_filled_in_turn_keep_their_own_items() {
+    // a = [], b = [], then APPEND to each in turn (through the memo), 300 times, then
+    // (a, b, a dict filled in turn with them): every container's children stay its own.
+    let mut data = b"\x80\x04]\x94]\x94}\x94".to_vec();
+    for i in 0..300u16 {
+        let [lo, hi] = i.to_le_bytes();
+        data.extend_from_slice(&[b'h', 0, b'M', lo, hi, b'a', b'0']);
+        data.extend_from_slice(&[b'h', 1, b'M', lo, hi, b'a', b'0']);
+        data.extend_from_slice(&[b'h', 2, b'M', lo, hi, b'M', lo, hi, b's', b'0']);
+    }
+    data.extend_from_slice(b"h\x00h\x01h\x02\x87.");
+    let s = run(&data).unwrap();
+    let Some([a, b, d]) = s.graph.tuple(s.pickles[0].root) else {
+        panic!("{:?}", s.graph.node(s.pickles[0].root))
+    };
+    let ints =
+        |items: &[NodeId]| -> Vec<i64> { items.iter().map(|&i| s.graph.int(i).unwrap()).collect() };
+    let want: Vec<i64> = (0..300).collect();
+    assert_eq!(ints(s.graph.list(*a).unwrap()), want);
+    assert_eq!(ints(s.graph.list(*b).unwrap()), want);
+    let pairs = s.graph.dict(*d).unwrap();
+    assert_eq!(pairs.len(), 300);
+    assert!(pairs
+        .iter()
+        .enumerate()
+        .all(|(i, &(k, v))| s.graph.int(k) == Some(i as i64) && s.graph.int(v) == Some(i as i64)));
+}
+
+#[test]
+fn text_is_validated_once_by_the_machine() {
+    // The reader defers BINUNICODE's check to the machine: bad UTF-8 is still an error at
+    // the opcode, with the reader's message.
+    let e = run(b"\x80\x04\x8c\x02\xc3(.").unwrap_err();
+    assert_eq!((e.kind(), e.offset()), (ErrorKind::InvalidUtf8, 2));
+    assert!(
+        e.message()
+            .contains("SHORT_BINUNICODE is not valid UTF-8 (bad byte at argument offset 0)"),
+        "{e}"
+    );
+    // Encoded surrogates pass (`surrogatepass`), kept exactly on the side.
+    let s = run(b"\x8c\x03\xed\xa0\x80.").unwrap();
+    let root = s.pickles[0].root;
+    assert_eq!(s.graph.str(root), Some("\u{fffd}"));
+    assert_eq!(
+        s.graph.surrogate_strs.get(&root).map(|c| &c[..]),
+        Some(&[0xD800][..])
+    );
+    // Plain text is borrowed from the input, not copied.
+    let data = b"\x8c\x03abc.";
+    let s = run(data).unwrap();
+    let text = s.graph.str(s.pickles[0].root).unwrap();
+    assert_eq!(text.as_ptr(), data[2..].as_ptr());
+}
+
+#[test]
+fn a_failed_later_pickle_puts_back_the_list_it_appended_to() {
+    // Pickle 1: a list, memoised. Pickle 2 (needs the carried memo): APPENDS to it, then
+    // fails, so it is trailing data, rolled back. The list of pickle 1 must hold its own
+    // item only (its children were moved when pickle 2 appended).
+    let data = b"]\x94(K\x01e.h\x00(K\x02K\x03ecos\nsystem\n\xff";
+    let s = run(data).unwrap();
+    assert_eq!(s.pickles.len(), 1);
+    assert!(s.trailing.is_some());
+    let list = s.graph.list(s.pickles[0].root).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(s.graph.int(list[0]), Some(1));
+}
