@@ -1,6 +1,8 @@
 //! `explain` cost: it grows with opcodes, not with payload bytes. The same array pickle
 //! with a 1 MiB and a 1 GiB payload (sparse files, memory-mapped) must take the same time;
-//! an opcode-dense pickle shows the per-opcode cost.
+//! an opcode-dense pickle shows the per-opcode cost; a protocol-2 `bytes` (a latin-1
+//! BINUNICODE) costs one UTF-8 validation of its text. The comparisons against CPython's
+//! `pickle.load` and `cat` are `scripts/bench_explain.sh`.
 
 use std::io::Write;
 
@@ -30,6 +32,27 @@ fn array_pickle(dir: &std::path::Path, n: u64) -> std::path::PathBuf {
     path
 }
 
+/// `bytes` of `n` pseudo-random bytes as protocols 0-2 pickle them:
+/// `_codecs.encode(text, 'latin1')`, the text one BINUNICODE (bytes >= 0x80 take two UTF-8
+/// bytes), so explain's cost is validating that text once.
+fn latin1_bytes_pickle(n: usize) -> Vec<u8> {
+    let mut text = Vec::with_capacity(n * 2);
+    let mut x = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let ch = char::from(x as u8);
+        let mut buf = [0; 2];
+        text.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+    }
+    let mut out = b"\x80\x02c_codecs\nencode\nq\x00X".to_vec();
+    out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(b"q\x01X\x06\x00\x00\x00latin1q\x02\x86q\x03Rq\x04.");
+    out
+}
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let options = Options::default();
@@ -50,6 +73,11 @@ fn bench(c: &mut Criterion) {
     let dense = many_small_dicts(100_000);
     c.bench_function("explain-opcode-dense-100k-dicts", |b| {
         b.iter(|| inspect("bench", &dense, &options).unwrap().pickles.len())
+    });
+    // Protocol 2's bytes: one pass of UTF-8 validation over the text, nothing more.
+    let latin1 = latin1_bytes_pickle(16 << 20);
+    c.bench_function("explain-protocol-2-bytes-16MiB", |b| {
+        b.iter(|| inspect("bench", &latin1, &options).unwrap().arrays.len())
     });
 }
 

@@ -8,6 +8,10 @@
 #
 #   scripts/bench_lint.sh [N_FILES]
 #
+# With BASELINE_BIN=path (an earlier pklinspect), first a paired comparison: the two binaries
+# run interleaved RUNS times (default 25) on the same tree, median user and system CPU and
+# wall time of each, and the ratios (issue 11: lint within 10% of the pre-round binary).
+#
 # Warm cache: each command runs once untimed, then the median of 5 runs (3 for picklescan)
 # is reported. The malformed fixtures are left out of the tree: picklescan 1.0.5 stops the
 # whole run with an unhandled OSError on some of them. Needs python3 and network access to
@@ -50,6 +54,32 @@ for i in range(n):
 print("tree: %d files from %d fixtures" % (n, len(sources)))
 PY
 du -sh --apparent-size "$work/tree" | sed 's/^/tree size: /'
+
+if [ -n "${BASELINE_BIN:-}" ]; then
+    python3 - "${RUNS:-25}" "$work/tree" "$BASELINE_BIN" "$bin" <<'PY'
+import os, statistics, subprocess, sys, time
+runs, tree, bins = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def once(b):
+    t = time.perf_counter()
+    with open(os.devnull, "wb") as null:
+        proc = subprocess.Popen([b, "lint", "--no-config", tree], stdout=null, stderr=null)
+        _, _, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - t, usage.ru_utime, usage.ru_stime
+for b in bins:
+    once(b)
+res = {b: [] for b in bins}
+for _ in range(runs):
+    for b in bins:
+        res[b].append(once(b))
+med = {b: [statistics.median(r[i] for r in v) for i in range(3)] for b, v in res.items()}
+base = med[bins[0]]
+print("paired lint, %d interleaved runs:" % runs)
+for b in bins:
+    wall, user, sys_ = med[b]
+    print("  %-40s wall %.3f s (%.3fx)  user %.3f s (%.3fx)  sys %.3f s"
+          % (b, wall, wall / base[0], user, user / base[1], sys_))
+PY
+fi
 
 python3 - "$bin" "$venv/bin/picklescan" "$work" "$n" <<'PY'
 import json, os, resource, statistics, struct, subprocess, sys, time
