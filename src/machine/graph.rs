@@ -352,9 +352,9 @@ pub struct Graph<'data> {
     growing: Vec<NodeId>,
     pairs: Vec<(NodeId, NodeId)>,
     strs: Vec<&'data str>,
-    owned_strs: Vec<Box<str>>,
+    owned_strs: Vec<String>,
     byte_strs: Vec<&'data [u8]>,
-    owned_bytes: Vec<Box<[u8]>>,
+    owned_bytes: Vec<Vec<u8>>,
     big_ints: Vec<BigInt>,
     calls: Vec<Call>,
     /// The node of each entry of `calls`.
@@ -635,7 +635,7 @@ impl<'data> Graph<'data> {
     /// The record of text the machine decoded.
     pub(crate) fn owned_str_slot(&mut self, text: String) -> Result<Slot, TooManyChildren> {
         let i = Self::side_index(self.owned_strs.len())?;
-        self.owned_strs.push(text.into_boxed_str());
+        self.owned_strs.push(text);
         Ok(Slot::OwnedStr(i))
     }
 
@@ -657,7 +657,7 @@ impl<'data> Graph<'data> {
         kind: BytesKind,
     ) -> Result<Slot, TooManyChildren> {
         let i = Self::side_index(self.owned_bytes.len())?;
-        self.owned_bytes.push(bytes.into_boxed_slice());
+        self.owned_bytes.push(bytes);
         Ok(Slot::OwnedBytes(i, kind))
     }
 

@@ -30,7 +30,7 @@ pub(super) struct Memo {
 }
 
 /// See [`Memo::with_hint`].
-const EARLY_ENTRIES: usize = 1 << 10;
+const EARLY_ENTRIES: usize = 1 << 14;
 
 impl Memo {
     /// A memo that, once it holds [`EARLY_ENTRIES`] dense keys, reserves room for

@@ -211,7 +211,7 @@ impl<'data, 'a> Machine<'data, 'a> {
     /// Whether one more node fits `max_nodes` (and the `u32` a [`NodeId`] holds). A
     /// stream that has made [`EARLY_NODES`] nodes is a dense one: the graph then reserves
     /// room for what the input may make ([`size_hint`]).
-    #[inline]
+    #[inline(always)]
     fn check_room(&mut self, op: &Op<'_>) -> Result<()> {
         let len = self.graph.len();
         if len >= self.limits.max_nodes || u32::try_from(len).is_err() {
@@ -221,9 +221,16 @@ impl<'data, 'a> Machine<'data, 'a> {
             ));
         }
         if len == EARLY_NODES {
-            self.graph.reserve(self.size_hint());
+            self.reserve();
         }
         Ok(())
+    }
+
+    /// See [`Machine::check_room`].
+    #[cold]
+    #[inline(never)]
+    fn reserve(&mut self) {
+        self.graph.reserve(self.size_hint());
     }
 
     /// Runs one pickle from `start` with `memo`.
@@ -402,7 +409,7 @@ fn size_hint(data: &[u8], limits: &Limits) -> usize {
 }
 
 /// See [`size_hint`].
-const EARLY_NODES: usize = 1 << 10;
+const EARLY_NODES: usize = 1 << 14;
 
 /// Whether a text line is spelled so plainly that every CPython loader reads it alike: for
 /// INT `00`, `01`, `0` or a decimal without a leading zero (at most 18 digits, optionally
