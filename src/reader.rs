@@ -3,7 +3,7 @@
 //! Arguments borrow from the input. Every length is checked against what remains
 //! before it is used, so a length prefix of 2**64-1 costs nothing and cannot panic.
 //! Text that CPython's unpickler requires to be UTF-8 (GLOBAL and INST names,
-//! BINUNICODE*) is validated here (SIMD, `simdutf8`), with `surrogatepass` for BINUNICODE*
+//! BINUNICODE*) is validated here (long text with SIMD, `simdutf8`), with `surrogatepass` for BINUNICODE*
 //! as CPython does; the machine defers BINUNICODE* to itself
 //! ([`OpReader::deferring_text_check`]) so that each text is validated once.
 //!
@@ -165,9 +165,6 @@ impl<'data> OpReader<'data> {
 
     fn utf8_line(&mut self, op: Opcode, at: usize) -> Result<&'data str> {
         let line = self.line(op, at)?;
-        if let Ok(text) = simdutf8::basic::from_utf8(line) {
-            return Ok(text);
-        }
         std::str::from_utf8(line).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidUtf8,
@@ -295,12 +292,26 @@ impl<'data> OpReader<'data> {
     }
 }
 
+/// Text below this many bytes is validated with `std` (no SIMD set-up, faster on the short
+/// names and keys most pickles are made of), longer text with `simdutf8`.
+const SIMD_FROM: usize = 64;
+
+/// UTF-8 validation, SIMD for long text.
+#[inline]
+fn utf8(bytes: &[u8]) -> std::result::Result<&str, ()> {
+    if bytes.len() < SIMD_FROM {
+        std::str::from_utf8(bytes).map_err(|_| ())
+    } else {
+        simdutf8::basic::from_utf8(bytes).map_err(|_| ())
+    }
+}
+
 /// Validates a BINUNICODE* argument as CPython reads it (UTF-8 with `surrogatepass`): the
 /// text when it is plain UTF-8 (checked once, with SIMD), `None` when it holds encoded
 /// surrogates; an error at the opcode's offset `at` otherwise.
 #[inline]
 pub(crate) fn check_text(text: &[u8], op: Opcode, at: usize) -> Result<Option<&str>> {
-    if let Ok(valid) = simdutf8::basic::from_utf8(text) {
+    if let Ok(valid) = utf8(text) {
         return Ok(Some(valid));
     }
     match pytext::check_utf8_surrogatepass(text) {
