@@ -203,7 +203,6 @@ struct RenderedArg {
 
 /// Renders `repr(arg)` into `text` the way pickletools' argument readers decode it.
 fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
-    use std::fmt::Write as _;
     text.clear();
     let mut key = None;
     match (op.opcode.info().arg, op.arg) {
@@ -215,11 +214,11 @@ fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
         }
         (_, Arg::UInt(n)) => {
             key = Some(MemoKey::Small(i128::from(n)));
-            let _ = write!(text, "{n}");
+            text.push_str(itoa::Buffer::new().format(n));
         }
         (_, Arg::Int(n)) => {
             key = Some(MemoKey::Small(i128::from(n)));
-            let _ = write!(text, "{n}");
+            text.push_str(itoa::Buffer::new().format(n));
         }
         (_, Arg::Float(x)) => pytext::repr_float(x, text),
         (ArgKind::DecimalnlShort, Arg::Line(line)) => match line {
@@ -310,6 +309,20 @@ fn inconsistent(op: &Op<'_>, message: String) -> Error {
     Error::new(ErrorKind::Inconsistent, op.offset as u64, message)
 }
 
+/// Appends pickletools' `"%5d: " % pos`: the offset right-aligned in five columns.
+fn push_position(line: &mut String, offset: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(offset);
+    for _ in digits.len()..5 {
+        line.push(' ');
+    }
+    line.push_str(digits);
+    line.push_str(": ");
+}
+
+/// Lines are collected in a buffer of about this many bytes before they are written.
+const LISTING_CHUNK: usize = 1 << 16;
+
 /// Lists one pickle starting at `start`, as `pickletools.dis` does, and returns the
 /// offset just past its STOP.
 pub(crate) fn dis_pickle(
@@ -320,14 +333,38 @@ pub(crate) fn dis_pickle(
     out: &mut impl Write,
     warnings: &mut Vec<Error>,
 ) -> Result<usize, DisError> {
+    let mut lines = String::with_capacity(LISTING_CHUNK + 256);
+    let result = dis_pickle_into(data, start, memo, options, &mut lines, out, warnings);
+    // The lines before a failure are printed too, as pickletools prints them.
+    match result {
+        Err(DisError::Write(e)) => Err(DisError::Write(e)),
+        result => {
+            out.write_all(lines.as_bytes())?;
+            result
+        }
+    }
+}
+
+/// [`dis_pickle`], with the listing collected in `line` (and written to `out` whenever
+/// it holds [`LISTING_CHUNK`] bytes): formatting appends to one buffer, no allocation per
+/// line.
+fn dis_pickle_into(
+    data: &[u8],
+    start: usize,
+    memo: &mut DisMemo,
+    options: &DisOptions,
+    line: &mut String,
+    out: &mut impl Write,
+    warnings: &mut Vec<Error>,
+) -> Result<usize, DisError> {
     let mut reader = OpReader::new(data, start).without_frame_check();
     let mut stack: Vec<StackKind> = Vec::new();
     let mut markstack: Vec<usize> = Vec::new();
     let mut maxproto: u8 = 0;
     let mut annocol = options.annotate;
-    let mut line = String::with_capacity(128);
     let indent = " ".repeat(options.indent_level);
     let mut arg_text = String::new();
+    let mut mark_text = String::new();
     let mut indent_capped = false;
 
     while let Some(op) = reader.next_op() {
@@ -353,15 +390,13 @@ pub(crate) fn dis_pickle(
                 // CPython's 4300-digit limit), and pickletools has printed the position
                 // by then.
                 if matches!(op.opcode, Opcode::LONG1 | Opcode::LONG4) {
-                    write!(out, "{:5}: ", op.offset)?;
+                    push_position(line, op.offset);
                 }
                 return Err(e.into());
             }
         };
 
-        line.clear();
-        use std::fmt::Write as _;
-        let _ = write!(line, "{:5}: ", op.offset);
+        push_position(line, op.offset);
         // pickletools prints the position separately; its `line` (and so the annotation
         // column) starts after it.
         let position_len = line.len();
@@ -371,7 +406,11 @@ pub(crate) fn dis_pickle(
             line.push(char::from(info.code));
             line.push_str("    ");
         } else {
-            let _ = write!(line, "\\x{:02x} ", info.code);
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            line.push_str("\\x");
+            line.push(char::from(HEX[usize::from(info.code >> 4)]));
+            line.push(char::from(HEX[usize::from(info.code & 15)]));
+            line.push(' ');
         }
         let mut levels = markstack.len();
         if options.max_indent != 0 && levels > options.max_indent {
@@ -396,14 +435,19 @@ pub(crate) fn dis_pickle(
         let before = info.stack_before;
         let mut after: &[StackKind] = info.stack_after;
         let mut numtopop = before.len();
-        let mut markmsg: Option<String> = None;
+        // pickletools' `markmsg`, kept in a buffer reused from line to line.
+        let mut markmsg = false;
+        mark_text.clear();
         let mut errormsg: Option<String> = None;
 
         let pops_mark = before.contains(&StackKind::Mark)
             || (op.opcode == Opcode::POP && stack.last() == Some(&StackKind::Mark));
         if pops_mark {
+            markmsg = true;
             if let Some(markpos) = markstack.pop() {
-                markmsg = Some(format!("(MARK at {markpos})"));
+                mark_text.push_str("(MARK at ");
+                mark_text.push_str(itoa::Buffer::new().format(markpos));
+                mark_text.push(')');
                 while let Some(top) = stack.pop() {
                     if top == StackKind::Mark {
                         break;
@@ -414,9 +458,9 @@ pub(crate) fn dis_pickle(
                     .position(|k| *k == StackKind::Mark)
                     .unwrap_or(0);
             } else {
-                let msg = "no MARK exists on stack".to_string();
-                markmsg = Some(msg.clone());
-                errormsg = Some(msg);
+                let msg = "no MARK exists on stack";
+                mark_text.push_str(msg);
+                errormsg = Some(msg.to_string());
             }
         }
 
@@ -425,7 +469,10 @@ pub(crate) fn dis_pickle(
             Opcode::PUT | Opcode::BINPUT | Opcode::LONG_BINPUT | Opcode::MEMOIZE => {
                 let (memo_idx, shown) = if op.opcode == Opcode::MEMOIZE {
                     let idx = memo.len;
-                    markmsg = Some(format!("(as {idx})"));
+                    markmsg = true;
+                    mark_text.push_str("(as ");
+                    mark_text.push_str(itoa::Buffer::new().format(idx));
+                    mark_text.push(')');
                     (MemoKey::Small(idx as i128), "None")
                 } else {
                     (
@@ -467,7 +514,7 @@ pub(crate) fn dis_pickle(
             _ => {}
         }
 
-        if arg.present || markmsg.is_some() {
+        if arg.present || markmsg {
             for _ in info.name.len()..10 {
                 line.push(' ');
             }
@@ -475,9 +522,9 @@ pub(crate) fn dis_pickle(
                 line.push(' ');
                 line.push_str(&arg_text);
             }
-            if let Some(msg) = &markmsg {
+            if markmsg {
                 line.push(' ');
-                line.push_str(msg);
+                line.push_str(&mark_text);
             }
         }
         if options.annotate > 0 {
@@ -494,7 +541,10 @@ pub(crate) fn dis_pickle(
             line.push_str(info.doc);
         }
         line.push('\n');
-        out.write_all(line.as_bytes())?;
+        if line.len() >= LISTING_CHUNK {
+            out.write_all(line.as_bytes())?;
+            line.clear();
+        }
 
         if let Some(msg) = errormsg {
             return Err(inconsistent(&op, msg).into());
@@ -516,7 +566,9 @@ pub(crate) fn dis_pickle(
         stack.extend_from_slice(after);
 
         if op.opcode == Opcode::STOP {
-            writeln!(out, "highest protocol among opcodes = {maxproto}")?;
+            line.push_str("highest protocol among opcodes = ");
+            line.push_str(itoa::Buffer::new().format(maxproto));
+            line.push('\n');
             if !stack.is_empty() {
                 let names: Vec<&str> = stack.iter().map(|k| k.name()).collect();
                 return Err(inconsistent(
