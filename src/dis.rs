@@ -263,7 +263,9 @@ fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
             pytext::repr_str(&cps, text);
         }
         (ArgKind::String1 | ArgKind::String4, Arg::Bytes(data)) => {
-            pytext::repr_str(&pytext::decode_latin1(data), text);
+            if !pytext::repr_plain_ascii(data, text) {
+                pytext::repr_str(&pytext::decode_latin1(data), text);
+            }
         }
         (ArgKind::Bytearray8, Arg::Bytes(data)) => pytext::repr_bytearray(data, text),
         (ArgKind::Long1 | ArgKind::Long4, Arg::Bytes(data)) => {
@@ -271,7 +273,9 @@ fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
         }
         (_, Arg::Bytes(data)) => pytext::repr_bytes(data, text),
         (_, Arg::Text(data)) => {
-            pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), text);
+            if !pytext::repr_plain_ascii(data, text) {
+                pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), text);
+            }
         }
         (kind, arg) => {
             // The reader builds arguments from the same table, so this cannot happen.

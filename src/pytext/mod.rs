@@ -529,6 +529,22 @@ pub fn parse_float(data: &[u8]) -> Result<f64, String> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
+/// Appends Python's `repr()` of a `str` whose text is `bytes`, when every byte is printable
+/// ASCII other than `'` and `\\` (the common case, which needs no decoding: such bytes are
+/// the same in UTF-8 and latin-1, and are printed as they are between single quotes), and
+/// returns true; else appends nothing and returns false.
+pub fn repr_plain_ascii(bytes: &[u8], out: &mut String) -> bool {
+    let plain = bytes
+        .iter()
+        .all(|&b| (0x20..=0x7E).contains(&b) && b != b'\'' && b != b'\\');
+    if plain {
+        out.push('\'');
+        out.push_str(std::str::from_utf8(bytes).unwrap_or(""));
+        out.push('\'');
+    }
+    plain
+}
+
 /// Appends Python's `repr()` of a `str` given as code points.
 pub fn repr_str(cps: &[u32], out: &mut String) {
     let has_single = cps.contains(&u32::from(b'\''));
@@ -795,6 +811,22 @@ pub(crate) fn decode_long(bytes: &[u8]) -> BigInt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_text_is_quoted_as_repr_str_quotes_it() {
+        for text in ["", "item0", "say \"hi\"", " ~{}"] {
+            let mut fast = String::new();
+            assert!(repr_plain_ascii(text.as_bytes(), &mut fast), "{text}");
+            let mut full = String::new();
+            repr_text(text, &mut full);
+            assert_eq!(fast, full);
+        }
+        for text in ["it's", "a\\b", "tab\t", "caf\u{e9}", "\u{7f}"] {
+            let mut out = String::from("x");
+            assert!(!repr_plain_ascii(text.as_bytes(), &mut out), "{text}");
+            assert_eq!(out, "x");
+        }
+    }
 
     fn s(text: &str) -> String {
         let mut out = String::new();
