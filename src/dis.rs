@@ -317,9 +317,7 @@ fn inconsistent(op: &Op<'_>, message: String) -> Error {
 fn push_position(line: &mut String, offset: usize) {
     let mut digits = itoa::Buffer::new();
     let digits = digits.format(offset);
-    for _ in digits.len()..5 {
-        line.push(' ');
-    }
+    line.push_str(&"     "[..5usize.saturating_sub(digits.len())]);
     line.push_str(digits);
     line.push_str(": ");
 }
@@ -519,9 +517,9 @@ fn dis_pickle_into(
         }
 
         if arg.present || markmsg {
-            for _ in info.name.len()..10 {
-                line.push(' ');
-            }
+            // `"%-10s" % name` then one blank before the argument.
+            let pad = 10usize.saturating_sub(info.name.len());
+            line.push_str(&"          "[..pad]);
             if arg.present {
                 line.push(' ');
                 line.push_str(&arg_text);
@@ -631,4 +629,25 @@ pub fn dis_all(
         pos = dis_pickle(data, pos, &mut memo, options, out, &mut summary.warnings)?;
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_is_right_aligned_in_five_columns_as_pickletools_pads_it() {
+        for (offset, want) in [
+            (0usize, "    0: "),
+            (7, "    7: "),
+            (12345, "12345: "),
+            (123456, "123456: "),
+            (usize::MAX, "18446744073709551615: "),
+        ] {
+            let mut line = String::from(">");
+            push_position(&mut line, offset);
+            assert_eq!(line, format!(">{want}"));
+            assert_eq!(&line[1..], format!("{offset:5}: "));
+        }
+    }
 }
