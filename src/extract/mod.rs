@@ -1,7 +1,9 @@
 //! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
 //!
-//! Arrays are written while their input is alive (a visitor of the inspection), streamed
-//! from the memory map or decompressed buffer into temporary files in the target folder.
+//! Arrays are written while their input is alive (a visitor of the inspection) into
+//! temporary files in the target folder: an array that is a plain range of the input file
+//! (given to [`extract_mapped`]) is copied file to file and hashed beside the copy
+//! (the private `copy` module); the others are streamed from the memory map or decompressed buffer.
 //! Only when everything is written are the files renamed into place: on any error nothing
 //! partial remains. Each `.npy` is byte-identical to what `numpy.save` writes for the array
 //! numpy would load (header from `container::npy_header_bytes`, data in the same order).
