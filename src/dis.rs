@@ -203,7 +203,6 @@ struct RenderedArg {
 
 /// Renders `repr(arg)` into `text` the way pickletools' argument readers decode it.
 fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
-    use std::fmt::Write as _;
     text.clear();
     let mut key = None;
     match (op.opcode.info().arg, op.arg) {
@@ -215,11 +214,11 @@ fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
         }
         (_, Arg::UInt(n)) => {
             key = Some(MemoKey::Small(i128::from(n)));
-            let _ = write!(text, "{n}");
+            text.push_str(itoa::Buffer::new().format(n));
         }
         (_, Arg::Int(n)) => {
             key = Some(MemoKey::Small(i128::from(n)));
-            let _ = write!(text, "{n}");
+            text.push_str(itoa::Buffer::new().format(n));
         }
         (_, Arg::Float(x)) => pytext::repr_float(x, text),
         (ArgKind::DecimalnlShort, Arg::Line(line)) => match line {
@@ -264,7 +263,9 @@ fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
             pytext::repr_str(&cps, text);
         }
         (ArgKind::String1 | ArgKind::String4, Arg::Bytes(data)) => {
-            pytext::repr_str(&pytext::decode_latin1(data), text);
+            if !pytext::repr_plain_ascii(data, text) {
+                pytext::repr_str(&pytext::decode_latin1(data), text);
+            }
         }
         (ArgKind::Bytearray8, Arg::Bytes(data)) => pytext::repr_bytearray(data, text),
         (ArgKind::Long1 | ArgKind::Long4, Arg::Bytes(data)) => {
@@ -272,7 +273,9 @@ fn render_arg(op: &Op<'_>, text: &mut String) -> Result<RenderedArg, Error> {
         }
         (_, Arg::Bytes(data)) => pytext::repr_bytes(data, text),
         (_, Arg::Text(data)) => {
-            pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), text);
+            if !pytext::repr_plain_ascii(data, text) {
+                pytext::repr_str(&pytext::decode_utf8_surrogatepass(data), text);
+            }
         }
         (kind, arg) => {
             // The reader builds arguments from the same table, so this cannot happen.
@@ -310,6 +313,18 @@ fn inconsistent(op: &Op<'_>, message: String) -> Error {
     Error::new(ErrorKind::Inconsistent, op.offset as u64, message)
 }
 
+/// Appends pickletools' `"%5d: " % pos`: the offset right-aligned in five columns.
+fn push_position(line: &mut String, offset: usize) {
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(offset);
+    line.push_str(&"     "[..5usize.saturating_sub(digits.len())]);
+    line.push_str(digits);
+    line.push_str(": ");
+}
+
+/// Lines are collected in a buffer of about this many bytes before they are written.
+const LISTING_CHUNK: usize = 1 << 16;
+
 /// Lists one pickle starting at `start`, as `pickletools.dis` does, and returns the
 /// offset just past its STOP.
 pub(crate) fn dis_pickle(
@@ -320,14 +335,38 @@ pub(crate) fn dis_pickle(
     out: &mut impl Write,
     warnings: &mut Vec<Error>,
 ) -> Result<usize, DisError> {
+    let mut lines = String::with_capacity(LISTING_CHUNK + 256);
+    let result = dis_pickle_into(data, start, memo, options, &mut lines, out, warnings);
+    // The lines before a failure are printed too, as pickletools prints them.
+    match result {
+        Err(DisError::Write(e)) => Err(DisError::Write(e)),
+        result => {
+            out.write_all(lines.as_bytes())?;
+            result
+        }
+    }
+}
+
+/// [`dis_pickle`], with the listing collected in `line` (and written to `out` whenever
+/// it holds [`LISTING_CHUNK`] bytes): formatting appends to one buffer, no allocation per
+/// line.
+fn dis_pickle_into(
+    data: &[u8],
+    start: usize,
+    memo: &mut DisMemo,
+    options: &DisOptions,
+    line: &mut String,
+    out: &mut impl Write,
+    warnings: &mut Vec<Error>,
+) -> Result<usize, DisError> {
     let mut reader = OpReader::new(data, start).without_frame_check();
     let mut stack: Vec<StackKind> = Vec::new();
     let mut markstack: Vec<usize> = Vec::new();
     let mut maxproto: u8 = 0;
     let mut annocol = options.annotate;
-    let mut line = String::with_capacity(128);
     let indent = " ".repeat(options.indent_level);
     let mut arg_text = String::new();
+    let mut mark_text = String::new();
     let mut indent_capped = false;
 
     while let Some(op) = reader.next_op() {
@@ -353,15 +392,13 @@ pub(crate) fn dis_pickle(
                 // CPython's 4300-digit limit), and pickletools has printed the position
                 // by then.
                 if matches!(op.opcode, Opcode::LONG1 | Opcode::LONG4) {
-                    write!(out, "{:5}: ", op.offset)?;
+                    push_position(line, op.offset);
                 }
                 return Err(e.into());
             }
         };
 
-        line.clear();
-        use std::fmt::Write as _;
-        let _ = write!(line, "{:5}: ", op.offset);
+        push_position(line, op.offset);
         // pickletools prints the position separately; its `line` (and so the annotation
         // column) starts after it.
         let position_len = line.len();
@@ -371,7 +408,11 @@ pub(crate) fn dis_pickle(
             line.push(char::from(info.code));
             line.push_str("    ");
         } else {
-            let _ = write!(line, "\\x{:02x} ", info.code);
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            line.push_str("\\x");
+            line.push(char::from(HEX[usize::from(info.code >> 4)]));
+            line.push(char::from(HEX[usize::from(info.code & 15)]));
+            line.push(' ');
         }
         let mut levels = markstack.len();
         if options.max_indent != 0 && levels > options.max_indent {
@@ -396,14 +437,19 @@ pub(crate) fn dis_pickle(
         let before = info.stack_before;
         let mut after: &[StackKind] = info.stack_after;
         let mut numtopop = before.len();
-        let mut markmsg: Option<String> = None;
+        // pickletools' `markmsg`, kept in a buffer reused from line to line.
+        let mut markmsg = false;
+        mark_text.clear();
         let mut errormsg: Option<String> = None;
 
         let pops_mark = before.contains(&StackKind::Mark)
             || (op.opcode == Opcode::POP && stack.last() == Some(&StackKind::Mark));
         if pops_mark {
+            markmsg = true;
             if let Some(markpos) = markstack.pop() {
-                markmsg = Some(format!("(MARK at {markpos})"));
+                mark_text.push_str("(MARK at ");
+                mark_text.push_str(itoa::Buffer::new().format(markpos));
+                mark_text.push(')');
                 while let Some(top) = stack.pop() {
                     if top == StackKind::Mark {
                         break;
@@ -414,9 +460,9 @@ pub(crate) fn dis_pickle(
                     .position(|k| *k == StackKind::Mark)
                     .unwrap_or(0);
             } else {
-                let msg = "no MARK exists on stack".to_string();
-                markmsg = Some(msg.clone());
-                errormsg = Some(msg);
+                let msg = "no MARK exists on stack";
+                mark_text.push_str(msg);
+                errormsg = Some(msg.to_string());
             }
         }
 
@@ -425,7 +471,10 @@ pub(crate) fn dis_pickle(
             Opcode::PUT | Opcode::BINPUT | Opcode::LONG_BINPUT | Opcode::MEMOIZE => {
                 let (memo_idx, shown) = if op.opcode == Opcode::MEMOIZE {
                     let idx = memo.len;
-                    markmsg = Some(format!("(as {idx})"));
+                    markmsg = true;
+                    mark_text.push_str("(as ");
+                    mark_text.push_str(itoa::Buffer::new().format(idx));
+                    mark_text.push(')');
                     (MemoKey::Small(idx as i128), "None")
                 } else {
                     (
@@ -467,17 +516,17 @@ pub(crate) fn dis_pickle(
             _ => {}
         }
 
-        if arg.present || markmsg.is_some() {
-            for _ in info.name.len()..10 {
-                line.push(' ');
-            }
+        if arg.present || markmsg {
+            // `"%-10s" % name` then one blank before the argument.
+            let pad = 10usize.saturating_sub(info.name.len());
+            line.push_str(&"          "[..pad]);
             if arg.present {
                 line.push(' ');
                 line.push_str(&arg_text);
             }
-            if let Some(msg) = &markmsg {
+            if markmsg {
                 line.push(' ');
-                line.push_str(msg);
+                line.push_str(&mark_text);
             }
         }
         if options.annotate > 0 {
@@ -494,7 +543,10 @@ pub(crate) fn dis_pickle(
             line.push_str(info.doc);
         }
         line.push('\n');
-        out.write_all(line.as_bytes())?;
+        if line.len() >= LISTING_CHUNK {
+            out.write_all(line.as_bytes())?;
+            line.clear();
+        }
 
         if let Some(msg) = errormsg {
             return Err(inconsistent(&op, msg).into());
@@ -516,7 +568,9 @@ pub(crate) fn dis_pickle(
         stack.extend_from_slice(after);
 
         if op.opcode == Opcode::STOP {
-            writeln!(out, "highest protocol among opcodes = {maxproto}")?;
+            line.push_str("highest protocol among opcodes = ");
+            line.push_str(itoa::Buffer::new().format(maxproto));
+            line.push('\n');
             if !stack.is_empty() {
                 let names: Vec<&str> = stack.iter().map(|k| k.name()).collect();
                 return Err(inconsistent(
@@ -575,4 +629,25 @@ pub fn dis_all(
         pos = dis_pickle(data, pos, &mut memo, options, out, &mut summary.warnings)?;
     }
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_position_is_right_aligned_in_five_columns_as_pickletools_pads_it() {
+        for (offset, want) in [
+            (0usize, "    0: "),
+            (7, "    7: "),
+            (12345, "12345: "),
+            (123456, "123456: "),
+            (usize::MAX, "18446744073709551615: "),
+        ] {
+            let mut line = String::from(">");
+            push_position(&mut line, offset);
+            assert_eq!(line, format!(">{want}"));
+            assert_eq!(&line[1..], format!("{offset:5}: "));
+        }
+    }
 }

@@ -15,6 +15,12 @@ pub enum Input {
 impl Input {
     /// Opens `path`: maps regular files, reads anything else (pipes, devices).
     pub fn open(path: &Path) -> io::Result<Input> {
+        Input::open_file(path).map(|(input, _)| input)
+    }
+
+    /// Opens `path` as [`Input::open`] does, and keeps the file of a map: extract copies
+    /// array data from it without reading the map ([`extract_mapped`](crate::extract::extract_mapped)).
+    pub fn open_file(path: &Path) -> io::Result<(Input, Option<File>)> {
         let file = File::open(path)?;
         let meta = file.metadata()?;
         if meta.is_dir() {
@@ -24,13 +30,13 @@ impl Input {
             ));
         }
         if !meta.is_file() || meta.len() == 0 {
-            return Input::read(file);
+            return Ok((Input::read(file)?, None));
         }
         // SAFETY: the map is read-only. If another process truncates or rewrites the file
         // while we read it, the contents we see may change (or reads may fault); this is
         // the documented trade-off of memory-mapped input, as in ripgrep.
         let map = unsafe { memmap2::Mmap::map(&file)? };
-        Ok(Input::Mapped(map))
+        Ok((Input::Mapped(map), Some(file)))
     }
 
     /// Reads everything from `reader` (standard input).

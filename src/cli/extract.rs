@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use pklinspect::extract::{
-    extract, Bfloat16As, ExtractOptions, Refusal, Target, DEFAULT_MAX_BYTES,
+    extract, extract_mapped, Bfloat16As, ExtractOptions, Refusal, Target, DEFAULT_MAX_BYTES,
 };
 use pklinspect::inspect::Options;
 
@@ -107,8 +107,13 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             return Status::Failure;
         }
     };
-    let input = match path.open() {
-        Ok(input) => input,
+    let opened = if path.is_stdin() {
+        path.open().map(|input| (input, None))
+    } else {
+        pklinspect::input::Input::open_file(&path.0)
+    };
+    let (input, file) = match opened {
+        Ok(opened) => opened,
         Err(e) => {
             report(&name, format!("cannot read: {e}"));
             return Status::Failure;
@@ -146,7 +151,10 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
         max_bytes: args.max_bytes,
         progress,
     };
-    let result = extract(&name, input.bytes(), &options);
+    let result = match &file {
+        Some(file) => extract_mapped(&name, input.bytes(), file, &options),
+        None => extract(&name, input.bytes(), &options),
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -1,17 +1,21 @@
 //! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
 //!
-//! Arrays are written while their input is alive (a visitor of the inspection), streamed
-//! from the memory map or decompressed buffer into temporary files in the target folder.
+//! Arrays are written while their input is alive (a visitor of the inspection) into
+//! temporary files in the target folder: an array that is a plain range of the input file
+//! (given to [`extract_mapped`]) is copied file to file and hashed beside the copy
+//! (the private `copy` module); the others are streamed from the memory map or decompressed buffer.
 //! Only when everything is written are the files renamed into place: on any error nothing
 //! partial remains. Each `.npy` is byte-identical to what `numpy.save` writes for the array
 //! numpy would load (header from `container::npy_header_bytes`, data in the same order).
 
+mod copy;
 mod json;
 mod layout;
 mod names;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -196,7 +200,38 @@ fn npz_error(e: impl fmt::Display + Into<io::Error>) -> Error {
 
 /// Hex of a digest.
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        text.push(char::from(DIGITS[usize::from(b >> 4)]));
+        text.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    text
+}
+
+/// The input file behind the bytes given to [`extract_mapped`]: arrays stored as a plain
+/// range of it are copied file to file and hashed beside the copy ([`copy`]), never read
+/// through the map.
+#[derive(Clone, Copy)]
+struct InputFile<'f> {
+    file: &'f File,
+    /// The map of `file`, from its first byte.
+    bytes: &'f [u8],
+}
+
+impl InputFile<'_> {
+    /// Where `len` bytes at `at` of `buffer` lie in the file, if `buffer` is part of the map
+    /// (and not, say, a decompressed copy).
+    fn range_of(&self, buffer: &[u8], at: usize, len: u64) -> Option<u64> {
+        let base = self.bytes.as_ptr() as usize;
+        let start = (buffer.as_ptr() as usize).checked_sub(base)?;
+        let end = start.checked_add(buffer.len())?;
+        if end > self.bytes.len() {
+            return None;
+        }
+        let offset = u64::try_from(start.checked_add(at)?).ok()?;
+        (offset.checked_add(len)? <= end as u64).then_some(offset)
+    }
 }
 
 /// Writes the elements at `offsets` of `buffer`, transformed, to `out` (when given) and
@@ -310,6 +345,30 @@ pub(crate) fn locate<'a>(
     Ok((buffer, layout))
 }
 
+/// How an array is written: the dtype written, the element transform, and whether the data
+/// is stored in Fortran order.
+fn npy_plan(info: &crate::lift::ArrayInfo, bf16: Bfloat16As) -> (DType, Transform, bool) {
+    let (dtype, transform) = plan_write(info, bf16);
+    // Torch views are gathered into C order; numpy arrays keep the order they were stored
+    // in, as np.save keeps a Fortran array's order.
+    let fortran = !matches!(info.data, ArrayData::Torch { .. }) && npy_fortran_order(info);
+    (dtype, transform, fortran)
+}
+
+/// The index entry (without file) of an array written as `dtype` with C-order bytes of
+/// sha256 `digest`.
+fn written(array: &ArrayReport, dtype: DType, digest: &[u8]) -> WrittenArray {
+    let info = &array.info;
+    WrittenArray {
+        file: String::new(),
+        path: array.path.clone(),
+        source_dtype: (dtype != info.dtype).then(|| info.dtype.clone()),
+        dtype,
+        shape: info.shape.clone(),
+        sha256: hex(digest),
+    }
+}
+
 /// Writes one array as a complete `.npy` to `out`; returns the index entry (without file).
 pub(crate) fn write_npy(
     array: &ArrayReport,
@@ -320,10 +379,7 @@ pub(crate) fn write_npy(
     progress: &mut dyn FnMut(u64),
 ) -> io::Result<WrittenArray> {
     let info = &array.info;
-    let (dtype, transform) = plan_write(info, bf16);
-    // Torch views are gathered into C order; numpy arrays keep the order they were stored
-    // in, as np.save keeps a Fortran array's order.
-    let fortran = !matches!(info.data, ArrayData::Torch { .. }) && npy_fortran_order(info);
+    let (dtype, transform, fortran) = npy_plan(info, bf16);
     out.write_all(&npy_header_bytes(&dtype.descr(), fortran, &info.shape))?;
     let mut hash = Sha256::new();
     let itemsize = layout.itemsize;
@@ -367,14 +423,73 @@ pub(crate) fn write_npy(
             progress,
         )?;
     }
-    Ok(WrittenArray {
-        file: String::new(),
-        path: array.path.clone(),
-        source_dtype: (dtype != info.dtype).then(|| info.dtype.clone()),
-        dtype,
-        shape: info.shape.clone(),
-        sha256: hex(&hash.finalize()),
-    })
+    Ok(written(array, dtype, &hash.finalize()))
+}
+
+/// Where an array's bytes lie in `input` when they are written unchanged (C order, no
+/// transform) from a plain range of the file: `(offset, len)`.
+fn file_range(
+    array: &ArrayReport,
+    buffer: &[u8],
+    layout: &Layout,
+    bf16: Bfloat16As,
+    input: Option<InputFile<'_>>,
+) -> Option<(u64, u64)> {
+    let input = input?;
+    let (_, transform, fortran) = npy_plan(&array.info, bf16);
+    if fortran || transform != Transform::None || !layout.is_c_contiguous() {
+        return None;
+    }
+    let len = layout.nbytes()?;
+    Some((input.range_of(buffer, layout.offset, len)?, len))
+}
+
+/// Writes one array as a complete `.npy` to `out`, as [`write_npy`] does; an array that is a
+/// plain range of `input` is copied from the file and hashed beside the copy ([`copy`]),
+/// so its bytes are never read through the map.
+fn write_npy_from(
+    array: &ArrayReport,
+    buffer: &[u8],
+    layout: &Layout,
+    bf16: Bfloat16As,
+    input: Option<InputFile<'_>>,
+    out: NpyOut<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> io::Result<WrittenArray> {
+    let (Some(input), Some((offset, len))) =
+        (input, file_range(array, buffer, layout, bf16, input))
+    else {
+        return match out {
+            NpyOut::File(file) => {
+                let mut buffered = io::BufWriter::with_capacity(1 << 20, file);
+                let entry = write_npy(array, buffer, layout, bf16, &mut buffered, progress)?;
+                buffered.flush()?;
+                Ok(entry)
+            }
+            NpyOut::Writer(out) => write_npy(array, buffer, layout, bf16, out, progress),
+        };
+    };
+    let info = &array.info;
+    let (dtype, _, _) = npy_plan(info, bf16);
+    let header = npy_header_bytes(&dtype.descr(), false, &info.shape);
+    let digest = match out {
+        NpyOut::File(file) => {
+            file.write_all(&header)?;
+            copy::copy_to_file(input.file, offset, len, file, progress)?
+        }
+        NpyOut::Writer(out) => {
+            out.write_all(&header)?;
+            copy::copy_to_writer(input.file, offset, len, out, progress)?
+        }
+    };
+    Ok(written(array, dtype, &digest))
+}
+
+/// Where [`write_npy_from`] writes: a file of its own (the kernel can copy into it) or a
+/// writer (a member of the npz).
+enum NpyOut<'w> {
+    File(&'w mut File),
+    Writer(&'w mut dyn Write),
 }
 
 /// Where finished `.npy` contents go.
@@ -394,6 +509,7 @@ enum Sink {
 
 struct ArrayWriter<'o> {
     options: &'o ExtractOptions,
+    input: Option<InputFile<'o>>,
     namer: Namer,
     sink: Sink,
     index: ExtractIndex,
@@ -444,20 +560,17 @@ impl ArrayWriter<'_> {
         };
         let mut entry = match &mut self.sink {
             Sink::Folder { dir, files } => {
-                let temp = output_temp(dir)?;
-                let mut out = io::BufWriter::with_capacity(1 << 20, temp);
-                let entry = write_npy(
+                let mut temp = output_temp(dir)?;
+                let entry = write_npy_from(
                     array,
                     &buffer,
                     &layout,
                     self.options.bfloat16,
-                    &mut out,
+                    self.input,
+                    NpyOut::File(temp.as_file_mut()),
                     &mut progress,
                 )
                 .map_err(|e| io_error("write into", dir, e))?;
-                let temp = out
-                    .into_inner()
-                    .map_err(|e| io_error("write into", dir, e.into_error()))?;
                 files.push((temp.into_temp_path(), name.clone()));
                 entry
             }
@@ -466,12 +579,13 @@ impl ArrayWriter<'_> {
                 writer
                     .start_file(name.as_str(), options.large_file(big))
                     .map_err(npz_error)?;
-                write_npy(
+                write_npy_from(
                     array,
                     &buffer,
                     &layout,
                     self.options.bfloat16,
-                    writer.as_mut(),
+                    self.input,
+                    NpyOut::Writer(writer.as_mut()),
                     &mut progress,
                 )
                 .map_err(npz_error)?
@@ -590,12 +704,36 @@ pub(crate) fn parent_of(file: &Path) -> PathBuf {
 
 /// Extracts from the bytes of one input (`source` names it in the index).
 pub fn extract(source: &str, bytes: &[u8], options: &ExtractOptions) -> Result<Extracted> {
+    extract_from(source, bytes, None, options)
+}
+
+/// Extracts from `bytes`, which are the contents of `file` from its first byte (a memory
+/// map of it, as [`Input`](crate::input::Input) makes): as [`extract`], but arrays stored as
+/// plain ranges of the file are copied file to file by the kernel and hashed on a second
+/// thread, at about the speed of `cp` and without reading them through the map (peak
+/// memory stays bounded however large the arrays are).
+pub fn extract_mapped(
+    source: &str,
+    bytes: &[u8],
+    file: &File,
+    options: &ExtractOptions,
+) -> Result<Extracted> {
+    extract_from(source, bytes, Some(InputFile { file, bytes }), options)
+}
+
+fn extract_from(
+    source: &str,
+    bytes: &[u8],
+    input: Option<InputFile<'_>>,
+    options: &ExtractOptions,
+) -> Result<Extracted> {
     match &options.target {
         Target::Npy { dir } => {
             let created = prepare_dir(dir, options.force)?;
             let result = extract_arrays(
                 source,
                 bytes,
+                input,
                 options,
                 Sink::Folder {
                     dir: dir.clone(),
@@ -626,6 +764,7 @@ pub fn extract(source: &str, bytes: &[u8], options: &ExtractOptions) -> Result<E
             extract_arrays(
                 source,
                 bytes,
+                input,
                 options,
                 Sink::Zip {
                     writer,
@@ -640,16 +779,18 @@ pub fn extract(source: &str, bytes: &[u8], options: &ExtractOptions) -> Result<E
     }
 }
 
-fn extract_arrays(
+fn extract_arrays<'o>(
     source: &str,
     bytes: &[u8],
-    options: &ExtractOptions,
+    input: Option<InputFile<'o>>,
+    options: &'o ExtractOptions,
     sink: Sink,
 ) -> Result<Extracted> {
     let mut namer = Namer::default();
     namer.reserve("index.json");
     let mut writer = ArrayWriter {
         options,
+        input,
         namer,
         sink,
         index: ExtractIndex {
@@ -727,6 +868,22 @@ mod tests {
         assert!(refuse_existing(&file, true).is_ok());
         let other = Error::io("cannot write", io::Error::other("disk full"));
         assert_eq!(Refusal::of(&other), None);
+    }
+
+    #[test]
+    fn only_a_range_inside_the_map_is_copied_from_the_file() {
+        let file = tempfile::tempfile().unwrap_or_else(|e| panic!("{e}"));
+        let map = vec![7u8; 100];
+        let input = InputFile {
+            file: &file,
+            bytes: &map,
+        };
+        assert_eq!(input.range_of(&map[10..60], 5, 45), Some(15));
+        assert_eq!(input.range_of(&map[10..60], 5, 46), None);
+        assert_eq!(input.range_of(&map, 0, 100), Some(0));
+        let elsewhere = vec![7u8; 100];
+        assert_eq!(input.range_of(&elsewhere, 0, 10), None);
+        assert_eq!(input.range_of(&map[90..], usize::MAX, 1), None);
     }
 
     #[test]

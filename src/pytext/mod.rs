@@ -529,6 +529,22 @@ pub fn parse_float(data: &[u8]) -> Result<f64, String> {
     Ok(if negative { -magnitude } else { magnitude })
 }
 
+/// Appends Python's `repr()` of a `str` whose text is `bytes`, when every byte is printable
+/// ASCII other than `'` and `\\` (the common case, which needs no decoding: such bytes are
+/// the same in UTF-8 and latin-1, and are printed as they are between single quotes), and
+/// returns true; else appends nothing and returns false.
+pub fn repr_plain_ascii(bytes: &[u8], out: &mut String) -> bool {
+    let plain = bytes
+        .iter()
+        .all(|&b| (0x20..=0x7E).contains(&b) && b != b'\'' && b != b'\\');
+    if plain {
+        out.push('\'');
+        out.push_str(std::str::from_utf8(bytes).unwrap_or(""));
+        out.push('\'');
+    }
+    plain
+}
+
 /// Appends Python's `repr()` of a `str` given as code points.
 pub fn repr_str(cps: &[u32], out: &mut String) {
     let has_single = cps.contains(&u32::from(b'\''));
@@ -652,48 +668,115 @@ pub fn repr_float(x: f64, out: &mut String) {
         out.push_str(if x > 0.0 { "inf" } else { "-inf" });
         return;
     }
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    if x == 0.0 {
+        out.push_str("0.0");
+        return;
+    }
     // Python's repr is the shortest string that round-trips and, among those, the one
-    // nearest to `x` (ties to even). Rust's `{:e}` finds the shortest length but may break
-    // an exact tie the other way; exact formatting at that length is nearest, ties even.
-    let shortest = format!("{x:e}");
-    let len = shortest
-        .split_once('e')
-        .map_or(1, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
-    let sci = format!("{x:.*e}", len.saturating_sub(1));
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    // nearest to `x` (ties to even): what Schubfach (zmij) finds. zmij lays the digits out
+    // its own way; only the digits and the decimal point are taken from it.
+    let mut buffer = zmij::Buffer::new();
+    let (digits, decpt) = shortest_digits(buffer.format_finite(x.abs()).as_bytes());
+    let digits = &digits[..];
     let ndigits = digits.len() as i32;
-    let decpt = exp + 1;
-    out.push_str(sign);
+    fn text(d: &[u8]) -> &str {
+        std::str::from_utf8(d).unwrap_or("")
+    }
     if decpt <= -4 || decpt > 16 {
-        out.push_str(&digits[..1]);
+        out.push_str(text(&digits[..1]));
         if ndigits > 1 {
             out.push('.');
-            out.push_str(&digits[1..]);
+            out.push_str(text(&digits[1..]));
         }
         let e = decpt - 1;
-        let _ = write!(out, "e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs());
+        out.push_str(if e < 0 { "e-" } else { "e+" });
+        if e.abs() < 10 {
+            out.push('0');
+        }
+        out.push_str(itoa::Buffer::new().format(e.unsigned_abs()));
     } else if decpt <= 0 {
         out.push_str("0.");
         for _ in 0..-decpt {
             out.push('0');
         }
-        out.push_str(&digits);
+        out.push_str(text(digits));
     } else if decpt >= ndigits {
-        out.push_str(&digits);
+        out.push_str(text(digits));
         for _ in 0..decpt - ndigits {
             out.push('0');
         }
         out.push_str(".0");
     } else {
-        out.push_str(&digits[..decpt as usize]);
+        out.push_str(text(&digits[..decpt as usize]));
         out.push('.');
-        out.push_str(&digits[decpt as usize..]);
+        out.push_str(text(&digits[decpt as usize..]));
+    }
+}
+
+/// The significant digits of a positive decimal (`123.45`, `0.00012`, `1.5e-7`, `1e+16`),
+/// without leading or trailing zeros, and the position of the decimal point relative to
+/// the first of them (`0.0012` is `12` with point at -2, `120.0` is `12` at 3).
+fn shortest_digits(text: &[u8]) -> (DigitBuf, i32) {
+    let (mantissa, exp) = match text.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(at) => (&text[..at], &text[at + 1..]),
+        None => (text, &b""[..]),
+    };
+    let exp = std::str::from_utf8(exp)
+        .ok()
+        .and_then(|e| e.trim_start_matches('+').parse::<i32>().ok())
+        .unwrap_or(0);
+    let mut digits = DigitBuf::default();
+    let mut decpt = 0i32;
+    let mut seen_point = false;
+    for &b in mantissa {
+        match b {
+            b'.' => seen_point = true,
+            // Leading zeros: after the point each moves it one place left.
+            b'0' if digits.len == 0 && seen_point => decpt -= 1,
+            b'0' if digits.len == 0 => {}
+            b'0'..=b'9' => {
+                digits.push(b);
+                if !seen_point {
+                    decpt += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    if digits.len == 0 {
+        digits.push(b'0');
+        decpt = 1;
+    }
+    while digits.len > 1 && digits.bytes[digits.len - 1] == b'0' {
+        digits.len -= 1;
+    }
+    // Zeros before the point are counted once a digit has been seen (`120.0`).
+    (digits, decpt.saturating_add(exp))
+}
+
+/// Up to 32 decimal digits on the stack (a double has at most 17 significant ones).
+#[derive(Default)]
+struct DigitBuf {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl DigitBuf {
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+}
+
+impl std::ops::Deref for DigitBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -728,6 +811,22 @@ pub(crate) fn decode_long(bytes: &[u8]) -> BigInt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_text_is_quoted_as_repr_str_quotes_it() {
+        for text in ["", "item0", "say \"hi\"", " ~{}"] {
+            let mut fast = String::new();
+            assert!(repr_plain_ascii(text.as_bytes(), &mut fast), "{text}");
+            let mut full = String::new();
+            repr_text(text, &mut full);
+            assert_eq!(fast, full);
+        }
+        for text in ["it's", "a\\b", "tab\t", "caf\u{e9}", "\u{7f}"] {
+            let mut out = String::from("x");
+            assert!(!repr_plain_ascii(text.as_bytes(), &mut out), "{text}");
+            assert_eq!(out, "x");
+        }
+    }
 
     fn s(text: &str) -> String {
         let mut out = String::new();
