@@ -25,10 +25,6 @@ pub(crate) struct ExplainArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 
-    /// When to colour text output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
-
     /// Unknown references are errors too, not warnings (as `lint --strict`).
     #[arg(long)]
     strict: bool,
@@ -37,7 +33,7 @@ pub(crate) struct ExplainArgs {
     limits: super::limits::LimitArgs,
 }
 
-pub(crate) fn run(args: &ExplainArgs) -> Status {
+pub(crate) fn run(args: &ExplainArgs, color: ColorChoice) -> Status {
     let mut options = Options {
         limits: args.limits.limits(),
         ..Options::default()
@@ -50,7 +46,7 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
     }
     let mut status = Status::Success;
     let mut documents = Vec::new();
-    let stdout = anstream::AutoStream::new(io::stdout(), args.color.into());
+    let stdout = anstream::AutoStream::new(io::stdout(), color.into());
     let mut out = io::BufWriter::new(stdout.lock());
     for (i, file) in args.files.iter().enumerate() {
         let path = InputPath::from(file.clone());
