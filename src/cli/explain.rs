@@ -105,15 +105,18 @@ pub(crate) fn run(args: &ExplainArgs, color: ColorChoice) -> Status {
             Ok(rep) => match args.format {
                 Format::Json => {
                     let mut doc = render::json::explain_value(&rep);
-                    if let Some(fields) = doc.as_object_mut() {
+                    if let (Some(fields), None) = (doc.as_object_mut(), &rep.stopped) {
                         let preview = serde_json::to_value(&preview).unwrap_or_default();
                         fields.insert("preview".to_string(), preview);
                     }
                     documents.push(doc);
                 }
                 Format::Text => {
-                    let written = (if i > 0 { writeln!(out) } else { Ok(()) })
-                        .and_then(|()| render::text::write_explain(&mut out, &rep, Some(&preview)));
+                    let written = (if i > 0 { writeln!(out) } else { Ok(()) }).and_then(|()| {
+                        // A stream that stops part-way returns nothing to preview.
+                        let preview = rep.stopped.is_none().then_some(&preview);
+                        render::text::write_explain(&mut out, &rep, preview)
+                    });
                     if let Err(e) = written {
                         return write_failure(&name, &e);
                     }

@@ -14,7 +14,7 @@ use crate::analysis::path::{push_step, Step};
 use crate::error::Result;
 use crate::inspect::shape_text;
 use crate::inspect::{inspect_partial_with, Options, StreamView, Visitor};
-use crate::lift::Lifted;
+use crate::lift::{value::PlainValue, Lifted};
 use crate::machine::{Graph, Node, NodeId};
 use crate::pytext;
 use crate::report::{ArrayReport, Report};
@@ -260,6 +260,11 @@ impl Walk<'_, '_> {
             let children = pairs.iter().map(|&(k, v)| (Step::Key(k), v)).collect();
             return ("dict".into(), Some(pairs.len() as u64), children);
         }
+        match self.lifted.plain(g, id) {
+            // An object copyreg builds is described as the object it is, below.
+            Some(PlainValue::Object { .. }) | None => {}
+            Some(plain) => return describe_plain(&plain),
+        }
         match g.node(id) {
             Node::Str(s) => ("str".into(), Some(s.chars().count() as u64), Vec::new()),
             Node::Bytes(b, _) => ("bytes".into(), Some(b.len() as u64), Vec::new()),
@@ -276,7 +281,11 @@ impl Walk<'_, '_> {
         let Some(call) = g.call(id) else {
             return ("object".into(), None, Vec::new());
         };
-        let class = self.callable_name(call.callable);
+        // An object built through copyreg's helpers is named by its class.
+        let class = match self.lifted.constructed_class(g, id) {
+            Some((class, _)) => self.callable_name(class),
+            None => self.callable_name(call.callable),
+        };
         let mut children: Children = Vec::new();
         if let Some(state) = call.state {
             match g.dict(state) {
@@ -372,7 +381,30 @@ impl Walk<'_, '_> {
             out.push_str(if pairs.is_empty() { "{}" } else { "{…}" });
             return;
         }
-        self.push_scalar(id, out);
+        match self.lifted.plain(g, id) {
+            Some(PlainValue::Bytes(b)) => push_bytes(&b, room, out),
+            Some(PlainValue::ByteArray(b)) => {
+                out.push_str("bytearray(");
+                push_bytes(&b, room, out);
+                out.push(')');
+            }
+            Some(PlainValue::Complex(re, im)) => {
+                out.push('(');
+                pytext::repr_float(re, out);
+                out.push_str(if im < 0.0 { "-" } else { "+" });
+                pytext::repr_float(im.abs(), out);
+                out.push_str("j)");
+            }
+            Some(PlainValue::OrderedDict(pairs)) => out.push_str(if pairs.is_empty() {
+                "OrderedDict()"
+            } else {
+                "OrderedDict({…})"
+            }),
+            Some(PlainValue::Set(items) | PlainValue::FrozenSet(items)) => {
+                out.push_str(if items.is_empty() { "set()" } else { "{…}" })
+            }
+            Some(PlainValue::Object { .. }) | None => self.push_scalar(id, out),
+        }
     }
 
     fn push_scalar(&self, id: NodeId, out: &mut String) {
@@ -392,9 +424,7 @@ impl Walk<'_, '_> {
                 let head: String = s.chars().take(room).collect();
                 pytext::repr_text(&head, out);
             }
-            Node::Bytes(b, _) => {
-                pytext::repr_bytes(b.get(..room.min(b.len())).unwrap_or_default(), out)
-            }
+            Node::Bytes(b, _) => push_bytes(b, room, out),
             Node::Global { .. } => match g.global(id) {
                 Some(global) => out.push_str(&format!("<{}.{}>", global.module, global.name)),
                 None => out.push_str("<global>"),
@@ -414,6 +444,29 @@ impl Walk<'_, '_> {
     }
 }
 
+/// The repr of the first `room` bytes.
+fn push_bytes(bytes: &[u8], room: usize, out: &mut String) {
+    pytext::repr_bytes(bytes.get(..room.min(bytes.len())).unwrap_or_default(), out);
+}
+
+/// Type, length and children of a plain value pickle writes as a call.
+fn describe_plain(plain: &PlainValue<'_>) -> (String, Option<u64>, Children) {
+    let len = |n: usize| Some(n as u64);
+    match plain {
+        PlainValue::OrderedDict(pairs) => (
+            "collections.OrderedDict".into(),
+            len(pairs.len()),
+            pairs.iter().map(|&(k, v)| (Step::Key(k), v)).collect(),
+        ),
+        PlainValue::Set(items) => ("set".into(), len(items.len()), Vec::new()),
+        PlainValue::FrozenSet(items) => ("frozenset".into(), len(items.len()), Vec::new()),
+        PlainValue::ByteArray(b) => ("bytearray".into(), len(b.len()), Vec::new()),
+        PlainValue::Bytes(b) => ("bytes".into(), len(b.len()), Vec::new()),
+        PlainValue::Complex(..) => ("complex".into(), None, Vec::new()),
+        PlainValue::Object { .. } => ("object".into(), None, Vec::new()),
+    }
+}
+
 /// The type shown for a node that is neither a container nor an object.
 fn scalar_kind(node: &Node<'_>) -> &'static str {
     match node {
@@ -424,6 +477,8 @@ fn scalar_kind(node: &Node<'_>) -> &'static str {
         Node::Str(_) => "str",
         Node::Bytes(..) => "bytes",
         Node::Global { .. } => "global",
+        Node::Set(_) => "set",
+        Node::FrozenSet(_) => "frozenset",
         Node::PersistentId { .. } => "persistent id",
         Node::Extension { .. } => "extension",
         Node::Buffer { .. } => "out-of-band buffer",

@@ -170,8 +170,8 @@ fn length_noun(kind: &str, len: u64) -> &'static str {
         "dict" => "keys",
         "str" if one => "char",
         "str" => "chars",
-        "bytes" if one => "byte",
-        "bytes" => "bytes",
+        "bytes" | "bytearray" if one => "byte",
+        "bytes" | "bytearray" => "bytes",
         _ if one => "item",
         _ => "items",
     }
