@@ -169,8 +169,37 @@ fn cut(text: String, width: usize) -> String {
     out
 }
 
-/// The children of a node the preview opens: `(step, child)`.
-type Children = Vec<(Step, NodeId)>;
+/// The children of a node the preview may open: the first few `(step, child)` pairs, and
+/// how many there are in all. Only the first are kept: a list of sixteen million items
+/// costs what eight cost.
+#[derive(Default)]
+struct Children {
+    first: Vec<(Step, NodeId)>,
+    total: usize,
+}
+
+impl Children {
+    /// Keeps up to [`MAX_KEPT`] of `items` and counts them all.
+    fn extend(&mut self, items: impl ExactSizeIterator<Item = (Step, NodeId)>) {
+        self.total = self.total.saturating_add(items.len());
+        let room = MAX_KEPT.saturating_sub(self.first.len());
+        self.first.extend(items.take(room));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+/// Children kept per container: more than `max_items` is ever set to in practice; the
+/// walk lists at most `max_items` of them.
+const MAX_KEPT: usize = 64;
+
+fn children_of(items: impl ExactSizeIterator<Item = (Step, NodeId)>) -> Children {
+    let mut children = Children::default();
+    children.extend(items);
+    children
+}
 
 struct Walk<'w, 'g> {
     graph: &'w Graph<'g>,
@@ -207,12 +236,17 @@ impl Walk<'_, '_> {
         let sequence = self.graph.list(id).is_some() || self.graph.tuple(id).is_some();
         let flat = sequence
             && children
+                .first
                 .iter()
                 .all(|&(_, c)| self.graph.node(c).is_scalar());
         let open = depth < self.options.depth && !children.is_empty() && !flat;
         let value = if open { String::new() } else { self.inline(id) };
-        let shown = if open { self.options.max_items } else { 0 };
-        let more = (children.len().saturating_sub(shown)) as u64;
+        let shown = if open {
+            self.options.max_items.min(MAX_KEPT)
+        } else {
+            0
+        };
+        let more = (children.total.saturating_sub(shown)) as u64;
         let more = if open { more } else { 0 };
         if !push_line(
             self.preview,
@@ -228,7 +262,7 @@ impl Walk<'_, '_> {
             return;
         }
         self.ancestors.push(id);
-        for (step, child) in children.into_iter().take(shown) {
+        for (step, child) in children.first.into_iter().take(shown) {
             let mut child_path = path.clone();
             push_step(self.graph, step, &mut child_path);
             self.node(child, child_path, depth.saturating_add(1));
@@ -239,16 +273,11 @@ impl Walk<'_, '_> {
     /// Type, length and the children the preview may open.
     fn describe(&self, id: NodeId) -> (String, Option<u64>, Children) {
         let g = self.graph;
-        let indexed = |items: &[NodeId]| -> Children {
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, &c)| (Step::Index(i), c))
-                .collect()
+        let indexed = |items: &[NodeId]| {
+            children_of(items.iter().enumerate().map(|(i, &c)| (Step::Index(i), c)))
         };
-        if let Some(Ok(info)) = self.lifted.array(id) {
-            let _ = info;
-            return ("ndarray".into(), None, Vec::new());
+        if let Some(Ok(_)) = self.lifted.array(id) {
+            return ("ndarray".into(), None, Children::default());
         }
         if let Some(items) = g.list(id) {
             return ("list".into(), Some(items.len() as u64), indexed(items));
@@ -257,7 +286,7 @@ impl Walk<'_, '_> {
             return ("tuple".into(), Some(items.len() as u64), indexed(items));
         }
         if let Some(pairs) = g.dict(id) {
-            let children = pairs.iter().map(|&(k, v)| (Step::Key(k), v)).collect();
+            let children = children_of(pairs.iter().map(|&(k, v)| (Step::Key(k), v)));
             return ("dict".into(), Some(pairs.len() as u64), children);
         }
         match self.lifted.plain(g, id) {
@@ -266,12 +295,20 @@ impl Walk<'_, '_> {
             Some(plain) => return describe_plain(&plain),
         }
         match g.node(id) {
-            Node::Str(s) => ("str".into(), Some(s.chars().count() as u64), Vec::new()),
-            Node::Bytes(b, _) => ("bytes".into(), Some(b.len() as u64), Vec::new()),
-            Node::Set(items) => ("set".into(), Some(items.len() as u64), Vec::new()),
-            Node::FrozenSet(items) => ("frozenset".into(), Some(items.len() as u64), Vec::new()),
+            Node::Str(s) => (
+                "str".into(),
+                Some(s.chars().count() as u64),
+                Children::default(),
+            ),
+            Node::Bytes(b, _) => ("bytes".into(), Some(b.len() as u64), Children::default()),
+            Node::Set(items) => ("set".into(), Some(items.len() as u64), Children::default()),
+            Node::FrozenSet(items) => (
+                "frozenset".into(),
+                Some(items.len() as u64),
+                Children::default(),
+            ),
             Node::Call(_) => self.describe_object(id),
-            other => (scalar_kind(other).into(), None, Vec::new()),
+            other => (scalar_kind(other).into(), None, Children::default()),
         }
     }
 
@@ -279,20 +316,20 @@ impl Walk<'_, '_> {
     fn describe_object(&self, id: NodeId) -> (String, Option<u64>, Children) {
         let g = self.graph;
         let Some(call) = g.call(id) else {
-            return ("object".into(), None, Vec::new());
+            return ("object".into(), None, Children::default());
         };
         // An object built through copyreg's helpers is named by its class.
         let class = match self.lifted.constructed_class(g, id) {
             Some((class, _)) => self.callable_name(class),
             None => self.callable_name(call.callable),
         };
-        let mut children: Children = Vec::new();
+        let mut children = Children::default();
         if let Some(state) = call.state {
             match g.dict(state) {
                 Some(pairs) if pairs.iter().all(|&(k, _)| g.str(k).is_some()) => {
                     children.extend(pairs.iter().map(|&(k, v)| (Step::Attr(k), v)));
                 }
-                _ => children.push((Step::State, state)),
+                _ => children.extend(std::iter::once((Step::State, state))),
             }
         } else if let Some(args) = g.tuple(call.args) {
             children.extend(args.iter().enumerate().map(|(i, &a)| (Step::Args(i), a)));
@@ -456,14 +493,14 @@ fn describe_plain(plain: &PlainValue<'_>) -> (String, Option<u64>, Children) {
         PlainValue::OrderedDict(pairs) => (
             "collections.OrderedDict".into(),
             len(pairs.len()),
-            pairs.iter().map(|&(k, v)| (Step::Key(k), v)).collect(),
+            children_of(pairs.iter().map(|&(k, v)| (Step::Key(k), v))),
         ),
-        PlainValue::Set(items) => ("set".into(), len(items.len()), Vec::new()),
-        PlainValue::FrozenSet(items) => ("frozenset".into(), len(items.len()), Vec::new()),
-        PlainValue::ByteArray(b) => ("bytearray".into(), len(b.len()), Vec::new()),
-        PlainValue::Bytes(b) => ("bytes".into(), len(b.len()), Vec::new()),
-        PlainValue::Complex(..) => ("complex".into(), None, Vec::new()),
-        PlainValue::Object { .. } => ("object".into(), None, Vec::new()),
+        PlainValue::Set(items) => ("set".into(), len(items.len()), Children::default()),
+        PlainValue::FrozenSet(items) => ("frozenset".into(), len(items.len()), Children::default()),
+        PlainValue::ByteArray(b) => ("bytearray".into(), len(b.len()), Children::default()),
+        PlainValue::Bytes(b) => ("bytes".into(), len(b.len()), Children::default()),
+        PlainValue::Complex(..) => ("complex".into(), None, Children::default()),
+        PlainValue::Object { .. } => ("object".into(), None, Children::default()),
     }
 }
 
