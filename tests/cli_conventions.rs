@@ -148,8 +148,11 @@ fn help_lists_man_shows_examples_and_limit_defaults() {
         explain.contains(&format!("[default: {nodes}]")),
         "{explain}"
     );
-    let dis = pklinspect().args(["dis", "--help"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&dis.stdout).contains("Examples:"));
+    for command in ["explain", "extract", "dis"] {
+        let help = pklinspect().args([command, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        assert!(help.contains("Examples:"), "{command}: {help}");
+    }
 }
 
 #[test]

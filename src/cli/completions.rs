@@ -57,17 +57,8 @@ pub(crate) fn man_page() -> io::Result<Vec<u8>> {
         if sub.get_arguments().any(|a| !a.is_hide_set()) {
             man.render_options_section(&mut part)?;
         }
-        if sub.get_after_help().is_some() {
-            writeln!(part, ".SH NOTES")?;
-            for line in sub
-                .get_after_help()
-                .map(|h| h.to_string())
-                .unwrap_or_default()
-                .lines()
-            {
-                writeln!(part, "{}", roff_line(line))?;
-                writeln!(part, ".br")?;
-            }
+        if let Some(notes) = sub.get_after_help() {
+            write_notes(&mut part, &notes.to_string())?;
         }
         // The subcommand's own sections become subsections of its section.
         for line in String::from_utf8_lossy(&part).lines() {
@@ -91,6 +82,27 @@ pub(crate) fn man_page() -> io::Result<Vec<u8>> {
     writeln!(page, ".fi")?;
     top.render_version_section(&mut page)?;
     Ok(page)
+}
+
+/// A subcommand's notes: examples as written (laid out in columns), prose paragraphs
+/// (one long line each in the help) filled.
+fn write_notes(out: &mut Vec<u8>, notes: &str) -> io::Result<()> {
+    writeln!(out, ".SH NOTES")?;
+    let prose = notes.lines().any(|l| l.chars().count() > 100);
+    if !prose {
+        writeln!(out, ".nf")?;
+    }
+    for line in notes.lines() {
+        if prose && line.trim().is_empty() {
+            writeln!(out, ".PP")?;
+        } else {
+            writeln!(out, "{}", roff_line(line))?;
+        }
+    }
+    if !prose {
+        writeln!(out, ".fi")?;
+    }
+    Ok(())
 }
 
 /// A line of text for roff: backslashes escaped, a leading `.` or `'` kept literal.

@@ -17,6 +17,12 @@ pub(crate) enum Format {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  pklinspect explain model.pkl                  verdict, contents, imports, arrays, findings
+  pklinspect explain --depth 4 data.pkl         open the contents four levels deep
+  pklinspect explain --format json *.pkl        one JSON document per file (an array)
+  cat model.pkl | pklinspect explain -          from standard input")]
 pub(crate) struct ExplainArgs {
     /// Files to explain (`-` for standard input).
     #[arg(value_name = "FILE", required = true, value_parser = clap::value_parser!(std::ffi::OsString))]

@@ -38,6 +38,14 @@ pub(crate) enum Bfloat16 {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  pklinspect extract model.pt --to npz -o model.npz      arrays for numpy.load, no pickle
+  pklinspect extract model.pkl --to npy -o arrays/       one .npy per array, and index.json
+  pklinspect extract data.pkl --to json -o data.json --arrays npy
+                                                         data.json, data.<name>.npy beside it
+
+Existing outputs are never replaced without --force.")]
 pub(crate) struct ExtractArgs {
     /// The file to extract from (`-` for standard input).
     #[arg(value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
