@@ -158,3 +158,18 @@ fn member_on_a_plain_pickle_is_a_usage_error() {
     assert!(listing.is_empty());
     assert!(stderr.contains("plain pickle"), "{stderr}");
 }
+
+#[test]
+fn a_joblib_stream_stops_at_its_first_array_and_says_why() {
+    // joblib writes array bytes into the stream: pickletools stops there, and so does the
+    // listing (exit 2), with a note naming the array whose data starts there.
+    for rel in ["joblib/np2_arrays.joblib", "joblib/np2_arrays.joblib.gz"] {
+        let (code, listing, stderr) = dis(&[&fixture(rel)]);
+        assert_eq!(code, 2, "{rel}");
+        assert!(listing.ends_with("BUILD\n"), "{rel}: {listing}");
+        assert!(
+            stderr.contains("the raw data of joblib's array $[\"f8\"] starts here"),
+            "{rel}: {stderr}"
+        );
+    }
+}

@@ -92,7 +92,33 @@ fn list(name: &str, bytes: &[u8], options: &DisOptions) -> Status {
     let result = dis_all(bytes, options, &mut out);
     // Lines before a failure are printed before the error, as pickletools does.
     let flushed = out.flush();
-    finish(name, result, flushed)
+    let stop = match &result {
+        Err(DisError::Pickle(e)) => Some(e.offset()),
+        _ => None,
+    };
+    let status = finish(name, result, flushed);
+    if let Some(note) = stop.and_then(|offset| joblib_array_at(bytes, offset)) {
+        report(name, note);
+    }
+    status
+}
+
+/// Why a listing stopped where joblib's raw array data begins: joblib writes each array's
+/// bytes into the stream right after its `NumpyArrayWrapper` (after an alignment byte and
+/// padding), which its unpickler reads and pickletools cannot.
+fn joblib_array_at(bytes: &[u8], offset: u64) -> Option<String> {
+    let report = pklinspect::inspect::inspect_partial("", bytes, &Default::default()).ok()?;
+    let array = report
+        .pickles
+        .iter()
+        .flat_map(|p| p.arrays.iter())
+        .find(|a| a.offset.is_some_and(|at| at >= offset && at - offset <= 16))?;
+    Some(format!(
+        "note: the raw data of joblib's array {} starts here (at offset {}); joblib reads \
+         it, pickletools stops at it (`pklinspect explain` reads past it)",
+        array.path,
+        array.offset.unwrap_or(offset)
+    ))
 }
 
 /// Opens the container, lists the chosen stream, and names on standard error the streams
