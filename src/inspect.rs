@@ -128,7 +128,18 @@ pub fn inspect(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
 /// import or call nothing before the failure. The error is then the one the stream
 /// stopped with.
 pub fn inspect_partial(file: &str, bytes: &[u8], options: &Options) -> Result<Report> {
-    let report = inspect_impl(file, bytes, options, &mut NoVisitor, true)?;
+    inspect_partial_with(file, bytes, options, &mut NoVisitor)
+}
+
+/// [`inspect_partial`], showing each stream and plain array to `visitor` while it is alive
+/// (`explain`'s preview of the object tree).
+pub(crate) fn inspect_partial_with(
+    file: &str,
+    bytes: &[u8],
+    options: &Options,
+    visitor: &mut dyn Visitor,
+) -> Result<Report> {
+    let report = inspect_impl(file, bytes, options, visitor, true)?;
     let Some(e) = &report.stopped else {
         return Ok(report);
     };

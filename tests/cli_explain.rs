@@ -282,3 +282,187 @@ fn a_stream_that_breaks_part_way_says_it_does_not_load() {
         "{text}"
     );
 }
+
+/// A pickled dict of config, history and labels, as a person would write one.
+const CONFIG_HISTORY_LABELS: &str = r#"
+import pickle, sys
+data = {
+    "config": {"lr": 0.001, "layers": [64, 128, 256], "name": "run-7"},
+    "history": [0.9 - i / 100 for i in range(100)],
+    "labels": ["cat", "dog", "bird"],
+}
+sys.stdout.buffer.write(pickle.dumps(data, protocol=4))
+"#;
+
+fn config_history_labels() -> Option<Vec<u8>> {
+    let python = common::python3()?;
+    Some(common::run_python(python, CONFIG_HISTORY_LABELS, &[]).stdout)
+}
+
+#[test]
+fn explain_previews_plain_data() {
+    let Some(bytes) = config_history_labels() else {
+        return;
+    };
+    let out = pklinspect()
+        .args(["explain", "-"])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "Contents",
+        "  $  dict, 3 keys",
+        "    [\"config\"]  dict, 3 keys",
+        "      [\"lr\"]  float: 0.001",
+        "      [\"layers\"]  list, 3 items: [64, 128, 256]",
+        "      [\"name\"]  str, 5 chars: 'run-7'",
+        "    [\"history\"]  list, 100 items: [0.9, 0.89, 0.88,",
+        "    [\"labels\"]  list, 3 items: ['cat', 'dog', 'bird']",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    // Bounded: no line of the preview is longer than the width allows.
+    let longest = text.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(longest < 160, "{text}");
+    // --depth 0: the root's line only.
+    let out = pklinspect()
+        .args(["explain", "--depth", "0", "-"])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  $  dict, 3 keys: {…}"), "{text}");
+    assert!(!text.contains("[\"config\"]"), "{text}");
+    // The JSON document carries the same lines.
+    let out = pklinspect()
+        .args(["explain", "--format", "json", "-"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines = doc["preview"]["lines"].as_array().unwrap();
+    assert_eq!(lines[0]["path"], "$");
+    assert_eq!(lines[0]["type"], "dict");
+    assert_eq!(lines[0]["len"], 3);
+    assert!(lines
+        .iter()
+        .any(|l| l["path"] == "$[\"config\"][\"lr\"]" && l["value"] == "0.001"));
+}
+
+#[test]
+fn the_preview_is_bounded_and_names_recursion() {
+    // A list that contains itself, and a dict of 1,000 keys: bounded lines, "… N more".
+    let mut bytes = b"\x80\x04]\x94h\x00a".to_vec(); // l = []; l.append(l)
+    bytes.extend_from_slice(b".");
+    let out = pklinspect()
+        .args(["explain", "--depth", "50", "-"])
+        .write_stdin(bytes)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("recursive reference"), "{text}");
+    let mut many = b"\x80\x04}\x94(".to_vec();
+    for i in 0..1000u16 {
+        many.push(b'M');
+        many.extend_from_slice(&i.to_le_bytes());
+        many.push(b'N');
+    }
+    many.extend_from_slice(b"u.");
+    let out = pklinspect()
+        .args(["explain", "-"])
+        .write_stdin(many)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  $  dict, 1,000 keys"), "{text}");
+    assert!(text.contains("… 992 more"), "{text}");
+    assert!(text.lines().count() < 40, "{text}");
+}
+
+#[test]
+fn a_code_exec_call_shows_its_arguments_in_text() {
+    let out = pklinspect()
+        .args(["explain", &fixture("hostile/os_system_p4.pkl")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("posix.system('echo pwned')"), "{text}");
+}
+
+#[test]
+fn advice_names_the_command_that_gets_the_data_out() {
+    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let out = pklinspect().args(["explain", &file]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "pklinspect extract {file} --to npz -o float64_2d_p4.npz"
+        )),
+        "{text}"
+    );
+    let file = fixture("hostile/joblib_with_system.joblib");
+    let out = pklinspect().args(["explain", &file]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Do not load this file"), "{text}");
+    assert!(
+        text.contains(&format!("pklinspect extract {file} --to npz")),
+        "{text}"
+    );
+}
+
+fn tf_data(name: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/tf")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn a_tensorflow_tensor_names_its_array_and_the_extract_command() {
+    for rel in [
+        "runtime/tf_eager_tensor_p2.pkl",
+        "runtime/tf_eager_tensor_p4.pkl",
+    ] {
+        let file = fixture(rel);
+        let out = pklinspect().args(["explain", &file]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("same version"), "{text}");
+        assert!(text.contains("rebuilt from the numpy array"), "{text}");
+        assert!(text.contains("pklinspect extract"), "{text}");
+        // extract writes the array.
+        let dir = tempfile::tempdir().unwrap();
+        let npz = dir.path().join("t.npz");
+        pklinspect()
+            .args(["extract", &file, "--to", "npz", "-o"])
+            .arg(&npz)
+            .assert()
+            .success();
+        assert!(npz.exists());
+    }
+}
+
+#[test]
+fn a_tensorflow_variable_is_judged_by_what_its_partial_wraps() {
+    // functools.partial(ResourceVariable, name=…, dtype=as_dtype('float32'), …)(array):
+    // TensorFlow's own route, made with stand-in modules (tests/data/tf/make_tf_variable.py).
+    for name in ["tf_variable_p2.pkl", "tf_variable_p4.pkl"] {
+        let doc = json_of(&["explain", "--format", "json", &tf_data(name)]);
+        assert_eq!(doc["verdict"], "non-portable", "{name}: {doc}");
+        let findings = doc["findings"].as_array().unwrap();
+        assert!(
+            findings
+                .iter()
+                .all(|f| f["rule"] != "unvetted-call" && f["rule"] != "code-exec"),
+            "{name}: {findings:?}"
+        );
+        assert_eq!(
+            doc["arrays"].as_array().map_or(0, Vec::len)
+                + doc["pickles"][0]["arrays"].as_array().map_or(0, Vec::len),
+            1,
+            "{name}"
+        );
+    }
+}

@@ -333,10 +333,10 @@ fn json_goes_to_stdout_or_a_file_with_arrays_beside_it() {
         .success();
     assert_eq!(
         listing(out.path()),
-        ["data.npy", "labels.npy", "wrapper.json"]
+        ["wrapper.data.npy", "wrapper.json", "wrapper.labels.npy"]
     );
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(doc["state"]["data"]["$array"]["file"], "data.npy");
+    assert_eq!(doc["state"]["data"]["$array"]["file"], "wrapper.data.npy");
     // --arrays npy needs a file to write beside.
     pklinspect()
         .args([

@@ -606,6 +606,8 @@ known_globals! {
         => "a loss-function object built from its numeric parameters; needs scikit-learn";
     Library "sklearn.utils.validation" ["check_array"] call "scikit-learn HistGradientBoosting* with categorical features (functools.partial(check_array, …))"
         => "validates and converts an array-like; it reads no file and calls nothing it is given; needs scikit-learn";
+    Library "tensorflow.python.framework.dtypes" ["as_dtype"] call "TensorFlow DType.__reduce__ (as_dtype, (self.name,))"
+        => "looks a TensorFlow dtype up by its name (a string); needs tensorflow";
     Library "matplotlib._enums" ["CapStyle", "JoinStyle"] call "Enum.__reduce_ex__ of matplotlib's enums (matplotlib/_enums.py)"
         => "a matplotlib enum member, looked up by value; needs matplotlib";
     Library "matplotlib.colors" ["_create_empty_object_of_class"] call "matplotlib's norm classes' __reduce__ (matplotlib/colors.py, _picklable_norm_constructor)"
@@ -647,8 +649,15 @@ known_globals! {
         => "an open-file wrapper: a live file handle of the process that wrote the file";
     RuntimeHandle "tensorflow.python.framework.ops" ["EagerTensor"]
         => "a TensorFlow eager tensor: holds a live TensorFlow runtime object, so it only loads inside a TF runtime of the same version";
+    // What TensorFlow's own __reduce__ methods write: the tensor or variable rebuilt from
+    // a numpy array that follows in the file. These load wherever tensorflow is installed
+    // (no live runtime state is pickled), and their values are that array.
+    RuntimeHandle "tensorflow.python.framework.ops" ["convert_to_tensor"]
+        call "TensorFlow EagerTensor.__reduce__ (convert_to_tensor, (self._numpy(),))"
+        => "a TensorFlow tensor rebuilt from the numpy array that follows: loads only where tensorflow is installed, but its values are that array, which `pklinspect extract` writes without TensorFlow";
     RuntimeHandle "tensorflow.python.ops.resource_variable_ops" ["ResourceVariable"]
-        => "a TensorFlow resource variable: holds a live TensorFlow runtime object, so it only loads inside a TF runtime of the same version";
+        call "TensorFlow BaseResourceVariable.__reduce__ (functools.partial(ResourceVariable, trainable=…, name=…, dtype=…), (self.numpy(),))"
+        => "a TensorFlow variable rebuilt from the numpy array that follows: loads only where tensorflow is installed, but its value is that array, which `pklinspect extract` writes without TensorFlow";
     RuntimeHandle "tensorflow.python.framework.ops" ["**"]
         => "holds a live TensorFlow runtime object (graph, operation or tensor); only loads inside a TF runtime of the same version";
     RuntimeHandle "tensorflow.python.framework.tensor" ["**"]

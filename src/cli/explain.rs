@@ -4,8 +4,9 @@ use std::io::{self, Write};
 
 use clap::{Args, ValueEnum};
 use pklinspect::container;
-use pklinspect::inspect::{inspect_partial, Options};
+use pklinspect::inspect::Options;
 use pklinspect::render;
+use pklinspect::render::preview::{inspect_with_preview, PreviewOptions};
 
 use super::{is_broken_pipe, report, ColorChoice, InputPath, Status};
 
@@ -16,6 +17,12 @@ pub(crate) enum Format {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  pklinspect explain model.pkl                  verdict, contents, imports, arrays, findings
+  pklinspect explain --depth 4 data.pkl         open the contents four levels deep
+  pklinspect explain --format json *.pkl        one JSON document per file (an array)
+  cat model.pkl | pklinspect explain -          from standard input")]
 pub(crate) struct ExplainArgs {
     /// Files to explain (`-` for standard input).
     #[arg(value_name = "FILE", required = true, value_parser = clap::value_parser!(std::ffi::OsString))]
@@ -25,19 +32,23 @@ pub(crate) struct ExplainArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 
-    /// When to colour text output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
-
     /// Unknown references are errors too, not warnings (as `lint --strict`).
     #[arg(long)]
     strict: bool,
+
+    /// Levels of the object tree the Contents preview opens (0: the root's line only).
+    #[arg(long, value_name = "N", default_value_t = PreviewOptions::default().depth)]
+    depth: usize,
+
+    /// Most lines of the Contents preview.
+    #[arg(long, value_name = "N", default_value_t = PreviewOptions::default().max_lines)]
+    preview_lines: usize,
 
     #[command(flatten)]
     limits: super::limits::LimitArgs,
 }
 
-pub(crate) fn run(args: &ExplainArgs) -> Status {
+pub(crate) fn run(args: &ExplainArgs, color: ColorChoice) -> Status {
     let mut options = Options {
         limits: args.limits.limits(),
         ..Options::default()
@@ -50,7 +61,7 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
     }
     let mut status = Status::Success;
     let mut documents = Vec::new();
-    let stdout = anstream::AutoStream::new(io::stdout(), args.color.into());
+    let stdout = anstream::AutoStream::new(io::stdout(), color.into());
     let mut out = io::BufWriter::new(stdout.lock());
     for (i, file) in args.files.iter().enumerate() {
         let path = InputPath::from(file.clone());
@@ -66,7 +77,16 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
         // What a stream that fails part-way read is reported (the loader ran it), and the
         // failure too: on standard error, in the JSON document, and in the exit code.
         // (Bytes that are not a pickle and read as nothing are an error from it.)
-        let result = inspect_partial(&name, input.bytes(), &options);
+        let preview_options = PreviewOptions {
+            depth: args.depth,
+            max_lines: args.preview_lines,
+            ..PreviewOptions::default()
+        };
+        let result = inspect_with_preview(&name, input.bytes(), &options, preview_options);
+        let (result, preview) = match result {
+            Ok((rep, preview)) => (Ok(rep), preview),
+            Err(e) => (Err(e), Default::default()),
+        };
         // Text: a stream that stopped before anything it read imports, calls or raises a
         // finding is its one-line error, as before (JSON carries the verdict and findings).
         let result = result.and_then(|rep| match &rep.stopped {
@@ -89,10 +109,20 @@ pub(crate) fn run(args: &ExplainArgs) -> Status {
         }
         match result {
             Ok(rep) => match args.format {
-                Format::Json => documents.push(render::json::explain_value(&rep)),
+                Format::Json => {
+                    let mut doc = render::json::explain_value(&rep);
+                    if let (Some(fields), None) = (doc.as_object_mut(), &rep.stopped) {
+                        let preview = serde_json::to_value(&preview).unwrap_or_default();
+                        fields.insert("preview".to_string(), preview);
+                    }
+                    documents.push(doc);
+                }
                 Format::Text => {
-                    let written = (if i > 0 { writeln!(out) } else { Ok(()) })
-                        .and_then(|()| render::text::write_report(&mut out, &rep));
+                    let written = (if i > 0 { writeln!(out) } else { Ok(()) }).and_then(|()| {
+                        // A stream that stops part-way returns nothing to preview.
+                        let preview = rep.stopped.is_none().then_some(&preview);
+                        render::text::write_explain(&mut out, &rep, preview)
+                    });
                     if let Err(e) = written {
                         return write_failure(&name, &e);
                     }

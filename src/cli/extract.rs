@@ -1,7 +1,7 @@
 //! `pklinspect extract FILE --to npy|npz|json [-o OUT] [--force]`.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use pklinspect::extract::{
@@ -38,6 +38,14 @@ pub(crate) enum Bfloat16 {
 }
 
 #[derive(Args, Debug)]
+#[command(after_help = "\
+Examples:
+  pklinspect extract model.pt --to npz -o model.npz      arrays for numpy.load, no pickle
+  pklinspect extract model.pkl --to npy -o arrays/       one .npy per array, and index.json
+  pklinspect extract data.pkl --to json -o data.json --arrays npy
+                                                         data.json, data.<name>.npy beside it
+
+Existing outputs are never replaced without --force.")]
 pub(crate) struct ExtractArgs {
     /// The file to extract from (`-` for standard input).
     #[arg(value_name = "FILE", value_parser = clap::value_parser!(std::ffi::OsString))]
@@ -178,16 +186,29 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             Status::Success
         }
         Err(e) => {
-            match Refusal::of(&e) {
-                Some(refusal) => report(&name, format!("{e} ({})", force_hint(refusal))),
-                None => report(
-                    &name,
-                    pklinspect::container::not_a_pickle(input.bytes(), &e)
-                        .unwrap_or_else(|| super::limits::with_hint(&e)),
-                ),
-            }
+            report_failure(&name, args.output.as_deref(), input.bytes(), &e);
             Status::Failure
         }
+    }
+}
+
+/// An input problem names the input and its byte offset; an output problem (an existing
+/// output, a folder that cannot be written) names the output first and has no offset.
+fn report_failure(name: &str, output: Option<&Path>, bytes: &[u8], e: &pklinspect::Error) {
+    if let (Some(refusal), Some(path)) = (Refusal::of(e), Refusal::path_of(e)) {
+        let what = match refusal {
+            Refusal::FolderNotEmpty => "is not empty",
+            _ => "exists",
+        };
+        let hint = force_hint(refusal);
+        report(&path.display().to_string(), format!("{what} ({hint})"));
+    } else if !e.has_offset() {
+        let out = output.map_or("<stdout>".to_string(), |o| o.display().to_string());
+        report(&out, e.message());
+    } else {
+        let shown = pklinspect::container::not_a_pickle(bytes, e)
+            .unwrap_or_else(|| super::limits::with_hint(e));
+        report(name, shown);
     }
 }
 

@@ -49,14 +49,22 @@ impl FromArgMatches for LimitArgs {
 
 impl Args for LimitArgs {
     fn augment_args(cmd: Command) -> Command {
+        let defaults = Limits::default();
         Limits::READ.iter().fold(cmd, |cmd, &limit| {
             let info = limit.info();
             let Some(flag) = info.flag else { return cmd };
+            // The default is shown in the help but not given to clap: a flag that is not
+            // given must leave the policy's value in place (lint's `[limits]`).
+            let help = info.help.strip_suffix('.').unwrap_or(info.help);
+            let help = match defaults.get(limit) {
+                Some(value) => format!("{help} [default: {value}]"),
+                None => help.to_string(),
+            };
             cmd.arg(
                 Arg::new(info.name)
                     .long(flag.trim_start_matches("--"))
                     .value_name(info.value_name)
-                    .help(info.help.strip_suffix('.').unwrap_or(info.help))
+                    .help(help)
                     .help_heading("Limits")
                     .value_parser(value_parser!(u64)),
             )

@@ -165,13 +165,9 @@ pub(crate) struct LintArgs {
     /// Print findings only: no summary line, no notes.
     #[arg(short, long)]
     quiet: bool,
-
-    /// When to colour text output.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    color: ColorChoice,
 }
 
-pub(crate) fn run(args: &LintArgs) -> Status {
+pub(crate) fn run(args: &LintArgs, color: ColorChoice) -> Status {
     let cwd = match std::env::current_dir() {
         Ok(cwd) => cwd,
         Err(e) => {
@@ -226,9 +222,14 @@ pub(crate) fn run(args: &LintArgs) -> Status {
             report(if w.path.is_empty() { "lint" } else { &w.path }, &w.message);
         }
     }
-    for file in run.files.iter().filter(|f| f.is_unreadable()) {
-        if let Some(e) = &file.error {
-            report(&file.name, &e.message);
+    // Text and GitHub output show an unreadable file among the findings, on standard
+    // output; JSON and SARIF are for programs, so a person also gets it on standard error.
+    // Either way it is printed once.
+    if matches!(args.format, Format::Json | Format::Sarif) {
+        for file in run.files.iter().filter(|f| f.is_unreadable()) {
+            if let Some(e) = &file.error {
+                report(&file.name, &e.message);
+            }
         }
     }
     let status = match run.status() {
@@ -243,7 +244,7 @@ pub(crate) fn run(args: &LintArgs) -> Status {
 
     let written = match args.format {
         Format::Text => {
-            let stdout = anstream::AutoStream::new(io::stdout(), args.color.into());
+            let stdout = anstream::AutoStream::new(io::stdout(), color.into());
             let mut out = io::BufWriter::new(stdout.lock());
             output::write_text(&mut out, &run, args.quiet).and_then(|()| out.flush())
         }

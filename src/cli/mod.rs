@@ -1,7 +1,10 @@
 //! Command-line front end: flags, file opening, error messages and exit codes.
 //!
-//! Exit codes (SPEC §2): 0 success, 2 usage error / unreadable / malformed input.
-//! A closed output pipe ends the run quietly with 0, as `head` users expect.
+//! Exit codes (SPEC §2): 0 success, 1 `lint` findings, 2 usage error / unreadable /
+//! malformed input. A closed output pipe ends the run quietly and does not change the exit
+//! code: a command exits with what it would have exited with had its reader read
+//! everything (`lint … | head` exits 1 on findings, in every format; `explain`, `dis`,
+//! `completions`, `man` exit 0).
 
 mod completions;
 mod dis;
@@ -17,12 +20,35 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// Examples and exit codes, at the end of `pklinspect --help` and in the man page.
+pub(crate) const EXAMPLES: &str = "\
+Examples:
+  pklinspect explain model.pkl                  what is inside, and whether it is safe to load
+  pklinspect explain --depth 3 data.pkl         a deeper preview of plain data
+  pklinspect extract model.pt --to npz -o model.npz
+                                                the arrays, for numpy.load, without torch
+  pklinspect extract data.pkl --to json -o data.json --arrays npy
+                                                plain data as JSON, arrays beside it
+  pklinspect lint --format github               check a repository's pickles in CI
+  pklinspect dis --member archive/data.pkl model.pt
+                                                the opcodes of one member of a torch zip
+
+Exit codes:
+  0  success
+  1  lint only: a finding at or above --fail-on
+  2  usage error, unreadable or malformed input, a limit hit, lint checked no file
+  A closed output pipe (| head) ends a run quietly with the code it would have had.";
+
 /// Open Python pickle files without executing them.
 #[derive(Parser, Debug)]
-#[command(name = "pklinspect", version, about, long_about = None)]
+#[command(name = "pklinspect", version, about, long_about = None, after_help = EXAMPLES)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
 }
 
 #[derive(Subcommand, Debug)]
@@ -39,8 +65,7 @@ enum Command {
     Dis(dis::DisArgs),
     /// Print a shell completion script.
     Completions(completions::CompletionsArgs),
-    /// Print the man page.
-    #[command(hide = true)]
+    /// Print the man page (roff), e.g. `pklinspect man | man -l -`.
     Man,
 }
 
@@ -85,9 +110,9 @@ pub fn run() -> ExitCode {
     };
     let status = match cli.command {
         Command::Dis(args) => dis::run(&args),
-        Command::Explain(args) => explain::run(&args),
+        Command::Explain(args) => explain::run(&args, cli.color),
         Command::Extract(args) => extract::run(&args),
-        Command::Lint(args) => lint::run(&args),
+        Command::Lint(args) => lint::run(&args, cli.color),
         Command::Rules(args) => rules::run(&args),
         Command::Completions(args) => completions::completions(&args),
         Command::Man => completions::man(),

@@ -463,6 +463,9 @@ fn nested(layout: &Layout, out: &mut String, mut each: impl FnMut(usize, &mut St
 struct JsonBuilder<'o> {
     options: &'o ExtractOptions,
     arrays_dir: Option<&'o Path>,
+    /// The JSON file's stem and a dot: array files are named `a.data.npy` beside `a.json`,
+    /// so two documents written to one folder never share an array file.
+    file_prefix: String,
     namer: Namer,
     /// Closed temporary files (an input can hold more arrays than files may be open).
     files: Vec<(tempfile::TempPath, String)>,
@@ -501,7 +504,11 @@ impl JsonBuilder<'_> {
         dir: &Path,
         out: &mut String,
     ) -> Result<()> {
-        let name = self.namer.name(&report.path, "npy");
+        let name = format!(
+            "{}{}",
+            self.file_prefix,
+            self.namer.name(&report.path, "npy")
+        );
         let cannot = |e: std::io::Error| Error::io(format!("cannot write {name}: {e}"), e);
         let temp = output_temp(dir)?;
         let mut writer = std::io::BufWriter::new(temp);
@@ -1129,6 +1136,10 @@ pub(crate) fn extract_json(
         } else {
             None
         },
+        file_prefix: file
+            .and_then(|f| f.file_stem())
+            .map(|stem| format!("{}.", stem.to_string_lossy()))
+            .unwrap_or_default(),
         namer: Namer::default(),
         files: Vec::new(),
         index: ExtractIndex {
@@ -1147,7 +1158,8 @@ pub(crate) fn extract_json(
     let document = document(&report.container, &builder.roots);
     let json = match (file, parent.as_deref()) {
         (Some(file), Some(parent)) => {
-            write_files(&document, file, parent, builder.files.drain(..))?;
+            let arrays = std::mem::take(&mut builder.files);
+            write_files(&document, file, parent, arrays, options.force)?;
             None
         }
         _ => Some(document.into_bytes()),
@@ -1195,15 +1207,23 @@ fn document(container: &str, roots: &[(Option<String>, String)]) -> String {
 
 /// Writes the document to `file` and moves the arrays written beside it into place; the
 /// document last, so that it never names an array file that is not there.
+/// Every target is checked before the first is renamed into place: an array file that is
+/// there already is refused (unless `force`) and nothing is written.
 fn write_files(
     document: &str,
     file: &Path,
     parent: &Path,
-    arrays: impl Iterator<Item = (tempfile::TempPath, String)>,
+    arrays: Vec<(tempfile::TempPath, String)>,
+    force: bool,
 ) -> Result<()> {
     let cannot = |target: &Path, e: std::io::Error| {
+        let e = super::without_temp_path(e);
         Error::io(format!("cannot write {}: {e}", target.display()), e)
     };
+    super::refuse_existing(file, force)?;
+    for (_, name) in &arrays {
+        super::refuse_existing(&parent.join(name), force)?;
+    }
     let mut temp = output_temp(parent)?;
     temp.write_all(document.as_bytes())
         .map_err(|e| cannot(file, e))?;

@@ -190,7 +190,24 @@ pub(crate) fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
 }
 
 fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
+    let e = without_temp_path(e);
     Error::io(format!("cannot {what} {}: {e}", path.display()), e)
+}
+
+/// The operating system's error without the temporary file's name that `tempfile` adds to
+/// it (`… at path "/out/.pklinspect-Xa3f"`): that name means nothing to the user, and the
+/// message already names the folder or file being written.
+pub(crate) fn without_temp_path(e: io::Error) -> io::Error {
+    // tempfile wraps the OS error in a private type whose text ends with the path and whose
+    // `source` is the OS error's (none): the text is all there is to go by.
+    let Some(wrapped) = e.get_ref() else {
+        return e;
+    };
+    let text = wrapped.to_string();
+    match text.rfind(" at path \"") {
+        Some(cut) => io::Error::new(e.kind(), text[..cut].to_string()),
+        None => e,
+    }
 }
 
 /// A failure while writing the npz: the zip writer's or the file's.
@@ -631,8 +648,12 @@ pub enum Refusal {
 impl Refusal {
     /// The refusal behind `error`, if it is one.
     pub fn of(error: &Error) -> Option<Refusal> {
-        let io = std::error::Error::source(error)?.downcast_ref::<io::Error>()?;
-        io.get_ref()?.downcast_ref::<Refused>().map(|r| r.refusal)
+        Refused::of(error).map(|r| r.refusal)
+    }
+
+    /// The output that is already there, if `error` is a refusal.
+    pub fn path_of(error: &Error) -> Option<&Path> {
+        Refused::of(error).map(|r| r.path.as_path())
     }
 }
 
@@ -640,7 +661,15 @@ impl Refusal {
 #[derive(Debug)]
 struct Refused {
     refusal: Refusal,
+    path: PathBuf,
     message: String,
+}
+
+impl Refused {
+    fn of(error: &Error) -> Option<&Refused> {
+        let io = std::error::Error::source(error)?.downcast_ref::<io::Error>()?;
+        io.get_ref()?.downcast_ref::<Refused>()
+    }
 }
 
 impl fmt::Display for Refused {
@@ -653,14 +682,21 @@ impl std::error::Error for Refused {}
 
 /// An output that is already there: an I/O error (no offset in the input), as the
 /// operating system would report it, and typed as a [`Refusal`].
-fn exists(refusal: Refusal, message: String) -> Error {
+fn exists(refusal: Refusal, path: &Path, message: String) -> Error {
     let kind = match refusal {
         Refusal::FolderNotEmpty => io::ErrorKind::DirectoryNotEmpty,
         Refusal::FileExists => io::ErrorKind::AlreadyExists,
     };
     Error::io(
         message.clone(),
-        io::Error::new(kind, Refused { refusal, message }),
+        io::Error::new(
+            kind,
+            Refused {
+                refusal,
+                path: path.to_path_buf(),
+                message,
+            },
+        ),
     )
 }
 
@@ -672,6 +708,7 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
             if entries.next().is_some() && !force {
                 return Err(exists(
                     Refusal::FolderNotEmpty,
+                    dir,
                     format!("{} exists and is not empty", dir.display()),
                 ));
             }
@@ -685,10 +722,13 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
     }
 }
 
+/// Refuses an output file that is there already (a dangling symbolic link counts: writing
+/// would replace it), unless `force`.
 pub(crate) fn refuse_existing(file: &Path, force: bool) -> Result<()> {
-    if file.exists() && !force {
+    if !force && std::fs::symlink_metadata(file).is_ok() {
         return Err(exists(
             Refusal::FileExists,
+            file,
             format!("{} exists", file.display()),
         ));
     }

@@ -10,6 +10,7 @@ use anstyle::{AnsiColor, Style};
 
 use crate::classify::{Category, Verdict};
 use crate::inspect::shape_text;
+use crate::render::preview::Preview;
 use crate::render::style::{severity_style, BOLD, DIM};
 use crate::report::{ArrayReport, Report};
 
@@ -144,6 +145,92 @@ fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result
 
 /// Writes the text explanation of `report`.
 pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    write_explain(out, report, None)
+}
+
+/// [`write_report`] with a preview of the object tree (a `Contents` section after the
+/// summary line).
+pub fn write_explain(
+    out: &mut impl Write,
+    report: &Report,
+    preview: Option<&Preview>,
+) -> io::Result<()> {
+    write_summary(out, report)?;
+    if let Some(preview) = preview {
+        write_preview(out, preview)?;
+    }
+    write_details(out, report)
+}
+
+/// The unit a length counts for a type.
+fn length_noun(kind: &str, len: u64) -> &'static str {
+    let one = len == 1;
+    match kind {
+        "dict" if one => "key",
+        "dict" => "keys",
+        "str" if one => "char",
+        "str" => "chars",
+        "bytes" | "bytearray" if one => "byte",
+        "bytes" | "bytearray" => "bytes",
+        _ if one => "item",
+        _ => "items",
+    }
+}
+
+/// The `Contents` section: one line per object, indented by depth, labelled by the step
+/// from its parent (the root by its full path).
+fn write_preview(out: &mut impl Write, preview: &Preview) -> io::Result<()> {
+    if preview.lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{BOLD}Contents{BOLD:#}")?;
+    // The open containers from the root to here: path, and children not listed (written
+    // as `… N more` after the last child that is).
+    let mut open: Vec<(&str, u64)> = Vec::new();
+    for line in &preview.lines {
+        close_to(out, &mut open, line.depth)?;
+        let label = match open.last() {
+            Some((parent, _)) => line.path.strip_prefix(parent).unwrap_or(&line.path),
+            None => &line.path,
+        };
+        let indent = "  ".repeat(line.depth.saturating_add(1));
+        let mut text = format!("{indent}{label}  {DIM}{}{DIM:#}", line.kind);
+        if let Some(len) = line.len {
+            text.push_str(&format!(
+                ", {} {}",
+                thousands(len),
+                length_noun(&line.kind, len)
+            ));
+        }
+        if !line.value.is_empty() {
+            text.push_str(&format!(": {}", line.value));
+        }
+        writeln!(out, "{text}")?;
+        open.push((&line.path, line.more));
+    }
+    close_to(out, &mut open, 0)?;
+    if preview.truncated {
+        writeln!(
+            out,
+            "  … (more with --depth, or the whole tree with `extract --to json`)"
+        )?;
+    }
+    Ok(())
+}
+
+/// Closes the open containers at `depth` and below, writing their `… N more` lines.
+fn close_to(out: &mut impl Write, open: &mut Vec<(&str, u64)>, depth: usize) -> io::Result<()> {
+    while open.len() > depth {
+        let Some((_, more)) = open.pop() else { break };
+        if more > 0 {
+            let indent = "  ".repeat(open.len().saturating_add(2));
+            writeln!(out, "{indent}… {} more", thousands(more))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
     let v = verdict_style(report.verdict);
     match &report.stopped {
         // Code that ran before the failure is what matters: the verdict says it.
@@ -195,8 +282,10 @@ pub fn write_report(out: &mut impl Write, report: &Report) -> io::Result<()> {
     if !members.is_empty() {
         facts.push(format!("pickle in {}", members.join(", ")));
     }
-    writeln!(out, "  {}", facts.join(", "))?;
+    writeln!(out, "  {}", facts.join(", "))
+}
 
+fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
     // Imports grouped by category, worst first; the same global in several pickles once.
     // A set, not a scan of the list: a file can name a hundred thousand distinct globals.
     let mut imports: Vec<&crate::report::ImportReport> = Vec::new();
@@ -304,14 +393,47 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
         )?;
         return Ok(());
     }
+    let has_arrays = report
+        .arrays
+        .iter()
+        .chain(report.pickles.iter().flat_map(|p| p.arrays.iter()))
+        .any(|a| a.unavailable.is_none());
     match report.verdict {
-        Verdict::Portable => return Ok(()),
+        Verdict::Portable => {
+            writeln!(out, "\n{BOLD}To read it without pickle{BOLD:#}")?;
+            if has_arrays {
+                writeln!(
+                    out,
+                    "  {}    (numpy.load reads it with allow_pickle=False)",
+                    extract_command(report, "npz")
+                )?;
+            }
+            let what = if has_arrays {
+                "plain values as JSON, arrays as .npy files beside it"
+            } else {
+                "the values as JSON"
+            };
+            let command = extract_command(report, "json");
+            let command = if has_arrays {
+                format!("{command} --arrays npy")
+            } else {
+                command
+            };
+            return writeln!(out, "  {command}    ({what})");
+        }
         Verdict::Dangerous => {
             writeln!(out, "\n{BOLD}What to do{BOLD:#}")?;
             writeln!(
                 out,
                 "  Do not load this file with pickle, joblib or torch.load: loading runs the code above."
             )?;
+            if has_arrays {
+                writeln!(
+                    out,
+                    "  Its arrays can be taken out without loading it:\n    {}",
+                    extract_command(report, "npz")
+                )?;
+            }
             return Ok(());
         }
         Verdict::Unvetted => {
@@ -330,6 +452,13 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
             out,
             "  Save plain values (numbers, strings, lists, dicts) and numpy arrays instead of the objects listed above."
         )?;
+        if has_arrays {
+            writeln!(
+                out,
+                "  Its arrays come out without those libraries or that code:\n    {}",
+                extract_command(report, "npz")
+            )?;
+        }
         return Ok(());
     }
     for hint in &report.portable_hints {
@@ -365,6 +494,26 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
         out,
         "    pklinspect extract {} --to json -o state.json --arrays npy    (parameters and arrays)",
         shell_word(&report.file)
+    )
+}
+
+/// `pklinspect extract FILE --to npz -o STEM.npz` (or `--to json … --arrays npy`), with
+/// the output named after the input.
+fn extract_command(report: &Report, to: &str) -> String {
+    let (input, stem) = if report.file == "<stdin>" {
+        ("-".to_string(), "out".to_string())
+    } else {
+        let path = std::path::Path::new(&report.file);
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "out".to_string());
+        (shell_word(&report.file), stem)
+    };
+    format!(
+        "pklinspect extract {input} --to {to} -o {}",
+        shell_word(&format!("{stem}.{to}"))
     )
 }
 
