@@ -6,7 +6,11 @@
 //! partial remains. Each `.npy` is byte-identical to what `numpy.save` writes for the array
 //! numpy would load (header from `container::npy_header_bytes`, data in the same order).
 
+mod csv;
+mod frame;
 mod json;
+mod parquet;
+mod table;
 mod layout;
 mod names;
 
@@ -59,6 +63,24 @@ pub enum Target {
         /// inline nested lists (needs `file`).
         arrays_as_files: bool,
     },
+    /// A pickled pandas DataFrame or Series as one table file (`docs/frames.md`).
+    Table {
+        /// The output file.
+        file: PathBuf,
+        /// Parquet or CSV.
+        format: TableFormat,
+        /// The object path of the frame (`$["train"]`); the pickled object itself if `None`.
+        path: Option<String>,
+    },
+}
+
+/// The file format of [`Target::Table`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Parquet with pandas' schema metadata (what `DataFrame.to_parquet` writes).
+    Parquet,
+    /// CSV as `DataFrame.to_csv()` writes it.
+    Csv,
 }
 
 /// Extraction settings. [`ExtractOptions::new`] gives the defaults for a target.
@@ -185,7 +207,7 @@ pub(crate) fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| io_error("create a file in", dir, e))
 }
 
-fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
+pub(crate) fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
     Error::io(format!("cannot {what} {}: {e}", path.display()), e)
 }
 
@@ -637,6 +659,9 @@ pub fn extract(source: &str, bytes: &[u8], options: &ExtractOptions) -> Result<E
             file,
             arrays_as_files,
         } => json::extract_json(source, bytes, options, file.as_deref(), *arrays_as_files),
+        Target::Table { file, format, path } => {
+            table::extract_table(source, bytes, options, file, *format, path.as_deref())
+        }
     }
 }
 

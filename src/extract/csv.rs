@@ -1,0 +1,296 @@
+//! `extract --to csv`: a frame as `DataFrame.to_csv()` writes it with its defaults.
+//!
+//! The index first (its name, or its levels' names, in the header), then the columns;
+//! `,` between fields, `\n` after each row, fields quoted only when they hold `,`, `"` or a
+//! line break (Python's `csv.QUOTE_MINIMAL`, with `""` for a quote). Missing values of every
+//! dtype are empty fields. Floats print as numpy prints them (the shortest repr, `1e+20`),
+//! bools as `True`/`False`, datetimes as ISO dates when every value is midnight, else with
+//! the seconds and as many fraction digits as the finest value needs, timedeltas as
+//! pandas' `Timedelta` (`1 days 02:00:00`). Datetimes with a time zone other than UTC are
+//! refused: printing their local time needs a time zone database.
+
+#![warn(clippy::arithmetic_side_effects)]
+
+use std::fmt::Write as _;
+use std::io::Write;
+
+use super::frame::{Frame, FrameIndex, Num, Scalar, Unit, Values, NAT};
+
+type Res<T> = std::result::Result<T, String>;
+
+/// Appends a field, quoted when the csv module would quote it.
+fn field(text: &str, out: &mut String) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// A float as numpy's `str` (Python's repr, without the `np.float64(…)`).
+fn float(x: f64, out: &mut String) {
+    crate::pytext::repr_float(x, out);
+}
+
+/// A float32 as numpy prints it: the shortest digits that read back as the same float32.
+fn float32(x: f32, out: &mut String) {
+    let shortest: f64 = format!("{x:e}").parse().unwrap_or(f64::from(x));
+    crate::pytext::repr_float(shortest, out);
+}
+
+/// Formats every value of a column (a missing value is an empty string).
+pub(crate) fn format_values(label: &str, values: &Values) -> Res<Vec<String>> {
+    let n = values.len();
+    let mut out = Vec::with_capacity(n);
+    match values {
+        Values::Num { data, mask } => {
+            for i in 0..n {
+                let mut s = String::new();
+                if !mask.as_ref().is_some_and(|m| m.get(i) == Some(&true)) {
+                    num(data, i, &mut s);
+                }
+                out.push(s);
+            }
+        }
+        Values::Bool { data, mask } => {
+            for (i, &b) in data.iter().enumerate() {
+                let missing = mask.as_ref().is_some_and(|m| m.get(i) == Some(&true));
+                out.push(match (missing, b) {
+                    (true, _) => String::new(),
+                    (false, true) => "True".into(),
+                    (false, false) => "False".into(),
+                });
+            }
+        }
+        Values::Str { data, .. } => out.extend(data.iter().map(|s| s.clone().unwrap_or_default())),
+        Values::Objects(items) => out.extend(items.iter().map(|s| match s {
+            Scalar::Float(x) if x.is_nan() => String::new(),
+            other => other.label_text(),
+        })),
+        Values::Datetime { data, unit, tz } => {
+            if tz.as_deref().is_some_and(|tz| tz != "UTC") {
+                return Err(format!(
+                    "column {label:?}: datetimes in time zone {} need a time zone database to \
+                     print as local times (--to parquet keeps them)",
+                    tz.as_deref().unwrap_or_default()
+                ));
+            }
+            out = datetimes(data, *unit, tz.is_some())?;
+        }
+        Values::Timedelta { data, unit } => out = timedeltas(data, *unit)?,
+        Values::Category {
+            codes, categories, ..
+        } => {
+            let names = format_values(label, categories)?;
+            for i in 0..n {
+                let code = codes.int_at(i).unwrap_or(-1);
+                let text = usize::try_from(code).ok().and_then(|c| names.get(c));
+                out.push(text.cloned().unwrap_or_default());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn num(data: &Num, i: usize, out: &mut String) {
+    match data {
+        Num::F64(v) => match v.get(i) {
+            Some(x) if x.is_nan() => {}
+            Some(&x) => float(x, out),
+            None => {}
+        },
+        Num::F32(v) => match v.get(i) {
+            Some(x) if x.is_nan() => {}
+            Some(&x) => float32(x, out),
+            None => {}
+        },
+        other => {
+            if let Some(v) = other.int_at(i) {
+                let _ = write!(out, "{v}");
+            }
+        }
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil(days: i64) -> (i64, u32, u32) {
+    // Howard Hinnant's days_from_civil inverse; inputs are bounded by i64 ticks / 86400.
+    let z = days.saturating_add(719_468);
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Datetimes as pandas prints them: ISO dates when every value is midnight, else seconds
+/// with the fraction digits the finest value needs; `+00:00` for UTC.
+fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
+    let per_second = unit.per_second();
+    let per_day = per_second.checked_mul(86_400).ok_or("datetime unit overflows")?;
+    let present = || data.iter().copied().filter(|&v| v != NAT);
+    let dates_only = !utc && present().all(|v| v.rem_euclid(per_day) == 0);
+    // Fraction digits: ns 9, us 6, ms 3, as pandas' get_resolution finds them.
+    let frac_digits = present()
+        .map(|v| {
+            let ns = i128::from(v.rem_euclid(per_second)) * 1_000_000_000 / i128::from(per_second);
+            match ns {
+                0 => 0,
+                n if n % 1_000_000 == 0 => 3,
+                n if n % 1_000 == 0 => 6,
+                _ => 9,
+            }
+        })
+        .max()
+        .unwrap_or(0);
+    let mut out = Vec::with_capacity(data.len());
+    for &v in data {
+        if v == NAT {
+            out.push(String::new());
+            continue;
+        }
+        let (days, rem) = (v.div_euclid(per_day), v.rem_euclid(per_day));
+        let (y, m, d) = civil(days);
+        let mut s = String::new();
+        let _ = write!(s, "{y:04}-{m:02}-{d:02}");
+        if !dates_only {
+            let secs = rem / per_second;
+            let _ = write!(s, " {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+            let ns = i128::from(rem % per_second) * 1_000_000_000 / i128::from(per_second);
+            match frac_digits {
+                3 => {
+                    let _ = write!(s, ".{:03}", ns / 1_000_000);
+                }
+                6 => {
+                    let _ = write!(s, ".{:06}", ns / 1_000);
+                }
+                9 => {
+                    let _ = write!(s, ".{ns:09}");
+                }
+                _ => {}
+            }
+            if utc {
+                s.push_str("+00:00");
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+/// Timedeltas as pandas' `Timedelta._repr_base`: `"{days} days"` when every value is whole
+/// days, else `"{days} days{sign}HH:MM:SS[.ffffff[fff]]"` with `days` floored (a negative
+/// value prints `-1 days +23:59:59`).
+fn timedeltas(data: &[i64], unit: Unit) -> Res<Vec<String>> {
+    let per_second = i128::from(unit.per_second());
+    let to_ns = 1_000_000_000 / per_second;
+    let day = 86_400 * 1_000_000_000i128;
+    let even_days = data
+        .iter()
+        .filter(|&&v| v != NAT)
+        .all(|&v| (i128::from(v) * to_ns).rem_euclid(day) == 0);
+    let mut out = Vec::with_capacity(data.len());
+    for &v in data {
+        if v == NAT {
+            out.push(String::new());
+            continue;
+        }
+        let total = i128::from(v) * to_ns;
+        let (days, rem) = (total.div_euclid(day), total.rem_euclid(day));
+        let (h, m, s) = (rem / 3_600_000_000_000, rem / 60_000_000_000 % 60, rem / 1_000_000_000 % 60);
+        let frac = rem % 1_000_000_000;
+        let mut text = format!("{days} days");
+        if !even_days || rem != 0 {
+            text.push_str(if total < 0 { " +" } else { " " });
+            let _ = write!(text, "{h:02}:{m:02}:{s:02}");
+            if frac != 0 {
+                let _ = write!(text, ".{:06}", frac / 1000);
+                if frac % 1000 != 0 {
+                    let _ = write!(text, "{:03}", frac % 1000);
+                }
+            }
+        }
+        out.push(text);
+    }
+    Ok(out)
+}
+
+/// The index's header names and formatted values, one list per level.
+fn index_columns(index: &FrameIndex, rows: usize) -> Res<Vec<(String, Vec<String>)>> {
+    match index {
+        FrameIndex::Range {
+            start, step, name, ..
+        } => {
+            let mut values = Vec::with_capacity(rows);
+            let mut v = i128::from(*start);
+            for _ in 0..rows {
+                values.push(v.to_string());
+                v = v.saturating_add(i128::from(*step));
+            }
+            Ok(vec![(name.label_text(), values)])
+        }
+        FrameIndex::Levels(levels) => levels
+            .iter()
+            .map(|(name, values)| {
+                let label = name.label_text();
+                Ok((label.clone(), format_values(&format!("index {label}"), values)?))
+            })
+            .collect(),
+    }
+}
+
+/// Writes `frame` as `to_csv()` does.
+pub(crate) fn write_csv(frame: &Frame, out: &mut dyn Write) -> Res<()> {
+    let index = index_columns(&frame.index, frame.rows)?;
+    let mut columns = Vec::with_capacity(frame.columns.len());
+    for (label, values) in &frame.columns {
+        let text = label.label_text();
+        columns.push(format_values(&text, values)?);
+    }
+    let mut line = String::new();
+    let header: Vec<String> = index
+        .iter()
+        .map(|(name, _)| name.clone())
+        .chain(frame.columns.iter().map(|(l, _)| l.label_text()))
+        .collect();
+    row(&header, &mut line);
+    let io = |e: std::io::Error| format!("cannot write the CSV: {e}");
+    out.write_all(line.as_bytes()).map_err(io)?;
+    let mut fields: Vec<String> = Vec::with_capacity(header.len());
+    for r in 0..frame.rows {
+        fields.clear();
+        for (_, values) in &index {
+            fields.push(values.get(r).cloned().unwrap_or_default());
+        }
+        for values in &columns {
+            fields.push(values.get(r).cloned().unwrap_or_default());
+        }
+        line.clear();
+        row(&fields, &mut line);
+        out.write_all(line.as_bytes()).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// One CSV line: a lone empty field is written `""`, as the csv module does.
+fn row(fields: &[String], line: &mut String) {
+    if let [only] = fields {
+        if only.is_empty() {
+            line.push_str("\"\"\n");
+            return;
+        }
+    }
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(',');
+        }
+        field(f, line);
+    }
+    line.push('\n');
+}
