@@ -6,10 +6,12 @@
 //! dtype are empty fields. Floats print as numpy prints them (the shortest repr, `1e+20`),
 //! bools as `True`/`False`, datetimes as ISO dates when every value is midnight, else with
 //! the seconds and as many fraction digits as the finest value needs, timedeltas as
-//! pandas' `Timedelta` (`1 days 02:00:00`). Datetimes with a time zone other than UTC are
+//! pandas 3's `Timedelta` (`1 days 02:00:00`), float32 as numpy 2 prints it (`1e+06`).
+//! The format is pandas 3's (older pandas printed float32 and timedeltas differently). Datetimes with a time zone other than UTC are
 //! refused: printing their local time needs a time zone database.
 
-#![warn(clippy::arithmetic_side_effects)]
+// Arithmetic here is on i128 widened from i64 ticks (and unit factors of at most 10^9),
+// which cannot overflow; no length or count from the input is computed.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -34,10 +36,61 @@ fn float(x: f64, out: &mut String) {
     crate::pytext::repr_float(x, out);
 }
 
-/// A float32 as numpy prints it: the shortest digits that read back as the same float32.
+/// A float32 as numpy 2 prints it (`str(np.float32(x))`): the shortest digits that read
+/// back as the same float32, positional when `1e-4 <= |x| < 1e6` (`2.5`, `100.0`), else
+/// scientific with at least two exponent digits (`1e+06`, `9e-05`).
 fn float32(x: f32, out: &mut String) {
-    let shortest: f64 = format!("{x:e}").parse().unwrap_or(f64::from(x));
-    crate::pytext::repr_float(shortest, out);
+    if !x.is_finite() {
+        crate::pytext::repr_float(f64::from(x), out);
+        return;
+    }
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let abs = f64::from(x.abs());
+    out.push_str(sign);
+    if abs == 0.0 || (1e-4..1e6).contains(&abs) {
+        // Positional: the point after digit `exp + 1`.
+        let point = exp.saturating_add(1);
+        if point <= 0 {
+            out.push_str("0.");
+            for _ in 0..point.unsigned_abs() {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else {
+            let point = usize::try_from(point).unwrap_or(0);
+            let (int, frac) = if digits.len() > point {
+                digits.split_at(point)
+            } else {
+                (digits.as_str(), "")
+            };
+            out.push_str(int);
+            for _ in digits.len()..point {
+                out.push('0');
+            }
+            out.push('.');
+            out.push_str(if frac.is_empty() { "0" } else { frac });
+        }
+    } else {
+        let (first, rest) = digits.split_at(1.min(digits.len()));
+        out.push_str(first);
+        if !rest.is_empty() {
+            out.push('.');
+            out.push_str(rest);
+        }
+        let _ = write!(
+            out,
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.unsigned_abs()
+        );
+    }
 }
 
 /// Formats every value of a column (a missing value is an empty string).
@@ -48,7 +101,7 @@ pub(crate) fn format_values(label: &str, values: &Values) -> Res<Vec<String>> {
         Values::Num { data, mask } => {
             for i in 0..n {
                 let mut s = String::new();
-                if !mask.as_ref().is_some_and(|m| m.get(i) == Some(&true)) {
+                if mask.as_ref().is_none_or(|m| m.get(i) != Some(&true)) {
                     num(data, i, &mut s);
                 }
                 out.push(s);
@@ -133,7 +186,9 @@ fn civil(days: i64) -> (i64, u32, u32) {
 /// with the fraction digits the finest value needs; `+00:00` for UTC.
 fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
     let per_second = unit.per_second();
-    let per_day = per_second.checked_mul(86_400).ok_or("datetime unit overflows")?;
+    let per_day = per_second
+        .checked_mul(86_400)
+        .ok_or("datetime unit overflows")?;
     let present = || data.iter().copied().filter(|&v| v != NAT);
     let dates_only = !utc && present().all(|v| v.rem_euclid(per_day) == 0);
     // Fraction digits: ns 9, us 6, ms 3, as pandas' get_resolution finds them.
@@ -161,7 +216,13 @@ fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
         let _ = write!(s, "{y:04}-{m:02}-{d:02}");
         if !dates_only {
             let secs = rem / per_second;
-            let _ = write!(s, " {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60);
+            let _ = write!(
+                s,
+                " {:02}:{:02}:{:02}",
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            );
             let ns = i128::from(rem % per_second) * 1_000_000_000 / i128::from(per_second);
             match frac_digits {
                 3 => {
@@ -184,17 +245,32 @@ fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
     Ok(out)
 }
 
-/// Timedeltas as pandas' `Timedelta._repr_base`: `"{days} days"` when every value is whole
-/// days, else `"{days} days{sign}HH:MM:SS[.ffffff[fff]]"` with `days` floored (a negative
-/// value prints `-1 days +23:59:59`).
+/// How a timedelta column prints (pandas 3's `get_format_timedelta64`): whole days only,
+/// whole seconds, microseconds (6 fraction digits for every value) or nanoseconds (9).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TdFormat {
+    Days,
+    Seconds,
+    Micros,
+    Nanos,
+}
+
+/// Timedeltas as pandas 3 prints them: `Timedelta._repr_base` with one format for the
+/// column; days are floored, so a negative value prints `-1 days +23:59:59`.
 fn timedeltas(data: &[i64], unit: Unit) -> Res<Vec<String>> {
     let per_second = i128::from(unit.per_second());
     let to_ns = 1_000_000_000 / per_second;
     let day = 86_400 * 1_000_000_000i128;
-    let even_days = data
-        .iter()
-        .filter(|&&v| v != NAT)
-        .all(|&v| (i128::from(v) * to_ns).rem_euclid(day) == 0);
+    let present = || data.iter().filter(|&&v| v != NAT).map(|&v| i128::from(v));
+    let format = if present().all(|v| (v * to_ns).rem_euclid(day) == 0) {
+        TdFormat::Days
+    } else if present().all(|v| v.rem_euclid(per_second) == 0) {
+        TdFormat::Seconds
+    } else if unit == Unit::Ns && present().any(|v| v.rem_euclid(1000) != 0) {
+        TdFormat::Nanos
+    } else {
+        TdFormat::Micros
+    };
     let mut out = Vec::with_capacity(data.len());
     for &v in data {
         if v == NAT {
@@ -203,17 +279,24 @@ fn timedeltas(data: &[i64], unit: Unit) -> Res<Vec<String>> {
         }
         let total = i128::from(v) * to_ns;
         let (days, rem) = (total.div_euclid(day), total.rem_euclid(day));
-        let (h, m, s) = (rem / 3_600_000_000_000, rem / 60_000_000_000 % 60, rem / 1_000_000_000 % 60);
-        let frac = rem % 1_000_000_000;
         let mut text = format!("{days} days");
-        if !even_days || rem != 0 {
+        if format != TdFormat::Days {
+            let (h, m, s) = (
+                rem / 3_600_000_000_000,
+                rem / 60_000_000_000 % 60,
+                rem / 1_000_000_000 % 60,
+            );
             text.push_str(if total < 0 { " +" } else { " " });
             let _ = write!(text, "{h:02}:{m:02}:{s:02}");
-            if frac != 0 {
-                let _ = write!(text, ".{:06}", frac / 1000);
-                if frac % 1000 != 0 {
-                    let _ = write!(text, "{:03}", frac % 1000);
+            let frac = rem % 1_000_000_000;
+            match format {
+                TdFormat::Micros => {
+                    let _ = write!(text, ".{:06}", frac / 1000);
                 }
+                TdFormat::Nanos => {
+                    let _ = write!(text, ".{frac:09}");
+                }
+                _ => {}
             }
         }
         out.push(text);
@@ -239,7 +322,10 @@ fn index_columns(index: &FrameIndex, rows: usize) -> Res<Vec<(String, Vec<String
             .iter()
             .map(|(name, values)| {
                 let label = name.label_text();
-                Ok((label.clone(), format_values(&format!("index {label}"), values)?))
+                Ok((
+                    label.clone(),
+                    format_values(&format!("index {label}"), values)?,
+                ))
             })
             .collect(),
     }

@@ -277,7 +277,10 @@ impl Values {
     pub(crate) fn dtype_name(&self) -> String {
         match self {
             Values::Num { data, mask: None } => data.numpy_name().to_string(),
-            Values::Num { data, mask: Some(_) } => {
+            Values::Num {
+                data,
+                mask: Some(_),
+            } => {
                 let name = data.numpy_name();
                 let mut chars = name.chars();
                 match (name.starts_with('u'), chars.next()) {
@@ -341,7 +344,11 @@ pub(crate) struct Frame {
 }
 
 /// Whether `node` builds a pandas DataFrame or Series: its class name.
-pub(crate) fn frame_class(graph: &Graph<'_>, lifted: &Lifted, node: NodeId) -> Option<&'static str> {
+pub(crate) fn frame_class(
+    graph: &Graph<'_>,
+    lifted: &Lifted,
+    node: NodeId,
+) -> Option<&'static str> {
     let (module, name) = class_name(graph, lifted, node)?;
     if module != "pandas" && !module.starts_with("pandas.") {
         return None;
@@ -354,7 +361,11 @@ pub(crate) fn frame_class(graph: &Graph<'_>, lifted: &Lifted, node: NodeId) -> O
 }
 
 /// The class a call builds: the callable's global, or the class given to copyreg's helpers.
-fn class_name<'g>(graph: &'g Graph<'_>, lifted: &Lifted, node: NodeId) -> Option<(&'g str, &'g str)> {
+fn class_name<'g>(
+    graph: &'g Graph<'_>,
+    lifted: &Lifted,
+    node: NodeId,
+) -> Option<(&'g str, &'g str)> {
     let call = graph.call(node)?;
     let class = match lifted.constructed_class(graph, node) {
         Some((class, _)) => class,
@@ -471,9 +482,7 @@ impl<'r, 'v, 'd> Reader<'r, 'v, 'd> {
     }
 
     fn items(&self, node: NodeId) -> Option<&'r [NodeId]> {
-        self.graph
-            .tuple(node)
-            .or_else(|| self.graph.list(node))
+        self.graph.tuple(node).or_else(|| self.graph.list(node))
     }
 
     /// A label or object element.
@@ -485,10 +494,25 @@ impl<'r, 'v, 'd> Reader<'r, 'v, 'd> {
             Node::Float(x) => Scalar::Float(*x),
             Node::Str(s) => Scalar::Str(s.to_string()),
             Node::BigInt(_) => return Err("an int beyond 64 bits".into()),
+            _ if self.is_missing(node) => Scalar::None,
             _ => match self.numpy_scalar(node) {
                 Some(found) => found,
                 None => return Err(format!("a Python object ({})", self.describe(node))),
             },
+        })
+    }
+
+    /// `pandas.NA` (a global) or `pandas.NaT` (`__nat_unpickle()`).
+    fn is_missing(&self, node: NodeId) -> bool {
+        let global = match self.graph.node(node) {
+            Node::Global { .. } => self.graph.global(node),
+            _ => self
+                .graph
+                .call(node)
+                .and_then(|c| self.graph.global(c.callable)),
+        };
+        global.is_some_and(|g| {
+            g.module.starts_with("pandas") && matches!(&*g.name, "NA" | "NaT" | "__nat_unpickle")
         })
     }
 
@@ -576,7 +600,7 @@ impl<'r, 'v, 'd> Reader<'r, 'v, 'd> {
         let (count, elements) = row_elements(&arr.shape, row)?;
         match &arr.data {
             LocatedData::Objects(items) => {
-                let mut out = Vec::with_capacity(count);
+                let mut out = Vec::with_capacity(count.min(items.len()));
                 for at in elements {
                     let node = *items.get(at).ok_or("object array shorter than its shape")?;
                     out.push(self.scalar(node)?);
@@ -612,8 +636,13 @@ fn row_elements(shape: &[u64], row: Option<usize>) -> Res<(usize, std::ops::Rang
 }
 
 /// Byte offsets of the elements of `row` (2-D) or of the whole 1-D array.
-fn element_offsets(layout: &Layout, shape: &[u64], row: Option<usize>, count: usize) -> Res<Vec<usize>> {
-    let mut out = Vec::with_capacity(count);
+fn element_offsets(
+    layout: &Layout,
+    shape: &[u64],
+    row: Option<usize>,
+    count: usize,
+) -> Res<Vec<usize>> {
+    let mut out = Vec::with_capacity(count.min(layout.count().unwrap_or(0) as usize));
     let base = match (row, layout.strides.first()) {
         (Some(r), Some(&s)) if shape.len() == 2 => (r as u64).checked_mul(s),
         _ => Some(0),
@@ -681,7 +710,10 @@ fn decode(dtype: &DType, buffer: &[u8], offsets: &[usize]) -> Res<Values> {
             for &at in offsets {
                 v.push(read_n::<1>(buffer, at, order)?[0] != 0);
             }
-            return Ok(Values::Bool { data: v, mask: None });
+            return Ok(Values::Bool {
+                data: v,
+                mask: None,
+            });
         }
         ('i', 1) => gather!(I8, i8, 1, buffer, offsets, order),
         ('i', 2) => gather!(I16, i16, 2, buffer, offsets, order),
@@ -748,7 +780,9 @@ fn placement(reader: &Reader<'_, '_, '_>, node: NodeId, count: usize) -> Res<Vec
     if reader.class_is(node, "slice") {
         let args = reader.args(node);
         let get = |i: usize, default: i64| match args.get(i) {
-            Some(&a) => reader.int(a).or(matches!(graph.node(a), Node::None).then_some(default)),
+            Some(&a) => reader
+                .int(a)
+                .or(matches!(graph.node(a), Node::None).then_some(default)),
             None => Some(default),
         };
         let (start, stop, step) = (get(0, 0), get(1, 0), get(2, 1));
@@ -807,10 +841,12 @@ fn manager(reader: &Reader<'_, '_, '_>, mgr: NodeId) -> Res<(Vec<NodeId>, Vec<Bl
             let name = reader.class(block).map(|(_, n)| n);
             let b = reader.args(block);
             match (name, b) {
-                (Some("_unpickle_block" | "new_block"), [values, placement, ..]) => out.push(Block {
-                    values: *values,
-                    placement: *placement,
-                }),
+                (Some("_unpickle_block" | "new_block"), [values, placement, ..]) => {
+                    out.push(Block {
+                        values: *values,
+                        placement: *placement,
+                    })
+                }
                 _ => return Err(format!("unrecognised block ({})", reader.describe(block))),
             }
         }
@@ -818,7 +854,9 @@ fn manager(reader: &Reader<'_, '_, '_>, mgr: NodeId) -> Res<(Vec<NodeId>, Vec<Bl
     }
     // pandas <= 2.0: BUILD state (axes, values, items, {"0.14.1": {"axes", "blocks"}}).
     let state = reader.state(mgr).ok_or("the block manager has no state")?;
-    let parts = reader.items(state).ok_or("the block manager's state is not a tuple")?;
+    let parts = reader
+        .items(state)
+        .ok_or("the block manager's state is not a tuple")?;
     let extra = parts
         .get(3)
         .and_then(|&e| reader.get(e, "0.14.1"))
@@ -888,7 +926,9 @@ impl Reader<'_, '_, '_> {
         if let Some(&[dtype, data, ..]) = self.graph.tuple(state) {
             return Ok((dtype, data));
         }
-        let dtype = self.attr(node, "_dtype").or_else(|| self.attr(node, "dtype"));
+        let dtype = self
+            .attr(node, "_dtype")
+            .or_else(|| self.attr(node, "dtype"));
         let data = ["_ndarray", "_codes", "_data"]
             .iter()
             .find_map(|k| self.attr(node, k));
@@ -925,7 +965,9 @@ impl Reader<'_, '_, '_> {
                 self.as_strings(values, self.string_kind(dtype, false))
             }
             "ArrowStringArray" | "ArrowStringArrayNumpySemantics" => {
-                let array = self.attr(node, "_pa_array").or_else(|| self.attr(node, "_data"));
+                let array = self
+                    .attr(node, "_pa_array")
+                    .or_else(|| self.attr(node, "_data"));
                 let array = array.ok_or("an ArrowStringArray without _pa_array")?;
                 let kind = match self.attr(node, "_dtype") {
                     Some(dtype) => self.string_kind(dtype, true),
@@ -946,7 +988,9 @@ impl Reader<'_, '_, '_> {
     fn as_strings(&self, values: Values, kind: StrKind) -> Res<Values> {
         match values {
             Values::Str { data, .. } => Ok(Values::Str { data, kind }),
-            Values::Objects(items) if items.iter().all(|s| matches!(s, Scalar::None) || is_nan(s)) => {
+            Values::Objects(items)
+                if items.iter().all(|s| matches!(s, Scalar::None) || is_nan(s)) =>
+            {
                 Ok(Values::Str {
                     data: vec![None; items.len()],
                     kind,
@@ -972,8 +1016,12 @@ impl Reader<'_, '_, '_> {
 
     /// `IntegerArray`/`FloatingArray`/`BooleanArray`: `_data` and `_mask`.
     fn masked(&self, node: NodeId) -> Res<Values> {
-        let data = self.attr(node, "_data").ok_or("a masked array without _data")?;
-        let mask = self.attr(node, "_mask").ok_or("a masked array without _mask")?;
+        let data = self
+            .attr(node, "_data")
+            .ok_or("a masked array without _data")?;
+        let mask = self
+            .attr(node, "_mask")
+            .ok_or("a masked array without _mask")?;
         let data = self.values(data, MAX_DEPTH)?;
         let Values::Bool { data: mask, .. } = self.values(mask, MAX_DEPTH)? else {
             return Err("a masked array whose mask is not bool".into());
@@ -1018,9 +1066,13 @@ impl Reader<'_, '_, '_> {
         };
         let n = categories.len() as i128;
         for i in 0..codes.len() {
-            let code = codes.int_at(i).ok_or("categorical codes are not integers")?;
+            let code = codes
+                .int_at(i)
+                .ok_or("categorical codes are not integers")?;
             if code < -1 || code >= n {
-                return Err(format!("categorical code {code} outside its {n} categories"));
+                return Err(format!(
+                    "categorical code {code} outside its {n} categories"
+                ));
             }
         }
         Ok(Values::Category {
@@ -1050,13 +1102,16 @@ impl Reader<'_, '_, '_> {
         if let Some(name) = self.graph.str(tz) {
             return Ok(name.to_string());
         }
-        let callable = self.callable_name(tz).ok_or("a time zone that is not recognised")?;
+        let callable = self
+            .callable_name(tz)
+            .ok_or("a time zone that is not recognised")?;
         let first = self.args(tz).first().and_then(|&a| self.graph.str(a));
         match (callable.as_str(), first) {
             ("pytz._UTC", _) => Ok("UTC".into()),
             ("pytz._p" | "pytz.timezone", Some(key)) => Ok(key.to_string()),
             (
-                "zoneinfo.ZoneInfo._unpickle" | "zoneinfo._zoneinfo.ZoneInfo._unpickle"
+                "zoneinfo.ZoneInfo._unpickle"
+                | "zoneinfo._zoneinfo.ZoneInfo._unpickle"
                 | "zoneinfo.ZoneInfo",
                 Some(key),
             ) => Ok(key.to_string()),
@@ -1082,16 +1137,17 @@ impl Reader<'_, '_, '_> {
             return None;
         };
         let owner = self.graph.global(*owner)?;
-        Some(format!("{}.{}.{}", owner.module, owner.name, self.graph.str(*attr)?))
+        Some(format!(
+            "{}.{}.{}",
+            owner.module,
+            owner.name,
+            self.graph.str(*attr)?
+        ))
     }
 
     fn is_zero_timedelta(&self, node: Option<&NodeId>) -> bool {
         let Some(&node) = node else { return false };
-        self.class_is(node, "timedelta")
-            && self
-                .args(node)
-                .iter()
-                .all(|&a| self.int(a) == Some(0))
+        self.class_is(node, "timedelta") && self.args(node).iter().all(|&a| self.int(a) == Some(0))
     }
 
     /// The strings of a pyarrow array (`_restore_array`) or chunked array.
@@ -1114,7 +1170,10 @@ impl Reader<'_, '_, '_> {
                 }
                 Ok(out)
             }
-            _ => Err(format!("unsupported pyarrow data ({})", self.describe(node))),
+            _ => Err(format!(
+                "unsupported pyarrow data ({})",
+                self.describe(node)
+            )),
         }
     }
 
@@ -1136,7 +1195,9 @@ impl Reader<'_, '_, '_> {
                 .ok_or("a pyarrow array length that is not a count")
         };
         let (length, offset) = (int(*length)?, int(*offset)?);
-        let buffers = self.items(*buffers).ok_or("pyarrow buffers are not a list")?;
+        let buffers = self
+            .items(*buffers)
+            .ok_or("pyarrow buffers are not a list")?;
         let buffer = |i: usize| -> Res<Option<Cow<'_, [u8]>>> {
             let Some(&b) = buffers.get(i) else {
                 return Ok(None);
@@ -1145,7 +1206,8 @@ impl Reader<'_, '_, '_> {
                 return Ok(None);
             }
             let data = self.args(b).first().and_then(|&d| self.bytes(d));
-            data.map(Some).ok_or_else(|| "a pyarrow buffer that is not bytes".into())
+            data.map(Some)
+                .ok_or_else(|| "a pyarrow buffer that is not bytes".into())
         };
         let validity = buffer(0)?;
         let offsets = buffer(1)?.ok_or("a pyarrow string array without offsets")?;
@@ -1167,7 +1229,9 @@ fn arrow_decode(
     let bad = || "pyarrow string buffers out of bounds".to_string();
     let at = |i: usize| -> Res<usize> {
         let start = i.checked_mul(width).ok_or_else(bad)?;
-        let bytes = offsets.get(start..start.checked_add(width).ok_or_else(bad)?).ok_or_else(bad)?;
+        let bytes = offsets
+            .get(start..start.checked_add(width).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
         let v = if wide {
             i64::from_le_bytes(bytes.try_into().map_err(|_| bad())?)
         } else {
@@ -1196,6 +1260,11 @@ fn arrow_decode(
 /// The values of a range, as int64.
 fn range_values(start: i64, stop: i64, step: i64) -> Res<Values> {
     let n = range_len(start, stop, step)?;
+    if n > MAX_RANGE_VALUES {
+        return Err(format!(
+            "a RangeIndex of {n} values where at most {MAX_RANGE_VALUES} are expanded"
+        ));
+    }
     let mut data = Vec::with_capacity(n);
     let mut v = start;
     for _ in 0..n {
@@ -1210,20 +1279,30 @@ fn range_values(start: i64, stop: i64, step: i64) -> Res<Values> {
 
 /// How many values `range(start, stop, step)` has.
 pub(crate) fn range_len(start: i64, stop: i64, step: i64) -> Res<usize> {
-    if step == 0 {
-        return Err("a RangeIndex with step 0".into());
-    }
-    let (span, step) = if step > 0 {
-        (i128::from(stop) - i128::from(start), i128::from(step))
-    } else {
-        (i128::from(start) - i128::from(stop), -i128::from(step))
+    let (from, to, step) = match step {
+        0 => return Err("a RangeIndex with step 0".into()),
+        s if s > 0 => (i128::from(start), i128::from(stop), i128::from(s)),
+        s => (
+            i128::from(stop),
+            i128::from(start),
+            i128::from(s).saturating_neg(),
+        ),
     };
+    let span = to.saturating_sub(from);
     if span <= 0 {
         return Ok(0);
     }
-    let n = (span + step - 1) / step;
+    // ceil(span / step), both positive.
+    let n = span
+        .div_euclid(step)
+        .saturating_add(i128::from(span.rem_euclid(step) != 0));
     usize::try_from(n).map_err(|_| "a RangeIndex too long".into())
 }
+
+/// The most values a range is expanded to (categories, MultiIndex levels, column labels,
+/// the rows of a frame without columns): input says how long a range is, and expanding
+/// one costs memory per value.
+const MAX_RANGE_VALUES: usize = 1 << 24;
 
 impl Reader<'_, '_, '_> {
     /// An index: `_new_Index(cls, {…})` (or `_new_DatetimeIndex`) of a `RangeIndex`, a
@@ -1265,7 +1344,8 @@ impl Reader<'_, '_, '_> {
             _ => {
                 let data = self.get(dict, "data").ok_or("an index without data")?;
                 let mut values = self.values(data, depth)?;
-                if let (Values::Datetime { tz, .. }, Some(t)) = (&mut values, self.get(dict, "tz")) {
+                if let (Values::Datetime { tz, .. }, Some(t)) = (&mut values, self.get(dict, "tz"))
+                {
                     if !matches!(self.graph.node(t), Node::None) {
                         *tz = Some(self.tz_name(t)?);
                     }
@@ -1294,7 +1374,9 @@ impl Reader<'_, '_, '_> {
                 FrameIndex::Range {
                     start, stop, step, ..
                 } => range_values(start, stop, step)?,
-                FrameIndex::Levels(_) => return Err("a MultiIndex level that is a MultiIndex".into()),
+                FrameIndex::Levels(_) => {
+                    return Err("a MultiIndex level that is a MultiIndex".into())
+                }
             };
             let Values::Num { data: codes, .. } = self.values(code, depth)? else {
                 return Err("MultiIndex codes are not integers".into());
@@ -1320,7 +1402,7 @@ impl Reader<'_, '_, '_> {
         let series = kind == "Series";
         let (labels, columns_name, index) = match (series, axes.as_slice()) {
             (true, [index]) => {
-                let name = match self.attr(node, "name") {
+                let name = match self.attr(node, "_name").or_else(|| self.attr(node, "name")) {
                     Some(n) => self.scalar(n)?,
                     None => Scalar::None,
                 };
@@ -1342,7 +1424,23 @@ impl Reader<'_, '_, '_> {
             } => range_len(*start, *stop, *step)?,
             FrameIndex::Levels(levels) => levels.first().map_or(0, |(_, v)| v.len()),
         };
-        let columns = self.fill_columns(labels, &blocks, rows)?;
+        if columns_empty_and_long(&labels, rows) {
+            return Err(format!(
+                "a frame without columns and {rows} rows (at most {MAX_RANGE_VALUES} without data)"
+            ));
+        }
+        let columns = if series {
+            let [block] = blocks.as_slice() else {
+                return Err(format!("a Series with {} blocks", blocks.len()));
+            };
+            let mut values = self.block_columns(block.values)?;
+            match (values.pop(), values.is_empty()) {
+                (Some(v), true) if v.len() == rows => labels.into_iter().zip([v]).collect(),
+                _ => return Err("a Series whose values do not match its index".into()),
+            }
+        } else {
+            self.fill_columns(labels, &blocks, rows)?
+        };
         Ok(Frame {
             columns,
             index,
@@ -1362,6 +1460,9 @@ impl Reader<'_, '_, '_> {
                 name,
             } => {
                 let n = range_len(start, stop, step)?;
+                if n > MAX_RANGE_VALUES {
+                    return Err(format!("{n} column labels"));
+                }
                 let mut labels = Vec::with_capacity(n);
                 let mut v = start;
                 for _ in 0..n {
@@ -1402,7 +1503,11 @@ impl Reader<'_, '_, '_> {
                 }
                 match slots.get_mut(pos) {
                     Some(slot @ None) => *slot = Some(values),
-                    _ => return Err(format!("a block places a column at {pos} twice or out of range")),
+                    _ => {
+                        return Err(format!(
+                            "a block places a column at {pos} twice or out of range"
+                        ))
+                    }
                 }
             }
         }
@@ -1415,6 +1520,11 @@ impl Reader<'_, '_, '_> {
             })
             .collect()
     }
+}
+
+/// A frame whose row count no column backs, beyond [`MAX_RANGE_VALUES`].
+fn columns_empty_and_long(labels: &[Scalar], rows: usize) -> bool {
+    labels.is_empty() && rows > MAX_RANGE_VALUES
 }
 
 /// Column labels from index values.
@@ -1461,7 +1571,10 @@ fn take(values: &Values, codes: &Num) -> Res<Values> {
 
 fn pick<T: Clone>(data: &[T], idx: &[Option<usize>], missing: T) -> Vec<T> {
     idx.iter()
-        .map(|i| i.and_then(|i| data.get(i).cloned()).unwrap_or_else(|| missing.clone()))
+        .map(|i| {
+            i.and_then(|i| data.get(i).cloned())
+                .unwrap_or_else(|| missing.clone())
+        })
         .collect()
 }
 
@@ -1535,9 +1648,7 @@ fn parse_path(path: &str) -> Res<Vec<PathStep>> {
     let mut steps = Vec::new();
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('.') {
-            let end = after
-                .find(['.', '['])
-                .unwrap_or(after.len());
+            let end = after.find(['.', '[']).unwrap_or(after.len());
             let (name, tail) = after.split_at(end);
             if name.is_empty() {
                 return Err(bad());
@@ -1598,9 +1709,10 @@ impl Reader<'_, '_, '_> {
                         .find(|(k, _)| self.graph.str(*k) == Some(key))
                         .map(|(_, v)| *v)
                 }),
-                PathStep::Index(i) => self.items(at).and_then(|items| items.get(*i).copied()).or_else(|| {
-                    self.graph.call(at)?.list_items.get(*i).copied()
-                }),
+                PathStep::Index(i) => self
+                    .items(at)
+                    .and_then(|items| items.get(*i).copied())
+                    .or_else(|| self.graph.call(at)?.list_items.get(*i).copied()),
                 PathStep::Attr(name) => self.attr(at, name),
             };
             at = next.ok_or_else(|| format!("{path}: no {step:?} in {}", self.describe(at)))?;
@@ -1638,16 +1750,26 @@ impl Reader<'_, '_, '_> {
                 .map(|s| format!("[{}]", serde_json::to_string(s).unwrap_or_default()))
         };
         if let Some(pairs) = self.graph.dict(node) {
-            return pairs.iter().filter_map(|&(k, v)| Some((v, key(k)?))).collect();
+            return pairs
+                .iter()
+                .filter_map(|&(k, v)| Some((v, key(k)?)))
+                .collect();
         }
         if let Some(items) = self.items(node) {
-            return items.iter().enumerate().map(|(i, &v)| (v, format!("[{i}]"))).collect();
+            return items
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v, format!("[{i}]")))
+                .collect();
         }
         let Some(call) = self.graph.call(node) else {
             return Vec::new();
         };
-        let mut out: Vec<(NodeId, String)> =
-            call.dict_items.iter().filter_map(|&(k, v)| Some((v, key(k)?))).collect();
+        let mut out: Vec<(NodeId, String)> = call
+            .dict_items
+            .iter()
+            .filter_map(|&(k, v)| Some((v, key(k)?)))
+            .collect();
         if let Some(pairs) = call.state.and_then(|s| self.graph.dict(s)) {
             out.extend(pairs.iter().filter_map(|&(k, v)| {
                 let name = self.graph.str(k)?;

@@ -9,10 +9,10 @@
 mod csv;
 mod frame;
 mod json;
-mod parquet;
-mod table;
 mod layout;
 mod names;
+mod parquet;
+mod table;
 
 use std::borrow::Cow;
 use std::fmt;

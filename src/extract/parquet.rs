@@ -16,12 +16,12 @@ use std::sync::Arc;
 use arrow_array::types::{
     DurationMicrosecondType, DurationMillisecondType, DurationNanosecondType, DurationSecondType,
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt16Type, UInt32Type,
+    UInt64Type, UInt8Type,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, DictionaryArray, LargeStringArray, PrimitiveArray,
-    RecordBatch, StringArray,
+    Array, ArrayRef, BooleanArray, DictionaryArray, LargeStringArray, PrimitiveArray, RecordBatch,
+    StringArray,
 };
 use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema};
@@ -41,7 +41,10 @@ fn nulls(mask: Option<&Vec<bool>>) -> Option<NullBuffer> {
         .then(|| NullBuffer::from(mask.iter().map(|&m| !m).collect::<Vec<bool>>()))
 }
 
-fn prim<T: arrow_array::ArrowPrimitiveType>(data: &[T::Native], mask: Option<&Vec<bool>>) -> ArrayRef {
+fn prim<T: arrow_array::ArrowPrimitiveType>(
+    data: &[T::Native],
+    mask: Option<&Vec<bool>>,
+) -> ArrayRef {
     Arc::new(PrimitiveArray::<T>::new(
         ScalarBuffer::from(data.to_vec()),
         nulls(mask),
@@ -52,7 +55,10 @@ fn prim<T: arrow_array::ArrowPrimitiveType>(data: &[T::Native], mask: Option<&Ve
 fn nan_mask<F: num_like::IsNan>(data: &[F], mask: Option<&Vec<bool>>) -> Option<Vec<bool>> {
     match mask {
         Some(m) => Some(m.clone()),
-        None => data.iter().any(|x| x.is_nan()).then(|| data.iter().map(|x| x.is_nan()).collect()),
+        None => data
+            .iter()
+            .any(|x| x.is_nan())
+            .then(|| data.iter().map(|x| x.is_nan()).collect()),
     }
 }
 
@@ -118,7 +124,9 @@ fn time_array(data: &[i64], unit: Unit, tz: Option<&str>, duration: bool) -> Arr
 fn dictionary(label: &str, codes: &Num, categories: &Values) -> Res<ArrayRef> {
     let values = arrow_values(label, categories)?;
     let n = codes.len();
-    let mask: Vec<bool> = (0..n).map(|i| codes.int_at(i).is_none_or(|c| c < 0)).collect();
+    let mask: Vec<bool> = (0..n)
+        .map(|i| codes.int_at(i).is_none_or(|c| c < 0))
+        .collect();
     let mask = mask.iter().any(|&m| m).then_some(mask);
     macro_rules! dict {
         ($t:ty, $v:expr) => {{
@@ -134,7 +142,9 @@ fn dictionary(label: &str, codes: &Num, categories: &Values) -> Res<ArrayRef> {
         Num::I16(v) => dict!(Int16Type, v),
         Num::I32(v) => dict!(Int32Type, v),
         Num::I64(v) => dict!(Int64Type, v),
-        _ => Err(format!("column {label:?}: categorical codes of an unsigned type")),
+        _ => Err(format!(
+            "column {label:?}: categorical codes of an unsigned type"
+        )),
     }
 }
 
@@ -143,16 +153,18 @@ fn arrow_values(label: &str, values: &Values) -> Res<ArrayRef> {
     Ok(match values {
         Values::Num { data, mask } => num_array(data, mask.as_ref()),
         Values::Bool { data, mask } => Arc::new(BooleanArray::new(
-            data.iter().copied().collect::<Vec<bool>>().into(),
+            data.to_vec().into(),
             nulls(mask.as_ref()),
         )),
         Values::Str {
             data,
             kind: StrKind::Object,
         } => Arc::new(data.iter().map(|s| s.as_deref()).collect::<StringArray>()),
-        Values::Str { data, .. } => {
-            Arc::new(data.iter().map(|s| s.as_deref()).collect::<LargeStringArray>())
-        }
+        Values::Str { data, .. } => Arc::new(
+            data.iter()
+                .map(|s| s.as_deref())
+                .collect::<LargeStringArray>(),
+        ),
         Values::Objects(items) => {
             let kinds: Vec<&str> = items
                 .iter()
@@ -246,7 +258,9 @@ fn record_batch(frame: &Frame) -> Res<RecordBatch> {
     for (label, values) in &frame.columns {
         let name = label.label_text();
         if seen.insert(name.clone(), ()).is_some() {
-            return Err(format!("column {name:?} appears twice: Parquet needs unique names"));
+            return Err(format!(
+                "column {name:?} appears twice: Parquet needs unique names"
+            ));
         }
         let array = arrow_values(&name, values)?;
         columns_meta.push(column_meta(label.label_name(), &name, values, &array));
@@ -284,8 +298,10 @@ fn record_batch(frame: &Frame) -> Res<RecordBatch> {
         "creator": {"library": "pklinspect", "version": env!("CARGO_PKG_VERSION")},
         "pandas_version": "2.2.3",
     });
-    let schema = Schema::new(fields)
-        .with_metadata(HashMap::from([("pandas".to_string(), metadata.to_string())]));
+    let schema = Schema::new(fields).with_metadata(HashMap::from([(
+        "pandas".to_string(),
+        metadata.to_string(),
+    )]));
     let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(frame.rows));
     RecordBatch::try_new_with_options(Arc::new(schema), arrays, &options)
         .map_err(|e| format!("cannot assemble the table: {e}"))
@@ -303,7 +319,10 @@ fn field(name: &str, values: &Values, array: &ArrayRef) -> Field {
 
 /// The metadata of the columns' own index (the labels' type).
 fn column_index_meta(frame: &Frame) -> Json {
-    let ints = frame.columns.iter().all(|(l, _)| matches!(l, Scalar::Int(_)));
+    let ints = frame
+        .columns
+        .iter()
+        .all(|(l, _)| matches!(l, Scalar::Int(_)));
     let (pandas_type, numpy_type, metadata) = if ints && !frame.columns.is_empty() {
         ("int64", "int64", Json::Null)
     } else {

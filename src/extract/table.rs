@@ -47,11 +47,13 @@ impl FrameFinder<'_> {
             };
             return Some(Err(Error::new(ErrorKind::Unsupported, offset, message)));
         }
-        Some(
-            reader
-                .frame(node)
-                .map_err(|e| Error::new(ErrorKind::Unsupported, offset, format!("cannot read the frame: {e}"))),
-        )
+        Some(reader.frame(node).map_err(|e| {
+            Error::new(
+                ErrorKind::Unsupported,
+                offset,
+                format!("cannot read the frame: {e}"),
+            )
+        }))
     }
 }
 
@@ -92,7 +94,8 @@ pub(crate) fn extract_table(
         TableFormat::Csv => super::csv::write_csv(&frame, &mut out).map_err(refuse)?,
         TableFormat::Parquet => super::parquet::write_parquet(&frame, &mut out).map_err(refuse)?,
     }
-    out.flush().map_err(|e| io_error("write into", &parent, e))?;
+    out.flush()
+        .map_err(|e| io_error("write into", &parent, e))?;
     let temp = out
         .into_inner()
         .map_err(|e| io_error("write into", &parent, e.into_error()))?;
