@@ -1,5 +1,5 @@
 //! `extract --to parquet|csv` on pickled DataFrames and Series written by pandas 1.5, 2.2
-//! and 3.1 (fixtures/pandas/frames, fixtures/pandas/generate_frames.py): the CSV is
+//! and 3.1 (fixtures/pandas/frames, made by fixtures/generate_frames.py): the CSV is
 //! byte-identical to `df.to_csv()` and `pandas.read_parquet` of the Parquet equals the
 //! frame (`DataFrame.equals` and dtype by dtype) as pandas' own `to_parquet` round trip
 //! gives it back; what cannot be represented is refused, naming the column, with exit 2
