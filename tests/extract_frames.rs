@@ -192,3 +192,75 @@ fn a_pickle_that_is_no_frame_is_refused() {
     assert!(err.contains("not a pandas DataFrame"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn explain_summarises_frames_as_tables() {
+    let input = frames_dir().join("pd22_dict_p4.pkl");
+    let out = bin()
+        .args(["explain", "--color", "never"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("$[\"train\"]  DataFrame of 4 rows × 2 columns, index key: object, n: int64"),
+        "{text}"
+    );
+    assert!(text.contains("--path '$[\"train\"]'"), "{text}");
+    // The frame's internal arrays are not listed one by one.
+    assert!(
+        !text.contains("_mgr.__args__[0][0].__args__[0]  "),
+        "{text}"
+    );
+    let out = bin()
+        .args(["explain", "--format", "json"])
+        .arg(frames_dir().join("pd31_mixed_p4.pkl"))
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let frame = &doc["frames"][0];
+    assert_eq!(frame["path"], "$");
+    assert_eq!(frame["kind"], "DataFrame");
+    assert_eq!(frame["rows"], 5);
+    assert_eq!(frame["index"], "RangeIndex(0, 5, 1)");
+    let dtypes: Vec<(&str, &str)> = frame["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["dtype"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        dtypes,
+        [
+            ("i64", "int64"),
+            ("i32", "int32"),
+            ("u8", "uint8"),
+            ("f64", "float64"),
+            ("f32", "float32"),
+            ("bool", "bool"),
+            ("obj", "object"),
+            ("Int64", "Int64"),
+            ("boolean", "boolean"),
+            ("cat", "category"),
+            ("when", "datetime64[ns]"),
+            ("dur", "timedelta64[ns]"),
+        ]
+    );
+    // No frame, no key.
+    let out = bin()
+        .args(["explain", "--format", "json"])
+        .arg(
+            common::fixtures_dir()
+                .join("plain")
+                .read_dir()
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path(),
+        )
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc.get("frames").is_none(), "{doc}");
+}

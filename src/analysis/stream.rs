@@ -128,6 +128,8 @@ impl Analysis<'_> {
             lifted: &lifted,
         };
         visitor.stream(&view)?;
+        let frames = crate::extract::frame_summaries(&view);
+        self.report.frames.extend(frames);
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
             self.trailing(bytes, *offset, why.as_ref(), member);
         }

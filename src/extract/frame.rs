@@ -1779,3 +1779,73 @@ impl Reader<'_, '_, '_> {
         out
     }
 }
+
+/// How many frames `explain` summarises per stream.
+const MAX_SUMMARIES: usize = 16;
+
+/// The frames below the roots of a stream's object pickles, summarised for `explain`.
+pub(crate) fn frame_summaries(view: &StreamView<'_, '_>) -> Vec<crate::report::FrameSummary> {
+    let graph = &view.stream.graph;
+    let has_frame = graph
+        .globals
+        .iter()
+        .any(|g| g.module.starts_with("pandas") && matches!(&*g.name, "DataFrame" | "Series"));
+    if !has_frame {
+        return Vec::new();
+    }
+    let reader = Reader::new(view);
+    let mut out = Vec::new();
+    for index in view.object_pickles.clone() {
+        let Some(pickle) = view.stream.pickles.get(index) else {
+            continue;
+        };
+        for path in reader.frames_below(pickle.root, MAX_SUMMARIES) {
+            if out.len() >= MAX_SUMMARIES {
+                return out;
+            }
+            let Ok(node) = reader.resolve(pickle.root, &path) else {
+                continue;
+            };
+            let shown = format!("{}{}", view.root_path, path.get(1..).unwrap_or_default());
+            out.push(summary(&reader, node, shown));
+        }
+    }
+    out
+}
+
+fn summary(reader: &Reader<'_, '_, '_>, node: NodeId, path: String) -> crate::report::FrameSummary {
+    let kind = frame_class(reader.graph, reader.lifted, node).unwrap_or("DataFrame");
+    let mut summary = crate::report::FrameSummary {
+        path,
+        kind: kind.to_string(),
+        rows: 0,
+        columns: Vec::new(),
+        index: String::new(),
+        error: None,
+    };
+    match reader.frame(node) {
+        Ok(frame) => {
+            summary.rows = frame.rows as u64;
+            summary.columns = frame
+                .columns
+                .iter()
+                .map(|(label, values)| (label.label_text(), values.dtype_name()))
+                .collect();
+            summary.index = match &frame.index {
+                FrameIndex::Range {
+                    start, stop, step, ..
+                } => format!("RangeIndex({start}, {stop}, {step})"),
+                FrameIndex::Levels(levels) => levels
+                    .iter()
+                    .map(|(name, values)| {
+                        let name = name.label_name().unwrap_or_else(|| "None".into());
+                        format!("{name}: {}", values.dtype_name())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+        }
+        Err(e) => summary.error = Some(e),
+    }
+    summary
+}

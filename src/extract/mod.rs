@@ -29,6 +29,7 @@ use crate::lift::{ArrayData, DType};
 use crate::limits::Limit;
 use crate::machine::{Graph, Node};
 use crate::report::{ArrayReport, Report};
+pub(crate) use frame::frame_summaries;
 pub use layout::Bfloat16As;
 use layout::{npy_fortran_order, plan_write, Layout, Transform};
 use names::Namer;
