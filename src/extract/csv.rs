@@ -380,3 +380,101 @@ fn row(fields: &[String], line: &mut String) {
     }
     line.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f32s(values: &[f32]) -> Vec<String> {
+        values
+            .iter()
+            .map(|&x| {
+                let mut s = String::new();
+                float32(x, &mut s);
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn float32_prints_as_numpy_2() {
+        // str(np.float32(x)) under numpy 2.4, as pandas 3's to_csv writes them.
+        assert_eq!(
+            f32s(&[
+                0.1,
+                2.5,
+                100.0,
+                999_999.5,
+                1e6,
+                1e10,
+                123_456_789.0,
+                1e-4,
+                1.5e-4,
+                9e-5,
+                -1e7,
+                0.0
+            ]),
+            [
+                "0.1",
+                "2.5",
+                "100.0",
+                "999999.5",
+                "1e+06",
+                "1e+10",
+                "1.2345679e+08",
+                "1e-04",
+                "0.00015",
+                "9e-05",
+                "-1e+07",
+                "0.0"
+            ]
+        );
+    }
+
+    #[test]
+    fn timedeltas_print_as_pandas_3() {
+        let s = 1_000_000_000i64;
+        let got = timedeltas(&[s * 3 / 2, -s, NAT, 86_400 * s, 0], Unit::Ns).unwrap();
+        assert_eq!(
+            got,
+            [
+                "0 days 00:00:01.500000",
+                "-1 days +23:59:59.000000",
+                "",
+                "1 days 00:00:00.000000",
+                "0 days 00:00:00.000000"
+            ]
+        );
+        assert_eq!(
+            timedeltas(&[86_400, -86_400], Unit::S).unwrap(),
+            ["1 days", "-1 days"]
+        );
+        assert_eq!(
+            timedeltas(&[3_600, -1], Unit::S).unwrap(),
+            ["0 days 01:00:00", "-1 days +23:59:59"]
+        );
+        assert_eq!(
+            timedeltas(&[1, 2_000], Unit::Ns).unwrap()[0],
+            "0 days 00:00:00.000000001"
+        );
+        assert!(timedeltas(&[i64::MAX, i64::MIN + 1], Unit::S).is_ok());
+    }
+
+    #[test]
+    fn datetimes_print_dates_only_when_all_are_midnight() {
+        let day = 86_400i64;
+        assert_eq!(
+            datetimes(&[0, day, NAT], Unit::S, false).unwrap(),
+            ["1970-01-01", "1970-01-02", ""]
+        );
+        assert_eq!(
+            datetimes(&[-1, 951_782_400 * 1000 + 5], Unit::Ms, false).unwrap(),
+            ["1969-12-31 23:59:59.999", "2000-02-29 00:00:00.005"]
+        );
+        assert_eq!(
+            datetimes(&[0], Unit::Ns, true).unwrap(),
+            ["1970-01-01 00:00:00+00:00"]
+        );
+        assert!(datetimes(&[i64::MAX, i64::MIN + 1], Unit::S, false).is_ok());
+    }
+}

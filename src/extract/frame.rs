@@ -1849,3 +1849,59 @@ fn summary(reader: &Reader<'_, '_, '_>, node: NodeId, path: String) -> crate::re
     }
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrow_strings_are_bounds_checked() {
+        // "ab", null, "c": offsets 0, 2, 2, 3; validity 0b101.
+        let offsets: Vec<u8> = [0i32, 2, 2, 3]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let got = arrow_decode(Some(&[0b101]), &offsets, b"abc", 3, 0, false).unwrap();
+        assert_eq!(got, [Some("ab".into()), None, Some("c".into())]);
+        // An offset past the data, a length past the offsets, a missing validity byte.
+        let past: Vec<u8> = [0i32, 9].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert!(arrow_decode(None, &past, b"abc", 1, 0, false).is_err());
+        assert!(arrow_decode(None, &offsets, b"abc", 4, 0, false).is_err());
+        assert!(arrow_decode(Some(&[]), &offsets, b"abc", 1, 0, false).is_err());
+        assert!(arrow_decode(None, &offsets, b"abc", 1, usize::MAX, false).is_err());
+        // Decreasing offsets and bytes that are not UTF-8.
+        let back: Vec<u8> = [2i64, 0].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert!(arrow_decode(None, &back, b"abc", 1, 0, true).is_err());
+        let wide: Vec<u8> = [0i64, 2].iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert!(arrow_decode(None, &wide, b"\xff\xfe", 1, 0, true).is_err());
+    }
+
+    #[test]
+    fn ranges_count_like_python() {
+        assert_eq!(range_len(0, 10, 3), Ok(4));
+        assert_eq!(range_len(10, 0, -3), Ok(4));
+        assert_eq!(range_len(5, 5, 1), Ok(0));
+        assert_eq!(range_len(5, 0, 1), Ok(0));
+        assert!(range_len(0, 1, 0).is_err());
+        // No overflow at the extremes; expanding such a range is refused.
+        assert!(range_len(i64::MIN, i64::MAX, i64::MIN).is_ok());
+        assert!(range_values(0, i64::MAX, 1).is_err());
+    }
+
+    #[test]
+    fn paths_parse_in_both_quotings() {
+        assert_eq!(parse_path("$"), Ok(vec![]));
+        assert_eq!(
+            parse_path(r#"$["a\"]"][0].model['b']"#),
+            Ok(vec![
+                PathStep::Key("a\"]".into()),
+                PathStep::Index(0),
+                PathStep::Attr("model".into()),
+                PathStep::Key("b".into()),
+            ])
+        );
+        for bad in ["", "x", "$[", "$[\"a\"", "$.", "$[x]", "$[-1]"] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+    }
+}
