@@ -241,6 +241,8 @@ fn explain_summarises_frames_as_tables() {
             ("obj", "object"),
             ("Int64", "Int64"),
             ("boolean", "boolean"),
+            ("Float64", "Float64"),
+            ("UInt8", "UInt8"),
             ("cat", "category"),
             ("when", "datetime64[ns]"),
             ("dur", "timedelta64[ns]"),
