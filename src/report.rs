@@ -72,7 +72,8 @@ pub struct FrameSummary {
     pub columns: Vec<(String, String)>,
     /// The index: `RangeIndex(start, stop, step)`, or its levels as `name: dtype`.
     pub index: String,
-    /// Why it cannot be read as a table (then `extract --to parquet|csv` refuses it too).
+    /// Why it is not summarised: it cannot be read as a table (then `extract --to
+    /// parquet|csv` refuses it too), or its pickle is too large for `explain` to read.
     pub error: Option<String>,
 }
 

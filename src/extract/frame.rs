@@ -1783,6 +1783,10 @@ impl Reader<'_, '_, '_> {
 /// How many frames `explain` summarises per stream.
 const MAX_SUMMARIES: usize = 16;
 
+/// Summaries read the frames' data; `explain` does so only in streams up to this size
+/// (beyond it, the frame is named with a note, and `extract` reads it).
+const MAX_SUMMARY_STREAM: usize = 64 << 20;
+
 /// The frames below the roots of a stream's object pickles, summarised for `explain`.
 pub(crate) fn frame_summaries(view: &StreamView<'_, '_>) -> Vec<crate::report::FrameSummary> {
     let graph = &view.stream.graph;
@@ -1807,6 +1811,21 @@ pub(crate) fn frame_summaries(view: &StreamView<'_, '_>) -> Vec<crate::report::F
                 continue;
             };
             let shown = format!("{}{}", view.root_path, path.get(1..).unwrap_or_default());
+            if view.bytes.len() > MAX_SUMMARY_STREAM {
+                let kind = frame_class(reader.graph, reader.lifted, node).unwrap_or("DataFrame");
+                out.push(crate::report::FrameSummary {
+                    path: shown,
+                    kind: kind.to_string(),
+                    rows: 0,
+                    columns: Vec::new(),
+                    index: String::new(),
+                    error: Some(format!(
+                        "not summarised: the pickle is larger than {} MiB (extract --to parquet reads it)",
+                        MAX_SUMMARY_STREAM >> 20
+                    )),
+                });
+                continue;
+            }
             out.push(summary(&reader, node, shown));
         }
     }
@@ -1845,7 +1864,7 @@ fn summary(reader: &Reader<'_, '_, '_>, node: NodeId, path: String) -> crate::re
                     .join(", "),
             };
         }
-        Err(e) => summary.error = Some(e),
+        Err(e) => summary.error = Some(format!("cannot be read as a table: {e}")),
     }
     summary
 }

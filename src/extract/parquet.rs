@@ -165,31 +165,7 @@ fn arrow_values(label: &str, values: &Values) -> Res<ArrayRef> {
                 .map(|s| s.as_deref())
                 .collect::<LargeStringArray>(),
         ),
-        Values::Objects(items) => {
-            let kinds: Vec<&str> = items
-                .iter()
-                .filter_map(|s| match s {
-                    Scalar::None => None,
-                    Scalar::Float(x) if x.is_nan() => None,
-                    Scalar::Bool(_) => Some("bool"),
-                    Scalar::Int(_) => Some("int"),
-                    Scalar::Float(_) => Some("float"),
-                    Scalar::Str(_) => Some("str"),
-                })
-                .collect();
-            let mut distinct = kinds.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
-            return Err(format!(
-                "column {label:?} is an object column holding {}: Parquet needs one type \
-                 per column (--to csv writes it)",
-                if distinct.is_empty() {
-                    "only missing values".to_string()
-                } else {
-                    distinct.join(" and ")
-                }
-            ));
-        }
+        Values::Objects(items) => objects(label, items)?,
         Values::Datetime { data, unit, tz } => time_array(data, *unit, tz.as_deref(), false),
         Values::Timedelta { data, unit } => time_array(data, *unit, None, true),
         Values::Category {
@@ -198,9 +174,62 @@ fn arrow_values(label: &str, values: &Values) -> Res<ArrayRef> {
     })
 }
 
+/// An object column of one Python type (missing values aside), as pyarrow infers it:
+/// int64, float64, bool, or null when every value is missing; mixed types are refused.
+fn objects(label: &str, items: &[Scalar]) -> Res<ArrayRef> {
+    let missing =
+        |s: &Scalar| matches!(s, Scalar::None) || matches!(s, Scalar::Float(x) if x.is_nan());
+    let mut kinds: Vec<&str> = items
+        .iter()
+        .filter(|s| !missing(s))
+        .map(|s| match s {
+            Scalar::Bool(_) => "bool",
+            Scalar::Int(_) => "int",
+            Scalar::Float(_) => "float",
+            Scalar::Str(_) => "str",
+            Scalar::None => "None",
+        })
+        .collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mask: Vec<bool> = items.iter().map(missing).collect();
+    Ok(match kinds.as_slice() {
+        [] => Arc::new(arrow_array::NullArray::new(items.len())),
+        ["int"] => {
+            let v: Vec<i64> = items
+                .iter()
+                .map(|s| if let Scalar::Int(v) = s { *v } else { 0 })
+                .collect();
+            prim::<Int64Type>(&v, Some(&mask))
+        }
+        ["float"] => {
+            let v: Vec<f64> = items
+                .iter()
+                .map(|s| if let Scalar::Float(x) = s { *x } else { 0.0 })
+                .collect();
+            prim::<Float64Type>(&v, Some(&mask))
+        }
+        ["bool"] => {
+            let v: Vec<bool> = items
+                .iter()
+                .map(|s| matches!(s, Scalar::Bool(true)))
+                .collect();
+            Arc::new(BooleanArray::new(v.into(), nulls(Some(&mask))))
+        }
+        distinct => {
+            return Err(format!(
+                "column {label:?} is an object column holding {}: Parquet needs one type \
+                 per column (--to csv writes it)",
+                distinct.join(" and ")
+            ))
+        }
+    })
+}
+
 /// pyarrow's `pandas_type` of an Arrow type (`pandas_compat.get_logical_type`).
 fn pandas_type(data_type: &DataType) -> &'static str {
     match data_type {
+        DataType::Null => "empty",
         DataType::Boolean => "bool",
         DataType::Int8 => "int8",
         DataType::Int16 => "int16",

@@ -12,7 +12,7 @@ use super::{
     TableFormat, INDEX_SCHEMA,
 };
 use crate::error::{Error, ErrorKind, Result};
-use crate::inspect::{inspect_with, StreamView, Visitor};
+use crate::inspect::{inspect_with, Options, StreamView, Visitor};
 
 /// Finds and reads the frame in the first stream that has an object pickle.
 struct FrameFinder<'p> {
@@ -77,7 +77,15 @@ pub(crate) fn extract_table(
 ) -> Result<Extracted> {
     refuse_existing(file, options.force)?;
     let mut finder = FrameFinder { path, found: None };
-    let report = inspect_with(source, bytes, &options.inspect, &mut finder)?;
+    // The frame is read once, here: not again for the report's summaries and hints.
+    let inspect = Options {
+        limits: options.inspect.limits.clone(),
+        known: options.inspect.known.clone(),
+        portable_hints: false,
+        rules: options.inspect.rules.clone(),
+        trace: options.inspect.trace,
+    };
+    let report = inspect_with(source, bytes, &inspect, &mut finder)?;
     let frame = finder.found.unwrap_or_else(|| {
         Err(Error::new(
             ErrorKind::Unsupported,

@@ -317,11 +317,7 @@ fn write_frames(out: &mut impl Write, report: &Report) -> io::Result<()> {
     const SHOWN: usize = 40;
     for f in &report.frames {
         if let Some(error) = &f.error {
-            writeln!(
-                out,
-                "  {BOLD}{}{BOLD:#}  {}: cannot be read as a table: {error}",
-                f.path, f.kind
-            )?;
+            writeln!(out, "  {BOLD}{}{BOLD:#}  {}: {error}", f.path, f.kind)?;
             continue;
         }
         writeln!(
