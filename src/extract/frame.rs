@@ -1737,6 +1737,9 @@ impl Reader<'_, '_, '_> {
                 continue;
             }
             for (child, step) in self.children(node) {
+                if queue.len() >= budget {
+                    break;
+                }
                 queue.push_back((child, format!("{path}{step}")));
             }
         }

@@ -17,11 +17,12 @@ use crate::inspect::{inspect_with, Options, StreamView, Visitor};
 /// Finds and reads the frame in the first stream that has an object pickle.
 struct FrameFinder<'p> {
     path: Option<&'p str>,
-    found: Option<Result<Frame>>,
+    /// The frame and the offset of the opcode that builds it (refusals point there).
+    found: Option<Result<(Frame, u64)>>,
 }
 
 impl FrameFinder<'_> {
-    fn read(&self, view: &StreamView<'_, '_>) -> Option<Result<Frame>> {
+    fn read(&self, view: &StreamView<'_, '_>) -> Option<Result<(Frame, u64)>> {
         let pickle = view.stream.pickles.get(view.object_pickles.start)?;
         let at = pickle.start as u64;
         let refuse = |message: String| Error::new(ErrorKind::Unsupported, at, message);
@@ -47,13 +48,14 @@ impl FrameFinder<'_> {
             };
             return Some(Err(Error::new(ErrorKind::Unsupported, offset, message)));
         }
-        Some(reader.frame(node).map_err(|e| {
+        let frame = reader.frame(node).map_err(|e| {
             Error::new(
                 ErrorKind::Unsupported,
                 offset,
                 format!("cannot read the frame: {e}"),
             )
-        }))
+        });
+        Some(frame.map(|frame| (frame, offset)))
     }
 }
 
@@ -86,14 +88,13 @@ pub(crate) fn extract_table(
         trace: options.inspect.trace,
     };
     let report = inspect_with(source, bytes, &inspect, &mut finder)?;
-    let frame = finder.found.unwrap_or_else(|| {
+    let (frame, at) = finder.found.unwrap_or_else(|| {
         Err(Error::new(
             ErrorKind::Unsupported,
             0,
             "the input holds no pickle to read a DataFrame from",
         ))
     })?;
-    let at = 0;
     let refuse = |message: String| Error::new(ErrorKind::Unsupported, at, message);
     let parent = parent_of(file);
     let temp = output_temp(&parent)?;
