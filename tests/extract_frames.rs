@@ -101,7 +101,9 @@ import pandas as pd
 failures = []
 for file, path, csv, parquet in json.loads(sys.argv[1]):
     obj = pd.read_pickle(file)
-    if path != "$":
+    if path.startswith("$."):
+        obj = getattr(obj, path[2:])
+    elif path != "$":
         obj = obj[json.loads(path[2:-1])]
     frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
     if csv is not None:
