@@ -306,3 +306,27 @@ fn a_frame_with_any_byte_changed_converts_or_fails_cleanly() {
     }
     assert!(written > 0);
 }
+
+/// Values that hold themselves (pickle's memo makes the cycle), where recursing into them
+/// overflowed the stack: an object column holding a 0-d object array that holds itself
+/// (pandas wrote it), and an `IntegerArray` whose `_data` is itself (written with stand-in
+/// classes by the same names): refused by column name.
+#[test]
+fn a_self_referencing_value_is_refused_by_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = frames_dir().join("hostile_self_scalar_p4.pkl");
+    let masked = frames_dir().join("hostile_self_masked_p4.pkl");
+    let (code, err) = convert(&masked, "parquet", &dir.path().join("m.parquet"), "$").unwrap_err();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("column \"n\": nested too deep"), "{err}");
+    for to in ["csv", "parquet"] {
+        let out = dir.path().join(format!("x.{to}"));
+        let (code, err) = convert(&input, to, &out, "$").unwrap_err();
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("column \"o\""), "{err}");
+        assert!(!out.exists());
+    }
+    let out = bin().args(["explain"]).arg(&input).output().unwrap();
+    assert!(out.status.code().is_some(), "explain crashed");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be read as a table"));
+}

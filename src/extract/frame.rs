@@ -519,7 +519,8 @@ impl<'r, 'v, 'd> Reader<'r, 'v, 'd> {
     /// A numpy scalar (`numpy.int64(3)`), as the Python value it equals.
     fn numpy_scalar(&self, node: NodeId) -> Option<Scalar> {
         let arr = self.array(node).ok()?;
-        if !arr.shape.is_empty() {
+        // Numbers only: an object scalar may hold itself (through the memo).
+        if !arr.shape.is_empty() || matches!(arr.data, LocatedData::Objects(_)) {
             return None;
         }
         let values = self.column_of(&arr, None).ok()?;
@@ -824,7 +825,6 @@ struct Block {
 
 /// The manager's axes (columns first for a frame) and blocks.
 fn manager(reader: &Reader<'_, '_, '_>, mgr: NodeId) -> Res<(Vec<NodeId>, Vec<Block>)> {
-    let graph = reader.graph;
     let args = reader.args(mgr);
     // pandas >= 2.1: BlockManager(blocks, axes) / SingleBlockManager(block, axis).
     if let [blocks, axes, ..] = args {
@@ -879,7 +879,6 @@ fn manager(reader: &Reader<'_, '_, '_>, mgr: NodeId) -> Res<(Vec<NodeId>, Vec<Bl
             _ => return Err("a block without values or mgr_locs".into()),
         }
     }
-    let _ = graph;
     Ok((axes, out))
 }
 
@@ -946,7 +945,7 @@ impl Reader<'_, '_, '_> {
         let depth = depth.saturating_add(1);
         let name = self.class(node).map(|(_, n)| n).unwrap_or_default();
         let one = match name {
-            "IntegerArray" | "FloatingArray" | "BooleanArray" => self.masked(node),
+            "IntegerArray" | "FloatingArray" | "BooleanArray" => self.masked(node, depth),
             "Categorical" => self.categorical(node, depth),
             "DatetimeArray" | "TimedeltaArray" => {
                 let (dtype, data) = self.ndarray_backed(node)?;
@@ -1015,15 +1014,15 @@ impl Reader<'_, '_, '_> {
     }
 
     /// `IntegerArray`/`FloatingArray`/`BooleanArray`: `_data` and `_mask`.
-    fn masked(&self, node: NodeId) -> Res<Values> {
+    fn masked(&self, node: NodeId, depth: u32) -> Res<Values> {
         let data = self
             .attr(node, "_data")
             .ok_or("a masked array without _data")?;
         let mask = self
             .attr(node, "_mask")
             .ok_or("a masked array without _mask")?;
-        let data = self.values(data, MAX_DEPTH)?;
-        let Values::Bool { data: mask, .. } = self.values(mask, MAX_DEPTH)? else {
+        let data = self.values(data, depth)?;
+        let Values::Bool { data: mask, .. } = self.values(mask, depth)? else {
             return Err("a masked array whose mask is not bool".into());
         };
         if mask.len() != data.len() {
@@ -1489,7 +1488,17 @@ impl Reader<'_, '_, '_> {
         let mut slots: Vec<Option<Values>> = vec![None; labels.len()];
         for block in blocks {
             let positions = placement(self, block.placement, labels.len())?;
-            let columns = self.block_columns(block.values)?;
+            let columns = self.block_columns(block.values).map_err(|e| {
+                let names: Vec<String> = positions
+                    .iter()
+                    .filter_map(|&p| labels.get(p))
+                    .map(|l| format!("{:?}", l.label_text()))
+                    .collect();
+                match names.as_slice() {
+                    [one] => format!("column {one}: {e}"),
+                    many => format!("columns {}: {e}", many.join(", ")),
+                }
+            })?;
             if columns.len() != positions.len() {
                 return Err("a block whose placement does not match its columns".into());
             }
