@@ -325,6 +325,8 @@ fn record_batch(frame: &Frame) -> Res<RecordBatch> {
         "columns": columns_meta,
         "attributes": {},
         "creator": {"library": "pklinspect", "version": env!("CARGO_PKG_VERSION")},
+        // Which pandas wrote the pickle is not recorded in it; pyarrow does not read this
+        // field, and a pandas version keeps it parseable for tools that do.
         "pandas_version": "2.2.3",
     });
     let schema = Schema::new(fields).with_metadata(HashMap::from([(
