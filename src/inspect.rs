@@ -27,7 +27,8 @@ pub struct Options {
     /// The table that classifies each imported global (the built-in one, plus any
     /// allow-list [`KnownGlobals::add`] gave it).
     pub known: KnownGlobals,
-    /// Work out how to rebuild objects from plain data ([`Report::portable_hints`]), which
+    /// Work out how to rebuild objects from plain data ([`Report::portable_hints`]) and
+    /// summarise pandas frames as tables ([`Report::frames`], which reads their data), which
     /// `explain` shows and `lint` does not.
     pub portable_hints: bool,
     /// The severities and deny entries the findings pipeline applies (the built-in policy

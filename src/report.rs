@@ -28,6 +28,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Library objects whose state is plain data and arrays: what to extract instead.
     pub portable_hints: Vec<PortableHint>,
+    /// pandas DataFrames and Series in the object tree, as tables (what `extract --to
+    /// parquet|csv` writes).
+    pub frames: Vec<FrameSummary>,
     /// Where and why the loader stops in a stream that fails part-way (the first such
     /// stream): the report then holds what was read before it, and a `malformed` (or
     /// `limit-exceeded`) finding at that place. Only [`crate::inspect::inspect_partial`]
@@ -53,6 +56,25 @@ impl Report {
                 .iter()
                 .all(|f| matches!(f.rule, Rule::Malformed | Rule::LimitExceeded))
     }
+}
+
+/// A pickled pandas DataFrame or Series, summarised as a table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameSummary {
+    /// Its object path (`$`, `$["train"]`): what `extract --path` takes.
+    pub path: String,
+    /// `DataFrame` or `Series`.
+    pub kind: String,
+    /// Rows (0 when it could not be read).
+    pub rows: u64,
+    /// Columns in order: label (as `str(label)`) and pandas dtype (`int64`, `category`,
+    /// `datetime64[ns, UTC]`); a Series is one column.
+    pub columns: Vec<(String, String)>,
+    /// The index: `RangeIndex(start, stop, step)`, or its levels as `name: dtype`.
+    pub index: String,
+    /// Why it is not summarised: it cannot be read as a table (then `extract --to
+    /// parquet|csv` refuses it too), or its pickle is too large for `explain` to read.
+    pub error: Option<String>,
 }
 
 /// One pickle stream.

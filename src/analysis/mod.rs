@@ -88,6 +88,7 @@ impl<'o> Analysis<'o> {
                 arrays: Vec::new(),
                 findings: Vec::new(),
                 portable_hints: Vec::new(),
+                frames: Vec::new(),
                 stopped: None,
             },
             detected: opened.notes().to_vec(),

@@ -128,6 +128,10 @@ impl Analysis<'_> {
             lifted: &lifted,
         };
         visitor.stream(&view)?;
+        if self.options.portable_hints {
+            let frames = crate::extract::frame_summaries(&view);
+            self.report.frames.extend(frames);
+        }
         if let (true, Some((offset, why))) = (scan_trailing, &stream.trailing) {
             self.trailing(bytes, *offset, why.as_ref(), member);
         }

@@ -1,11 +1,12 @@
-//! `pklinspect extract FILE --to npy|npz|json [-o OUT] [--force]`.
+//! `pklinspect extract FILE --to npy|npz|json|parquet|csv [-o OUT] [--path PATH] [--force]`.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use pklinspect::extract::{
-    extract, extract_mapped, Bfloat16As, ExtractOptions, Refusal, Target, DEFAULT_MAX_BYTES,
+    extract, extract_mapped, Bfloat16As, ExtractOptions, Refusal, TableFormat, Target,
+    DEFAULT_MAX_BYTES,
 };
 use pklinspect::inspect::Options;
 
@@ -19,6 +20,10 @@ pub(crate) enum Format {
     Npz,
     /// The whole object tree as JSON (standard output unless -o).
     Json,
+    /// A pickled pandas DataFrame or Series as Parquet (-o FILE).
+    Parquet,
+    /// A pickled pandas DataFrame or Series as CSV, as DataFrame.to_csv() writes it (-o FILE).
+    Csv,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -80,6 +85,11 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
     max_bytes: u64,
 
+    /// parquet, csv: the object path of the DataFrame or Series (`$["train"]`); the pickled
+    /// object itself by default.
+    #[arg(long, value_name = "PATH")]
+    path: Option<String>,
+
     /// No progress bar.
     #[arg(short, long)]
     quiet: bool,
@@ -110,8 +120,17 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
                 arrays_as_files: args.arrays == ArraysIn::Npy,
             }
         }
+        (Format::Parquet | Format::Csv, Some(file)) => Target::Table {
+            file: file.clone(),
+            format: if args.to == Format::Csv {
+                TableFormat::Csv
+            } else {
+                TableFormat::Parquet
+            },
+            path: args.path.clone(),
+        },
         (_, None) => {
-            report(&name, "--to npy and --to npz need -o OUT");
+            report(&name, "--to npy, npz, parquet and csv need -o OUT");
             return Status::Failure;
         }
     };

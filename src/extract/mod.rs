@@ -9,9 +9,13 @@
 //! numpy would load (header from `container::npy_header_bytes`, data in the same order).
 
 mod copy;
+mod csv;
+mod frame;
 mod json;
 mod layout;
 mod names;
+mod parquet;
+mod table;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -29,6 +33,7 @@ use crate::lift::{ArrayData, DType};
 use crate::limits::Limit;
 use crate::machine::{Graph, Node};
 use crate::report::{ArrayReport, Report};
+pub(crate) use frame::frame_summaries;
 pub use layout::Bfloat16As;
 use layout::{npy_fortran_order, plan_write, Layout, Transform};
 use names::Namer;
@@ -63,6 +68,24 @@ pub enum Target {
         /// inline nested lists (needs `file`).
         arrays_as_files: bool,
     },
+    /// A pickled pandas DataFrame or Series as one table file (`docs/frames.md`).
+    Table {
+        /// The output file.
+        file: PathBuf,
+        /// Parquet or CSV.
+        format: TableFormat,
+        /// The object path of the frame (`$["train"]`); the pickled object itself if `None`.
+        path: Option<String>,
+    },
+}
+
+/// The file format of [`Target::Table`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableFormat {
+    /// Parquet with pandas' schema metadata (what `DataFrame.to_parquet` writes).
+    Parquet,
+    /// CSV as `DataFrame.to_csv()` writes it.
+    Csv,
 }
 
 /// Extraction settings. [`ExtractOptions::new`] gives the defaults for a target.
@@ -189,7 +212,7 @@ pub(crate) fn output_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| io_error("create a file in", dir, e))
 }
 
-fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
+pub(crate) fn io_error(what: &str, path: &Path, e: io::Error) -> Error {
     let e = without_temp_path(e);
     Error::io(format!("cannot {what} {}: {e}", path.display()), e)
 }
@@ -816,6 +839,9 @@ fn extract_from(
             file,
             arrays_as_files,
         } => json::extract_json(source, bytes, options, file.as_deref(), *arrays_as_files),
+        Target::Table { file, format, path } => {
+            table::extract_table(source, bytes, options, file, *format, path.as_deref())
+        }
     }
 }
 

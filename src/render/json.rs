@@ -6,7 +6,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::report::{ArrayReport, Finding, ImportReport, PickleReport, PortableHint, Report};
+use crate::report::{
+    ArrayReport, Finding, FrameSummary, ImportReport, PickleReport, PortableHint, Report,
+};
 
 /// The schema id of `explain --format json`.
 pub const EXPLAIN_SCHEMA: &str = "pklinspect.explain/1";
@@ -24,6 +26,8 @@ struct ExplainDoc<'a> {
     arrays: Vec<ArrayDoc<'a>>,
     findings: Vec<FindingDoc<'a>>,
     portable: Vec<HintDoc<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    frames: Vec<FrameDoc<'a>>,
     /// Where the loader stops in a stream that fails part-way: everything above is what
     /// was read before.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,6 +252,39 @@ fn hint(h: &PortableHint) -> HintDoc<'_> {
     }
 }
 
+/// A pandas DataFrame or Series as a table (`docs/frames.md`).
+#[derive(Serialize)]
+struct FrameDoc<'a> {
+    path: &'a str,
+    kind: &'a str,
+    rows: u64,
+    columns: Vec<FrameColumnDoc<'a>>,
+    index: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct FrameColumnDoc<'a> {
+    name: &'a str,
+    dtype: &'a str,
+}
+
+fn frame(f: &FrameSummary) -> FrameDoc<'_> {
+    FrameDoc {
+        path: &f.path,
+        kind: &f.kind,
+        rows: f.rows,
+        columns: f
+            .columns
+            .iter()
+            .map(|(name, dtype)| FrameColumnDoc { name, dtype })
+            .collect(),
+        index: &f.index,
+        error: f.error.as_deref(),
+    }
+}
+
 /// The JSON document for one report.
 pub fn explain_value(report: &Report) -> Value {
     let doc = ExplainDoc {
@@ -265,6 +302,7 @@ pub fn explain_value(report: &Report) -> Value {
             .map(|f| FindingDoc::new(f, FindingLayout::Explain))
             .collect(),
         portable: report.portable_hints.iter().map(hint).collect(),
+        frames: report.frames.iter().map(frame).collect(),
         error: report.stopped.as_ref().map(error_body),
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)

@@ -308,7 +308,7 @@ impl Walk<'_, '_> {
                 Children::default(),
             ),
             Node::Call(_) => self.describe_object(id),
-            other => (scalar_kind(other).into(), None, Children::default()),
+            other => (scalar_kind(&other).into(), None, Children::default()),
         }
     }
 
@@ -449,14 +449,14 @@ impl Walk<'_, '_> {
         let room = self.options.width.saturating_add(8);
         match g.node(id) {
             Node::None => {}
-            Node::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+            Node::Bool(b) => out.push_str(if b { "True" } else { "False" }),
             Node::Int(v) => out.push_str(&v.to_string()),
             Node::BigInt(v) => {
                 let mut digits = String::new();
                 let _ = pytext::repr_int(v, &mut digits);
                 out.push_str(&cut(digits, room));
             }
-            Node::Float(x) => pytext::repr_float(*x, out),
+            Node::Float(x) => pytext::repr_float(x, out),
             Node::Str(s) => {
                 let head: String = s.chars().take(room).collect();
                 pytext::repr_text(&head, out);
@@ -474,7 +474,7 @@ impl Walk<'_, '_> {
             },
             other => {
                 out.push('<');
-                out.push_str(scalar_kind(other));
+                out.push_str(scalar_kind(&other));
                 out.push('>');
             }
         }

@@ -326,10 +326,12 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
         }
     }
 
+    write_frames(out, report)?;
     let arrays: Vec<&ArrayReport> = report
         .arrays
         .iter()
         .chain(report.pickles.iter().flat_map(|p| p.arrays.iter()))
+        .filter(|a| !in_frame(report, &a.path))
         .collect();
     if !arrays.is_empty() {
         writeln!(out, "\n{BOLD}Arrays{BOLD:#}")?;
@@ -382,6 +384,63 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
     }
 
     write_portability(out, report)
+}
+
+/// Whether an array belongs to a DataFrame summarised under Frames (its internal
+/// `_mgr…` path says nothing a reader needs).
+fn in_frame(report: &Report, path: &str) -> bool {
+    report.frames.iter().any(|f| {
+        f.error.is_none()
+            && path
+                .strip_prefix(f.path.as_str())
+                .is_some_and(|rest| rest.starts_with(['.', '[']))
+    })
+}
+
+/// pandas DataFrames and Series as tables: shape, index, columns and dtypes.
+fn write_frames(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    if report.frames.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{BOLD}Frames{BOLD:#}")?;
+    const SHOWN: usize = 40;
+    for f in &report.frames {
+        if let Some(error) = &f.error {
+            writeln!(out, "  {BOLD}{}{BOLD:#}  {}: {error}", f.path, f.kind)?;
+            continue;
+        }
+        writeln!(
+            out,
+            "  {BOLD}{}{BOLD:#}  {} of {} × {}, index {}",
+            f.path,
+            f.kind,
+            plural(f.rows as usize, "row", "rows"),
+            plural(f.columns.len(), "column", "columns"),
+            f.index
+        )?;
+        for (name, dtype) in f.columns.iter().take(SHOWN) {
+            writeln!(out, "    {name}  {DIM}{dtype}{DIM:#}")?;
+        }
+        if f.columns.len() > SHOWN {
+            writeln!(
+                out,
+                "    … and {} more (see --format json)",
+                f.columns.len() - SHOWN
+            )?;
+        }
+    }
+    if let Some(f) = report.frames.iter().find(|f| f.error.is_none()) {
+        let path = match f.path.as_str() {
+            "$" => String::new(),
+            p => format!(" --path {}", shell_word(p)),
+        };
+        writeln!(
+            out,
+            "  {DIM}as a table: pklinspect extract {} --to parquet -o frame.parquet{path} (or --to csv){DIM:#}",
+            shell_word(&report.file)
+        )?;
+    }
+    Ok(())
 }
 
 fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {

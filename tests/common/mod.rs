@@ -93,8 +93,11 @@ pub fn fixture_files() -> Vec<PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                // The benign corpus has no sidecars; tests/benign_corpus.rs checks it.
-                if path != fixtures_dir().join("benign") {
+                // The benign corpus has no sidecars; tests/benign_corpus.rs checks it. The
+                // pandas frames have a manifest instead; tests/extract_frames.rs checks them.
+                if path != fixtures_dir().join("benign")
+                    && path != fixtures_dir().join("pandas").join("frames")
+                {
                     walk(&path, out);
                 }
             } else if path.parent() != Some(fixtures_dir().as_path()) {
