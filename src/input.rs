@@ -15,7 +15,12 @@ pub enum Input {
 impl Input {
     /// Opens `path`: maps regular files, reads anything else (pipes, devices).
     pub fn open(path: &Path) -> io::Result<Input> {
-        let file = File::open(path)?;
+        Input::from_file(&File::open(path)?)
+    }
+
+    /// Maps (or, if it is not a regular file, reads) an open file: the caller may keep the
+    /// handle to copy ranges of the same file later (`extract`'s kernel copies).
+    pub fn from_file(file: &File) -> io::Result<Input> {
         let meta = file.metadata()?;
         if meta.is_dir() {
             return Err(io::Error::new(
@@ -29,7 +34,7 @@ impl Input {
         // SAFETY: the map is read-only. If another process truncates or rewrites the file
         // while we read it, the contents we see may change (or reads may fault); this is
         // the documented trade-off of memory-mapped input, as in ripgrep.
-        let map = unsafe { memmap2::Mmap::map(&file)? };
+        let map = unsafe { memmap2::Mmap::map(file)? };
         Ok(Input::Mapped(map))
     }
 

@@ -1,4 +1,4 @@
-//! `pklinspect extract FILE --to npy|npz|json [-o OUT] [--force]`.
+//! `pklinspect extract FILE --to npy|npz|json|safetensors [-o OUT] [--force]`.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -19,6 +19,8 @@ pub(crate) enum Format {
     Npz,
     /// The whole object tree as JSON (standard output unless -o).
     Json,
+    /// The tensors as one .safetensors file, named by their state_dict keys.
+    Safetensors,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,7 +49,8 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_enum)]
     to: Format,
 
-    /// Output: a folder for npy, a file for npz and json (json: standard output if omitted).
+    /// Output: a folder for npy, a file for npz, safetensors and json (json: standard
+    /// output if omitted). npz writes its index beside the file, as OUT.index.json.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
 
@@ -72,7 +75,7 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_BYTES)]
     max_bytes: u64,
 
-    /// No progress bar.
+    /// No progress bar and no summary line.
     #[arg(short, long)]
     quiet: bool,
 
@@ -89,6 +92,7 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             file: file.clone(),
             compress: args.compress,
         },
+        (Format::Safetensors, Some(file)) => Target::Safetensors { file: file.clone() },
         (Format::Json, file) => {
             if args.arrays == ArraysIn::Npy && file.is_none() {
                 report(
@@ -103,35 +107,19 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             }
         }
         (_, None) => {
-            report(&name, "--to npy and --to npz need -o OUT");
+            report(&name, "--to npy, npz and safetensors need -o OUT");
             return Status::Failure;
         }
     };
-    let input = match path.open() {
-        Ok(input) => input,
+    let (input, source_file) = match open_input(&path) {
+        Ok(opened) => opened,
         Err(e) => {
             report(&name, format!("cannot read: {e}"));
             return Status::Failure;
         }
     };
-    let bar = (!args.quiet && io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let progress: Option<Box<dyn Fn(u64)>> = bar.clone().map(|bar| {
-        Box::new(move |done: u64| {
-            if done > bar.length().unwrap_or(0) {
-                bar.set_length(done);
-            }
-            bar.set_position(done);
-        }) as Box<dyn Fn(u64)>
-    });
+    let (bar, progress, progress_total) = progress_bar(args.quiet);
+    let started = std::time::Instant::now();
     let options = ExtractOptions {
         inspect: Options {
             limits: args.limits.limits(),
@@ -145,6 +133,8 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
         },
         max_bytes: args.max_bytes,
         progress,
+        progress_total,
+        source_file,
     };
     let result = extract(&name, input.bytes(), &options);
     if let Some(bar) = bar {
@@ -157,6 +147,9 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
                     &name,
                     format!("skipped {}: {}", skipped.path, skipped.reason),
                 );
+            }
+            if !args.quiet {
+                summary(&extracted.index, args.to, args.output.as_deref(), started);
             }
             if let Some(json) = extracted.json {
                 let mut out = io::stdout().lock();
@@ -189,4 +182,77 @@ fn force_hint(refusal: Refusal) -> &'static str {
         Refusal::FolderNotEmpty => "use --force to write into it",
         _ => "use --force to replace it",
     }
+}
+
+/// The input, and for a mapped file its handle (payloads are copied from it by the kernel).
+fn open_input(path: &InputPath) -> io::Result<(pklinspect::input::Input, Option<std::fs::File>)> {
+    if path.is_stdin() {
+        return Ok((path.open()?, None));
+    }
+    let file = std::fs::File::open(&path.0)?;
+    let input = pklinspect::input::Input::from_file(&file)?;
+    let mapped = matches!(input, pklinspect::input::Input::Mapped(_));
+    Ok((input, mapped.then_some(file)))
+}
+
+/// A progress callback and its total callback.
+type Callback = Option<Box<dyn Fn(u64)>>;
+
+/// The progress bar: on standard error, only on a terminal and without `--quiet`. Its
+/// total is the sum of the payloads to write, known before the first byte is written, so
+/// the bar and its ETA mean something.
+fn progress_bar(quiet: bool) -> (Option<indicatif::ProgressBar>, Callback, Callback) {
+    let Some(bar) = (!quiet && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }) else {
+        return (None, None, None);
+    };
+    let done = bar.clone();
+    let total = bar.clone();
+    (
+        Some(bar),
+        Some(Box::new(move |n: u64| done.set_position(n))),
+        Some(Box::new(move |n: u64| total.set_length(n))),
+    )
+}
+
+/// One line on standard error after a successful extraction:
+/// `wrote 259 tensors, 1.00 GiB to model.safetensors in 1.2 s`.
+fn summary(
+    index: &pklinspect::extract::ExtractIndex,
+    to: Format,
+    output: Option<&std::path::Path>,
+    started: std::time::Instant,
+) {
+    let Some(output) = output else { return };
+    let bytes: u64 = index
+        .arrays
+        .iter()
+        .map(|a| {
+            a.shape
+                .iter()
+                .try_fold(a.dtype.itemsize(), |n, &d| n.checked_mul(d))
+                .unwrap_or(0)
+        })
+        .fold(0u64, u64::saturating_add);
+    let what = match (to, index.arrays.len()) {
+        (Format::Safetensors, 1) => "tensor",
+        (Format::Safetensors, _) => "tensors",
+        (_, 1) => "array",
+        _ => "arrays",
+    };
+    eprintln!(
+        "wrote {} {what}, {} to {} in {:.1} s",
+        index.arrays.len(),
+        indicatif::HumanBytes(bytes),
+        output.display(),
+        started.elapsed().as_secs_f64()
+    );
 }

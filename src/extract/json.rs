@@ -463,6 +463,9 @@ fn nested(layout: &Layout, out: &mut String, mut each: impl FnMut(usize, &mut St
 struct JsonBuilder<'o> {
     options: &'o ExtractOptions,
     arrays_dir: Option<&'o Path>,
+    /// Arrays as dtype and shape only, without their data (metadata beside a safetensors
+    /// file, whose tensors are elsewhere).
+    arrays_described: bool,
     namer: Namer,
     /// Closed temporary files (an input can hold more arrays than files may be open).
     files: Vec<(tempfile::TempPath, String)>,
@@ -574,6 +577,7 @@ impl JsonBuilder<'_> {
                     reason,
                 });
             }
+            Ok(_) if self.arrays_described => {}
             Ok((buffer, layout)) => match self.arrays_dir {
                 Some(dir) => self.array_file(report, &buffer, &layout, dir, out)?,
                 None => self.array_inline(report, &buffer, &layout, out)?,
@@ -1111,6 +1115,49 @@ impl Visitor for JsonBuilder<'_> {
     }
 }
 
+/// One object of a stream as JSON text, its arrays as dtype and shape only; `path` is the
+/// object's path (for `$ref`s to objects met again inside it).
+pub(super) fn render_described(
+    view: &StreamView<'_, '_>,
+    options: &ExtractOptions,
+    node: NodeId,
+    path: &str,
+) -> Result<String> {
+    let mut builder = JsonBuilder {
+        options,
+        arrays_dir: None,
+        arrays_described: true,
+        namer: Namer::default(),
+        files: Vec::new(),
+        index: ExtractIndex {
+            schema: INDEX_SCHEMA,
+            source: String::new(),
+            arrays: Vec::new(),
+            skipped: Vec::new(),
+        },
+        roots: Vec::new(),
+        document_len: 0,
+    };
+    let graph = &view.stream.graph;
+    let mut reports: HashMap<NodeId, &ArrayReport> = HashMap::new();
+    for array in view.pickles.iter().flat_map(|p| p.arrays.iter()) {
+        if let Some(node) = array.node {
+            reports.entry(node).or_insert(array);
+        }
+    }
+    let renderer = Renderer {
+        builder: &mut builder,
+        view,
+        graph,
+        root_path: path,
+        references: count_references(graph, node),
+        first_path: HashMap::new(),
+        reports: &reports,
+        out: String::new(),
+    };
+    renderer.run(node, 0)
+}
+
 pub(crate) fn extract_json(
     source: &str,
     bytes: &[u8],
@@ -1129,6 +1176,7 @@ pub(crate) fn extract_json(
         } else {
             None
         },
+        arrays_described: false,
         namer: Namer::default(),
         files: Vec::new(),
         index: ExtractIndex {
