@@ -142,12 +142,7 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
     }
     match result {
         Ok(extracted) => {
-            for skipped in &extracted.index.skipped {
-                report(
-                    &name,
-                    format!("skipped {}: {}", skipped.path, skipped.reason),
-                );
-            }
+            report_skipped(&name, &extracted.index.skipped);
             if !args.quiet {
                 summary(&extracted.index, args.to, args.output.as_deref(), started);
             }
@@ -255,4 +250,29 @@ fn summary(
         output.display(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// One line per skipped array, but at most [`SKIPPED_SHOWN`] per reason: a checkpoint's
+/// optimizer state can hold thousands of tensors left out for the same reason.
+fn report_skipped(name: &str, skipped: &[pklinspect::extract::SkippedArray]) {
+    const SKIPPED_SHOWN: usize = 3;
+    let mut shown: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for array in skipped {
+        let count = shown.entry(array.reason.as_str()).or_default();
+        *count += 1;
+        if *count <= SKIPPED_SHOWN {
+            report(name, format!("skipped {}: {}", array.path, array.reason));
+        }
+    }
+    let mut more: Vec<(&str, usize)> = shown
+        .into_iter()
+        .filter(|&(_, n)| n > SKIPPED_SHOWN)
+        .collect();
+    more.sort();
+    for (reason, count) in more {
+        report(
+            name,
+            format!("skipped {} more: {reason}", count - SKIPPED_SHOWN),
+        );
+    }
 }
