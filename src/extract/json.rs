@@ -746,6 +746,20 @@ impl Renderer<'_, '_, '_, '_> {
         link: &Rc<PathLink>,
         next: &mut Vec<Task>,
     ) -> Result<()> {
+        if let Some(mask) = self.view.lifted.mask(node) {
+            return self.masked(node, found, mask, link, next);
+        }
+        self.array_body(node, found, link, next)
+    }
+
+    /// [`Renderer::call_array`] without the masked-array wrapper.
+    fn array_body(
+        &mut self,
+        node: NodeId,
+        found: &Result<lift::ArrayInfo, String>,
+        link: &Rc<PathLink>,
+        next: &mut Vec<Task>,
+    ) -> Result<()> {
         let report = self.reports.get(&node).copied();
         let info = match (found, report) {
             (_, Some(r)) => &r.info,
@@ -782,6 +796,68 @@ impl Renderer<'_, '_, '_, '_> {
         };
         let located = locate(Some(self.graph), self.view.bytes, Some(self.view), report);
         self.builder.array(report, located, &mut self.out)
+    }
+}
+
+impl Renderer<'_, '_, '_, '_> {
+    /// A numpy masked array: `{"$masked": {"data": <array>, "mask": <array>, "fill_value":
+    /// <value>}}` (the fill value as the pickle has it: `null` when none was set).
+    fn masked(
+        &mut self,
+        node: NodeId,
+        found: &Result<lift::ArrayInfo, String>,
+        mask: &lift::masked::Mask,
+        link: &Rc<PathLink>,
+        next: &mut Vec<Task>,
+    ) -> Result<()> {
+        self.out.push_str(r#"{"$masked":{"data":"#);
+        // The data, as any array (its report is the walk's, by node).
+        let mut data_tasks = Vec::new();
+        self.array_body(node, found, link, &mut data_tasks)?;
+        let mut mask_json = String::from(r#","mask":"#);
+        match &mask.mask {
+            Ok(info) => {
+                let path = format!(
+                    "{}{}",
+                    link.cut(self.graph, self.root_path),
+                    lift::masked::MASK_STEP
+                );
+                let report = ArrayReport {
+                    path,
+                    member: None,
+                    dtype: info.dtype.clone(),
+                    shape: info.shape.clone(),
+                    fortran_order: info.fortran_order,
+                    nbytes: info.nbytes(),
+                    offset: None,
+                    info: info.clone(),
+                    unavailable: None,
+                    node: Some(node),
+                };
+                let located = locate(Some(self.graph), self.view.bytes, Some(self.view), &report);
+                self.builder.array(&report, located, &mut mask_json)?;
+            }
+            Err(reason) => {
+                mask_json.push_str(r#"{"$array":{"unavailable":"#);
+                json_string(reason, &mut mask_json);
+                mask_json.push_str("}}");
+            }
+        }
+        next.extend(data_tasks);
+        next.push(Task::Owned(mask_json.into_boxed_str()));
+        match mask.fill_value {
+            Some(fill) => {
+                next.push(Task::Text(r#","fill_value":"#));
+                let state = PathLink::child(self.graph, link, Step::State);
+                next.push(Task::Node(
+                    fill,
+                    PathLink::child(self.graph, &state, Step::Index(6)),
+                ));
+            }
+            None => next.push(Task::Text(r#","fill_value":null"#)),
+        }
+        next.push(Task::Text("}}"));
+        Ok(())
     }
 }
 

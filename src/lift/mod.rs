@@ -16,6 +16,7 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 pub(crate) mod dtype;
+pub mod masked;
 pub(crate) mod value;
 
 use crate::machine::BuildHook;
@@ -58,6 +59,8 @@ pub(crate) enum Known {
     CopyregReconstructor,
     /// `copyreg.__newobj__(cls, *args)` and `__newobj_ex__`.
     CopyregNewObj,
+    /// `numpy.ma.core._mareconstruct` (then BUILD with data, mask and fill value).
+    MaReconstruct,
     Other,
 }
 
@@ -85,6 +88,7 @@ impl Known {
             ("collections", "OrderedDict") => Known::OrderedDict,
             ("copyreg", "_reconstructor") => Known::CopyregReconstructor,
             ("copyreg", "__newobj__" | "__newobj_ex__") => Known::CopyregNewObj,
+            ("numpy.ma.core", "_mareconstruct") => Known::MaReconstruct,
             _ => Known::Other,
         }
     }
@@ -269,6 +273,8 @@ pub struct Lifted {
     arrays: Vec<(NodeId, Result<ArrayInfo, String>)>,
     /// What each global is to lifting, by global index.
     known: Vec<Known>,
+    /// The masks of masked arrays ([`masked`]), by the node of the array; sorted.
+    masks: Vec<(NodeId, masked::Mask)>,
 }
 
 impl Lifted {
@@ -280,6 +286,15 @@ impl Lifted {
             .ok()
             .and_then(|at| self.arrays.get(at))
             .map(|(_, found)| found)
+    }
+
+    /// The mask and fill value of the masked array built at `node`, if it is one.
+    pub fn mask(&self, node: NodeId) -> Option<&masked::Mask> {
+        self.masks
+            .binary_search_by_key(&node, |(id, _)| *id)
+            .ok()
+            .and_then(|at| self.masks.get(at))
+            .map(|(_, mask)| mask)
     }
 
     /// Every array construction of the stream, in node order.
@@ -338,6 +353,7 @@ pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
         inner: HashSet::new(),
     };
     let mut arrays = Vec::new();
+    let mut masks = Vec::new();
     // Outermost first: a call's arguments are built before it, so they have lower ids.
     // A construction wrapped in another (the tensor of a `_rebuild_parameter`) is part of
     // the outer array and not lifted again on its own: a chain of 300,000 wrappers would
@@ -351,11 +367,23 @@ pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
             continue;
         }
         if let Some(found) = lifter.array_within(id, 0) {
+            if let Some(mask) = found
+                .as_ref()
+                .ok()
+                .and_then(|d| masked::mask(&mut lifter, id, d))
+            {
+                masks.push((id, mask));
+            }
             arrays.push((id, found));
         }
     }
     arrays.reverse();
-    Lifted { arrays, known }
+    masks.reverse();
+    Lifted {
+        arrays,
+        known,
+        masks,
+    }
 }
 
 /// dtype parts (fields and subarrays) one stream may build in all: 4,096 plus 16 per node,
@@ -471,6 +499,7 @@ impl Lifter<'_, '_> {
             Known::Reconstruct => return Some(self.reconstructed(call.state)),
             Known::FromBuffer => return Some(self.frombuffer(args)),
             Known::Scalar => return Some(self.scalar(args)),
+            Known::MaReconstruct => return Some(masked::data(self, call.state)),
             _ => {}
         }
         if wrapped > MAX_WRAPPING {
@@ -498,6 +527,13 @@ impl Lifter<'_, '_> {
         let graph = self.graph;
         let state = state.ok_or("ndarray without BUILD state")?;
         let items = graph.tuple(state).ok_or("ndarray state is not a tuple")?;
+        self.ndarray_state(items)
+    }
+
+    /// `ndarray.__setstate__`'s `(version, shape, dtype, is_fortran, rawdata)`, the version
+    /// optional (it is absent in old pickles).
+    fn ndarray_state(&mut self, items: &[NodeId]) -> Result<ArrayInfo, String> {
+        let graph = self.graph;
         let (shape, dtype, fortran, raw) = match items {
             [_, shape, dtype, fortran, raw] | [shape, dtype, fortran, raw] => {
                 (*shape, *dtype, *fortran, *raw)
@@ -556,7 +592,7 @@ impl Lifter<'_, '_> {
     }
 
     /// Where the bytes of a buffer-like node are, relative to the stream.
-    fn buffer_data(&self, id: NodeId) -> ArrayData {
+    pub(crate) fn buffer_data(&self, id: NodeId) -> ArrayData {
         let graph = self.graph;
         let mut id = id;
         // bytearray(b'...') in protocols < 5, possibly wrapped again: followed in a loop.
