@@ -280,3 +280,37 @@ fn an_npz_holds_only_arrays_and_its_index_lies_beside_it() {
     let index: serde_json::Value = serde_json::from_str(&index).unwrap_or_default();
     assert_eq!(index["arrays"].as_array().map(Vec::len), Some(7));
 }
+
+/// The progress total is the sum of the payloads, announced before the first byte is
+/// written, and the last position reaches it (the bar's ETA means something).
+#[test]
+fn progress_knows_its_total_before_writing() {
+    use pklinspect::extract::{extract, ExtractOptions, Target};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    let events: Rc<RefCell<Vec<(&str, u64)>>> = Rc::default();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    for target in [
+        Target::Safetensors {
+            file: dir.path().join("m.safetensors"),
+        },
+        Target::Npy {
+            dir: dir.path().join("npy"),
+        },
+    ] {
+        events.borrow_mut().clear();
+        let mut options = ExtractOptions::new(target);
+        let total = events.clone();
+        options.progress_total = Some(Box::new(move |n| total.borrow_mut().push(("total", n))));
+        let done = events.clone();
+        options.progress = Some(Box::new(move |n| done.borrow_mut().push(("done", n))));
+        let bytes = std::fs::read(root().join("tests/data/safetensors/shared.pt"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let extracted = extract("shared.pt", &bytes, &options).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(extracted.index.arrays.len(), 6);
+        let events = events.borrow();
+        // base 80 + rows 40 + T 80 + column 16 + row 20 + slice 24 bytes of float32.
+        assert_eq!(events.first(), Some(&("total", 260)), "{events:?}");
+        assert_eq!(events.last(), Some(&("done", 260)), "{events:?}");
+    }
+}

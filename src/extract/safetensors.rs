@@ -23,14 +23,14 @@
 //! as dtype and shape only. Tensors outside the `state_dict` entry (optimizer moments) are
 //! not written; they are listed as skipped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Seek, Write};
 use std::path::Path;
 
 use ::safetensors::tensor::{Dtype, Metadata, TensorInfo};
 
 use super::layout::{Layout, Transform};
-use super::state_dict::StateDictRoot;
+use super::state_dict::{self, StateDictRoot};
 use super::{
     emit, io_error, locate, output_temp, parent_of, refuse_existing, ExtractIndex, ExtractOptions,
     Extracted, SkippedArray, WrittenArray, INDEX_SCHEMA,
@@ -38,6 +38,7 @@ use super::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::{inspect_with, StreamView, Visitor};
 use crate::lift::{offset_in, ByteOrder, DType};
+use crate::machine::NodeId;
 use crate::report::ArrayReport;
 
 /// The largest header the crate's reader accepts (`MAX_HEADER_SIZE` in its tensor.rs).
@@ -109,13 +110,53 @@ fn tensor_error(array: &ArrayReport, reason: impl std::fmt::Display) -> Error {
 }
 
 impl SafetensorsWriter<'_> {
-    /// The stream's tensors with their names, those outside the `state_dict` skipped.
-    fn plan<'v>(&mut self, view: &'v StreamView<'_, '_>) -> Result<Vec<Planned<'v>>> {
+    /// The stream's tensors with their names (each array report with its `state_dict`
+    /// key), those outside the `state_dict` listed as skipped.
+    fn names<'v>(
+        &mut self,
+        view: &'v StreamView<'_, '_>,
+    ) -> Result<Vec<(String, &'v ArrayReport)>> {
         let pickles = &view.pickles[view.object_pickles.clone()];
         let arrays = || pickles.iter().flat_map(|p| p.arrays.iter());
+        let graph = &view.stream.graph;
+        let roots = view
+            .object_pickles
+            .clone()
+            .filter_map(|i| view.stream.pickles.get(i));
+        let modules: Vec<_> = roots
+            .filter_map(|p| state_dict::module_state_dict(graph, view.lifted, p.root))
+            .collect();
+        if let [entries] = &modules[..] {
+            // A whole nn.Module: its state_dict() from the module tree.
+            let mut by_node: HashMap<NodeId, &ArrayReport> = HashMap::new();
+            for array in arrays() {
+                if let Some(node) = array.node {
+                    by_node.entry(node).or_insert(array);
+                }
+            }
+            let mut named = Vec::with_capacity(entries.len());
+            let mut used = HashSet::new();
+            for (key, node) in entries {
+                let Some(array) = by_node.get(node) else {
+                    return Err(Error::new(
+                        ErrorKind::Unsupported,
+                        0,
+                        format!("cannot write {key:?} to safetensors: it is not a tensor pklinspect reads"),
+                    ));
+                };
+                used.insert(*node);
+                named.push((key.clone(), *array));
+            }
+            for array in arrays().filter(|a| a.node.is_none_or(|n| !used.contains(&n))) {
+                self.index.skipped.push(SkippedArray {
+                    path: array.path.clone(),
+                    reason: "not in the module's state_dict (a non-persistent buffer or a plain attribute)".into(),
+                });
+            }
+            return Ok(named);
+        }
         let root = StateDictRoot::find(arrays().map(|a| a.path.as_str()), view.root_path);
-        let mut planned = Vec::new();
-        let mut seen: HashMap<String, &str> = HashMap::new();
+        let mut named = Vec::new();
         for array in arrays() {
             let name = root
                 .name(&array.path, view.root_path)
@@ -127,10 +168,20 @@ impl SafetensorsWriter<'_> {
                 });
                 continue;
             }
-            if let Some(first) = seen.insert(name.key.clone(), &array.path) {
+            named.push((name.key, array));
+        }
+        Ok(named)
+    }
+
+    /// The tensors to write: located, typed, in the file's order.
+    fn plan<'v>(&mut self, view: &'v StreamView<'_, '_>) -> Result<Vec<Planned<'v>>> {
+        let mut planned = Vec::new();
+        let mut seen: HashMap<String, &str> = HashMap::new();
+        for (name, array) in self.names(view)? {
+            if let Some(first) = seen.insert(name.clone(), &array.path) {
                 return Err(tensor_error(
                     array,
-                    format_args!("{first} has the same name {:?}", name.key),
+                    format_args!("{first} has the same name {name:?}"),
                 ));
             }
             let (buffer, layout) = locate(Some(&view.stream.graph), view.bytes, Some(view), array)
@@ -138,7 +189,7 @@ impl SafetensorsWriter<'_> {
             let (dtype, transform) =
                 dtype_of(&array.info.dtype).map_err(|reason| tensor_error(array, reason))?;
             planned.push(Planned {
-                name: name.key,
+                name,
                 array,
                 buffer,
                 layout,

@@ -13,11 +13,19 @@
 //!   `{"model_state_dict": …, "optimizer_state_dict": …}`): the keys inside that entry;
 //!   tensors elsewhere (optimizer moments) are *outside* it.
 //!
+//! For a whole module the paths are not enough: `state_dict()` leaves out the buffers named
+//! in `_non_persistent_buffers_set` and lists a tied weight under every module that holds
+//! it, where the pickle (and the object walk) meet it once. [`module_state_dict`] walks the
+//! module tree in the graph as `state_dict()` does.
+//!
 //! Any other step (an attribute that is not one of the three module dicts, a call
 //! argument, non-dict state) is kept as its name, so every tensor still gets a readable,
 //! unique-as-possible key; such a key is marked as not a `state_dict` key.
 
 use crate::analysis::path::PATH_CUT;
+use crate::lift::value::PlainValue;
+use crate::lift::Lifted;
+use crate::machine::{Graph, Node, NodeId};
 
 /// The entries of a checkpoint dict that hold the model's `state_dict`, in order of
 /// preference (Lightning writes `state_dict`; torch tutorials `model_state_dict`).
@@ -243,4 +251,94 @@ mod tests {
         let plain = StateDictRoot::find(["$[\"w\"]"].into_iter(), "$");
         assert_eq!(plain.entry, None);
     }
+}
+
+/// How many modules a pickled `nn.Module` tree may hold before the walk stops (the input
+/// decides the tree; a real model has thousands at most).
+const MAX_MODULES: usize = 1 << 20;
+
+/// The pairs of a dict or `OrderedDict` node.
+fn mapping(graph: &Graph<'_>, lifted: &Lifted, node: NodeId) -> Option<Vec<(NodeId, NodeId)>> {
+    if let Some(pairs) = graph.dict(node) {
+        return Some(pairs.to_vec());
+    }
+    match lifted.plain(graph, node)? {
+        PlainValue::OrderedDict(pairs) => Some(pairs),
+        _ => None,
+    }
+}
+
+/// The str items of a set node (`set()` of protocols 2–3, `EMPTY_SET` + `ADDITEMS` of 4+).
+fn str_set<'g>(graph: &'g Graph<'_>, lifted: &Lifted, node: NodeId) -> Vec<&'g str> {
+    let items = match graph.node(node) {
+        Node::Set(items) | Node::FrozenSet(items) => items.clone(),
+        _ => match lifted.plain(graph, node) {
+            Some(PlainValue::Set(items) | PlainValue::FrozenSet(items)) => items,
+            _ => Vec::new(),
+        },
+    };
+    items.into_iter().filter_map(|i| graph.str(i)).collect()
+}
+
+/// The attribute dict of a module object: its BUILD state, when that state has the three
+/// dicts every `nn.Module` has.
+fn module_state(graph: &Graph<'_>, node: NodeId) -> Option<NodeId> {
+    let state = graph.call(node)?.state?;
+    ["_modules", "_parameters", "_buffers"]
+        .iter()
+        .all(|k| graph.dict_get(state, k).is_some())
+        .then_some(state)
+}
+
+/// What `Module.state_dict()` gives for the pickled module at `root`, without running it:
+/// `(key, tensor node)` in its order — each module's `_parameters`, then its `_buffers`
+/// except those in `_non_persistent_buffers_set`, then its `_modules`, depth first
+/// (torch/nn/modules/module.py, `state_dict` and `_save_to_state_dict`). A tensor shared
+/// by two modules (tied weights) is listed under both keys, as `state_dict()` does. `None`
+/// when `root` is not a module.
+pub(crate) fn module_state_dict(
+    graph: &Graph<'_>,
+    lifted: &Lifted,
+    root: NodeId,
+) -> Option<Vec<(String, NodeId)>> {
+    module_state(graph, root)?;
+    let mut out = Vec::new();
+    let mut stack = vec![(String::new(), root)];
+    let mut seen = 0usize;
+    while let Some((prefix, module)) = stack.pop() {
+        seen += 1;
+        if seen > MAX_MODULES {
+            break;
+        }
+        let Some(state) = module_state(graph, module) else {
+            continue;
+        };
+        let non_persistent = graph
+            .dict_get(state, "_non_persistent_buffers_set")
+            .map(|s| str_set(graph, lifted, s))
+            .unwrap_or_default();
+        for (dict, skip) in [("_parameters", &[][..]), ("_buffers", &non_persistent[..])] {
+            let pairs = graph
+                .dict_get(state, dict)
+                .and_then(|d| mapping(graph, lifted, d))
+                .unwrap_or_default();
+            for (key, value) in pairs {
+                let Some(key) = graph.str(key) else { continue };
+                if skip.contains(&key) || matches!(graph.node(value), Node::None) {
+                    continue;
+                }
+                out.push((format!("{prefix}{key}"), value));
+            }
+        }
+        let children = graph
+            .dict_get(state, "_modules")
+            .and_then(|d| mapping(graph, lifted, d))
+            .unwrap_or_default();
+        for (name, child) in children.into_iter().rev() {
+            if let Some(name) = graph.str(name) {
+                stack.push((format!("{prefix}{name}."), child));
+            }
+        }
+    }
+    Some(out)
 }

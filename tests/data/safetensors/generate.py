@@ -12,6 +12,8 @@ Writes, beside this script:
   key names that need JSON escaping;
 - `nested_module.pt`: a whole nn.Module with nested submodules (Sequential in Sequential,
   Conv2d, BatchNorm2d, an Embedding);
+- `tied_module.pt`: a whole `__main__.TiedModel` with a tied weight (two keys, one
+  Parameter) and a non-persistent buffer (not a key);
 - `checkpoint.ckpt`: a Lightning-style dict written by torch.save: `state_dict`, `epoch`,
   `global_step`, `hyper_parameters` (an argparse.Namespace), `optimizer_states` (Adam
   moments: tensors outside the state_dict), `lr`;
@@ -44,6 +46,21 @@ ST_DTYPES = {
     torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
     torch.uint8: "U8", torch.bool: "BOOL", torch.complex64: "C64",
 }
+
+
+class TiedModel(nn.Module):
+    """A language-model shape: the output layer shares the embedding's weight (one
+    Parameter, pickled once, two state_dict keys) and a non-persistent buffer (pickled,
+    not in the state_dict)."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(5, 3)
+        self.body = nn.Sequential(nn.Linear(3, 3), nn.LayerNorm(3))
+        self.out = nn.Linear(3, 5, bias=False)
+        self.out.weight = self.emb.weight
+        self.register_buffer("inv_freq", torch.arange(3, dtype=torch.float32), persistent=False)
+        self.register_buffer("steps", torch.tensor(4))
 
 
 def tensor_truth(t):
@@ -99,6 +116,7 @@ def make_fixtures():
         nn.Embedding(5, 2),
     )
     torch.save(model, os.path.join(HERE, "nested_module.pt"))
+    torch.save(TiedModel(), os.path.join(HERE, "tied_module.pt"))
 
     net = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
