@@ -187,72 +187,6 @@ impl StateDictRoot {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(path: &str) -> (String, bool) {
-        key_of(&parse(path, "$").unwrap_or_default())
-    }
-
-    #[test]
-    fn module_nesting_maps_to_state_dict_keys() {
-        assert_eq!(
-            key("$._modules[\"0\"]._parameters[\"weight\"]"),
-            ("0.weight".into(), true)
-        );
-        assert_eq!(
-            key("$._modules[\"enc\"]._modules[\"layers\"]._modules[\"3\"]._buffers[\"running_mean\"]"),
-            ("enc.layers.3.running_mean".into(), true)
-        );
-        assert_eq!(key("$[\"fc1.weight\"]"), ("fc1.weight".into(), true));
-        assert_eq!(key("$[\"a\"][0]"), ("a.0".into(), true));
-        assert_eq!(key("$.cache[\"k\"]"), ("cache.k".into(), false));
-    }
-
-    #[test]
-    fn escaped_and_bracketed_keys_come_back_whole() {
-        assert_eq!(
-            parse("$[\"a\\\"].b[\\\\\"][2].x", "$"),
-            Some(vec![
-                PathStep::Key("a\"].b[\\".into()),
-                PathStep::Index("2".into()),
-                PathStep::Attr("x".into()),
-            ])
-        );
-        assert_eq!(parse("$[\"x\"]\u{2026}", "$"), None);
-        assert_eq!(parse("$[\"unterminated", "$"), None);
-    }
-
-    #[test]
-    fn a_checkpoint_names_its_state_dict_entry_and_leaves_the_rest_outside() {
-        let paths = [
-            "$[\"state_dict\"][\"model.fc1.weight\"]",
-            "$[\"optimizer_states\"][0][\"state\"][0][\"exp_avg\"]",
-        ];
-        let root = StateDictRoot::find(paths.iter().copied(), "$");
-        assert_eq!(root.entry.as_deref(), Some("state_dict"));
-        let inside = root.name(paths[0], "$");
-        assert_eq!(
-            inside,
-            Some(TensorName {
-                key: "model.fc1.weight".into(),
-                in_state_dict: true
-            })
-        );
-        let outside = root.name(paths[1], "$");
-        assert_eq!(
-            outside,
-            Some(TensorName {
-                key: "optimizer_states.0.state.0.exp_avg".into(),
-                in_state_dict: false
-            })
-        );
-        let plain = StateDictRoot::find(["$[\"w\"]"].into_iter(), "$");
-        assert_eq!(plain.entry, None);
-    }
-}
-
 /// How many modules a pickled `nn.Module` tree may hold before the walk stops (the input
 /// decides the tree; a real model has thousands at most).
 const MAX_MODULES: usize = 1 << 20;
@@ -341,4 +275,70 @@ pub(crate) fn module_state_dict(
         }
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(path: &str) -> (String, bool) {
+        key_of(&parse(path, "$").unwrap_or_default())
+    }
+
+    #[test]
+    fn module_nesting_maps_to_state_dict_keys() {
+        assert_eq!(
+            key("$._modules[\"0\"]._parameters[\"weight\"]"),
+            ("0.weight".into(), true)
+        );
+        assert_eq!(
+            key("$._modules[\"enc\"]._modules[\"layers\"]._modules[\"3\"]._buffers[\"running_mean\"]"),
+            ("enc.layers.3.running_mean".into(), true)
+        );
+        assert_eq!(key("$[\"fc1.weight\"]"), ("fc1.weight".into(), true));
+        assert_eq!(key("$[\"a\"][0]"), ("a.0".into(), true));
+        assert_eq!(key("$.cache[\"k\"]"), ("cache.k".into(), false));
+    }
+
+    #[test]
+    fn escaped_and_bracketed_keys_come_back_whole() {
+        assert_eq!(
+            parse("$[\"a\\\"].b[\\\\\"][2].x", "$"),
+            Some(vec![
+                PathStep::Key("a\"].b[\\".into()),
+                PathStep::Index("2".into()),
+                PathStep::Attr("x".into()),
+            ])
+        );
+        assert_eq!(parse("$[\"x\"]\u{2026}", "$"), None);
+        assert_eq!(parse("$[\"unterminated", "$"), None);
+    }
+
+    #[test]
+    fn a_checkpoint_names_its_state_dict_entry_and_leaves_the_rest_outside() {
+        let paths = [
+            "$[\"state_dict\"][\"model.fc1.weight\"]",
+            "$[\"optimizer_states\"][0][\"state\"][0][\"exp_avg\"]",
+        ];
+        let root = StateDictRoot::find(paths.iter().copied(), "$");
+        assert_eq!(root.entry.as_deref(), Some("state_dict"));
+        let inside = root.name(paths[0], "$");
+        assert_eq!(
+            inside,
+            Some(TensorName {
+                key: "model.fc1.weight".into(),
+                in_state_dict: true
+            })
+        );
+        let outside = root.name(paths[1], "$");
+        assert_eq!(
+            outside,
+            Some(TensorName {
+                key: "optimizer_states.0.state.0.exp_avg".into(),
+                in_state_dict: false
+            })
+        );
+        let plain = StateDictRoot::find(["$[\"w\"]"].into_iter(), "$");
+        assert_eq!(plain.entry, None);
+    }
 }
