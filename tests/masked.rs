@@ -242,3 +242,71 @@ fn a_short_mask_is_not_extractable_and_a_short_state_is_no_array() {
     let why = arrays[0]["reason"].as_str().unwrap_or_default();
     assert!(why.contains("6 items, not 7"), "{report}");
 }
+
+/// `explain` gives each array's dtype as the loader hands it back, the same string
+/// `extract`'s index.json writes (protocols 0–4 load big-endian data as native order; the
+/// stored order is noted as `stored_dtype`); protocol 5's `_frombuffer` keeps the order.
+#[test]
+fn explain_dtypes_are_the_loaded_ones_that_index_json_writes() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut compared = 0;
+    let mut stored_noted = 0;
+    let files = common::fixture_files().into_iter().filter(|f| {
+        let s = f.to_string_lossy();
+        (s.contains("/numpy1/") || s.contains("/numpy2/") || s.contains("/masked/"))
+            && s.ends_with(".pkl")
+            && !s.contains("oob")
+    });
+    for (i, file) in files.enumerate() {
+        let out = dir.path().join(format!("o{i}"));
+        let explained = run(&[
+            "explain".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            file.as_os_str(),
+        ]);
+        let report: serde_json::Value =
+            serde_json::from_slice(&explained.stdout).unwrap_or_default();
+        let extracted = run(&[
+            "extract".as_ref(),
+            file.as_os_str(),
+            "--to".as_ref(),
+            "npy".as_ref(),
+            "-q".as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
+        if !extracted.status.success() {
+            continue;
+        }
+        let index = std::fs::read(out.join("index.json")).unwrap_or_default();
+        let index: serde_json::Value = serde_json::from_slice(&index).unwrap_or_default();
+        let explained: Vec<serde_json::Value> = report["pickles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p["arrays"].as_array().cloned().unwrap_or_default())
+            .collect();
+        for written in index["arrays"].as_array().into_iter().flatten() {
+            let Some(seen) = explained.iter().find(|a| a["path"] == written["path"]) else {
+                continue;
+            };
+            assert_eq!(
+                seen["dtype"],
+                written["dtype"],
+                "{} {}",
+                file.display(),
+                written["path"]
+            );
+            if let Some(stored) = seen["stored_dtype"].as_str() {
+                assert!(stored.starts_with('>'), "{stored}");
+                stored_noted += 1;
+            }
+            compared += 1;
+        }
+    }
+    assert!(
+        compared > 100 && stored_noted >= 4,
+        "{compared} compared, {stored_noted} stored noted"
+    );
+}

@@ -258,6 +258,28 @@ impl ArrayInfo {
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
     }
 
+    /// The dtype of the array a loader hands back: byte-swapped data comes back in native
+    /// (little-endian) order where the loader converts it ([`ArrayKind::loads_as_native`]:
+    /// protocols 0–4, joblib, scalars, torch), as `extract` writes it; else as stored.
+    pub fn loaded_dtype(&self) -> DType {
+        let swaps = match &self.dtype {
+            DType::Scalar {
+                kind,
+                byteorder: ByteOrder::Big,
+                ..
+            } => "iufcMmU".contains(*kind),
+            DType::BFloat16 {
+                byteorder: ByteOrder::Big,
+            } => true,
+            _ => false,
+        };
+        if swaps && self.kind.loads_as_native() {
+            self.dtype.with_byteorder(ByteOrder::Little)
+        } else {
+            self.dtype.clone()
+        }
+    }
+
     /// Bytes of the array's data (elements × itemsize), if it fits in u64.
     pub fn nbytes(&self) -> Option<u64> {
         self.count()?.checked_mul(self.dtype.itemsize())
