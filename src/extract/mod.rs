@@ -1,4 +1,6 @@
-//! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
+//! `extract`: arrays and plain data out as `.npy` files, an `.npz`, JSON, or a torch
+//! checkpoint's tensors as one `.safetensors` file (module `safetensors`, named
+//! by `state_dict` keys from module `state_dict`).
 //!
 //! Arrays are written while their input is alive (a visitor of the inspection), streamed
 //! from the memory map or decompressed buffer into temporary files in the target folder.

@@ -259,7 +259,7 @@ impl ArrayInfo {
     }
 
     /// The dtype of the array a loader hands back: byte-swapped data comes back in native
-    /// (little-endian) order where the loader converts it ([`ArrayKind::loads_as_native`]:
+    /// (little-endian) order where the loader converts it (`ArrayKind::loads_as_native`:
     /// protocols 0–4, joblib, scalars, torch), as `extract` writes it; else as stored.
     pub fn loaded_dtype(&self) -> DType {
         let swaps = match &self.dtype {
