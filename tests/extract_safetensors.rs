@@ -314,3 +314,33 @@ fn progress_knows_its_total_before_writing() {
         assert_eq!(events.last(), Some(&("done", 260)), "{events:?}");
     }
 }
+
+#[test]
+fn two_tensors_with_one_name_are_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = root().join("tests/data/safetensors/refused_same_name.pt");
+    let (out, output) = convert(&input, dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("$[\"a\"][\"b\"]")
+            && stderr.contains("$[\"a.b\"] has the same name \"a.b\""),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+/// Plain arrays (an `.npz`, a `.npy`) are no checkpoint: refused with a pointer to npz.
+#[test]
+fn a_plain_npz_is_refused_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let npz = common::fixture_files()
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "npz"))
+        .unwrap_or_default();
+    let (out, output) = convert(&npz, dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--to npz"), "{stderr}");
+    assert!(!out.exists());
+}

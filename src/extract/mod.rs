@@ -68,7 +68,9 @@ pub enum Target {
     },
     /// The tensors as one `.safetensors` file, named by their `state_dict` keys, with the
     /// checkpoint's other entries in its `__metadata__` (module `safetensors` of this
-    /// folder in the repository describes the choices).
+    /// folder in the repository describes the choices). [`Extracted::index`] lists each
+    /// tensor with its key as `file`; its `sha256` is left empty (not computed: the copy
+    /// runs in the kernel).
     Safetensors {
         /// The `.safetensors` file.
         file: PathBuf,

@@ -18,6 +18,7 @@ Writes, beside this script:
   `global_step`, `hyper_parameters` (an argparse.Namespace), `optimizer_states` (Adam
   moments: tensors outside the state_dict), `lr`;
 - `refused_complex128.pt`: a complex128 tensor, which safetensors has no dtype for;
+- `refused_same_name.pt`: `{"a.b": t, "a": {"b": u}}`, two tensors one key;
 - `lightning.ckpt` (when lightning is installed): `Trainer.fit` of a tiny LightningModule
   with `save_hyperparameters()`, one epoch, checkpoint saved by the trainer.
 
@@ -136,6 +137,8 @@ def make_fixtures():
     # No safetensors dtype: refused, naming the tensor (not in truth.json).
     torch.save({"ok": torch.ones(2), "z": torch.tensor([1 + 2j], dtype=torch.complex128)},
                os.path.join(HERE, "refused_complex128.pt"))
+    # Two tensors with one name ("a.b" and "a" → "b"): refused, naming both paths.
+    torch.save({"a.b": torch.ones(2), "a": {"b": torch.zeros(2)}}, os.path.join(HERE, "refused_same_name.pt"))
 
 
 def make_lightning():
