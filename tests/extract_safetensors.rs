@@ -90,8 +90,8 @@ fn every_torch_fixture_converts_to_exactly_its_state_dict() {
 }
 
 /// The Python package's numpy loader (what a user without torch has) reads every output,
-/// keys and arrays as torch had them; bfloat16 has no numpy dtype, so files with it are
-/// read with `safetensors.deserialize` (raw bytes).
+/// keys and arrays as torch had them; bfloat16 and float8 have no numpy dtype, so files
+/// with them are read with `safetensors.deserialize` (raw bytes).
 #[test]
 fn safetensors_numpy_load_file_gives_the_state_dict_of_every_fixture() {
     let Some(python) = python_with(&["safetensors", "numpy"]) else {
@@ -119,7 +119,8 @@ import safetensors, safetensors.numpy
 bad = []
 for out, want in json.load(open(sys.argv[1])).items():
     tensors = want["tensors"]
-    if any(t["dtype"] == "BF16" for t in tensors.values()):
+    numpy_dtypes = {"F64", "F32", "F16", "I64", "U64", "I32", "U32", "I16", "U16", "I8", "U8", "BOOL", "C64"}
+    if any(t["dtype"] not in numpy_dtypes for t in tensors.values()):
         got = {n: (t["dtype"], list(t["shape"]), hashlib.sha256(bytes(t["data"])).hexdigest())
                for n, t in safetensors.deserialize(open(out, "rb").read())}
     else:
@@ -343,4 +344,48 @@ fn a_plain_npz_is_refused_with_a_hint() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--to npz"), "{stderr}");
     assert!(!out.exists());
+}
+
+/// float8 tensors (torch's `_rebuild_tensor_v3` with an untyped storage) read as torch
+/// reads them: every bit pattern of each format, NaN, infinities, subnormals and negative
+/// zero included, and a strided view.
+#[test]
+fn float8_values_are_torchs() {
+    let truth = truth();
+    let want = &truth["files"]["tests/data/safetensors/float8_v3.pt"]["tensors"];
+    let output = pklinspect()
+        .arg("extract")
+        .arg(root().join("tests/data/safetensors/float8_v3.pt"))
+        .args(["--to", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    fn flat(v: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+        match v {
+            serde_json::Value::Array(items) => items.iter().for_each(|i| flat(i, out)),
+            serde_json::Value::Object(o) => out.push(o.get("$float").cloned().unwrap_or_default()),
+            other => out.push(other.clone()),
+        }
+    }
+    let mut checked = 0;
+    for (name, tensor) in want.as_object().into_iter().flatten() {
+        let Some(values) = tensor["values"].as_array() else {
+            continue;
+        };
+        let mut got = Vec::new();
+        flat(&doc[name]["$array"]["data"], &mut got);
+        let as_f64 = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:?}"));
+        let got: Vec<_> = got
+            .iter()
+            .map(|v| as_f64(v).unwrap_or_else(|| v.to_string()))
+            .collect();
+        let values: Vec<_> = values
+            .iter()
+            .map(|v| as_f64(v).unwrap_or_else(|| v.to_string()))
+            .collect();
+        assert_eq!(got, values, "{name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 5);
 }

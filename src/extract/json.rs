@@ -243,6 +243,10 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
             let bits = u16::from_le_bytes(ordered(bytes, *byteorder));
             float(f64::from(f32::from_bits(u32::from(bits) << 16)), out);
         }
+        DType::Float8(format) => match bytes.first() {
+            Some(&byte) => float(f64::from(format.to_f32(byte)), out),
+            None => out.push_str("null"),
+        },
         DType::Structured { fields, .. } => {
             out.push('{');
             for (i, field) in fields.iter().enumerate() {
@@ -541,11 +545,13 @@ impl JsonBuilder<'_> {
         out.push_str(r#","data":"#);
         let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
         // Elements are read in the stored byte order; widening is for files only.
-        let read_as = if transform == Transform::None {
-            dtype
-        } else {
-            report.info.dtype.clone()
-        };
+        // float8 is written to files as its raw bytes, but its values are the JSON's.
+        let read_as =
+            if transform == Transform::None && !matches!(report.info.dtype, DType::Float8(_)) {
+                dtype
+            } else {
+                report.info.dtype.clone()
+            };
         let itemsize = layout.itemsize as u64;
         nested(layout, out, |at, out| {
             match slice_at(buffer, at as u64, itemsize) {

@@ -37,7 +37,7 @@ use super::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::{inspect_with, StreamView, Visitor};
-use crate::lift::{offset_in, ByteOrder, DType};
+use crate::lift::{offset_in, ByteOrder, DType, Float8Format};
 use crate::machine::NodeId;
 use crate::report::ArrayReport;
 
@@ -48,6 +48,16 @@ const MAX_HEADER: usize = 100_000_000;
 fn dtype_of(dtype: &DType) -> std::result::Result<(Dtype, Transform), String> {
     let (st, order, unit) = match dtype {
         DType::BFloat16 { byteorder } => (Dtype::BF16, *byteorder, 2),
+        DType::Float8(format) => {
+            let st = match format {
+                Float8Format::E4M3Fn => Dtype::F8_E4M3,
+                Float8Format::E4M3Fnuz => Dtype::F8_E4M3FNUZ,
+                Float8Format::E5M2 => Dtype::F8_E5M2,
+                Float8Format::E5M2Fnuz => Dtype::F8_E5M2FNUZ,
+                Float8Format::E8M0Fnu => Dtype::F8_E8M0,
+            };
+            (st, ByteOrder::NotApplicable, 1)
+        }
         DType::Scalar {
             kind,
             itemsize,

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use crate::classify::normalise;
 use crate::limits::Limits;
 use crate::machine::{self, Call, Graph, Node, NodeId, Payload, Stream, Trailing};
-pub use dtype::{ByteOrder, DType, Field};
+pub use dtype::{ByteOrder, DType, Field, Float8Format};
 
 /// The callables lifting recognises, by what Python 3 imports for them (a Python 2
 /// spelling is read through [`normalise`], as `pickle.Unpickler(fix_imports=True)` does).
@@ -75,7 +75,9 @@ impl Known {
             // The only spelling numpy has used.
             ("numpy", "dtype") => Known::Dtype,
             (m, "NumpyArrayWrapper") if JOBLIB_WRAPPER_MODULES.contains(&m) => Known::JoblibWrapper,
-            ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => Known::RebuildTensor,
+            ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor" | "_rebuild_tensor_v3") => {
+                Known::RebuildTensor
+            }
             ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
                 Known::RebuildParameter
             }
@@ -829,8 +831,64 @@ pub(crate) fn torch_storage_dtype(name: &str) -> Option<DType> {
     })
 }
 
+/// The element type of a torch dtype constant (`torch.float8_e4m3fn`, `torch.uint16`, …),
+/// as `_rebuild_tensor_v3` receives it.
+fn torch_dtype(name: &str) -> Option<DType> {
+    use ByteOrder::{Little, NotApplicable};
+    if let Some(format) = Float8Format::from_name(name) {
+        return Some(DType::Float8(format));
+    }
+    Some(match name {
+        "float64" | "double" => DType::simple('f', 8, Little),
+        "float32" | "float" => DType::simple('f', 4, Little),
+        "float16" | "half" => DType::simple('f', 2, Little),
+        "bfloat16" => DType::BFloat16 { byteorder: Little },
+        "int64" | "long" => DType::simple('i', 8, Little),
+        "int32" | "int" => DType::simple('i', 4, Little),
+        "int16" | "short" => DType::simple('i', 2, Little),
+        "int8" => DType::simple('i', 1, NotApplicable),
+        "uint64" => DType::simple('u', 8, Little),
+        "uint32" => DType::simple('u', 4, Little),
+        "uint16" => DType::simple('u', 2, Little),
+        "uint8" => DType::simple('u', 1, NotApplicable),
+        "bool" => DType::simple('b', 1, NotApplicable),
+        "complex64" | "cfloat" => DType::simple('c', 8, Little),
+        "complex128" | "cdouble" => DType::simple('c', 16, Little),
+        _ => return None,
+    })
+}
+
+/// The dtype of a tensor and its storage's size in elements: typed storages
+/// (`torch.FloatStorage`, `_rebuild_tensor_v2`) name the dtype and count elements;
+/// `torch.storage.UntypedStorage` (`_rebuild_tensor_v3`, torch ≥ 2.1 for dtypes without a
+/// typed storage class, such as float8 and uint16) counts bytes, and the dtype is the
+/// seventh argument.
+fn tensor_dtype(
+    graph: &Graph<'_>,
+    class: &crate::machine::GlobalRef<'_>,
+    args: &[NodeId],
+    numel: Option<u64>,
+) -> Result<(DType, Option<u64>), String> {
+    if class.name != "UntypedStorage" {
+        let dtype = torch_storage_dtype(&class.name)
+            .ok_or_else(|| format!("unknown storage type {}.{}", class.module, class.name))?;
+        return Ok((dtype, numel));
+    }
+    let global = args
+        .get(6)
+        .and_then(|&d| graph.global(d))
+        .ok_or("untyped storage without a dtype argument")?;
+    let dtype = (global.module == "torch")
+        .then(|| torch_dtype(&global.name))
+        .flatten()
+        .ok_or_else(|| format!("unknown tensor dtype {}.{}", global.module, global.name))?;
+    let elements = numel.and_then(|bytes| bytes.checked_div(dtype.itemsize()));
+    Ok((dtype, elements))
+}
+
 /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks, …)`
-/// where `storage` is a persistent id `('storage', StorageClass, key, location, numel, …)`.
+/// (and `_v3`, with the dtype after the hooks) where `storage` is a persistent id
+/// `('storage', StorageClass, key, location, numel, …)`.
 fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
     let [storage, offset, size, stride, ..] = args else {
         return Err(format!("tensor rebuilt with {} arguments", args.len()));
@@ -846,8 +904,8 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
         return Err("persistent id is not a storage".into());
     }
     let class = graph.global(*class).ok_or("storage type is not a global")?;
-    let dtype = torch_storage_dtype(&class.name)
-        .ok_or_else(|| format!("unknown storage type {}.{}", class.module, class.name))?;
+    let numel = rest.first().and_then(|&n| non_negative(graph, n));
+    let (dtype, storage_numel) = tensor_dtype(graph, class, args, numel)?;
     let stride = match graph.node(*stride) {
         Node::Tuple(items) if items.len() > MAX_DIMS => {
             return Err(format!(
@@ -874,7 +932,7 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
             location: text_of(graph, *location).unwrap_or_default(),
             storage_offset: non_negative(graph, *offset).ok_or("bad storage offset")?,
             stride,
-            storage_numel: rest.first().and_then(|&n| non_negative(graph, n)),
+            storage_numel,
         },
     })
 }

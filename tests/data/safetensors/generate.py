@@ -17,6 +17,9 @@ Writes, beside this script:
 - `checkpoint.ckpt`: a Lightning-style dict written by torch.save: `state_dict`, `epoch`,
   `global_step`, `hyper_parameters` (an argparse.Namespace), `optimizer_states` (Adam
   moments: tensors outside the state_dict), `lr`;
+- `float8_v3.pt`: tensors torch saves with `_rebuild_tensor_v3`: float8 (e4m3fn,
+  e4m3fnuz, e5m2, e5m2fnuz) from 16 bit patterns each (their values in the truth), a
+  strided float8 view, uint16/32/64;
 - `refused_complex128.pt`: a complex128 tensor, which safetensors has no dtype for;
 - `refused_same_name.pt`: `{"a.b": t, "a": {"b": u}}`, two tensors one key;
 - `lightning.ckpt` (when lightning is installed): `Trainer.fit` of a tiny LightningModule
@@ -33,6 +36,7 @@ import argparse
 import glob
 import hashlib
 import json
+import math
 import os
 import sys
 
@@ -46,7 +50,12 @@ ST_DTYPES = {
     torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
     torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
     torch.uint8: "U8", torch.bool: "BOOL", torch.complex64: "C64",
+    torch.uint16: "U16", torch.uint32: "U32", torch.uint64: "U64",
+    torch.float8_e4m3fn: "F8_E4M3", torch.float8_e4m3fnuz: "F8_E4M3FNUZ", torch.float8_e5m2: "F8_E5M2",
+    torch.float8_e5m2fnuz: "F8_E5M2FNUZ",
 }
+RAW_BYTES = {torch.uint16, torch.uint32, torch.uint64, torch.float8_e4m3fn, torch.float8_e4m3fnuz,
+             torch.float8_e5m2, torch.float8_e5m2fnuz}
 
 
 class TiedModel(nn.Module):
@@ -68,9 +77,15 @@ def tensor_truth(t):
     t = t.detach().contiguous()
     if t.dtype == torch.bfloat16:
         raw = t.view(torch.int16).numpy().tobytes()
+    elif t.dtype in RAW_BYTES:
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
     else:
         raw = t.numpy().tobytes()
-    return {"dtype": ST_DTYPES[t.dtype], "shape": list(t.shape), "sha256": hashlib.sha256(raw).hexdigest()}
+    truth = {"dtype": ST_DTYPES[t.dtype], "shape": list(t.shape), "sha256": hashlib.sha256(raw).hexdigest()}
+    if t.dtype.is_floating_point and t.dtype.itemsize == 1:
+        # what each element is worth, as torch reads it (NaN and infinities as text)
+        truth["values"] = [v if math.isfinite(v) else str(v) for v in t.float().reshape(-1).tolist()]
+    return truth
 
 
 def flatten(obj, prefix=""):
@@ -133,6 +148,20 @@ def make_fixtures():
         "lr": 1e-3,
     }
     torch.save(ckpt, os.path.join(HERE, "checkpoint.ckpt"))
+
+    # _rebuild_tensor_v3 (an UntypedStorage and a dtype argument): 8-bit floats with every
+    # kind of value (zero, subnormals, the largest, NaN, infinity) from their bit patterns,
+    # and the unsigned integers without a typed storage class; one float8 view of another.
+    bits = torch.tensor([0x00, 0x01, 0x07, 0x08, 0x38, 0x3C, 0x7B, 0x7C, 0x7E, 0x7F, 0x80, 0x81, 0xB8, 0xFC, 0xFE, 0xFF],
+                        dtype=torch.uint8)
+    f8 = {name: bits.view(dtype) for name, dtype in [
+        ("e4m3fn", torch.float8_e4m3fn), ("e4m3fnuz", torch.float8_e4m3fnuz),
+        ("e5m2", torch.float8_e5m2), ("e5m2fnuz", torch.float8_e5m2fnuz)]}
+    f8["e4m3fn_view"] = f8["e4m3fn"].reshape(4, 4)[1:, ::2]
+    f8["uint16"] = torch.tensor([0, 1, 65535], dtype=torch.uint16)
+    f8["uint32"] = torch.tensor([0, 2**32 - 1], dtype=torch.uint32)
+    f8["uint64"] = torch.tensor([0, 2**64 - 1], dtype=torch.uint64)
+    torch.save(f8, os.path.join(HERE, "float8_v3.pt"))
 
     # No safetensors dtype: refused, naming the tensor (not in truth.json).
     torch.save({"ok": torch.ones(2), "z": torch.tensor([1 + 2j], dtype=torch.complex128)},
