@@ -12,10 +12,14 @@
 //!   overlapping tensors, and a copy per tensor is what `torch.load` + `save_file` of
 //!   `.contiguous()` tensors writes;
 //! * views (offsets, strides, transposes) are gathered into C order;
-//! * bytes stored big-endian are swapped; `bfloat16`, `float16` keep their safetensors
-//!   dtypes (`BF16`, `F16`); complex64 is `C64`; complex128, strings, datetimes, objects
-//!   and structured dtypes have no safetensors dtype and are refused, naming the tensor;
+//! * bytes stored big-endian are swapped; `bfloat16`, `float16` and torch's float8 formats
+//!   keep their safetensors dtypes (`BF16`, `F16`, `F8_E4M3`, …); complex64 is `C64`;
+//!   complex128, strings, datetimes, objects and structured dtypes have no safetensors
+//!   dtype and are refused, naming the tensor;
 //! * tensors in order of decreasing alignment, then by name, as the crate orders them.
+//!
+//! A whole pickled `nn.Module` is named from its module tree
+//! ([`state_dict::module_state_dict`]): exactly the keys `state_dict()` gives.
 //!
 //! Non-tensor state goes into `__metadata__` (string values only): `"format": "pt"` (what
 //! `transformers` checks), and for a checkpoint dict (`{"state_dict": …, "epoch": 3,
