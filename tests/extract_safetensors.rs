@@ -389,3 +389,21 @@ fn float8_values_are_torchs() {
     }
     assert_eq!(checked, 5);
 }
+
+/// Not yet read: the tensors of a legacy tar checkpoint (torch 0.3). Refused, saying so,
+/// and nothing is written (rather than an empty file).
+#[test]
+fn a_legacy_tar_checkpoint_is_refused_saying_why() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (out, output) = convert(
+        &root().join("tests/data/archives/legacy.pth.tar"),
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("legacy tar checkpoints are not read yet"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}

@@ -470,11 +470,12 @@ pub(super) fn extract_safetensors(
     };
     let report = inspect_with(source, bytes, &options.inspect, &mut writer)?;
     let temp = writer.done.take().ok_or_else(|| {
-        Error::new(
-            ErrorKind::Unsupported,
-            0,
-            "the input holds no tensors or arrays to write to safetensors",
-        )
+        let why = if report.container == "tar" {
+            "the input holds no tensors pklinspect reads (the tensors of torch's legacy tar checkpoints are not read yet)"
+        } else {
+            "the input holds no tensors or arrays to write to safetensors"
+        };
+        Error::new(ErrorKind::Unsupported, 0, why)
     })?;
     temp.persist(file)
         .map_err(|e| io_error("rename into", file, e.error))?;
