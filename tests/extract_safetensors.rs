@@ -407,3 +407,35 @@ fn a_legacy_tar_checkpoint_is_refused_saying_why() {
     );
     assert!(!out.exists());
 }
+
+/// Every torch file of the benign corpus (tensors of every dtype, sparse, quantized,
+/// modules, optimizers, schedulers) converts to a file the crate reads, or is refused with
+/// one message and no output; nothing panics.
+#[test]
+fn every_benign_torch_file_converts_or_is_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let corpus = root().join("fixtures/benign/torch");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|e| e == "pt"));
+    files.sort();
+    assert!(files.len() >= 50, "{}", files.len());
+    let mut converted = 0;
+    for file in &files {
+        let (out, output) = convert(file, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{}: {stderr}", file.display());
+        if output.status.success() {
+            read_back(&out);
+            converted += 1;
+        } else {
+            assert_eq!(output.status.code(), Some(2), "{}", file.display());
+            assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", file.display());
+            assert!(!out.exists(), "{}", file.display());
+        }
+    }
+    // Tensors of every safetensors dtype and the modules convert; optimizers (keyed by
+    // parameter objects), quantized and complex32/128 tensors are refused.
+    assert!(converted >= 45, "{converted} of {} converted", files.len());
+}
