@@ -39,6 +39,24 @@ impl Input {
         Ok((Input::Mapped(map), Some(file)))
     }
 
+    /// Maps (or, if it is not a regular file, reads) an open file: the caller may keep the
+    /// handle to copy ranges of the same file later (`extract`'s kernel copies).
+    pub fn from_file(file: &File) -> io::Result<Input> {
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory",
+            ));
+        }
+        if !meta.is_file() || meta.len() == 0 {
+            return Input::read(file);
+        }
+        // SAFETY: as in `open_file`: a read-only map, the documented trade-off.
+        let map = unsafe { memmap2::Mmap::map(file)? };
+        Ok(Input::Mapped(map))
+    }
+
     /// Reads everything from `reader` (standard input).
     pub fn read(mut reader: impl Read) -> io::Result<Input> {
         let mut bytes = Vec::new();

@@ -480,6 +480,9 @@ fn builtin_and_standard_library_value_types_are_plain() {
 fn numpy_array_machinery_is_array_in_both_major_versions() {
     check(&[
         "numpy.core.multiarray _reconstruct array",
+        "numpy.ma.core _mareconstruct array",
+        "numpy.ma MaskedArray array",
+        "numpy.ma.core MaskedArray array",
         "numpy.core.multiarray scalar array",
         "numpy.core.numeric _frombuffer array",
         "numpy._core.multiarray _reconstruct array",
@@ -636,8 +639,6 @@ fn third_party_packages_are_library() {
         "numpy.random._pickle __randomstate_ctor library",
         "numpy.random._pickle __bit_generator_ctor library",
         "numpy.random.mtrand RandomState library",
-        "numpy.ma.core _mareconstruct library",
-        "numpy.ma.core MaskedArray library",
     ]);
 }
 

@@ -43,7 +43,11 @@ fn npy_output_names_files_after_paths_with_an_index() {
         .arg(&dir)
         .assert()
         .success()
-        .stderr("");
+        // One summary line, and nothing else (no progress bar off a terminal).
+        .stderr(
+            predicates::str::is_match(r"^wrote 2 arrays, 1\.56 KiB to \S+ in [0-9.]+ s\n$")
+                .unwrap(),
+        );
     assert_eq!(listing(&dir), ["data.npy", "index.json", "targets.npy"]);
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();

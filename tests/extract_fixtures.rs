@@ -25,6 +25,8 @@ fn options(target: Target) -> ExtractOptions {
         bfloat16: Bfloat16As::U2,
         max_bytes: DEFAULT_MAX_BYTES,
         progress: None,
+        progress_total: None,
+        source_file: None,
     }
 }
 

@@ -113,6 +113,8 @@ fn extract_case(bytes: &[u8], out: &Path, bound: u64) {
         bfloat16: Bfloat16As::F4,
         max_bytes: 256 << 20,
         progress: None,
+        progress_total: None,
+        source_file: None,
     };
     match extract("case", bytes, &options(Target::Npy { dir: dir.clone() })) {
         Ok(_) => std::fs::remove_dir_all(&dir).unwrap(),

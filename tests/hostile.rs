@@ -113,6 +113,8 @@ fn extract_options(target: Target, max_bytes: u64) -> ExtractOptions {
         bfloat16: Bfloat16As::F4,
         max_bytes,
         progress: None,
+        progress_total: None,
+        source_file: None,
     }
 }
 

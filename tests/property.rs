@@ -170,6 +170,8 @@ fn json_of(pickle: &[u8]) -> Result<Json, String> {
         bfloat16: Bfloat16As::F4,
         max_bytes: 1 << 30,
         progress: None,
+        progress_total: None,
+        source_file: None,
     };
     let extracted = extract("value.pkl", pickle, &options).map_err(|e| e.to_string())?;
     let document = extracted.json.ok_or("no document")?;
@@ -301,6 +303,8 @@ fn check_never_panics(data: &[u8]) {
         bfloat16: Bfloat16As::F4,
         max_bytes: 64 << 20,
         progress: None,
+        progress_total: None,
+        source_file: None,
     };
     if let Err(e) = extract("soup.pkl", data, &options) {
         assert!(e.offset() <= len, "{e}");

@@ -22,6 +22,8 @@ fn options(target: Target) -> ExtractOptions {
         // A small file can describe a large strided view; keep one execution small.
         max_bytes: 16 << 20,
         progress: None,
+        progress_total: None,
+        source_file: None,
     }
 }
 

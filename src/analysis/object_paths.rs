@@ -367,6 +367,13 @@ impl<'g> Walker<'g, '_, '_> {
             node,
             info: found,
         });
+        if let Some(mask) = self.lifted.mask(node) {
+            self.found.arrays.push(FoundArray {
+                path: format!("{}{}", self.path, crate::lift::masked::MASK_STEP),
+                node,
+                info: &mask.mask,
+            });
+        }
         self.attribute_subtree(node, here, elements);
         if let Some(list) = elements {
             if let Node::List(items) | Node::Tuple(items) = self.graph.node(list) {

@@ -315,6 +315,12 @@ known_globals! {
     // protocol 5) and ndarray.__reduce__ (_reconstruct + BUILD).
     Array "numpy" ["ndarray"] call "numpy ndarray.__reduce__ (the class passed to _reconstruct)"
         => "the numpy array type; extract writes its data out without numpy";
+    Array "numpy.ma.core" ["_mareconstruct"]
+        call "numpy MaskedArray.__reduce__ (numpy/ma/core.py)"
+        => "numpy's masked array constructor; extract writes its data and mask out without numpy";
+    // MaskedArray.__module__ is "numpy.ma": the class passed to _mareconstruct.
+    Array "numpy.ma" ["MaskedArray"] => "the numpy masked array type; extract writes its data and mask out without numpy";
+    Array "numpy.ma.core" ["MaskedArray"] => "the numpy masked array type; extract writes its data and mask out without numpy";
     Array "numpy" ["dtype"] call "numpy dtype.__reduce__ (numpy/_core/src/multiarray/descriptor.c)"
         => "a numpy dtype description; pklinspect reads it without numpy";
     Array "numpy.core.multiarray" ["_reconstruct"]
@@ -413,9 +419,6 @@ known_globals! {
     // ════════════════════════════════════════════════════════════════════════════════
 
     Library "numpy" ["**"] => "needs numpy installed, in a version compatible with the one that wrote the file";
-    Library "numpy.ma.core" ["_mareconstruct"]
-        call "numpy MaskedArray.__reduce__ (numpy/ma/core.py)"
-        => "rebuilds a numpy masked array: needs numpy, and pklinspect does not lift masked arrays";
     Library "numpy.random._pickle" ["__randomstate_ctor", "__bit_generator_ctor", "__generator_ctor"]
         call "numpy RandomState/Generator/BitGenerator __reduce__ (numpy/random/_pickle.py)"
         => "rebuilds a numpy random generator from its saved state; needs numpy";

@@ -1,4 +1,4 @@
-//! `pklinspect extract FILE --to npy|npz|json|parquet|csv [-o OUT] [--path PATH] [--force]`.
+//! `pklinspect extract FILE --to npy|npz|json|safetensors|parquet|csv [-o OUT] [--path PATH] [--force]`.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ pub(crate) enum Format {
     Parquet,
     /// A pickled pandas DataFrame or Series as CSV, as DataFrame.to_csv() writes it (-o FILE).
     Csv,
+    /// The tensors as one .safetensors file, named by their state_dict keys.
+    Safetensors,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -60,7 +62,8 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_enum)]
     to: Format,
 
-    /// Output: a folder for npy, a file for npz and json (json: standard output if omitted).
+    /// Output: a folder for npy, a file for npz, safetensors and json (json: standard
+    /// output if omitted). npz writes its index beside the file, as OUT.index.json.
     #[arg(short, long, value_name = "OUT")]
     output: Option<PathBuf>,
 
@@ -90,7 +93,7 @@ pub(crate) struct ExtractArgs {
     #[arg(long, value_name = "PATH")]
     path: Option<String>,
 
-    /// No progress bar.
+    /// No progress bar and no summary line.
     #[arg(short, long)]
     quiet: bool,
 
@@ -107,6 +110,7 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             file: file.clone(),
             compress: args.compress,
         },
+        (Format::Safetensors, Some(file)) => Target::Safetensors { file: file.clone() },
         (Format::Json, file) => {
             if args.arrays == ArraysIn::Npy && file.is_none() {
                 report(
@@ -130,40 +134,19 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             path: args.path.clone(),
         },
         (_, None) => {
-            report(&name, "--to npy, npz, parquet and csv need -o OUT");
+            report(&name, "--to npy, npz, safetensors, parquet and csv need -o OUT");
             return Status::Failure;
         }
     };
-    let opened = if path.is_stdin() {
-        path.open().map(|input| (input, None))
-    } else {
-        pklinspect::input::Input::open_file(&path.0)
-    };
-    let (input, file) = match opened {
+    let (input, file) = match open_input(&path) {
         Ok(opened) => opened,
         Err(e) => {
             report(&name, format!("cannot read: {e}"));
             return Status::Failure;
         }
     };
-    let bar = (!args.quiet && io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
-    let progress: Option<Box<dyn Fn(u64)>> = bar.clone().map(|bar| {
-        Box::new(move |done: u64| {
-            if done > bar.length().unwrap_or(0) {
-                bar.set_length(done);
-            }
-            bar.set_position(done);
-        }) as Box<dyn Fn(u64)>
-    });
+    let (bar, progress, progress_total) = progress_bar(args.quiet);
+    let started = std::time::Instant::now();
     let options = ExtractOptions {
         inspect: Options {
             limits: args.limits.limits(),
@@ -177,6 +160,8 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
         },
         max_bytes: args.max_bytes,
         progress,
+        progress_total,
+        source_file: file.as_ref().and_then(|f| f.try_clone().ok()),
     };
     let result = match &file {
         Some(file) => extract_mapped(&name, input.bytes(), file, &options),
@@ -187,11 +172,9 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
     }
     match result {
         Ok(extracted) => {
-            for skipped in &extracted.index.skipped {
-                report(
-                    &name,
-                    format!("skipped {}: {}", skipped.path, skipped.reason),
-                );
+            report_skipped(&name, &extracted.index.skipped);
+            if !args.quiet {
+                summary(&extracted.index, args.to, args.output.as_deref(), started);
             }
             if let Some(json) = extracted.json {
                 let mut out = io::stdout().lock();
@@ -236,5 +219,103 @@ fn force_hint(refusal: Refusal) -> &'static str {
     match refusal {
         Refusal::FolderNotEmpty => "use --force to write into it",
         _ => "use --force to replace it",
+    }
+}
+
+/// The input, and for a mapped file its handle (payloads are copied from it by the kernel).
+fn open_input(path: &InputPath) -> io::Result<(pklinspect::input::Input, Option<std::fs::File>)> {
+    if path.is_stdin() {
+        return Ok((path.open()?, None));
+    }
+    let file = std::fs::File::open(&path.0)?;
+    let input = pklinspect::input::Input::from_file(&file)?;
+    let mapped = matches!(input, pklinspect::input::Input::Mapped(_));
+    Ok((input, mapped.then_some(file)))
+}
+
+/// A progress callback and its total callback.
+type Callback = Option<Box<dyn Fn(u64)>>;
+
+/// The progress bar: on standard error, only on a terminal and without `--quiet`. Its
+/// total is the sum of the payloads to write, known before the first byte is written, so
+/// the bar and its ETA mean something.
+fn progress_bar(quiet: bool) -> (Option<indicatif::ProgressBar>, Callback, Callback) {
+    let Some(bar) = (!quiet && io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    }) else {
+        return (None, None, None);
+    };
+    let done = bar.clone();
+    let total = bar.clone();
+    (
+        Some(bar),
+        Some(Box::new(move |n: u64| done.set_position(n))),
+        Some(Box::new(move |n: u64| total.set_length(n))),
+    )
+}
+
+/// One line on standard error after a successful extraction:
+/// `wrote 259 tensors, 1.00 GiB to model.safetensors in 1.2 s`.
+fn summary(
+    index: &pklinspect::extract::ExtractIndex,
+    to: Format,
+    output: Option<&std::path::Path>,
+    started: std::time::Instant,
+) {
+    let Some(output) = output else { return };
+    let bytes: u64 = index
+        .arrays
+        .iter()
+        .map(|a| {
+            a.shape
+                .iter()
+                .try_fold(a.dtype.itemsize(), |n, &d| n.checked_mul(d))
+                .unwrap_or(0)
+        })
+        .fold(0u64, u64::saturating_add);
+    let what = match (to, index.arrays.len()) {
+        (Format::Safetensors, 1) => "tensor",
+        (Format::Safetensors, _) => "tensors",
+        (_, 1) => "array",
+        _ => "arrays",
+    };
+    eprintln!(
+        "wrote {} {what}, {} to {} in {:.1} s",
+        index.arrays.len(),
+        indicatif::HumanBytes(bytes),
+        output.display(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// One line per skipped array, but at most [`SKIPPED_SHOWN`] per reason: a checkpoint's
+/// optimizer state can hold thousands of tensors left out for the same reason.
+fn report_skipped(name: &str, skipped: &[pklinspect::extract::SkippedArray]) {
+    const SKIPPED_SHOWN: usize = 3;
+    let mut shown: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for array in skipped {
+        let count = shown.entry(array.reason.as_str()).or_default();
+        *count += 1;
+        if *count <= SKIPPED_SHOWN {
+            report(name, format!("skipped {}: {}", array.path, array.reason));
+        }
+    }
+    let mut more: Vec<(&str, usize)> = shown
+        .into_iter()
+        .filter(|&(_, n)| n > SKIPPED_SHOWN)
+        .collect();
+    more.sort();
+    for (reason, count) in more {
+        report(
+            name,
+            format!("skipped {} more: {reason}", count - SKIPPED_SHOWN),
+        );
     }
 }

@@ -243,6 +243,10 @@ fn element(dtype: &DType, bytes: &[u8], out: &mut String) {
             let bits = u16::from_le_bytes(ordered(bytes, *byteorder));
             float(f64::from(f32::from_bits(u32::from(bits) << 16)), out);
         }
+        DType::Float8(format) => match bytes.first() {
+            Some(&byte) => float(f64::from(format.to_f32(byte)), out),
+            None => out.push_str("null"),
+        },
         DType::Structured { fields, .. } => {
             out.push('{');
             for (i, field) in fields.iter().enumerate() {
@@ -466,6 +470,9 @@ struct JsonBuilder<'o> {
     /// The JSON file's stem and a dot: array files are named `a.data.npy` beside `a.json`,
     /// so two documents written to one folder never share an array file.
     file_prefix: String,
+    /// Arrays as dtype and shape only, without their data (metadata beside a safetensors
+    /// file, whose tensors are elsewhere).
+    arrays_described: bool,
     namer: Namer,
     /// Closed temporary files (an input can hold more arrays than files may be open).
     files: Vec<(tempfile::TempPath, String)>,
@@ -545,11 +552,13 @@ impl JsonBuilder<'_> {
         out.push_str(r#","data":"#);
         let (dtype, transform) = plan_write(&report.info, self.options.bfloat16);
         // Elements are read in the stored byte order; widening is for files only.
-        let read_as = if transform == Transform::None {
-            dtype
-        } else {
-            report.info.dtype.clone()
-        };
+        // float8 is written to files as its raw bytes, but its values are the JSON's.
+        let read_as =
+            if transform == Transform::None && !matches!(report.info.dtype, DType::Float8(_)) {
+                dtype
+            } else {
+                report.info.dtype.clone()
+            };
         let itemsize = layout.itemsize as u64;
         nested(layout, out, |at, out| {
             match slice_at(buffer, at as u64, itemsize) {
@@ -581,6 +590,7 @@ impl JsonBuilder<'_> {
                     reason,
                 });
             }
+            Ok(_) if self.arrays_described => {}
             Ok((buffer, layout)) => match self.arrays_dir {
                 Some(dir) => self.array_file(report, &buffer, &layout, dir, out)?,
                 None => self.array_inline(report, &buffer, &layout, out)?,
@@ -749,6 +759,20 @@ impl Renderer<'_, '_, '_, '_> {
         link: &Rc<PathLink>,
         next: &mut Vec<Task>,
     ) -> Result<()> {
+        if let Some(mask) = self.view.lifted.mask(node) {
+            return self.masked(node, found, mask, link, next);
+        }
+        self.array_body(node, found, link, next)
+    }
+
+    /// [`Renderer::call_array`] without the masked-array wrapper.
+    fn array_body(
+        &mut self,
+        node: NodeId,
+        found: &Result<lift::ArrayInfo, String>,
+        link: &Rc<PathLink>,
+        next: &mut Vec<Task>,
+    ) -> Result<()> {
         let report = self.reports.get(&node).copied();
         let info = match (found, report) {
             (_, Some(r)) => &r.info,
@@ -785,6 +809,68 @@ impl Renderer<'_, '_, '_, '_> {
         };
         let located = locate(Some(self.graph), self.view.bytes, Some(self.view), report);
         self.builder.array(report, located, &mut self.out)
+    }
+}
+
+impl Renderer<'_, '_, '_, '_> {
+    /// A numpy masked array: `{"$masked": {"data": <array>, "mask": <array>, "fill_value":
+    /// <value>}}` (the fill value as the pickle has it: `null` when none was set).
+    fn masked(
+        &mut self,
+        node: NodeId,
+        found: &Result<lift::ArrayInfo, String>,
+        mask: &lift::masked::Mask,
+        link: &Rc<PathLink>,
+        next: &mut Vec<Task>,
+    ) -> Result<()> {
+        self.out.push_str(r#"{"$masked":{"data":"#);
+        // The data, as any array (its report is the walk's, by node).
+        let mut data_tasks = Vec::new();
+        self.array_body(node, found, link, &mut data_tasks)?;
+        let mut mask_json = String::from(r#","mask":"#);
+        match &mask.mask {
+            Ok(info) => {
+                let path = format!(
+                    "{}{}",
+                    link.cut(self.graph, self.root_path),
+                    lift::masked::MASK_STEP
+                );
+                let report = ArrayReport {
+                    path,
+                    member: None,
+                    dtype: info.dtype.clone(),
+                    shape: info.shape.clone(),
+                    fortran_order: info.fortran_order,
+                    nbytes: info.nbytes(),
+                    offset: None,
+                    info: info.clone(),
+                    unavailable: None,
+                    node: Some(node),
+                };
+                let located = locate(Some(self.graph), self.view.bytes, Some(self.view), &report);
+                self.builder.array(&report, located, &mut mask_json)?;
+            }
+            Err(reason) => {
+                mask_json.push_str(r#"{"$array":{"unavailable":"#);
+                json_string(reason, &mut mask_json);
+                mask_json.push_str("}}");
+            }
+        }
+        next.extend(data_tasks);
+        next.push(Task::Owned(mask_json.into_boxed_str()));
+        match mask.fill_value {
+            Some(fill) => {
+                next.push(Task::Text(r#","fill_value":"#));
+                let state = PathLink::child(self.graph, link, Step::State);
+                next.push(Task::Node(
+                    fill,
+                    PathLink::child(self.graph, &state, Step::Index(6)),
+                ));
+            }
+            None => next.push(Task::Text(r#","fill_value":null"#)),
+        }
+        next.push(Task::Text("}}"));
+        Ok(())
     }
 }
 
@@ -1118,6 +1204,50 @@ impl Visitor for JsonBuilder<'_> {
     }
 }
 
+/// One object of a stream as JSON text, its arrays as dtype and shape only; `path` is the
+/// object's path (for `$ref`s to objects met again inside it).
+pub(super) fn render_described(
+    view: &StreamView<'_, '_>,
+    options: &ExtractOptions,
+    node: NodeId,
+    path: &str,
+) -> Result<String> {
+    let mut builder = JsonBuilder {
+        options,
+        arrays_dir: None,
+        file_prefix: String::new(),
+        arrays_described: true,
+        namer: Namer::default(),
+        files: Vec::new(),
+        index: ExtractIndex {
+            schema: INDEX_SCHEMA,
+            source: String::new(),
+            arrays: Vec::new(),
+            skipped: Vec::new(),
+        },
+        roots: Vec::new(),
+        document_len: 0,
+    };
+    let graph = &view.stream.graph;
+    let mut reports: HashMap<NodeId, &ArrayReport> = HashMap::new();
+    for array in view.pickles.iter().flat_map(|p| p.arrays.iter()) {
+        if let Some(node) = array.node {
+            reports.entry(node).or_insert(array);
+        }
+    }
+    let renderer = Renderer {
+        builder: &mut builder,
+        view,
+        graph,
+        root_path: path,
+        references: count_references(graph, node),
+        first_path: HashMap::new(),
+        reports: &reports,
+        out: String::new(),
+    };
+    renderer.run(node, 0)
+}
+
 pub(crate) fn extract_json(
     source: &str,
     bytes: &[u8],
@@ -1140,6 +1270,7 @@ pub(crate) fn extract_json(
             .and_then(|f| f.file_stem())
             .map(|stem| format!("{}.", stem.to_string_lossy()))
             .unwrap_or_default(),
+        arrays_described: false,
         namer: Namer::default(),
         files: Vec::new(),
         index: ExtractIndex {

@@ -210,6 +210,12 @@ pub(super) fn plan_write(info: &ArrayInfo, bf16: Bfloat16As) -> (DType, Transfor
             }
             Bfloat16As::U2 => (DType::simple('u', 2, *byteorder), Transform::None),
         },
+        // numpy has no 8-bit floats: the raw bytes, as `.view(np.uint8)` (the index keeps
+        // the source dtype).
+        DType::Float8(_) => (
+            DType::simple('u', 1, ByteOrder::NotApplicable),
+            Transform::None,
+        ),
         DType::Scalar {
             kind,
             itemsize,

@@ -1,4 +1,6 @@
-//! `extract`: arrays and plain data out as `.npy` files, an `.npz`, or JSON.
+//! `extract`: arrays and plain data out as `.npy` files, an `.npz`, JSON, or a torch
+//! checkpoint's tensors as one `.safetensors` file (module `safetensors`, named
+//! by `state_dict` keys from module `state_dict`).
 //!
 //! Arrays are written while their input is alive (a visitor of the inspection) into
 //! temporary files in the target folder: an array that is a plain range of the input file
@@ -16,6 +18,8 @@ mod layout;
 mod names;
 mod parquet;
 mod table;
+mod safetensors;
+mod state_dict;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -37,6 +41,7 @@ pub(crate) use frame::frame_summaries;
 pub use layout::Bfloat16As;
 use layout::{npy_fortran_order, plan_write, Layout, Transform};
 use names::Namer;
+use state_dict::StateDictRoot;
 
 /// The schema id of `index.json`.
 pub const INDEX_SCHEMA: &str = "pklinspect.extract/1";
@@ -53,7 +58,9 @@ pub enum Target {
         /// [`ExtractOptions::force`].
         dir: PathBuf,
     },
-    /// One `.npz` (a zip of the same `.npy` files and `index.json`).
+    /// One `.npz` (a zip of the same `.npy` files, as `numpy.savez` writes), and its index
+    /// beside it as `OUT.npz.index.json` ([`npz_index_path`]): inside the archive it would
+    /// be one more "array" to `np.load(f).items()`.
     Npz {
         /// The `.npz` file.
         file: PathBuf,
@@ -76,6 +83,15 @@ pub enum Target {
         format: TableFormat,
         /// The object path of the frame (`$["train"]`); the pickled object itself if `None`.
         path: Option<String>,
+    },
+    /// The tensors as one `.safetensors` file, named by their `state_dict` keys, with the
+    /// checkpoint's other entries in its `__metadata__` (module `safetensors` of this
+    /// folder in the repository describes the choices). [`Extracted::index`] lists each
+    /// tensor with its key as `file`; its `sha256` is left empty (not computed: the copy
+    /// runs in the kernel).
+    Safetensors {
+        /// The `.safetensors` file.
+        file: PathBuf,
     },
 }
 
@@ -104,6 +120,13 @@ pub struct ExtractOptions {
     pub max_bytes: u64,
     /// Called with the number of array bytes written so far.
     pub progress: Option<Box<dyn Fn(u64)>>,
+    /// Called, before the bytes are written, with how many array bytes will be written in
+    /// all (so far: it grows when later streams or npz members bring more).
+    pub progress_total: Option<Box<dyn Fn(u64)>>,
+    /// The file whose bytes are given to [`extract`], when they are a map of a whole
+    /// file: payloads stored as they are written are then copied by the kernel from the
+    /// file instead of read through the map, which keeps memory flat on large inputs.
+    pub source_file: Option<std::fs::File>,
 }
 
 impl ExtractOptions {
@@ -117,6 +140,8 @@ impl ExtractOptions {
             bfloat16: Bfloat16As::F4,
             max_bytes: DEFAULT_MAX_BYTES,
             progress: None,
+            progress_total: None,
+            source_file: None,
         }
     }
 }
@@ -551,12 +576,41 @@ struct ArrayWriter<'o> {
     options: &'o ExtractOptions,
     input: Option<InputFile<'o>>,
     namer: Namer,
+    /// Where the current stream's `state_dict` is (files are named by its keys); `None`
+    /// inside an npz member, whose arrays keep their path names.
+    state_dict: Option<StateDictRoot>,
+    /// Array bytes announced to [`ExtractOptions::progress_total`] so far.
+    total: u64,
     sink: Sink,
     index: ExtractIndex,
     written_bytes: u64,
 }
 
 impl ArrayWriter<'_> {
+    /// Tells the progress total about arrays about to be written.
+    fn announce<'a>(&mut self, arrays: impl Iterator<Item = &'a ArrayReport>) {
+        let more = arrays
+            .filter(|a| a.unavailable.is_none())
+            .filter_map(|a| a.info.nbytes())
+            .fold(0u64, u64::saturating_add);
+        self.total = self.total.saturating_add(more);
+        if let Some(set_total) = &self.options.progress_total {
+            set_total(self.total);
+        }
+    }
+
+    /// The file name of an array: its `state_dict` key where it has one, else its path.
+    fn file_name(&mut self, array: &ArrayReport) -> String {
+        match self
+            .state_dict
+            .as_ref()
+            .and_then(|s| s.name(&array.path, "$"))
+        {
+            Some(name) => self.namer.name_key(&name.key, "npy"),
+            None => self.namer.name(&array.path, "npy"),
+        }
+    }
+
     fn budget(&mut self, array: &ArrayReport) -> Result<()> {
         let need = array.info.nbytes().unwrap_or(u64::MAX);
         self.written_bytes = self.written_bytes.saturating_add(need);
@@ -588,7 +642,7 @@ impl ArrayWriter<'_> {
             }
         };
         self.budget(array)?;
-        let name = self.namer.name(&array.path, "npy");
+        let name = self.file_name(array);
         let base = self.written_bytes;
         let progress_fn = self.options.progress.as_ref();
         let mut done = 0u64;
@@ -639,7 +693,13 @@ impl ArrayWriter<'_> {
 
 impl Visitor for ArrayWriter<'_> {
     fn stream(&mut self, view: &StreamView<'_, '_>) -> Result<()> {
-        for pickle in &view.pickles[view.object_pickles.clone()] {
+        let pickles = &view.pickles[view.object_pickles.clone()];
+        let paths = pickles
+            .iter()
+            .flat_map(|p| p.arrays.iter().map(|a| a.path.as_str()));
+        self.state_dict = (view.root_path == "$").then(|| StateDictRoot::find(paths, "$"));
+        self.announce(pickles.iter().flat_map(|p| p.arrays.iter()));
+        for pickle in pickles {
             for array in &pickle.arrays {
                 let located = locate(Some(&view.stream.graph), view.bytes, Some(view), array);
                 self.write(array, located)?;
@@ -649,6 +709,8 @@ impl Visitor for ArrayWriter<'_> {
     }
 
     fn plain_array(&mut self, array: &ArrayReport, npy: &[u8]) -> Result<()> {
+        self.state_dict = None;
+        self.announce(std::iter::once(array));
         let located = locate(None, npy, None, array);
         self.write(array, located)
     }
@@ -765,6 +827,13 @@ pub(crate) fn parent_of(file: &Path) -> PathBuf {
     }
 }
 
+/// Where the index of an `.npz` goes: beside it, `OUT.npz.index.json`.
+pub fn npz_index_path(npz: &Path) -> PathBuf {
+    let mut name = npz.as_os_str().to_owned();
+    name.push(".index.json");
+    PathBuf::from(name)
+}
+
 /// Extracts from the bytes of one input (`source` names it in the index).
 pub fn extract(source: &str, bytes: &[u8], options: &ExtractOptions) -> Result<Extracted> {
     extract_from(source, bytes, None, options)
@@ -810,6 +879,7 @@ fn extract_from(
         }
         Target::Npz { file, compress } => {
             refuse_existing(file, options.force)?;
+            refuse_existing(&npz_index_path(file), options.force)?;
             let parent = parent_of(file);
             let temp = output_temp(&parent)?;
             let method = if *compress {
@@ -842,6 +912,9 @@ fn extract_from(
         Target::Table { file, format, path } => {
             table::extract_table(source, bytes, options, file, *format, path.as_deref())
         }
+        Target::Safetensors { file } => {
+            safetensors::extract_safetensors(source, bytes, options, file)
+        }
     }
 }
 
@@ -858,6 +931,8 @@ fn extract_arrays<'o>(
         options,
         input,
         namer,
+        state_dict: None,
+        total: 0,
         sink,
         index: ExtractIndex {
             schema: INDEX_SCHEMA,
@@ -886,16 +961,7 @@ fn extract_arrays<'o>(
                     .map_err(|e| io_error("rename into", &target, e.error))?;
             }
         }
-        Sink::Zip {
-            mut writer,
-            options: zip_options,
-        } => {
-            writer
-                .start_file("index.json", zip_options)
-                .map_err(npz_error)?;
-            writer
-                .write_all(&[&index_json[..], b"\n"].concat())
-                .map_err(npz_error)?;
+        Sink::Zip { writer, .. } => {
             let buffered = writer.finish().map_err(npz_error)?;
             let temp = buffered
                 .into_inner()
@@ -903,8 +969,19 @@ fn extract_arrays<'o>(
             let Target::Npz { file, .. } = &options.target else {
                 unreachable!("zip sink only for npz targets")
             };
+            // The index goes beside the archive, not into it: `np.load(f).items()` then
+            // yields only arrays (a torch user's `{k: torch.from_numpy(v) …}` works).
+            let index_path = npz_index_path(file);
+            let mut index_file = output_temp(&parent_of(file))?;
+            index_file
+                .write_all(&index_json)
+                .and_then(|()| index_file.write_all(b"\n"))
+                .map_err(|e| io_error("write", &index_path, e))?;
             temp.persist(file)
                 .map_err(|e| io_error("rename into", file, e.error))?;
+            index_file
+                .persist(&index_path)
+                .map_err(|e| io_error("rename into", &index_path, e.error))?;
         }
     }
     Ok(Extracted {

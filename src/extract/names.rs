@@ -1,6 +1,7 @@
 //! File names for extracted arrays, derived from object paths.
 //!
-//! `$.data` → `data`, `$["layer.weight"]` → `layer.weight`, `$["a"][0].b` → `a.0.b`.
+//! `$.data` → `data`, `$["layer.weight"]` → `layer.weight`, `$["a"][0].b` → `a.0.b`; torch
+//! tensors are named by their `state_dict` keys instead ([`super::state_dict`]).
 //! Only `[A-Za-z0-9._-]` survive; no name is empty, starts with a dot, or contains `..`,
 //! so a hostile path can never name a file outside the output folder. Names are unique
 //! without regard to case (`x`, `x-2`, `x-3`, …), for case-insensitive file systems.
@@ -101,7 +102,16 @@ fn sanitise(raw: &str) -> String {
 impl Namer {
     /// A unique name for `path`, with `extension` (e.g. `npy`).
     pub(super) fn name(&mut self, path: &str, extension: &str) -> String {
-        let stem = stem_of(path);
+        self.unique(stem_of(path), extension)
+    }
+
+    /// A unique name for a tensor called `key` (a `state_dict` key such as `fc1.weight`),
+    /// with `extension`: the key's characters outside `[A-Za-z0-9._-]` become `_`.
+    pub(super) fn name_key(&mut self, key: &str, extension: &str) -> String {
+        self.unique(sanitise(key), extension)
+    }
+
+    fn unique(&mut self, stem: String, extension: &str) -> String {
         let key = format!("{stem}.{extension}").to_ascii_lowercase();
         let mut candidate = stem.clone();
         let mut n = self.next_suffix.get(&key).copied().unwrap_or(2);
@@ -173,5 +183,7 @@ mod tests {
         assert_eq!(namer.name("$.Data", "npy"), "Data-2.npy");
         assert_eq!(namer.name("$.data", "npy"), "data-3.npy");
         assert_eq!(namer.name("$.index", "json"), "index-2.json");
+        assert_eq!(namer.name_key("fc1.weight", "npy"), "fc1.weight.npy");
+        assert_eq!(namer.name_key("../x y", "npy"), "_x_y.npy");
     }
 }

@@ -77,11 +77,99 @@ pub enum DType {
         /// The subarray's fixed shape.
         shape: Vec<u64>,
     },
+    /// torch's 8-bit floats (`torch.float8_e4m3fn`, …): 1 byte, no numpy equivalent.
+    Float8(Float8Format),
     /// torch.bfloat16: 2 bytes, no numpy equivalent.
     BFloat16 {
         /// The byte order of the 2-byte elements.
         byteorder: ByteOrder,
     },
+}
+
+/// The 8-bit float formats torch saves (`torch/_utils.py`'s `_rebuild_tensor_v3` gets them
+/// as a dtype argument), named as torch names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Float8Format {
+    /// `float8_e4m3fn`: 4 exponent bits (bias 7), 3 mantissa bits, no infinities.
+    E4M3Fn,
+    /// `float8_e4m3fnuz`: bias 8, no infinities, no negative zero.
+    E4M3Fnuz,
+    /// `float8_e5m2`: 5 exponent bits (bias 15), 2 mantissa bits, IEEE-like.
+    E5M2,
+    /// `float8_e5m2fnuz`: bias 16, no infinities, no negative zero.
+    E5M2Fnuz,
+    /// `float8_e8m0fnu`: an exponent only (a power of two), no sign.
+    E8M0Fnu,
+}
+
+impl Float8Format {
+    /// The torch dtype name (`torch.float8_e4m3fn` without the module).
+    pub fn name(self) -> &'static str {
+        match self {
+            Float8Format::E4M3Fn => "float8_e4m3fn",
+            Float8Format::E4M3Fnuz => "float8_e4m3fnuz",
+            Float8Format::E5M2 => "float8_e5m2",
+            Float8Format::E5M2Fnuz => "float8_e5m2fnuz",
+            Float8Format::E8M0Fnu => "float8_e8m0fnu",
+        }
+    }
+
+    /// The format torch names `name`.
+    pub fn from_name(name: &str) -> Option<Float8Format> {
+        [
+            Float8Format::E4M3Fn,
+            Float8Format::E4M3Fnuz,
+            Float8Format::E5M2,
+            Float8Format::E5M2Fnuz,
+            Float8Format::E8M0Fnu,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+    }
+
+    /// The value of one element (`c10/util/Float8_*.h`), exactly, as an f32.
+    pub fn to_f32(self, byte: u8) -> f32 {
+        // (mantissa bits, exponent bias, NaN is 0x80 and there are no infinities)
+        let (man_bits, bias, fnuz) = match self {
+            Float8Format::E8M0Fnu => {
+                return if byte == 0xff {
+                    f32::NAN
+                } else {
+                    (f32::from(byte) - 127.0).exp2()
+                }
+            }
+            Float8Format::E4M3Fn => (3u32, 7.0f32, false),
+            Float8Format::E4M3Fnuz => (3, 8.0, true),
+            Float8Format::E5M2 => (2, 15.0, false),
+            Float8Format::E5M2Fnuz => (2, 16.0, true),
+        };
+        let magnitude = byte & 0x7f;
+        let exp = magnitude.checked_shr(man_bits).unwrap_or(0);
+        let man_mask = 0xffu8
+            .checked_shr(8u32.saturating_sub(man_bits))
+            .unwrap_or(0);
+        let man = f32::from(magnitude & man_mask);
+        let scale = f32::from(man_mask) + 1.0;
+        let sign = if byte & 0x80 != 0 { -1.0f32 } else { 1.0 };
+        match self {
+            _ if fnuz && byte == 0x80 => return f32::NAN,
+            // e4m3fn has no infinities: only S.1111.111 is NaN.
+            Float8Format::E4M3Fn if magnitude == 0x7f => return f32::NAN,
+            Float8Format::E5M2 if exp == 0x1f => {
+                return if man == 0.0 {
+                    sign * f32::INFINITY
+                } else {
+                    f32::NAN
+                }
+            }
+            _ => {}
+        }
+        if exp == 0 {
+            sign * (man / scale) * (1.0 - bias).exp2()
+        } else {
+            sign * (1.0 + man / scale) * (f32::from(exp) - bias).exp2()
+        }
+    }
 }
 
 impl DType {
@@ -114,6 +202,7 @@ impl DType {
                 unit: unit.clone(),
             },
             DType::BFloat16 { .. } => DType::BFloat16 { byteorder: order },
+            DType::Float8(format) => DType::Float8(*format),
             DType::Structured { fields, itemsize } => DType::Structured {
                 fields: fields
                     .iter()
@@ -179,6 +268,7 @@ impl DType {
                 .try_fold(base.itemsize(), |acc, &d| acc.checked_mul(d))
                 .unwrap_or(u64::MAX),
             DType::BFloat16 { .. } => 2,
+            DType::Float8(_) => 1,
         }
     }
 
@@ -188,7 +278,7 @@ impl DType {
             DType::Scalar { kind, .. } => *kind == 'O',
             DType::Structured { fields, .. } => fields.iter().any(|f| f.dtype.has_object()),
             DType::SubArray { base, .. } => base.has_object(),
-            DType::BFloat16 { .. } => false,
+            DType::BFloat16 { .. } | DType::Float8(_) => false,
         }
     }
 
@@ -215,6 +305,7 @@ impl DType {
             DType::Structured { itemsize, .. } => format!("|V{itemsize}"),
             DType::SubArray { .. } => format!("|V{}", self.itemsize()),
             DType::BFloat16 { .. } => "bfloat16".to_string(),
+            DType::Float8(format) => format.name().to_string(),
         }
     }
 

@@ -16,6 +16,7 @@
 #![warn(clippy::arithmetic_side_effects)]
 
 pub(crate) mod dtype;
+pub mod masked;
 pub(crate) mod value;
 
 use crate::machine::BuildHook;
@@ -24,7 +25,7 @@ use rustc_hash::FxHashSet as HashSet;
 use crate::classify::normalise;
 use crate::limits::Limits;
 use crate::machine::{self, Call, Graph, Node, NodeId, Payload, Stream, Trailing};
-pub use dtype::{ByteOrder, DType, Field};
+pub use dtype::{ByteOrder, DType, Field, Float8Format};
 
 /// The callables lifting recognises, by what Python 3 imports for them (a Python 2
 /// spelling is read through [`normalise`], as `pickle.Unpickler(fix_imports=True)` does).
@@ -58,6 +59,8 @@ pub(crate) enum Known {
     CopyregReconstructor,
     /// `copyreg.__newobj__(cls, *args)` and `__newobj_ex__`.
     CopyregNewObj,
+    /// `numpy.ma.core._mareconstruct` (then BUILD with data, mask and fill value).
+    MaReconstruct,
     Other,
 }
 
@@ -72,7 +75,9 @@ impl Known {
             // The only spelling numpy has used.
             ("numpy", "dtype") => Known::Dtype,
             (m, "NumpyArrayWrapper") if JOBLIB_WRAPPER_MODULES.contains(&m) => Known::JoblibWrapper,
-            ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor") => Known::RebuildTensor,
+            ("torch._utils", "_rebuild_tensor_v2" | "_rebuild_tensor" | "_rebuild_tensor_v3") => {
+                Known::RebuildTensor
+            }
             ("torch._utils", "_rebuild_parameter" | "_rebuild_parameter_with_state") => {
                 Known::RebuildParameter
             }
@@ -85,6 +90,7 @@ impl Known {
             ("collections", "OrderedDict") => Known::OrderedDict,
             ("copyreg", "_reconstructor") => Known::CopyregReconstructor,
             ("copyreg", "__newobj__" | "__newobj_ex__") => Known::CopyregNewObj,
+            ("numpy.ma.core", "_mareconstruct") => Known::MaReconstruct,
             _ => Known::Other,
         }
     }
@@ -254,6 +260,28 @@ impl ArrayInfo {
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
     }
 
+    /// The dtype of the array a loader hands back: byte-swapped data comes back in native
+    /// (little-endian) order where the loader converts it (`ArrayKind::loads_as_native`:
+    /// protocols 0–4, joblib, scalars, torch), as `extract` writes it; else as stored.
+    pub fn loaded_dtype(&self) -> DType {
+        let swaps = match &self.dtype {
+            DType::Scalar {
+                kind,
+                byteorder: ByteOrder::Big,
+                ..
+            } => "iufcMmU".contains(*kind),
+            DType::BFloat16 {
+                byteorder: ByteOrder::Big,
+            } => true,
+            _ => false,
+        };
+        if swaps && self.kind.loads_as_native() {
+            self.dtype.with_byteorder(ByteOrder::Little)
+        } else {
+            self.dtype.clone()
+        }
+    }
+
     /// Bytes of the array's data (elements × itemsize), if it fits in u64.
     pub fn nbytes(&self) -> Option<u64> {
         self.count()?.checked_mul(self.dtype.itemsize())
@@ -269,6 +297,8 @@ pub struct Lifted {
     arrays: Vec<(NodeId, Result<ArrayInfo, String>)>,
     /// What each global is to lifting, by global index.
     known: Vec<Known>,
+    /// The masks of masked arrays ([`masked`]), by the node of the array; sorted.
+    masks: Vec<(NodeId, masked::Mask)>,
 }
 
 impl Lifted {
@@ -280,6 +310,15 @@ impl Lifted {
             .ok()
             .and_then(|at| self.arrays.get(at))
             .map(|(_, found)| found)
+    }
+
+    /// The mask and fill value of the masked array built at `node`, if it is one.
+    pub fn mask(&self, node: NodeId) -> Option<&masked::Mask> {
+        self.masks
+            .binary_search_by_key(&node, |(id, _)| *id)
+            .ok()
+            .and_then(|at| self.masks.get(at))
+            .map(|(_, mask)| mask)
     }
 
     /// Every array construction of the stream, in node order.
@@ -338,6 +377,7 @@ pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
         inner: HashSet::default(),
     };
     let mut arrays = Vec::new();
+    let mut masks = Vec::new();
     // Outermost first: a call's arguments are built before it, so they have lower ids.
     // A construction wrapped in another (the tensor of a `_rebuild_parameter`) is part of
     // the outer array and not lifted again on its own: a chain of 300,000 wrappers would
@@ -347,11 +387,23 @@ pub fn lift_stream(graph: &Graph<'_>, stream: &[u8]) -> Lifted {
             continue;
         }
         if let Some(found) = lifter.array_within(id, 0) {
+            if let Some(mask) = found
+                .as_ref()
+                .ok()
+                .and_then(|d| masked::mask(&mut lifter, id, d))
+            {
+                masks.push((id, mask));
+            }
             arrays.push((id, found));
         }
     }
     arrays.reverse();
-    Lifted { arrays, known }
+    masks.reverse();
+    Lifted {
+        arrays,
+        known,
+        masks,
+    }
 }
 
 /// dtype parts (fields and subarrays) one stream may build in all: 4,096 plus 16 per node,
@@ -467,6 +519,7 @@ impl Lifter<'_, '_> {
             Known::Reconstruct => return Some(self.reconstructed(call.state)),
             Known::FromBuffer => return Some(self.frombuffer(args)),
             Known::Scalar => return Some(self.scalar(args)),
+            Known::MaReconstruct => return Some(masked::data(self, call.state)),
             _ => {}
         }
         if wrapped > MAX_WRAPPING {
@@ -494,6 +547,13 @@ impl Lifter<'_, '_> {
         let graph = self.graph;
         let state = state.ok_or("ndarray without BUILD state")?;
         let items = graph.tuple(state).ok_or("ndarray state is not a tuple")?;
+        self.ndarray_state(items)
+    }
+
+    /// `ndarray.__setstate__`'s `(version, shape, dtype, is_fortran, rawdata)`, the version
+    /// optional (it is absent in old pickles).
+    fn ndarray_state(&mut self, items: &[NodeId]) -> Result<ArrayInfo, String> {
+        let graph = self.graph;
         let (shape, dtype, fortran, raw) = match items {
             [_, shape, dtype, fortran, raw] | [shape, dtype, fortran, raw] => {
                 (*shape, *dtype, *fortran, *raw)
@@ -552,7 +612,7 @@ impl Lifter<'_, '_> {
     }
 
     /// Where the bytes of a buffer-like node are, relative to the stream.
-    fn buffer_data(&self, id: NodeId) -> ArrayData {
+    pub(crate) fn buffer_data(&self, id: NodeId) -> ArrayData {
         let graph = self.graph;
         let mut id = id;
         // bytearray(b'...') in protocols < 5, possibly wrapped again: followed in a loop.
@@ -767,8 +827,64 @@ pub(crate) fn torch_storage_dtype(name: &str) -> Option<DType> {
     })
 }
 
+/// The element type of a torch dtype constant (`torch.float8_e4m3fn`, `torch.uint16`, …),
+/// as `_rebuild_tensor_v3` receives it.
+fn torch_dtype(name: &str) -> Option<DType> {
+    use ByteOrder::{Little, NotApplicable};
+    if let Some(format) = Float8Format::from_name(name) {
+        return Some(DType::Float8(format));
+    }
+    Some(match name {
+        "float64" | "double" => DType::simple('f', 8, Little),
+        "float32" | "float" => DType::simple('f', 4, Little),
+        "float16" | "half" => DType::simple('f', 2, Little),
+        "bfloat16" => DType::BFloat16 { byteorder: Little },
+        "int64" | "long" => DType::simple('i', 8, Little),
+        "int32" | "int" => DType::simple('i', 4, Little),
+        "int16" | "short" => DType::simple('i', 2, Little),
+        "int8" => DType::simple('i', 1, NotApplicable),
+        "uint64" => DType::simple('u', 8, Little),
+        "uint32" => DType::simple('u', 4, Little),
+        "uint16" => DType::simple('u', 2, Little),
+        "uint8" => DType::simple('u', 1, NotApplicable),
+        "bool" => DType::simple('b', 1, NotApplicable),
+        "complex64" | "cfloat" => DType::simple('c', 8, Little),
+        "complex128" | "cdouble" => DType::simple('c', 16, Little),
+        _ => return None,
+    })
+}
+
+/// The dtype of a tensor and its storage's size in elements: typed storages
+/// (`torch.FloatStorage`, `_rebuild_tensor_v2`) name the dtype and count elements;
+/// `torch.storage.UntypedStorage` (`_rebuild_tensor_v3`, torch ≥ 2.1 for dtypes without a
+/// typed storage class, such as float8 and uint16) counts bytes, and the dtype is the
+/// seventh argument.
+fn tensor_dtype(
+    graph: &Graph<'_>,
+    class: &crate::machine::GlobalRef<'_>,
+    args: &[NodeId],
+    numel: Option<u64>,
+) -> Result<(DType, Option<u64>), String> {
+    if class.name != "UntypedStorage" {
+        let dtype = torch_storage_dtype(&class.name)
+            .ok_or_else(|| format!("unknown storage type {}.{}", class.module, class.name))?;
+        return Ok((dtype, numel));
+    }
+    let global = args
+        .get(6)
+        .and_then(|&d| graph.global(d))
+        .ok_or("untyped storage without a dtype argument")?;
+    let dtype = (global.module == "torch")
+        .then(|| torch_dtype(&global.name))
+        .flatten()
+        .ok_or_else(|| format!("unknown tensor dtype {}.{}", global.module, global.name))?;
+    let elements = numel.and_then(|bytes| bytes.checked_div(dtype.itemsize()));
+    Ok((dtype, elements))
+}
+
 /// `_rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, hooks, …)`
-/// where `storage` is a persistent id `('storage', StorageClass, key, location, numel, …)`.
+/// (and `_v3`, with the dtype after the hooks) where `storage` is a persistent id
+/// `('storage', StorageClass, key, location, numel, …)`.
 fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
     let [storage, offset, size, stride, ..] = args else {
         return Err(format!("tensor rebuilt with {} arguments", args.len()));
@@ -784,8 +900,8 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
         return Err("persistent id is not a storage".into());
     }
     let class = graph.global(*class).ok_or("storage type is not a global")?;
-    let dtype = torch_storage_dtype(&class.name)
-        .ok_or_else(|| format!("unknown storage type {}.{}", class.module, class.name))?;
+    let numel = rest.first().and_then(|&n| non_negative(graph, n));
+    let (dtype, storage_numel) = tensor_dtype(graph, class, args, numel)?;
     let stride = match graph.node(*stride) {
         Node::Tuple(items) if items.len() > MAX_DIMS => {
             return Err(format!(
@@ -812,7 +928,7 @@ fn tensor(graph: &Graph<'_>, args: &[NodeId]) -> Result<ArrayInfo, String> {
             location: text_of(graph, *location).unwrap_or_default(),
             storage_offset: non_negative(graph, *offset).ok_or("bad storage offset")?,
             stride,
-            storage_numel: rest.first().and_then(|&n| non_negative(graph, n)),
+            storage_numel,
         },
     })
 }

@@ -80,7 +80,11 @@ struct ImportDoc<'a> {
 #[derive(Serialize)]
 struct ArrayDoc<'a> {
     path: &'a str,
+    /// As the loader hands it back (big-endian data comes back native from protocols 0–4).
     dtype: Value,
+    /// As stored, where that differs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stored_dtype: Option<Value>,
     shape: &'a [u64],
     fortran_order: bool,
     nbytes: Option<u64>,
@@ -181,7 +185,8 @@ struct ErrorBody<'a> {
 fn array(a: &ArrayReport) -> ArrayDoc<'_> {
     ArrayDoc {
         path: &a.path,
-        dtype: a.dtype.descr().to_json(),
+        dtype: a.info.loaded_dtype().descr().to_json(),
+        stored_dtype: (a.info.loaded_dtype() != a.info.dtype).then(|| a.dtype.descr().to_json()),
         shape: &a.shape,
         fortran_order: a.fortran_order,
         nbytes: a.nbytes,

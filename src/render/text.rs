@@ -120,17 +120,23 @@ fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result
     } else {
         ""
     };
+    // The dtype a loader hands back; the stored one (after the offset) when loading swaps
+    // the bytes.
+    let loaded = a.info.loaded_dtype();
     let mut line = format!(
         "  {:width$}  {:<12} {:<10} {size}{order}",
         a.path,
         shape_text(&a.shape),
-        a.dtype.str()
+        loaded.str()
     );
     if let Some(member) = &a.member {
         line.push_str(&format!(" in {member}"));
     }
     if let Some(offset) = a.offset {
         line.push_str(&format!(" at offset {offset}"));
+    }
+    if loaded != a.info.dtype {
+        line.push_str(&format!(", stored {}", a.dtype.str()));
     }
     writeln!(out, "{line}")?;
     if let Some(reason) = &a.unavailable {
