@@ -134,7 +134,10 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             path: args.path.clone(),
         },
         (_, None) => {
-            report(&name, "--to npy, npz, safetensors, parquet and csv need -o OUT");
+            report(
+                &name,
+                "--to npy, npz, safetensors, parquet and csv need -o OUT",
+            );
             return Status::Failure;
         }
     };

@@ -561,7 +561,7 @@ impl<'r, 'v, 'd> Reader<'r, 'v, 'd> {
     /// The bytes of a `bytes`, a `bytearray`, or either as protocols < 5 write them.
     fn bytes(&self, node: NodeId) -> Option<Cow<'r, [u8]>> {
         match self.graph.node(node) {
-            Node::Bytes(bytes, _) => Some(Cow::Borrowed(bytes.as_ref())),
+            Node::Bytes(bytes, _) => Some(Cow::Borrowed(bytes)),
             _ => match self.lifted.plain(self.graph, node)? {
                 PlainValue::ByteArray(b) => Some(b),
                 PlainValue::Bytes(b) => Some(Cow::Owned(b)),

@@ -17,9 +17,9 @@ mod json;
 mod layout;
 mod names;
 mod parquet;
-mod table;
 mod safetensors;
 mod state_dict;
+mod table;
 
 use std::borrow::Cow;
 use std::fmt;
