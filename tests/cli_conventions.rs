@@ -17,13 +17,6 @@ fn pklinspect() -> Command {
     Command::cargo_bin("pklinspect").unwrap()
 }
 
-fn fixture(rel: &str) -> String {
-    common::fixtures_dir()
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// Runs pklinspect with its standard output a pipe whose reader is already gone; returns
 /// the exit code and standard error.
 fn with_closed_pipe(args: &[&str]) -> (i32, String) {
@@ -58,8 +51,8 @@ fn completions_and_man_into_a_closed_pipe_exit_quietly() {
 
 #[test]
 fn lint_into_a_closed_pipe_exits_with_the_same_code_in_every_format() {
-    let hostile = fixture("hostile/os_system_p4.pkl");
-    let clean = fixture("numpy2/float64_2d_p4.pkl");
+    let hostile = common::fixture("hostile/os_system_p4.pkl");
+    let clean = common::fixture("numpy2/float64_2d_p4.pkl");
     for (file, expected) in [(&hostile, 1), (&clean, 0)] {
         for format in ["text", "json", "sarif", "github"] {
             let args = ["lint", "--no-config", "--format", format, file.as_str()];
@@ -72,7 +65,7 @@ fn lint_into_a_closed_pipe_exits_with_the_same_code_in_every_format() {
 
 #[test]
 fn explain_and_dis_into_a_closed_pipe_exit_quietly() {
-    let file = fixture("plain/all_p4.pkl");
+    let file = common::fixture("plain/all_p4.pkl");
     for args in [
         &["explain", file.as_str()][..],
         &["explain", "--format", "json", file.as_str()],
@@ -87,7 +80,7 @@ fn explain_and_dis_into_a_closed_pipe_exit_quietly() {
 
 #[test]
 fn every_command_takes_color() {
-    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let file = common::fixture("numpy2/float64_2d_p4.pkl");
     let out = tempfile::tempdir().unwrap();
     let npz = out.path().join("a.npz");
     let npz = npz.to_str().unwrap();
@@ -184,7 +177,7 @@ fn the_man_page_is_whole() {
 #[test]
 fn output_errors_lead_with_the_output_and_name_no_temporary_file() {
     let out = tempfile::tempdir().unwrap();
-    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let file = common::fixture("numpy2/float64_2d_p4.pkl");
     let blocker = out.path().join("plain-file");
     std::fs::write(&blocker, "not a folder").unwrap();
     for (to, target) in [
@@ -235,7 +228,14 @@ fn json_array_files_of_two_runs_do_not_collide() {
     let run = |input: &str, json: &str| {
         pklinspect()
             .current_dir(out.path())
-            .args(["extract", &fixture(input), "--to", "json", "-o", json])
+            .args([
+                "extract",
+                &common::fixture(input),
+                "--to",
+                "json",
+                "-o",
+                json,
+            ])
             .args(["--arrays", "npy"])
             .output()
             .unwrap()
@@ -265,7 +265,7 @@ fn an_existing_array_file_is_refused_before_anything_is_written() {
     std::fs::write(out.path().join("a.data.npy"), "mine").unwrap();
     let result = pklinspect()
         .current_dir(out.path())
-        .args(["extract", &fixture("main/np2_data_wrapper_p4.pkl")])
+        .args(["extract", &common::fixture("main/np2_data_wrapper_p4.pkl")])
         .args(["--to", "json", "-o", "a.json", "--arrays", "npy"])
         .output()
         .unwrap();
@@ -284,7 +284,7 @@ fn an_existing_array_file_is_refused_before_anything_is_written() {
     // --force replaces it.
     pklinspect()
         .current_dir(out.path())
-        .args(["extract", &fixture("main/np2_data_wrapper_p4.pkl")])
+        .args(["extract", &common::fixture("main/np2_data_wrapper_p4.pkl")])
         .args(["--to", "json", "-o", "a.json", "--arrays", "npy", "--force"])
         .assert()
         .success();
@@ -297,7 +297,7 @@ fn an_existing_array_file_is_refused_before_anything_is_written() {
 #[test]
 fn every_extract_mode_refuses_an_existing_output() {
     let out = tempfile::tempdir().unwrap();
-    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let file = common::fixture("numpy2/float64_2d_p4.pkl");
     let dir = out.path().join("arrays");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("index.json"), "mine").unwrap();

@@ -11,13 +11,6 @@ fn pklinspect() -> Command {
     Command::cargo_bin("pklinspect").unwrap()
 }
 
-fn fixture(rel: &str) -> String {
-    common::fixtures_dir()
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn json_of(args: &[&str]) -> Value {
     let out = pklinspect().args(args).output().unwrap();
     assert!(
@@ -30,7 +23,7 @@ fn json_of(args: &[&str]) -> Value {
 
 #[test]
 fn json_follows_the_contract() {
-    let file = fixture("main/np2_data_wrapper_p4.pkl");
+    let file = common::fixture("main/np2_data_wrapper_p4.pkl");
     let doc = json_of(&["explain", "--format", "json", &file]);
     assert_eq!(doc["schema"], "pklinspect.explain/1");
     assert_eq!(doc["file"], file.as_str());
@@ -77,14 +70,14 @@ fn structured_dtypes_are_descr_lists_and_out_of_band_offsets_null() {
         "explain",
         "--format",
         "json",
-        &fixture("numpy2/structured_p4.pkl"),
+        &common::fixture("numpy2/structured_p4.pkl"),
     ]);
     assert!(doc["pickles"][0]["arrays"][0]["dtype"].is_array());
     let doc = json_of(&[
         "explain",
         "--format",
         "json",
-        &fixture("numpy2/float64_2d_p5_oob.pkl"),
+        &common::fixture("numpy2/float64_2d_p5_oob.pkl"),
     ]);
     let array = &doc["pickles"][0]["arrays"][0];
     assert!(array["offset"].is_null());
@@ -97,7 +90,7 @@ fn npz_plain_members_are_top_level_arrays_named_by_member() {
         "explain",
         "--format",
         "json",
-        &fixture("numpy2/two_arrays.npz"),
+        &common::fixture("numpy2/two_arrays.npz"),
     ]);
     assert_eq!(doc["container"], "npz");
     let paths: Vec<&str> = doc["arrays"]
@@ -111,8 +104,8 @@ fn npz_plain_members_are_top_level_arrays_named_by_member() {
 
 #[test]
 fn several_files_give_a_json_array_in_order() {
-    let a = fixture("plain/all_p2.pkl");
-    let b = fixture("hostile/os_system_p2.pkl");
+    let a = common::fixture("plain/all_p2.pkl");
+    let b = common::fixture("hostile/os_system_p2.pkl");
     let doc = json_of(&["explain", "--format", "json", &a, &b]);
     let docs = doc.as_array().unwrap();
     assert_eq!(docs.len(), 2);
@@ -122,8 +115,8 @@ fn several_files_give_a_json_array_in_order() {
 
 #[test]
 fn a_malformed_file_is_an_error_with_offset_and_exit_two_others_still_explained() {
-    let good = fixture("plain/all_p2.pkl");
-    let bad = fixture("malformed/truncated_binint.pkl");
+    let good = common::fixture("plain/all_p2.pkl");
+    let bad = common::fixture("malformed/truncated_binint.pkl");
     let out = pklinspect()
         .args(["explain", "--format", "json", &good, &bad])
         .output()
@@ -142,7 +135,10 @@ fn a_malformed_file_is_an_error_with_offset_and_exit_two_others_still_explained(
 #[test]
 fn text_names_the_verdict_first_and_has_no_colour_when_piped() {
     pklinspect()
-        .args(["explain", &fixture("keras/np2_timeseries_generator_p4.pkl")])
+        .args([
+            "explain",
+            &common::fixture("keras/np2_timeseries_generator_p4.pkl"),
+        ])
         .assert()
         .success()
         .stdout(
@@ -160,7 +156,7 @@ fn text_names_the_verdict_first_and_has_no_colour_when_piped() {
             "explain",
             "--color",
             "always",
-            &fixture("hostile/os_system_p2.pkl"),
+            &common::fixture("hostile/os_system_p2.pkl"),
         ])
         .assert()
         .success()
@@ -169,7 +165,7 @@ fn text_names_the_verdict_first_and_has_no_colour_when_piped() {
 
 #[test]
 fn explain_reads_standard_input() {
-    let bytes = std::fs::read(fixture("hostile/os_system_p4.pkl")).unwrap();
+    let bytes = std::fs::read(common::fixture("hostile/os_system_p4.pkl")).unwrap();
     pklinspect()
         .args(["explain", "-"])
         .write_stdin(bytes)
@@ -184,14 +180,14 @@ fn compressed_and_torch_files_are_recognised_by_content() {
         "explain",
         "--format",
         "json",
-        &fixture("compressed/xz_payload.pkl"),
+        &common::fixture("compressed/xz_payload.pkl"),
     ]);
     assert_eq!(doc["container"], "xz");
     let doc = json_of(&[
         "explain",
         "--format",
         "json",
-        &fixture("torch/state_dict.pt"),
+        &common::fixture("torch/state_dict.pt"),
     ]);
     assert_eq!(doc["container"], "torch-zip");
     assert!(doc["pickles"][0]["member"]
@@ -239,7 +235,7 @@ fn every_limit_names_the_flag_that_raises_it_and_the_flag_works() {
             "explain",
             "--max-decompressed",
             "100",
-            &fixture("compressed/gzip_payload.pkl"),
+            &common::fixture("compressed/gzip_payload.pkl"),
         ])
         .assert()
         .code(2)
@@ -384,7 +380,7 @@ fn the_preview_is_bounded_and_names_recursion() {
 #[test]
 fn a_code_exec_call_shows_its_arguments_in_text() {
     let out = pklinspect()
-        .args(["explain", &fixture("hostile/os_system_p4.pkl")])
+        .args(["explain", &common::fixture("hostile/os_system_p4.pkl")])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -393,7 +389,7 @@ fn a_code_exec_call_shows_its_arguments_in_text() {
 
 #[test]
 fn advice_names_the_command_that_gets_the_data_out() {
-    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let file = common::fixture("numpy2/float64_2d_p4.pkl");
     let out = pklinspect().args(["explain", &file]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -402,7 +398,7 @@ fn advice_names_the_command_that_gets_the_data_out() {
         )),
         "{text}"
     );
-    let file = fixture("hostile/joblib_with_system.joblib");
+    let file = common::fixture("hostile/joblib_with_system.joblib");
     let out = pklinspect().args(["explain", &file]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Do not load this file"), "{text}");
@@ -426,7 +422,7 @@ fn a_tensorflow_tensor_names_its_array_and_the_extract_command() {
         "runtime/tf_eager_tensor_p2.pkl",
         "runtime/tf_eager_tensor_p4.pkl",
     ] {
-        let file = fixture(rel);
+        let file = common::fixture(rel);
         let out = pklinspect().args(["explain", &file]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains("same version"), "{text}");

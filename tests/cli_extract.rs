@@ -12,13 +12,6 @@ fn pklinspect() -> Command {
     Command::cargo_bin("pklinspect").unwrap()
 }
 
-fn fixture(rel: &str) -> String {
-    common::fixtures_dir()
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -35,7 +28,7 @@ fn npy_output_names_files_after_paths_with_an_index() {
     pklinspect()
         .args([
             "extract",
-            &fixture("keras/np2_timeseries_generator_p4.pkl"),
+            &common::fixture("keras/np2_timeseries_generator_p4.pkl"),
             "--to",
             "npy",
             "-o",
@@ -65,7 +58,7 @@ fn extracted_arrays_read_back_with_ndarray_npy() {
     pklinspect()
         .args([
             "extract",
-            &fixture("keras/np2_timeseries_generator_p4.pkl"),
+            &common::fixture("keras/np2_timeseries_generator_p4.pkl"),
             "--to",
             "npy",
             "-o",
@@ -81,7 +74,13 @@ fn extracted_arrays_read_back_with_ndarray_npy() {
     // A torch view (transposed) comes out in C order with the right values.
     let dir = out.path().join("t");
     pklinspect()
-        .args(["extract", &fixture("torch/views.pt"), "--to", "npy", "-o"])
+        .args([
+            "extract",
+            &common::fixture("torch/views.pt"),
+            "--to",
+            "npy",
+            "-o",
+        ])
         .arg(&dir)
         .assert()
         .success();
@@ -95,7 +94,7 @@ fn extracted_arrays_read_back_with_ndarray_npy() {
 fn a_non_empty_folder_is_refused_unless_forced() {
     let out = tempfile::tempdir().unwrap();
     std::fs::write(out.path().join("keep.txt"), "mine").unwrap();
-    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let file = common::fixture("numpy2/float64_2d_p4.pkl");
     pklinspect()
         .args(["extract", &file, "--to", "npy", "-o"])
         .arg(out.path())
@@ -114,7 +113,7 @@ fn a_non_empty_folder_is_refused_unless_forced() {
 #[test]
 fn output_errors_name_the_file_and_no_offset_in_the_input() {
     let out = tempfile::tempdir().unwrap();
-    let file = fixture("numpy2/float64_2d_p4.pkl");
+    let file = common::fixture("numpy2/float64_2d_p4.pkl");
     let taken = out.path().join("taken.npz");
     std::fs::write(&taken, "mine").unwrap();
     pklinspect()
@@ -140,7 +139,7 @@ fn malformed_input_leaves_nothing_behind() {
     pklinspect()
         .args([
             "extract",
-            &fixture("malformed/truncated_numpy_stream.pkl"),
+            &common::fixture("malformed/truncated_numpy_stream.pkl"),
             "--to",
             "npy",
             "-o",
@@ -154,7 +153,7 @@ fn malformed_input_leaves_nothing_behind() {
     pklinspect()
         .args([
             "extract",
-            &fixture("malformed/truncated_binint.pkl"),
+            &common::fixture("malformed/truncated_binint.pkl"),
             "--to",
             "npz",
             "-o",
@@ -172,7 +171,7 @@ fn max_bytes_stops_before_writing_and_leaves_nothing() {
     pklinspect()
         .args([
             "extract",
-            &fixture("numpy2/all_dtypes_p4.pkl"),
+            &common::fixture("numpy2/all_dtypes_p4.pkl"),
             "--to",
             "npy",
             "--max-bytes",
@@ -228,7 +227,7 @@ fn npz_members_are_the_same_npy_files_and_python_reads_the_zip() {
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("a");
     let npz = out.path().join("all.npz");
-    let file = fixture("numpy1/all_dtypes_p2.pkl");
+    let file = common::fixture("numpy1/all_dtypes_p2.pkl");
     pklinspect()
         .args(["extract", &file, "--to", "npy", "-o"])
         .arg(&dir)
@@ -280,7 +279,7 @@ fn bfloat16_is_widened_by_default_or_kept_as_raw_bits() {
         pklinspect()
             .args([
                 "extract",
-                &fixture("torch/tensors.pt"),
+                &common::fixture("torch/tensors.pt"),
                 "--to",
                 "npy",
                 "--bfloat16",
@@ -311,7 +310,7 @@ fn json_goes_to_stdout_or_a_file_with_arrays_beside_it() {
     pklinspect()
         .args([
             "extract",
-            &fixture("main/np2_data_wrapper_p4.pkl"),
+            &common::fixture("main/np2_data_wrapper_p4.pkl"),
             "--to",
             "json",
         ])
@@ -325,7 +324,7 @@ fn json_goes_to_stdout_or_a_file_with_arrays_beside_it() {
     pklinspect()
         .args([
             "extract",
-            &fixture("main/np2_data_wrapper_p4.pkl"),
+            &common::fixture("main/np2_data_wrapper_p4.pkl"),
             "--to",
             "json",
             "--arrays",
@@ -345,7 +344,7 @@ fn json_goes_to_stdout_or_a_file_with_arrays_beside_it() {
     pklinspect()
         .args([
             "extract",
-            &fixture("main/np2_data_wrapper_p4.pkl"),
+            &common::fixture("main/np2_data_wrapper_p4.pkl"),
             "--to",
             "json",
             "--arrays",
@@ -401,7 +400,7 @@ fn json_output_is_deterministic() {
     ] {
         let run = || {
             pklinspect()
-                .args(["extract", &fixture(rel), "--to", "json"])
+                .args(["extract", &common::fixture(rel), "--to", "json"])
                 .output()
                 .unwrap()
                 .stdout
@@ -418,7 +417,7 @@ fn a_big_endian_torch_archive_extracts_the_same_values() {
     // Rebuild tensors.pt as a big-endian machine would have written it: every storage's
     // elements byte-swapped and `byteorder` saying "big". torch.load gives native values.
     use std::io::{Read, Write};
-    let original = std::fs::read(fixture("torch/state_dict.pt")).unwrap();
+    let original = std::fs::read(common::fixture("torch/state_dict.pt")).unwrap();
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&original)).unwrap();
     let out = tempfile::tempdir().unwrap();
     let big = out.path().join("big.pt");
@@ -448,7 +447,7 @@ fn a_big_endian_torch_archive_extracts_the_same_values() {
     pklinspect()
         .args([
             "extract",
-            &fixture("torch/state_dict.pt"),
+            &common::fixture("torch/state_dict.pt"),
             "--to",
             "npy",
             "-o",

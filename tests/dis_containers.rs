@@ -13,13 +13,6 @@ fn pklinspect() -> Command {
     Command::cargo_bin("pklinspect").unwrap()
 }
 
-fn fixture(rel: &str) -> String {
-    common::fixtures_dir()
-        .join(rel)
-        .to_string_lossy()
-        .into_owned()
-}
-
 /// pickletools' listing of the pickle Python reads from `file`: the whole decompressed
 /// stream, a zip member, or the pickle after an `.npy` header.
 const PICKLETOOLS_OF: &str = r#"
@@ -64,7 +57,7 @@ fn dis(args: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn a_torch_zip_is_listed_from_its_data_pkl() {
-    let file = fixture("torch/tensors.pt");
+    let file = common::fixture("torch/tensors.pt");
     let Some(expected) = pickletools_of(&file, "tensors/data.pkl") else {
         return;
     };
@@ -85,7 +78,7 @@ fn compressed_streams_are_listed_decompressed() {
         "compressed/payload.pkl.lzma",
         "compressed/zlib_payload.pkl",
     ] {
-        let file = fixture(rel);
+        let file = common::fixture(rel);
         let Some(expected) = pickletools_of(&file, "") else {
             return;
         };
@@ -97,7 +90,7 @@ fn compressed_streams_are_listed_decompressed() {
 
 #[test]
 fn an_object_npy_is_listed_from_its_pickle() {
-    let file = fixture("numpy2/object.npy");
+    let file = common::fixture("numpy2/object.npy");
     let Some(expected) = pickletools_of(&file, "") else {
         return;
     };
@@ -151,7 +144,7 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
 
 #[test]
 fn member_on_a_plain_pickle_is_a_usage_error() {
-    let file = fixture("plain/all_p4.pkl");
+    let file = common::fixture("plain/all_p4.pkl");
     assert!(Path::new(&file).exists());
     let (code, listing, stderr) = dis(&["--member", "data.pkl", &file]);
     assert_eq!(code, 2);
@@ -164,7 +157,7 @@ fn a_joblib_stream_stops_at_its_first_array_and_says_why() {
     // joblib writes array bytes into the stream: pickletools stops there, and so does the
     // listing (exit 2), with a note naming the array whose data starts there.
     for rel in ["joblib/np2_arrays.joblib", "joblib/np2_arrays.joblib.gz"] {
-        let (code, listing, stderr) = dis(&[&fixture(rel)]);
+        let (code, listing, stderr) = dis(&[&common::fixture(rel)]);
         assert_eq!(code, 2, "{rel}");
         assert!(listing.ends_with("BUILD\n"), "{rel}: {listing}");
         assert!(

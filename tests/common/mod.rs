@@ -84,6 +84,11 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// The path of `fixtures/<rel>`, as a string for command arguments.
+pub fn fixture(rel: &str) -> String {
+    fixtures_dir().join(rel).to_string_lossy().into_owned()
+}
+
 /// Every fixture file (not the sidecars, scripts or docs), sorted.
 pub fn fixture_files() -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
