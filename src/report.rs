@@ -177,6 +177,26 @@ pub struct ArrayReport {
     pub node: Option<NodeId>,
 }
 
+impl ArrayReport {
+    /// An array known only from its construction (no offset in the file, no member): what
+    /// the JSON extractor reports for an array the walk did not list, or a masked array's
+    /// mask.
+    pub(crate) fn unlocated(path: String, info: &ArrayInfo, node: NodeId) -> ArrayReport {
+        ArrayReport {
+            path,
+            member: None,
+            dtype: info.dtype.clone(),
+            shape: info.shape.clone(),
+            fortran_order: info.fortran_order,
+            nbytes: info.nbytes(),
+            offset: None,
+            info: info.clone(),
+            unavailable: None,
+            node: Some(node),
+        }
+    }
+}
+
 /// One finding: a rule, at a severity, with the byte offset of the opcode behind it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {

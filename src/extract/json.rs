@@ -792,18 +792,7 @@ impl Renderer<'_, '_, '_, '_> {
         let report = match report {
             Some(report) => report,
             None => {
-                fallback = ArrayReport {
-                    path: link.cut(self.graph, self.root_path),
-                    member: None,
-                    dtype: info.dtype.clone(),
-                    shape: info.shape.clone(),
-                    fortran_order: info.fortran_order,
-                    nbytes: info.nbytes(),
-                    offset: None,
-                    info: info.clone(),
-                    unavailable: None,
-                    node: Some(node),
-                };
+                fallback = ArrayReport::unlocated(link.cut(self.graph, self.root_path), info, node);
                 &fallback
             }
         };
@@ -835,18 +824,7 @@ impl Renderer<'_, '_, '_, '_> {
                     link.cut(self.graph, self.root_path),
                     lift::masked::MASK_STEP
                 );
-                let report = ArrayReport {
-                    path,
-                    member: None,
-                    dtype: info.dtype.clone(),
-                    shape: info.shape.clone(),
-                    fortran_order: info.fortran_order,
-                    nbytes: info.nbytes(),
-                    offset: None,
-                    info: info.clone(),
-                    unavailable: None,
-                    node: Some(node),
-                };
+                let report = ArrayReport::unlocated(path, info, node);
                 let located = locate(Some(self.graph), self.view.bytes, Some(self.view), &report);
                 self.builder.array(&report, located, &mut mask_json)?;
             }
