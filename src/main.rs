@@ -1,11 +1,13 @@
 //! The `pklinspect` binary: argument parsing, output and exit codes live in `cli`;
 //! all the work is in the library.
 
+mod alloc;
 mod cli;
 
-/// mimalloc: many small, short-lived allocations per file (lint checks thousands).
+/// mimalloc for the many small, short-lived allocations per file (lint checks thousands);
+/// large blocks mapped from the kernel (see `alloc`).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: alloc::Allocator = alloc::Allocator;
 
 fn main() -> std::process::ExitCode {
     cli::run()
