@@ -193,9 +193,11 @@ impl Analysis<'_> {
         visited: &mut Vec<bool>,
     ) {
         let graph = &stream.graph;
-        // A pickle that fails returns nothing: no object path reaches what it built.
+        // A pickle that fails returns nothing: no object path reaches what it built. A graph
+        // of plain values only (no global, call, persistent id, extension or mutation) has
+        // nothing a walk could find: no arrays, uses, objects or calls.
         let w = match pickle.error {
-            None => walk_paths(
+            None if !plain_values_only(graph) => walk_paths(
                 graph,
                 lifted,
                 pickle.root,
@@ -203,7 +205,7 @@ impl Analysis<'_> {
                 visited,
                 self.options.trace,
             ),
-            Some(_) => ObjectPaths {
+            _ => ObjectPaths {
                 uses: vec![GlobalUses::default(); graph.globals.len()],
                 ..ObjectPaths::default()
             },
@@ -332,4 +334,13 @@ fn legacy_torch_storages(
         ordered.push((key, size));
     }
     container::legacy_storage_map(bytes, keys_pickle.end, &ordered).map(Some)
+}
+
+/// Whether `graph` holds plain values only: no global, call, mutation, persistent id or
+/// extension reference. Its object walk would find nothing to report.
+fn plain_values_only(graph: &crate::machine::Graph<'_>) -> bool {
+    graph.globals.is_empty()
+        && graph.calls().next().is_none()
+        && graph.mutations.is_empty()
+        && graph.references().next().is_none()
 }
