@@ -152,9 +152,9 @@ pub static FACTS: &[Fact] = &[
         names: NUMPY_126_STUBS,
         kind: FactKind::Writer,
         written_by: "numpy >= 2.0",
-        fails: "numpy < 1.26.1 fails with ModuleNotFoundError: No module named 'numpy._core'; \
-                numpy 1.26.1+ loads these names through its stubs (but not aligned structured \
-                dtypes: ValueError: incorrect value for flags variable)",
+        fails: "numpy < 1.26.1 fails (ModuleNotFoundError: No module named 'numpy._core'); \
+                numpy 1.26.1+ loads these names through its stubs, except aligned structured \
+                dtypes (ValueError: incorrect value for flags variable)",
         requires: "numpy>=1.26.1",
         remedy: "load with numpy >= 2 (or numpy 1.26.1+)",
         source: "numpy PR #24906 (numpy._core stubs, released in numpy 1.26.1); loaded with \
@@ -181,9 +181,8 @@ pub static FACTS: &[Fact] = &[
         names: &[("numpy.core", "**")],
         kind: FactKind::Writer,
         written_by: "numpy < 2.0",
-        fails: "none known: numpy 2 loads it through its numpy.core shim, with a \
-                DeprecationWarning (numpy.core.numeric is deprecated and has been renamed to \
-                numpy._core.numeric)",
+        fails: "numpy 2 loads it too, through its numpy.core shim (DeprecationWarning: \
+                numpy.core.numeric is deprecated and has been renamed to numpy._core.numeric)",
         requires: "",
         remedy: "",
         source: "numpy 2.0 migration guide (note about pickled files); loaded with numpy 2.4.6 \
@@ -213,10 +212,10 @@ pub static FACTS: &[Fact] = &[
         names: PANDAS_3_NAMES,
         kind: FactKind::Writer,
         written_by: "pandas >= 3.0 (it pickles its classes under the public pandas namespace)",
-        fails: "pandas < 3.0 may fail: pandas 2.2.3 and 1.5.3 failed on 12 of the 14 pandas \
-                3.1.1 frame fixtures (TypeError: StringDtype.__init__() takes from 1 to 2 \
-                positional arguments but 3 were given; NotImplementedError for \
-                datetime64[us, tz]); only the plain Series loaded",
+        fails: "pandas < 3.0 may fail: pandas 2.2.3 failed on 12 of the 14 pandas 3.1.1 frame \
+                fixtures (TypeError: StringDtype.__init__() takes from 1 to 2 positional \
+                arguments but 3 were given; NotImplementedError for datetime64[us, tz]), \
+                pandas 1.5.3 on the same 12; only the plain Series loaded",
         requires: "pandas>=3",
         remedy:
             "load with pandas >= 3.0, or take the table out with `pklinspect extract --to parquet`",
@@ -230,7 +229,7 @@ pub static FACTS: &[Fact] = &[
         names: PANDAS_BEFORE_3_NAMES,
         kind: FactKind::Writer,
         written_by: "pandas < 3.0 (public classes pickled under their pandas.core modules)",
-        fails: "none known in pandas 3.1.1: every pandas 1.5.3 and 2.2.3 frame fixture loads \
+        fails: "pandas 3.1.1 loads it too: every pandas 1.5.3 and 2.2.3 frame fixture loads \
                 with pandas.read_pickle",
         requires: "",
         remedy: "",

@@ -403,22 +403,21 @@ fn import_reason<'r>(
     let Some(head) = import.reason.strip_suffix(VAGUE) else {
         return import.reason.as_str().into();
     };
+    const SEE: &str = "see \"Written by / will fail where\"";
     if let Some(v) = report.writer.recorded_for_module(&import.module) {
         let at = v.paths.first().map(String::as_str).unwrap_or("$");
         return format!(
-            "{head}: the file was written by {} {} (at {at}); {}",
-            v.package, v.version, v.other_version
+            "needs {} {} installed, the version that wrote the file (at {at}); {SEE}",
+            v.package, v.version
         )
         .into();
     }
     let top = import.module.split('.').next().unwrap_or("");
     if let Some(hit) = report.writer.generation(top) {
         if !hit.fact.requires.is_empty() {
-            return format!(
-                "{head}: its names were written by {} (see \"Written by / will fail where\")",
-                hit.fact.written_by
-            )
-            .into();
+            let written_by = hit.fact.written_by;
+            let short = written_by.split(" (").next().unwrap_or(written_by);
+            return format!("{head}; its names were written by {short}: {SEE}").into();
         }
     }
     import.reason.as_str().into()
