@@ -245,9 +245,9 @@ pub static FACTS: &[Fact] = &[
         names: &[("keras_preprocessing", "**")],
         kind: FactKind::Removal,
         written_by: "the standalone keras-preprocessing package (last release 1.1.2, 2020)",
-        fails: "not in Keras 3 (nor in any keras release): without keras-preprocessing \
-                installed, loading fails with ModuleNotFoundError: No module named \
-                'keras_preprocessing'",
+        fails: "not in Keras 3, which neither includes the keras_preprocessing module nor \
+                these classes: without keras-preprocessing installed, loading fails with \
+                ModuleNotFoundError: No module named 'keras_preprocessing'",
         requires: "keras-preprocessing==1.1.2",
         remedy: "install keras-preprocessing 1.1.2 (it loads these files with numpy 2.4.6), or \
                  rebuild the object from its state (see `extract --to python`)",
