@@ -322,6 +322,26 @@ pub struct WriterFacts {
     pub min_python: Option<MinPython>,
     /// A legacy `torch.save` file's system record (its third pickle), if it is one.
     pub torch_legacy: Option<TorchLegacyInfo>,
+    /// A `torch.save` zip archive's version records, if it is one.
+    pub torch_zip: Option<TorchZipInfo>,
+}
+
+/// The records a `torch.save` zip archive keeps beside `data.pkl` (`torch/serialization.py`,
+/// `_save`; `caffe2/serialize/versions.h`), each as written (a plain version string, or an
+/// escaped repr), `None` when absent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorchZipInfo {
+    /// `<archive>/version` (or `.data/version`): the archive format version; torch.save
+    /// writes 3 (`kMinProducedFileFormatVersion`).
+    pub version: Option<String>,
+    /// `<archive>/.format_version`: 1 when storages are numbered in order.
+    pub format_version: Option<String>,
+    /// `<archive>/.storage_alignment`: the alignment of storage members in bytes.
+    pub storage_alignment: Option<String>,
+    /// `<archive>/byteorder`: `little` or `big`.
+    pub byteorder: Option<String>,
+    /// Offset of the `version` record's local header (or of `data.pkl`'s).
+    pub offset: u64,
 }
 
 /// What a legacy (pre-zip) `torch.save` file records about the writer: its third pickle,

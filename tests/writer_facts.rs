@@ -444,6 +444,43 @@ fn a_legacy_torch_file_reports_its_system_record() {
 }
 
 #[test]
+fn a_torch_zip_archive_reports_its_version_records() {
+    // Written by torch 2.15's torch.save (fixtures/requirements-numpy2.txt): its _save writes
+    // .format_version "1", .storage_alignment "64", byteorder, and version 3
+    // (kMinProducedFileFormatVersion, caffe2/serialize/versions.h).
+    assert_eq!(pin("requirements-numpy2.txt", "torch"), "2.15.0");
+    let report = explain("torch/state_dict.pt");
+    let t = report.writer.torch_zip.as_ref().unwrap();
+    let fields = [
+        &t.version,
+        &t.format_version,
+        &t.storage_alignment,
+        &t.byteorder,
+    ];
+    assert_eq!(
+        fields.map(|f| f.as_deref()),
+        [Some("3"), Some("1"), Some("64"), Some("little")]
+    );
+    assert!(explain("torch/state_dict_legacy.pt")
+        .writer
+        .torch_zip
+        .is_none());
+
+    // An archive without a byteorder record (what torch writes with
+    // _disable_byteorder_record), and a version record with an escape in it.
+    let mut w = common::torch_writer::TorchZipWriter::new("archive");
+    w.record("data.pkl", b"\x80\x02}q\x00.")
+        .record("version", b"3\x1b[2J\n");
+    let report = explain_bytes(&w.finish());
+    let t = report.writer.torch_zip.as_ref().unwrap();
+    assert_eq!(t.byteorder, None);
+    assert_eq!(t.version.as_deref(), Some("'3\\x1b[2J'"));
+    let shown = text(&report);
+    assert!(shown.contains("no byteorder record"), "{shown}");
+    assert!(!shown.contains("\x1b[2J"), "{shown}");
+}
+
+#[test]
 fn an_itertools_iterator_given_state_fails_on_python_3_14_but_a_count_call_does_not() {
     // itertools.cycle's 3.13 __reduce__: (cycle, (iterator,), (saved, firstpass)); BUILD
     // hands the state to __setstate__, which Python 3.14 removed.

@@ -10,10 +10,12 @@ use crate::classify::facts_table::{
     facts_for, pattern_match, protocol_min_python, FactKind, FACTS, MIN_PYTHON_NAMES,
     VERSION_ATTRIBUTES,
 };
+use crate::container::{member_bytes, torch_zip, zip_members, ContainerKind, ZipMember};
 use crate::machine::{Graph, Node, NodeId, Pickle};
 use crate::pytext;
 use crate::report::{
-    FactHit, MinPython, RecordedVersion, Report, Requirement, TorchLegacyInfo, WriterFacts,
+    FactHit, MinPython, RecordedVersion, Report, Requirement, TorchLegacyInfo, TorchZipInfo,
+    WriterFacts,
 };
 
 use super::object_paths::ObjectPaths;
@@ -196,9 +198,15 @@ fn version_text(text: &str) -> String {
     out
 }
 
-/// The writer facts of a complete report: `versions` (from [`Analysis::recorded_versions`]),
-/// the facts its imports match, and the minimum Python.
-pub(crate) fn writer_facts(report: &Report, state: WriterState) -> WriterFacts {
+/// The writer facts of a complete report: what the graphs said (`state`), the facts its
+/// imports match, the minimum Python, and a torch zip archive's records (read from
+/// `input` when it is one).
+pub(crate) fn writer_facts(
+    report: &Report,
+    state: WriterState,
+    input: &[u8],
+    kind: ContainerKind,
+) -> WriterFacts {
     let mut facts: Vec<FactHit> = Vec::new();
     for pickle in &report.pickles {
         for import in &pickle.imports {
@@ -258,7 +266,38 @@ pub(crate) fn writer_facts(report: &Report, state: WriterState) -> WriterFacts {
         facts,
         min_python: min_python(report),
         torch_legacy: state.torch_legacy,
+        torch_zip: (kind == ContainerKind::TorchZip)
+            .then(|| torch_zip_records(input))
+            .flatten(),
     }
+}
+
+/// Most bytes a version record may have.
+const RECORD_MAX: u64 = 32;
+
+/// A torch zip archive's version records (`version`, `.format_version`,
+/// `.storage_alignment`, `byteorder`); `None` when the archive cannot be mapped.
+fn torch_zip_records(input: &[u8]) -> Option<TorchZipInfo> {
+    let members = zip_members(input).ok()?;
+    let layout = torch_zip(input, &members).ok()?;
+    let find = |name: &str| -> Option<&ZipMember> {
+        let full = format!("{}/{name}", layout.prefix);
+        members.iter().find(|m| m.name == full)
+    };
+    let read = |name: &str| -> Option<String> {
+        let member = find(name)?;
+        let raw = member_bytes(input, member, RECORD_MAX).ok()?;
+        let text = String::from_utf8_lossy(&raw);
+        Some(version_text(text.trim()))
+    };
+    let version_member = find("version").or_else(|| find(".data/version"));
+    Some(TorchZipInfo {
+        version: read("version").or_else(|| read(".data/version")),
+        format_version: read(".format_version"),
+        storage_alignment: read(".storage_alignment"),
+        byteorder: layout.byteorder.clone(),
+        offset: version_member.map_or(layout.data_pkl.header_offset, |m| m.header_offset),
+    })
 }
 
 /// The newest Python the protocols and names need.
@@ -299,6 +338,27 @@ impl WriterFacts {
             && self.facts.is_empty()
             && self.min_python.is_none()
             && self.torch_legacy.is_none()
+            && self.torch_zip.is_none()
+    }
+
+    /// A torch zip archive's records in one line: `version 3, .format_version 1, storage
+    /// alignment 64, byteorder little`.
+    pub fn torch_zip_text(&self) -> Option<String> {
+        let t = self.torch_zip.as_ref()?;
+        let fields = [
+            ("version", &t.version),
+            (".format_version", &t.format_version),
+            ("storage alignment", &t.storage_alignment),
+            ("byteorder", &t.byteorder),
+        ];
+        let parts: Vec<String> = fields
+            .iter()
+            .map(|(name, value)| match value {
+                Some(v) => format!("{name} {v}"),
+                None => format!("no {name} record"),
+            })
+            .collect();
+        Some(parts.join(", "))
     }
 
     /// A legacy torch file's system record in one line: `torch.save's legacy format

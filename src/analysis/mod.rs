@@ -159,7 +159,12 @@ impl<'o> Analysis<'o> {
         if self.unvetted {
             self.report.verdict = self.report.verdict.max(Verdict::Unvetted);
         }
-        self.report.writer = facts::writer_facts(&self.report, std::mem::take(&mut self.writer));
+        self.report.writer = facts::writer_facts(
+            &self.report,
+            std::mem::take(&mut self.writer),
+            self.input,
+            self.kind,
+        );
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),
             &self.report.pickles,

@@ -307,19 +307,29 @@ struct WriterDoc<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     min_python: Option<MinPythonDoc<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    torch_legacy: Option<TorchLegacyDoc<'a>>,
+    torch_legacy: Option<TorchLegacyDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_zip: Option<TorchZipDoc<'a>>,
     facts: Vec<FactDoc<'a>>,
     requirements: Vec<RequirementDoc>,
 }
 
+/// A torch zip archive's records, as written (`null` when absent).
 #[derive(Serialize)]
-struct TorchLegacyDoc<'a> {
+struct TorchZipDoc<'a> {
+    version: Option<&'a str>,
+    format_version: Option<&'a str>,
+    storage_alignment: Option<&'a str>,
+    byteorder: Option<&'a str>,
+    offset: u64,
+}
+
+#[derive(Serialize)]
+struct TorchLegacyDoc {
     protocol_version: Option<i64>,
     little_endian: Option<bool>,
     type_sizes: serde_json::Map<String, Value>,
     offset: u64,
-    #[serde(skip)]
-    _marker: std::marker::PhantomData<&'a ()>,
 }
 
 #[derive(Serialize)]
@@ -437,7 +447,13 @@ fn writer(w: &WriterFacts) -> Option<Value> {
                 .map(|(k, v)| (k.clone(), Value::from(*v)))
                 .collect(),
             offset: t.offset,
-            _marker: std::marker::PhantomData,
+        }),
+        torch_zip: w.torch_zip.as_ref().map(|t| TorchZipDoc {
+            version: t.version.as_deref(),
+            format_version: t.format_version.as_deref(),
+            storage_alignment: t.storage_alignment.as_deref(),
+            byteorder: t.byteorder.as_deref(),
+            offset: t.offset,
         }),
         facts: w
             .facts

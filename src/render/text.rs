@@ -431,6 +431,15 @@ fn write_writer(out: &mut impl Write, report: &Report) -> io::Result<()> {
         return Ok(());
     }
     writeln!(out, "\n{BOLD}Written by / will fail where{BOLD:#}")?;
+    if let (Some(text), Some(t)) = (w.torch_zip_text(), &w.torch_zip) {
+        writeln!(
+            out,
+            "  a torch.save zip archive: {text} (offset {}); torch.save writes version 3, \
+             which torch 2.15 reads (versions 1 to 10); torch.load takes a missing byteorder \
+             record as little-endian",
+            t.offset
+        )?;
+    }
     if let (Some(text), Some(t)) = (w.torch_legacy_text(), &w.torch_legacy) {
         writeln!(
             out,
