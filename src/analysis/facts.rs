@@ -12,6 +12,7 @@ use crate::classify::facts_table::{
 };
 use crate::container::{member_bytes, torch_zip, zip_members, ContainerKind, ZipMember};
 use crate::machine::{Graph, Node, NodeId, Pickle};
+use crate::opcode::Opcode;
 use crate::pytext;
 use crate::report::{
     FactHit, MinPython, RecordedVersion, Report, Requirement, TorchLegacyInfo, TorchZipInfo,
@@ -62,27 +63,41 @@ impl Analysis<'_> {
         }
     }
 
-    /// The calls of `pickle` whose object is given state and whose callable is a global a
-    /// state-only fact names.
+    /// The objects `pickle` gives state (its BUILD trace entries) whose class is a global a
+    /// state-only fact names. Reads the pickle's own trace, so a stream of many pickles
+    /// costs its length once.
     fn stateful_globals(&mut self, graph: &Graph<'_>, pickle: &Pickle, member: Option<&str>) {
         const MAX_STATEFUL: usize = 64;
-        for (_, call) in graph.calls() {
+        let named = |module: &str, name: &str| {
+            FACTS.iter().filter(|f| f.only_with_state).any(|f| {
+                f.names
+                    .iter()
+                    .any(|&(pm, pn)| pattern_match(pm, pn, module, name).is_some())
+            })
+        };
+        let imports_one = pickle.globals.iter().any(|&(index, _)| {
+            graph
+                .globals
+                .get(index as usize)
+                .is_some_and(|g| named(&g.module, &g.name))
+        });
+        if !imports_one {
+            return;
+        }
+        for traced in &pickle.calls {
             if self.writer.stateful.len() >= MAX_STATEFUL {
                 return;
             }
-            let inside = (pickle.start..pickle.end).contains(&call.offset);
-            if call.state.is_none() || !inside {
+            if traced.opcode != Opcode::BUILD {
                 continue;
             }
+            let Some(call) = graph.call(traced.node) else {
+                continue;
+            };
             let Some(global) = graph.global(call.callable) else {
                 continue;
             };
-            let named = FACTS.iter().filter(|f| f.only_with_state).any(|f| {
-                f.names
-                    .iter()
-                    .any(|&(pm, pn)| pattern_match(pm, pn, &global.module, &global.name).is_some())
-            });
-            if named {
+            if named(&global.module, &global.name) {
                 self.writer.stateful.push((
                     format!("{}.{}", global.module, global.name),
                     call.offset as u64,
@@ -329,6 +344,14 @@ fn min_python(report: &Report) -> Option<MinPython> {
         }
     }
     best
+}
+
+impl Report {
+    /// What loading the file requires, as pip takes it, with evidence: the same as
+    /// [`WriterFacts::requirements`] of [`Report::writer`].
+    pub fn requirements(&self) -> Vec<Requirement> {
+        self.writer.requirements()
+    }
 }
 
 impl WriterFacts {

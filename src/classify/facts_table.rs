@@ -157,7 +157,8 @@ pub static FACTS: &[Fact] = &[
                 dtypes (ValueError: incorrect value for flags variable)",
         requires: "numpy>=1.26.1",
         remedy: "load with numpy >= 2 (or numpy 1.26.1+)",
-        source: "numpy PR #24906 (numpy._core stubs, released in numpy 1.26.1); loaded with \
+        source: "NumPy 1.26.1 release notes (\"pickle compatibility with the upcoming NumPy \
+                 2.0\": numpy PR #24906 adds the numpy._core stubs); loaded with \
                  numpy 1.26.4 (venv i17a-np1): fixtures/numpy2/all_dtypes_p0..p4 fail only on \
                  the aligned structured dtype",
         only_with_state: false,
