@@ -309,7 +309,7 @@ pub static FACTS: &[Fact] = &[
         requires: "python<3.14",
         remedy: "load with Python <= 3.13, and save the values (a list) instead of the iterator",
         source: "What's New in Python 3.14 (itertools: copy, deepcopy and pickle support \
-                 removed, deprecated since 3.12; gh-101588)",
+                 removed, deprecated since 3.12; gh-101588, gh-118816)",
         only_with_state: true,
     },
     Fact {
