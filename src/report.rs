@@ -31,6 +31,9 @@ pub struct Report {
     /// pandas DataFrames and Series in the object tree, as tables (what `extract --to
     /// parquet|csv` writes).
     pub frames: Vec<FrameSummary>,
+    /// What the bytes say about the versions that wrote the file and where loading it
+    /// fails (`docs/writer-facts.md`).
+    pub writer: WriterFacts,
     /// Where and why the loader stops in a stream that fails part-way (the first such
     /// stream): the report then holds what was read before it, and a `malformed` (or
     /// `limit-exceeded`) finding at that place. Only [`crate::inspect::inspect_partial`]
@@ -302,4 +305,124 @@ pub struct PortableHint {
     pub parameters: Vec<(String, String)>,
     /// Arrays in its state: attribute, path, shape, dtype.
     pub arrays: Vec<(String, String, Vec<u64>, String)>,
+}
+
+/// What the bytes say about who wrote the file, and what will fail where: versions recorded
+/// in object state, library generations and removals read from the names, and the minimum
+/// Python (`docs/writer-facts.md`). Built by `analysis/facts.rs` from
+/// [`crate::classify::facts_table`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriterFacts {
+    /// Library versions recorded in the objects' state (`_sklearn_version`), one per
+    /// distinct (package, version).
+    pub versions: Vec<RecordedVersion>,
+    /// The facts the names match, one per fact row, in table order.
+    pub facts: Vec<FactHit>,
+    /// The newest Python feature the file needs, if any: protocol or names.
+    pub min_python: Option<MinPython>,
+    /// A legacy `torch.save` file's system record (its third pickle), if it is one.
+    pub torch_legacy: Option<TorchLegacyInfo>,
+    /// A `torch.save` zip archive's version records, if it is one.
+    pub torch_zip: Option<TorchZipInfo>,
+}
+
+/// The records a `torch.save` zip archive keeps beside `data.pkl` (`torch/serialization.py`,
+/// `_save`; `caffe2/serialize/versions.h`), each as written (a plain version string, or an
+/// escaped repr), `None` when absent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorchZipInfo {
+    /// `<archive>/version` (or `.data/version`): the archive format version; torch.save
+    /// writes 3 (`kMinProducedFileFormatVersion`).
+    pub version: Option<String>,
+    /// `<archive>/.format_version`: 1 when storages are numbered in order.
+    pub format_version: Option<String>,
+    /// `<archive>/.storage_alignment`: the alignment of storage members in bytes.
+    pub storage_alignment: Option<String>,
+    /// `<archive>/byteorder`: `little` or `big`.
+    pub byteorder: Option<String>,
+    /// Offset of the `version` record's local header (or of `data.pkl`'s).
+    pub offset: u64,
+}
+
+/// What a legacy (pre-zip) `torch.save` file records about the writer: its third pickle,
+/// `{"protocol_version": 1001, "little_endian": True, "type_sizes": {…}}`
+/// (`torch/serialization.py`, `_legacy_save`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TorchLegacyInfo {
+    /// torch's legacy serialization protocol version (1001).
+    pub protocol_version: Option<i64>,
+    /// Whether the writer was little-endian.
+    pub little_endian: Option<bool>,
+    /// C type sizes of the writer (`short`, `int`, `long`), in bytes.
+    pub type_sizes: Vec<(String, i64)>,
+    /// Offset of the pickle holding the record.
+    pub offset: u64,
+}
+
+/// A library version recorded in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedVersion {
+    /// The distribution, as pip names it (`scikit-learn`).
+    pub package: String,
+    /// The attribute holding it (`_sklearn_version`).
+    pub attribute: String,
+    /// The version as recorded (escaped when it is not a plain version string).
+    pub version: String,
+    /// Object paths of the attribute (`$.steps[0][1]._sklearn_version`), the first few.
+    pub paths: Vec<String>,
+    /// How many objects record this version in all.
+    pub uses: u64,
+    /// Offset of the opcode that built the first object recording it.
+    pub offset: u64,
+    /// The container member holding that pickle, if any.
+    pub member: Option<String>,
+    /// What loading it in another version does.
+    pub other_version: &'static str,
+}
+
+/// One fact of the table that the file's names match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FactHit {
+    /// The row.
+    pub fact: &'static crate::classify::facts_table::Fact,
+    /// The globals that match it, `module.name`, in order of first appearance (the first
+    /// few).
+    pub globals: Vec<String>,
+    /// Offset of the opcode that first names one of them.
+    pub offset: u64,
+    /// An object path where one is used, if any.
+    pub path: Option<String>,
+    /// The container member holding that pickle, if any.
+    pub member: Option<String>,
+}
+
+/// The minimum Python version that loads the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MinPython {
+    /// `(major, minor)`.
+    pub version: (u8, u8),
+    /// Why: `protocol 5` or the name that needs it.
+    pub because: String,
+    /// Offset of the pickle (for a protocol) or of the opcode naming the global.
+    pub offset: u64,
+}
+
+/// What loading the file requires, as pip takes it, with the evidence: the API callers use
+/// to pin an environment (`WriterFacts::requirements`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// The distribution (`scikit-learn`), or `python`.
+    pub package: String,
+    /// A pip requirement (`scikit-learn==1.9.1`, `numpy>=2`, `python>=3.8`).
+    pub spec: String,
+    /// The version recorded in the file, when the requirement comes from one.
+    pub recorded: Option<String>,
+    /// Why, in one line.
+    pub evidence: String,
+    /// An object path of the evidence, if any.
+    pub path: Option<String>,
+    /// Offset of the evidence.
+    pub offset: u64,
+    /// The container member holding it, if any.
+    pub member: Option<String>,
 }

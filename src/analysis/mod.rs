@@ -7,6 +7,8 @@
 //! - `calls`: which globals the stream calls (not just references), and the
 //!   `unvetted-call` findings for calls of anything not vetted;
 //! - `arrays`: array payloads, where their bytes are and why one cannot be extracted;
+//! - `facts`: writer facts (recorded library versions, numpy/pandas generations, removals,
+//!   minimum Python) and the requirements they make;
 //! - `hints`: what to save instead of a library or script object (for `explain`);
 //! - `trailing`: bytes after the last pickle, and payloads hidden in them;
 //! - `trace`: the execution trace (each call the loader makes, and where its result goes),
@@ -26,6 +28,7 @@
 pub(crate) mod arrays;
 pub(crate) mod calls;
 pub(crate) mod differential;
+pub(crate) mod facts;
 pub(crate) mod findings;
 pub(crate) mod hints;
 pub(crate) mod imports;
@@ -69,6 +72,8 @@ pub(crate) struct Analysis<'o> {
     pub(crate) nested_budget: u64,
     /// Some call is an `unvetted-call`: the verdict is at least `unvetted`.
     pub(crate) unvetted: bool,
+    /// What the streams' graphs said about the writer so far (`facts`).
+    pub(crate) writer: facts::WriterState,
 }
 
 impl<'o> Analysis<'o> {
@@ -89,6 +94,7 @@ impl<'o> Analysis<'o> {
                 findings: Vec::new(),
                 portable_hints: Vec::new(),
                 frames: Vec::new(),
+                writer: crate::report::WriterFacts::default(),
                 stopped: None,
             },
             detected: opened.notes().to_vec(),
@@ -100,6 +106,7 @@ impl<'o> Analysis<'o> {
             nested: Vec::new(),
             nested_budget: nested::nested_budget(opened.input().len()),
             unvetted: false,
+            writer: facts::WriterState::default(),
         }
     }
 
@@ -152,6 +159,12 @@ impl<'o> Analysis<'o> {
         if self.unvetted {
             self.report.verdict = self.report.verdict.max(Verdict::Unvetted);
         }
+        self.report.writer = facts::writer_facts(
+            &self.report,
+            std::mem::take(&mut self.writer),
+            self.input,
+            self.kind,
+        );
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),
             &self.report.pickles,

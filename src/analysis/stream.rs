@@ -259,6 +259,7 @@ impl Analysis<'_> {
         if self.options.portable_hints {
             self.portable_hints(graph, lifted, &w);
         }
+        self.writer_state(graph, pickle, &w, ctx.member);
         self.report.pickles.push(PickleReport {
             member: ctx.member.map(str::to_string),
             offset: pickle.start as u64,

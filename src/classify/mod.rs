@@ -48,6 +48,7 @@
 
 mod compat;
 mod deny;
+pub mod facts_table;
 mod stdlib;
 mod table;
 

@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use crate::error::Error;
 use crate::report::{
-    ArrayReport, Finding, FrameSummary, ImportReport, PickleReport, PortableHint, Report,
+    ArrayReport, FactHit, Finding, FrameSummary, ImportReport, PickleReport, PortableHint, Report,
+    Requirement, WriterFacts,
 };
 
 /// The schema id of `explain --format json`.
@@ -28,6 +29,10 @@ struct ExplainDoc<'a> {
     portable: Vec<HintDoc<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     frames: Vec<FrameDoc<'a>>,
+    /// Who wrote it and what will fail where (`docs/writer-facts.md`); absent when the
+    /// bytes say nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    writer: Option<Value>,
     /// Where the loader stops in a stream that fails part-way: everything above is what
     /// was read before.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -290,6 +295,189 @@ fn frame(f: &FrameSummary) -> FrameDoc<'_> {
     }
 }
 
+/// `writer` (`docs/writer-facts.md`): versions recorded in the file, the numpy and pandas
+/// generations, the minimum Python, every fact the names match, and the requirements.
+#[derive(Serialize)]
+struct WriterDoc<'a> {
+    versions: Vec<VersionDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    numpy: Option<GenerationDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pandas: Option<GenerationDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_python: Option<MinPythonDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_legacy: Option<TorchLegacyDoc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_zip: Option<TorchZipDoc<'a>>,
+    facts: Vec<FactDoc<'a>>,
+    requirements: Vec<RequirementDoc>,
+}
+
+/// A torch zip archive's records, as written (`null` when absent).
+#[derive(Serialize)]
+struct TorchZipDoc<'a> {
+    version: Option<&'a str>,
+    format_version: Option<&'a str>,
+    storage_alignment: Option<&'a str>,
+    byteorder: Option<&'a str>,
+    offset: u64,
+}
+
+#[derive(Serialize)]
+struct TorchLegacyDoc {
+    protocol_version: Option<i64>,
+    little_endian: Option<bool>,
+    type_sizes: serde_json::Map<String, Value>,
+    offset: u64,
+}
+
+#[derive(Serialize)]
+struct VersionDoc<'a> {
+    package: &'a str,
+    attribute: &'a str,
+    version: &'a str,
+    paths: &'a [String],
+    uses: u64,
+    offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct GenerationDoc<'a> {
+    fact: &'static str,
+    written_by: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    requires: &'static str,
+    globals: &'a [String],
+}
+
+#[derive(Serialize)]
+struct MinPythonDoc<'a> {
+    version: String,
+    because: &'a str,
+    offset: u64,
+}
+
+#[derive(Serialize)]
+struct FactDoc<'a> {
+    id: &'static str,
+    package: &'static str,
+    kind: &'static str,
+    globals: &'a [String],
+    written_by: &'static str,
+    fails: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    requires: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    remedy: &'static str,
+    source: &'static str,
+    path: Option<&'a str>,
+    offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RequirementDoc {
+    package: String,
+    spec: String,
+    recorded: Option<String>,
+    evidence: String,
+    path: Option<String>,
+    offset: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<String>,
+}
+
+fn generation(hit: Option<&FactHit>) -> Option<GenerationDoc<'_>> {
+    hit.map(|h| GenerationDoc {
+        fact: h.fact.id,
+        written_by: h.fact.written_by,
+        requires: h.fact.requires,
+        globals: &h.globals,
+    })
+}
+
+fn requirement(r: Requirement) -> RequirementDoc {
+    RequirementDoc {
+        package: r.package,
+        spec: r.spec,
+        recorded: r.recorded,
+        evidence: r.evidence,
+        path: r.path,
+        offset: r.offset,
+        member: r.member,
+    }
+}
+
+/// The `writer` object, or `None` when the bytes say nothing about the writer.
+fn writer(w: &WriterFacts) -> Option<Value> {
+    if w.is_empty() {
+        return None;
+    }
+    let doc = WriterDoc {
+        versions: w
+            .versions
+            .iter()
+            .map(|v| VersionDoc {
+                package: &v.package,
+                attribute: &v.attribute,
+                version: &v.version,
+                paths: &v.paths,
+                uses: v.uses,
+                offset: v.offset,
+                member: v.member.as_deref(),
+            })
+            .collect(),
+        numpy: generation(w.generation("numpy")),
+        pandas: generation(w.generation("pandas")),
+        min_python: w.min_python.as_ref().map(|p| MinPythonDoc {
+            version: format!("{}.{}", p.version.0, p.version.1),
+            because: &p.because,
+            offset: p.offset,
+        }),
+        torch_legacy: w.torch_legacy.as_ref().map(|t| TorchLegacyDoc {
+            protocol_version: t.protocol_version,
+            little_endian: t.little_endian,
+            type_sizes: t
+                .type_sizes
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(*v)))
+                .collect(),
+            offset: t.offset,
+        }),
+        torch_zip: w.torch_zip.as_ref().map(|t| TorchZipDoc {
+            version: t.version.as_deref(),
+            format_version: t.format_version.as_deref(),
+            storage_alignment: t.storage_alignment.as_deref(),
+            byteorder: t.byteorder.as_deref(),
+            offset: t.offset,
+        }),
+        facts: w
+            .facts
+            .iter()
+            .map(|h| FactDoc {
+                id: h.fact.id,
+                package: h.fact.package,
+                kind: h.fact.kind.as_str(),
+                globals: &h.globals,
+                written_by: h.fact.written_by,
+                fails: h.fact.fails,
+                requires: h.fact.requires,
+                remedy: h.fact.remedy,
+                source: h.fact.source,
+                path: h.path.as_deref(),
+                offset: h.offset,
+                member: h.member.as_deref(),
+            })
+            .collect(),
+        requirements: w.requirements().into_iter().map(requirement).collect(),
+    };
+    serde_json::to_value(doc).ok()
+}
+
 /// The JSON document for one report.
 pub fn explain_value(report: &Report) -> Value {
     let doc = ExplainDoc {
@@ -308,6 +496,7 @@ pub fn explain_value(report: &Report) -> Value {
             .collect(),
         portable: report.portable_hints.iter().map(hint).collect(),
         frames: report.frames.iter().map(frame).collect(),
+        writer: writer(&report.writer),
         error: report.stopped.as_ref().map(error_body),
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)

@@ -318,7 +318,7 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
                     "    {BOLD}{}.{}{BOLD:#}  {DIM}offset {}{DIM:#}",
                     import.module, import.name, import.offset
                 )?;
-                writeln!(out, "      {}", import.reason)?;
+                writeln!(out, "      {}", import_reason(report, import))?;
                 // What would run, for a reviewer: the call with its literal arguments.
                 if let (Some(call), Category::CodeExec) = (&import.call, import.category) {
                     writeln!(out, "      called as {call}")?;
@@ -389,7 +389,107 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
         }
     }
 
+    write_writer(out, report)?;
     write_portability(out, report)
+}
+
+/// The table's reason for an import; for a library whose version the file records (or
+/// whose generation its names give), what is known instead of "a compatible version".
+fn import_reason<'r>(
+    report: &Report,
+    import: &'r crate::report::ImportReport,
+) -> std::borrow::Cow<'r, str> {
+    const VAGUE: &str = ", in a version compatible with the one that wrote the file";
+    let Some(head) = import.reason.strip_suffix(VAGUE) else {
+        return import.reason.as_str().into();
+    };
+    const SEE: &str = "see \"Written by / will fail where\"";
+    if let Some(v) = report.writer.recorded_for_module(&import.module) {
+        let at = v.paths.first().map(String::as_str).unwrap_or("$");
+        return format!(
+            "needs {} {} installed, the version that wrote the file (at {at}); {SEE}",
+            v.package, v.version
+        )
+        .into();
+    }
+    let top = import.module.split('.').next().unwrap_or("");
+    if let Some(hit) = report.writer.generation(top) {
+        if !hit.fact.requires.is_empty() {
+            let written_by = hit.fact.written_by;
+            let short = written_by.split(" (").next().unwrap_or(written_by);
+            return format!("{head}; its names were written by {short}: {SEE}").into();
+        }
+    }
+    import.reason.as_str().into()
+}
+
+/// "Written by / will fail where": recorded versions, the generations and removals the
+/// names give, and the minimum Python.
+fn write_writer(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    let w = &report.writer;
+    if w.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{BOLD}Written by / will fail where{BOLD:#}")?;
+    if let (Some(text), Some(t)) = (w.torch_zip_text(), &w.torch_zip) {
+        writeln!(
+            out,
+            "  a torch.save zip archive: {text} (offset {}); torch.save writes version 3, \
+             which torch 2.15 reads (versions 1 to 10); torch.load takes a missing byteorder \
+             record as little-endian",
+            t.offset
+        )?;
+    }
+    if let (Some(text), Some(t)) = (w.torch_legacy_text(), &w.torch_legacy) {
+        writeln!(
+            out,
+            "  written in {text} (pickle at offset {}): torch < 1.6, or a later torch.save \
+             with _use_new_zipfile_serialization=False; torch.load still reads it",
+            t.offset
+        )?;
+    }
+    for v in &w.versions {
+        let more = v.uses.saturating_sub(1);
+        let at = match (v.paths.first(), more) {
+            (Some(p), 0) => p.clone(),
+            (Some(p), n) => format!("{p} and {} more", thousands(n)),
+            (None, _) => format!("offset {}", v.offset),
+        };
+        writeln!(
+            out,
+            "  written by {} {} (at {at}); {}",
+            v.package, v.version, v.other_version
+        )?;
+    }
+    for hit in &w.facts {
+        let f = hit.fact;
+        let names = hit.globals.join(", ");
+        let place = match &hit.path {
+            Some(path) => format!("offset {}, {path}", hit.offset),
+            None => format!("offset {}", hit.offset),
+        };
+        match f.kind {
+            crate::classify::facts_table::FactKind::Writer => writeln!(
+                out,
+                "  names {names} ({place}): written by {}; {}",
+                f.written_by, f.fails
+            )?,
+            crate::classify::facts_table::FactKind::Removal => {
+                writeln!(out, "  {names} ({place}): {}", f.fails)?
+            }
+        }
+        if !f.remedy.is_empty() {
+            writeln!(out, "    {DIM}→ {}{DIM:#}", f.remedy)?;
+        }
+    }
+    if let Some(p) = &w.min_python {
+        writeln!(
+            out,
+            "  needs Python >= {}.{} ({})",
+            p.version.0, p.version.1, p.because
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether an array belongs to a DataFrame summarised under Frames (its internal
