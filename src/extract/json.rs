@@ -696,6 +696,13 @@ impl Renderer<'_, '_, '_, '_> {
             Node::Buffer { index, .. } => {
                 let _ = write!(out, r#"{{"$buffer":{index}}}"#);
             }
+            // A legacy tar checkpoint's tensor (see `lift::tar_tensors`).
+            Node::PersistentId { .. } if self.view.lifted.array(node).is_some() => {
+                let lifted = self.view.lifted;
+                if let Some(found) = lifted.array(node) {
+                    self.call_array(node, found, link, next)?;
+                }
+            }
             Node::PersistentId { pid, .. } => {
                 next.push(Task::Text(r#"{"$persistent_id":"#));
                 next.push(Task::Node(pid, link.clone()));
