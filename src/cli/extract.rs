@@ -247,7 +247,7 @@ fn progress_bar(quiet: bool) -> (Option<indicatif::ProgressBar>, Callback, Callb
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                "{wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );

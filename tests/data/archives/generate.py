@@ -13,6 +13,10 @@
   `_write_metadata` and `_write_file` laid them out), and read back with today's
   `torch.load(weights_only=False)`, which still reads the format (`legacy_load`). The
   tar headers carry a fixed time and owner, so a rerun gives the same bytes.
+- `legacy_views.pth.tar`: the same format with storages shared by several tensors, a
+  transposed view, storage offsets, a storage view, float16/bfloat16/bool/uint8/float64;
+  `legacy_tar.truth.json` records what `torch.load` gives for both legacy tars (per key:
+  safetensors dtype, shape, sha256 of the contiguous bytes) for tests/extract_legacy_tar.rs.
 
 - `payload.zip` (Python's `zipfile`, deflated): a code-exec pickle under `model/`, one under
   a zip-slip name, a nested zip holding a third, and a text file.
