@@ -157,3 +157,36 @@ fn piped_there_is_only_the_summary_and_with_q_nothing() {
     assert!(output.stderr.is_empty(), "{:?}", output.stderr);
     assert!(output.stdout.is_empty());
 }
+
+/// A table has no arrays: its summary names the table and the file's size (it said
+/// `wrote 0 arrays, 0 B`).
+#[test]
+fn a_table_gets_a_summary_of_its_own() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let input = common::fixtures_dir().join("pandas/frames/pd31_zones_p4.pkl");
+    for to in ["csv", "parquet"] {
+        let out = dir.path().join(format!("frame.{to}"));
+        let output = common::pklinspect()
+            .arg("extract")
+            .arg(&input)
+            .args(["--to", to, "-o"])
+            .arg(&out)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let size = std::fs::metadata(&out).map_or(0, |m| m.len());
+        assert!(size > 0);
+        let want = format!("wrote 1 table, {size} B to {} in ", out.display());
+        let want_kib = format!(
+            "wrote 1 table, {:.2} KiB to {} in ",
+            size as f64 / 1024.0,
+            out.display()
+        );
+        assert!(
+            stderr.starts_with(&want) || stderr.starts_with(&want_kib),
+            "{stderr:?}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    }
+}
