@@ -1,5 +1,6 @@
 //! torch's legacy **tar** checkpoints (torch < 0.4): `explain` lists their tensors and
-//! `extract --to safetensors|npz|npy` writes them, compared with what torch 2.15's own
+//! `extract --to safetensors|npz|npy` writes them — a dict of tensors sharing storages, a
+//! whole `nn.Module` (its `state_dict` keys), a checkpoint dict — compared with what torch 2.15's own
 //! `torch.load` gives for the fixtures (tests/data/archives/legacy_tar.truth.json, written
 //! by tests/data/archives/generate.py: safetensors dtype, shape and sha256 of the
 //! contiguous bytes per key); hand-built tars for the hostile cases, each refused with exit
@@ -68,7 +69,7 @@ fn extract(input: &Path, to: &str, out: &Path) -> std::process::Output {
 fn every_legacy_tar_fixture_converts_to_what_torch_load_gives() {
     let truth = truth();
     let files = truth["files"].as_object().cloned().unwrap_or_default();
-    assert_eq!(files.len(), 2);
+    assert_eq!(files.len(), 4);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     for (file, entry) in &files {
         let out = dir.path().join("out.safetensors");
@@ -81,6 +82,26 @@ fn every_legacy_tar_fixture_converts_to_what_torch_load_gives() {
             "{stderr}"
         );
         let bytes = std::fs::read(&out).unwrap_or_else(|e| panic!("{e}"));
+        // Non-tensor entries of a checkpoint dict go into the metadata, beside "format".
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap_or_else(|e| panic!("{e}"));
+        let mut keys: Vec<String> = header
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_keys()
+            .collect();
+        keys.sort();
+        let mut want_keys: Vec<String> = entry["metadata_keys"]
+            .as_array()
+            .map(|k| {
+                k.iter()
+                    .filter_map(|k| k.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        want_keys.push("format".into());
+        want_keys.sort();
+        assert_eq!(keys, want_keys, "{file}");
         let tensors = SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         let got: Tensors = tensors
             .iter()

@@ -18,6 +18,7 @@ use crate::classify::Category;
 use crate::container::{self, in_member, StorageMap, StreamPart};
 use crate::error::Result;
 use crate::inspect::{StreamView, Visitor};
+use crate::lift::tar_tensors::{TarError, TarTensors};
 use crate::lift::{self, ArrayData, ArrayInfo, Lifted};
 use crate::machine::{Node, Pickle, Stream};
 use crate::report::PickleReport;
@@ -75,17 +76,7 @@ impl Analysis<'_> {
         }
         // The one lift pass of the stream: everything below reads its arrays by node.
         let mut lifted = lift::lift_stream(&stream.graph, bytes);
-        let tar_error = match part.tar_tensors {
-            Some(Ok(table)) => {
-                lifted.add_tar_tensors(&stream.graph, table);
-                None
-            }
-            Some(Err(e)) => {
-                self.tar_tensors_finding(e);
-                Some(&e.error)
-            }
-            None => None,
-        };
+        let tar_error = self.tar_tensors(part.tar_tensors, &stream.graph, &mut lifted);
         let legacy = if part.whole_file {
             legacy_torch_storages(bytes, &stream, &lifted)?
         } else {
@@ -165,10 +156,30 @@ impl Analysis<'_> {
         Ok(())
     }
 
+    /// A legacy tar's `pickle` member: its tensors made arrays of the stream, or why they
+    /// cannot be (then `extract` refuses).
+    fn tar_tensors<'t>(
+        &mut self,
+        tensors: Option<&'t std::result::Result<TarTensors, TarError>>,
+        graph: &crate::machine::Graph<'_>,
+        lifted: &mut Lifted,
+    ) -> Option<&'t crate::Error> {
+        match tensors? {
+            Ok(table) => {
+                lifted.add_tar_tensors(graph, table);
+                None
+            }
+            Err(e) => {
+                self.tar_tensors_finding(e);
+                Some(&e.error)
+            }
+        }
+    }
+
     /// A legacy tar checkpoint whose tensors torch cannot rebuild: `torch.load` fails. Not
     /// said twice where the walk of the records already stopped there, and not for a
     /// record that is not plain data (its analysis tells what it does).
-    fn tar_tensors_finding(&mut self, e: &crate::lift::tar_tensors::TarError) {
+    fn tar_tensors_finding(&mut self, e: &TarError) {
         let (member, offset) = (Some(e.member), Some(e.error.offset()));
         let said = self.detected.iter().any(|d| {
             d.rule == Rule::Malformed && d.member.as_deref() == member && d.offset == offset

@@ -100,84 +100,89 @@ fn read_storages(
     let mut infos = HashMap::new();
     for _ in 0..count {
         let args = torch_tar::next_pickle(data, &mut records, max_pickles)?;
-        let (key, location, class) = match record(data, args.clone())? {
-            Value::Tuple(items) => match items.as_slice() {
-                [Value::Int(k), Value::Text(l), Value::Global(m, n)] => {
-                    (*k, l.clone(), (m.clone(), n.clone()))
-                }
-                _ => return Err(not_a_record(args.start, "(key, location, storage type)")),
-            },
-            _ => return Err(not_a_record(args.start, "(key, location, storage type)")),
-        };
-        let dtype = (class.0 == "torch" || class.0 == "torch.cuda")
-            .then(|| torch_storage_dtype(&class.1))
-            .flatten()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Unsupported,
-                    args.start as u64,
-                    format!(
-                        "storage {key}: unknown storage type {}.{}",
-                        class.0, class.1
-                    ),
-                )
-            })?;
-        let numel = u64::from_le_bytes(torch_tar::read_le::<8>(
-            data,
-            args.end,
-            "storage element count",
-        )?);
-        let at = args.end.checked_add(8).ok_or_else(|| overflow(args.end))?;
-        let len = numel
-            .checked_mul(dtype.itemsize())
-            .filter(|&n| n <= data.len().saturating_sub(at) as u64)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::LengthPastEnd,
-                    args.end as u64,
-                    format!(
-                        "storage {key}: {numel} elements of {} bytes go past the end of the \
-                         member ({} bytes)",
-                        dtype.itemsize(),
-                        data.len()
-                    ),
-                )
-            })?;
-        // len <= data.len() - at: no overflow.
-        records.end = at.saturating_add(len as usize);
-        let bytes = match member.in_input {
-            Some(base) => {
-                StorageBytes::Input(base.checked_add(at as u64).ok_or_else(|| overflow(at))?)
-            }
-            None => StorageBytes::Missing(
-                "the storages of a compressed or nested legacy tar checkpoint are not read \
-                 in place (torch.load reads only an uncompressed tar)"
-                    .into(),
-            ),
-        };
-        let storage = StorageRef {
-            member: Some(torch_tar::STORAGES.to_string()),
-            offset: at as u64,
-            len,
-            bytes,
-        };
+        let (key, storage, info) = read_storage(member, args.clone())?;
+        // The storage's bytes end within the member (checked in `read_storage`).
+        records.end =
+            usize::try_from(storage.offset.saturating_add(storage.len)).unwrap_or(data.len());
         duplicate_key(
             map.insert(key.to_string(), storage).is_some(),
             key,
             args.start,
         )?;
-        infos.insert(
-            key,
-            StorageInfo {
-                dtype,
-                numel,
-                location,
-            },
-        );
+        infos.insert(key, info);
     }
     let views = torch_tar::next_pickle(data, &mut records, max_pickles)?;
     read_views(data, views, map, &mut infos)?;
     Ok(infos)
+}
+
+/// One storage: its `(key, location, storage_type)` record pickle at `args`, then its
+/// element count and bytes.
+fn read_storage(member: &Member<'_>, args: Range<usize>) -> Result<(i64, StorageRef, StorageInfo)> {
+    let data = member.bytes;
+    let (key, location, class) = match record(data, args.clone())? {
+        Value::Tuple(items) => match items.as_slice() {
+            [Value::Int(k), Value::Text(l), Value::Global(m, n)] => {
+                (*k, l.clone(), (m.clone(), n.clone()))
+            }
+            _ => return Err(not_a_record(args.start, "(key, location, storage type)")),
+        },
+        _ => return Err(not_a_record(args.start, "(key, location, storage type)")),
+    };
+    let dtype = (class.0 == "torch" || class.0 == "torch.cuda")
+        .then(|| torch_storage_dtype(&class.1))
+        .flatten()
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Unsupported,
+                args.start as u64,
+                format!(
+                    "storage {key}: unknown storage type {}.{}",
+                    class.0, class.1
+                ),
+            )
+        })?;
+    let numel = u64::from_le_bytes(torch_tar::read_le::<8>(
+        data,
+        args.end,
+        "storage element count",
+    )?);
+    let at = args.end.checked_add(8).ok_or_else(|| overflow(args.end))?;
+    let len = numel
+        .checked_mul(dtype.itemsize())
+        .filter(|&n| n <= data.len().saturating_sub(at) as u64)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::LengthPastEnd,
+                args.end as u64,
+                format!(
+                    "storage {key}: {numel} elements of {} bytes go past the end of the \
+                     member ({} bytes)",
+                    dtype.itemsize(),
+                    data.len()
+                ),
+            )
+        })?;
+    let bytes = match member.in_input {
+        Some(base) => StorageBytes::Input(base.checked_add(at as u64).ok_or_else(|| overflow(at))?),
+        None => StorageBytes::Missing(
+            "the storages of a compressed or nested legacy tar checkpoint are not read \
+             in place (torch.load reads only an uncompressed tar)"
+                .into(),
+        ),
+    };
+    let storage = StorageRef {
+        member: Some(torch_tar::STORAGES.to_string()),
+        offset: at as u64,
+        len,
+        bytes,
+    };
+    let info = StorageInfo {
+        dtype,
+        numel,
+        location,
+    };
+    Ok((key, storage, info))
 }
 
 /// The storage views: slices of a storage read above, each a storage of its own.
@@ -430,82 +435,77 @@ fn record(data: &[u8], at: Range<usize>) -> Result<Value> {
                 ),
             )
         };
-        let value = match (op.opcode, op.arg) {
-            (Opcode::PROTO | Opcode::FRAME | Opcode::MEMOIZE, _)
-            | (Opcode::PUT | Opcode::BINPUT | Opcode::LONG_BINPUT, _) => continue,
-            (Opcode::STOP, _) => {
-                return match (stack.pop(), stack.is_empty()) {
-                    (Some(v), true) if !matches!(v, Value::Mark) => Ok(v),
-                    _ => Err(unexpected()),
-                }
-            }
-            (Opcode::BININT1 | Opcode::BININT2, Arg::UInt(v)) => {
-                Value::Int(i64::try_from(v).map_err(|_| unexpected())?)
-            }
-            (Opcode::BININT, Arg::Int(v)) => Value::Int(i64::from(v)),
-            (Opcode::LONG1, Arg::Bytes(b)) if b.len() <= 8 => Value::Int(le_signed(b)),
-            (Opcode::INT | Opcode::LONG, Arg::Line(line)) => std::str::from_utf8(line)
-                .ok()
-                .and_then(|t| python_int(t.trim_end_matches('L')))
-                .map(Value::Int)
-                .ok_or_else(unexpected)?,
-            (Opcode::BINUNICODE | Opcode::SHORT_BINUNICODE | Opcode::BINUNICODE8, Arg::Text(t)) => {
-                Value::Text(String::from_utf8(t.to_vec()).map_err(|_| unexpected())?)
-            }
-            (Opcode::GLOBAL, Arg::Pair(m, n)) => Value::Global(m.to_string(), n.to_string()),
-            (Opcode::STACK_GLOBAL, _) => match (stack.pop(), stack.pop()) {
-                (Some(Value::Text(n)), Some(Value::Text(m))) => Value::Global(m, n),
-                _ => return Err(unexpected()),
-            },
-            (Opcode::MARK, _) => Value::Mark,
-            (Opcode::EMPTY_TUPLE, _) => Value::Tuple(Vec::new()),
-            (Opcode::EMPTY_LIST, _) => Value::List(Vec::new()),
-            (Opcode::TUPLE1 | Opcode::TUPLE2 | Opcode::TUPLE3, _) => {
-                let n = match op.opcode {
-                    Opcode::TUPLE1 => 1,
-                    Opcode::TUPLE2 => 2,
-                    _ => 3,
-                };
-                let from = stack.len().checked_sub(n).ok_or_else(unexpected)?;
-                let items = stack.split_off(from);
-                if items.iter().any(|v| matches!(v, Value::Mark)) {
-                    return Err(unexpected());
-                }
-                Value::Tuple(items)
-            }
-            (Opcode::TUPLE | Opcode::LIST, _) => {
-                let items = pop_to_mark(&mut stack).ok_or_else(unexpected)?;
-                if op.opcode == Opcode::TUPLE {
-                    Value::Tuple(items)
-                } else {
-                    Value::List(items)
-                }
-            }
-            (Opcode::APPEND, _) => {
-                let item = stack.pop().ok_or_else(unexpected)?;
-                match stack.last_mut() {
-                    Some(Value::List(list)) if !matches!(item, Value::Mark) => list.push(item),
-                    _ => return Err(unexpected()),
-                }
-                continue;
-            }
-            (Opcode::APPENDS, _) => {
-                let items = pop_to_mark(&mut stack).ok_or_else(unexpected)?;
-                match stack.last_mut() {
-                    Some(Value::List(list)) => list.extend(items),
-                    _ => return Err(unexpected()),
-                }
-                continue;
-            }
-            _ => return Err(unexpected()),
-        };
-        stack.push(value);
+        if op.opcode == Opcode::STOP {
+            return match (stack.pop(), stack.is_empty()) {
+                (Some(v), true) if !matches!(v, Value::Mark) => Ok(v),
+                _ => Err(unexpected()),
+            };
+        }
+        step(&mut stack, op.opcode, op.arg).ok_or_else(unexpected)?;
     }
     Err(Error::new(
         ErrorKind::Truncated,
         at.end as u64,
         "record pickle ended before STOP",
     ))
+}
+
+/// One opcode of a record pickle on `stack`; `None` for anything a record does not hold.
+fn step(stack: &mut Vec<Value>, opcode: Opcode, arg: Arg<'_>) -> Option<()> {
+    let value = match (opcode, arg) {
+        (Opcode::PROTO | Opcode::FRAME | Opcode::MEMOIZE, _)
+        | (Opcode::PUT | Opcode::BINPUT | Opcode::LONG_BINPUT, _) => return Some(()),
+        (Opcode::BININT1 | Opcode::BININT2, Arg::UInt(v)) => Value::Int(i64::try_from(v).ok()?),
+        (Opcode::BININT, Arg::Int(v)) => Value::Int(i64::from(v)),
+        (Opcode::LONG1, Arg::Bytes(b)) if b.len() <= 8 => Value::Int(le_signed(b)),
+        (Opcode::INT | Opcode::LONG, Arg::Line(line)) => Value::Int(python_int(
+            std::str::from_utf8(line).ok()?.trim_end_matches('L'),
+        )?),
+        (Opcode::BINUNICODE | Opcode::SHORT_BINUNICODE | Opcode::BINUNICODE8, Arg::Text(t)) => {
+            Value::Text(String::from_utf8(t.to_vec()).ok()?)
+        }
+        (Opcode::GLOBAL, Arg::Pair(m, n)) => Value::Global(m.to_string(), n.to_string()),
+        (Opcode::STACK_GLOBAL, _) => match (stack.pop()?, stack.pop()?) {
+            (Value::Text(n), Value::Text(m)) => Value::Global(m, n),
+            _ => return None,
+        },
+        (Opcode::MARK, _) => Value::Mark,
+        (Opcode::EMPTY_TUPLE, _) => Value::Tuple(Vec::new()),
+        (Opcode::EMPTY_LIST, _) => Value::List(Vec::new()),
+        (Opcode::TUPLE1 | Opcode::TUPLE2 | Opcode::TUPLE3, _) => {
+            let n = match opcode {
+                Opcode::TUPLE1 => 1,
+                Opcode::TUPLE2 => 2,
+                _ => 3,
+            };
+            let items = stack.split_off(stack.len().checked_sub(n)?);
+            if items.iter().any(|v| matches!(v, Value::Mark)) {
+                return None;
+            }
+            Value::Tuple(items)
+        }
+        (Opcode::TUPLE, _) => Value::Tuple(pop_to_mark(stack)?),
+        (Opcode::LIST, _) => Value::List(pop_to_mark(stack)?),
+        (Opcode::APPEND, _) => {
+            let item = stack.pop().filter(|v| !matches!(v, Value::Mark))?;
+            match stack.last_mut()? {
+                Value::List(list) => list.push(item),
+                _ => return None,
+            }
+            return Some(());
+        }
+        (Opcode::APPENDS, _) => {
+            let items = pop_to_mark(stack)?;
+            match stack.last_mut()? {
+                Value::List(list) => list.extend(items),
+                _ => return None,
+            }
+            return Some(());
+        }
+        _ => return None,
+    };
+    stack.push(value);
+    Some(())
 }
 
 /// The items above the topmost mark (the mark removed), or `None` without one.
@@ -551,4 +551,55 @@ fn duplicate_key(duplicate: bool, key: i64, at: usize) -> Result<()> {
 
 fn overflow(at: usize) -> Error {
     Error::new(ErrorKind::LengthPastEnd, at as u64, "offset overflows")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(p: &[u8]) -> Result<Value> {
+        record(p, 0..p.len())
+    }
+
+    #[test]
+    fn records_are_read_as_plain_data() {
+        // pickle.dumps([(2500, 2001, 2, 3)], protocol=2)
+        let views = b"\x80\x02]q\x00(M\xc4\tM\xd1\x07K\x02K\x03tq\x01a.";
+        let Ok(Value::List(items)) = whole(views) else {
+            panic!("{:?}", whole(views))
+        };
+        assert!(matches!(
+            items.as_slice(),
+            [Value::Tuple(t)] if matches!(t.as_slice(),
+                [Value::Int(2500), Value::Int(2001), Value::Int(2), Value::Int(3)])
+        ));
+        // (-2, "cpu", torch.HalfStorage) with LONG1 and STACK_GLOBAL (protocol 4).
+        let p = b"\x80\x04\x8a\x01\xfe\x8c\x03cpu\x8c\x05torch\x8c\x0bHalfStorage\x93\x87.";
+        let Ok(Value::Tuple(items)) = whole(p) else {
+            panic!("{:?}", whole(p))
+        };
+        assert!(matches!(items.as_slice(),
+            [Value::Int(-2), Value::Text(l), Value::Global(m, n)]
+                if l == "cpu" && m == "torch" && n == "HalfStorage"));
+        assert_eq!(python_int(" +12 "), Some(12));
+        assert_eq!(python_int("1_0"), None);
+        assert_eq!(python_int("-"), None);
+    }
+
+    #[test]
+    fn anything_but_plain_data_is_refused_at_its_offset() {
+        // A REDUCE: a record that calls something.
+        let call = b"\x80\x02cposix\nsystem\nX\x01\x00\x00\x00a\x85R.";
+        let e = whole(call).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (ErrorKind::Unsupported, 23));
+        // A memo fetch, a mark left open, an APPEND to a tuple, no STOP.
+        for bad in [
+            &b"\x80\x02K\x01q\x00h\x00\x86."[..],
+            b"\x80\x02(K\x01.",
+            b"\x80\x02)K\x01a.",
+            b"\x80\x02K\x01",
+        ] {
+            assert!(whole(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -15,7 +15,9 @@
   tar headers carry a fixed time and owner, so a rerun gives the same bytes.
 - `legacy_views.pth.tar`: the same format with storages shared by several tensors, a
   transposed view, storage offsets, a storage view, float16/bfloat16/bool/uint8/float64;
-  `legacy_tar.truth.json` records what `torch.load` gives for both legacy tars (per key:
+  `legacy_module.pth.tar` a whole `nn.Sequential` (with a non-persistent buffer) and
+  `legacy_ckpt.pth.tar` a `{"state_dict", "epoch"}` checkpoint in it;
+  `legacy_tar.truth.json` records what `torch.load` gives for the legacy tars (per key:
   safetensors dtype, shape, sha256 of the contiguous bytes) for tests/extract_legacy_tar.rs.
 
 - `payload.zip` (Python's `zipfile`, deflated): a code-exec pickle under `model/`, one under
@@ -97,7 +99,7 @@ def legacy_tar_save(obj, path):
             pickle.dump((key, "cpu", storage_type), f, protocol=2)
             # `_write_file`: the element count, then the elements, little-endian.
             f.write(struct.pack("<q", t.numel()))
-            f.write(t.contiguous().numpy().tobytes())
+            f.write(t.detach().contiguous().numpy().tobytes())
         pickle.dump([], f, protocol=2)
 
     with tarfile.open(path, "w:", format=tarfile.PAX_FORMAT) as tar:
@@ -226,8 +228,21 @@ def gen_legacy_tar_views():
     names = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16",
              torch.bfloat16: "BF16", torch.bool: "BOOL", torch.uint8: "U8", torch.float64: "F64"}
 
+    # A whole module (state_dict keys from its tree; a non-persistent buffer left out) and
+    # a checkpoint dict (its state_dict entry; the epoch as metadata), torch 0.3 style.
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    module[0].register_buffer("scratch", torch.ones(2), persistent=False)
+    module.requires_grad_(False)
+    legacy_tar_save(module, os.path.join(HERE, "legacy_module.pth.tar"))
+    legacy_tar_save({"state_dict": module.state_dict(), "epoch": 3},
+                    os.path.join(HERE, "legacy_ckpt.pth.tar"))
+
     def truth_of(file):
         back = torch.load(os.path.join(HERE, file), weights_only=False)
+        if isinstance(back, torch.nn.Module):
+            back = back.state_dict()
+        elif "state_dict" in back:
+            back = back["state_dict"]
         out = {}
         for name, t in back.items():
             c = t.contiguous()
@@ -239,8 +254,10 @@ def gen_legacy_tar_views():
     back = torch.load(path, weights_only=False)
     for name, t in tensors.items():
         assert torch.equal(back[name], t), name
-    files = {f"tests/data/archives/{f}": {"metadata_keys": [], "tensors": truth_of(f)}
-             for f in ["legacy.pth.tar", "legacy_views.pth.tar"]}
+    files = {f"tests/data/archives/{f}": {"metadata_keys": ["epoch"] if "ckpt" in f else [],
+                                          "tensors": truth_of(f)}
+             for f in ["legacy.pth.tar", "legacy_views.pth.tar", "legacy_module.pth.tar",
+                       "legacy_ckpt.pth.tar"]}
     with open(os.path.join(HERE, "legacy_tar.truth.json"), "w") as f:
         json.dump({"torch": torch.__version__, "files": files}, f, indent=1, sort_keys=True)
         f.write("\n")
