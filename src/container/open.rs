@@ -438,7 +438,7 @@ impl Walk<'_> {
         };
         let mut archive = tar::Archive::new(std::io::Cursor::new(bytes));
         let mut found = Vec::new();
-        for entry in archive.entries().map_err(bad)? {
+        for entry in archive.entries_with_seek().map_err(bad)? {
             let entry = entry.map_err(bad)?;
             if found.len() >= self.limits.max_zip_members {
                 return Err(Limit::ZipMembers.exceeded(
