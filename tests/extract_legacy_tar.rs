@@ -406,3 +406,24 @@ fn truncated_members_are_refused() {
         assert_refused(&m, &["tensors"]);
     }
 }
+
+#[test]
+fn a_storage_view_outside_its_storage_is_refused() {
+    let good = Members::good();
+    // The views pickle `[(2001, 2000, offset, numel)]` in place of `[]`.
+    let with_view = |offset: u8, numel: u8| {
+        let mut m = Members::good();
+        let views_at = good.storages.len() - 4;
+        m.storages.truncate(views_at);
+        m.storages.extend(b"\x80\x02]q\x00(M\xd1\x07M\xd0\x07K");
+        m.storages.extend([offset, b'K', numel]);
+        m.storages.extend(b"tq\x01a.");
+        m
+    };
+    // Inside: elements 1..3 of the 4 (nothing uses the view; the file converts).
+    assert_eq!(refused(&with_view(1, 2).tar()), None);
+    assert_refused(
+        &with_view(3, 5),
+        &["storages", "storage view 2001", "outside storage 2000"],
+    );
+}
