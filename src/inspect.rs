@@ -68,6 +68,8 @@ pub(crate) struct StreamView<'a, 'd> {
     pub storages: Option<&'a StorageMap>,
     /// The stream's lift pass: its arrays and plain values by node id.
     pub lifted: &'a Lifted,
+    /// Why the tensors of a legacy tar checkpoint cannot be rebuilt (`extract` refuses).
+    pub tar_error: Option<&'a crate::Error>,
 }
 
 impl StreamView<'_, '_> {

@@ -330,3 +330,53 @@ fn a_self_referencing_value_is_refused_by_column() {
     assert!(out.status.code().is_some(), "explain crashed");
     assert!(String::from_utf8_lossy(&out.stdout).contains("cannot be read as a table"));
 }
+
+/// Local times need the zone's rules: a zone name the bundled IANA database does not know
+/// (here `Europe/London` spelled `Europe/Lond0n` in the pickle, for every pandas
+/// generation's tz objects) is refused for CSV, naming the column and the zone, with exit 2
+/// and no output; the known zones of the same file convert.
+#[test]
+fn an_unknown_time_zone_is_refused_for_csv_by_column() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in ["pd15", "pd22", "pd31"] {
+        let good = frames_dir().join(format!("{version}_zones_p4.pkl"));
+        let out = dir.path().join(format!("{version}.csv"));
+        convert(&good, "csv", &out, "$").unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        // New York's spring change: 01:30 EST, then 03:00 EDT (02:00 never happened).
+        assert!(
+            text.contains("2021-03-14 01:30:00.000-05:00,")
+                && text.contains("2021-03-14 03:00:00.000-04:00,"),
+            "{text}"
+        );
+        let bytes = std::fs::read(&good).unwrap();
+        let hostile = String::from_utf8_lossy(&bytes).contains("Europe/London");
+        assert!(hostile, "{version}: no Europe/London in the fixture");
+        let renamed = replace_all(&bytes, b"Europe/London", b"Europe/Lond0n");
+        let input = dir.path().join(format!("{version}_bad.pkl"));
+        std::fs::write(&input, renamed).unwrap();
+        let out = dir.path().join(format!("{version}_bad.csv"));
+        let (code, err) = convert(&input, "csv", &out, "$").unwrap_err();
+        assert_eq!(code, 2, "{err}");
+        assert!(
+            err.contains(r#"column "london_"#) && err.contains("Europe/Lond0n"),
+            "{version}: {err}"
+        );
+        assert!(!out.exists());
+    }
+}
+
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}

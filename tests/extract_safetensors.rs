@@ -390,22 +390,20 @@ fn float8_values_are_torchs() {
     assert_eq!(checked, 5);
 }
 
-/// Not yet read: the tensors of a legacy tar checkpoint (torch 0.3). Refused, saying so,
-/// and nothing is written (rather than an empty file).
+/// A legacy tar checkpoint (torch 0.3) converts like the other torch formats
+/// (tests/extract_legacy_tar.rs compares every one with torch's reading).
 #[test]
-fn a_legacy_tar_checkpoint_is_refused_saying_why() {
+fn a_legacy_tar_checkpoint_converts() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (out, output) = convert(
         &root().join("tests/data/archives/legacy.pth.tar"),
         dir.path(),
     );
-    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("legacy tar checkpoints are not read yet"),
-        "{stderr}"
-    );
-    assert!(!out.exists());
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("wrote 2 tensors"), "{stderr}");
+    let names: Vec<String> = read_back(&out).into_keys().collect();
+    assert_eq!(names, ["n", "w"]);
 }
 
 /// Every torch file of the benign corpus (tensors of every dtype, sparse, quantized,

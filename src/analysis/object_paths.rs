@@ -325,7 +325,11 @@ impl<'g> Walker<'g, '_, '_> {
                 children.extend(indexed(items));
             }
             Node::Dict(pairs) => keyed(pairs, children),
-            Node::PersistentId { pid, .. } => children.push((pid, None)),
+            // A legacy tar checkpoint's tensor (see `lift::tar_tensors`).
+            Node::PersistentId { pid, .. } => match self.lifted.array(node) {
+                Some(found) => return self.array(node, found, children),
+                None => children.push((pid, None)),
+            },
             Node::Call(_) => match self.lifted.array(node) {
                 // Calls hold their own state and items: nothing mutates them.
                 Some(found) => return self.array(node, found, children),

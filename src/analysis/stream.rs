@@ -18,6 +18,7 @@ use crate::classify::Category;
 use crate::container::{self, in_member, StorageMap, StreamPart};
 use crate::error::Result;
 use crate::inspect::{StreamView, Visitor};
+use crate::lift::tar_tensors::{TarError, TarTensors};
 use crate::lift::{self, ArrayData, ArrayInfo, Lifted};
 use crate::machine::{Node, Pickle, Stream};
 use crate::report::PickleReport;
@@ -74,7 +75,8 @@ impl Analysis<'_> {
             self.differentials(readings, Some(&stream.graph), member);
         }
         // The one lift pass of the stream: everything below reads its arrays by node.
-        let lifted = lift::lift_stream(&stream.graph, bytes);
+        let mut lifted = lift::lift_stream(&stream.graph, bytes);
+        let tar_error = self.tar_tensors(part.tar_tensors, &stream.graph, &mut lifted);
         let legacy = if part.whole_file {
             legacy_torch_storages(bytes, &stream, &lifted)?
         } else {
@@ -126,6 +128,7 @@ impl Analysis<'_> {
             object_pickles: object_pickles.unwrap_or(0..count),
             storages,
             lifted: &lifted,
+            tar_error,
         };
         visitor.stream(&view)?;
         if self.options.portable_hints {
@@ -151,6 +154,49 @@ impl Analysis<'_> {
             self.report.stopped.get_or_insert(e);
         }
         Ok(())
+    }
+
+    /// A legacy tar's `pickle` member: its tensors made arrays of the stream, or why they
+    /// cannot be (then `extract` refuses).
+    fn tar_tensors<'t>(
+        &mut self,
+        tensors: Option<&'t std::result::Result<TarTensors, TarError>>,
+        graph: &crate::machine::Graph<'_>,
+        lifted: &mut Lifted,
+    ) -> Option<&'t crate::Error> {
+        match tensors? {
+            Ok(table) => {
+                lifted.add_tar_tensors(graph, table);
+                None
+            }
+            Err(e) => {
+                self.tar_tensors_finding(e);
+                Some(&e.error)
+            }
+        }
+    }
+
+    /// A legacy tar checkpoint whose tensors torch cannot rebuild: `torch.load` fails. Not
+    /// said twice where the walk of the records already stopped there, and not for a
+    /// record that is not plain data (its analysis tells what it does).
+    fn tar_tensors_finding(&mut self, e: &TarError) {
+        let (member, offset) = (Some(e.member), Some(e.error.offset()));
+        let said = self.detected.iter().any(|d| {
+            d.rule == Rule::Malformed && d.member.as_deref() == member && d.offset == offset
+        });
+        if said || e.error.kind() == crate::ErrorKind::Unsupported {
+            return;
+        }
+        let message = format!(
+            "the tensors of this legacy torch tar checkpoint cannot be rebuilt, so torch.load \
+             fails: {}",
+            e.error.message()
+        );
+        self.detected.push(
+            crate::report::Detected::new(Rule::Malformed, message)
+                .at(offset)
+                .member(member),
+        );
     }
 
     /// The pickles of a stream, in order. A pickle that fails stops the load when it is

@@ -247,7 +247,7 @@ fn progress_bar(quiet: bool) -> (Option<indicatif::ProgressBar>, Callback, Callb
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+                "{wide_bar} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
@@ -265,7 +265,8 @@ fn progress_bar(quiet: bool) -> (Option<indicatif::ProgressBar>, Callback, Callb
 }
 
 /// One line on standard error after a successful extraction:
-/// `wrote 259 tensors, 1.00 GiB to model.safetensors in 1.2 s`.
+/// `wrote 259 tensors, 1.00 GiB to model.safetensors in 1.2 s` (for a table:
+/// `wrote 1 table, 2.1 KiB to frame.parquet in 0.1 s`, the file's size).
 fn summary(
     index: &pklinspect::extract::ExtractIndex,
     to: Format,
@@ -273,6 +274,17 @@ fn summary(
     started: std::time::Instant,
 ) {
     let Some(output) = output else { return };
+    if matches!(to, Format::Parquet | Format::Csv) {
+        // A table holds no arrays: its size is the file's.
+        let size = std::fs::metadata(output).map_or(0, |m| m.len());
+        eprintln!(
+            "wrote 1 table, {} to {} in {:.1} s",
+            indicatif::HumanBytes(size),
+            output.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return;
+    }
     let bytes: u64 = index
         .arrays
         .iter()

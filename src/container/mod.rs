@@ -26,7 +26,7 @@ mod pyliteral;
 mod side_files;
 mod streams;
 mod torch;
-mod torch_tar;
+pub(crate) mod torch_tar;
 mod zipfile;
 
 pub(crate) use compressed::decoded_prefix;
@@ -39,7 +39,7 @@ pub(crate) use npy::{MAX_NPY_HEADER_DEPTH, NPY_MAGIC};
 pub(crate) use open::{in_member, open, NpyPart, Opened, Part, StreamPart};
 pub use side_files::{check_joblib_side_files, joblib_side_files, SideFile};
 pub use streams::{each_pickle_stream, PickleStream, StreamsSeen};
-pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap};
+pub(crate) use torch::{legacy_storage_map, StorageBytes, StorageMap, StorageRef};
 pub use torch::{legacy_storages, torch_zip, LegacyStorage, TorchZip};
 pub(crate) use zipfile::DEFAULT_MAX_ZIP_MEMBERS;
 pub use zipfile::{

@@ -11,7 +11,8 @@
 //! are opened down to [`MAX_NESTING`] levels and their members named `outer:inner`. A
 //! top-level tar with a `storages` member is torch's legacy tar checkpoint: its `storages`,
 //! `tensors` and `pickle` members become one part per pickle torch reads
-//! ([`super::torch_tar`]).
+//! ([`super::torch_tar`]); its `pickle` part carries the tensors its persistent ids name
+//! ([`crate::lift::tar_tensors`]), their storages read in place in the input.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -24,6 +25,7 @@ use super::torch_tar;
 use super::zipfile::{duplicates, member_bytes, zip_members_all, NameIssue, ZipMember};
 use super::{decompress, parse_npy_header, sniff, ContainerKind, NpyHeader};
 use crate::error::{Error, ErrorKind, Result};
+use crate::lift::tar_tensors::{TarError, TarTensors};
 use crate::limits::{Limit, Limits};
 use crate::report::Detected;
 use crate::rules::Rule;
@@ -84,6 +86,9 @@ struct Leaf {
     source: Source,
     /// One pickle torch's legacy tar loader reads (see [`super::torch_tar`]).
     torch: Option<TorchRecord>,
+    /// For a legacy tar's `pickle` member: the tensors its persistent ids name, or why
+    /// they cannot be rebuilt.
+    tensors: Option<Box<std::result::Result<TarTensors, TarError>>>,
 }
 
 /// A pickle of a legacy torch tar checkpoint: where it starts in its member, and whether
@@ -138,6 +143,9 @@ pub(crate) struct StreamPart<'p> {
     /// A whole-file stream, which may be a legacy (non-zip) `torch.save` file: five
     /// pickles, then the raw storages ([`super::legacy_storages`]).
     pub whole_file: bool,
+    /// A legacy tar's `pickle` member: the tensors its persistent ids name, or why torch
+    /// cannot rebuild them.
+    pub tar_tensors: Option<&'p std::result::Result<TarTensors, TarError>>,
 }
 
 /// A `.npy` file or npz member.
@@ -165,6 +173,7 @@ impl<'p> StreamPart<'p> {
             object_pickles: None,
             scan_trailing: true,
             whole_file: true,
+            tar_tensors: None,
         }
     }
 }
@@ -183,6 +192,7 @@ impl<'p> NpyPart<'p> {
             object_pickles: None,
             scan_trailing: true,
             whole_file: false,
+            tar_tensors: None,
         }
     }
 }
@@ -373,6 +383,7 @@ impl Walk<'_> {
                 base,
                 source,
                 torch: None,
+                tensors: None,
             });
             return Ok(());
         };
@@ -427,7 +438,7 @@ impl Walk<'_> {
         };
         let mut archive = tar::Archive::new(std::io::Cursor::new(bytes));
         let mut found = Vec::new();
-        for entry in archive.entries().map_err(bad)? {
+        for entry in archive.entries_with_seek().map_err(bad)? {
             let entry = entry.map_err(bad)?;
             if found.len() >= self.limits.max_zip_members {
                 return Err(Limit::ZipMembers.exceeded(
@@ -473,6 +484,29 @@ impl Walk<'_> {
         } else {
             [None; 3]
         };
+        let mut tar_table = legacy.then(|| {
+            let member = |i: Option<usize>| {
+                let (_, start, len, _) = found.get(i?)?;
+                Some((*start, bytes.get(*start..start.checked_add(*len)?)?))
+            };
+            let (Some((at, storages)), Some((_, tensors))) =
+                (member(torch_members[0]), member(torch_members[1]))
+            else {
+                return Err(TarError {
+                    member: torch_tar::TENSORS,
+                    error: Error::new(
+                        ErrorKind::InvalidArgument,
+                        0,
+                        "legacy torch tar checkpoint without a tensors member",
+                    ),
+                });
+            };
+            let storages = crate::lift::tar_tensors::Member {
+                bytes: storages,
+                in_input: base.is_none().then_some(at as u64),
+            };
+            crate::lift::tar_tensors::tar_tensors(&storages, tensors, self.limits.max_pickles)
+        });
         for (i, (name, start, len, at)) in found.into_iter().enumerate() {
             self.check_name(&name, prefix, at);
             let shown = format!("{prefix}{name}");
@@ -488,6 +522,7 @@ impl Walk<'_> {
                         start: 0,
                         object: true,
                     }),
+                    tensors: tar_table.take().map(Box::new),
                 }),
                 Some(role) => {
                     let records = if role == 0 {
@@ -526,6 +561,7 @@ impl Walk<'_> {
                     start: pickle.start,
                     object: false,
                 }),
+                tensors: None,
             });
         }
         if let Some(e) = records.stopped {
@@ -842,6 +878,7 @@ impl<'a> Opened<'a> {
                     object_pickles,
                     scan_trailing: true,
                     whole_file: false,
+                    tar_tensors: None,
                 }))
             }
             Layout::Npy => npy_part(Cow::Borrowed(self.input), None, "$".to_string()),
@@ -864,7 +901,14 @@ impl<'a> Opened<'a> {
                     ),
                 };
                 match leaf.torch {
-                    Some(record) => Ok(Part::Stream(torch_record_part(bytes, &leaf.name, record))),
+                    Some(record) => {
+                        let mut part = torch_record_part(bytes, &leaf.name, record);
+                        if let Some(table) = leaf.tensors.as_deref() {
+                            part.storages = table.as_ref().ok().map(|t| &t.storages);
+                            part.tar_tensors = Some(table);
+                        }
+                        Ok(Part::Stream(part))
+                    }
                     None => member_part(bytes, &leaf.name, &self.limits),
                 }
             }
@@ -893,6 +937,7 @@ fn torch_record_part<'p>(bytes: Cow<'p, [u8]>, name: &str, record: TorchRecord) 
         object_pickles: Some(if record.object { 0..1 } else { 0..0 }),
         scan_trailing: record.object,
         whole_file: false,
+        tar_tensors: None,
     }
 }
 

@@ -4,7 +4,8 @@
 //! `pickle`; `storages` and `tensors` are runs of small pickles with raw bytes between
 //! them, so a pickle after the first raw bytes is not "trailing data" but something
 //! `torch.load` runs. [`storage_records`] and [`tensor_records`] find every pickle torch
-//! reads from those members, stepping over the raw bytes exactly as torch does.
+//! reads from those members, stepping over the raw bytes exactly as torch does; the
+//! tensors themselves are rebuilt from the same members by [`crate::lift::tar_tensors`].
 //!
 //! `storages`: a pickle of the storage count; per storage, a pickle of `(key, location,
 //! storage_type)`, then the storage as `_new_with_file` reads it (an int64 element count,
@@ -121,7 +122,11 @@ fn walk_tensors(data: &[u8], max_pickles: usize, records: &mut Records) -> Resul
 
 /// The pickle at `records.end`: recorded (before anything else is read from it, so it is
 /// analysed whatever it holds), and `records.end` moved past it.
-fn next_pickle(data: &[u8], records: &mut Records, max_pickles: usize) -> Result<Range<usize>> {
+pub(crate) fn next_pickle(
+    data: &[u8],
+    records: &mut Records,
+    max_pickles: usize,
+) -> Result<Range<usize>> {
     if records.pickles.len() >= max_pickles {
         return Err(Limit::Pickles.exceeded(
             records.end as u64,
@@ -136,7 +141,7 @@ fn next_pickle(data: &[u8], records: &mut Records, max_pickles: usize) -> Result
 }
 
 /// The first pickle, a count: how many records follow.
-fn count_pickle(data: &[u8], records: &mut Records, max_pickles: usize) -> Result<u64> {
+pub(crate) fn count_pickle(data: &[u8], records: &mut Records, max_pickles: usize) -> Result<u64> {
     let range = next_pickle(data, records, max_pickles)?;
     let mut value = None;
     for op in OpReader::new(data, range.start) {
@@ -188,7 +193,7 @@ fn pickle_end(data: &[u8], start: usize) -> Result<usize> {
 }
 
 /// `N` bytes at `at`.
-fn read_le<const N: usize>(data: &[u8], at: usize, what: &str) -> Result<[u8; N]> {
+pub(crate) fn read_le<const N: usize>(data: &[u8], at: usize, what: &str) -> Result<[u8; N]> {
     at.checked_add(N)
         .and_then(|end| data.get(at..end))
         .and_then(|b| <[u8; N]>::try_from(b).ok())

@@ -7,8 +7,11 @@
 //! bools as `True`/`False`, datetimes as ISO dates when every value is midnight, else with
 //! the seconds and as many fraction digits as the finest value needs, timedeltas as
 //! pandas 3's `Timedelta` (`1 days 02:00:00`), float32 as numpy 2 prints it (`1e+06`).
-//! The format is pandas 3's (older pandas printed float32 and timedeltas differently). Datetimes with a time zone other than UTC are
-//! refused: printing their local time needs a time zone database.
+//! The format is pandas 3's (older pandas printed float32 and timedeltas differently).
+//! Datetimes with a time zone print as local wall time and offset
+//! (`2021-03-14 03:00:00-04:00`): fixed offsets as they are, IANA zones through the time
+//! zone database bundled with `jiff` (so every machine prints the same); a zone name not in
+//! it is refused, naming the column.
 
 // Arithmetic here is on i128 widened from i64 ticks (and unit factors of at most 10^9),
 // which cannot overflow; no length or count from the input is computed.
@@ -123,14 +126,14 @@ pub(crate) fn format_values(label: &str, values: &Values) -> Res<Vec<String>> {
             other => other.label_text(),
         })),
         Values::Datetime { data, unit, tz } => {
-            if tz.as_deref().is_some_and(|tz| tz != "UTC") {
-                return Err(format!(
-                    "column {label:?}: datetimes in time zone {} need a time zone database to \
-                     print as local times (--to parquet keeps them)",
-                    tz.as_deref().unwrap_or_default()
-                ));
-            }
-            out = datetimes(data, *unit, tz.is_some())?;
+            let zone = match tz.as_deref() {
+                None => None,
+                Some(name) => {
+                    Some(Zone::named(name).map_err(|e| format!("column {label:?}: {e}"))?)
+                }
+            };
+            out = datetimes(data, *unit, zone.as_ref())
+                .map_err(|e| format!("column {label:?}: {e}"))?;
         }
         Values::Timedelta { data, unit } => out = timedeltas(data, *unit)?,
         Values::Category {
@@ -182,15 +185,84 @@ fn civil(days: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// The time zone of a tz-aware column: what its UTC offset is at each instant.
+enum Zone {
+    /// A fixed offset in seconds (`UTC`, `+05:30`).
+    Fixed(i32),
+    /// An IANA zone, from the database bundled with jiff.
+    Tz(jiff::tz::TimeZone),
+}
+
+impl Zone {
+    /// The zone of a column's time zone name (as the frame reader gives it: `UTC`, an IANA
+    /// name, or a fixed offset `+05:30`).
+    fn named(name: &str) -> Res<Zone> {
+        if name == "UTC" {
+            return Ok(Zone::Fixed(0));
+        }
+        if let Some(seconds) = fixed_offset(name) {
+            return Ok(Zone::Fixed(seconds));
+        }
+        jiff::tz::TimeZone::get(name).map(Zone::Tz).map_err(|_| {
+            format!(
+                "time zone {name:?} is not in the IANA time zone database bundled with \
+                 pklinspect, so its local times cannot be printed (--to parquet keeps them)"
+            )
+        })
+    }
+
+    /// The offset from UTC, in seconds, at `seconds` (and `nanos`) since the epoch.
+    fn offset_at(&self, seconds: i64, nanos: i32) -> Res<i32> {
+        match self {
+            Zone::Fixed(offset) => Ok(*offset),
+            Zone::Tz(tz) => {
+                let at = jiff::Timestamp::new(seconds, nanos).map_err(|_| {
+                    format!(
+                        "{seconds} s since 1970 is outside the years the time zone database covers"
+                    )
+                })?;
+                Ok(tz.to_offset(at).seconds())
+            }
+        }
+    }
+}
+
+/// `+05:30` / `-05:00`: the seconds of a fixed offset.
+fn fixed_offset(name: &str) -> Option<i32> {
+    let (sign, rest) = match name.as_bytes().first()? {
+        b'+' => (1, name.get(1..)?),
+        b'-' => (-1, name.get(1..)?),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let all_digits = |t: &str| t.len() == 2 && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(h) || !all_digits(m) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
+/// `+05:30`: an offset as pandas prints it after a local time.
+fn push_offset(seconds: i32, out: &mut String) {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    let _ = write!(out, "{sign}{:02}:{:02}", minutes / 60, minutes % 60);
+    if !seconds.unsigned_abs().is_multiple_of(60) {
+        let _ = write!(out, ":{:02}", seconds.unsigned_abs() % 60);
+    }
+}
+
 /// Datetimes as pandas prints them: ISO dates when every value is midnight, else seconds
-/// with the fraction digits the finest value needs; `+00:00` for UTC.
-fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
+/// with the fraction digits the finest value needs; with a time zone, the local time and
+/// its offset (`2021-03-14 03:00:00-04:00`).
+fn datetimes(data: &[i64], unit: Unit, zone: Option<&Zone>) -> Res<Vec<String>> {
     let per_second = unit.per_second();
     let per_day = per_second
         .checked_mul(86_400)
         .ok_or("datetime unit overflows")?;
     let present = || data.iter().copied().filter(|&v| v != NAT);
-    let dates_only = !utc && present().all(|v| v.rem_euclid(per_day) == 0);
+    let dates_only = zone.is_none() && present().all(|v| v.rem_euclid(per_day) == 0);
     // Fraction digits: ns 9, us 6, ms 3, as pandas' get_resolution finds them.
     let frac_digits = present()
         .map(|v| {
@@ -210,6 +282,22 @@ fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
             out.push(String::new());
             continue;
         }
+        // The local time: the instant moved by the zone's offset then.
+        let offset = match zone {
+            None => None,
+            Some(zone) => {
+                let nanos =
+                    i128::from(v.rem_euclid(per_second)) * 1_000_000_000 / i128::from(per_second);
+                Some(zone.offset_at(v.div_euclid(per_second), nanos as i32)?)
+            }
+        };
+        let v = match offset {
+            None => v,
+            Some(o) => i64::from(o)
+                .checked_mul(per_second)
+                .and_then(|shift| v.checked_add(shift))
+                .ok_or("a local time past the range of 64-bit datetimes")?,
+        };
         let (days, rem) = (v.div_euclid(per_day), v.rem_euclid(per_day));
         let (y, m, d) = civil(days);
         let mut s = String::new();
@@ -236,8 +324,8 @@ fn datetimes(data: &[i64], unit: Unit, utc: bool) -> Res<Vec<String>> {
                 }
                 _ => {}
             }
-            if utc {
-                s.push_str("+00:00");
+            if let Some(offset) = offset {
+                push_offset(offset, &mut s);
             }
         }
         out.push(s);
@@ -501,17 +589,41 @@ mod tests {
     fn datetimes_print_dates_only_when_all_are_midnight() {
         let day = 86_400i64;
         assert_eq!(
-            datetimes(&[0, day, NAT], Unit::S, false).unwrap(),
+            datetimes(&[0, day, NAT], Unit::S, None).unwrap(),
             ["1970-01-01", "1970-01-02", ""]
         );
         assert_eq!(
-            datetimes(&[-1, 951_782_400 * 1000 + 5], Unit::Ms, false).unwrap(),
+            datetimes(&[-1, 951_782_400 * 1000 + 5], Unit::Ms, None).unwrap(),
             ["1969-12-31 23:59:59.999", "2000-02-29 00:00:00.005"]
         );
         assert_eq!(
-            datetimes(&[0], Unit::Ns, true).unwrap(),
+            datetimes(&[0], Unit::Ns, Some(&Zone::Fixed(0))).unwrap(),
             ["1970-01-01 00:00:00+00:00"]
         );
-        assert!(datetimes(&[i64::MAX, i64::MIN + 1], Unit::S, false).is_ok());
+        assert!(datetimes(&[i64::MAX, i64::MIN + 1], Unit::S, None).is_ok());
+    }
+
+    #[test]
+    fn zoned_datetimes_print_local_time_and_offset() {
+        let ny = Zone::named("America/New_York").unwrap();
+        // 2021-03-14 06:30Z and 07:00Z: either side of the spring change.
+        let (a, b) = (1_615_703_400i64, 1_615_705_200i64);
+        assert_eq!(
+            datetimes(&[a, b, NAT], Unit::S, Some(&ny)).unwrap(),
+            ["2021-03-14 01:30:00-05:00", "2021-03-14 03:00:00-04:00", ""]
+        );
+        let fixed = Zone::named("+05:30").unwrap();
+        assert_eq!(
+            datetimes(&[a * 1000 + 250], Unit::Ms, Some(&fixed)).unwrap(),
+            ["2021-03-14 12:00:00.250+05:30"]
+        );
+        assert!(matches!(Zone::named("-03:00"), Ok(Zone::Fixed(-10_800))));
+        assert!(Zone::named("Mars/Olympus_Mons")
+            .err()
+            .is_some_and(|e| e.contains("Mars/Olympus_Mons")));
+        assert!(Zone::named("+24:00").is_err());
+        // Past what the database covers, or past i64 once shifted: errors, not panics.
+        assert!(datetimes(&[i64::MAX, i64::MIN + 1], Unit::S, Some(&ny)).is_err());
+        assert!(datetimes(&[i64::MAX], Unit::Ns, Some(&fixed)).is_err());
     }
 }

@@ -1117,6 +1117,38 @@ impl Reader<'_, '_, '_> {
             ("datetime.timezone", _) if self.is_zero_timedelta(self.args(tz).first()) => {
                 Ok("UTC".into())
             }
+            // Fixed offsets, as pyarrow names them (`+05:30`).
+            ("datetime.timezone", _) => {
+                let delta = self.args(tz).first().copied();
+                let delta = delta.filter(|&d| self.class_is(d, "timedelta"));
+                let args = self.args(delta.ok_or("a datetime.timezone without a timedelta")?);
+                let part = |i: usize| args.get(i).and_then(|&a| self.int(a)).unwrap_or(0);
+                let seconds = part(0)
+                    .checked_mul(86_400)
+                    .and_then(|d| d.checked_add(part(1)))
+                    .filter(|_| part(2) == 0)
+                    .ok_or("a fixed time zone offset that is not whole seconds")?;
+                offset_name(seconds)
+            }
+            ("pytz.FixedOffset", _) => {
+                let minutes = self.args(tz).first().and_then(|&a| self.int(a));
+                offset_name(
+                    minutes
+                        .ok_or("pytz.FixedOffset without minutes")?
+                        .saturating_mul(60),
+                )
+            }
+            // dateutil's zone files (`tz.gettz("Europe/London")`): by their key, or the
+            // file's path under a zoneinfo folder.
+            ("dateutil.tz._tzfile._unpickle" | "dateutil.tz.tz.tzfile", _) => {
+                let texts = self.args(tz).iter().filter_map(|&a| self.graph.str(a));
+                texts
+                    .map(|t| t.rsplit_once("zoneinfo/").map_or(t, |(_, key)| key))
+                    .find(|key| !key.is_empty() && !key.starts_with('/'))
+                    .map(str::to_string)
+                    .ok_or_else(|| "a dateutil time zone without a zone name".to_string())
+            }
+            ("dateutil.tz.tz.tzutc", _) => Ok("UTC".into()),
             (other, _) => Err(format!("the time zone {other} is not recognised")),
         }
     }
@@ -1879,6 +1911,19 @@ fn summary(reader: &Reader<'_, '_, '_>, node: NodeId, path: String) -> crate::re
         Err(e) => summary.error = Some(format!("cannot be read as a table: {e}")),
     }
     summary
+}
+
+/// A fixed UTC offset as pyarrow names it (`+05:30`, `-05:00`): whole minutes, less than a
+/// day, as Arrow's time zone strings allow.
+fn offset_name(seconds: i64) -> Res<String> {
+    if seconds % 60 != 0 || seconds.unsigned_abs() >= 86_400 {
+        return Err(format!(
+            "a fixed time zone offset of {seconds} s, not whole minutes within a day"
+        ));
+    }
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let minutes = seconds.unsigned_abs() / 60;
+    Ok(format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60))
 }
 
 #[cfg(test)]

@@ -481,6 +481,27 @@ struct JsonBuilder<'o> {
     roots: Vec<(Option<String>, String)>,
     /// Bytes of JSON rendered so far, in the roots.
     document_len: u64,
+    /// Array bytes written to `.npy` files so far, and announced to
+    /// [`ExtractOptions::progress_total`]: the progress bar of `--arrays npy`.
+    progress: (u64, u64),
+}
+
+impl JsonBuilder<'_> {
+    /// Tells the progress total about arrays about to be written to files.
+    fn announce<'a>(&mut self, arrays: impl Iterator<Item = &'a ArrayReport>) {
+        let Some(set_total) = self.options.progress_total.as_ref() else {
+            return;
+        };
+        if self.arrays_dir.is_none() || self.arrays_described {
+            return;
+        }
+        let more = arrays
+            .filter(|a| a.unavailable.is_none())
+            .filter_map(|a| a.info.nbytes())
+            .fold(0u64, u64::saturating_add);
+        self.progress.1 = self.progress.1.saturating_add(more);
+        set_total(self.progress.1);
+    }
 }
 
 impl JsonBuilder<'_> {
@@ -519,15 +540,24 @@ impl JsonBuilder<'_> {
         let cannot = |e: std::io::Error| Error::io(format!("cannot write {name}: {e}"), e);
         let temp = output_temp(dir)?;
         let mut writer = std::io::BufWriter::new(temp);
+        let (base, shown) = (self.progress.0, self.options.progress.as_ref());
+        let mut done = 0u64;
+        let mut progress = |n: u64| {
+            done = done.saturating_add(n);
+            if let Some(show) = shown {
+                show(base.saturating_add(done));
+            }
+        };
         let mut entry = super::write_npy(
             report,
             buffer,
             layout,
             self.options.bfloat16,
             &mut writer,
-            &mut |_| {},
+            &mut progress,
         )
         .map_err(cannot)?;
+        self.progress.0 = base.saturating_add(done);
         let temp = writer.into_inner().map_err(|e| cannot(e.into_error()))?;
         out.push_str(r#","file":"#);
         json_string(&name, out);
@@ -695,6 +725,13 @@ impl Renderer<'_, '_, '_, '_> {
             }
             Node::Buffer { index, .. } => {
                 let _ = write!(out, r#"{{"$buffer":{index}}}"#);
+            }
+            // A legacy tar checkpoint's tensor (see `lift::tar_tensors`).
+            Node::PersistentId { .. } if self.view.lifted.array(node).is_some() => {
+                let lifted = self.view.lifted;
+                if let Some(found) = lifted.array(node) {
+                    self.call_array(node, found, link, next)?;
+                }
             }
             Node::PersistentId { pid, .. } => {
                 next.push(Task::Text(r#"{"$persistent_id":"#));
@@ -1151,6 +1188,11 @@ impl Visitor for JsonBuilder<'_> {
                 reports.entry(node).or_insert(array);
             }
         }
+        let objects = view
+            .pickles
+            .get(view.object_pickles.clone())
+            .unwrap_or_default();
+        self.announce(objects.iter().flat_map(|p| p.arrays.iter()));
         for index in view.object_pickles.clone() {
             let Some(pickle) = view.stream.pickles.get(index) else {
                 continue;
@@ -1173,6 +1215,7 @@ impl Visitor for JsonBuilder<'_> {
     }
 
     fn plain_array(&mut self, array: &ArrayReport, npy: &[u8]) -> Result<()> {
+        self.announce(std::iter::once(array));
         let located = locate(None, npy, None, array);
         let mut out = String::new();
         self.array(array, located, &mut out)?;
@@ -1205,6 +1248,7 @@ pub(super) fn render_described(
         },
         roots: Vec::new(),
         document_len: 0,
+        progress: (0, 0),
     };
     let graph = &view.stream.graph;
     let mut reports: HashMap<NodeId, &ArrayReport> = HashMap::new();
@@ -1259,6 +1303,7 @@ pub(crate) fn extract_json(
         },
         roots: Vec::new(),
         document_len: 0,
+        progress: (0, 0),
     };
     if let Some(name) = file.and_then(|f| f.file_name()).and_then(|n| n.to_str()) {
         builder.namer.reserve(name);

@@ -693,6 +693,9 @@ impl ArrayWriter<'_> {
 
 impl Visitor for ArrayWriter<'_> {
     fn stream(&mut self, view: &StreamView<'_, '_>) -> Result<()> {
+        if let Some(e) = view.tar_error {
+            return Err(e.clone());
+        }
         let pickles = &view.pickles[view.object_pickles.clone()];
         let paths = pickles
             .iter()

@@ -425,6 +425,9 @@ fn copy_bytes(
 
 impl Visitor for SafetensorsWriter<'_> {
     fn stream(&mut self, view: &StreamView<'_, '_>) -> Result<()> {
+        if let Some(e) = view.tar_error {
+            return Err(e.clone());
+        }
         let has_arrays = view.pickles[view.object_pickles.clone()]
             .iter()
             .any(|p| !p.arrays.is_empty());
@@ -470,12 +473,11 @@ pub(super) fn extract_safetensors(
     };
     let report = inspect_with(source, bytes, &options.inspect, &mut writer)?;
     let temp = writer.done.take().ok_or_else(|| {
-        let why = if report.container == "tar" {
-            "the input holds no tensors pklinspect reads (the tensors of torch's legacy tar checkpoints are not read yet)"
-        } else {
-            "the input holds no tensors or arrays to write to safetensors"
-        };
-        Error::new(ErrorKind::Unsupported, 0, why)
+        Error::new(
+            ErrorKind::Unsupported,
+            0,
+            "the input holds no tensors or arrays to write to safetensors",
+        )
     })?;
     temp.persist(file)
         .map_err(|e| io_error("rename into", file, e.error))?;

@@ -17,6 +17,7 @@
 
 pub(crate) mod dtype;
 pub mod masked;
+pub(crate) mod tar_tensors;
 pub(crate) mod value;
 
 use crate::machine::BuildHook;

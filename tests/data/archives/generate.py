@@ -13,6 +13,12 @@
   `_write_metadata` and `_write_file` laid them out), and read back with today's
   `torch.load(weights_only=False)`, which still reads the format (`legacy_load`). The
   tar headers carry a fixed time and owner, so a rerun gives the same bytes.
+- `legacy_views.pth.tar`: the same format with storages shared by several tensors, a
+  transposed view, storage offsets, a storage view, float16/bfloat16/bool/uint8/float64;
+  `legacy_module.pth.tar` a whole `nn.Sequential` (with a non-persistent buffer) and
+  `legacy_ckpt.pth.tar` a `{"state_dict", "epoch"}` checkpoint in it;
+  `legacy_tar.truth.json` records what `torch.load` gives for the legacy tars (per key:
+  safetensors dtype, shape, sha256 of the contiguous bytes) for tests/extract_legacy_tar.rs.
 
 - `payload.zip` (Python's `zipfile`, deflated): a code-exec pickle under `model/`, one under
   a zip-slip name, a nested zip holding a third, and a text file.
@@ -93,7 +99,7 @@ def legacy_tar_save(obj, path):
             pickle.dump((key, "cpu", storage_type), f, protocol=2)
             # `_write_file`: the element count, then the elements, little-endian.
             f.write(struct.pack("<q", t.numel()))
-            f.write(t.contiguous().numpy().tobytes())
+            f.write(t.detach().contiguous().numpy().tobytes())
         pickle.dump([], f, protocol=2)
 
     with tarfile.open(path, "w:", format=tarfile.PAX_FORMAT) as tar:
@@ -117,6 +123,145 @@ def gen_legacy_tar():
     assert back["w"].tolist() == [[1.0, 2.0], [3.0, 4.0]], back
     assert back["n"].tolist() == [7, 8, 9], back
     print(f"legacy tar read back by torch {torch.__version__}")
+
+
+def legacy_tar_save_views(tensors, views, path):
+    """torch 0.3 `torch.save` of a dict of tensors that share storages: each storage once
+    (keyed by its data pointer, as torch 0.3 keyed them by `_cdata`), each tensor with its
+    real sizes, strides and storage offset, and `views` ({name: (root name, offset, numel)})
+    written as torch 0.3's storage views: a slice of another tensor's storage."""
+    storage_keys, storages, records, view_records = {}, [], [], []
+    for name, t in tensors.items():
+        if name in views:
+            continue
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in storage_keys:
+            storage_keys[ptr] = 2000 + len(storage_keys)
+            whole = torch.empty(0, dtype=t.dtype).set_(t.untyped_storage())
+            storages.append((storage_keys[ptr], whole))
+        records.append((3000 + len(records), storage_keys[ptr], t, name))
+    for name, (root, offset, numel) in views.items():
+        key = 2500 + len(view_records)
+        root_key = storage_keys[tensors[root].untyped_storage().data_ptr()]
+        view_records.append((key, root_key, offset, numel))
+        records.append((3000 + len(records), key, tensors[name], name))
+    classes = {torch.float32: torch.FloatStorage, torch.int64: torch.LongStorage,
+               torch.float16: torch.HalfStorage, torch.bfloat16: torch.BFloat16Storage,
+               torch.uint8: torch.ByteStorage, torch.bool: torch.BoolStorage,
+               torch.float64: torch.DoubleStorage}
+
+    def raw(t):
+        if t.dtype == torch.bfloat16:
+            return t.view(torch.int16).numpy().tobytes()
+        return t.numpy().tobytes()
+
+    members = {}
+    members["sys_info"] = pickle.dumps(dict(protocol_version=1001, little_endian=True,
+                                            type_sizes=dict(short=2, int=4, long=4)), protocol=2)
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=2)
+    by_name = {name: key for key, _, _, name in records}
+
+    class Ref:
+        def __init__(self, name):
+            self.name = name
+
+    p.persistent_id = lambda o: str(by_name[o.name]) if isinstance(o, Ref) else None
+    p.dump({name: Ref(name) for name in tensors})
+    members["pickle"] = buf.getvalue()
+    buf = io.BytesIO()
+    pickle.dump(len(records), buf, protocol=2)
+    for key, storage_key, t, _ in records:
+        pickle.dump((key, storage_key, torch.Tensor), buf, protocol=2)
+        buf.write(struct.pack("<i", t.dim()) + b"\0" * 4)
+        buf.write(struct.pack(f"<{t.dim()}q", *t.size()))
+        buf.write(struct.pack(f"<{t.dim()}q", *t.stride()))
+        # A tensor on a storage view starts at the view's first element.
+        on_view = any(r[0] == storage_key for r in view_records)
+        buf.write(struct.pack("<q", 0 if on_view else t.storage_offset()))
+    members["tensors"] = buf.getvalue()
+    buf = io.BytesIO()
+    pickle.dump(len(storages), buf, protocol=2)
+    for key, whole in storages:
+        pickle.dump((key, "cpu", classes[whole.dtype]), buf, protocol=2)
+        buf.write(struct.pack("<q", whole.numel()))
+        buf.write(raw(whole))
+    pickle.dump(view_records, buf, protocol=2)
+    members["storages"] = buf.getvalue()
+    with tarfile.open(path, "w:", format=tarfile.PAX_FORMAT) as tar:
+        for name in ["sys_info", "pickle", "tensors", "storages"]:
+            info = tarfile.TarInfo(name)
+            info.size = len(members[name])
+            info.mtime = 1_500_000_000
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(members[name]))
+
+
+def gen_legacy_tar_views():
+    """`legacy_views.pth.tar`: shared storages, a transposed view, a storage offset, a
+    storage view, float16/bfloat16/bool/uint8/float64; and `legacy_tar.truth.json`: what
+    torch.load gives for it and for `legacy.pth.tar` (safetensors dtype, shape, sha256 of
+    the contiguous bytes per key), in the format of tests/data/safetensors/truth.json."""
+    import hashlib
+    import json
+
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4)
+    half = torch.linspace(-2, 2, 6, dtype=torch.float16)
+    tensors = {
+        "base": base,
+        "base_t": base.t(),  # shares base's storage, strides (1, 4)
+        "row1": base[1],  # storage offset 4
+        "col2": base[:, 2],  # offset 2, stride 4
+        "half": half,
+        "bf16": torch.tensor([1.5, -3.25, 1e10], dtype=torch.bfloat16),
+        "mask": torch.tensor([True, False, True]),
+        "bytes": torch.arange(5, dtype=torch.uint8),
+        "f64": torch.tensor([[0.1, 0.2]], dtype=torch.float64),
+        "empty": torch.zeros(0, 3),
+        "scalar": torch.tensor(7, dtype=torch.int64),
+        # A storage view of half's storage: elements 2..5, seen as a 1-d tensor.
+        "half_view": half[2:5],
+    }
+    views = {"half_view": ("half", 2, 3)}
+    path = os.path.join(HERE, "legacy_views.pth.tar")
+    legacy_tar_save_views(tensors, views, path)
+    names = {torch.float32: "F32", torch.int64: "I64", torch.float16: "F16",
+             torch.bfloat16: "BF16", torch.bool: "BOOL", torch.uint8: "U8", torch.float64: "F64"}
+
+    # A whole module (state_dict keys from its tree; a non-persistent buffer left out) and
+    # a checkpoint dict (its state_dict entry; the epoch as metadata), torch 0.3 style.
+    module = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    module[0].register_buffer("scratch", torch.ones(2), persistent=False)
+    module.requires_grad_(False)
+    legacy_tar_save(module, os.path.join(HERE, "legacy_module.pth.tar"))
+    legacy_tar_save({"state_dict": module.state_dict(), "epoch": 3},
+                    os.path.join(HERE, "legacy_ckpt.pth.tar"))
+
+    def truth_of(file):
+        back = torch.load(os.path.join(HERE, file), weights_only=False)
+        if isinstance(back, torch.nn.Module):
+            back = back.state_dict()
+        elif "state_dict" in back:
+            back = back["state_dict"]
+        out = {}
+        for name, t in back.items():
+            c = t.contiguous()
+            data = (c.view(torch.int16) if c.dtype == torch.bfloat16 else c).numpy().tobytes()
+            out[name] = {"dtype": names[t.dtype], "shape": list(t.shape),
+                         "sha256": hashlib.sha256(data).hexdigest()}
+        return out
+
+    back = torch.load(path, weights_only=False)
+    for name, t in tensors.items():
+        assert torch.equal(back[name], t), name
+    files = {f"tests/data/archives/{f}": {"metadata_keys": ["epoch"] if "ckpt" in f else [],
+                                          "tensors": truth_of(f)}
+             for f in ["legacy.pth.tar", "legacy_views.pth.tar", "legacy_module.pth.tar",
+                       "legacy_ckpt.pth.tar"]}
+    with open(os.path.join(HERE, "legacy_tar.truth.json"), "w") as f:
+        json.dump({"torch": torch.__version__, "files": files}, f, indent=1, sort_keys=True)
+        f.write("\n")
+    print(f"legacy tar with views read back by torch {torch.__version__}")
 
 
 def gen_python_archives():
@@ -194,6 +339,7 @@ def main():
         assert z.getnames() == ["model/evil.pkl", "notes.txt"], z.getnames()
     print(f"pandas {pd.__version__}, py7zr {py7zr.__version__}")
     gen_legacy_tar()
+    gen_legacy_tar_views()
     gen_python_archives()
     gen_joblib_legacy()
     gen_joblib_stringdtype()
