@@ -31,6 +31,11 @@ pub struct Report {
     /// pandas DataFrames and Series in the object tree, as tables (what `extract --to
     /// parquet|csv` writes).
     pub frames: Vec<FrameSummary>,
+    /// Each real loader that applies to the container (`pickle.load`, `joblib.load`,
+    /// `torch.load(weights_only=True)`, `numpy.load(allow_pickle=False)`, …): whether it
+    /// loads the file, what it refuses or needs, and what would make it load
+    /// ([`crate::loaders`]).
+    pub loaders: Vec<crate::loaders::LoaderReport>,
     /// Where and why the loader stops in a stream that fails part-way (the first such
     /// stream): the report then holds what was read before it, and a `malformed` (or
     /// `limit-exceeded`) finding at that place. Only [`crate::inspect::inspect_partial`]

@@ -69,6 +69,8 @@ pub(crate) struct Analysis<'o> {
     pub(crate) nested_budget: u64,
     /// Some call is an `unvetted-call`: the verdict is at least `unvetted`.
     pub(crate) unvetted: bool,
+    /// What torch's weights-only unpickler makes of each stream torch.load reads.
+    pub(crate) torch_scans: Vec<crate::loaders::StreamScan>,
 }
 
 impl<'o> Analysis<'o> {
@@ -89,6 +91,7 @@ impl<'o> Analysis<'o> {
                 findings: Vec::new(),
                 portable_hints: Vec::new(),
                 frames: Vec::new(),
+                loaders: Vec::new(),
                 stopped: None,
             },
             detected: opened.notes().to_vec(),
@@ -100,6 +103,7 @@ impl<'o> Analysis<'o> {
             nested: Vec::new(),
             nested_budget: nested::nested_budget(opened.input().len()),
             unvetted: false,
+            torch_scans: Vec::new(),
         }
     }
 
@@ -157,6 +161,7 @@ impl<'o> Analysis<'o> {
             &self.report.pickles,
             &self.options.rules,
         );
+        self.report.loaders = crate::loaders::verdicts(&self.report, &self.torch_scans);
         self.report
     }
 }

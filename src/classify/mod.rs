@@ -58,6 +58,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 use std::str::FromStr;
 
+pub(crate) use stdlib::is_stdlib;
 pub use compat::{normalise, normalise_module, IMPORT_MAPPING, NAME_MAPPING};
 pub use deny::DenyEntry;
 pub use table::{Entry, BUILTIN_TABLE};

@@ -1,0 +1,517 @@
+//! Per-loader verdicts: for each real loader that applies to the container, whether it
+//! loads the file, what it refuses or needs, and what would make it load (SPEC §5,
+//! `loaders`; `docs/loaders.md`).
+//!
+//! - `pickle.load`, `joblib.load`, `pandas.read_pickle` (and `torch.load(weights_only=False)`,
+//!   `numpy.load(allow_pickle=True)`): the third-party packages the file imports (top-level
+//!   module → pip name) and the user-defined modules that must be importable. Each
+//!   [`Requirement`] has a `version` hook, left empty here, for the writer's versions.
+//! - `torch.load(weights_only=True)` (torch ≥ 2.6's default): [`torch_weights_only`] runs
+//!   torch's own unpickler loop on types against the allowlist in [`table`].
+//! - `numpy.load(allow_pickle=False)`: loads `.npy`/`.npz` without object arrays.
+//!
+//! `loads` is `yes` (loads as is, in a Python with only the standard library and, for
+//! torch and numpy, that library), `only-with` (loads once the listed packages are
+//! installed, modules importable, or globals allowlisted — none of which runs code the
+//! analysis flags) or `no` (refuses, and nothing safe makes it load).
+
+#![warn(clippy::arithmetic_side_effects)]
+
+pub mod table;
+pub mod torch_weights_only;
+pub(crate) mod wire;
+
+use crate::classify::{is_stdlib, Category};
+use crate::report::{ImportReport, PickleReport, Report};
+use crate::rules::Rule;
+use torch_weights_only::{Persistent, PickleScan, RefusalKind};
+
+/// Whether a loader loads the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Loads {
+    /// As is.
+    Yes,
+    /// Once its requirements are met (packages, importable modules, allowlisted globals).
+    OnlyWith,
+    /// Refuses, and nothing safe makes it load.
+    No,
+}
+
+impl Loads {
+    /// `yes`, `only-with`, `no`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Loads::Yes => "yes",
+            Loads::OnlyWith => "only-with",
+            Loads::No => "no",
+        }
+    }
+}
+
+/// One loader's verdict.
+#[derive(Clone, Debug)]
+pub struct LoaderReport {
+    /// The call (`pickle.load`, `torch.load(weights_only=True)`).
+    pub loader: String,
+    /// Whether it loads the file.
+    pub loads: Loads,
+    /// One lowercase line: why.
+    pub summary: String,
+    /// What it refuses, in the order it would refuse them (torch: one per run).
+    pub refusals: Vec<Refusal>,
+    /// Third-party packages the file needs (pickle-like loaders).
+    pub requirements: Vec<Requirement>,
+    /// Modules that are not published packages and must be importable (`__main__`, a
+    /// project's own modules).
+    pub user_modules: Vec<String>,
+    /// What to do to make it load, when something safe does.
+    pub fix: Option<String>,
+}
+
+/// One thing a loader refuses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// `module.name` of the global or type.
+    pub global: String,
+    /// `global` (a GLOBAL opcode names it), `type` (BUILD on an instance of it), or `stop`
+    /// (nothing allowlisted fixes it: an opcode, a blocked module, a persistent id).
+    pub kind: &'static str,
+    /// What the loader says.
+    pub message: String,
+    /// The container member holding the stream.
+    pub member: Option<String>,
+    /// Offset of the opcode in the stream.
+    pub offset: Option<u64>,
+    /// Object paths that need it.
+    pub paths: Vec<String>,
+    /// Whether pklinspect suggests allowing it.
+    pub allow: bool,
+    /// Why it is safe to allow, or why not.
+    pub why: String,
+    /// A Python expression for the object (`argparse.Namespace`,
+    /// `type(numpy.dtype('f8'))`).
+    pub spelling: String,
+}
+
+/// A package a pickle-like loader needs installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Requirement {
+    /// The top-level module (`sklearn`).
+    pub package: String,
+    /// Its name on PyPI (`scikit-learn`).
+    pub pip_name: String,
+    /// The version the file needs, when the bytes say (filled by the writer facts; `None`
+    /// here).
+    pub version: Option<String>,
+    /// Why: the first global that imports it.
+    pub evidence: String,
+}
+
+/// What torch's weights-only unpickler makes of one stream.
+#[derive(Clone, Debug, Default)]
+pub struct StreamScan {
+    /// The member holding it.
+    pub member: Option<String>,
+    /// Each pickle torch reads, scanned.
+    pub pickles: Vec<PickleScan>,
+    /// It is a legacy torch file (five pickles and raw storages).
+    pub legacy: bool,
+}
+
+/// Scans the pickles torch.load reads in a stream: the first (a torch zip's `data.pkl`, or
+/// a plain pickle's only one: torch reads it as the legacy format's magic number), or a
+/// legacy file's five.
+pub(crate) fn scan_stream(
+    bytes: &[u8],
+    pickles: &[PickleReport],
+    legacy: bool,
+    member: Option<&str>,
+) -> StreamScan {
+    let zip = member.is_some();
+    let count = if legacy { 5 } else { 1 };
+    let mut allowed = Vec::new();
+    let mut scans = Vec::new();
+    for (i, p) in pickles.iter().take(count).enumerate() {
+        let persistent = if zip || (legacy && i == 3) {
+            Persistent::Storage
+        } else {
+            Persistent::None
+        };
+        let start = usize::try_from(p.offset).unwrap_or(usize::MAX);
+        let scan = torch_weights_only::scan_pickle(bytes, start, persistent, &mut allowed);
+        let stopped = scan.stop.is_some();
+        scans.push(scan);
+        if stopped {
+            break;
+        }
+    }
+    StreamScan {
+        member: member.map(str::to_string),
+        pickles: scans,
+        legacy,
+    }
+}
+
+/// The loaders that apply to the report's container, with their verdicts.
+pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderReport> {
+    let c = report.container.as_str();
+    let mut out = Vec::new();
+    match c {
+        "pickle" => {
+            out.push(pickle_like("pickle.load", report));
+            out.push(pickle_like("joblib.load", report));
+            out.push(pickle_like("pandas.read_pickle", report));
+            out.push(torch_weights_only(report, scans));
+            out.push(numpy_no_pickle(report));
+        }
+        "joblib" => {
+            out.push(pickle_like("joblib.load", report));
+            if report.compression.is_none() {
+                out.push(torch_weights_only(report, scans));
+            }
+        }
+        "gzip" | "bz2" | "xz" | "lzma" | "zlib" | "lz4" => {
+            out.push(pickle_like("joblib.load", report));
+            let mut pandas = pickle_like("pandas.read_pickle", report);
+            pandas.summary = format!(
+                "{} (pandas infers the {c} compression from the file name's extension, or \
+                 takes compression='{c}')",
+                pandas.summary
+            );
+            out.push(pandas);
+        }
+        "torch-zip" | "torch-legacy" => {
+            out.push(torch_weights_only(report, scans));
+            out.push(pickle_like("torch.load(weights_only=False)", report));
+        }
+        "npy" | "npz" => {
+            out.push(numpy_no_pickle(report));
+            if !report.pickles.is_empty() {
+                out.push(pickle_like("numpy.load(allow_pickle=True)", report));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The imports a loader meets, each once (by `module.name`).
+fn imports(report: &Report) -> Vec<&ImportReport> {
+    let mut seen: Vec<&ImportReport> = Vec::new();
+    for i in report.pickles.iter().flat_map(|p| &p.imports) {
+        if !seen.iter().any(|s| s.module == i.module && s.name == i.name) {
+            seen.push(i);
+        }
+    }
+    seen
+}
+
+/// `pickle.load` and the loaders built on it: the packages and modules the file imports.
+fn pickle_like(loader: &str, report: &Report) -> LoaderReport {
+    let mut requirements: Vec<Requirement> = Vec::new();
+    let mut user_modules: Vec<String> = Vec::new();
+    let mut code = Vec::new();
+    let lib = loader.split('.').next().unwrap_or(loader);
+    if lib != "pickle" {
+        requirements.push(requirement(lib, &format!("the loader is {loader}")));
+    }
+    for i in imports(report) {
+        let top = i.module.split('.').next().unwrap_or(&i.module);
+        match i.category {
+            Category::UserDefined => {
+                if !user_modules.contains(&i.module) {
+                    user_modules.push(i.module.clone());
+                }
+            }
+            Category::CodeExec => code.push(format!("{}.{}", i.module, i.name)),
+            _ if is_stdlib(top) || top.is_empty() => {}
+            _ => {
+                if !requirements.iter().any(|r| r.package == top) {
+                    let evidence = format!("imports {}.{} at offset {}", i.module, i.name, i.offset);
+                    requirements.push(requirement(top, &evidence));
+                }
+            }
+        }
+    }
+    let needs = requirements.len() > usize::from(lib != "pickle") || !user_modules.is_empty();
+    let loads = if needs || lib != "pickle" {
+        Loads::OnlyWith
+    } else {
+        Loads::Yes
+    };
+    let mut summary = match (requirements.is_empty(), user_modules.is_empty()) {
+        (true, true) => "loads with the standard library alone".to_string(),
+        (false, true) => format!("needs {} installed", pip_list(&requirements)),
+        (true, false) => format!("needs {} importable", user_modules.join(", ")),
+        (false, false) => format!(
+            "needs {} installed and {} importable",
+            pip_list(&requirements),
+            user_modules.join(", ")
+        ),
+    };
+    if !code.is_empty() {
+        summary.push_str(&format!(
+            "; it runs code while loading ({}): do not load it",
+            code.join(", ")
+        ));
+    } else if report.verdict == crate::classify::Verdict::Unvetted {
+        summary.push_str("; it calls code pklinspect cannot vouch for while loading");
+    }
+    LoaderReport {
+        loader: loader.to_string(),
+        loads,
+        summary,
+        refusals: Vec::new(),
+        requirements,
+        user_modules,
+        fix: None,
+    }
+}
+
+fn pip_list(r: &[Requirement]) -> String {
+    r.iter()
+        .map(|r| r.pip_name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn requirement(package: &str, evidence: &str) -> Requirement {
+    Requirement {
+        package: package.to_string(),
+        pip_name: table::pip_name(package),
+        version: None,
+        evidence: evidence.to_string(),
+    }
+}
+
+/// `numpy.load(allow_pickle=False)`: plain `.npy`/`.npz` arrays load; object arrays and
+/// pickles do not.
+fn numpy_no_pickle(report: &Report) -> LoaderReport {
+    let loader = "numpy.load(allow_pickle=False)".to_string();
+    let (loads, summary) = match report.container.as_str() {
+        "npy" | "npz" if report.pickles.is_empty() => {
+            (Loads::Yes, "no object arrays: loads as is".to_string())
+        }
+        "npy" => (
+            Loads::No,
+            "an object array (its elements are a pickle): numpy refuses it with \
+             \"Object arrays cannot be loaded when allow_pickle=False\""
+                .to_string(),
+        ),
+        "npz" => (
+            Loads::No,
+            "object-array members (pickles): numpy refuses each of them with \"Object \
+             arrays cannot be loaded when allow_pickle=False\" when it is read"
+                .to_string(),
+        ),
+        _ => (
+            Loads::No,
+            "a pickle, not a .npy: numpy refuses it with \"Cannot load file containing \
+             pickled data when allow_pickle=False\""
+                .to_string(),
+        ),
+    };
+    LoaderReport {
+        loader,
+        loads,
+        summary,
+        refusals: Vec::new(),
+        requirements: Vec::new(),
+        user_modules: Vec::new(),
+        fix: None,
+    }
+}
+
+/// `torch.load(weights_only=True)`.
+fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
+    let loader = "torch.load(weights_only=True)".to_string();
+    let torch_file = matches!(report.container.as_str(), "torch-zip" | "torch-legacy");
+    let mut refusals = Vec::new();
+    let mut stop = None;
+    if let Some(scan) = scans.first() {
+        for p in &scan.pickles {
+            for r in &p.refusals {
+                refusals.push(refusal(report, scan, r));
+            }
+            if let Some(s) = &p.stop {
+                stop = Some(stop_refusal(scan, s));
+            }
+        }
+    }
+    let blocked: Vec<&Refusal> = refusals.iter().filter(|r| !r.allow).collect();
+    let (loads, summary, fix) = if let Some(s) = &stop {
+        let summary = if torch_file {
+            format!("refuses it: {}", s.message)
+        } else {
+            format!("not a torch.save file, and torch's unpickler stops: {}", s.message)
+        };
+        (Loads::No, summary, None)
+    } else if !torch_file {
+        (
+            Loads::No,
+            "not a torch.save file: torch reads its first pickle as the legacy format's \
+             magic number and fails (\"Invalid magic number; corrupt file?\")"
+                .to_string(),
+            None,
+        )
+    } else if refusals.is_empty() {
+        (Loads::Yes, format!("loads as is (modelled on {})", table::SOURCE_VERSION), None)
+    } else if !blocked.is_empty() {
+        let names: Vec<&str> = blocked.iter().map(|r| r.global.as_str()).collect();
+        (
+            Loads::No,
+            format!(
+                "refuses {} global(s); allowing {} would run code pklinspect does not vouch for",
+                refusals.len(),
+                names.join(", ")
+            ),
+            None,
+        )
+    } else {
+        (
+            Loads::OnlyWith,
+            format!(
+                "refuses {} global(s) until they are allowlisted with \
+                 torch.serialization.add_safe_globals",
+                refusals.len()
+            ),
+            Some(format!(
+                "pklinspect explain {} --emit torch-safe-globals",
+                shell_word(&report.file)
+            )),
+        )
+    };
+    refusals.extend(stop);
+    LoaderReport {
+        loader,
+        loads,
+        summary,
+        refusals,
+        requirements: Vec::new(),
+        user_modules: Vec::new(),
+        fix,
+    }
+}
+
+/// A file name as one shell word (quoted when it needs it).
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+'));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+fn stop_refusal(scan: &StreamScan, s: &torch_weights_only::Stop) -> Refusal {
+    Refusal {
+        global: s.global.clone().unwrap_or_default(),
+        kind: "stop",
+        message: s.message.clone(),
+        member: scan.member.clone(),
+        offset: Some(s.offset),
+        paths: Vec::new(),
+        allow: false,
+        why: "no allowlist entry makes torch's unpickler accept this".to_string(),
+        spelling: String::new(),
+    }
+}
+
+/// A refusal, judged: its paths, and whether allowing it is safe.
+fn refusal(report: &Report, scan: &StreamScan, r: &torch_weights_only::RawRefusal) -> Refusal {
+    let import = imports(report).into_iter().find(|i| {
+        let (m, n) = table::mapped(&i.module, &i.name);
+        format!("{m}.{n}") == r.name
+    });
+    let mut paths = import.map(|i| i.paths.clone()).unwrap_or_default();
+    if r.kind == RefusalKind::BuildType {
+        let built = report
+            .pickles
+            .iter()
+            .filter(|p| p.member == scan.member)
+            .flat_map(|p| &p.calls)
+            .find(|c| c.offset == r.offset && c.opcode == "BUILD")
+            .and_then(|c| c.result.clone());
+        let maker = r.made_by.as_deref().and_then(|m| {
+            imports(report).into_iter().find(|i| {
+                let (mm, n) = table::mapped(&i.module, &i.name);
+                format!("{mm}.{n}") == m
+            })
+        });
+        paths = match (built, maker) {
+            (Some(path), _) => vec![path],
+            (None, Some(i)) => i.paths.clone(),
+            (None, None) => paths,
+        };
+    }
+    let (allow, why) = judge(report, import, &r.name);
+    let message = match r.kind {
+        RefusalKind::Global => format!(
+            "Unsupported global: GLOBAL {} was not an allowed global by default",
+            torch_printed(&r.name)
+        ),
+        RefusalKind::BuildType => format!(
+            "Can only build Tensor, Parameter, OrderedDict or types allowlisted via \
+             `add_safe_globals`, but got <class '{}'>",
+            r.name
+        ),
+    };
+    Refusal {
+        global: r.name.clone(),
+        kind: match r.kind {
+            RefusalKind::Global => "global",
+            RefusalKind::BuildType => "type",
+        },
+        message,
+        member: scan.member.clone(),
+        offset: Some(r.offset),
+        paths,
+        allow,
+        why,
+        spelling: r.spelling.clone().unwrap_or_else(|| r.name.clone()),
+    }
+}
+
+/// How torch prints a global in its error: `builtins.` dropped.
+fn torch_printed(name: &str) -> &str {
+    name.strip_prefix("builtins.").unwrap_or(name)
+}
+
+/// Whether to suggest allowing `name`, and why. Never anything the analysis rates
+/// code-exec, and never a call it could not vet.
+fn judge(report: &Report, import: Option<&ImportReport>, name: &str) -> (bool, String) {
+    if let Some((_, why)) = table::NEVER_ALLOW.iter().find(|(n, _)| *n == name) {
+        return (false, format!("never allow it: {why}"));
+    }
+    let Some(i) = import else {
+        if name.starts_with("numpy.dtypes.") {
+            return (
+                true,
+                "a numpy dtype class: BUILD gives a dtype its state through numpy's own \
+                 dtype.__setstate__"
+                    .to_string(),
+            );
+        }
+        return (
+            false,
+            "the type of an object a call made, which pklinspect has not vetted".to_string(),
+        );
+    };
+    if i.category == Category::CodeExec {
+        return (false, format!("rated code-exec: {}", i.reason));
+    }
+    let unvetted = report.findings.iter().any(|f| {
+        f.rule == Rule::UnvettedCall
+            && f.module.as_deref() == Some(&i.module)
+            && f.name.as_deref() == Some(&i.name)
+    });
+    if unvetted {
+        return (
+            false,
+            "the file calls it and pklinspect has not vetted it (unvetted-call)".to_string(),
+        );
+    }
+    (true, format!("{}: {}", i.category.as_str(), i.reason))
+}
