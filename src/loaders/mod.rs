@@ -515,3 +515,128 @@ fn judge(report: &Report, import: Option<&ImportReport>, name: &str) -> (bool, S
     }
     (true, format!("{}: {}", i.category.as_str(), i.reason))
 }
+
+/// The Python snippet that makes `torch.load(weights_only=True)` load the file: imports of
+/// each refused global and `torch.serialization.add_safe_globals([...])`, with the
+/// `safe_globals` context-manager form in a comment (`explain --emit torch-safe-globals`).
+///
+/// GLOBAL refusals are given as `(object, "module.name")` pairs: torch looks a GLOBAL up by
+/// the name the stream spells, which need not be the object's `__module__`/`__qualname__`
+/// (a numpy 1 file's `numpy.core.multiarray.scalar` is `numpy._core` in numpy 2). Types
+/// that BUILD meets are given as objects (torch compares `type(obj)` with the values).
+///
+/// `Err` with the reason when nothing safe makes it load: something it refuses runs code
+/// (or is not vetted), torch stops on something no allowlist fixes, or it is not a
+/// `torch.save` file.
+pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
+    let Some(torch) = report
+        .loaders
+        .iter()
+        .find(|l| l.loader == "torch.load(weights_only=True)")
+    else {
+        return Err(format!(
+            "torch.load does not read a {} file: nothing to allowlist",
+            report.container
+        ));
+    };
+    let file = python_repr(&report.file);
+    match torch.loads {
+        Loads::Yes => {
+            return Ok(format!(
+                "# {file} loads with torch.load(weights_only=True) as is: nothing to allow \
+                 (pklinspect, modelled on {}).\n",
+                table::SOURCE_VERSION
+            ))
+        }
+        Loads::No => {
+            let reasons: Vec<String> = torch
+                .refusals
+                .iter()
+                .filter(|r| !r.allow)
+                .map(|r| match r.kind {
+                    "stop" => r.message.clone(),
+                    _ => format!("{}: {}", r.global, r.why),
+                })
+                .collect();
+            let reasons = if reasons.is_empty() {
+                torch.summary.clone()
+            } else {
+                reasons.join("; ")
+            };
+            return Err(format!(
+                "no safe allowlist makes torch.load(weights_only=True) load it: {reasons}"
+            ));
+        }
+        Loads::OnlyWith => {}
+    }
+    let mut imports = vec!["torch".to_string()];
+    let mut items = Vec::new();
+    for r in &torch.refusals {
+        let module = if r.spelling != r.global {
+            "numpy".to_string()
+        } else {
+            type_module(&r.global)
+        };
+        if !imports.contains(&module) {
+            imports.push(module);
+        }
+        items.push(match (r.kind, r.spelling != r.global) {
+            ("global", _) => format!("({}, {})", r.spelling, python_repr(&r.global)),
+            (_, true) => format!("{},  # {}", r.spelling, r.global),
+            _ => r.spelling.clone(),
+        });
+    }
+    imports.sort();
+    let mut out = format!(
+        "# Makes torch.load(weights_only=True) load {file}: the {} global(s) it refuses\n\
+         # (pklinspect, modelled on {}; review each before trusting the file).\n",
+        items.len(),
+        table::SOURCE_VERSION
+    );
+    for m in &imports {
+        out.push_str(&format!("import {m}\n"));
+    }
+    let list: String = items
+        .iter()
+        .map(|i| {
+            let comma = if i.contains("  # ") { "" } else { "," };
+            format!("    {i}{comma}\n")
+        })
+        .collect();
+    out.push_str("\nSAFE_GLOBALS = [\n");
+    out.push_str(&list);
+    out.push_str("]\ntorch.serialization.add_safe_globals(SAFE_GLOBALS)\n");
+    out.push_str(&format!(
+        "\n# or, for one load only:\n\
+         # with torch.serialization.safe_globals(SAFE_GLOBALS):\n\
+         #     obj = torch.load({file}, weights_only=True)\n"
+    ));
+    Ok(out)
+}
+
+/// The module to import for a type's `module.name`: the segments before the first one
+/// that starts with an upper-case letter (the class), or all but the last.
+fn type_module(name: &str) -> String {
+    let parts: Vec<&str> = name.split('.').collect();
+    let class_at = parts
+        .iter()
+        .position(|p| p.starts_with(|c: char| c.is_ascii_uppercase()))
+        .unwrap_or(parts.len().saturating_sub(1))
+        .max(1);
+    parts.get(..class_at).unwrap_or_default().join(".")
+}
+
+/// A Python string literal.
+fn python_repr(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

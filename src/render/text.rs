@@ -162,10 +162,48 @@ pub fn write_explain(
     preview: Option<&Preview>,
 ) -> io::Result<()> {
     write_summary(out, report)?;
+    write_loaders(out, report)?;
     if let Some(preview) = preview {
         write_preview(out, preview)?;
     }
     write_details(out, report)
+}
+
+/// One line per loader (`docs/loaders.md`): ✓ loads (with what it needs), or ✗ what it
+/// refuses and the fix.
+fn write_loaders(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    use crate::loaders::Loads;
+    if report.loaders.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{BOLD}Loaders{BOLD:#}")?;
+    for l in &report.loaders {
+        let refused: Vec<&str> = l
+            .refusals
+            .iter()
+            .filter(|r| r.kind != "stop")
+            .map(|r| r.global.as_str())
+            .collect();
+        let text = match (l.loads, refused.len()) {
+            (Loads::No, _) | (Loads::OnlyWith, 0) | (Loads::Yes, _) => l.summary.clone(),
+            (Loads::OnlyWith, n) => {
+                let shown = refused.get(..n.min(3)).unwrap_or_default().join(", ");
+                let more = n.saturating_sub(3);
+                let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+                format!("refuses {shown}{more}")
+            }
+        };
+        let (mark, style) = match (l.loads, refused.is_empty()) {
+            (Loads::No, _) | (Loads::OnlyWith, false) => ("✗", verdict_style(Verdict::Dangerous)),
+            _ => ("✓", verdict_style(Verdict::Portable)),
+        };
+        write!(out, "  {style}{mark}{style:#} {}: {text}", l.loader)?;
+        match &l.fix {
+            Some(fix) => writeln!(out, " — fix: {fix}")?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
 }
 
 /// The unit a length counts for a type.
