@@ -132,7 +132,9 @@ fn a_fairseq_checkpoint_needs_exactly_four_globals_one_in_no_global_opcode() {
     );
     // The dtype class is reached only through BUILD: no GLOBAL opcode names it.
     let globals = common::sidecar_globals(&sidecar(&file));
-    assert!(!globals.iter().any(|(m, n)| m == "numpy.dtypes" && n == "Float64DType"));
+    assert!(!globals
+        .iter()
+        .any(|(m, n)| m == "numpy.dtypes" && n == "Float64DType"));
     assert_eq!(got[3].0, "type");
     let dtype = &torch["refuses"][3];
     assert_eq!(dtype["paths"][0], "$[\"best_loss\"]");
@@ -216,17 +218,26 @@ fn numpy_load_without_pickles_refuses_object_arrays_and_loads_plain_ones() {
     let object = explain_json(Path::new(&fixture("numpy2/object.npy")));
     let np = loader(&object, "numpy.load(allow_pickle=False)");
     assert_eq!(np["loads"], "no");
-    assert!(np["summary"].as_str().unwrap().contains("allow_pickle=False"));
+    assert!(np["summary"]
+        .as_str()
+        .unwrap()
+        .contains("allow_pickle=False"));
     assert_eq!(
         loader(&object, "numpy.load(allow_pickle=True)")["loads"],
         "only-with"
     );
     let plain = explain_json(Path::new(&fixture("numpy2/plain_f8.npy")));
-    assert_eq!(loader(&plain, "numpy.load(allow_pickle=False)")["loads"], "yes");
+    assert_eq!(
+        loader(&plain, "numpy.load(allow_pickle=False)")["loads"],
+        "yes"
+    );
     assert_eq!(plain["loaders"].as_array().unwrap().len(), 1);
     // A pickle is no .npy: numpy refuses it without allow_pickle.
     let pickle = explain_json(Path::new(&fixture("sklearn/np2_linear_regression_p4.pkl")));
-    assert_eq!(loader(&pickle, "numpy.load(allow_pickle=False)")["loads"], "no");
+    assert_eq!(
+        loader(&pickle, "numpy.load(allow_pickle=False)")["loads"],
+        "no"
+    );
 }
 
 #[test]
@@ -240,7 +251,10 @@ fn pickle_loaders_name_the_pip_packages_and_the_user_modules() {
         .iter()
         .map(|r| r["pip_name"].as_str().unwrap())
         .collect();
-    assert!(pips.contains(&"scikit-learn") && pips.contains(&"numpy"), "{pips:?}");
+    assert!(
+        pips.contains(&"scikit-learn") && pips.contains(&"numpy"),
+        "{pips:?}"
+    );
     assert!(pickle["requirements"][0]["version"].is_null());
     let joblib = loader(&doc, "joblib.load");
     assert_eq!(joblib["requirements"][0]["pip_name"], "joblib");

@@ -199,7 +199,10 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
 fn imports(report: &Report) -> Vec<&ImportReport> {
     let mut seen: Vec<&ImportReport> = Vec::new();
     for i in report.pickles.iter().flat_map(|p| &p.imports) {
-        if !seen.iter().any(|s| s.module == i.module && s.name == i.name) {
+        if !seen
+            .iter()
+            .any(|s| s.module == i.module && s.name == i.name)
+        {
             seen.push(i);
         }
     }
@@ -216,7 +219,9 @@ fn pickle_like(loader: &str, report: &Report) -> LoaderReport {
         requirements.push(requirement(lib, &format!("the loader is {loader}")));
     }
     for i in imports(report) {
-        let top = i.module.split('.').next().unwrap_or(&i.module);
+        // Python 2 names (`__builtin__`, `copy_reg`) are the standard library's.
+        let (module, _) = crate::classify::normalise(&i.module, &i.name);
+        let top = module.split('.').next().unwrap_or(&module);
         match i.category {
             Category::UserDefined => {
                 if !user_modules.contains(&i.module) {
@@ -227,7 +232,8 @@ fn pickle_like(loader: &str, report: &Report) -> LoaderReport {
             _ if is_stdlib(top) || top.is_empty() => {}
             _ => {
                 if !requirements.iter().any(|r| r.package == top) {
-                    let evidence = format!("imports {}.{} at offset {}", i.module, i.name, i.offset);
+                    let evidence =
+                        format!("imports {}.{} at offset {}", i.module, i.name, i.offset);
                     requirements.push(requirement(top, &evidence));
                 }
             }
@@ -343,7 +349,10 @@ fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
         let summary = if torch_file {
             format!("refuses it: {}", s.message)
         } else {
-            format!("not a torch.save file, and torch's unpickler stops: {}", s.message)
+            format!(
+                "not a torch.save file, and torch's unpickler stops: {}",
+                s.message
+            )
         };
         (Loads::No, summary, None)
     } else if !torch_file {
@@ -355,7 +364,11 @@ fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
             None,
         )
     } else if refusals.is_empty() {
-        (Loads::Yes, format!("loads as is (modelled on {})", table::SOURCE_VERSION), None)
+        (
+            Loads::Yes,
+            format!("loads as is (modelled on {})", table::SOURCE_VERSION),
+            None,
+        )
     } else if !blocked.is_empty() {
         let names: Vec<&str> = blocked.iter().map(|r| r.global.as_str()).collect();
         (
@@ -633,7 +646,9 @@ fn python_repr(s: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c => out.push(c),
         }
     }

@@ -139,12 +139,15 @@ pub(crate) fn scan_pickle(
         offset: 0,
         made_by: None,
     };
-    let mut reader = OpReader::new(bytes, start);
+    // torch reads opcodes one by one: a FRAME is an unsupported opcode to it, whatever
+    // its length says.
+    let mut reader = OpReader::new(bytes, start).without_frame_check();
     while let Some(op) = reader.next_op() {
         let result = match op {
             Ok(op) => {
                 m.offset = op.offset as u64;
-                m.step(op.opcode, op.arg, allowed).map_err(|e| (op.offset, e))
+                m.step(op.opcode, op.arg, allowed)
+                    .map_err(|e| (op.offset, e))
             }
             Err(e) => Err((e.offset() as usize, e.message().to_string())),
         };
@@ -159,7 +162,10 @@ pub(crate) fn scan_pickle(
     }
     // A blocked global's stop names it.
     if let Some(stop) = &mut scan.stop {
-        if let Some(rest) = stop.message.strip_prefix("Trying to load unsupported GLOBAL ") {
+        if let Some(rest) = stop
+            .message
+            .strip_prefix("Trying to load unsupported GLOBAL ")
+        {
             stop.global = rest.split(' ').next().map(str::to_string);
         }
     }
@@ -250,7 +256,10 @@ impl Machine<'_> {
                 }
                 let target = self.top()?;
                 if type_name(target).as_deref() != Some("builtins.list") {
-                    return Err(format!("Can only append to lists, but got {}", describe(target)));
+                    return Err(format!(
+                        "Can only append to lists, but got {}",
+                        describe(target)
+                    ));
                 }
             }
             O::SETITEM | O::SETITEMS => {
@@ -335,7 +344,9 @@ impl Machine<'_> {
         }
         if !table::is_allowed(&full) && !self.user_allowed(allowed, &full) {
             if table::DTENSOR_GLOBALS.contains(&full.as_str()) {
-                return Err("``torch.distributed.tensor`` must be imported to load DTensors".into());
+                return Err(
+                    "``torch.distributed.tensor`` must be imported to load DTensors".into(),
+                );
             }
             self.made_by = None;
             self.refuse(RefusalKind::Global, &full, None);

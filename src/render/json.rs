@@ -311,7 +311,11 @@ pub fn explain_value(report: &Report) -> Value {
             .collect(),
         portable: report.portable_hints.iter().map(hint).collect(),
         frames: report.frames.iter().map(frame).collect(),
-        loaders: report.loaders.iter().map(crate::loaders::wire::loader).collect(),
+        loaders: report
+            .loaders
+            .iter()
+            .map(crate::loaders::wire::loader)
+            .collect(),
         error: report.stopped.as_ref().map(error_body),
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)

@@ -189,12 +189,19 @@ fn write_loaders(out: &mut impl Write, report: &Report) -> io::Result<()> {
             (Loads::OnlyWith, n) => {
                 let shown = refused.get(..n.min(3)).unwrap_or_default().join(", ");
                 let more = n.saturating_sub(3);
-                let more = if more > 0 { format!(" (+{more} more)") } else { String::new() };
+                let more = if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                };
                 format!("refuses {shown}{more}")
             }
         };
+        // A loader that loads a file which runs code (or calls unvetted code) does so.
+        let runs_code = report.verdict >= Verdict::Unvetted;
         let (mark, style) = match (l.loads, refused.is_empty()) {
             (Loads::No, _) | (Loads::OnlyWith, false) => ("✗", verdict_style(Verdict::Dangerous)),
+            _ if runs_code => ("⚠", verdict_style(Verdict::Dangerous)),
             _ => ("✓", verdict_style(Verdict::Portable)),
         };
         write!(out, "  {style}{mark}{style:#} {}: {text}", l.loader)?;
