@@ -141,7 +141,10 @@ pub(crate) fn scan_pickle(
     };
     // torch reads opcodes one by one: a FRAME is an unsupported opcode to it, whatever
     // its length says.
-    let mut reader = OpReader::new(bytes, start).without_frame_check();
+    // Text is validated by the machine's own pass (a stream with bad UTF-8 is malformed).
+    let mut reader = OpReader::new(bytes, start)
+        .without_frame_check()
+        .deferring_text_check();
     while let Some(op) = reader.next_op() {
         let result = match op {
             Ok(op) => {
