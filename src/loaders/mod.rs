@@ -512,8 +512,29 @@ fn judge(report: &Report, import: Option<&ImportReport>, name: &str) -> (bool, S
             "the type of an object a call made, which pklinspect has not vetted".to_string(),
         );
     };
-    if i.category == Category::CodeExec {
-        return (false, format!("rated code-exec: {}", i.reason));
+    match i.category {
+        Category::CodeExec => return (false, format!("rated code-exec: {}", i.reason)),
+        // Fail closed: a global the table does not know may run code when torch calls it
+        // or gives it state.
+        Category::Unknown => {
+            return (
+                false,
+                "unknown to pklinspect: it may run code when torch calls it or gives it \
+                 state; vet it before allowlisting it"
+                    .to_string(),
+            )
+        }
+        Category::UserDefined => {
+            return (
+                true,
+                format!(
+                    "user-defined: {}; its code runs when torch builds it, so allow it only \
+                     if you trust that code",
+                    i.reason
+                ),
+            )
+        }
+        _ => {}
     }
     let unvetted = report.findings.iter().any(|f| {
         f.rule == Rule::UnvettedCall
