@@ -583,44 +583,14 @@ pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
             ))
         }
         Loads::No => {
-            let reasons: Vec<String> = torch
-                .refusals
-                .iter()
-                .filter(|r| !r.allow)
-                .map(|r| match r.kind {
-                    "stop" => r.message.clone(),
-                    _ => format!("{}: {}", r.global, r.why),
-                })
-                .collect();
-            let reasons = if reasons.is_empty() {
-                torch.summary.clone()
-            } else {
-                reasons.join("; ")
-            };
             return Err(format!(
-                "no safe allowlist makes torch.load(weights_only=True) load it: {reasons}"
-            ));
+                "no safe allowlist makes torch.load(weights_only=True) load it: {}",
+                refusal_reasons(torch)
+            ))
         }
         Loads::OnlyWith => {}
     }
-    let mut imports = vec!["torch".to_string()];
-    let mut items = Vec::new();
-    for r in &torch.refusals {
-        let module = if r.spelling != r.global {
-            "numpy".to_string()
-        } else {
-            type_module(&r.global)
-        };
-        if !imports.contains(&module) {
-            imports.push(module);
-        }
-        items.push(match (r.kind, r.spelling != r.global) {
-            ("global", _) => format!("({}, {})", r.spelling, python_repr(&r.global)),
-            (_, true) => format!("{},  # {}", r.spelling, r.global),
-            _ => r.spelling.clone(),
-        });
-    }
-    imports.sort();
+    let (imports, items) = snippet_items(torch);
     let mut out = format!(
         "# Makes torch.load(weights_only=True) load {file}: the {} global(s) it refuses\n\
          # (pklinspect, modelled on {}; review each before trusting the file).\n",
@@ -646,6 +616,47 @@ pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
          #     obj = torch.load({file}, weights_only=True)\n"
     ));
     Ok(out)
+}
+
+/// Why nothing safe makes torch load the file: each refusal not to allow, or its stop.
+fn refusal_reasons(torch: &LoaderReport) -> String {
+    let reasons: Vec<String> = torch
+        .refusals
+        .iter()
+        .filter(|r| !r.allow)
+        .map(|r| match r.kind {
+            "stop" => r.message.clone(),
+            _ => format!("{}: {}", r.global, r.why),
+        })
+        .collect();
+    if reasons.is_empty() {
+        torch.summary.clone()
+    } else {
+        reasons.join("; ")
+    }
+}
+
+/// The modules to import (sorted) and the list items of the snippet.
+fn snippet_items(torch: &LoaderReport) -> (Vec<String>, Vec<String>) {
+    let mut imports = vec!["torch".to_string()];
+    let mut items = Vec::new();
+    for r in &torch.refusals {
+        let module = if r.spelling != r.global {
+            "numpy".to_string()
+        } else {
+            type_module(&r.global)
+        };
+        if !imports.contains(&module) {
+            imports.push(module);
+        }
+        items.push(match (r.kind, r.spelling != r.global) {
+            ("global", _) => format!("({}, {})", r.spelling, python_repr(&r.global)),
+            (_, true) => format!("{},  # {}", r.spelling, r.global),
+            _ => r.spelling.clone(),
+        });
+    }
+    imports.sort();
+    (imports, items)
 }
 
 /// The module to import for a type's `module.name`: the segments before the first one

@@ -223,66 +223,9 @@ impl Machine<'_> {
         use Opcode as O;
         match opcode {
             O::GLOBAL => self.global(arg, allowed)?,
-            O::NEWOBJ => {
-                let _args = self.pop()?;
-                match self.pop()? {
-                    Val::Global(cls) => self.stack.push(obj(&cls)),
-                    other => {
-                        return Err(format!(
-                            "Can only create new object for nn.Parameter or classes \
-                             allowlisted via `add_safe_globals` but got {}",
-                            describe(&other)
-                        ))
-                    }
-                }
-            }
-            O::REDUCE => {
-                let args = self.pop()?;
-                let result = match self.top()? {
-                    Val::Global(f) => returns(f, &args),
-                    other => {
-                        return Err(format!(
-                            "Trying to call reduce for unrecognized function {}",
-                            describe(other)
-                        ))
-                    }
-                };
-                self.stack.pop();
-                self.stack.push(result);
-            }
+            O::NEWOBJ | O::REDUCE => self.call(opcode)?,
             O::BUILD => self.build(allowed)?,
-            O::APPEND | O::APPENDS => {
-                if opcode == O::APPEND {
-                    self.pop()?;
-                } else {
-                    self.pop_mark()?;
-                }
-                let target = self.top()?;
-                if type_name(target).as_deref() != Some("builtins.list") {
-                    return Err(format!(
-                        "Can only append to lists, but got {}",
-                        describe(target)
-                    ));
-                }
-            }
-            O::SETITEM | O::SETITEMS => {
-                if opcode == O::SETITEM {
-                    self.pop()?;
-                    self.pop()?;
-                } else {
-                    self.pop_mark()?;
-                }
-                let target = self.top()?;
-                let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&&*t));
-                if !ok {
-                    return Err(format!(
-                        "Can only {} for dict, collections.OrderedDict, collections.Counter, \
-                         but got {}",
-                        opcode.name(),
-                        describe(target)
-                    ));
-                }
-            }
+            O::APPEND | O::APPENDS | O::SETITEM | O::SETITEMS => self.add_items(opcode)?,
             O::MARK => self.metastack.push(std::mem::take(&mut self.stack)),
             O::TUPLE => {
                 let items = self.pop_mark()?;
@@ -330,6 +273,83 @@ impl Machine<'_> {
                 self.pop()?;
             }
             other => return Err(format!("Unsupported operand {}", other.code())),
+        }
+        Ok(())
+    }
+
+    /// NEWOBJ and REDUCE: only of what a GLOBAL pushed (the allowlist's values).
+    fn call(&mut self, opcode: Opcode) -> Step {
+        use Opcode as O;
+        match opcode {
+            O::NEWOBJ => {
+                let _args = self.pop()?;
+                match self.pop()? {
+                    Val::Global(cls) => self.stack.push(obj(&cls)),
+                    other => {
+                        return Err(format!(
+                            "Can only create new object for nn.Parameter or classes \
+                             allowlisted via `add_safe_globals` but got {}",
+                            describe(&other)
+                        ))
+                    }
+                }
+            }
+            O::REDUCE => {
+                let args = self.pop()?;
+                let result = match self.top()? {
+                    Val::Global(f) => returns(f, &args),
+                    other => {
+                        return Err(format!(
+                            "Trying to call reduce for unrecognized function {}",
+                            describe(other)
+                        ))
+                    }
+                };
+                self.stack.pop();
+                self.stack.push(result);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// APPEND(S) only to a list, SETITEM(S) only to a dict, OrderedDict or Counter.
+    fn add_items(&mut self, opcode: Opcode) -> Step {
+        use Opcode as O;
+        match opcode {
+            O::APPEND | O::APPENDS => {
+                if opcode == O::APPEND {
+                    self.pop()?;
+                } else {
+                    self.pop_mark()?;
+                }
+                let target = self.top()?;
+                if type_name(target).as_deref() != Some("builtins.list") {
+                    return Err(format!(
+                        "Can only append to lists, but got {}",
+                        describe(target)
+                    ));
+                }
+            }
+            O::SETITEM | O::SETITEMS => {
+                if opcode == O::SETITEM {
+                    self.pop()?;
+                    self.pop()?;
+                } else {
+                    self.pop_mark()?;
+                }
+                let target = self.top()?;
+                let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&&*t));
+                if !ok {
+                    return Err(format!(
+                        "Can only {} for dict, collections.OrderedDict, collections.Counter, \
+                         but got {}",
+                        opcode.name(),
+                        describe(target)
+                    ));
+                }
+            }
+            _ => {}
         }
         Ok(())
     }
