@@ -58,8 +58,9 @@ fn stops(torch: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Every torch fixture, and the plain pickle of a state_dict kept with the nested test
-/// data (`tests/data/loaders`: the fixture walkers do not list nested tensors).
+/// Every torch fixture, and `tests/data/loaders`: the plain pickle of a state_dict (the
+/// fixture walkers do not list nested tensors) and a checkpoint holding a class the table
+/// does not know (the fixture corpus has none in a valid file).
 fn torch_fixtures() -> Vec<PathBuf> {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/loaders");
     let mut files: Vec<PathBuf> = [fixtures_dir().join("torch"), data]
@@ -225,7 +226,10 @@ fn the_snippet_is_refused_for_a_file_that_runs_code() {
 
 #[test]
 fn a_class_pklinspect_does_not_know_is_never_suggested() {
-    let file = fixture("torch/unknown_class.pt");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/loaders/unknown_class.pt")
+        .to_string_lossy()
+        .into_owned();
     let doc = explain_json(Path::new(&file));
     let torch = loader(&doc, TORCH);
     assert_eq!(
