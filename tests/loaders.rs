@@ -421,3 +421,23 @@ fn the_text_explanation_has_a_loaders_section() {
         "{text}"
     );
 }
+
+#[test]
+fn a_stack_deeper_than_torch_save_writes_stops_the_model_not_the_process() {
+    // 200,000 nested empty lists (torch itself would read on: it keeps no limit).
+    let mut p = b"\x80\x02".to_vec();
+    p.extend(std::iter::repeat_n(b']', 200_000));
+    p.extend(std::iter::repeat_n(b'a', 199_999));
+    p.push(b'.');
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deep.pkl");
+    std::fs::write(&file, &p).unwrap();
+    let doc = explain_json(&file);
+    let torch = loader(&doc, TORCH);
+    assert_eq!(torch["loads"], "no");
+    let stop = &stops(torch)[0];
+    assert!(
+        stop.contains("models torch's unpickler no further"),
+        "{stop}"
+    );
+}

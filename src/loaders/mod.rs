@@ -21,6 +21,8 @@ pub mod table;
 pub mod torch_weights_only;
 pub(crate) mod wire;
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
 use crate::classify::{is_stdlib, Category};
 use crate::report::{ImportReport, PickleReport, Report};
 use crate::rules::Rule;
@@ -129,7 +131,7 @@ pub(crate) fn scan_stream(
 ) -> StreamScan {
     let zip = member.is_some();
     let count = if legacy { 5 } else { 1 };
-    let mut allowed = Vec::new();
+    let mut allowed = torch_weights_only::HashSet::default();
     let mut scans = Vec::new();
     for (i, p) in pickles.iter().take(count).enumerate() {
         let persistent = if zip || (legacy && i == 3) {
@@ -197,16 +199,37 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
 
 /// The imports a loader meets, each once (by `module.name`).
 fn imports(report: &Report) -> Vec<&ImportReport> {
-    let mut seen: Vec<&ImportReport> = Vec::new();
-    for i in report.pickles.iter().flat_map(|p| &p.imports) {
-        if !seen
-            .iter()
-            .any(|s| s.module == i.module && s.name == i.name)
-        {
-            seen.push(i);
+    let mut seen = HashSet::default();
+    report
+        .pickles
+        .iter()
+        .flat_map(|p| &p.imports)
+        .filter(|i| seen.insert((i.module.as_str(), i.name.as_str())))
+        .collect()
+}
+
+/// What judging torch's refusals looks up, built once: the imports by `module.name` after
+/// torch's Python 2 mappings, and the globals called without being vetted.
+struct Lookup<'r> {
+    by_name: HashMap<String, &'r ImportReport>,
+    unvetted: HashSet<(&'r str, &'r str)>,
+}
+
+impl<'r> Lookup<'r> {
+    fn new(report: &'r Report) -> Lookup<'r> {
+        let mut by_name = HashMap::default();
+        for i in imports(report) {
+            let (m, n) = table::mapped(&i.module, &i.name);
+            by_name.entry(format!("{m}.{n}")).or_insert(i);
         }
+        let unvetted = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == Rule::UnvettedCall)
+            .filter_map(|f| Some((f.module.as_deref()?, f.name.as_deref()?)))
+            .collect();
+        Lookup { by_name, unvetted }
     }
-    seen
 }
 
 /// `pickle.load` and the loaders built on it: the packages and modules the file imports.
@@ -218,20 +241,23 @@ fn pickle_like(loader: &str, report: &Report) -> LoaderReport {
     if lib != "pickle" {
         requirements.push(requirement(lib, &format!("the loader is {loader}")));
     }
+    let mut seen_modules = HashSet::default();
+    let mut seen_packages: HashSet<String> =
+        requirements.iter().map(|r| r.package.clone()).collect();
     for i in imports(report) {
         // Python 2 names (`__builtin__`, `copy_reg`) are the standard library's.
         let (module, _) = crate::classify::normalise(&i.module, &i.name);
         let top = module.split('.').next().unwrap_or(&module);
         match i.category {
             Category::UserDefined => {
-                if !user_modules.contains(&i.module) {
+                if seen_modules.insert(i.module.as_str()) {
                     user_modules.push(i.module.clone());
                 }
             }
             Category::CodeExec => code.push(format!("{}.{}", i.module, i.name)),
             _ if is_stdlib(top) || top.is_empty() => {}
             _ => {
-                if !requirements.iter().any(|r| r.package == top) {
+                if seen_packages.insert(top.to_string()) {
                     let evidence =
                         format!("imports {}.{} at offset {}", i.module, i.name, i.offset);
                     requirements.push(requirement(top, &evidence));
@@ -334,10 +360,11 @@ fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
     let torch_file = matches!(report.container.as_str(), "torch-zip" | "torch-legacy");
     let mut refusals = Vec::new();
     let mut stop = None;
+    let lookup = Lookup::new(report);
     if let Some(scan) = scans.first() {
         for p in &scan.pickles {
             for r in &p.refusals {
-                refusals.push(refusal(report, scan, r));
+                refusals.push(refusal(report, &lookup, scan, r));
             }
             if let Some(s) = &p.stop {
                 stop = Some(stop_refusal(scan, s));
@@ -433,11 +460,13 @@ fn stop_refusal(scan: &StreamScan, s: &torch_weights_only::Stop) -> Refusal {
 }
 
 /// A refusal, judged: its paths, and whether allowing it is safe.
-fn refusal(report: &Report, scan: &StreamScan, r: &torch_weights_only::RawRefusal) -> Refusal {
-    let import = imports(report).into_iter().find(|i| {
-        let (m, n) = table::mapped(&i.module, &i.name);
-        format!("{m}.{n}") == r.name
-    });
+fn refusal(
+    report: &Report,
+    lookup: &Lookup<'_>,
+    scan: &StreamScan,
+    r: &torch_weights_only::RawRefusal,
+) -> Refusal {
+    let import = lookup.by_name.get(&r.name).copied();
     let mut paths = import.map(|i| i.paths.clone()).unwrap_or_default();
     if r.kind == RefusalKind::BuildType {
         let built = report
@@ -447,19 +476,17 @@ fn refusal(report: &Report, scan: &StreamScan, r: &torch_weights_only::RawRefusa
             .flat_map(|p| &p.calls)
             .find(|c| c.offset == r.offset && c.opcode == "BUILD")
             .and_then(|c| c.result.clone());
-        let maker = r.made_by.as_deref().and_then(|m| {
-            imports(report).into_iter().find(|i| {
-                let (mm, n) = table::mapped(&i.module, &i.name);
-                format!("{mm}.{n}") == m
-            })
-        });
+        let maker = r
+            .made_by
+            .as_deref()
+            .and_then(|m| lookup.by_name.get(m).copied());
         paths = match (built, maker) {
             (Some(path), _) => vec![path],
             (None, Some(i)) => i.paths.clone(),
             (None, None) => paths,
         };
     }
-    let (allow, why) = judge(report, import, &r.name);
+    let (allow, why) = judge(lookup, import, &r.name);
     let message = match r.kind {
         RefusalKind::Global => format!(
             "Unsupported global: GLOBAL {} was not an allowed global by default",
@@ -494,7 +521,7 @@ fn torch_printed(name: &str) -> &str {
 
 /// Whether to suggest allowing `name`, and why. Never anything the analysis rates
 /// code-exec, and never a call it could not vet.
-fn judge(report: &Report, import: Option<&ImportReport>, name: &str) -> (bool, String) {
+fn judge(lookup: &Lookup<'_>, import: Option<&ImportReport>, name: &str) -> (bool, String) {
     if let Some((_, why)) = table::NEVER_ALLOW.iter().find(|(n, _)| *n == name) {
         return (false, format!("never allow it: {why}"));
     }
@@ -536,11 +563,9 @@ fn judge(report: &Report, import: Option<&ImportReport>, name: &str) -> (bool, S
         }
         _ => {}
     }
-    let unvetted = report.findings.iter().any(|f| {
-        f.rule == Rule::UnvettedCall
-            && f.module.as_deref() == Some(&i.module)
-            && f.name.as_deref() == Some(&i.name)
-    });
+    let unvetted = lookup
+        .unvetted
+        .contains(&(i.module.as_str(), i.name.as_str()));
     if unvetted {
         return (
             false,

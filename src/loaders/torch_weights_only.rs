@@ -23,6 +23,7 @@
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap as HashMap;
+pub(crate) use rustc_hash::FxHashSet as HashSet;
 
 use super::table::{self, Returns};
 use crate::opcode::Opcode;
@@ -94,24 +95,52 @@ enum Ty {
     Unknown(Rc<str>),
 }
 
-/// An abstract stack value.
+/// An abstract stack value (24 bytes: a million of them on a hostile stack stay small).
 #[derive(Clone, Debug)]
 enum Val {
     Global(Rc<str>),
     Str(Rc<str>),
     Int,
+    /// Its items; a tuple inside is kept only as [`Val::Static`]`("builtins.tuple")`, so
+    /// values never nest (and never drop recursively).
     Tuple(Rc<[Val]>),
-    Obj(Ty),
+    /// An instance of a type known by a static name (`builtins.list`, `torch.Tensor`).
+    Static(&'static str),
+    Obj(Rc<Ty>),
 }
 
-fn obj(t: &str) -> Val {
-    Val::Obj(Ty::Known(Rc::from(t), None, None))
+fn obj(t: &'static str) -> Val {
+    Val::Static(t)
 }
+
+fn instance(ty: Ty) -> Val {
+    Val::Obj(Rc::new(ty))
+}
+
+/// A tuple of `items`, flattened one level (see [`Val::Tuple`]).
+fn tuple(items: Vec<Val>) -> Val {
+    let flat: Vec<Val> = items
+        .into_iter()
+        .map(|v| match v {
+            Val::Tuple(_) => obj("builtins.tuple"),
+            v => v,
+        })
+        .collect();
+    Val::Tuple(flat.into())
+}
+
+/// Values on the stack (and open MARKs) past which the model stops: `torch.save` writes
+/// stacks a few dozen deep; only a hostile file nests further.
+const MAX_STACK: usize = 100_000;
+
+/// Memo entries past which the model stops (a checkpoint of 100,000 tensors uses fewer).
+const MAX_MEMO: usize = 2_000_000;
 
 /// The loop's state.
 struct Machine<'s> {
     stack: Vec<Val>,
-    metastack: Vec<Vec<Val>>,
+    /// Where each open MARK's frame starts in `stack` (torch keeps a list per frame).
+    metastack: Vec<usize>,
     memo: HashMap<u64, Val>,
     scan: &'s mut PickleScan,
     persistent: Persistent,
@@ -119,6 +148,8 @@ struct Machine<'s> {
     offset: u64,
     /// The global whose call made the instance BUILD is giving state to.
     made_by: Option<Rc<str>>,
+    /// The names in `scan.refusals`.
+    refused: HashSet<String>,
 }
 
 /// Runs torch's weights-only loop over the pickle at `start` in `bytes`. `allowed` holds
@@ -127,7 +158,7 @@ pub(crate) fn scan_pickle(
     bytes: &[u8],
     start: usize,
     persistent: Persistent,
-    allowed: &mut Vec<String>,
+    allowed: &mut HashSet<String>,
 ) -> PickleScan {
     let mut scan = PickleScan::default();
     let mut m = Machine {
@@ -138,6 +169,7 @@ pub(crate) fn scan_pickle(
         persistent,
         offset: 0,
         made_by: None,
+        refused: HashSet::default(),
     };
     // torch reads opcodes one by one: a FRAME is an unsupported opcode to it, whatever
     // its length says.
@@ -150,6 +182,7 @@ pub(crate) fn scan_pickle(
             Ok(op) => {
                 m.offset = op.offset as u64;
                 m.step(op.opcode, op.arg, allowed)
+                    .and_then(|()| m.check_size())
                     .map_err(|e| (op.offset, e))
             }
             Err(e) => Err((e.offset() as usize, e.message().to_string())),
@@ -173,7 +206,7 @@ pub(crate) fn scan_pickle(
         }
     }
     for r in &scan.refusals {
-        allowed.push(r.name.clone());
+        allowed.insert(r.name.clone());
     }
     scan
 }
@@ -181,29 +214,57 @@ pub(crate) fn scan_pickle(
 type Step = Result<(), String>;
 
 impl Machine<'_> {
+    /// Values in the current MARK frame (torch sees only those).
+    fn frame_len(&self) -> usize {
+        let start = self.metastack.last().copied().unwrap_or(0);
+        self.stack.len().saturating_sub(start)
+    }
+
     fn pop(&mut self) -> Result<Val, String> {
+        if self.frame_len() == 0 {
+            return Err("pop from empty list (malformed pickle)".to_string());
+        }
         self.stack
             .pop()
             .ok_or_else(|| "pop from empty list (malformed pickle)".to_string())
     }
 
     fn top(&self) -> Result<&Val, String> {
+        if self.frame_len() == 0 {
+            return Err("list index out of range (malformed pickle)".to_string());
+        }
         self.stack
             .last()
             .ok_or_else(|| "list index out of range (malformed pickle)".to_string())
     }
 
     fn pop_mark(&mut self) -> Result<Vec<Val>, String> {
-        let outer = self
+        let start = self
             .metastack
             .pop()
             .ok_or_else(|| "pop from empty list: no MARK (malformed pickle)".to_string())?;
-        Ok(std::mem::replace(&mut self.stack, outer))
+        Ok(self.stack.split_off(start.min(self.stack.len())))
+    }
+
+    /// Stops the model on a hostile nesting or memo size (see [`MAX_STACK`]).
+    fn check_size(&self) -> Step {
+        if self.stack.len().saturating_add(self.metastack.len()) > MAX_STACK {
+            return Err(format!(
+                "more than {MAX_STACK} values and MARKs on the stack: pklinspect models \
+                 torch's unpickler no further (torch.save never nests this deep)"
+            ));
+        }
+        if self.memo.len() > MAX_MEMO {
+            return Err(format!(
+                "more than {MAX_MEMO} memo entries: pklinspect models torch's unpickler no further"
+            ));
+        }
+        Ok(())
     }
 
     fn refuse(&mut self, kind: RefusalKind, name: &str, spelling: Option<String>) {
         let offset = self.offset;
-        if !self.scan.refusals.iter().any(|r| r.name == name) {
+        if self.refused.insert(name.to_string()) {
             self.scan.refusals.push(RawRefusal {
                 kind,
                 name: name.to_string(),
@@ -214,22 +275,22 @@ impl Machine<'_> {
         }
     }
 
-    fn user_allowed(&self, allowed: &[String], name: &str) -> bool {
-        allowed.iter().any(|a| a == name) || self.scan.refusals.iter().any(|r| r.name == name)
+    fn user_allowed(&self, allowed: &HashSet<String>, name: &str) -> bool {
+        allowed.contains(name) || self.refused.contains(name)
     }
 
     /// One opcode, as `Unpickler.load` runs it.
-    fn step(&mut self, opcode: Opcode, arg: Arg<'_>, allowed: &[String]) -> Step {
+    fn step(&mut self, opcode: Opcode, arg: Arg<'_>, allowed: &HashSet<String>) -> Step {
         use Opcode as O;
         match opcode {
             O::GLOBAL => self.global(arg, allowed)?,
             O::NEWOBJ | O::REDUCE => self.call(opcode)?,
             O::BUILD => self.build(allowed)?,
             O::APPEND | O::APPENDS | O::SETITEM | O::SETITEMS => self.add_items(opcode)?,
-            O::MARK => self.metastack.push(std::mem::take(&mut self.stack)),
+            O::MARK => self.metastack.push(self.stack.len()),
             O::TUPLE => {
                 let items = self.pop_mark()?;
-                self.stack.push(Val::Tuple(items.into()));
+                self.stack.push(tuple(items));
             }
             O::TUPLE1 | O::TUPLE2 | O::TUPLE3 => {
                 let n = match opcode {
@@ -237,13 +298,12 @@ impl Machine<'_> {
                     O::TUPLE2 => 2,
                     _ => 3,
                 };
-                let at = self
-                    .stack
-                    .len()
-                    .checked_sub(n)
-                    .ok_or_else(|| "list index out of range (malformed pickle)".to_string())?;
+                if self.frame_len() < n {
+                    return Err("list index out of range (malformed pickle)".to_string());
+                }
+                let at = self.stack.len().saturating_sub(n);
                 let items: Vec<Val> = self.stack.split_off(at);
-                self.stack.push(Val::Tuple(items.into()));
+                self.stack.push(tuple(items));
             }
             O::NONE => self.stack.push(obj("builtins.NoneType")),
             O::NEWFALSE | O::NEWTRUE => self.stack.push(obj("builtins.bool")),
@@ -284,7 +344,7 @@ impl Machine<'_> {
             O::NEWOBJ => {
                 let _args = self.pop()?;
                 match self.pop()? {
-                    Val::Global(cls) => self.stack.push(obj(&cls)),
+                    Val::Global(cls) => self.stack.push(instance(Ty::Known(cls, None, None))),
                     other => {
                         return Err(format!(
                             "Can only create new object for nn.Parameter or classes \
@@ -324,7 +384,7 @@ impl Machine<'_> {
                     self.pop_mark()?;
                 }
                 let target = self.top()?;
-                if type_name(target).as_deref() != Some("builtins.list") {
+                if type_name(target) != Some("builtins.list") {
                     return Err(format!(
                         "Can only append to lists, but got {}",
                         describe(target)
@@ -339,7 +399,7 @@ impl Machine<'_> {
                     self.pop_mark()?;
                 }
                 let target = self.top()?;
-                let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&&*t));
+                let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&t));
                 if !ok {
                     return Err(format!(
                         "Can only {} for dict, collections.OrderedDict, collections.Counter, \
@@ -354,7 +414,7 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn global(&mut self, arg: Arg<'_>, allowed: &[String]) -> Step {
+    fn global(&mut self, arg: Arg<'_>, allowed: &HashSet<String>) -> Step {
         let Arg::Pair(module, name) = arg else {
             return Err("GLOBAL without a module and name".to_string());
         };
@@ -378,20 +438,23 @@ impl Machine<'_> {
         Ok(())
     }
 
-    fn build(&mut self, allowed: &[String]) -> Step {
+    fn build(&mut self, allowed: &HashSet<String>) -> Step {
         let _state = self.pop()?;
         let inst = self.top()?.clone();
-        let (ty, spelling) = match &inst {
-            Val::Obj(Ty::Known(t, spelling, by)) => {
-                self.made_by = by.clone();
-                (t.clone(), spelling.clone())
-            }
-            Val::Obj(Ty::Unknown(by)) => {
-                return Err(format!(
-                    "BUILD on the result of {by}, whose type pklinspect cannot tell: torch \
-                     refuses it unless that type is allowlisted"
-                ))
-            }
+        let (ty, spelling): (Rc<str>, _) = match &inst {
+            Val::Static(t) => (Rc::from(*t), None),
+            Val::Obj(ty) => match &**ty {
+                Ty::Known(t, spelling, by) => {
+                    self.made_by = by.clone();
+                    (t.clone(), spelling.clone())
+                }
+                Ty::Unknown(by) => {
+                    return Err(format!(
+                        "BUILD on the result of {by}, whose type pklinspect cannot tell: \
+                         torch refuses it unless that type is allowlisted"
+                    ))
+                }
+            },
             other => {
                 return Err(format!(
                     "Can only build Tensor, Parameter, OrderedDict or types allowlisted via \
@@ -449,23 +512,29 @@ impl Machine<'_> {
 /// What torch's messages print for a value: `<class 'list'>` for an instance's type.
 fn describe(v: &Val) -> String {
     match type_name(v) {
-        Some(t) => format!("<class '{}'>", t.strip_prefix("builtins.").unwrap_or(&t)),
+        Some(t) => format!("<class '{}'>", t.strip_prefix("builtins.").unwrap_or(t)),
         None => match v {
-            Val::Obj(Ty::Unknown(by)) => format!("the result of {by} (type unknown)"),
+            Val::Obj(ty) => match &**ty {
+                Ty::Unknown(by) => format!("the result of {by} (type unknown)"),
+                Ty::Known(t, _, _) => format!("<class '{t}'>"),
+            },
             _ => "an unknown value".to_string(),
         },
     }
 }
 
 /// The `module.name` of a value's type, when known.
-fn type_name(v: &Val) -> Option<Rc<str>> {
+fn type_name(v: &Val) -> Option<&str> {
     match v {
-        Val::Global(_) => Some(Rc::from("builtins.type")),
-        Val::Str(_) => Some(Rc::from("builtins.str")),
-        Val::Int => Some(Rc::from("builtins.int")),
-        Val::Tuple(_) => Some(Rc::from("builtins.tuple")),
-        Val::Obj(Ty::Known(t, _, _)) => Some(t.clone()),
-        Val::Obj(Ty::Unknown(_)) => None,
+        Val::Global(_) => Some("builtins.type"),
+        Val::Str(_) => Some("builtins.str"),
+        Val::Int => Some("builtins.int"),
+        Val::Tuple(_) => Some("builtins.tuple"),
+        Val::Static(t) => Some(t),
+        Val::Obj(ty) => match &**ty {
+            Ty::Known(t, _, _) => Some(t),
+            Ty::Unknown(_) => None,
+        },
     }
 }
 
@@ -494,7 +563,7 @@ fn returns(f: &str, args: &Val) -> Val {
         Val::Tuple(items) => items.get(i).cloned(),
         _ => None,
     };
-    let unknown = || Val::Obj(Ty::Unknown(Rc::from(f)));
+    let unknown = || instance(Ty::Unknown(Rc::from(f)));
     let row = table::RETURNS
         .binary_search_by(|(name, _)| (*name).cmp(f))
         .ok()
@@ -502,12 +571,12 @@ fn returns(f: &str, args: &Val) -> Val {
     match row.map(|(_, r)| *r) {
         Some(Returns::Type(t)) => obj(t),
         Some(Returns::ArgClass(i)) => match arg(i) {
-            Some(Val::Global(cls)) => Val::Obj(Ty::Known(cls, None, Some(Rc::from(f)))),
+            Some(Val::Global(cls)) => instance(Ty::Known(cls, None, Some(Rc::from(f)))),
             _ => unknown(),
         },
         Some(Returns::NumpyDType) => match arg(0) {
             Some(Val::Str(spec)) => match table::numpy_dtype_class(&spec) {
-                Some(class) => Val::Obj(Ty::Known(
+                Some(class) => instance(Ty::Known(
                     Rc::from(format!("numpy.dtypes.{class}")),
                     python_str(&spec).map(|s| Rc::from(format!("type(numpy.dtype({s}))"))),
                     Some(Rc::from(f)),
@@ -519,7 +588,7 @@ fn returns(f: &str, args: &Val) -> Val {
         None => {
             let last = f.rsplit('.').next().unwrap_or(f);
             if last.starts_with(|c: char| c.is_ascii_uppercase()) {
-                obj(f)
+                instance(Ty::Known(Rc::from(f), None, None))
             } else {
                 unknown()
             }
