@@ -166,6 +166,7 @@ pub mod input;
 pub mod inspect;
 pub mod limits;
 pub mod lint;
+pub mod loaders;
 pub mod opcode;
 pub mod reader;
 pub mod render;

@@ -34,6 +34,11 @@ pub struct Report {
     /// What the bytes say about the versions that wrote the file and where loading it
     /// fails (`docs/writer-facts.md`).
     pub writer: WriterFacts,
+    /// Each real loader that applies to the container (`pickle.load`, `joblib.load`,
+    /// `torch.load(weights_only=True)`, `numpy.load(allow_pickle=False)`, …): whether it
+    /// loads the file, what it refuses or needs, and what would make it load
+    /// ([`crate::loaders`]).
+    pub loaders: Vec<crate::loaders::LoaderReport>,
     /// Where and why the loader stops in a stream that fails part-way (the first such
     /// stream): the report then holds what was read before it, and a `malformed` (or
     /// `limit-exceeded`) finding at that place. Only [`crate::inspect::inspect_partial`]

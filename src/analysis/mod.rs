@@ -74,6 +74,8 @@ pub(crate) struct Analysis<'o> {
     pub(crate) unvetted: bool,
     /// What the streams' graphs said about the writer so far (`facts`).
     pub(crate) writer: facts::WriterState,
+    /// What torch's weights-only unpickler makes of each stream torch.load reads.
+    pub(crate) torch_scans: Vec<crate::loaders::StreamScan>,
 }
 
 impl<'o> Analysis<'o> {
@@ -95,6 +97,7 @@ impl<'o> Analysis<'o> {
                 portable_hints: Vec::new(),
                 frames: Vec::new(),
                 writer: crate::report::WriterFacts::default(),
+                loaders: Vec::new(),
                 stopped: None,
             },
             detected: opened.notes().to_vec(),
@@ -107,6 +110,7 @@ impl<'o> Analysis<'o> {
             nested_budget: nested::nested_budget(opened.input().len()),
             unvetted: false,
             writer: facts::WriterState::default(),
+            torch_scans: Vec::new(),
         }
     }
 
@@ -170,6 +174,7 @@ impl<'o> Analysis<'o> {
             &self.report.pickles,
             &self.options.rules,
         );
+        self.report.loaders = crate::loaders::verdicts(&self.report, &self.torch_scans);
         self.report
     }
 }

@@ -105,6 +105,11 @@ impl Analysis<'_> {
         };
         let first = self.report.pickles.len();
         self.pickles(&stream, &lifted, &ctx);
+        if self.depth == 0 && (part.whole_file || member.is_some_and(|m| m.ends_with("data.pkl"))) {
+            let pickles = self.report.pickles.get(first..).unwrap_or_default();
+            let scan = crate::loaders::scan_stream(bytes, pickles, legacy.is_some(), member);
+            self.torch_scans.push(scan);
+        }
         let runtime = runtime_findings(&stream.graph, member);
         self.categories
             .extend(runtime.iter().map(|_| Category::CodeExec));

@@ -61,6 +61,7 @@ use std::str::FromStr;
 
 pub use compat::{normalise, normalise_module, IMPORT_MAPPING, NAME_MAPPING};
 pub use deny::DenyEntry;
+pub(crate) use stdlib::is_stdlib;
 pub use table::{Entry, BUILTIN_TABLE};
 
 /// SPEC §5 categories, ordered from most benign to worst; the verdict takes the maximum.

@@ -366,7 +366,7 @@ pub(super) const STDLIB_MODULES: &[&str] = &[
 
 /// Whether `module` (a dotted path) belongs to the standard library: its first component
 /// is one of [`STDLIB_MODULES`].
-pub(super) fn is_stdlib(module: &str) -> bool {
+pub(crate) fn is_stdlib(module: &str) -> bool {
     let top = module.split('.').next().unwrap_or(module);
     STDLIB_MODULES.binary_search(&top).is_ok()
 }

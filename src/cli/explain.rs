@@ -1,4 +1,9 @@
-//! `pklinspect explain FILE... [--format text|json]`.
+//! `pklinspect explain FILE... [--format text|json] [--emit torch-safe-globals]`.
+//!
+//! `--emit torch-safe-globals` prints only the Python snippet that makes
+//! `torch.load(weights_only=True)` load each file (`docs/loaders.md`); when nothing safe
+//! does (it would allow code-exec or unvetted globals, or torch stops on something no
+//! allowlist fixes), it says why on standard error and exits 2.
 
 use std::io::{self, Write};
 
@@ -16,12 +21,22 @@ pub(crate) enum Format {
     Json,
 }
 
+/// What `--emit` prints instead of the explanation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Emit {
+    /// The `torch.serialization.add_safe_globals([...])` snippet that makes
+    /// `torch.load(weights_only=True)` load the file.
+    TorchSafeGlobals,
+}
+
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Examples:
   pklinspect explain model.pkl                  verdict, contents, imports, arrays, findings
   pklinspect explain --depth 4 data.pkl         open the contents four levels deep
   pklinspect explain --format json *.pkl        one JSON document per file (an array)
+  pklinspect explain ckpt.pt --emit torch-safe-globals
+                                                the snippet that makes torch.load(weights_only=True) load it
   cat model.pkl | pklinspect explain -          from standard input")]
 pub(crate) struct ExplainArgs {
     /// Files to explain (`-` for standard input).
@@ -31,6 +46,11 @@ pub(crate) struct ExplainArgs {
     /// Output format: text for people, json (schema pklinspect.explain/1) for programs.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+
+    /// Print only this instead of the explanation: `torch-safe-globals`, the Python snippet
+    /// that makes torch.load(weights_only=True) load the file (exit 2 when nothing safe does).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    emit: Option<Emit>,
 
     /// Unknown references are errors too, not warnings (as `lint --strict`).
     #[arg(long)]
@@ -107,6 +127,20 @@ pub(crate) fn run(args: &ExplainArgs, color: ColorChoice) -> Status {
                 status = Status::Failure;
             }
         }
+        if let (Some(Emit::TorchSafeGlobals), Ok(rep)) = (args.emit, &result) {
+            match pklinspect::loaders::torch_safe_globals_snippet(rep) {
+                Ok(snippet) => {
+                    if let Err(e) = out.write_all(snippet.as_bytes()) {
+                        return write_failure(&name, &e);
+                    }
+                }
+                Err(why) => {
+                    report(&name, why);
+                    status = Status::Failure;
+                }
+            }
+            continue;
+        }
         match result {
             Ok(rep) => match args.format {
                 Format::Json => {
@@ -140,7 +174,7 @@ pub(crate) fn run(args: &ExplainArgs, color: ColorChoice) -> Status {
             }
         }
     }
-    if args.format == Format::Json {
+    if args.format == Format::Json && args.emit.is_none() {
         let value = if args.files.len() == 1 {
             documents.pop().unwrap_or(serde_json::Value::Null)
         } else {

@@ -33,6 +33,9 @@ struct ExplainDoc<'a> {
     /// bytes say nothing.
     #[serde(skip_serializing_if = "Option::is_none")]
     writer: Option<Value>,
+    /// Each real loader's verdict (SPEC §5, `docs/loaders.md`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    loaders: Vec<crate::loaders::wire::LoaderDoc<'a>>,
     /// Where the loader stops in a stream that fails part-way: everything above is what
     /// was read before.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -497,6 +500,11 @@ pub fn explain_value(report: &Report) -> Value {
         portable: report.portable_hints.iter().map(hint).collect(),
         frames: report.frames.iter().map(frame).collect(),
         writer: writer(&report.writer),
+        loaders: report
+            .loaders
+            .iter()
+            .map(crate::loaders::wire::loader)
+            .collect(),
         error: report.stopped.as_ref().map(error_body),
     };
     serde_json::to_value(doc).unwrap_or(Value::Null)

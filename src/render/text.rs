@@ -72,6 +72,20 @@ fn verdict_meaning(verdict: Verdict) -> &'static str {
     }
 }
 
+/// For a torch file that torch.load's default (`weights_only=True`, torch 2.6+) refuses,
+/// although nothing in it is below `needs-libraries`: the headline says so.
+fn torch_default_caveat(report: &Report) -> &'static str {
+    let torch_file = matches!(report.container.as_str(), "torch-zip" | "torch-legacy");
+    let refused = report.loaders.iter().any(|l| {
+        l.loader == "torch.load(weights_only=True)" && l.loads != crate::loaders::Loads::Yes
+    });
+    if torch_file && refused && report.verdict <= Verdict::NeedsLibraries {
+        " (but torch.load's default, weights_only=True, refuses it: see Loaders)"
+    } else {
+        ""
+    }
+}
+
 /// What the part of a stream read before it fails holds, for verdicts below `unvetted`.
 fn partial_meaning(verdict: Verdict) -> &'static str {
     match verdict {
@@ -162,10 +176,55 @@ pub fn write_explain(
     preview: Option<&Preview>,
 ) -> io::Result<()> {
     write_summary(out, report)?;
+    write_loaders(out, report)?;
     if let Some(preview) = preview {
         write_preview(out, preview)?;
     }
     write_details(out, report)
+}
+
+/// One line per loader (`docs/loaders.md`): ✓ loads (with what it needs), or ✗ what it
+/// refuses and the fix.
+fn write_loaders(out: &mut impl Write, report: &Report) -> io::Result<()> {
+    use crate::loaders::Loads;
+    if report.loaders.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{BOLD}Loaders{BOLD:#}")?;
+    for l in &report.loaders {
+        let refused: Vec<&str> = l
+            .refusals
+            .iter()
+            .filter(|r| r.kind != "stop")
+            .map(|r| r.global.as_str())
+            .collect();
+        let text = match (l.loads, refused.len()) {
+            (Loads::No, _) | (Loads::OnlyWith, 0) | (Loads::Yes, _) => l.summary.clone(),
+            (Loads::OnlyWith, n) => {
+                let shown = refused.get(..n.min(3)).unwrap_or_default().join(", ");
+                let more = n.saturating_sub(3);
+                let more = if more > 0 {
+                    format!(" (+{more} more)")
+                } else {
+                    String::new()
+                };
+                format!("refuses {shown}{more}")
+            }
+        };
+        // A loader that loads a file which runs code (or calls unvetted code) does so.
+        let runs_code = report.verdict >= Verdict::Unvetted;
+        let (mark, style) = match (l.loads, refused.is_empty()) {
+            (Loads::No, _) | (Loads::OnlyWith, false) => ("✗", verdict_style(Verdict::Dangerous)),
+            _ if runs_code => ("⚠", verdict_style(Verdict::Dangerous)),
+            _ => ("✓", verdict_style(Verdict::Portable)),
+        };
+        write!(out, "  {style}{mark}{style:#} {}: {text}", l.loader)?;
+        match &l.fix {
+            Some(fix) => writeln!(out, " — fix: {fix}")?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
 }
 
 /// The unit a length counts for a type.
@@ -252,10 +311,11 @@ fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
         )?,
         _ => writeln!(
             out,
-            "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}",
+            "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}{}",
             report.file,
             report.verdict.as_str(),
-            verdict_meaning(report.verdict)
+            verdict_meaning(report.verdict),
+            torch_default_caveat(report)
         )?,
     }
     let opcodes: u64 = report.pickles.iter().map(|p| p.opcode_count).sum();

@@ -1,0 +1,605 @@
+//! torch's weights-only unpickler, modelled on types: which globals and types
+//! `torch.load(weights_only=True)` refuses in a pickle, in the order it meets them.
+//!
+//! torch's `Unpickler.load` (`torch/_weights_only_unpickler.py`, torch 2.15.0) is a small
+//! opcode loop of its own, not CPython's. This module runs the same loop on abstract
+//! values: each stack entry is a global (what a GLOBAL pushed), a string, an int, a tuple,
+//! or an instance of a known (or unknown) type. Where torch raises, we record why and go
+//! on as if the user had allowed what was refused, so the list holds every refusal in the
+//! order torch would report them one run at a time:
+//!
+//! - GLOBAL of a name outside [`table::ALLOWED_GLOBALS`] (a refusal `add_safe_globals`
+//!   fixes, unless the module is blocked: `sys`, `os`, `posix`, `nt`);
+//! - BUILD on an instance whose `type()` is not allowed: the type is what the call that
+//!   made the instance returns ([`table::RETURNS`]), so `numpy.dtype('f8')` + BUILD needs
+//!   `numpy.dtypes.Float64DType`, a name no GLOBAL opcode spells;
+//! - REDUCE or NEWOBJ of something no GLOBAL pushed, APPEND to a non-list, SETITEM to a
+//!   non-dict, a persistent id other than `('storage', …)`, and any opcode outside torch's
+//!   list (protocol 3+ opcodes such as FRAME, BINBYTES, STACK_GLOBAL, MEMOIZE; INST, OBJ,
+//!   EXT*, PERSID): no allowlist fixes these, so the scan stops there ([`Stop`]).
+
+#![warn(clippy::arithmetic_side_effects)]
+
+use std::rc::Rc;
+
+use rustc_hash::FxHashMap as HashMap;
+pub(crate) use rustc_hash::FxHashSet as HashSet;
+
+use super::table::{self, Returns};
+use crate::opcode::Opcode;
+use crate::reader::{Arg, OpReader};
+
+/// Where persistent ids go in the pickle being read (torch sets `persistent_load` only on
+/// the pickle holding the object).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Persistent {
+    /// No `persistent_load`: any persistent id is refused.
+    None,
+    /// torch's: ids are `('storage', storage_type, key, location, numel)` tuples.
+    Storage,
+}
+
+/// What torch refuses that an allowlist entry fixes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// A GLOBAL opcode names it.
+    Global,
+    /// BUILD gives state to an instance of it (its `type()`).
+    BuildType,
+}
+
+/// One refusal, the first time torch meets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRefusal {
+    /// Global or type.
+    pub kind: RefusalKind,
+    /// `module.name` (after torch's Python 2 mappings).
+    pub name: String,
+    /// Offset of the opcode in the stream.
+    pub offset: u64,
+    /// A Python expression for the object to allow, when its `module.name` is not one to
+    /// import by attribute (`type(numpy.dtype('f8'))`).
+    pub spelling: Option<String>,
+    /// For a type: the global whose call made the instance (`numpy.dtype`).
+    pub made_by: Option<String>,
+}
+
+/// Where torch stops for good: no allowlist entry fixes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stop {
+    /// Offset of the opcode in the stream.
+    pub offset: u64,
+    /// What torch says (its message, or ours when it would fail outside its checks).
+    pub message: String,
+    /// The global behind it, when there is one (a blocked module's function).
+    pub global: Option<String>,
+}
+
+/// What the scan of one pickle found.
+#[derive(Clone, Debug, Default)]
+pub struct PickleScan {
+    /// Each refusal an allowlist fixes, first meeting first.
+    pub refusals: Vec<RawRefusal>,
+    /// The first thing no allowlist fixes (the scan ends there).
+    pub stop: Option<Stop>,
+}
+
+/// A type an instance on the stack has.
+#[derive(Clone, Debug)]
+enum Ty {
+    /// `module.name`, and a Python expression for the type when it is not importable by
+    /// attribute.
+    /// The third field is the global whose call made the instance, when a call did.
+    Known(Rc<str>, Option<Rc<str>>, Option<Rc<str>>),
+    /// Made by a call whose result type the table does not know.
+    Unknown(Rc<str>),
+}
+
+/// An abstract stack value (24 bytes: a million of them on a hostile stack stay small).
+#[derive(Clone, Debug)]
+enum Val {
+    Global(Rc<str>),
+    Str(Rc<str>),
+    Int,
+    /// Its items; a tuple inside is kept only as [`Val::Static`]`("builtins.tuple")`, so
+    /// values never nest (and never drop recursively).
+    Tuple(Rc<[Val]>),
+    /// An instance of a type known by a static name (`builtins.list`, `torch.Tensor`).
+    Static(&'static str),
+    Obj(Rc<Ty>),
+}
+
+fn obj(t: &'static str) -> Val {
+    Val::Static(t)
+}
+
+fn instance(ty: Ty) -> Val {
+    Val::Obj(Rc::new(ty))
+}
+
+/// A tuple of `items`, flattened one level (see [`Val::Tuple`]).
+fn tuple(items: Vec<Val>) -> Val {
+    let flat: Vec<Val> = items
+        .into_iter()
+        .map(|v| match v {
+            Val::Tuple(_) => obj("builtins.tuple"),
+            v => v,
+        })
+        .collect();
+    Val::Tuple(flat.into())
+}
+
+/// Values on the stack (and open MARKs) past which the model stops: `torch.save` writes
+/// stacks a few dozen deep; only a hostile file nests further.
+const MAX_STACK: usize = 100_000;
+
+/// Memo entries past which the model stops (a checkpoint of 100,000 tensors uses fewer).
+const MAX_MEMO: usize = 2_000_000;
+
+/// The loop's state.
+struct Machine<'s> {
+    stack: Vec<Val>,
+    /// Where each open MARK's frame starts in `stack` (torch keeps a list per frame).
+    metastack: Vec<usize>,
+    memo: HashMap<u64, Val>,
+    scan: &'s mut PickleScan,
+    persistent: Persistent,
+    /// Offset of the opcode being run.
+    offset: u64,
+    /// The global whose call made the instance BUILD is giving state to.
+    made_by: Option<Rc<str>>,
+    /// The names in `scan.refusals`.
+    refused: HashSet<String>,
+}
+
+/// Runs torch's weights-only loop over the pickle at `start` in `bytes`. `allowed` holds
+/// what earlier pickles' refusals allowed (it grows with this one's).
+pub(crate) fn scan_pickle(
+    bytes: &[u8],
+    start: usize,
+    persistent: Persistent,
+    allowed: &mut HashSet<String>,
+) -> PickleScan {
+    let mut scan = PickleScan::default();
+    let mut m = Machine {
+        stack: Vec::new(),
+        metastack: Vec::new(),
+        memo: HashMap::default(),
+        scan: &mut scan,
+        persistent,
+        offset: 0,
+        made_by: None,
+        refused: HashSet::default(),
+    };
+    // torch reads opcodes one by one: a FRAME is an unsupported opcode to it, whatever
+    // its length says.
+    // Text is validated by the machine's own pass (a stream with bad UTF-8 is malformed).
+    let mut reader = OpReader::new(bytes, start)
+        .without_frame_check()
+        .deferring_text_check();
+    while let Some(op) = reader.next_op() {
+        let result = match op {
+            Ok(op) => {
+                m.offset = op.offset as u64;
+                m.step(op.opcode, op.arg, allowed)
+                    .and_then(|()| m.check_size())
+                    .map_err(|e| (op.offset, e))
+            }
+            Err(e) => Err((e.offset() as usize, e.message().to_string())),
+        };
+        if let Err((offset, message)) = result {
+            m.scan.stop = Some(Stop {
+                offset: offset as u64,
+                message,
+                global: None,
+            });
+            break;
+        }
+    }
+    // A blocked global's stop names it.
+    if let Some(stop) = &mut scan.stop {
+        if let Some(rest) = stop
+            .message
+            .strip_prefix("Trying to load unsupported GLOBAL ")
+        {
+            stop.global = rest.split(' ').next().map(str::to_string);
+        }
+    }
+    for r in &scan.refusals {
+        allowed.insert(r.name.clone());
+    }
+    scan
+}
+
+type Step = Result<(), String>;
+
+impl Machine<'_> {
+    /// Values in the current MARK frame (torch sees only those).
+    fn frame_len(&self) -> usize {
+        let start = self.metastack.last().copied().unwrap_or(0);
+        self.stack.len().saturating_sub(start)
+    }
+
+    fn pop(&mut self) -> Result<Val, String> {
+        if self.frame_len() == 0 {
+            return Err("pop from empty list (malformed pickle)".to_string());
+        }
+        self.stack
+            .pop()
+            .ok_or_else(|| "pop from empty list (malformed pickle)".to_string())
+    }
+
+    fn top(&self) -> Result<&Val, String> {
+        if self.frame_len() == 0 {
+            return Err("list index out of range (malformed pickle)".to_string());
+        }
+        self.stack
+            .last()
+            .ok_or_else(|| "list index out of range (malformed pickle)".to_string())
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Val>, String> {
+        let start = self
+            .metastack
+            .pop()
+            .ok_or_else(|| "pop from empty list: no MARK (malformed pickle)".to_string())?;
+        Ok(self.stack.split_off(start.min(self.stack.len())))
+    }
+
+    /// Stops the model on a hostile nesting or memo size (see [`MAX_STACK`]).
+    fn check_size(&self) -> Step {
+        if self.stack.len().saturating_add(self.metastack.len()) > MAX_STACK {
+            return Err(format!(
+                "more than {MAX_STACK} values and MARKs on the stack: pklinspect models \
+                 torch's unpickler no further (torch.save never nests this deep)"
+            ));
+        }
+        if self.memo.len() > MAX_MEMO {
+            return Err(format!(
+                "more than {MAX_MEMO} memo entries: pklinspect models torch's unpickler no further"
+            ));
+        }
+        Ok(())
+    }
+
+    fn refuse(&mut self, kind: RefusalKind, name: &str, spelling: Option<String>) {
+        let offset = self.offset;
+        if self.refused.insert(name.to_string()) {
+            self.scan.refusals.push(RawRefusal {
+                kind,
+                name: name.to_string(),
+                offset,
+                spelling,
+                made_by: self.made_by.take().map(|s| s.to_string()),
+            });
+        }
+    }
+
+    fn user_allowed(&self, allowed: &HashSet<String>, name: &str) -> bool {
+        allowed.contains(name) || self.refused.contains(name)
+    }
+
+    /// One opcode, as `Unpickler.load` runs it.
+    fn step(&mut self, opcode: Opcode, arg: Arg<'_>, allowed: &HashSet<String>) -> Step {
+        use Opcode as O;
+        match opcode {
+            O::GLOBAL => self.global(arg, allowed)?,
+            O::NEWOBJ | O::REDUCE => self.call(opcode)?,
+            O::BUILD => self.build(allowed)?,
+            O::APPEND | O::APPENDS | O::SETITEM | O::SETITEMS => self.add_items(opcode)?,
+            O::MARK => self.metastack.push(self.stack.len()),
+            O::TUPLE => {
+                let items = self.pop_mark()?;
+                self.stack.push(tuple(items));
+            }
+            O::TUPLE1 | O::TUPLE2 | O::TUPLE3 => {
+                let n = match opcode {
+                    O::TUPLE1 => 1,
+                    O::TUPLE2 => 2,
+                    _ => 3,
+                };
+                if self.frame_len() < n {
+                    return Err("list index out of range (malformed pickle)".to_string());
+                }
+                let at = self.stack.len().saturating_sub(n);
+                let items: Vec<Val> = self.stack.split_off(at);
+                self.stack.push(tuple(items));
+            }
+            O::NONE => self.stack.push(obj("builtins.NoneType")),
+            O::NEWFALSE | O::NEWTRUE => self.stack.push(obj("builtins.bool")),
+            O::EMPTY_TUPLE => self.stack.push(Val::Tuple(Rc::from([]))),
+            O::EMPTY_LIST => self.stack.push(obj("builtins.list")),
+            O::EMPTY_DICT => self.stack.push(obj("builtins.dict")),
+            O::EMPTY_SET => self.stack.push(obj("builtins.set")),
+            O::BININT | O::BININT1 | O::BININT2 | O::LONG1 => self.stack.push(Val::Int),
+            O::BINFLOAT => self.stack.push(obj("builtins.float")),
+            O::BINUNICODE | O::SHORT_BINSTRING => self.stack.push(text(arg)),
+            O::BINPERSID => self.persistent_id()?,
+            O::BINGET | O::LONG_BINGET => {
+                let key = uint(arg);
+                let v = self
+                    .memo
+                    .get(&key)
+                    .cloned()
+                    .ok_or_else(|| format!("KeyError: memo key {key} (malformed pickle)"))?;
+                self.stack.push(v);
+            }
+            O::BINPUT | O::LONG_BINPUT => {
+                let v = self.top()?.clone();
+                self.memo.insert(uint(arg), v);
+            }
+            O::PROTO => {}
+            O::STOP => {
+                self.pop()?;
+            }
+            other => return Err(format!("Unsupported operand {}", other.code())),
+        }
+        Ok(())
+    }
+
+    /// NEWOBJ and REDUCE: only of what a GLOBAL pushed (the allowlist's values).
+    fn call(&mut self, opcode: Opcode) -> Step {
+        use Opcode as O;
+        match opcode {
+            O::NEWOBJ => {
+                let _args = self.pop()?;
+                match self.pop()? {
+                    Val::Global(cls) => self.stack.push(instance(Ty::Known(cls, None, None))),
+                    other => {
+                        return Err(format!(
+                            "Can only create new object for nn.Parameter or classes \
+                             allowlisted via `add_safe_globals` but got {}",
+                            describe(&other)
+                        ))
+                    }
+                }
+            }
+            O::REDUCE => {
+                let args = self.pop()?;
+                let result = match self.top()? {
+                    Val::Global(f) => returns(f, &args),
+                    other => {
+                        return Err(format!(
+                            "Trying to call reduce for unrecognized function {}",
+                            describe(other)
+                        ))
+                    }
+                };
+                self.stack.pop();
+                self.stack.push(result);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// APPEND(S) only to a list, SETITEM(S) only to a dict, OrderedDict or Counter.
+    fn add_items(&mut self, opcode: Opcode) -> Step {
+        use Opcode as O;
+        match opcode {
+            O::APPEND | O::APPENDS => {
+                if opcode == O::APPEND {
+                    self.pop()?;
+                } else {
+                    self.pop_mark()?;
+                }
+                let target = self.top()?;
+                if type_name(target) != Some("builtins.list") {
+                    return Err(format!(
+                        "Can only append to lists, but got {}",
+                        describe(target)
+                    ));
+                }
+            }
+            O::SETITEM | O::SETITEMS => {
+                if opcode == O::SETITEM {
+                    self.pop()?;
+                    self.pop()?;
+                } else {
+                    self.pop_mark()?;
+                }
+                let target = self.top()?;
+                let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&t));
+                if !ok {
+                    return Err(format!(
+                        "Can only {} for dict, collections.OrderedDict, collections.Counter, \
+                         but got {}",
+                        opcode.name(),
+                        describe(target)
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn global(&mut self, arg: Arg<'_>, allowed: &HashSet<String>) -> Step {
+        let Arg::Pair(module, name) = arg else {
+            return Err("GLOBAL without a module and name".to_string());
+        };
+        let (module, name) = table::mapped(module, name);
+        let full = format!("{module}.{name}");
+        if table::BLOCKED_MODULES.contains(&module) {
+            return Err(format!(
+                "Trying to load unsupported GLOBAL {full} whose module {module} is blocked."
+            ));
+        }
+        if !table::is_allowed(&full) && !self.user_allowed(allowed, &full) {
+            if table::DTENSOR_GLOBALS.contains(&full.as_str()) {
+                return Err(
+                    "``torch.distributed.tensor`` must be imported to load DTensors".into(),
+                );
+            }
+            self.made_by = None;
+            self.refuse(RefusalKind::Global, &full, None);
+        }
+        self.stack.push(Val::Global(Rc::from(full)));
+        Ok(())
+    }
+
+    fn build(&mut self, allowed: &HashSet<String>) -> Step {
+        let _state = self.pop()?;
+        let inst = self.top()?.clone();
+        let (ty, spelling): (Rc<str>, _) = match &inst {
+            Val::Static(t) => (Rc::from(*t), None),
+            Val::Obj(ty) => match &**ty {
+                Ty::Known(t, spelling, by) => {
+                    self.made_by = by.clone();
+                    (t.clone(), spelling.clone())
+                }
+                Ty::Unknown(by) => {
+                    return Err(format!(
+                        "BUILD on the result of {by}, whose type pklinspect cannot tell: \
+                         torch refuses it unless that type is allowlisted"
+                    ))
+                }
+            },
+            other => {
+                return Err(format!(
+                    "Can only build Tensor, Parameter, OrderedDict or types allowlisted via \
+                     `add_safe_globals`, but got {}",
+                    describe(other)
+                ))
+            }
+        };
+        if table::BUILD_TYPES.contains(&&*ty)
+            || table::is_allowed(&ty)
+            || self.user_allowed(allowed, &ty)
+        {
+            return Ok(());
+        }
+        if ty.starts_with("builtins.") {
+            return Err(format!(
+                "Can only build Tensor, Parameter, OrderedDict or types allowlisted via \
+                 `add_safe_globals`, but got <class '{}'>",
+                ty.trim_start_matches("builtins.")
+            ));
+        }
+        self.refuse(RefusalKind::BuildType, &ty, spelling.map(|s| s.to_string()));
+        Ok(())
+    }
+
+    fn persistent_id(&mut self) -> Step {
+        let pid = self.pop()?;
+        if self.persistent == Persistent::None {
+            return Err("unsupported persistent id encountered".to_string());
+        }
+        match &pid {
+            Val::Int => {}
+            Val::Tuple(items) => match items.first() {
+                None => {}
+                Some(Val::Str(s)) if &**s == "storage" => {}
+                Some(other) => {
+                    return Err(format!(
+                        "Only persistent_load of storage is allowed, but got {}",
+                        describe(other)
+                    ))
+                }
+            },
+            other => {
+                return Err(format!(
+                    "persistent_load id must be tuple or int, but got {}",
+                    describe(other)
+                ))
+            }
+        }
+        self.stack.push(obj("torch.storage.TypedStorage"));
+        Ok(())
+    }
+}
+
+/// What torch's messages print for a value: `<class 'list'>` for an instance's type.
+fn describe(v: &Val) -> String {
+    match type_name(v) {
+        Some(t) => format!("<class '{}'>", t.strip_prefix("builtins.").unwrap_or(t)),
+        None => match v {
+            Val::Obj(ty) => match &**ty {
+                Ty::Unknown(by) => format!("the result of {by} (type unknown)"),
+                Ty::Known(t, _, _) => format!("<class '{t}'>"),
+            },
+            _ => "an unknown value".to_string(),
+        },
+    }
+}
+
+/// The `module.name` of a value's type, when known.
+fn type_name(v: &Val) -> Option<&str> {
+    match v {
+        Val::Global(_) => Some("builtins.type"),
+        Val::Str(_) => Some("builtins.str"),
+        Val::Int => Some("builtins.int"),
+        Val::Tuple(_) => Some("builtins.tuple"),
+        Val::Static(t) => Some(t),
+        Val::Obj(ty) => match &**ty {
+            Ty::Known(t, _, _) => Some(t),
+            Ty::Unknown(_) => None,
+        },
+    }
+}
+
+/// Text arguments up to this many bytes are kept (dtype strings, persistent-id tags).
+const MAX_KEPT_TEXT: usize = 64;
+
+fn text(arg: Arg<'_>) -> Val {
+    let bytes = match arg {
+        Arg::Text(b) | Arg::Bytes(b) => b,
+        _ => &[],
+    };
+    let kept = bytes.get(..MAX_KEPT_TEXT).unwrap_or(bytes);
+    Val::Str(Rc::from(String::from_utf8_lossy(kept).as_ref()))
+}
+
+fn uint(arg: Arg<'_>) -> u64 {
+    match arg {
+        Arg::UInt(n) => n,
+        _ => 0,
+    }
+}
+
+/// What calling the global `f` with `args` returns (its type).
+fn returns(f: &str, args: &Val) -> Val {
+    let arg = |i: usize| match args {
+        Val::Tuple(items) => items.get(i).cloned(),
+        _ => None,
+    };
+    let unknown = || instance(Ty::Unknown(Rc::from(f)));
+    let row = table::RETURNS
+        .binary_search_by(|(name, _)| (*name).cmp(f))
+        .ok()
+        .and_then(|i| table::RETURNS.get(i));
+    match row.map(|(_, r)| *r) {
+        Some(Returns::Type(t)) => obj(t),
+        Some(Returns::ArgClass(i)) => match arg(i) {
+            Some(Val::Global(cls)) => instance(Ty::Known(cls, None, Some(Rc::from(f)))),
+            _ => unknown(),
+        },
+        Some(Returns::NumpyDType) => match arg(0) {
+            Some(Val::Str(spec)) => match table::numpy_dtype_class(&spec) {
+                Some(class) => instance(Ty::Known(
+                    Rc::from(format!("numpy.dtypes.{class}")),
+                    python_str(&spec).map(|s| Rc::from(format!("type(numpy.dtype({s}))"))),
+                    Some(Rc::from(f)),
+                )),
+                None => unknown(),
+            },
+            _ => unknown(),
+        },
+        None => {
+            let last = f.rsplit('.').next().unwrap_or(f);
+            if last.starts_with(|c: char| c.is_ascii_uppercase()) {
+                instance(Ty::Known(Rc::from(f), None, None))
+            } else {
+                unknown()
+            }
+        }
+    }
+}
+
+/// A Python string literal for a short dtype string, when it holds only plain characters.
+fn python_str(s: &str) -> Option<String> {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '<' | '>' | '=' | '|' | '[' | ']'));
+    plain.then(|| format!("'{s}'"))
+}
