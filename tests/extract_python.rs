@@ -256,22 +256,31 @@ fn a_torch_state_dict_loads_back_equal_under_torch_when_available() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let pairs: Vec<(String, PathBuf)> = ["torch/state_dict.pt", "torch/state_dict_legacy.pt"]
-        .iter()
-        .map(|f| (f.to_string(), rebuild(f, tmp.path())))
-        .collect();
+    let pairs: Vec<(String, PathBuf)> = [
+        "torch/state_dict.pt",
+        "torch/state_dict_legacy.pt",
+        "torch/tensors.pt",
+        "torch/views.pt",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), rebuild(f, tmp.path())))
+    .collect();
     check(
         std::process::Command::new(program),
         r#"
 import torch
-from collections import OrderedDict
+
+def raw(t):
+    t = t.contiguous()
+    return (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
+
 args = sys.argv[1:]
 for path, d in zip(args[::2], args[1::2]):
     a, b = torch.load(path, weights_only=True), rebuilt(d)
-    assert type(b) is OrderedDict and list(a) == list(b)
+    assert type(b) is type(a) and list(a) == list(b), (type(a), type(b))
     for k in a:
         assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape, k
-        assert torch.equal(a[k], b[k]), k
+        assert raw(a[k]) == raw(b[k]), k
     print("ok", path)
 "#,
         &pairs,
@@ -357,5 +366,102 @@ fn an_existing_non_empty_folder_is_refused_unless_forced() {
             "params.json",
             "rebuild.py"
         ]
+    );
+}
+
+#[test]
+fn plain_values_numpy_scalars_dtypes_and_shared_lists_round_trip_exactly() {
+    let Some(python) = common::python_with(&["numpy"]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let make = r#"
+import collections, pickle, sys
+import numpy as np
+shared = [1, 2]
+obj = {
+    "tuple": (1, "a", (2.5, None), b"\x00\xff"), "one": (1,),
+    "bytes": b"\x00\x01abc", "bytearray": bytearray(b"xy"),
+    "big": 2**100, "neg": -2**70, "nan": float("nan"), "inf": float("-inf"),
+    "negzero": -0.0, "f": 0.1, "e": 1e300,
+    "set": {1, 2}, "frozen": frozenset({"a"}), "complex": complex(1, -2),
+    "np_f64": np.float64(1.5), "np_i32": np.int32(-7), "np_bool": np.bool_(True),
+    "np_f16": np.float16(0.1),
+    "dtype": np.dtype("<f4"), "dtype_be": np.dtype(">i8"), "dtype_u": np.dtype("<U5"),
+    "dtype_rec": np.dtype([("a", "<i4"), ("b", "<f8")]),
+    "ordered": collections.OrderedDict([("z", 1), ("a", 2)]),
+    "nonstr_keys": {1: "one", (2, 3): "tuple"}, "dollar": {"$tuple": 1},
+    "arr": np.arange(6, dtype=">i4").reshape(2, 3),
+    "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+    "shared_a": shared, "shared_b": shared, "type": np.float64,
+}
+for p in range(6):
+    with open(f"{sys.argv[1]}/values_p{p}.pkl", "wb") as f:
+        pickle.dump(obj, f, protocol=p)
+"#;
+    let python_again = || common::python_with(&["numpy"]).unwrap();
+    common::run_python(python, make, &[tmp.path().to_str().unwrap()]);
+    let pairs: Vec<(String, PathBuf)> = (0..6)
+        .map(|p| {
+            let file = tmp.path().join(format!("values_p{p}.pkl"));
+            let dir = tmp.path().join(format!("out{p}"));
+            let out = common::pklinspect()
+                .args(["extract", "-q"])
+                .arg(&file)
+                .args(["--to", "python", "-o"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (file.display().to_string(), dir)
+        })
+        .collect();
+    let args: Vec<String> = pairs
+        .iter()
+        .flat_map(|(f, d)| [f.clone(), d.display().to_string()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let compare = r#"
+import math
+def same(a, b, p):
+    assert type(a) is type(b), (p, type(a), type(b))
+    if isinstance(a, np.ndarray):
+        same_array(a, b, p)
+        assert a.flags.f_contiguous == b.flags.f_contiguous, p
+    elif isinstance(a, np.generic):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), p
+    elif isinstance(a, np.dtype):
+        assert a == b and a.str == b.str and a.descr == b.descr, (p, a, b)
+    elif isinstance(a, dict):
+        assert list(a) == list(b), (p, list(a), list(b))
+        for k in a:
+            same(a[k], b[k], f"{p}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), p
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{p}[{i}]")
+    elif isinstance(a, float):
+        assert math.copysign(1, a) == math.copysign(1, b), (p, a, b)
+        assert a == b or (a != a and b != b), (p, a, b)
+    else:
+        assert a == b, (p, a, b)
+
+args = sys.argv[1:]
+for path, d in zip(args[::2], args[1::2]):
+    a, b = original(path), rebuilt(d)
+    same(a, b, "$")
+    assert b["shared_a"] is b["shared_b"]
+    print("ok", path)
+"#;
+    let out = common::run_python(python_again(), &format!("{PRELUDE}\n{compare}"), &args);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said.lines().filter(|l| l.starts_with("ok ")).count(),
+        6,
+        "{said}"
     );
 }

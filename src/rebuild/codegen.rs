@@ -523,7 +523,15 @@ impl<'f, 'a> Gen<'f, 'a> {
     /// An object without a recipe: made as the pickle makes it.
     fn generic(&mut self, j: &Json<'a>, class: &str, path: &str, depth: usize) -> Out<String> {
         let cls = self.import(class)?;
-        let mut args = self.items(j.get("args"), &format!("{path}.__args__"), depth)?;
+        let mut args = match j.get("args") {
+            // All plain (a numpy dtype's ('f8', False, True)): one entry, unpacked.
+            Some(all) if is_plain(all) => {
+                let at = format!("{path}.__args__");
+                self.params.push((at.clone(), all.text()));
+                vec![format!("*p[{}]", py(&at))]
+            }
+            other => self.items(other, &format!("{path}.__args__"), depth)?,
+        };
         if let Some(Json::Object(pairs, _)) = j.get("kwargs") {
             for (k, v) in pairs {
                 if !is_identifier(k) {
