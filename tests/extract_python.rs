@@ -465,3 +465,52 @@ for path, d in zip(args[::2], args[1::2]):
         "{said}"
     );
 }
+
+#[test]
+fn pandas_frames_come_back_from_parquet_as_pandas_own_parquet_round_trip_gives_them() {
+    let all = [
+        "pandas/np1_frame_series_p4.pkl",
+        "pandas/np2_frame_series_p2.pkl",
+        "pandas/np2_frame_series_p4.pkl",
+        "pandas/frames/pd31_series_p4.pkl",
+    ];
+    let Some(python) = common::python_with(&["numpy", "pandas", "pyarrow"]) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let pairs: Vec<(String, PathBuf)> = all
+        .iter()
+        .map(|f| (f.to_string(), rebuild(f, tmp.path())))
+        .collect();
+    for (_, dir) in &pairs {
+        let npy = std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().extension() == Some("npy".as_ref()))
+            .count();
+        assert_eq!(npy, 0, "a frame's internal arrays are not written");
+    }
+    check(
+        python,
+        r#"
+import io
+import pandas as pd
+args = sys.argv[1:]
+for path, d in zip(args[::2], args[1::2]):
+    a, b = pd.read_pickle(path), rebuilt(d)
+    if not isinstance(a, dict):
+        a, b = {"x": a}, {"x": b}
+    assert a.keys() == b.keys()
+    for k in a:
+        buf = io.BytesIO()
+        (a[k] if isinstance(a[k], pd.DataFrame) else a[k].to_frame()).to_parquet(buf)
+        back = pd.read_parquet(buf)
+        if isinstance(a[k], pd.DataFrame):
+            pd.testing.assert_frame_equal(back, b[k])
+        else:
+            pd.testing.assert_series_equal(back.iloc[:, 0], b[k])
+            assert a[k].name == b[k].name
+    print("ok", path)
+"#,
+        &pairs,
+    );
+}

@@ -143,9 +143,6 @@ fn facts(source: &str, report: &Report, index: &super::ExtractIndex) -> Facts {
             }
         }
     }
-    for frame in report.frames.iter().filter(|f| f.error.is_none()) {
-        facts.frames.insert(frame.path.clone(), frame.kind.clone());
-    }
     facts
 }
 
@@ -183,7 +180,11 @@ pub(crate) fn extract_python(
     let extracted = json::extract_json(source, bytes, &inner, Some(&tree_file), true)?;
     let document =
         std::fs::read_to_string(&tree_file).map_err(|e| io_error("read", &tree_file, e))?;
-    let facts = facts(source, &extracted.report, &extracted.index);
+    let mut facts = facts(source, &extracted.report, &extracted.index);
+    // The frames as the first inspection summarised them (the JSON extractor's does not).
+    for frame in report.frames.iter().filter(|f| f.error.is_none()) {
+        facts.frames.insert(frame.path.clone(), frame.kind.clone());
+    }
     let first_offset = report.pickles.first().map_or(0, |p| p.offset);
     let generated = rebuild::generate(&document, &facts)
         .map_err(|m| refuse(first_offset, format!("not rebuilt: {m}")))?;
@@ -199,10 +200,16 @@ pub(crate) fn extract_python(
         )?;
     }
     let mut files: Vec<(PathBuf, String)> = Vec::new();
-    for written in &extracted.index.arrays {
+    let mut index = extracted.index;
+    index.arrays.retain_mut(|written| {
         let name = written.file.strip_prefix(PREFIX).unwrap_or(&written.file);
+        if !generated.arrays.iter().any(|a| a == name) {
+            return false;
+        }
         files.push((staging.path().join(&written.file), name.to_string()));
-    }
+        written.file = name.to_string();
+        true
+    });
     for (_, file) in &generated.frames {
         files.push((staging.path().join(file), file.clone()));
     }
@@ -219,12 +226,6 @@ pub(crate) fn extract_python(
     for (from, name) in files {
         let to = dir.join(&name);
         std::fs::rename(&from, &to).map_err(|e| io_error("rename into", &to, e))?;
-    }
-    let mut index = extracted.index;
-    for written in &mut index.arrays {
-        if let Some(name) = written.file.strip_prefix(PREFIX) {
-            written.file = name.to_string();
-        }
     }
     Ok(Extracted {
         report: extracted.report,

@@ -107,6 +107,8 @@ pub(crate) struct Gen<'f, 'a> {
     /// The variable holding the object or container at a path.
     vars: HashMap<String, String>,
     frames: Vec<(String, String)>,
+    /// Array files the code loads.
+    arrays: Vec<String>,
     torch: bool,
     ordered_dict: bool,
 }
@@ -123,6 +125,7 @@ impl<'f, 'a> Gen<'f, 'a> {
             imports: Vec::new(),
             vars: HashMap::new(),
             frames: Vec::new(),
+            arrays: Vec::new(),
             torch: false,
             ordered_dict: false,
         }
@@ -302,6 +305,7 @@ impl<'f, 'a> Gen<'f, 'a> {
         }
         let file = file.strip_prefix(&self.facts.array_prefix).unwrap_or(file);
         let fact = self.facts.arrays.get(file).copied().unwrap_or_default();
+        self.arrays.push(file.to_string());
         let mut e = format!("_array({})", py(file));
         if fact.tensor {
             self.torch = true;
@@ -344,7 +348,11 @@ impl<'f, 'a> Gen<'f, 'a> {
             && j.get("kwargs").is_none()
             && j.get("items").is_none()
             && j.get("dict_items").is_none();
-        if let Some(recipe) = recipes::find(class, keys.iter().copied()) {
+        let recipe = match self.facts.frames.contains_key(path) {
+            true => recipes::parquet(),
+            false => recipes::find(class, keys.iter().copied()),
+        };
+        if let Some(recipe) = recipe {
             let made = match recipe.make {
                 Make::Parquet => Some(self.frame(recipe, class, path)?),
                 Make::Sklearn if plain_object && !keys.is_empty() => {
@@ -647,6 +655,7 @@ impl<'f, 'a> Gen<'f, 'a> {
             python,
             params,
             frames: self.frames,
+            arrays: self.arrays,
         }
     }
 }

@@ -59,6 +59,9 @@ pub(crate) struct Generated {
     pub params: String,
     /// `(object path, file name)` of each frame to write as Parquet.
     pub frames: Vec<(String, String)>,
+    /// The array files `rebuild.py` loads (as written, without the document's prefix):
+    /// the arrays inside frames are not among them.
+    pub arrays: Vec<String>,
 }
 
 /// `rebuild.py` and `params.json` for `document` (the JSON extractor's output with

@@ -97,7 +97,13 @@ pub(crate) const RECIPES: &[Recipe] = &[
         source: "scikit-learn 1.9.1, sklearn/base.py",
     },
     Recipe {
-        classes: &["pandas.core.frame.DataFrame", "pandas.core.series.Series"],
+        // Also any object the frame reader reads as a frame (module `codegen` asks it).
+        classes: &[
+            "pandas.core.frame.DataFrame",
+            "pandas.core.series.Series",
+            "pandas.DataFrame",
+            "pandas.Series",
+        ],
         library: "pandas",
         make: Make::Parquet,
         note: "read from Parquet (pandas pickles its internals, not the table)",
@@ -106,6 +112,11 @@ pub(crate) const RECIPES: &[Recipe] = &[
         source: "pandas 1.5-3.1 pickles (src/extract/frame.rs)",
     },
 ];
+
+/// The recipe that reads pandas frames from Parquet.
+pub(crate) fn parquet() -> Option<&'static Recipe> {
+    RECIPES.iter().find(|r| r.make == Make::Parquet)
+}
 
 /// The recipe for an object of class `module.name` whose state has `state_keys`.
 pub(crate) fn find<'k>(
