@@ -514,3 +514,42 @@ for path, d in zip(args[::2], args[1::2]):
         &pairs,
     );
 }
+
+#[test]
+fn ndarray_subclasses_are_viewed_as_their_class_or_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = rebuild("benign/numpy/matrix_p4.pkl", tmp.path());
+    let code = std::fs::read_to_string(dir.join("rebuild.py")).unwrap();
+    assert!(code.contains("_array('root.npy').view(matrix)"), "{code}");
+    // numpy 2's StringDType comes out of the pickle as an object array: its dtype would
+    // be lost, so it is refused rather than rebuilt wrong.
+    let out = common::pklinspect()
+        .args(["extract", "-q"])
+        .arg(common::fixture("benign/numpy/stringdtype_p4.pkl"))
+        .args(["--to", "python", "-o"])
+        .arg(tmp.path().join("s"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("_convert_to_stringdtype_kwargs"),
+        "{stderr}"
+    );
+    assert!(!tmp.path().join("s").exists());
+    let Some(python) = common::python_with(&["numpy"]) else {
+        return;
+    };
+    check(
+        python,
+        r#"
+args = sys.argv[1:]
+for path, d in zip(args[::2], args[1::2]):
+    a, b = original(path), rebuilt(d)
+    assert type(a) is type(b) is np.matrix
+    same_array(a, b, path)
+    print("ok", path)
+"#,
+        &[("benign/numpy/matrix_p4.pkl".to_string(), dir)],
+    );
+}

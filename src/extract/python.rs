@@ -16,6 +16,7 @@ use super::{
     exists, io_error, json, parent_of, table, Bfloat16As, ExtractOptions, Extracted, Refusal,
     TableFormat,
 };
+use crate::classify as compat;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::{inspect, Options};
 use crate::lift::{ArrayKind, DType};
@@ -100,6 +101,89 @@ fn check_dir(dir: &Path, force: bool) -> Result<()> {
     }
 }
 
+/// ndarray subclasses whose pickled state is the array's alone: `.view(cls)` of the
+/// loaded array is the object (numpy's `matrix`, `chararray` and `recarray` add no state).
+const ARRAY_VIEWS: &[&str] = &[
+    "numpy.matrix",
+    "numpy.matrixlib.defmatrix.matrix",
+    "numpy.char.chararray",
+    "numpy.core.defchararray.chararray",
+    "numpy._core.defchararray.chararray",
+    "numpy.recarray",
+    "numpy.rec.recarray",
+    "numpy.core.records.recarray",
+    "numpy._core.records.recarray",
+];
+
+/// Globals an array's construction names that the `.npy` fully stands for (by name;
+/// torch's own globals are all fine for a tensor).
+const ARRAY_PARTS: &[&str] = &[
+    "_reconstruct",
+    "ndarray",
+    "dtype",
+    "scalar",
+    "_frombuffer",
+    "frombuffer",
+    "NumpyArrayWrapper",
+    "NDArrayWrapper",
+    "ZNDArrayWrapper",
+    "encode",
+    "bytes",
+    "bytearray",
+];
+
+/// Marks the arrays whose construction uses a global the `.npy` does not stand for: an
+/// ndarray subclass of [`ARRAY_VIEWS`] is viewed as it; anything else refuses the array.
+/// (An import's paths are capped; a listed subclass used at more paths than kept refuses
+/// the file through every array it might be.)
+fn array_classes(report: &Report, facts: &mut Facts) {
+    // Object arrays have no file: their refusals are kept by path.
+    let object_arrays: Vec<&str> = report
+        .pickles
+        .iter()
+        .flat_map(|p| p.arrays.iter())
+        .filter(|a| a.info.dtype.has_object())
+        .map(|a| a.path.as_str())
+        .collect();
+    for import in report.pickles.iter().flat_map(|p| p.imports.iter()) {
+        let dotted = format!("{}.{}", import.module, import.name);
+        let torch = import.module == "torch" || import.module.starts_with("torch.");
+        if ARRAY_PARTS.contains(&import.name.as_str()) || torch {
+            continue;
+        }
+        let view = ARRAY_VIEWS.contains(&dotted.as_str());
+        let capped = import.uses > import.paths.len() as u64;
+        for path in &object_arrays {
+            if import.paths.iter().any(|p| p == path) || (view && capped) {
+                facts
+                    .refused_paths
+                    .entry(path.to_string())
+                    .or_insert_with(|| {
+                        format!("the array at {path} is built with {dotted}, which is not rebuilt")
+                    });
+            }
+        }
+        for (path, file) in &facts.array_paths {
+            let used_here = import.paths.iter().any(|p| p == path);
+            if !used_here && !(view && capped) {
+                continue;
+            }
+            // A torch tensor's construction is torch's (its hooks' OrderedDict included);
+            // joblib's wrapper restores a subclass by its own rules: refused, not viewed.
+            if let Some(fact) = facts.arrays.get_mut(file).filter(|f| !f.tensor) {
+                if view && used_here && !fact.joblib && fact.view_as.is_none() {
+                    fact.view_as = Some(dotted.clone());
+                } else if fact.refused.is_none() {
+                    fact.refused = Some(format!(
+                        "the array at {path} is built with {dotted}, which its .npy does not \
+                         carry"
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// What the report knows that the JSON document does not.
 fn facts(source: &str, report: &Report, index: &super::ExtractIndex) -> Facts {
     let mut facts = Facts {
@@ -117,10 +201,16 @@ fn facts(source: &str, report: &Report, index: &super::ExtractIndex) -> Facts {
     for written in &index.arrays {
         let kind = kinds.get(written.path.as_str()).copied();
         let name = written.file.strip_prefix(PREFIX).unwrap_or(&written.file);
+        facts
+            .array_paths
+            .insert(written.path.clone(), name.to_string());
         facts.arrays.insert(
             name.to_string(),
             ArrayFact {
+                view_as: None,
+                refused: None,
                 scalar: kind == Some(ArrayKind::Scalar),
+                joblib: kind == Some(ArrayKind::Joblib),
                 tensor: kind == Some(ArrayKind::Tensor),
                 bfloat16: matches!(written.source_dtype, Some(DType::BFloat16 { .. })),
             },
@@ -129,10 +219,14 @@ fn facts(source: &str, report: &Report, index: &super::ExtractIndex) -> Facts {
     for pickle in &report.pickles {
         for import in &pickle.imports {
             let dotted = format!("{}.{}", import.module, import.name);
-            facts
-                .globals
-                .entry(dotted)
-                .or_insert_with(|| (import.module.clone(), import.name.clone()));
+            // Protocols 0-2 name Python 2 modules, which pickle maps (fix_imports).
+            let (module, name) = if pickle.protocol < 3 {
+                let (m, n) = compat::normalise(&import.module, &import.name);
+                (m.into_owned(), n.into_owned())
+            } else {
+                (import.module.clone(), import.name.clone())
+            };
+            facts.globals.entry(dotted).or_insert((module, name));
         }
         for call in pickle.calls.iter().filter(|c| c.opcode != "BUILD") {
             if let Some(path) = &call.result {
@@ -143,6 +237,7 @@ fn facts(source: &str, report: &Report, index: &super::ExtractIndex) -> Facts {
             }
         }
     }
+    array_classes(report, &mut facts);
     facts
 }
 

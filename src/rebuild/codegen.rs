@@ -7,7 +7,7 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::recipes::{self, Make, Recipe};
@@ -61,7 +61,7 @@ fn is_plain(j: &Json<'_>) -> bool {
     match j {
         Json::Str(..) | Json::Literal(_) => true,
         Json::Array(items, _) => items.iter().all(is_plain),
-        Json::Object(pairs, _) => match j.tag() {
+        Json::Object(pairs, _, _) => match j.tag() {
             Some(tag) => PLAIN_TAGS.contains(&tag) && pairs.iter().all(|(_, v)| is_plain(v)),
             None => pairs.iter().all(|(_, v)| is_plain(v)),
         },
@@ -69,15 +69,19 @@ fn is_plain(j: &Json<'_>) -> bool {
 }
 
 /// Every `$ref` target in the document.
-fn ref_targets(j: &Json<'_>, out: &mut HashSet<String>) {
+fn ref_targets(j: &Json<'_>, out: &mut BTreeSet<String>) {
     if let (Some("$ref"), Some(target)) = (j.tag(), j.get("$ref").and_then(Json::as_str)) {
         out.insert(target.to_string());
     }
     match j {
-        Json::Object(pairs, _) => pairs.iter().for_each(|(_, v)| ref_targets(v, out)),
+        Json::Object(pairs, _, _) => pairs.iter().for_each(|(_, v)| ref_targets(v, out)),
         Json::Array(items, _) => items.iter().for_each(|v| ref_targets(v, out)),
         _ => {}
     }
+}
+
+fn lone_surrogate(path: &str) -> String {
+    format!("a key at {path} holds a lone surrogate, which the rebuilt code cannot name")
 }
 
 /// `head(a, b)` on one line, or one item a line when that is too long.
@@ -97,9 +101,11 @@ fn call(indent: usize, head: &str, items: &[String], close: &str) -> String {
 
 pub(crate) struct Gen<'f, 'a> {
     facts: &'f Facts,
-    refs: HashSet<String>,
+    refs: BTreeSet<String>,
     /// `params.json` entries: object path, value text.
     params: Vec<(String, &'a str)>,
+    /// The paths of `params`.
+    param_paths: HashSet<String>,
     /// Statements of `load()`.
     body: Vec<String>,
     /// `(module, name, alias)` imported in `load()`.
@@ -115,12 +121,13 @@ pub(crate) struct Gen<'f, 'a> {
 
 impl<'f, 'a> Gen<'f, 'a> {
     pub(crate) fn new(facts: &'f Facts, root: &Json<'a>) -> Self {
-        let mut refs = HashSet::new();
+        let mut refs = BTreeSet::new();
         ref_targets(root, &mut refs);
         Gen {
             facts,
             refs,
             params: Vec::new(),
+            param_paths: HashSet::new(),
             body: Vec::new(),
             imports: Vec::new(),
             vars: HashMap::new(),
@@ -164,7 +171,7 @@ impl<'f, 'a> Gen<'f, 'a> {
                 || ["p", "torch", "OrderedDict", "load"].contains(&a)
                 || a.starts_with('_')
                     && [
-                        "_array", "_build", "_params", "_plain", "_sklearn", "_frame",
+                        "_array", "_build", "_params", "_plain", "_sklearn", "_frame", "_objects",
                     ]
                     .contains(&a)
                 || (a.starts_with('v') && a[1..].chars().all(|c| c.is_ascii_digit()))
@@ -186,8 +193,8 @@ impl<'f, 'a> Gen<'f, 'a> {
             return Err(format!("{path} is nested too deep"));
         }
         let depth = depth.saturating_add(1);
-        if is_plain(j) {
-            self.params.push((path.to_string(), j.text()));
+        if is_plain(j) && !self.holds_ref_target(path) {
+            self.param(path, j.text());
             let value = format!("p[{}]", py(path));
             let value = self.maybe_ordered(path, value);
             // A shared container keeps its identity: one variable for every use.
@@ -198,7 +205,7 @@ impl<'f, 'a> Gen<'f, 'a> {
             return Ok(value);
         }
         match j.tag() {
-            Some("$array") => self.array(j, path),
+            Some("$array") => self.array(j, path, depth),
             Some("$ref") => self.reference(j, path),
             Some("$global") => {
                 let name = j.get("$global").and_then(Json::as_str).unwrap_or("");
@@ -228,7 +235,10 @@ impl<'f, 'a> Gen<'f, 'a> {
                     let items = self.items(Some(j), path, depth)?;
                     Ok(self.bind(path, call(4, "[", &items, "]")))
                 }
-                Json::Object(pairs, _) => {
+                Json::Object(pairs, _, clean) => {
+                    if !clean {
+                        return Err(lone_surrogate(path));
+                    }
                     let mut items = Vec::new();
                     for (k, v) in pairs {
                         let key = serde_json::to_string(k).unwrap_or_default();
@@ -242,6 +252,20 @@ impl<'f, 'a> Gen<'f, 'a> {
                 _ => Err(format!("{path}: unexpected value")),
             },
         }
+    }
+
+    fn param(&mut self, path: &str, text: &'a str) {
+        self.params.push((path.to_string(), text));
+        self.param_paths.insert(path.to_string());
+    }
+
+    /// Whether a `$ref` names something strictly inside the value at `path` (which must
+    /// then be walked, not stored whole, so that the target gets a name).
+    fn holds_ref_target(&self, path: &str) -> bool {
+        self.refs
+            .range::<str, _>((std::ops::Bound::Excluded(path), std::ops::Bound::Unbounded))
+            .take_while(|t| t.starts_with(path))
+            .any(|t| matches!(t.as_bytes().get(path.len()), Some(b'[' | b'.')))
     }
 
     /// `OrderedDict(value)` where the pickle made an OrderedDict at `path`.
@@ -281,8 +305,15 @@ impl<'f, 'a> Gen<'f, 'a> {
             let [k, v] = pair.items().unwrap_or(&[]) else {
                 return Err(format!("{path}: a $dict pair is not a pair"));
             };
+            // The object walk names a value by its key: `[3]` for an int, the JSON
+            // string of a str; other keys get paths of our own (no `$ref` names them).
+            let at = match k {
+                Json::Literal(t) if t.parse::<i128>().is_ok() => format!("{path}[{t}]"),
+                Json::Str(_, raw) => format!("{path}[{raw}]"),
+                _ => format!("{path}.__values__[{i}]"),
+            };
             let k = self.expr(k, &format!("{path}.__keys__[{i}]"), depth)?;
-            let v = self.expr(v, &format!("{path}.__values__[{i}]"), depth)?;
+            let v = self.expr(v, &at, depth)?;
             items.push(format!("{k}: {v}"));
         }
         let dict = call(4, "{", &items, "}");
@@ -290,21 +321,74 @@ impl<'f, 'a> Gen<'f, 'a> {
         Ok(self.bind(path, dict))
     }
 
-    fn array(&mut self, j: &Json<'a>, path: &str) -> Out<String> {
+    fn array(&mut self, j: &Json<'a>, path: &str, depth: usize) -> Out<String> {
+        if let Some(var) = self.vars.get(path) {
+            // Loaded already, for a reference met before it.
+            return Ok(var.clone());
+        }
         let a = j.get("$array");
         let Some(file) = a.and_then(|a| a.get("file")).and_then(Json::as_str) else {
             if let Some(reason) = a.and_then(|a| a.get("unavailable")).and_then(Json::as_str) {
                 return Err(format!("the array at {path} cannot be written: {reason}"));
             }
-            return Err(format!(
-                "the array at {path} holds Python objects (object dtype): not rebuilt"
-            ));
+            return self.object_array(a, path, depth);
         };
         if file.contains(['/', '\\']) || file.starts_with('.') {
             return Err(format!("array file name {file:?} is not a plain name"));
         }
         let file = file.strip_prefix(&self.facts.array_prefix).unwrap_or(file);
-        let fact = self.facts.arrays.get(file).copied().unwrap_or_default();
+        let e = self.load_array(file)?;
+        if self.refs.contains(path) {
+            return Ok(self.bind(path, e));
+        }
+        Ok(e)
+    }
+
+    /// An object array: its elements (C order) rebuilt one by one.
+    fn object_array(&mut self, a: Option<&Json<'a>>, path: &str, depth: usize) -> Out<String> {
+        if let Some(reason) = self.facts.refused_paths.get(path) {
+            return Err(reason.clone());
+        }
+        let shape: Vec<String> = a
+            .and_then(|a| a.get("shape"))
+            .and_then(Json::items)
+            .unwrap_or(&[])
+            .iter()
+            .map(|d| d.text().to_string())
+            .collect();
+        let Some(data) = a.and_then(|a| a.get("data")) else {
+            return Err(format!("the array at {path} has no data"));
+        };
+        let mut level = vec![data];
+        for _ in &shape {
+            let mut next = Vec::new();
+            for item in level {
+                next.extend(
+                    item.items()
+                        .ok_or(format!("the array at {path} is ragged"))?,
+                );
+            }
+            level = next;
+        }
+        let mut items = Vec::with_capacity(level.len());
+        for (i, item) in level.into_iter().enumerate() {
+            // Elements are named by their flat (C-order) index, as the object walk does.
+            items.push(self.expr(item, &format!("{path}[{i}]"), depth)?);
+        }
+        let shape = match shape.len() {
+            1 => format!("({},)", shape.join("")),
+            _ => format!("({})", shape.join(", ")),
+        };
+        let e = call(4, &format!("_objects({shape}, ["), &items, "])");
+        Ok(self.bind(path, e))
+    }
+
+    /// The expression that loads array file `file`.
+    fn load_array(&mut self, file: &str) -> Out<String> {
+        let fact = self.facts.arrays.get(file).cloned().unwrap_or_default();
+        if let Some(reason) = &fact.refused {
+            return Err(reason.clone());
+        }
         self.arrays.push(file.to_string());
         let mut e = format!("_array({})", py(file));
         if fact.tensor {
@@ -316,6 +400,9 @@ impl<'f, 'a> Gen<'f, 'a> {
         } else if fact.scalar {
             // arr[()] of a 0-d array is the numpy scalar of its dtype.
             e.push_str("[()]");
+        } else if let Some(class) = &fact.view_as {
+            let cls = self.import(class)?;
+            e = format!("{e}.view({cls})");
         }
         Ok(e)
     }
@@ -325,9 +412,14 @@ impl<'f, 'a> Gen<'f, 'a> {
         if let Some(var) = self.vars.get(target) {
             return Ok(var.clone());
         }
-        if self.params.iter().any(|(p, _)| p == target) {
-            // An equal copy: identity is kept only for objects and containers.
+        if self.param_paths.contains(target) {
+            // An equal copy of a plain value (shared containers have variables).
             return Ok(format!("p[{}]", py(target)));
+        }
+        if let Some(file) = self.facts.array_paths.get(target) {
+            // An array met later in the document: loaded now, used there too.
+            let e = self.load_array(file)?;
+            return Ok(self.bind(target, e));
         }
         Err(format!(
             "{path} refers to {target}, which is not rebuilt before it (a recursive \
@@ -336,10 +428,14 @@ impl<'f, 'a> Gen<'f, 'a> {
     }
 
     fn object(&mut self, j: &Json<'a>, path: &str, depth: usize) -> Out<String> {
-        let class = j.get("$object").and_then(Json::as_str).unwrap_or("");
+        let Some(class) = j.get("$object").and_then(Json::as_str) else {
+            return Err(format!(
+                "the object at {path} is made by a callable computed at load time"
+            ));
+        };
         let state = j.get("state");
         let keys: Vec<&str> = match state {
-            Some(Json::Object(pairs, _)) if state.and_then(Json::tag).is_none() => {
+            Some(Json::Object(pairs, _, _)) if state.and_then(Json::tag).is_none() => {
                 pairs.iter().map(|(k, _)| k.as_str()).collect()
             }
             _ => Vec::new(),
@@ -384,12 +480,16 @@ impl<'f, 'a> Gen<'f, 'a> {
         state: Option<&Json<'a>>,
         path: &str,
         depth: usize,
+        skip: &[&str],
     ) -> Out<Vec<(String, String)>> {
-        let Some(Json::Object(pairs, _)) = state else {
+        let Some(Json::Object(pairs, _, clean)) = state else {
             return Ok(Vec::new());
         };
+        if !clean {
+            return Err(lone_surrogate(path));
+        }
         let mut out = Vec::new();
-        for (k, v) in pairs {
+        for (k, v) in pairs.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
             out.push((k.clone(), self.expr(v, &format!("{path}.{k}"), depth)?));
         }
         Ok(out)
@@ -427,7 +527,7 @@ impl<'f, 'a> Gen<'f, 'a> {
         depth: usize,
     ) -> Out<String> {
         let (positional, keywords, computed) = spec;
-        let entries = self.state_entries(state, path, depth)?;
+        let entries = self.state_entries(state, path, depth, &[])?;
         let get = |name: &str| {
             entries
                 .iter()
@@ -471,10 +571,9 @@ impl<'f, 'a> Gen<'f, 'a> {
             .and_then(Json::as_str)
             .unwrap_or("?")
             .to_string();
-        let entries = self.state_entries(state, path, depth)?;
+        let entries = self.state_entries(state, path, depth, &["_sklearn_version"])?;
         let items: Vec<String> = entries
             .iter()
-            .filter(|(k, _)| k != "_sklearn_version")
             .map(|(k, e)| format!("{}: {e}", py(k)))
             .collect();
         let cls = self.import(class)?;
@@ -535,12 +634,12 @@ impl<'f, 'a> Gen<'f, 'a> {
             // All plain (a numpy dtype's ('f8', False, True)): one entry, unpacked.
             Some(all) if is_plain(all) => {
                 let at = format!("{path}.__args__");
-                self.params.push((at.clone(), all.text()));
+                self.param(&at, all.text());
                 vec![format!("*p[{}]", py(&at))]
             }
             other => self.items(other, &format!("{path}.__args__"), depth)?,
         };
-        if let Some(Json::Object(pairs, _)) = j.get("kwargs") {
+        if let Some(Json::Object(pairs, _, _)) = j.get("kwargs") {
             for (k, v) in pairs {
                 if !is_identifier(k) {
                     return Err(format!("keyword {k:?} of {path} is not a Python name"));
@@ -597,10 +696,54 @@ impl<'f, 'a> Gen<'f, 'a> {
         );
         let var = self.var(path);
         self.body.push(format!("{var} = {made}"));
+        self.fill(&var, j, path, depth)?;
+        Ok(var)
+    }
+
+    /// What pickle does to a made object after making it: its list items, dict items,
+    /// then its state (BUILD).
+    fn fill(&mut self, var: &str, j: &Json<'a>, path: &str, depth: usize) -> Out<()> {
+        let items = self.items(j.get("items"), &format!("{path}.__items__"), depth)?;
+        if !items.is_empty() {
+            self.body
+                .push(call(4, &format!("{var}.extend(["), &items, "])"));
+        }
+        match j.get("dict_items") {
+            // str keys: an object, as the JSON extractor writes a dict.
+            Some(Json::Object(pairs, _, clean))
+                if j.get("dict_items").and_then(Json::tag).is_none() =>
+            {
+                if !clean {
+                    return Err(lone_surrogate(path));
+                }
+                for (k, v) in pairs {
+                    let key = serde_json::to_string(k).unwrap_or_default();
+                    let v = self.expr(v, &format!("{path}[{key}]"), depth)?;
+                    self.body.push(format!("{var}[{}] = {v}", py(k)));
+                }
+            }
+            Some(other) => {
+                let pairs = other
+                    .get("$dict")
+                    .or(Some(other))
+                    .and_then(Json::items)
+                    .unwrap_or(&[]);
+                for (i, pair) in pairs.iter().enumerate() {
+                    let [k, v] = pair.items().unwrap_or(&[]) else {
+                        return Err(format!("{path}: a dict item is not a pair"));
+                    };
+                    let k = self.expr(k, &format!("{path}.__keys__[{i}]"), depth)?;
+                    let v = self.expr(v, &format!("{path}.__values__[{i}]"), depth)?;
+                    self.body.push(format!("{var}[{k}] = {v}"));
+                }
+            }
+            None => {}
+        }
+        // pickle writes a reduce's items before its state (save_reduce): BUILD last.
         if let Some(state) = j.get("state") {
             let state = match state {
                 Json::Object(..) if state.tag().is_none() => {
-                    let entries = self.state_entries(Some(state), path, depth)?;
+                    let entries = self.state_entries(Some(state), path, depth, &[])?;
                     let items: Vec<String> = entries
                         .iter()
                         .map(|(k, e)| format!("{}: {e}", py(k)))
@@ -614,22 +757,7 @@ impl<'f, 'a> Gen<'f, 'a> {
             };
             self.body.push(state);
         }
-        let items = self.items(j.get("items"), &format!("{path}.__items__"), depth)?;
-        if !items.is_empty() {
-            self.body
-                .push(call(4, &format!("{var}.extend(["), &items, "])"));
-        }
-        if let Some(pairs) = j.get("dict_items").and_then(Json::items) {
-            for (i, pair) in pairs.iter().enumerate() {
-                let [k, v] = pair.items().unwrap_or(&[]) else {
-                    return Err(format!("{path}: a dict item is not a pair"));
-                };
-                let k = self.expr(k, &format!("{path}.__keys__[{i}]"), depth)?;
-                let v = self.expr(v, &format!("{path}.__values__[{i}]"), depth)?;
-                self.body.push(format!("{var}[{k}] = {v}"));
-            }
-        }
-        Ok(var)
+        Ok(())
     }
 
     /// The finished files.

@@ -29,6 +29,10 @@ pub(crate) struct Facts {
     pub array_prefix: String,
     /// By array file name (as written).
     pub arrays: HashMap<String, ArrayFact>,
+    /// Array file name (as written) by object path.
+    pub array_paths: HashMap<String, String>,
+    /// Object arrays (no file) that cannot be rebuilt, by path: why.
+    pub refused_paths: HashMap<String, String>,
     /// By object path: the opcode that made the object there and what it called
     /// (`module.name`, when named).
     pub calls: HashMap<String, (String, Option<String>)>,
@@ -40,12 +44,20 @@ pub(crate) struct Facts {
 }
 
 /// How an array file is loaded back.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ArrayFact {
+    /// An ndarray subclass the pickle builds the array as (`numpy.matrix`): the array is
+    /// viewed as it (`.view(cls)`), global `module.name`.
+    pub view_as: Option<String>,
+    /// Why the array cannot be rebuilt from its `.npy` (a global its construction uses
+    /// that the `.npy` does not carry: a masked constant, numpy 2's StringDType).
+    pub refused: Option<String>,
     /// A numpy scalar (`multiarray.scalar`), written as a 0-d array.
     pub scalar: bool,
     /// A torch tensor.
     pub tensor: bool,
+    /// An array joblib wrote after its wrapper.
+    pub joblib: bool,
     /// A torch bfloat16 tensor written as its raw bits (`uint16`).
     pub bfloat16: bool,
 }

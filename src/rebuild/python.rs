@@ -27,6 +27,16 @@ def _array(name):
     return np.load(HERE / name, allow_pickle=False)
 
 
+def _objects(shape, items):
+    """An object array of this shape, its elements given in C order."""
+    import numpy as np
+
+    array = np.empty(len(items), dtype=object)
+    for i, item in enumerate(items):
+        array[i] = item
+    return array.reshape(shape)
+
+
 def _params():
     """params.json: each plain value by its object path, tagged values decoded."""
     with open(HERE / "params.json", encoding="utf-8") as f:

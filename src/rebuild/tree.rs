@@ -12,12 +12,14 @@ pub(crate) const MAX_DEPTH: usize = 200;
 /// One JSON value and its text in the document.
 #[derive(Debug)]
 pub(crate) enum Json<'a> {
-    /// An object: its keys (decoded) and values, in document order.
-    Object(Vec<(String, Json<'a>)>, &'a str),
+    /// An object: its keys (decoded) and values, in document order, and whether every
+    /// key could be decoded (a lone surrogate, which Python strings may hold, cannot be
+    /// a Rust string: such a key is left empty, and the object can only be copied whole).
+    Object(Vec<(String, Json<'a>)>, &'a str, bool),
     /// An array.
     Array(Vec<Json<'a>>, &'a str),
-    /// A string (decoded) and its quoted text.
-    Str(String, &'a str),
+    /// A string (decoded, unless it holds a lone surrogate) and its quoted text.
+    Str(Option<String>, &'a str),
     /// A number, `true`, `false` or `null`: its text.
     Literal(&'a str),
 }
@@ -26,14 +28,14 @@ impl<'a> Json<'a> {
     /// The value's text, exactly as in the document.
     pub(crate) fn text(&self) -> &'a str {
         match self {
-            Json::Object(_, t) | Json::Array(_, t) | Json::Str(_, t) | Json::Literal(t) => t,
+            Json::Object(_, t, _) | Json::Array(_, t) | Json::Str(_, t) | Json::Literal(t) => t,
         }
     }
 
     /// The value of `key`, if this is an object that has it.
     pub(crate) fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
-            Json::Object(pairs, _) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Json::Object(pairs, _, _) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -42,7 +44,7 @@ impl<'a> Json<'a> {
     /// with `$` (the JSON extractor writes dicts with such keys as `$dict`).
     pub(crate) fn tag(&self) -> Option<&str> {
         match self {
-            Json::Object(pairs, _) => pairs
+            Json::Object(pairs, _, _) => pairs
                 .first()
                 .map(|(k, _)| k.as_str())
                 .filter(|k| k.starts_with('$')),
@@ -53,7 +55,7 @@ impl<'a> Json<'a> {
     /// The decoded string, if this is one.
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
-            Json::Str(s, _) => Some(s),
+            Json::Str(s, _) => s.as_deref(),
             _ => None,
         }
     }
@@ -132,17 +134,19 @@ impl<'a> Parser<'a> {
             Some(b'{') => {
                 self.at = self.at.saturating_add(1);
                 let mut pairs = Vec::new();
+                let mut clean = true;
                 self.space();
                 if self.peek() == Some(b'}') {
                     self.at = self.at.saturating_add(1);
-                    return Ok(Json::Object(pairs, self.slice(start)));
+                    return Ok(Json::Object(pairs, self.slice(start), clean));
                 }
                 loop {
                     self.space();
-                    let key = self.string()?;
+                    let (key, _) = self.string()?;
+                    clean &= key.is_some();
                     self.eat(b':')?;
                     let value = self.value(depth.saturating_add(1))?;
-                    pairs.push((key.0, value));
+                    pairs.push((key.unwrap_or_default(), value));
                     self.space();
                     match self.peek() {
                         Some(b',') => self.at = self.at.saturating_add(1),
@@ -151,7 +155,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.at = self.at.saturating_add(1);
-                Ok(Json::Object(pairs, self.slice(start)))
+                Ok(Json::Object(pairs, self.slice(start), clean))
             }
             Some(b'[') => {
                 self.at = self.at.saturating_add(1);
@@ -194,8 +198,9 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// A quoted string: decoded (serde_json does the escapes) and as written.
-    fn string(&mut self) -> Result<(String, &'a str), TreeError> {
+    /// A quoted string: decoded (serde_json does the escapes; `None` for a lone
+    /// surrogate) and as written.
+    fn string(&mut self) -> Result<(Option<String>, &'a str), TreeError> {
         let start = self.at;
         if self.peek() != Some(b'"') {
             return Err(self.error("expected a string"));
@@ -211,9 +216,7 @@ impl<'a> Parser<'a> {
         }
         self.at = self.at.saturating_add(1);
         let raw = self.slice(start);
-        let decoded: String = serde_json::from_str(raw)
-            .map_err(|e| self.error(&format!("string not decodable ({e})")))?;
-        Ok((decoded, raw))
+        Ok((serde_json::from_str(raw).ok(), raw))
     }
 }
 
@@ -225,7 +228,7 @@ mod tests {
     fn values_keep_their_text_and_keys_their_order() {
         let doc = r#"{"z":1.10,"a":[1,{"$tuple":["x",null]}],"\u00e9":"\u00e9"}"#;
         let tree = parse(doc).unwrap_or_else(|e| panic!("{e}"));
-        let Json::Object(pairs, _) = &tree else {
+        let Json::Object(pairs, _, true) = &tree else {
             panic!("not an object")
         };
         let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
@@ -242,8 +245,11 @@ mod tests {
     fn deep_or_broken_documents_are_errors_not_crashes() {
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 5), "]".repeat(MAX_DEPTH + 5));
         assert!(parse(&deep).is_err());
-        for bad in ["", "{", r#"{"a" 1}"#, "[1,", r#""\ud800""#, "[1] 2"] {
+        for bad in ["", "{", r#"{"a" 1}"#, "[1,", "[1] 2", r#""abc"#] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        // A lone surrogate is kept as text, not decoded.
+        let lone = parse(r#"{"\ud800":"\udc00"}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(lone, Json::Object(_, _, false)));
     }
 }
