@@ -165,7 +165,7 @@ fn array_classes(report: &Report, facts: &mut Facts) {
         }
         for (path, file) in &facts.array_paths {
             let used_here = import.paths.iter().any(|p| p == path);
-            if !used_here && !(view && capped) {
+            if !(used_here || view && capped) {
                 continue;
             }
             // A torch tensor's construction is torch's (its hooks' OrderedDict included);
