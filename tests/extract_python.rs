@@ -261,6 +261,7 @@ fn a_torch_state_dict_loads_back_equal_under_torch_when_available() {
         "torch/state_dict_legacy.pt",
         "torch/tensors.pt",
         "torch/views.pt",
+        "../tests/data/safetensors/float8_v3.pt",
     ]
     .iter()
     .map(|f| (f.to_string(), rebuild(f, tmp.path())))
@@ -272,7 +273,9 @@ import torch
 
 def raw(t):
     t = t.contiguous()
-    return (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
+    if t.dtype.is_floating_point and t.dtype.itemsize < 4 and t.dtype != torch.float16:
+        t = t.view(torch.uint8)  # bfloat16 and the float8 formats: numpy has no name
+    return t.numpy().tobytes()
 
 args = sys.argv[1:]
 for path, d in zip(args[::2], args[1::2]):

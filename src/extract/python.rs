@@ -212,7 +212,11 @@ fn facts(source: &str, report: &Report, index: &super::ExtractIndex) -> Facts {
                 scalar: kind == Some(ArrayKind::Scalar),
                 joblib: kind == Some(ArrayKind::Joblib),
                 tensor: kind == Some(ArrayKind::Tensor),
-                bfloat16: matches!(written.source_dtype, Some(DType::BFloat16 { .. })),
+                torch_view: match written.source_dtype {
+                    Some(DType::BFloat16 { .. }) => Some("bfloat16"),
+                    Some(DType::Float8(format)) => Some(format.name()),
+                    _ => None,
+                },
             },
         );
     }

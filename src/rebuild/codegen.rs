@@ -394,8 +394,8 @@ impl<'f, 'a> Gen<'f, 'a> {
         if fact.tensor {
             self.torch = true;
             e = format!("torch.from_numpy({e})");
-            if fact.bfloat16 {
-                e.push_str(".view(torch.bfloat16)");
+            if let Some(dtype) = fact.torch_view {
+                e = format!("{e}.view(torch.{dtype})");
             }
         } else if fact.scalar {
             // arr[()] of a 0-d array is the numpy scalar of its dtype.

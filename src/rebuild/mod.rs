@@ -58,8 +58,9 @@ pub(crate) struct ArrayFact {
     pub tensor: bool,
     /// An array joblib wrote after its wrapper.
     pub joblib: bool,
-    /// A torch bfloat16 tensor written as its raw bits (`uint16`).
-    pub bfloat16: bool,
+    /// A torch dtype numpy has no name for (`bfloat16`, `float8_e4m3fn`, …): the tensor is
+    /// written as its raw bits (`uint16`, `uint8`) and viewed back as it.
+    pub torch_view: Option<&'static str>,
 }
 
 /// The generated files.
