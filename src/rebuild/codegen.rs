@@ -117,6 +117,9 @@ pub(crate) struct Gen<'f, 'a> {
     arrays: Vec<String>,
     torch: bool,
     ordered_dict: bool,
+    /// Set while a dict key or set element is built: a 0-d array there is a numpy
+    /// scalar (an array is not hashable), whatever the report says of it.
+    hashable: bool,
 }
 
 impl<'f, 'a> Gen<'f, 'a> {
@@ -135,6 +138,7 @@ impl<'f, 'a> Gen<'f, 'a> {
             arrays: Vec::new(),
             torch: false,
             ordered_dict: false,
+            hashable: false,
         }
     }
 
@@ -211,7 +215,13 @@ impl<'f, 'a> Gen<'f, 'a> {
                 let name = j.get("$global").and_then(Json::as_str).unwrap_or("");
                 self.import(name)
             }
-            Some("$object") => self.object(j, path, depth),
+            Some("$object") => {
+                // An object's own state need not be hashable, even when it is a key.
+                let before = std::mem::replace(&mut self.hashable, false);
+                let made = self.object(j, path, depth);
+                self.hashable = before;
+                made
+            }
             Some("$tuple") => {
                 let items = self.items(j.get("$tuple"), path, depth)?;
                 Ok(match items.len() {
@@ -220,7 +230,10 @@ impl<'f, 'a> Gen<'f, 'a> {
                 })
             }
             Some(tag @ ("$set" | "$frozenset")) => {
-                let items = self.items(j.get(tag), path, depth)?;
+                let before = std::mem::replace(&mut self.hashable, true);
+                let items = self.items(j.get(tag), path, depth);
+                self.hashable = before;
+                let items = items?;
                 let head = if tag == "$set" {
                     "set(["
                 } else {
@@ -268,6 +281,14 @@ impl<'f, 'a> Gen<'f, 'a> {
             .any(|t| matches!(t.as_bytes().get(path.len()), Some(b'[' | b'.')))
     }
 
+    /// A dict key: as [`Gen::expr`], with 0-d arrays as numpy scalars.
+    fn key(&mut self, j: &Json<'a>, path: &str, depth: usize) -> Out<String> {
+        let before = std::mem::replace(&mut self.hashable, true);
+        let key = self.expr(j, path, depth);
+        self.hashable = before;
+        key
+    }
+
     /// `OrderedDict(value)` where the pickle made an OrderedDict at `path`.
     fn maybe_ordered(&mut self, path: &str, value: String) -> String {
         let ordered = self
@@ -312,7 +333,7 @@ impl<'f, 'a> Gen<'f, 'a> {
                 Json::Str(_, raw) => format!("{path}[{raw}]"),
                 _ => format!("{path}.__values__[{i}]"),
             };
-            let k = self.expr(k, &format!("{path}.__keys__[{i}]"), depth)?;
+            let k = self.key(k, &format!("{path}.__keys__[{i}]"), depth)?;
             let v = self.expr(v, &at, depth)?;
             items.push(format!("{k}: {v}"));
         }
@@ -337,7 +358,11 @@ impl<'f, 'a> Gen<'f, 'a> {
             return Err(format!("array file name {file:?} is not a plain name"));
         }
         let file = file.strip_prefix(&self.facts.array_prefix).unwrap_or(file);
-        let e = self.load_array(file)?;
+        let zero_d = a.and_then(|a| a.get("shape")).map(Json::text) == Some("[]");
+        let mut e = self.load_array(file)?;
+        if self.hashable && zero_d && !e.ends_with("[()]") && !e.starts_with("torch.") {
+            e.push_str("[()]");
+        }
         if self.refs.contains(path) {
             return Ok(self.bind(path, e));
         }
@@ -571,7 +596,7 @@ impl<'f, 'a> Gen<'f, 'a> {
             .and_then(Json::as_str)
             .unwrap_or("?")
             .to_string();
-        let entries = self.state_entries(state, path, depth, &["_sklearn_version"])?;
+        let entries = self.state_entries(state, path, depth, &[])?;
         let items: Vec<String> = entries
             .iter()
             .map(|(k, e)| format!("{}: {e}", py(k)))
@@ -732,7 +757,7 @@ impl<'f, 'a> Gen<'f, 'a> {
                     let [k, v] = pair.items().unwrap_or(&[]) else {
                         return Err(format!("{path}: a dict item is not a pair"));
                     };
-                    let k = self.expr(k, &format!("{path}.__keys__[{i}]"), depth)?;
+                    let k = self.key(k, &format!("{path}.__keys__[{i}]"), depth)?;
                     let v = self.expr(v, &format!("{path}.__values__[{i}]"), depth)?;
                     self.body.push(format!("{var}[{k}] = {v}"));
                 }

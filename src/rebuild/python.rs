@@ -92,12 +92,12 @@ def _build(obj, state):
 
 def _sklearn(cls, state):
     """A scikit-learn estimator: its constructor parameters (cls._get_param_names(), as
-    get_params() finds them), then the other entries, the fitted attributes, set."""
+    get_params() finds them), then the other entries (fitted attributes, the version that
+    wrote them) given as pickle gives them, so that the class's __setstate__ checks the
+    version and rebuilds what it does not store."""
     names = cls._get_param_names()
     obj = cls(**{k: v for k, v in state.items() if k in names})
-    for name, value in state.items():
-        if name not in names:
-            setattr(obj, name, value)
+    _build(obj, {k: v for k, v in state.items() if k not in names})
     return obj
 
 
