@@ -556,3 +556,31 @@ for path, d in zip(args[::2], args[1::2]):
         &[("benign/numpy/matrix_p4.pkl".to_string(), dir)],
     );
 }
+
+#[test]
+fn a_parser_differential_is_refused_and_nothing_is_written() {
+    // PROTO 4, a FRAME of 4 bytes whose SHORT_BINUNICODE straddles its end: the C file
+    // reader runs `builtins.len` after it, pickle.loads does not (tests/differential.rs).
+    let mut data = b"\x80\x04\x95".to_vec();
+    data.extend_from_slice(&4u64.to_le_bytes());
+    data.extend_from_slice(b"\x8c\x06abcdef.Z");
+    data.extend_from_slice(b"0\x8c\x08builtins\x8c\x03len\x93\x8c\x02ab\x85R.");
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("straddle.pkl");
+    std::fs::write(&file, &data).unwrap();
+    let dir = tmp.path().join("out");
+    let out = common::pklinspect()
+        .args(["extract", "-q"])
+        .arg(&file)
+        .args(["--to", "python", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not rebuilt: parser-differential"),
+        "{stderr}"
+    );
+    assert!(!dir.exists());
+}
