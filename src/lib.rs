@@ -156,6 +156,8 @@ pub mod container;
 pub mod lift;
 pub mod machine;
 pub mod pytext;
+// Rebuild recipes and rebuild.py, for `extract --to python`.
+mod rebuild;
 
 // The API: the entry points and the model they return.
 pub mod classify;

@@ -310,6 +310,9 @@ pub struct PortableHint {
     pub parameters: Vec<(String, String)>,
     /// Arrays in its state: attribute, path, shape, dtype.
     pub arrays: Vec<(String, String, Vec<u64>, String)>,
+    /// For a class whose constructor takes other values than it stores (a rebuild recipe,
+    /// `docs/rebuild.md`): what the recipe changed; `parameters` are then the constructor's.
+    pub recipe: Option<String>,
 }
 
 /// What the bytes say about who wrote the file, and what will fail where: versions recorded

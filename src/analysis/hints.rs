@@ -1,7 +1,9 @@
 //! Portability hints (`explain`'s "To make this portable"): a library or script object
 //! whose state is a dict of plain values and arrays can be replaced by that content. Each
 //! hint names the object's class, its plain parameters (rendered short, Python-like) and
-//! the object paths of its arrays.
+//! the object paths of its arrays. For a class with a constructor recipe
+//! (`crate::rebuild::recipes`: keras' TimeseriesGenerator stores `start_index + length`
+//! as `start_index`), the parameters are the constructor's, not the stored values.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -9,6 +11,7 @@ use crate::classify::Category;
 use crate::lift::Lifted;
 use crate::machine::{Graph, Node, NodeId};
 use crate::pytext;
+use crate::rebuild::recipes::{self, Make};
 use crate::report::PortableHint;
 
 use super::object_paths::ObjectPaths;
@@ -68,6 +71,7 @@ impl Analysis<'_> {
             category: class.category,
             parameters: Vec::new(),
             arrays: Vec::new(),
+            recipe: None,
         };
         for &(k, v) in pairs {
             let Some(name) = graph.str(k) else { continue };
@@ -84,8 +88,71 @@ impl Analysis<'_> {
                     .push((name.to_string(), short_repr(graph, v, 0))),
             }
         }
+        constructor_parameters(&mut hint, pairs.len());
         Some(hint)
     }
+}
+
+/// Rewrites a hint's parameters as its class's constructor takes them, when a recipe says
+/// they differ from the stored state (and the state has exactly the recipe's entries).
+fn constructor_parameters(hint: &mut PortableHint, state_len: usize) {
+    let names = hint
+        .parameters
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .chain(hint.arrays.iter().map(|(k, ..)| k.as_str()));
+    let Some(recipe) = recipes::find(&hint.class, names) else {
+        return;
+    };
+    let Make::Constructor {
+        positional,
+        keywords,
+        computed,
+    } = recipe.make
+    else {
+        return;
+    };
+    if computed.is_empty() || state_len != positional.len().saturating_add(keywords.len()) {
+        return;
+    }
+    let value = |name: &str, hint: &PortableHint| {
+        hint.parameters
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut changed = Vec::new();
+    for (name, template) in computed {
+        let Some(stored) = value(name, hint) else {
+            return;
+        };
+        let text = hint
+            .parameters
+            .iter()
+            .fold(template.to_string(), |t, (k, v)| {
+                t.replace(&format!("{{{k}}}"), v)
+            });
+        let new = evaluate(&text).map_or(text, |v| v.to_string());
+        changed.push(format!("{name}={new} (stored: {stored})"));
+        if let Some(slot) = hint.parameters.iter_mut().find(|(k, _)| k == name) {
+            slot.1 = new;
+        }
+    }
+    hint.recipe = Some(format!(
+        "{}: {}; here {}",
+        recipe.library,
+        recipe.note,
+        changed.join(", ")
+    ));
+}
+
+/// `a - b` of two integers, when the text is that.
+fn evaluate(text: &str) -> Option<i128> {
+    let (a, b) = text.split_once(" - ")?;
+    a.trim()
+        .parse::<i128>()
+        .ok()?
+        .checked_sub(b.trim().parse().ok()?)
 }
 
 /// A short Python-like rendering of a plain value, for parameters in hints.
@@ -126,4 +193,63 @@ fn short_repr(graph: &Graph<'_>, id: NodeId, depth: usize) -> String {
         _ => out.push_str("<object>"),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::Category;
+
+    fn timeseries(start_index: &str) -> PortableHint {
+        let parameters = [
+            ("length", "10"),
+            ("sampling_rate", "1"),
+            ("stride", "1"),
+            ("start_index", start_index),
+            ("end_index", "99"),
+            ("shuffle", "False"),
+            ("reverse", "False"),
+            ("batch_size", "8"),
+        ];
+        PortableHint {
+            path: "$".into(),
+            class: "keras_preprocessing.sequence.TimeseriesGenerator".into(),
+            category: Category::Library,
+            parameters: parameters
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            arrays: vec![
+                ("data".into(), "$.data".into(), vec![100], "<i8".into()),
+                (
+                    "targets".into(),
+                    "$.targets".into(),
+                    vec![100],
+                    "<f8".into(),
+                ),
+            ],
+            recipe: None,
+        }
+    }
+
+    #[test]
+    fn timeseries_generator_hints_give_the_constructors_start_index() {
+        let mut hint = timeseries("12");
+        constructor_parameters(&mut hint, 10);
+        let start = hint.parameters.iter().find(|(k, _)| k == "start_index");
+        assert_eq!(start.map(|(_, v)| v.as_str()), Some("2"));
+        let recipe = hint.recipe.unwrap_or_default();
+        assert!(recipe.contains("start_index=2 (stored: 12)"), "{recipe}");
+        // A state with other entries than the constructor's is left as it is.
+        let mut odd = timeseries("12");
+        constructor_parameters(&mut odd, 11);
+        assert!(odd.recipe.is_none());
+        assert_eq!(odd.parameters, timeseries("12").parameters);
+        // A value that is not an int stays an expression.
+        let mut text = timeseries("<object>");
+        constructor_parameters(&mut text, 10);
+        let start = text.parameters.iter().find(|(k, _)| k == "start_index");
+        assert_eq!(start.map(|(_, v)| v.as_str()), Some("<object> - 10"));
+        assert_eq!(evaluate(&format!("{} - 1", i128::MIN)), None);
+    }
 }

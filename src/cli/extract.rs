@@ -1,4 +1,4 @@
-//! `pklinspect extract FILE --to npy|npz|json|safetensors|parquet|csv [-o OUT] [--path PATH] [--force]`.
+//! `pklinspect extract FILE --to npy|npz|json|safetensors|parquet|csv|python [-o OUT] [--path PATH] [--force]`.
 
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,9 @@ pub(crate) enum Format {
     Csv,
     /// The tensors as one .safetensors file, named by their state_dict keys.
     Safetensors,
+    /// Arrays as .npy, plain values as params.json and a rebuild.py whose load()
+    /// re-creates the objects (-o DIR); refused if anything would run code.
+    Python,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,6 +54,7 @@ Examples:
   pklinspect extract model.pkl --to npy -o arrays/       one .npy per array, and index.json
   pklinspect extract data.pkl --to json -o data.json --arrays npy
                                                          data.json, data.<name>.npy beside it
+  pklinspect extract gen.pkl --to python -o gen/         gen/rebuild.py: load() re-creates it
 
 Existing outputs are never replaced without --force.")]
 pub(crate) struct ExtractArgs {
@@ -111,6 +115,7 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
             compress: args.compress,
         },
         (Format::Safetensors, Some(file)) => Target::Safetensors { file: file.clone() },
+        (Format::Python, Some(dir)) => Target::Python { dir: dir.clone() },
         (Format::Json, file) => {
             if args.arrays == ArraysIn::Npy && file.is_none() {
                 report(
@@ -136,7 +141,7 @@ pub(crate) fn run(args: &ExtractArgs) -> Status {
         (_, None) => {
             report(
                 &name,
-                "--to npy, npz, safetensors, parquet and csv need -o OUT",
+                "--to npy, npz, safetensors, parquet, csv and python need -o OUT",
             );
             return Status::Failure;
         }

@@ -1,6 +1,7 @@
 //! `extract`: arrays and plain data out as `.npy` files, an `.npz`, JSON, or a torch
 //! checkpoint's tensors as one `.safetensors` file (module `safetensors`, named
-//! by `state_dict` keys from module `state_dict`).
+//! by `state_dict` keys from module `state_dict`), or the whole tree as files and a
+//! `rebuild.py` that re-creates it (module `python`, code from `crate::rebuild`).
 //!
 //! Arrays are written while their input is alive (a visitor of the inspection) into
 //! temporary files in the target folder: an array that is a plain range of the input file
@@ -17,6 +18,7 @@ mod json;
 mod layout;
 mod names;
 mod parquet;
+mod python;
 mod safetensors;
 mod state_dict;
 mod table;
@@ -92,6 +94,14 @@ pub enum Target {
     Safetensors {
         /// The `.safetensors` file.
         file: PathBuf,
+    },
+    /// The arrays as `.npy`, the plain values as `params.json` and a `rebuild.py` whose
+    /// `load()` re-creates the objects with their constructors (`docs/rebuild.md`); refused
+    /// when the analysis flags anything that runs code.
+    Python {
+        /// The folder: created if missing; if it exists, it must be empty unless
+        /// [`ExtractOptions::force`].
+        dir: PathBuf,
     },
 }
 
@@ -918,6 +928,7 @@ fn extract_from(
         Target::Safetensors { file } => {
             safetensors::extract_safetensors(source, bytes, options, file)
         }
+        Target::Python { dir } => python::extract_python(source, bytes, options, dir),
     }
 }
 

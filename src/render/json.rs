@@ -167,6 +167,8 @@ struct HintDoc<'a> {
     category: &'static str,
     parameters: serde_json::Map<String, Value>,
     arrays: Vec<HintArrayDoc<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipe: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -262,6 +264,7 @@ fn hint(h: &PortableHint) -> HintDoc<'_> {
                 dtype,
             })
             .collect(),
+        recipe: h.recipe.as_deref(),
     }
 }
 

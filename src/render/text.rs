@@ -687,13 +687,20 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
         return Ok(());
     }
     for hint in &report.portable_hints {
+        let takes = match hint.recipe {
+            Some(_) => "its constructor takes",
+            None => "its state is",
+        };
         writeln!(
             out,
-            "  {} is a {BOLD}{}{BOLD:#} ({}); its state is:",
+            "  {} is a {BOLD}{}{BOLD:#} ({}); {takes}:",
             hint.path,
             hint.class,
             hint.category.as_str()
         )?;
+        if let Some(recipe) = &hint.recipe {
+            writeln!(out, "    ({recipe})")?;
+        }
         if !hint.parameters.is_empty() {
             let params: Vec<String> = hint
                 .parameters
@@ -718,6 +725,11 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
     writeln!(
         out,
         "    pklinspect extract {} --to json -o state.json --arrays npy    (parameters and arrays)",
+        shell_word(&report.file)
+    )?;
+    writeln!(
+        out,
+        "  Or have the object re-created from them by code you can read:\n    pklinspect extract {} --to python -o rebuild/    (rebuild.py: load() calls the constructors)",
         shell_word(&report.file)
     )
 }
