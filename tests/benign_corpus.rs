@@ -161,3 +161,63 @@ fn the_manifest_lists_every_corpus_file_and_the_required_kinds() {
         .collect();
     assert!(libraries.len() >= 10, "{libraries:?}");
 }
+
+/// Every other fixture written by a real library (all of `fixtures/` but `benign/`, which
+/// the test above reads, and the hand-written `hostile/` and `malformed/`) gets no
+/// error-level security finding either: pandas 1.5/2.2/3.1 frames with pytz, dateutil and
+/// zoneinfo zones and pyarrow strings, torch, joblib, keras, scikit-learn. The one
+/// exception is `stdlib/ext_codes_p2.pkl`: its EXT opcodes name globals through copyreg's
+/// extension registry, which a fresh interpreter does not have (`extension-ref`, by design).
+#[test]
+fn no_other_real_fixture_gets_an_error_level_security_finding() {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            if path.is_dir() {
+                if !["benign", "hostile", "malformed", "__pycache__"].contains(&name.as_str()) {
+                    walk(&path, out);
+                }
+            } else if ![".json", ".py", ".txt", ".md", ".sh"]
+                .iter()
+                .any(|s| name.ends_with(s))
+                && name != "ext_codes_p2.pkl"
+            {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    assert!(files.len() >= 250, "only {} fixtures", files.len());
+    let options = Options {
+        portable_hints: false,
+        ..Options::default()
+    };
+    let mut offenders = Vec::new();
+    for path in &files {
+        let rel = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let bytes = std::fs::read(path).unwrap();
+        // A fixture that is not a pickle container at all is another test's business.
+        let Ok(report) = pklinspect::inspect(&rel, &bytes, &options) else {
+            continue;
+        };
+        for f in &report.findings {
+            if f.severity == Severity::Error && is_security(f.rule) {
+                offenders.push(format!("{rel}: {}: {}", f.rule.id(), f.message));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "{} error-level security findings on real fixtures:\n  {}",
+        offenders.len(),
+        offenders.join("\n  ")
+    );
+}

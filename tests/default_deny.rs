@@ -1046,3 +1046,54 @@ fn joblib_dtype_state_object_flag_hides_a_nested_pickle() {
     assert_eq!(entry["verdict"], "dangerous", "{entry}");
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// dateutil 4 pickles a tz-file zone as `_unpickle(tzfile, key, filename, data)`: with
+/// dateutil's own class that is `tzfile.__new__` and the pickled transitions (no file is
+/// opened); any other class given to it is called, and must be vetted.
+#[test]
+fn dateutil_unpickle_builds_only_its_own_tzfile_class() {
+    let data = || Tuple(vec![List(vec![]), List(vec![])]);
+    let ok = call(
+        "dateutil.tz._tzfile",
+        "_unpickle",
+        vec![
+            Global("dateutil.tz._tzfile", "tzfile"),
+            Str("Europe/London"),
+            Str("/usr/share/zoneinfo/Europe/London"),
+            data(),
+        ],
+    );
+    assert_clean(&ok, "needs-libraries");
+    let other = call(
+        "dateutil.tz._tzfile",
+        "_unpickle",
+        vec![Global("sympy.core.add", "Add"), Str("k"), Str("f"), data()],
+    );
+    assert_caught(&other, "unvetted-call", "sympy.core.add.Add", "unvetted");
+}
+
+/// pytz zones (`pytz._p` looks the name up in pytz's own list), pandas' RangeIndex and
+/// pyarrow's array pieces are what real pandas pickles call: vetted, no error.
+#[test]
+fn pandas_time_zones_range_indexes_and_arrow_strings_are_vetted() {
+    for e in [
+        call(
+            "pytz",
+            "_p",
+            vec![Str("America/New_York"), Int(-17760), Int(0), Str("LMT")],
+        ),
+        call("pytz", "FixedOffset", vec![Int(-300)]),
+        call("pytz", "_UTC", vec![]),
+        call(
+            "pandas.core.indexes.base",
+            "_new_Index",
+            vec![
+                Global("pandas.core.indexes.range", "RangeIndex"),
+                Dict(vec![(Str("start"), Int(0)), (Str("stop"), Int(3))]),
+            ],
+        ),
+        call("pyarrow.lib", "type_for_alias", vec![Str("large_string")]),
+    ] {
+        assert_clean(&e, "needs-libraries");
+    }
+}

@@ -102,6 +102,8 @@ enum Special {
     NewObj,
     /// Calls its class or function arguments (pandas `_new_Index`, numpy's random ctors).
     ClassArgument,
+    /// dateutil's `_unpickle(cls, key, filename, data)`: `cls.__new__(cls)`, then data.
+    TzfileUnpickle,
     CodecsEncode,
     /// `builtins.type`: pickle writes `type(None)` and friends (one argument); three
     /// arguments build a class at load.
@@ -123,6 +125,7 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("_codecs", "encode") => Special::CodecsEncode,
         ("builtins", "type") => Special::Type,
         ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
+        ("dateutil.tz._tzfile", "_unpickle") => Special::TzfileUnpickle,
         (
             "numpy.random._pickle",
             "__randomstate_ctor" | "__generator_ctor" | "__bit_generator_ctor",
@@ -482,17 +485,27 @@ impl Scan<'_, '_, '_> {
                 (_, Some((&cls, rest))) => self.new_obj(id, cls, rest, Option::None, offset),
                 _ => {}
             },
-            Special::ClassArgument => {
-                // `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random
-                // constructors call the class or function they are given.
-                for &a in argv {
-                    self.method_argument(a, index, offset);
-                    if let Some(g) = self.global_index(a) {
-                        let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
-                        let (cm, cn) = self.name_of(index).unwrap_or(("?", "?"));
-                        let rendered = format!("{m}.{n}(…) (through {cm}.{cn})");
-                        self.called(g, offset, Rendering::Text(rendered));
+            Special::ClassArgument => self.class_arguments(argv, index, offset),
+            Special::TzfileUnpickle => {
+                // dateutil's `_unpickle(cls, key, filename, data)` runs `cls.__new__(cls)`
+                // and loads the pickled transitions (the file name is only stored, never
+                // opened): for dateutil's own tzfile class that is an instance made
+                // without `__init__`; any other class is judged as a call of it.
+                let tzfile = argv.first().copied().filter(|&c| {
+                    self.global_index(c)
+                        .and_then(|g| self.name_of(g))
+                        .is_some_and(|(m, n)| {
+                            n == "tzfile" && matches!(m, "dateutil.tz._tzfile" | "dateutil.tz.tz")
+                        })
+                });
+                match tzfile {
+                    Some(cls) => {
+                        for &a in argv.iter().skip(1) {
+                            self.method_argument(a, index, offset);
+                        }
+                        self.new_obj(id, cls, &[], Option::None, offset);
                     }
+                    Option::None => self.class_arguments(argv, index, offset),
                 }
             }
             Special::CodecsEncode => self.codec_call("_codecs.encode", argv, args, offset),
@@ -621,6 +634,20 @@ impl Scan<'_, '_, '_> {
     /// with them, a class's own `__new__` runs on file-chosen values (sympy's sympifies
     /// them: a string is evaluated), so it is a call, unless every argument is inert: a
     /// number, None, or an object of the class's own package (what sympy writes).
+    /// `_new_Index(cls, d)` runs `cls.__new__(cls, **d)`; the numpy random constructors
+    /// call the class or function they are given: each global argument is called.
+    fn class_arguments(&mut self, argv: &[NodeId], index: u32, offset: usize) {
+        for &a in argv {
+            self.method_argument(a, index, offset);
+            if let Some(g) = self.global_index(a) {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                let (cm, cn) = self.name_of(index).unwrap_or(("?", "?"));
+                let rendered = format!("{m}.{n}(…) (through {cm}.{cn})");
+                self.called(g, offset, Rendering::Text(rendered));
+            }
+        }
+    }
+
     fn new_obj(
         &mut self,
         id: NodeId,

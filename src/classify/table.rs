@@ -565,6 +565,34 @@ known_globals! {
         => "a pandas index built from its saved data and name; needs pandas";
     Library "pandas.core.indexes.base" ["Index"] call "pandas Index.__reduce__ (_new_Index)"
         => "a pandas index built from its saved data and name; needs pandas";
+    Library "pandas.core.indexes.range" ["RangeIndex"] call "pandas RangeIndex.__reduce__ (_new_Index with start, stop, step, name; pandas/core/indexes/range.py)"
+        => "a pandas range index built from its start, stop, step and name; needs pandas";
+    Library "pandas.core.indexes.numeric" ["Int64Index", "UInt64Index", "Float64Index", "NumericIndex"] call "pandas < 2.0 NumericIndex.__reduce__ (_new_Index; pandas/core/indexes/numeric.py, removed in 2.0)"
+        => "a pandas < 2 numeric index built from its saved data and name; pandas 2+ reads it only through pandas.read_pickle; needs pandas";
+    // pandas' ArrowStringArray / ArrowExtensionArray pickle their pyarrow arrays; pyarrow's
+    // Array.__reduce__ writes `_restore_array((type, length, null_count, offset, buffers,
+    // children, dictionary))` with `py_buffer(bytes)` buffers and `type_for_alias(name)`
+    // types (pyarrow/array.pxi, types.pxi, io.pxi; read in pyarrow 26.0.1).
+    Library "pyarrow.lib" ["type_for_alias"] call "pyarrow DataType.__reduce__ (pyarrow/types.pxi)"
+        => "looks an Arrow type up by its alias ('large_string', 'int64', …); needs pyarrow";
+    Library "pyarrow.lib" ["py_buffer"] call "pyarrow Buffer.__reduce_ex__ (pyarrow/io.pxi)"
+        => "wraps bytes of the file as an Arrow buffer; needs pyarrow";
+    Library "pyarrow.lib" ["_restore_array"] call "pyarrow Array.__reduce__ (pyarrow/array.pxi: _restore_array, _reconstruct_array_data)"
+        => "an Arrow array made from its pickled type, length and buffers (runs no Python code, but pyarrow does not check the buffers against the length here: a crafted file can make pyarrow read out of bounds later); needs pyarrow";
+    // pytz's tzinfo.__reduce__ writes `pytz._p(zone, utcoffset, dst, tzname)`: `unpickler` calls
+    // `pytz.timezone(zone)`, which refuses any name outside `all_timezones_set` before it
+    // opens the zone's resource inside the pytz package (pytz/__init__.py, tzinfo.py).
+    Library "pytz" ["_p"] call "pytz DstTzInfo/StaticTzInfo.__reduce__ (pytz/tzinfo.py: unpickler)"
+        => "looks a zone name up in pytz's own zone list (any other name is refused) and returns that zone; needs pytz";
+    Library "pytz" ["_UTC"] call "pytz UTC.__reduce__ (pytz/__init__.py)"
+        => "returns pytz's UTC singleton; needs pytz";
+    Library "pytz" ["FixedOffset"] call "pytz _FixedOffset.__reduce__ (pytz/__init__.py)"
+        => "a fixed offset from UTC in minutes; needs pytz";
+    // dateutil 4's tzfile.__reduce_ex__ pickles the zone by value; `_unpickle` makes the object
+    // with `cls.__new__` and loads the pickled transitions: the file name is stored, not
+    // opened (analysis/calls.rs judges the class argument).
+    Library "dateutil.tz._tzfile" ["_unpickle"] call "python-dateutil 4 tzfile.__reduce_ex__ (dateutil/tz/_tzfile.py)"
+        => "rebuilds a dateutil tz-file zone from its pickled transitions (no file is opened); needs python-dateutil";
     // numpy.random._pickle.__bit_generator_ctor(cls) calls the class with no arguments.
     Library "numpy.random._mt19937" ["MT19937"] call "numpy BitGenerator.__reduce__ (numpy/random/bit_generator.pyx): __bit_generator_ctor(cls)"
         => "a numpy bit generator, made unseeded and then given its saved state; needs numpy";
