@@ -37,6 +37,10 @@ pub struct Options {
     /// Record each pickle's execution trace ([`crate::report::PickleReport::calls`]), which
     /// `explain --format json` shows and `lint` does not. Findings do not depend on it.
     pub trace: bool,
+    /// Work out each loader's verdict and what the bytes say about the writer
+    /// ([`Report::loaders`], [`Report::writer`]), which `explain` shows and `lint` does not.
+    /// Findings do not depend on them.
+    pub loaders: bool,
 }
 
 impl Default for Options {
@@ -47,6 +51,7 @@ impl Default for Options {
             portable_hints: true,
             rules: RuleSet::default(),
             trace: true,
+            loaders: true,
         }
     }
 }

@@ -163,18 +163,22 @@ impl<'o> Analysis<'o> {
         if self.unvetted {
             self.report.verdict = self.report.verdict.max(Verdict::Unvetted);
         }
-        self.report.writer = facts::writer_facts(
-            &self.report,
-            std::mem::take(&mut self.writer),
-            self.input,
-            self.kind,
-        );
+        if self.options.loaders {
+            self.report.writer = facts::writer_facts(
+                &self.report,
+                std::mem::take(&mut self.writer),
+                self.input,
+                self.kind,
+            );
+        }
         self.report.findings = findings::apply(
             std::mem::take(&mut self.detected),
             &self.report.pickles,
             &self.options.rules,
         );
-        self.report.loaders = crate::loaders::verdicts(&self.report, &self.torch_scans);
+        if self.options.loaders {
+            self.report.loaders = crate::loaders::verdicts(&self.report, &self.torch_scans);
+        }
         self.report
     }
 }

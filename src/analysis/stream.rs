@@ -105,7 +105,9 @@ impl Analysis<'_> {
         };
         let first = self.report.pickles.len();
         self.pickles(&stream, &lifted, &ctx);
-        if self.depth == 0 && (part.whole_file || member.is_some_and(|m| m.ends_with("data.pkl"))) {
+        if self.options.loaders
+            && self.depth == 0
+            && (part.whole_file || member.is_some_and(|m| m.ends_with("data.pkl"))) {
             let pickles = self.report.pickles.get(first..).unwrap_or_default();
             let scan = crate::loaders::scan_stream(bytes, pickles, legacy.is_some(), member);
             self.torch_scans.push(scan);
@@ -310,7 +312,9 @@ impl Analysis<'_> {
         if self.options.portable_hints {
             self.portable_hints(graph, lifted, &w);
         }
-        self.writer_state(graph, pickle, &w, ctx.member);
+        if self.options.loaders {
+            self.writer_state(graph, pickle, &w, ctx.member);
+        }
         self.report.pickles.push(PickleReport {
             member: ctx.member.map(str::to_string),
             offset: pickle.start as u64,

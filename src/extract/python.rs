@@ -51,6 +51,7 @@ fn options_like(options: &Options) -> Options {
         portable_hints: false,
         rules: options.rules.clone(),
         trace: options.trace,
+        loaders: false,
     }
 }
 

@@ -86,6 +86,7 @@ pub(crate) fn extract_table(
         portable_hints: false,
         rules: options.inspect.rules.clone(),
         trace: options.inspect.trace,
+        loaders: false,
     };
     let report = inspect_with(source, bytes, &inspect, &mut finder)?;
     let (frame, at) = finder.found.unwrap_or_else(|| {

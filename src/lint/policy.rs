@@ -549,6 +549,8 @@ impl Policy {
                 // Hints are for `explain`; lint reports findings only.
                 portable_hints: false,
                 trace: false,
+                // Loader verdicts and writer facts are for `explain`.
+                loaders: false,
                 rules,
             },
         })
