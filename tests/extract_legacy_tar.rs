@@ -31,22 +31,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn expected(entry: &serde_json::Value) -> Tensors {
-    let tensors = entry["tensors"].as_object().cloned().unwrap_or_default();
-    tensors
-        .into_iter()
-        .map(|(name, t)| {
-            let shape = t["shape"]
-                .as_array()
-                .map(|s| s.iter().map(|d| d.as_u64().unwrap_or(0) as usize).collect())
-                .unwrap_or_default();
-            let dtype = t["dtype"].as_str().unwrap_or("").to_string();
-            let sha = t["sha256"].as_str().unwrap_or("").to_string();
-            (name, (dtype, shape, sha))
-        })
-        .collect()
-}
-
 fn run(args: &[&std::ffi::OsStr]) -> std::process::Output {
     pklinspect()
         .args(args)
@@ -76,7 +60,7 @@ fn every_legacy_tar_fixture_converts_to_what_torch_load_gives() {
         let output = extract(&root().join(file), "safetensors", &out);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{file}: {stderr}");
-        let want = expected(entry);
+        let want = common::truth_tensors(entry);
         assert!(
             stderr.contains(&format!("wrote {} tensors", want.len())),
             "{stderr}"
@@ -169,7 +153,7 @@ fn npz_and_npy_are_named_by_the_state_dict_keys() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let want = expected(&truth()["files"]["tests/data/archives/legacy_views.pth.tar"]);
+    let want = common::truth_tensors(&truth()["files"]["tests/data/archives/legacy_views.pth.tar"]);
     let mut names: Vec<String> = std::fs::read_dir(&folder)
         .map(|d| {
             d.flatten()

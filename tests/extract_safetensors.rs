@@ -56,22 +56,6 @@ fn read_back(file: &Path) -> BTreeMap<String, (String, Vec<usize>, String)> {
         .collect()
 }
 
-fn expected(entry: &serde_json::Value) -> BTreeMap<String, (String, Vec<usize>, String)> {
-    let tensors = entry["tensors"].as_object().cloned().unwrap_or_default();
-    tensors
-        .into_iter()
-        .map(|(name, t)| {
-            let shape = t["shape"]
-                .as_array()
-                .map(|s| s.iter().map(|d| d.as_u64().unwrap_or(0) as usize).collect())
-                .unwrap_or_default();
-            let dtype = t["dtype"].as_str().unwrap_or("").to_string();
-            let sha = t["sha256"].as_str().unwrap_or("").to_string();
-            (name, (dtype, shape, sha))
-        })
-        .collect()
-}
-
 #[test]
 fn every_torch_fixture_converts_to_exactly_its_state_dict() {
     let truth = truth();
@@ -85,7 +69,7 @@ fn every_torch_fixture_converts_to_exactly_its_state_dict() {
             "{file}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        assert_eq!(read_back(&out), expected(entry), "{file}");
+        assert_eq!(read_back(&out), common::truth_tensors(entry), "{file}");
     }
 }
 

@@ -107,7 +107,8 @@ impl Analysis<'_> {
         self.pickles(&stream, &lifted, &ctx);
         if self.options.loaders
             && self.depth == 0
-            && (part.whole_file || member.is_some_and(|m| m.ends_with("data.pkl"))) {
+            && (part.whole_file || member.is_some_and(|m| m.ends_with("data.pkl")))
+        {
             let pickles = self.report.pickles.get(first..).unwrap_or_default();
             let scan = crate::loaders::scan_stream(bytes, pickles, legacy.is_some(), member);
             self.torch_scans.push(scan);

@@ -798,9 +798,9 @@ fn exists(refusal: Refusal, path: &Path, message: String) -> Error {
     )
 }
 
-/// Prepares an output folder: refuses a non-empty one unless `force`. Returns whether we
-/// created it (so a failure can remove it again).
-fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
+/// Refuses a non-empty output folder unless `force`, creating nothing. Returns whether
+/// the folder exists.
+pub(crate) fn refuse_non_empty_dir(dir: &Path, force: bool) -> Result<bool> {
     match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() && !force {
@@ -810,14 +810,21 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
                     format!("{} exists and is not empty", dir.display()),
                 ));
             }
-            Ok(false)
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
             Ok(true)
         }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(io_error("open", dir, e)),
     }
+}
+
+/// Prepares an output folder: refuses a non-empty one unless `force`. Returns whether we
+/// created it (so a failure can remove it again).
+fn prepare_dir(dir: &Path, force: bool) -> Result<bool> {
+    if refuse_non_empty_dir(dir, force)? {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
+    Ok(true)
 }
 
 /// Refuses an output file that is there already (a dangling symbolic link counts: writing

@@ -12,10 +12,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::{
-    exists, io_error, json, parent_of, table, Bfloat16As, ExtractOptions, Extracted, Refusal,
-    TableFormat,
-};
+use super::{io_error, json, parent_of, table, Bfloat16As, ExtractOptions, Extracted, TableFormat};
 use crate::classify as compat;
 use crate::error::{Error, ErrorKind, Result};
 use crate::inspect::{inspect, Options};
@@ -82,24 +79,6 @@ fn refused(report: &Report) -> Option<Error> {
             finding.message
         ),
     ))
-}
-
-/// Refuses a non-empty output folder unless `force`, without creating anything.
-fn check_dir(dir: &Path, force: bool) -> Result<()> {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if entries.next().is_some() && !force {
-                return Err(exists(
-                    Refusal::FolderNotEmpty,
-                    dir,
-                    format!("{} exists and is not empty", dir.display()),
-                ));
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_error("open", dir, e)),
-    }
 }
 
 /// ndarray subclasses whose pickled state is the array's alone: `.view(cls)` of the
@@ -252,7 +231,7 @@ pub(crate) fn extract_python(
     options: &ExtractOptions,
     dir: &Path,
 ) -> Result<Extracted> {
-    check_dir(dir, options.force)?;
+    super::refuse_non_empty_dir(dir, options.force)?;
     let report = inspect(source, bytes, &options.inspect)?;
     if let Some(refusal) = refused(&report) {
         return Err(refusal);

@@ -165,3 +165,24 @@ pub fn json_and_code(out: &Output) -> (serde_json::Value, i32) {
     });
     (doc, out.status.code().unwrap())
 }
+
+/// A torch sidecar's tensors, as torch recorded them: name -> (dtype, shape, sha256).
+pub type TruthTensors = std::collections::BTreeMap<String, (String, Vec<usize>, String)>;
+
+/// The `tensors` of one entry of a torch sidecar (`fixtures/torch/*.truth.json`,
+/// `tests/data/archives/legacy_tar.truth.json`).
+pub fn truth_tensors(entry: &serde_json::Value) -> TruthTensors {
+    let tensors = entry["tensors"].as_object().cloned().unwrap_or_default();
+    tensors
+        .into_iter()
+        .map(|(name, t)| {
+            let shape = t["shape"]
+                .as_array()
+                .map(|s| s.iter().map(|d| d.as_u64().unwrap_or(0) as usize).collect())
+                .unwrap_or_default();
+            let dtype = t["dtype"].as_str().unwrap_or("").to_string();
+            let sha = t["sha256"].as_str().unwrap_or("").to_string();
+            (name, (dtype, shape, sha))
+        })
+        .collect()
+}
