@@ -1097,3 +1097,52 @@ fn pandas_time_zones_range_indexes_and_arrow_strings_are_vetted() {
         assert_clean(&e, "needs-libraries");
     }
 }
+
+/// torch's `_rebuild_from_type_v2(func, new_type, args, state)` runs `func(*args)`: the
+/// function it is given is called, so it must be vetted like any other call target. Was:
+/// an unvetted library function given to it passed with exit 0. The rebuild function torch
+/// writes there (`_rebuild_tensor_v2`) stays clean.
+#[test]
+fn rebuild_from_type_calls_the_function_it_is_given() {
+    let gadget = |f: E| {
+        call(
+            "torch._tensor",
+            "_rebuild_from_type_v2",
+            vec![
+                f,
+                Global("torch", "Tensor"),
+                Tuple(vec![Str("import os")]),
+                Dict(vec![]),
+            ],
+        )
+    };
+    let e = gadget(Global("sklearn.utils._testing", "assert_run_python_script"));
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "sklearn.utils._testing.assert_run_python_script",
+        "unvetted",
+    );
+    // An object the stream built, called through it: pklinspect cannot tell what runs.
+    let e = gadget(call("sympy.core.add", "Add", vec![]));
+    assert_caught(&e, "unvetted-call", "calls the object built", "unvetted");
+    // What torch writes for a tensor subclass: the base rebuild function, vetted.
+    let storage = Tuple(vec![]);
+    let e = call(
+        "torch._tensor",
+        "_rebuild_from_type_v2",
+        vec![
+            Global("torch._utils", "_rebuild_tensor_v2"),
+            Global("torch.nn.parameter", "Buffer"),
+            Tuple(vec![storage]),
+            Dict(vec![]),
+        ],
+    );
+    let (entry, _) = lint(&e);
+    assert!(
+        !errors(&entry)
+            .iter()
+            .any(|(r, m)| r == "unvetted-call" && m.contains("_rebuild_tensor_v2")),
+        "{entry}"
+    );
+}

@@ -111,6 +111,9 @@ enum Special {
     /// sympy's `_rebuild_undef(name, kwargs)`: `Function(name, **kwargs)`, whose
     /// metaclass puts every keyword that is not an assumption into the new class's dict.
     RebuildUndef,
+    /// torch's `_rebuild_from_type_v2(func, new_type, args, state)`: `func(*args)`, then
+    /// the result viewed as `new_type` and given `state`.
+    RebuildFromType,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -125,6 +128,7 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("_codecs", "encode") => Special::CodecsEncode,
         ("builtins", "type") => Special::Type,
         ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
+        ("torch._tensor", "_rebuild_from_type_v2") => Special::RebuildFromType,
         ("dateutil.tz._tzfile", "_unpickle") => Special::TzfileUnpickle,
         (
             "numpy.random._pickle",
@@ -518,7 +522,31 @@ impl Scan<'_, '_, '_> {
                 self.instances.insert(id, index);
                 self.type_call(argv, args, offset);
             }
+            Special::RebuildFromType => self.rebuild_from_type(id, argv, offset),
         }
+    }
+
+    /// torch's `_rebuild_from_type_v2(func, new_type, args, state)` runs `func(*args)`
+    /// (`torch/_tensor.py`): judged as that call, whatever `func` is. The result is then
+    /// viewed as `new_type` (`as_subclass`, no `__init__`) and given `state` through
+    /// `new_type.__setstate__`: an instance made without `__init__`, as NEWOBJ then BUILD.
+    fn rebuild_from_type(&mut self, id: NodeId, argv: &[NodeId], offset: usize) {
+        let [func, new_type, rest @ ..] = argv else {
+            return;
+        };
+        match (self.global_index(*func), rest.first()) {
+            (Some(g), Some(&fargs)) => self.called(g, offset, Rendering::Args(fargs)),
+            (Some(g), None) => {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                let rendered = format!("{m}.{n}(…) (through torch._tensor._rebuild_from_type_v2)");
+                self.called(g, offset, Rendering::Text(rendered));
+            }
+            (None, fargs) => {
+                let fargs = fargs.copied().unwrap_or(*func);
+                self.call_of_object(id, *func, fargs, offset);
+            }
+        }
+        self.new_obj(id, *new_type, &[], Option::None, offset);
     }
 
     /// A method fetched by getattr, given to a caller that calls its arguments (the

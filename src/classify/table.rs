@@ -360,11 +360,11 @@ known_globals! {
     Array "torch._utils" ["_rebuild_meta_tensor_no_storage"]
         call "torch Tensor.__reduce_ex__ for meta tensors"
         => "rebuilds a data-less meta tensor from its dtype, shape and stride; nothing else runs";
-    // _rebuild_from_type_v2(func, new_type, args, state) calls func(*args): func and
-    // new_type are globals of the file, so it can do nothing REDUCE could not.
+    // _rebuild_from_type_v2(func, new_type, args, state) calls func(*args): the analysis
+    // judges that as a call of func (src/analysis/calls.rs, Special::RebuildFromType).
     Array "torch._tensor" ["_rebuild_from_type_v2"]
         call "torch Tensor.__reduce_ex__ for tensor subclasses (torch/_tensor.py)"
-        => "rebuilds a tensor subclass by calling the rebuild function stored with it, which is a separate global classified on its own";
+        => "rebuilds a tensor subclass by calling the rebuild function stored with it, which is judged as called";
     Array "torch" [
         "FloatStorage", "DoubleStorage", "HalfStorage", "BFloat16Storage", "LongStorage",
         "IntStorage", "ShortStorage", "CharStorage", "ByteStorage", "BoolStorage",
