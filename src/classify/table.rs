@@ -569,6 +569,17 @@ known_globals! {
         => "a pandas range index built from its start, stop, step and name; needs pandas";
     Library "pandas.core.indexes.numeric" ["Int64Index", "UInt64Index", "Float64Index", "NumericIndex"] call "pandas < 2.0 NumericIndex.__reduce__ (_new_Index; pandas/core/indexes/numeric.py, removed in 2.0)"
         => "a pandas < 2 numeric index built from its saved data and name; pandas 2+ reads it only through pandas.read_pickle; needs pandas";
+    // pandas 1.x and 2.x name these classes by the module that defines them (pandas 3 sets
+    // `__module__ = "pandas"`, the rows above). Found in pickles written by pandas 1.5.3,
+    // 2.0.3, 2.1.4, 2.2.2 and 2.2.3 (fixtures/benign/versions/) and read in those versions.
+    Library "pandas._libs.interval" ["Interval"] call "pandas 1.x-2.x Interval.__reduce__: (Interval, (left, right, closed)) (pandas/_libs/interval.pyx)"
+        => "a pandas interval built from its two ends and a closed side that is checked against a fixed list of four strings; needs pandas";
+    Library "pandas._libs.tslibs.period" ["Period"] call "pandas 1.x-2.x Period.__reduce__: (Period, (None, freq, ordinal)) (pandas/_libs/tslibs/period.pyx)"
+        => "a pandas period built from an integer ordinal and a frequency (an offset of the file, or a string read by pandas' frequency parser); needs pandas";
+    Library "pandas._libs.tslibs.nattype" ["__nat_unpickle"] call "pandas 1.x-2.x NaT.__reduce__ (pandas/_libs/tslibs/nattype.pyx: `__nat_unpickle(*args)` returns the module's NaT)"
+        => "returns pandas' NaT singleton and ignores its arguments; needs pandas";
+    Library "pandas.core.dtypes.dtypes" ["PeriodDtype"] call "pandas 1.x-2.x PeriodDtype.__reduce__: (PeriodDtype, (freq,)) (pandas/core/dtypes/dtypes.py)"
+        => "a pandas period dtype built from a frequency (an offset of the file, or a string read by pandas' frequency parser); needs pandas";
     // pandas' ArrowStringArray / ArrowExtensionArray pickle their pyarrow arrays; pyarrow's
     // Array.__reduce__ writes `_restore_array((type, length, null_count, offset, buffers,
     // children, dictionary))` with `py_buffer(bytes)` buffers and `type_for_alias(name)`
@@ -630,6 +641,40 @@ known_globals! {
         "CyHalfMultinomialLoss",
     ] call "scikit-learn loss __reduce__ (sklearn/_loss/_loss.pyx.tp)"
         => "a loss-function object built from its numeric parameters; needs scikit-learn";
+    // scikit-learn 1.1-1.4 pickle these losses with Cython's own `__reduce_cython__`
+    // (`__pyx_unpickle_<Class>(type, checksum, state)`, see above); 1.5-1.6 were built by
+    // Cython 3 with the module named `_loss`, which `sklearn/_loss/_loss.pyx` registers in
+    // `sys.modules` under that name when sklearn imports it (so the name resolves only once
+    // scikit-learn is loaded): 1.5 writes `_loss.__pyx_unpickle_<Class>`, 1.6 the class
+    // itself, called with its numeric parameters (read in 1.1.3, 1.2.2, 1.3.2, 1.5.2, 1.6.1).
+    Library "sklearn._loss._loss" [
+        "__pyx_unpickle_CyLossFunction", "__pyx_unpickle_CyHalfSquaredError",
+        "__pyx_unpickle_CyAbsoluteError", "__pyx_unpickle_CyPinballLoss",
+        "__pyx_unpickle_CyHuberLoss", "__pyx_unpickle_CyHalfPoissonLoss",
+        "__pyx_unpickle_CyHalfGammaLoss", "__pyx_unpickle_CyHalfTweedieLoss",
+        "__pyx_unpickle_CyHalfTweedieLossIdentity", "__pyx_unpickle_CyHalfBinomialLoss",
+        "__pyx_unpickle_CyExponentialLoss", "__pyx_unpickle_CyHalfMultinomialLoss",
+    ] call "scikit-learn 1.1-1.4 loss classes' Cython __reduce_cython__ (sklearn/_loss/_loss.pyx.tp)"
+        => "rebuilds a loss-function object (Cython pickle helper: class check, then its numeric state); needs scikit-learn";
+    Library "_loss" [
+        "__pyx_unpickle_CyLossFunction", "__pyx_unpickle_CyHalfSquaredError",
+        "__pyx_unpickle_CyAbsoluteError", "__pyx_unpickle_CyPinballLoss",
+        "__pyx_unpickle_CyHuberLoss", "__pyx_unpickle_CyHalfPoissonLoss",
+        "__pyx_unpickle_CyHalfGammaLoss", "__pyx_unpickle_CyHalfTweedieLoss",
+        "__pyx_unpickle_CyHalfTweedieLossIdentity", "__pyx_unpickle_CyHalfBinomialLoss",
+        "__pyx_unpickle_CyExponentialLoss", "__pyx_unpickle_CyHalfMultinomialLoss",
+    ] call "scikit-learn 1.5 loss classes' Cython __reduce_cython__ (module registered as `_loss`, sklearn/_loss/_loss.pyx.tp)"
+        => "scikit-learn's loss module under the short name its Cython 3 build registers: rebuilds a loss-function object (class check, then its numeric state); needs scikit-learn";
+    Library "_loss" [
+        "CyLossFunction", "CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss",
+        "CyHuberLoss", "CyHalfPoissonLoss", "CyHalfGammaLoss", "CyHalfTweedieLoss",
+        "CyHalfTweedieLossIdentity", "CyHalfBinomialLoss", "CyExponentialLoss",
+        "CyHalfMultinomialLoss",
+    ] call "scikit-learn 1.6 loss __reduce__ (module registered as `_loss`, sklearn/_loss/_loss.pyx.tp)"
+        => "scikit-learn's loss module under the short name its Cython 3 build registers: a loss-function object built from its numeric parameters; needs scikit-learn";
+    // A namedtuple (`collections.namedtuple`'s `__getnewargs__`): the tuple of its fields.
+    Library "sklearn.impute._iterative" ["_ImputerTriplet"] call "scikit-learn IterativeImputer.imputation_sequence_ items, a namedtuple (sklearn/impute/_iterative.py, read in 1.1.3)"
+        => "a named triple (feature index, neighbour indices, estimator): a tuple; needs scikit-learn";
     Library "sklearn.linear_model._sgd_fast" [
         "Hinge", "ModifiedHuber", "SquaredHinge", "Log", "SquaredLoss", "Huber",
         "EpsilonInsensitive", "SquaredEpsilonInsensitive",
