@@ -1097,3 +1097,67 @@ fn pandas_time_zones_range_indexes_and_arrow_strings_are_vetted() {
         assert_clean(&e, "needs-libraries");
     }
 }
+
+/// matplotlib 3.6's `_picklable_class_constructor(mixin, fmt, attr_name, base)`.
+fn class_factory(mixin: E, attr: E, base: E) -> E {
+    call(
+        "matplotlib.cbook",
+        "_picklable_class_constructor",
+        vec![mixin, Str("{}Subplot"), attr, base],
+    )
+}
+
+#[test]
+fn matplotlib_class_factory_as_matplotlib_writes_it_is_not_an_error() {
+    // A subplot of matplotlib 3.6, and the units callback of its axes
+    // (`partial(getattr(ax, '_unit_change_handler'), 'x')`).
+    let subplot = || {
+        class_factory(
+            Global("matplotlib.axes._subplots", "SubplotBase"),
+            Str("_axes_class"),
+            Global("matplotlib.axes._axes", "Axes"),
+        )
+    };
+    let handler = call(
+        "builtins",
+        "getattr",
+        vec![subplot(), Str("_unit_change_handler")],
+    );
+    let e = List(vec![
+        subplot(),
+        call("functools", "partial", vec![handler, Str("x")]),
+    ]);
+    assert_clean(&e, "needs-libraries");
+}
+
+#[test]
+fn matplotlib_class_factory_that_plants_a_method_is_unvetted() {
+    // `attr_name` is set on the new class to `base`: as `__setstate__`, BUILD would call
+    // the base class with the file's state.
+    let planted = Build(
+        Box::new(class_factory(
+            Global("matplotlib.axes._subplots", "SubplotBase"),
+            Str("__setstate__"),
+            Global("matplotlib.axes._axes", "Axes"),
+        )),
+        Box::new(Str("state")),
+    );
+    assert_caught(
+        &planted,
+        "unvetted-call",
+        "_picklable_class_constructor",
+        "unvetted",
+    );
+    // Another mixin's methods would come first in the new class.
+    let mixin = class_factory(
+        Global("matplotlib.figure", "Figure"),
+        None,
+        Global("matplotlib.axes._axes", "Axes"),
+    );
+    assert_caught(
+        &mixin,
+        "unvetted-call",
+        "_picklable_class_constructor",
+        "unvetted",
+    );
+}

@@ -21,7 +21,10 @@
 //!   template scipy writes passes;
 //! - classes built at load: `builtins.type` with three arguments and sympy's
 //!   `_rebuild_undef` with keywords that are not plain assumptions give a class any
-//!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted.
+//!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted;
+//!   matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)` builds a
+//!   subclass of `mixin` and `base`: accepted only with the mixins and attribute names
+//!   matplotlib writes, and its object is then an instance of `base`.
 //!
 //! Indirect callers are judged by what they are given, not by name:
 //! `builtins.getattr(<global or object>, '<plain name>')` yields a method, which is judged
@@ -111,6 +114,10 @@ enum Special {
     /// sympy's `_rebuild_undef(name, kwargs)`: `Function(name, **kwargs)`, whose
     /// metaclass puts every keyword that is not an assumption into the new class's dict.
     RebuildUndef,
+    /// matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)`
+    /// (`matplotlib/cbook`, 3.6 and `mpl_toolkits`): makes `class _(mixin, base)` and
+    /// returns `cls.__new__(cls)`, an instance of a subclass of `base`.
+    ClassFactory,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -125,6 +132,7 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("_codecs", "encode") => Special::CodecsEncode,
         ("builtins", "type") => Special::Type,
         ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
+        ("matplotlib.cbook", "_picklable_class_constructor") => Special::ClassFactory,
         ("dateutil.tz._tzfile", "_unpickle") => Special::TzfileUnpickle,
         (
             "numpy.random._pickle",
@@ -518,6 +526,7 @@ impl Scan<'_, '_, '_> {
                 self.instances.insert(id, index);
                 self.type_call(argv, args, offset);
             }
+            Special::ClassFactory => self.class_factory(id, argv, offset),
         }
     }
 
@@ -564,6 +573,57 @@ impl Scan<'_, '_, '_> {
     /// (`sympy/core/function.py`): keywords that are not assumptions become attributes of
     /// the class it builds (`__setstate__` included), and `bases`/`__dict__` are its
     /// parameters. sympy writes the function's assumptions: plain names with plain values.
+    /// matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)` builds
+    /// `class _(mixin, base)`, names it `fmt.format(base.__name__)`, sets `attr_name` on it
+    /// to `base` and instantiates it without `__init__` (matplotlib/cbook/__init__.py,
+    /// `_make_class_factory`). Any `attr_name` could plant `base` as a method the loader or
+    /// the class's own code calls (`__setstate__`, `append`), and the mixin's methods come
+    /// first: only the mixins and names matplotlib writes pass. The object is then an
+    /// instance of `base`.
+    fn class_factory(&mut self, id: NodeId, argv: &[NodeId], offset: usize) {
+        const MIXINS: &[(&str, &str)] = &[
+            ("matplotlib.axes._subplots", "SubplotBase"),
+            ("mpl_toolkits.axes_grid1.parasite_axes", "ParasiteAxesBase"),
+            ("mpl_toolkits.axes_grid1.parasite_axes", "HostAxesBase"),
+            ("mpl_toolkits.axes_grid1.axes_grid", "CbarAxesBase"),
+            ("mpl_toolkits.axisartist.floating_axes", "FloatingAxesBase"),
+        ];
+        let base = match argv {
+            [mixin, fmt, attr, base] => {
+                let mixin_ok = self
+                    .global_index(*mixin)
+                    .and_then(|g| self.name_of(g))
+                    .is_some_and(|name| MIXINS.contains(&name));
+                let fmt_ok = self.graph.str(*fmt).is_some();
+                let attr_ok = matches!(self.graph.node(*attr), Node::None)
+                    || matches!(
+                        self.graph.str(*attr),
+                        Some("_axes_class" | "_base_axes_class")
+                    );
+                let base = self.global_index(*base).filter(|&g| {
+                    self.name_of(g).is_some_and(|(m, n)| {
+                        self.known.classify(m, n).category < Category::CodeExec
+                    })
+                });
+                base.filter(|_| mixin_ok && fmt_ok && attr_ok)
+            }
+            _ => None,
+        };
+        match base {
+            Some(base) => {
+                self.instances.insert(id, base);
+            }
+            None => self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "calls matplotlib.cbook._picklable_class_constructor with a mixin, \
+                          attribute name or base class matplotlib does not write: it can set \
+                          a method of the class it builds, which pklinspect has not vetted"
+                    .to_string(),
+            }),
+        }
+    }
+
     fn rebuild_undef(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
         let plain_kwargs = |d: NodeId| match self.graph.node(d) {
             Node::Dict(pairs) => pairs.iter().all(|&(k, v)| {
@@ -847,6 +907,8 @@ impl Scan<'_, '_, '_> {
                         let first = *self.graph.tuple(call.args)?.first()?;
                         self.global_index(first)?
                     }
+                    // An accepted class factory's object is an instance of its base.
+                    Some(Special::ClassFactory) => self.instances.get(&target).copied()?,
                     Some(_) => return None,
                     None => callee,
                 }

@@ -690,6 +690,12 @@ known_globals! {
         => "returns cls.__new__(cls) for a norm class that is a separate global, classified on its own; needs matplotlib";
     Library "matplotlib.axes._axes" ["Axes._unit_change_handler"] call "matplotlib Axes units callbacks (functools.partial(self._unit_change_handler, axis_name), matplotlib/axes/_base.py)"
         => "a figure callback that rescales an axis when its units change; needs matplotlib";
+    // matplotlib 3.6 pickles every subplot (and mpl_toolkits its parasite, host, colorbar
+    // and floating axes) as `_picklable_class_constructor(mixin, fmt, attr_name, base)`,
+    // which builds `class _(mixin, base)` and returns `cls.__new__(cls)`; analysis/calls.rs
+    // accepts only the mixins and attribute names matplotlib writes (read in 3.6.3).
+    Library "matplotlib.cbook" ["_picklable_class_constructor"] call "matplotlib 3.6 subplot_class_factory classes' __reduce__ (matplotlib/cbook/__init__.py _make_class_factory; mpl_toolkits axes_grid1 and axisartist)"
+        => "makes a subclass of a matplotlib axes mixin and an axes class of the file, and an instance of it without running __init__; needs matplotlib";
     Library "matplotlib.colorbar" ["_remove_cbar_axes"] call "matplotlib colorbars (functools.partial(_remove_cbar_axes, …) as a callback)"
         => "a callback that removes a colorbar's axes when the figure calls it; needs matplotlib";
     Library "statsmodels.tsa.statespace._initialization" ["sInitialization", "dInitialization", "cInitialization", "zInitialization"] call "statsmodels state-space Cython classes' __reduce__ (statsmodels/tsa/statespace/*.pyx.in)"
