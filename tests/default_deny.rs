@@ -1161,3 +1161,26 @@ fn matplotlib_class_factory_that_plants_a_method_is_unvetted() {
         "unvetted",
     );
 }
+
+#[test]
+fn nested_style_classes_by_qualified_name_are_references_not_calls() {
+    // matplotlib writes a figure's text box as `patches.BoxStyle.Round` (protocol 4's
+    // qualified name), instantiated without arguments.
+    let round = || Global("matplotlib.patches", "BoxStyle.Round");
+    assert_clean(&New(Box::new(round()), vec![]), "needs-libraries");
+    // … and known, so no `unknown-import` warning says the chain may lead anywhere.
+    let (entry, _) = lint(&New(Box::new(round()), vec![]));
+    assert_eq!(entry["findings"], serde_json::json!([]), "{entry}");
+    // Given the file's text, its __new__ is a call nobody vetted.
+    let e = New(Box::new(round()), vec![Str("/etc/passwd")]);
+    assert_caught(&e, "unvetted-call", "BoxStyle.Round", "unvetted");
+    // interp1d's stored method is a reference; calling it is not vetted.
+    let method = || Global("scipy.interpolate._interpolate", "interp1d._call_linear");
+    assert_clean(&List(vec![method()]), "needs-libraries");
+    assert_caught(
+        &Call(Box::new(method()), vec![Str("x")]),
+        "unvetted-call",
+        "interp1d._call_linear",
+        "unvetted",
+    );
+}

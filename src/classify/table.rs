@@ -432,6 +432,13 @@ known_globals! {
         => "needs pandas installed, in a version compatible with the one that wrote the file";
     Library "sklearn" ["**"] => "needs scikit-learn installed, in a version compatible with the one that wrote the file";
     Library "scipy" ["**"] => "needs scipy installed, in a version compatible with the one that wrote the file";
+    // interp1d keeps the method it interpolates with as `self._call`; protocol 4 writes it
+    // by its qualified name (scipy/interpolate/_interpolate.py, scipy 1.9.3-1.17.1). A
+    // reference: the interpolator calls it only when the user evaluates it.
+    Library "scipy.interpolate._interpolate" [
+        "interp1d._call_linear", "interp1d._call_linear_np", "interp1d._call_nearest",
+        "interp1d._call_previousnext", "interp1d._call_spline", "interp1d._call_nan_spline",
+    ] => "the interpolation method of a scipy interp1d object, stored, not called at load; needs scipy";
     Library "statsmodels" ["**"] => "needs statsmodels installed, in a version compatible with the one that wrote the file";
     Library "xgboost" ["**"] => "needs xgboost installed, in a version compatible with the one that wrote the file";
     Library "lightgbm" ["**"] => "needs lightgbm installed, in a version compatible with the one that wrote the file";
@@ -452,6 +459,21 @@ known_globals! {
     Library "thinc" ["**"] => "needs thinc installed, in a version compatible with the one that wrote the file";
     Library "nltk" ["**"] => "needs nltk installed, in a version compatible with the one that wrote the file";
     Library "matplotlib" ["**"] => "needs matplotlib installed, in a version compatible with the one that wrote the file";
+    // Protocol 4 names nested classes by their qualified name: a figure's fancy boxes,
+    // arrows and connectors (`patches.BoxStyle.Round`, matplotlib/patches.py; every
+    // nested class of matplotlib 3.6.3 and 3.9.2). Referenced or instantiated, never called.
+    Library "matplotlib.patches" [
+        "BoxStyle.Square", "BoxStyle.Circle", "BoxStyle.Ellipse", "BoxStyle.LArrow",
+        "BoxStyle.RArrow", "BoxStyle.DArrow", "BoxStyle.Round", "BoxStyle.Round4",
+        "BoxStyle.Sawtooth", "BoxStyle.Roundtooth",
+        "ArrowStyle.Curve", "ArrowStyle.CurveA", "ArrowStyle.CurveB", "ArrowStyle.CurveAB",
+        "ArrowStyle.CurveFilledA", "ArrowStyle.CurveFilledB", "ArrowStyle.CurveFilledAB",
+        "ArrowStyle.BracketA", "ArrowStyle.BracketB", "ArrowStyle.BracketAB",
+        "ArrowStyle.BarAB", "ArrowStyle.BracketCurve", "ArrowStyle.CurveBracket",
+        "ArrowStyle.Simple", "ArrowStyle.Fancy", "ArrowStyle.Wedge",
+        "ConnectionStyle.Arc3", "ConnectionStyle.Angle3", "ConnectionStyle.Angle",
+        "ConnectionStyle.Arc", "ConnectionStyle.Bar",
+    ] => "a matplotlib box, arrow or connection style class, named by its qualified name; needs matplotlib";
     Library "seaborn" ["**"] => "needs seaborn installed, in a version compatible with the one that wrote the file";
     Library "PIL" ["**"] => "needs Pillow installed, in a version compatible with the one that wrote the file";
     Library "skimage" ["**"] => "needs scikit-image installed, in a version compatible with the one that wrote the file";
