@@ -497,6 +497,15 @@ known_globals! {
     // compile code or import modules (see code-exec). These subpackages hold model classes.
     Library "torch.nn" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.optim" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    // CyclicLR keeps its scale function as `_scale_fn_ref`: one of these static methods,
+    // for mode 'exp_range' as `functools.partial(CyclicLR._exp_range_scale_fn, gamma)`
+    // (torch/optim/lr_scheduler.py `_init_scale_fn`, read in torch 2.15.0); protocol 4
+    // names them by their qualified names.
+    Library "torch.optim.lr_scheduler" ["CyclicLR._triangular_scale_fn", "CyclicLR._triangular2_scale_fn"]
+        => "a cyclic learning-rate scheduler's scale function (returns a number), stored, not called at load; needs PyTorch";
+    Library "torch.optim.lr_scheduler" ["CyclicLR._exp_range_scale_fn"]
+        call "torch CyclicLR(mode='exp_range') pickled whole: functools.partial(CyclicLR._exp_range_scale_fn, gamma)"
+        => "a cyclic learning-rate scheduler's scale function, gamma ** x, which the partial calls only when the scheduler steps; needs PyTorch";
     Library "torch.distributions" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.utils.data" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.utils.hooks" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
