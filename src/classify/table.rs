@@ -621,6 +621,24 @@ known_globals! {
         => "wraps bytes of the file as an Arrow buffer; needs pyarrow";
     Library "pyarrow.lib" ["_restore_array"] call "pyarrow Array.__reduce__ (pyarrow/array.pxi: _restore_array, _reconstruct_array_data)"
         => "an Arrow array made from its pickled type, length and buffers (runs no Python code, but pyarrow does not check the buffers against the length here: a crafted file can make pyarrow read out of bounds later); needs pyarrow";
+    // Arrow types, fields, schemas, chunked arrays, tables and scalars pickle through
+    // constructors of pyarrow.lib (the `__reduce__` methods of pyarrow/types.pxi,
+    // table.pxi and scalar.pxi, read in pyarrow 26.0.1; the same calls are written by
+    // pyarrow 14.0.2 and 18.1.0): pandas ArrowDtype columns of list, struct, dictionary,
+    // timestamp and decimal types, and pyarrow objects pickled by themselves.
+    Library "pyarrow.lib" [
+        "timestamp", "binary", "decimal32", "decimal64", "decimal128", "decimal256", "list_",
+        "large_list", "list_view", "large_list_view", "map_", "struct", "dictionary",
+        "union", "run_end_encoded",
+    ] call "pyarrow DataType subclasses' __reduce__ (pyarrow/types.pxi: timestamp(unit, tz), list_(value_field), struct(fields), dictionary(index, value, ordered), …)"
+        => "an Arrow data type built from numbers, unit and time-zone strings and other Arrow types or fields; needs pyarrow";
+    Library "pyarrow.lib" ["field", "schema"] call "pyarrow Field.__reduce__ and Schema.__reduce__ (pyarrow/types.pxi: field(name, type, nullable, metadata), schema(fields, metadata))"
+        => "an Arrow field or schema built from names, types and a metadata mapping of strings; needs pyarrow";
+    Library "pyarrow.lib" ["chunked_array", "_reconstruct_table", "_reconstruct_record_batch"]
+        call "pyarrow ChunkedArray, Table and RecordBatch __reduce__ (pyarrow/table.pxi: chunked_array(chunks, type), _reconstruct_table(columns, schema) = Table.from_arrays)"
+        => "an Arrow chunked array, table or record batch assembled from Arrow arrays of the file and a schema; needs pyarrow";
+    Library "pyarrow.lib" ["scalar"] call "pyarrow Scalar.__reduce__ (pyarrow/scalar.pxi: scalar(self.as_py(), self.type))"
+        => "an Arrow scalar converted from a plain Python value (number, text, bytes, date, decimal, list or dict) to the given type; needs pyarrow";
     // pytz's tzinfo.__reduce__ writes `pytz._p(zone, utcoffset, dst, tzname)`: `unpickler` calls
     // `pytz.timezone(zone)`, which refuses any name outside `all_timezones_set` before it
     // opens the zone's resource inside the pytz package (pytz/__init__.py, tzinfo.py).
