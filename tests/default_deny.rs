@@ -1184,3 +1184,27 @@ fn nested_style_classes_by_qualified_name_are_references_not_calls() {
         "unvetted",
     );
 }
+
+#[test]
+fn dateutil_2_tzfile_by_name_is_not_an_error_but_opening_a_file_is() {
+    // python-dateutil 2.x's tzfile.__reduce_ex__: tzfile(None, filename) and the zone's
+    // state; the name is stored, nothing is opened.
+    let zone = Build(
+        Box::new(call(
+            "dateutil.tz.tz",
+            "tzfile",
+            vec![None, Str("/usr/share/zoneinfo/Europe/Paris")],
+        )),
+        Box::new(Dict(vec![(Str("_filename"), Str("Europe/Paris"))])),
+    );
+    assert_clean(&zone, "needs-libraries");
+    // A string first argument is a path tzfile opens and reads.
+    let e = call("dateutil.tz.tz", "tzfile", vec![Str("/etc/passwd")]);
+    assert_caught(&e, "unvetted-call", "dateutil.tz.tz.tzfile", "unvetted");
+    let e = call(
+        "dateutil.tz.tz",
+        "tzfile",
+        vec![Str("/etc/passwd"), Str("x")],
+    );
+    assert_caught(&e, "unvetted-call", "dateutil.tz.tz.tzfile", "unvetted");
+}

@@ -24,7 +24,10 @@
 //!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted;
 //!   matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)` builds a
 //!   subclass of `mixin` and `base`: accepted only with the mixins and attribute names
-//!   matplotlib writes, and its object is then an instance of `base`.
+//!   matplotlib writes, and its object is then an instance of `base`;
+//! - python-dateutil 2.x writes its `tzfile` zones as `tzfile(None, '<name>')`, which
+//!   stores the name and opens nothing: an instantiation. Any other call of the class
+//!   (a string first argument is a file it opens and reads) is judged as a call.
 //!
 //! Indirect callers are judged by what they are given, not by name:
 //! `builtins.getattr(<global or object>, '<plain name>')` yields a method, which is judged
@@ -118,6 +121,10 @@ enum Special {
     /// (`matplotlib/cbook`, 3.6 and `mpl_toolkits`): makes `class _(mixin, base)` and
     /// returns `cls.__new__(cls)`, an instance of a subclass of `base`.
     ClassFactory,
+    /// python-dateutil 2.7-2.9's `tzfile(fileobj, filename)`, which its `__reduce_ex__`
+    /// writes as `tzfile(None, filename)` plus the zone's state: with `fileobj` None only
+    /// the name is stored; a string `fileobj` is opened and read.
+    TzfileClass,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -133,6 +140,7 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("builtins", "type") => Special::Type,
         ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
         ("matplotlib.cbook", "_picklable_class_constructor") => Special::ClassFactory,
+        ("dateutil.tz.tz", "tzfile") => Special::TzfileClass,
         ("dateutil.tz._tzfile", "_unpickle") => Special::TzfileUnpickle,
         (
             "numpy.random._pickle",
@@ -452,8 +460,13 @@ impl Scan<'_, '_, '_> {
             self.call_of_object(id, callable, args, offset);
             return;
         };
-        self.called(index, offset, Rendering::Args(args));
         let special = self.specials.get(index as usize).copied().flatten();
+        if special == Some(Special::TzfileClass) && self.tzfile_by_name(argv) {
+            // Only stores the name: an instance, as NEWOBJ of the class makes.
+            self.new_obj(id, callable, &[], Option::None, offset);
+            return;
+        }
+        self.called(index, offset, Rendering::Args(args));
         let Some(special) = special else {
             self.instances.insert(id, index);
             self.builtin_with_encoding(index, argv, args, offset);
@@ -527,6 +540,10 @@ impl Scan<'_, '_, '_> {
                 self.type_call(argv, args, offset);
             }
             Special::ClassFactory => self.class_factory(id, argv, offset),
+            // Any other arguments: a call of the class, which no row vets.
+            Special::TzfileClass => {
+                self.instances.insert(id, index);
+            }
         }
     }
 
@@ -622,6 +639,13 @@ impl Scan<'_, '_, '_> {
                     .to_string(),
             }),
         }
+    }
+
+    /// `tzfile(None, '<name>')`: what python-dateutil 2.x's `tzfile.__reduce_ex__` writes
+    /// (dateutil/tz/tz.py); the file name is stored, never opened.
+    fn tzfile_by_name(&self, argv: &[NodeId]) -> bool {
+        matches!(argv, [fileobj, name]
+            if matches!(self.graph.node(*fileobj), Node::None) && self.graph.str(*name).is_some())
     }
 
     fn rebuild_undef(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
