@@ -507,28 +507,7 @@ impl Scan<'_, '_, '_> {
                 _ => {}
             },
             Special::ClassArgument => self.class_arguments(argv, index, offset),
-            Special::TzfileUnpickle => {
-                // dateutil's `_unpickle(cls, key, filename, data)` runs `cls.__new__(cls)`
-                // and loads the pickled transitions (the file name is only stored, never
-                // opened): for dateutil's own tzfile class that is an instance made
-                // without `__init__`; any other class is judged as a call of it.
-                let tzfile = argv.first().copied().filter(|&c| {
-                    self.global_index(c)
-                        .and_then(|g| self.name_of(g))
-                        .is_some_and(|(m, n)| {
-                            n == "tzfile" && matches!(m, "dateutil.tz._tzfile" | "dateutil.tz.tz")
-                        })
-                });
-                match tzfile {
-                    Some(cls) => {
-                        for &a in argv.iter().skip(1) {
-                            self.method_argument(a, index, offset);
-                        }
-                        self.new_obj(id, cls, &[], Option::None, offset);
-                    }
-                    Option::None => self.class_arguments(argv, index, offset),
-                }
-            }
+            Special::TzfileUnpickle => self.tzfile_unpickle(id, index, argv, offset),
             Special::CodecsEncode => self.codec_call("_codecs.encode", argv, args, offset),
             Special::RebuildUndef => {
                 // The class it builds is sympy's, as for a call with no special rule.
@@ -638,6 +617,29 @@ impl Scan<'_, '_, '_> {
                           a method of the class it builds, which pklinspect has not vetted"
                     .to_string(),
             }),
+        }
+    }
+
+    /// dateutil's `_unpickle(cls, key, filename, data)` runs `cls.__new__(cls)` and loads
+    /// the pickled transitions (the file name is only stored, never opened): for
+    /// dateutil's own tzfile class that is an instance made without `__init__`; any other
+    /// class is judged as a call of it.
+    fn tzfile_unpickle(&mut self, id: NodeId, index: u32, argv: &[NodeId], offset: usize) {
+        let tzfile = argv.first().copied().filter(|&c| {
+            self.global_index(c)
+                .and_then(|g| self.name_of(g))
+                .is_some_and(|(m, n)| {
+                    n == "tzfile" && matches!(m, "dateutil.tz._tzfile" | "dateutil.tz.tz")
+                })
+        });
+        match tzfile {
+            Some(cls) => {
+                for &a in argv.iter().skip(1) {
+                    self.method_argument(a, index, offset);
+                }
+                self.new_obj(id, cls, &[], Option::None, offset);
+            }
+            Option::None => self.class_arguments(argv, index, offset),
         }
     }
 
