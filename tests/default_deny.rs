@@ -1208,3 +1208,45 @@ fn dateutil_2_tzfile_by_name_is_not_an_error_but_opening_a_file_is() {
     );
     assert_caught(&e, "unvetted-call", "dateutil.tz.tz.tzfile", "unvetted");
 }
+
+/// `lint --format json --no-config` of raw pickle bytes: the file's entry.
+fn lint_raw(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.pkl"), bytes).unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["lint", "--format", "json", "--no-config", "f.pkl"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["files"][0].clone()
+}
+
+#[test]
+fn python_2_bytearray_with_a_str_codec_name_is_not_an_error() {
+    // Python 2.7 writes bytearray(b'ab') at protocols 0-2 as
+    // __builtin__.bytearray(u'ab', 'latin-1'), the codec name a Python 2 `str`
+    // (SHORT_BINSTRING), which Python 3's loader decodes to text.
+    let mut p = b"\x80\x02c__builtin__\nbytearray\nX\x02\x00\x00\x00ab".to_vec();
+    p.extend(b"U\x07latin-1\x86R.");
+    let entry = lint_raw(&p);
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    // A codec that is not one of the plain ones is still looked up by name.
+    let mut p = b"\x80\x02c__builtin__\nbytearray\nX\x02\x00\x00\x00ab".to_vec();
+    p.extend(b"U\x06rot_13\x86R.");
+    let entry = lint_raw(&p);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|(r, m)| r == "unvetted-call" && m.contains("codec")),
+        "{entry}"
+    );
+}
+
+#[test]
+fn python_3_13_pathlib_local_paths_are_not_errors() {
+    // CPython 3.13's PurePath.__reduce__: (pathlib._local.PosixPath, ('/tmp',)).
+    let e = call("pathlib._local", "PosixPath", vec![Str("/tmp")]);
+    assert_clean(&e, "portable");
+}

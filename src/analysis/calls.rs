@@ -45,7 +45,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::classify::{normalise, Category, KnownGlobals};
-use crate::machine::{Call, CallKind, Graph, MutationKind, Node, NodeId};
+use crate::machine::{BytesKind, Call, CallKind, Graph, MutationKind, Node, NodeId};
 use crate::report::{Detected, ImportReport};
 use crate::rules::Rule;
 
@@ -696,7 +696,11 @@ impl Scan<'_, '_, '_> {
     /// `encodings.<name>` or asks registered search functions. Protocols 0-2 write only
     /// latin1.
     fn codec_call(&mut self, name: &str, argv: &[NodeId], args: NodeId, offset: usize) {
-        let codec = argv.get(1).and_then(|&c| self.graph.str(c));
+        // A Python 2 `str` is text to Python 3's loader (decoded as ASCII by default).
+        let codec = argv.get(1).and_then(|&c| match self.graph.node(c) {
+            Node::Bytes(b, BytesKind::Py2Str) => std::str::from_utf8(b).ok(),
+            _ => self.graph.str(c),
+        });
         let plain = argv.len() == 1
             || matches!(
                 codec.map(str::to_ascii_lowercase).as_deref(),

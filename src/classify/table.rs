@@ -217,6 +217,14 @@ known_globals! {
     Plain "pathlib" ["Path", "PosixPath", "WindowsPath"]
         call "CPython PurePath.__reduce__ (Lib/pathlib)"
         => "a concrete path; building one only stores the path string (its file methods are reachable only through a dotted name, which is classified on its own)";
+    // CPython 3.13 defines the path classes in `pathlib._local` (their `__module__`, so
+    // what 3.13's pickles name); `__reduce__` is the same `(cls, self.parts)`.
+    Plain "pathlib._local" ["PurePath", "PurePosixPath", "PureWindowsPath"]
+        call "CPython 3.13 PurePath.__reduce__ (Lib/pathlib/_local.py)"
+        => "a pure path: string manipulation only, never touches the file system";
+    Plain "pathlib._local" ["Path", "PosixPath", "WindowsPath"]
+        call "CPython 3.13 PurePath.__reduce__ (Lib/pathlib/_local.py)"
+        => "a concrete path; building one only stores the path string (its file methods are reachable only through a dotted name, which is classified on its own)";
     // Compiling a pattern runs no user code and matches nothing; its cost is bounded by the
     // pattern's length (the ReDoS risk is in matching, which loading never does).
     Plain "re" ["_compile"] call "CPython Pattern.__reduce__ (Modules/_sre/sre.c: (re._compile, (pattern, flags)))"
