@@ -1,7 +1,9 @@
 //! The benign corpus (`fixtures/benign/`, written by `fixtures/benign/generate.py`): more
 //! than a thousand pickles written by real libraries the way their users write them. None
 //! of them may get an error-level security finding, and every one must be read: a scanner
-//! that cries wolf on real files gets switched off.
+//! that cries wolf on real files gets switched off. `fixtures/benign/versions/` holds files
+//! of the same generator run with older library versions (its README), listed in their own
+//! manifest.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -13,7 +15,15 @@ fn benign_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/benign")
 }
 
-/// The corpus files (not the generator, census, manifest or lists), relative, sorted.
+/// Notes, pins and manifests beside the corpus files.
+fn is_note(name: &str) -> bool {
+    [".md", ".txt", ".json", ".py"]
+        .iter()
+        .any(|s| name.ends_with(s))
+}
+
+/// The corpus files (not the generator, census, manifests, notes or lists), relative,
+/// sorted.
 fn corpus_files() -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -22,7 +32,7 @@ fn corpus_files() -> Vec<String> {
                 if !path.ends_with("__pycache__") {
                     walk(root, &path, out);
                 }
-            } else if dir != root {
+            } else if dir != root && !is_note(&path.to_string_lossy()) {
                 let rel = path.strip_prefix(root).unwrap();
                 out.push(rel.to_string_lossy().replace('\\', "/"));
             }
@@ -132,7 +142,26 @@ fn the_manifest_lists_every_corpus_file_and_the_required_kinds() {
         .keys()
         .cloned()
         .collect();
-    let on_disk: BTreeSet<String> = corpus_files().into_iter().collect();
+    let (versions, on_disk): (BTreeSet<String>, BTreeSet<String>) = corpus_files()
+        .into_iter()
+        .partition(|f| f.starts_with("versions/"));
+    let text = std::fs::read(benign_dir().join("versions/manifest.json")).unwrap();
+    let versions_manifest: serde_json::Value = serde_json::from_slice(&text).unwrap();
+    let versions_listed: BTreeSet<String> = versions_manifest["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| format!("versions/{k}"))
+        .collect();
+    assert_eq!(
+        versions_listed, versions,
+        "versions/manifest.json and the folder"
+    );
+    assert!(
+        versions.len() >= 100,
+        "only {} versions files",
+        versions.len()
+    );
     let only_listed: Vec<_> = listed.difference(&on_disk).collect();
     let only_on_disk: Vec<_> = on_disk.difference(&listed).collect();
     assert!(

@@ -1128,6 +1128,7 @@ const SAFE_TO_IMPORT: &[&str] = &[
     "uuid",
     "ipaddress",
     "pathlib",
+    "pathlib._local",
     "re",
     "enum",
     "http",
@@ -1216,7 +1217,7 @@ for row in sys.argv[1:]:
         };
         let full = format!("{module}.{name}");
         let elsewhere = NEWER_OR_ELSEWHERE.contains(&full.as_str())
-            || (*kind == "NOMODULE" && (*module == "nt" || *module == "posix"));
+            || (*kind == "NOMODULE" && matches!(*module, "nt" | "posix" | "pathlib._local"));
         if !elsewhere {
             wrong.push(format!("{kind} {full}"));
         }

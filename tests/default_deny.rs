@@ -1146,3 +1146,156 @@ fn rebuild_from_type_calls_the_function_it_is_given() {
         "{entry}"
     );
 }
+
+/// matplotlib 3.6's `_picklable_class_constructor(mixin, fmt, attr_name, base)`.
+fn class_factory(mixin: E, attr: E, base: E) -> E {
+    call(
+        "matplotlib.cbook",
+        "_picklable_class_constructor",
+        vec![mixin, Str("{}Subplot"), attr, base],
+    )
+}
+
+#[test]
+fn matplotlib_class_factory_as_matplotlib_writes_it_is_not_an_error() {
+    // A subplot of matplotlib 3.6, and the units callback of its axes
+    // (`partial(getattr(ax, '_unit_change_handler'), 'x')`).
+    let subplot = || {
+        class_factory(
+            Global("matplotlib.axes._subplots", "SubplotBase"),
+            Str("_axes_class"),
+            Global("matplotlib.axes._axes", "Axes"),
+        )
+    };
+    let handler = call(
+        "builtins",
+        "getattr",
+        vec![subplot(), Str("_unit_change_handler")],
+    );
+    let e = List(vec![
+        subplot(),
+        call("functools", "partial", vec![handler, Str("x")]),
+    ]);
+    assert_clean(&e, "needs-libraries");
+}
+
+#[test]
+fn matplotlib_class_factory_that_plants_a_method_is_unvetted() {
+    // `attr_name` is set on the new class to `base`: as `__setstate__`, BUILD would call
+    // the base class with the file's state.
+    let planted = Build(
+        Box::new(class_factory(
+            Global("matplotlib.axes._subplots", "SubplotBase"),
+            Str("__setstate__"),
+            Global("matplotlib.axes._axes", "Axes"),
+        )),
+        Box::new(Str("state")),
+    );
+    assert_caught(
+        &planted,
+        "unvetted-call",
+        "_picklable_class_constructor",
+        "unvetted",
+    );
+    // Another mixin's methods would come first in the new class.
+    let mixin = class_factory(
+        Global("matplotlib.figure", "Figure"),
+        None,
+        Global("matplotlib.axes._axes", "Axes"),
+    );
+    assert_caught(
+        &mixin,
+        "unvetted-call",
+        "_picklable_class_constructor",
+        "unvetted",
+    );
+}
+
+#[test]
+fn nested_style_classes_by_qualified_name_are_references_not_calls() {
+    // matplotlib writes a figure's text box as `patches.BoxStyle.Round` (protocol 4's
+    // qualified name), instantiated without arguments.
+    let round = || Global("matplotlib.patches", "BoxStyle.Round");
+    assert_clean(&New(Box::new(round()), vec![]), "needs-libraries");
+    // … and known, so no `unknown-import` warning says the chain may lead anywhere.
+    let (entry, _) = lint(&New(Box::new(round()), vec![]));
+    assert_eq!(entry["findings"], serde_json::json!([]), "{entry}");
+    // Given the file's text, its __new__ is a call nobody vetted.
+    let e = New(Box::new(round()), vec![Str("/etc/passwd")]);
+    assert_caught(&e, "unvetted-call", "BoxStyle.Round", "unvetted");
+    // interp1d's stored method is a reference; calling it is not vetted.
+    let method = || Global("scipy.interpolate._interpolate", "interp1d._call_linear");
+    assert_clean(&List(vec![method()]), "needs-libraries");
+    assert_caught(
+        &Call(Box::new(method()), vec![Str("x")]),
+        "unvetted-call",
+        "interp1d._call_linear",
+        "unvetted",
+    );
+}
+
+#[test]
+fn dateutil_2_tzfile_by_name_is_not_an_error_but_opening_a_file_is() {
+    // python-dateutil 2.x's tzfile.__reduce_ex__: tzfile(None, filename) and the zone's
+    // state; the name is stored, nothing is opened.
+    let zone = Build(
+        Box::new(call(
+            "dateutil.tz.tz",
+            "tzfile",
+            vec![None, Str("/usr/share/zoneinfo/Europe/Paris")],
+        )),
+        Box::new(Dict(vec![(Str("_filename"), Str("Europe/Paris"))])),
+    );
+    assert_clean(&zone, "needs-libraries");
+    // A string first argument is a path tzfile opens and reads.
+    let e = call("dateutil.tz.tz", "tzfile", vec![Str("/etc/passwd")]);
+    assert_caught(&e, "unvetted-call", "dateutil.tz.tz.tzfile", "unvetted");
+    let e = call(
+        "dateutil.tz.tz",
+        "tzfile",
+        vec![Str("/etc/passwd"), Str("x")],
+    );
+    assert_caught(&e, "unvetted-call", "dateutil.tz.tz.tzfile", "unvetted");
+}
+
+/// `lint --format json --no-config` of raw pickle bytes: the file's entry.
+fn lint_raw(bytes: &[u8]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.pkl"), bytes).unwrap();
+    let out = Command::cargo_bin("pklinspect")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["lint", "--format", "json", "--no-config", "f.pkl"])
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    doc["files"][0].clone()
+}
+
+#[test]
+fn python_2_bytearray_with_a_str_codec_name_is_not_an_error() {
+    // Python 2.7 writes bytearray(b'ab') at protocols 0-2 as
+    // __builtin__.bytearray(u'ab', 'latin-1'), the codec name a Python 2 `str`
+    // (SHORT_BINSTRING), which Python 3's loader decodes to text.
+    let mut p = b"\x80\x02c__builtin__\nbytearray\nX\x02\x00\x00\x00ab".to_vec();
+    p.extend(b"U\x07latin-1\x86R.");
+    let entry = lint_raw(&p);
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    // A codec that is not one of the plain ones is still looked up by name.
+    let mut p = b"\x80\x02c__builtin__\nbytearray\nX\x02\x00\x00\x00ab".to_vec();
+    p.extend(b"U\x06rot_13\x86R.");
+    let entry = lint_raw(&p);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|(r, m)| r == "unvetted-call" && m.contains("codec")),
+        "{entry}"
+    );
+}
+
+#[test]
+fn python_3_13_pathlib_local_paths_are_not_errors() {
+    // CPython 3.13's PurePath.__reduce__: (pathlib._local.PosixPath, ('/tmp',)).
+    let e = call("pathlib._local", "PosixPath", vec![Str("/tmp")]);
+    assert_clean(&e, "portable");
+}

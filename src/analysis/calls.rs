@@ -21,7 +21,13 @@
 //!   template scipy writes passes;
 //! - classes built at load: `builtins.type` with three arguments and sympy's
 //!   `_rebuild_undef` with keywords that are not plain assumptions give a class any
-//!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted.
+//!   method; NEWOBJ of a class that is not a global (nor built by one) is unvetted;
+//!   matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)` builds a
+//!   subclass of `mixin` and `base`: accepted only with the mixins and attribute names
+//!   matplotlib writes, and its object is then an instance of `base`;
+//! - python-dateutil 2.x writes its `tzfile` zones as `tzfile(None, '<name>')`, which
+//!   stores the name and opens nothing: an instantiation. Any other call of the class
+//!   (a string first argument is a file it opens and reads) is judged as a call.
 //!
 //! Indirect callers are judged by what they are given, not by name:
 //! `builtins.getattr(<global or object>, '<plain name>')` yields a method, which is judged
@@ -39,7 +45,7 @@ use std::borrow::Cow;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::classify::{normalise, Category, KnownGlobals};
-use crate::machine::{Call, CallKind, Graph, MutationKind, Node, NodeId};
+use crate::machine::{BytesKind, Call, CallKind, Graph, MutationKind, Node, NodeId};
 use crate::report::{Detected, ImportReport};
 use crate::rules::Rule;
 
@@ -114,6 +120,14 @@ enum Special {
     /// torch's `_rebuild_from_type_v2(func, new_type, args, state)`: `func(*args)`, then
     /// the result viewed as `new_type` and given `state`.
     RebuildFromType,
+    /// matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)`
+    /// (`matplotlib/cbook`, 3.6 and `mpl_toolkits`): makes `class _(mixin, base)` and
+    /// returns `cls.__new__(cls)`, an instance of a subclass of `base`.
+    ClassFactory,
+    /// python-dateutil 2.7-2.9's `tzfile(fileobj, filename)`, which its `__reduce_ex__`
+    /// writes as `tzfile(None, filename)` plus the zone's state: with `fileobj` None only
+    /// the name is stored; a string `fileobj` is opened and read.
+    TzfileClass,
 }
 
 fn special(module: &str, name: &str) -> Option<Special> {
@@ -129,6 +143,8 @@ fn special(module: &str, name: &str) -> Option<Special> {
         ("builtins", "type") => Special::Type,
         ("sympy.core.function", "_rebuild_undef") => Special::RebuildUndef,
         ("torch._tensor", "_rebuild_from_type_v2") => Special::RebuildFromType,
+        ("matplotlib.cbook", "_picklable_class_constructor") => Special::ClassFactory,
+        ("dateutil.tz.tz", "tzfile") => Special::TzfileClass,
         ("dateutil.tz._tzfile", "_unpickle") => Special::TzfileUnpickle,
         (
             "numpy.random._pickle",
@@ -448,8 +464,13 @@ impl Scan<'_, '_, '_> {
             self.call_of_object(id, callable, args, offset);
             return;
         };
-        self.called(index, offset, Rendering::Args(args));
         let special = self.specials.get(index as usize).copied().flatten();
+        if special == Some(Special::TzfileClass) && self.tzfile_by_name(argv) {
+            // Only stores the name: an instance, as NEWOBJ of the class makes.
+            self.new_obj(id, callable, &[], Option::None, offset);
+            return;
+        }
+        self.called(index, offset, Rendering::Args(args));
         let Some(special) = special else {
             self.instances.insert(id, index);
             self.builtin_with_encoding(index, argv, args, offset);
@@ -490,28 +511,7 @@ impl Scan<'_, '_, '_> {
                 _ => {}
             },
             Special::ClassArgument => self.class_arguments(argv, index, offset),
-            Special::TzfileUnpickle => {
-                // dateutil's `_unpickle(cls, key, filename, data)` runs `cls.__new__(cls)`
-                // and loads the pickled transitions (the file name is only stored, never
-                // opened): for dateutil's own tzfile class that is an instance made
-                // without `__init__`; any other class is judged as a call of it.
-                let tzfile = argv.first().copied().filter(|&c| {
-                    self.global_index(c)
-                        .and_then(|g| self.name_of(g))
-                        .is_some_and(|(m, n)| {
-                            n == "tzfile" && matches!(m, "dateutil.tz._tzfile" | "dateutil.tz.tz")
-                        })
-                });
-                match tzfile {
-                    Some(cls) => {
-                        for &a in argv.iter().skip(1) {
-                            self.method_argument(a, index, offset);
-                        }
-                        self.new_obj(id, cls, &[], Option::None, offset);
-                    }
-                    Option::None => self.class_arguments(argv, index, offset),
-                }
-            }
+            Special::TzfileUnpickle => self.tzfile_unpickle(id, index, argv, offset),
             Special::CodecsEncode => self.codec_call("_codecs.encode", argv, args, offset),
             Special::RebuildUndef => {
                 // The class it builds is sympy's, as for a call with no special rule.
@@ -523,6 +523,11 @@ impl Scan<'_, '_, '_> {
                 self.type_call(argv, args, offset);
             }
             Special::RebuildFromType => self.rebuild_from_type(id, argv, offset),
+            Special::ClassFactory => self.class_factory(id, argv, offset),
+            // Any other arguments: a call of the class, which no row vets.
+            Special::TzfileClass => {
+                self.instances.insert(id, index);
+            }
         }
     }
 
@@ -592,6 +597,87 @@ impl Scan<'_, '_, '_> {
     /// (`sympy/core/function.py`): keywords that are not assumptions become attributes of
     /// the class it builds (`__setstate__` included), and `bases`/`__dict__` are its
     /// parameters. sympy writes the function's assumptions: plain names with plain values.
+    /// matplotlib's `_picklable_class_constructor(mixin, fmt, attr_name, base)` builds
+    /// `class _(mixin, base)`, names it `fmt.format(base.__name__)`, sets `attr_name` on it
+    /// to `base` and instantiates it without `__init__` (matplotlib/cbook/__init__.py,
+    /// `_make_class_factory`). Any `attr_name` could plant `base` as a method the loader or
+    /// the class's own code calls (`__setstate__`, `append`), and the mixin's methods come
+    /// first: only the mixins and names matplotlib writes pass. The object is then an
+    /// instance of `base`.
+    fn class_factory(&mut self, id: NodeId, argv: &[NodeId], offset: usize) {
+        const MIXINS: &[(&str, &str)] = &[
+            ("matplotlib.axes._subplots", "SubplotBase"),
+            ("mpl_toolkits.axes_grid1.parasite_axes", "ParasiteAxesBase"),
+            ("mpl_toolkits.axes_grid1.parasite_axes", "HostAxesBase"),
+            ("mpl_toolkits.axes_grid1.axes_grid", "CbarAxesBase"),
+            ("mpl_toolkits.axisartist.floating_axes", "FloatingAxesBase"),
+        ];
+        let base = match argv {
+            [mixin, fmt, attr, base] => {
+                let mixin_ok = self
+                    .global_index(*mixin)
+                    .and_then(|g| self.name_of(g))
+                    .is_some_and(|name| MIXINS.contains(&name));
+                let fmt_ok = self.graph.str(*fmt).is_some();
+                let attr_ok = matches!(self.graph.node(*attr), Node::None)
+                    || matches!(
+                        self.graph.str(*attr),
+                        Some("_axes_class" | "_base_axes_class")
+                    );
+                let base = self.global_index(*base).filter(|&g| {
+                    self.name_of(g).is_some_and(|(m, n)| {
+                        self.known.classify(m, n).category < Category::CodeExec
+                    })
+                });
+                base.filter(|_| mixin_ok && fmt_ok && attr_ok)
+            }
+            _ => None,
+        };
+        match base {
+            Some(base) => {
+                self.instances.insert(id, base);
+            }
+            None => self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "calls matplotlib.cbook._picklable_class_constructor with a mixin, \
+                          attribute name or base class matplotlib does not write: it can set \
+                          a method of the class it builds, which pklinspect has not vetted"
+                    .to_string(),
+            }),
+        }
+    }
+
+    /// dateutil's `_unpickle(cls, key, filename, data)` runs `cls.__new__(cls)` and loads
+    /// the pickled transitions (the file name is only stored, never opened): for
+    /// dateutil's own tzfile class that is an instance made without `__init__`; any other
+    /// class is judged as a call of it.
+    fn tzfile_unpickle(&mut self, id: NodeId, index: u32, argv: &[NodeId], offset: usize) {
+        let tzfile = argv.first().copied().filter(|&c| {
+            self.global_index(c)
+                .and_then(|g| self.name_of(g))
+                .is_some_and(|(m, n)| {
+                    n == "tzfile" && matches!(m, "dateutil.tz._tzfile" | "dateutil.tz.tz")
+                })
+        });
+        match tzfile {
+            Some(cls) => {
+                for &a in argv.iter().skip(1) {
+                    self.method_argument(a, index, offset);
+                }
+                self.new_obj(id, cls, &[], Option::None, offset);
+            }
+            Option::None => self.class_arguments(argv, index, offset),
+        }
+    }
+
+    /// `tzfile(None, '<name>')`: what python-dateutil 2.x's `tzfile.__reduce_ex__` writes
+    /// (dateutil/tz/tz.py); the file name is stored, never opened.
+    fn tzfile_by_name(&self, argv: &[NodeId]) -> bool {
+        matches!(argv, [fileobj, name]
+            if matches!(self.graph.node(*fileobj), Node::None) && self.graph.str(*name).is_some())
+    }
+
     fn rebuild_undef(&mut self, argv: &[NodeId], args: NodeId, offset: usize) {
         let plain_kwargs = |d: NodeId| match self.graph.node(d) {
             Node::Dict(pairs) => pairs.iter().all(|&(k, v)| {
@@ -638,7 +724,11 @@ impl Scan<'_, '_, '_> {
     /// `encodings.<name>` or asks registered search functions. Protocols 0-2 write only
     /// latin1.
     fn codec_call(&mut self, name: &str, argv: &[NodeId], args: NodeId, offset: usize) {
-        let codec = argv.get(1).and_then(|&c| self.graph.str(c));
+        // A Python 2 `str` is text to Python 3's loader (decoded as ASCII by default).
+        let codec = argv.get(1).and_then(|&c| match self.graph.node(c) {
+            Node::Bytes(b, BytesKind::Py2Str) => std::str::from_utf8(b).ok(),
+            _ => self.graph.str(c),
+        });
         let plain = argv.len() == 1
             || matches!(
                 codec.map(str::to_ascii_lowercase).as_deref(),
@@ -875,6 +965,8 @@ impl Scan<'_, '_, '_> {
                         let first = *self.graph.tuple(call.args)?.first()?;
                         self.global_index(first)?
                     }
+                    // An accepted class factory's object is an instance of its base.
+                    Some(Special::ClassFactory) => self.instances.get(&target).copied()?,
                     Some(_) => return None,
                     None => callee,
                 }

@@ -217,6 +217,14 @@ known_globals! {
     Plain "pathlib" ["Path", "PosixPath", "WindowsPath"]
         call "CPython PurePath.__reduce__ (Lib/pathlib)"
         => "a concrete path; building one only stores the path string (its file methods are reachable only through a dotted name, which is classified on its own)";
+    // CPython 3.13 defines the path classes in `pathlib._local` (their `__module__`, so
+    // what 3.13's pickles name); `__reduce__` is the same `(cls, self.parts)`.
+    Plain "pathlib._local" ["PurePath", "PurePosixPath", "PureWindowsPath"]
+        call "CPython 3.13 PurePath.__reduce__ (Lib/pathlib/_local.py)"
+        => "a pure path: string manipulation only, never touches the file system";
+    Plain "pathlib._local" ["Path", "PosixPath", "WindowsPath"]
+        call "CPython 3.13 PurePath.__reduce__ (Lib/pathlib/_local.py)"
+        => "a concrete path; building one only stores the path string (its file methods are reachable only through a dotted name, which is classified on its own)";
     // Compiling a pattern runs no user code and matches nothing; its cost is bounded by the
     // pattern's length (the ReDoS risk is in matching, which loading never does).
     Plain "re" ["_compile"] call "CPython Pattern.__reduce__ (Modules/_sre/sre.c: (re._compile, (pattern, flags)))"
@@ -432,6 +440,13 @@ known_globals! {
         => "needs pandas installed, in a version compatible with the one that wrote the file";
     Library "sklearn" ["**"] => "needs scikit-learn installed, in a version compatible with the one that wrote the file";
     Library "scipy" ["**"] => "needs scipy installed, in a version compatible with the one that wrote the file";
+    // interp1d keeps the method it interpolates with as `self._call`; protocol 4 writes it
+    // by its qualified name (scipy/interpolate/_interpolate.py, scipy 1.9.3-1.17.1). A
+    // reference: the interpolator calls it only when the user evaluates it.
+    Library "scipy.interpolate._interpolate" [
+        "interp1d._call_linear", "interp1d._call_linear_np", "interp1d._call_nearest",
+        "interp1d._call_previousnext", "interp1d._call_spline", "interp1d._call_nan_spline",
+    ] => "the interpolation method of a scipy interp1d object, stored, not called at load; needs scipy";
     Library "statsmodels" ["**"] => "needs statsmodels installed, in a version compatible with the one that wrote the file";
     Library "xgboost" ["**"] => "needs xgboost installed, in a version compatible with the one that wrote the file";
     Library "lightgbm" ["**"] => "needs lightgbm installed, in a version compatible with the one that wrote the file";
@@ -452,6 +467,21 @@ known_globals! {
     Library "thinc" ["**"] => "needs thinc installed, in a version compatible with the one that wrote the file";
     Library "nltk" ["**"] => "needs nltk installed, in a version compatible with the one that wrote the file";
     Library "matplotlib" ["**"] => "needs matplotlib installed, in a version compatible with the one that wrote the file";
+    // Protocol 4 names nested classes by their qualified name: a figure's fancy boxes,
+    // arrows and connectors (`patches.BoxStyle.Round`, matplotlib/patches.py; every
+    // nested class of matplotlib 3.6.3 and 3.9.2). Referenced or instantiated, never called.
+    Library "matplotlib.patches" [
+        "BoxStyle.Square", "BoxStyle.Circle", "BoxStyle.Ellipse", "BoxStyle.LArrow",
+        "BoxStyle.RArrow", "BoxStyle.DArrow", "BoxStyle.Round", "BoxStyle.Round4",
+        "BoxStyle.Sawtooth", "BoxStyle.Roundtooth",
+        "ArrowStyle.Curve", "ArrowStyle.CurveA", "ArrowStyle.CurveB", "ArrowStyle.CurveAB",
+        "ArrowStyle.CurveFilledA", "ArrowStyle.CurveFilledB", "ArrowStyle.CurveFilledAB",
+        "ArrowStyle.BracketA", "ArrowStyle.BracketB", "ArrowStyle.BracketAB",
+        "ArrowStyle.BarAB", "ArrowStyle.BracketCurve", "ArrowStyle.CurveBracket",
+        "ArrowStyle.Simple", "ArrowStyle.Fancy", "ArrowStyle.Wedge",
+        "ConnectionStyle.Arc3", "ConnectionStyle.Angle3", "ConnectionStyle.Angle",
+        "ConnectionStyle.Arc", "ConnectionStyle.Bar",
+    ] => "a matplotlib box, arrow or connection style class, named by its qualified name; needs matplotlib";
     Library "seaborn" ["**"] => "needs seaborn installed, in a version compatible with the one that wrote the file";
     Library "PIL" ["**"] => "needs Pillow installed, in a version compatible with the one that wrote the file";
     Library "skimage" ["**"] => "needs scikit-image installed, in a version compatible with the one that wrote the file";
@@ -475,6 +505,15 @@ known_globals! {
     // compile code or import modules (see code-exec). These subpackages hold model classes.
     Library "torch.nn" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.optim" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    // CyclicLR keeps its scale function as `_scale_fn_ref`: one of these static methods,
+    // for mode 'exp_range' as `functools.partial(CyclicLR._exp_range_scale_fn, gamma)`
+    // (torch/optim/lr_scheduler.py `_init_scale_fn`, read in torch 2.15.0); protocol 4
+    // names them by their qualified names.
+    Library "torch.optim.lr_scheduler" ["CyclicLR._triangular_scale_fn", "CyclicLR._triangular2_scale_fn"]
+        => "a cyclic learning-rate scheduler's scale function (returns a number), stored, not called at load; needs PyTorch";
+    Library "torch.optim.lr_scheduler" ["CyclicLR._exp_range_scale_fn"]
+        call "torch CyclicLR(mode='exp_range') pickled whole: functools.partial(CyclicLR._exp_range_scale_fn, gamma)"
+        => "a cyclic learning-rate scheduler's scale function, gamma ** x, which the partial calls only when the scheduler steps; needs PyTorch";
     Library "torch.distributions" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.utils.data" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.utils.hooks" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
@@ -569,6 +608,17 @@ known_globals! {
         => "a pandas range index built from its start, stop, step and name; needs pandas";
     Library "pandas.core.indexes.numeric" ["Int64Index", "UInt64Index", "Float64Index", "NumericIndex"] call "pandas < 2.0 NumericIndex.__reduce__ (_new_Index; pandas/core/indexes/numeric.py, removed in 2.0)"
         => "a pandas < 2 numeric index built from its saved data and name; pandas 2+ reads it only through pandas.read_pickle; needs pandas";
+    // pandas 1.x and 2.x name these classes by the module that defines them (pandas 3 sets
+    // `__module__ = "pandas"`, the rows above). Found in pickles written by pandas 1.5.3,
+    // 2.0.3, 2.1.4, 2.2.2 and 2.2.3 (fixtures/benign/versions/) and read in those versions.
+    Library "pandas._libs.interval" ["Interval"] call "pandas 1.x-2.x Interval.__reduce__: (Interval, (left, right, closed)) (pandas/_libs/interval.pyx)"
+        => "a pandas interval built from its two ends and a closed side that is checked against a fixed list of four strings; needs pandas";
+    Library "pandas._libs.tslibs.period" ["Period"] call "pandas 1.x-2.x Period.__reduce__: (Period, (None, freq, ordinal)) (pandas/_libs/tslibs/period.pyx)"
+        => "a pandas period built from an integer ordinal and a frequency (an offset of the file, or a string read by pandas' frequency parser); needs pandas";
+    Library "pandas._libs.tslibs.nattype" ["__nat_unpickle"] call "pandas 1.x-2.x NaT.__reduce__ (pandas/_libs/tslibs/nattype.pyx: `__nat_unpickle(*args)` returns the module's NaT)"
+        => "returns pandas' NaT singleton and ignores its arguments; needs pandas";
+    Library "pandas.core.dtypes.dtypes" ["PeriodDtype"] call "pandas 1.x-2.x PeriodDtype.__reduce__: (PeriodDtype, (freq,)) (pandas/core/dtypes/dtypes.py)"
+        => "a pandas period dtype built from a frequency (an offset of the file, or a string read by pandas' frequency parser); needs pandas";
     // pandas' ArrowStringArray / ArrowExtensionArray pickle their pyarrow arrays; pyarrow's
     // Array.__reduce__ writes `_restore_array((type, length, null_count, offset, buffers,
     // children, dictionary))` with `py_buffer(bytes)` buffers and `type_for_alias(name)`
@@ -579,6 +629,24 @@ known_globals! {
         => "wraps bytes of the file as an Arrow buffer; needs pyarrow";
     Library "pyarrow.lib" ["_restore_array"] call "pyarrow Array.__reduce__ (pyarrow/array.pxi: _restore_array, _reconstruct_array_data)"
         => "an Arrow array made from its pickled type, length and buffers (runs no Python code, but pyarrow does not check the buffers against the length here: a crafted file can make pyarrow read out of bounds later); needs pyarrow";
+    // Arrow types, fields, schemas, chunked arrays, tables and scalars pickle through
+    // constructors of pyarrow.lib (the `__reduce__` methods of pyarrow/types.pxi,
+    // table.pxi and scalar.pxi, read in pyarrow 26.0.1; the same calls are written by
+    // pyarrow 14.0.2 and 18.1.0): pandas ArrowDtype columns of list, struct, dictionary,
+    // timestamp and decimal types, and pyarrow objects pickled by themselves.
+    Library "pyarrow.lib" [
+        "timestamp", "binary", "decimal32", "decimal64", "decimal128", "decimal256", "list_",
+        "large_list", "list_view", "large_list_view", "map_", "struct", "dictionary",
+        "union", "run_end_encoded",
+    ] call "pyarrow DataType subclasses' __reduce__ (pyarrow/types.pxi: timestamp(unit, tz), list_(value_field), struct(fields), dictionary(index, value, ordered), …)"
+        => "an Arrow data type built from numbers, unit and time-zone strings and other Arrow types or fields; needs pyarrow";
+    Library "pyarrow.lib" ["field", "schema"] call "pyarrow Field.__reduce__ and Schema.__reduce__ (pyarrow/types.pxi: field(name, type, nullable, metadata), schema(fields, metadata))"
+        => "an Arrow field or schema built from names, types and a metadata mapping of strings; needs pyarrow";
+    Library "pyarrow.lib" ["chunked_array", "_reconstruct_table", "_reconstruct_record_batch"]
+        call "pyarrow ChunkedArray, Table and RecordBatch __reduce__ (pyarrow/table.pxi: chunked_array(chunks, type), _reconstruct_table(columns, schema) = Table.from_arrays)"
+        => "an Arrow chunked array, table or record batch assembled from Arrow arrays of the file and a schema; needs pyarrow";
+    Library "pyarrow.lib" ["scalar"] call "pyarrow Scalar.__reduce__ (pyarrow/scalar.pxi: scalar(self.as_py(), self.type))"
+        => "an Arrow scalar converted from a plain Python value (number, text, bytes, date, decimal, list or dict) to the given type; needs pyarrow";
     // pytz's tzinfo.__reduce__ writes `pytz._p(zone, utcoffset, dst, tzname)`: `unpickler` calls
     // `pytz.timezone(zone)`, which refuses any name outside `all_timezones_set` before it
     // opens the zone's resource inside the pytz package (pytz/__init__.py, tzinfo.py).
@@ -630,6 +698,40 @@ known_globals! {
         "CyHalfMultinomialLoss",
     ] call "scikit-learn loss __reduce__ (sklearn/_loss/_loss.pyx.tp)"
         => "a loss-function object built from its numeric parameters; needs scikit-learn";
+    // scikit-learn 1.1-1.4 pickle these losses with Cython's own `__reduce_cython__`
+    // (`__pyx_unpickle_<Class>(type, checksum, state)`, see above); 1.5-1.6 were built by
+    // Cython 3 with the module named `_loss`, which `sklearn/_loss/_loss.pyx` registers in
+    // `sys.modules` under that name when sklearn imports it (so the name resolves only once
+    // scikit-learn is loaded): 1.5 writes `_loss.__pyx_unpickle_<Class>`, 1.6 the class
+    // itself, called with its numeric parameters (read in 1.1.3, 1.2.2, 1.3.2, 1.5.2, 1.6.1).
+    Library "sklearn._loss._loss" [
+        "__pyx_unpickle_CyLossFunction", "__pyx_unpickle_CyHalfSquaredError",
+        "__pyx_unpickle_CyAbsoluteError", "__pyx_unpickle_CyPinballLoss",
+        "__pyx_unpickle_CyHuberLoss", "__pyx_unpickle_CyHalfPoissonLoss",
+        "__pyx_unpickle_CyHalfGammaLoss", "__pyx_unpickle_CyHalfTweedieLoss",
+        "__pyx_unpickle_CyHalfTweedieLossIdentity", "__pyx_unpickle_CyHalfBinomialLoss",
+        "__pyx_unpickle_CyExponentialLoss", "__pyx_unpickle_CyHalfMultinomialLoss",
+    ] call "scikit-learn 1.1-1.4 loss classes' Cython __reduce_cython__ (sklearn/_loss/_loss.pyx.tp)"
+        => "rebuilds a loss-function object (Cython pickle helper: class check, then its numeric state); needs scikit-learn";
+    Library "_loss" [
+        "__pyx_unpickle_CyLossFunction", "__pyx_unpickle_CyHalfSquaredError",
+        "__pyx_unpickle_CyAbsoluteError", "__pyx_unpickle_CyPinballLoss",
+        "__pyx_unpickle_CyHuberLoss", "__pyx_unpickle_CyHalfPoissonLoss",
+        "__pyx_unpickle_CyHalfGammaLoss", "__pyx_unpickle_CyHalfTweedieLoss",
+        "__pyx_unpickle_CyHalfTweedieLossIdentity", "__pyx_unpickle_CyHalfBinomialLoss",
+        "__pyx_unpickle_CyExponentialLoss", "__pyx_unpickle_CyHalfMultinomialLoss",
+    ] call "scikit-learn 1.5 loss classes' Cython __reduce_cython__ (module registered as `_loss`, sklearn/_loss/_loss.pyx.tp)"
+        => "scikit-learn's loss module under the short name its Cython 3 build registers: rebuilds a loss-function object (class check, then its numeric state); needs scikit-learn";
+    Library "_loss" [
+        "CyLossFunction", "CyHalfSquaredError", "CyAbsoluteError", "CyPinballLoss",
+        "CyHuberLoss", "CyHalfPoissonLoss", "CyHalfGammaLoss", "CyHalfTweedieLoss",
+        "CyHalfTweedieLossIdentity", "CyHalfBinomialLoss", "CyExponentialLoss",
+        "CyHalfMultinomialLoss",
+    ] call "scikit-learn 1.6 loss __reduce__ (module registered as `_loss`, sklearn/_loss/_loss.pyx.tp)"
+        => "scikit-learn's loss module under the short name its Cython 3 build registers: a loss-function object built from its numeric parameters; needs scikit-learn";
+    // A namedtuple (`collections.namedtuple`'s `__getnewargs__`): the tuple of its fields.
+    Library "sklearn.impute._iterative" ["_ImputerTriplet"] call "scikit-learn IterativeImputer.imputation_sequence_ items, a namedtuple (sklearn/impute/_iterative.py, read in 1.1.3)"
+        => "a named triple (feature index, neighbour indices, estimator): a tuple; needs scikit-learn";
     Library "sklearn.linear_model._sgd_fast" [
         "Hinge", "ModifiedHuber", "SquaredHinge", "Log", "SquaredLoss", "Huber",
         "EpsilonInsensitive", "SquaredEpsilonInsensitive",
@@ -645,6 +747,12 @@ known_globals! {
         => "returns cls.__new__(cls) for a norm class that is a separate global, classified on its own; needs matplotlib";
     Library "matplotlib.axes._axes" ["Axes._unit_change_handler"] call "matplotlib Axes units callbacks (functools.partial(self._unit_change_handler, axis_name), matplotlib/axes/_base.py)"
         => "a figure callback that rescales an axis when its units change; needs matplotlib";
+    // matplotlib 3.6 pickles every subplot (and mpl_toolkits its parasite, host, colorbar
+    // and floating axes) as `_picklable_class_constructor(mixin, fmt, attr_name, base)`,
+    // which builds `class _(mixin, base)` and returns `cls.__new__(cls)`; analysis/calls.rs
+    // accepts only the mixins and attribute names matplotlib writes (read in 3.6.3).
+    Library "matplotlib.cbook" ["_picklable_class_constructor"] call "matplotlib 3.6 subplot_class_factory classes' __reduce__ (matplotlib/cbook/__init__.py _make_class_factory; mpl_toolkits axes_grid1 and axisartist)"
+        => "makes a subclass of a matplotlib axes mixin and an axes class of the file, and an instance of it without running __init__; needs matplotlib";
     Library "matplotlib.colorbar" ["_remove_cbar_axes"] call "matplotlib colorbars (functools.partial(_remove_cbar_axes, …) as a callback)"
         => "a callback that removes a colorbar's axes when the figure calls it; needs matplotlib";
     Library "statsmodels.tsa.statespace._initialization" ["sInitialization", "dInitialization", "cInitialization", "zInitialization"] call "statsmodels state-space Cython classes' __reduce__ (statsmodels/tsa/statespace/*.pyx.in)"
