@@ -1299,3 +1299,23 @@ fn python_3_13_pathlib_local_paths_are_not_errors() {
     let e = call("pathlib._local", "PosixPath", vec![Str("/tmp")]);
     assert_clean(&e, "portable");
 }
+
+/// Library functions that run code, unpickle or write files the pickle names, called by
+/// name: `dangerous` with the reason, not merely `unvetted`.
+#[test]
+fn known_third_party_gadgets_are_dangerous() {
+    for (m, n, needle) in [
+        (
+            "sklearn.utils._testing",
+            "assert_run_python_script",
+            "subprocess",
+        ),
+        ("networkx.readwrite.gpickle", "read_gpickle", "unpickles"),
+        ("networkx", "read_gpickle", "unpickles"),
+        ("jinja2.environment", "Template", "template"),
+        ("torch.export", "load", "exported program"),
+    ] {
+        let e = call(m, n, vec![Str("/tmp/x")]);
+        assert_caught(&e, "code-exec", needle, "dangerous");
+    }
+}

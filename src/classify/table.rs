@@ -1206,6 +1206,15 @@ known_globals! {
     CodeExec "sympy.core.singleton" ["S"] => "sympifies its argument, evaluating strings as Python code";
     CodeExec "sympy.parsing" ["**"] => "evaluates expression strings as Python code";
     CodeExec "sympy.utilities.lambdify" ["**"] => "compiles expression strings into Python functions";
+    // Third-party gadgets: library functions that run code, unpickle files or write them
+    // when called with file-chosen arguments (sklearn/utils/_testing.py, networkx 2.x
+    // readwrite/gpickle.py, jinja2/environment.py, torch/export/__init__.py). A call of any
+    // of them is already an unvetted call; these rows make the verdict `dangerous` and say why.
+    CodeExec "sklearn.utils._testing" ["**"] => "scikit-learn's test helpers: assert_run_python_script runs Python source in a subprocess";
+    CodeExec "networkx.readwrite.gpickle" ["**"] => "networkx < 3.0's read_gpickle unpickles a file the pickle names (write_gpickle writes one)";
+    CodeExec "networkx" ["read_gpickle", "write_gpickle"] => "networkx < 3.0's read_gpickle unpickles a file the pickle names (write_gpickle writes one)";
+    CodeExec "jinja2" ["**"] => "compiles template text into Python code, which runs when the template is rendered";
+    CodeExec "torch.export" ["load", "save"] => "reads or writes an exported program at a path the pickle names";
     CodeExec "xml.etree.ElementTree" ["parse", "iterparse"] => "parses XML from files the pickle names";
     CodeExec "xml.etree.ElementInclude" ["**"] => "reads the files an XML document includes";
     CodeExec "xml.dom.minidom" ["parse"] => "parses XML from files or URLs the pickle names";
