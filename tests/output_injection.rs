@@ -131,3 +131,120 @@ fn base64_no_pad(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// Runs `extract FILE --to python -o DIR/out` and returns the output folder, or the
+/// refusal's stderr.
+fn rebuild(dir: &Path, file: &Path) -> Result<std::path::PathBuf, String> {
+    let out_dir = dir.join("out");
+    let out = pklinspect()
+        .args(["extract", "--to", "python", "-o"])
+        .arg(&out_dir)
+        .arg(file)
+        .output()
+        .unwrap();
+    match out.status.success() {
+        true => Ok(out_dir),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
+#[test]
+fn rebuild_imports_never_shadow_the_builtins_load_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    // {"o": __main__.set.__new__(set), "s": {__main__.K.__new__(K)}} (protocol 4): the
+    // set holds an object, so rebuild.py writes it as a call of `set`.
+    let mut pkl = b"\x80\x04}(\x8c\x01o\x8c\x08__main__\x8c\x03set\x93)\x81".to_vec();
+    pkl.extend_from_slice(b"\x8c\x01s\x8f(\x8c\x08__main__\x8c\x01K\x93)\x81\x90u.");
+    let file = dir.path().join("set.pkl");
+    std::fs::write(&file, pkl).unwrap();
+    let out = rebuild(dir.path(), &file).unwrap();
+    let Some(python) = python3() else {
+        return;
+    };
+    let script = "class set:\n    def __init__(self, *args):\n        open('MARKER', 'w')\n\
+                  class K:\n    pass\n\
+                  import rebuild\nv = rebuild.load()\n\
+                  print(type(v['o']).__module__, type(v['s']).__name__, \
+                  [type(k).__name__ for k in v['s']])\n";
+    let ran = python_in(python, &out, script);
+    let stdout = String::from_utf8_lossy(&ran.stdout);
+    assert!(
+        !out.join("MARKER").exists(),
+        "rebuild.py called the file's class `set`:\n{}",
+        std::fs::read_to_string(out.join("rebuild.py")).unwrap()
+    );
+    assert_eq!(
+        stdout.trim(),
+        "__main__ set ['K']",
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+}
+
+/// Strings Python's tokenizer treats specially (quotes, backslashes, line ends, form
+/// feed, NUL, escapes, bidi overrides) and text that closes a literal and opens code: as
+/// a Python list expression, for the scripts below.
+const HOSTILE: &str = r##"["'", '"', "'''", '"""', "\\", "\\N{DIGIT ONE}", "\r", "\n",
+    "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x00", "\x1b[31m", "\x1b]0;t\x07",
+    "\u202e", "\ufeff", "# -*- coding: utf-7 -*-", "+AAo-open('MARKER','w')",
+    "')\nopen('MARKER','w')\n#", '")\nopen("MARKER","w")\n#', "__import__('os')",
+    "{0}", "%s", "x" * 5000]"##;
+
+#[test]
+fn rebuild_strings_keys_and_attribute_names_stay_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(python) = python3() else {
+        return;
+    };
+    // Writing pickles (pickle.dumps) runs nothing from a file; the object is made again,
+    // not unpickled, to compare with what rebuild.py gives.
+    let make = format!(
+        "import pickle\n\
+         class Inner:\n    pass\n\
+         class Obj:\n    pass\n\
+         def make():\n    hostile = {HOSTILE}\n    o = Obj()\n\
+         \x20   for i, w in enumerate(hostile):\n        setattr(o, w, i)\n\
+         \x20   o.inner = {{w: Inner() for w in hostile}}\n\
+         \x20   o.values = [hostile, '\\ud800', b'\\x00\\'\\\\']\n\
+         \x20   return {{w: o for w in hostile}}\n"
+    );
+    let write = format!(
+        "{make}import sys\nfor p in (0, 2, 4):\n    \
+         open(f'h{{p}}.pkl', 'wb').write(pickle.dumps(make(), protocol=p))\n"
+    );
+    std::fs::write(dir.path().join("make.py"), &make).unwrap();
+    let wrote = python_in(python, dir.path(), &write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    for protocol in [0, 2, 4] {
+        let sub = dir.path().join(format!("p{protocol}"));
+        std::fs::create_dir(&sub).unwrap();
+        let file = dir.path().join(format!("h{protocol}.pkl"));
+        let out = rebuild(&sub, &file).unwrap_or_else(|e| panic!("protocol {protocol}: {e}"));
+        let check = format!(
+            "import sys\nsys.path.insert(0, {dir:?})\nimport __main__, make\n\
+             __main__.Obj, __main__.Inner = make.Obj, make.Inner\n\
+             import rebuild\n\
+             got, want = rebuild.load(), make.make()\n\
+             assert list(got) == list(want), (list(got), list(want))\n\
+             o, w = next(iter(got.values())), next(iter(want.values()))\n\
+             assert all(v is o for v in got.values())\n\
+             assert type(o) is make.Obj\n\
+             assert [k for k in vars(o)] == [k for k in vars(w)]\n\
+             assert o.values == w.values and list(o.inner) == list(w.inner)\n\
+             assert all(type(v) is make.Inner for v in o.inner.values())\n\
+             print('same')\n",
+            dir = dir.path().to_string_lossy()
+        );
+        let ran = python_in(python3().unwrap(), &out, &check);
+        assert!(
+            !out.join("MARKER").exists() && !dir.path().join("MARKER").exists(),
+            "protocol {protocol}: rebuild.py ran file-chosen code"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout).trim(),
+            "same",
+            "protocol {protocol}: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    }
+}

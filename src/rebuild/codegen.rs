@@ -29,6 +29,11 @@ const PLAIN_TAGS: &[&str] = &[
     "$float",
 ];
 
+/// Names the statements of `load()` use besides the helpers and `v1`, `v2`, …: an import
+/// never takes one (a class named `set` imported as `set` would turn every `set([…])`
+/// after it into a call of that class, with arguments the file chose).
+const RESERVED: &[&str] = &["p", "torch", "OrderedDict", "load", "set", "frozenset"];
+
 /// Lines longer than this are split, one argument a line.
 const LINE: usize = 88;
 
@@ -45,10 +50,42 @@ fn py(s: &str) -> String {
 /// into code only when this holds).
 pub(crate) fn is_identifier(s: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
-        "try", "while", "with", "yield",
+        "False",
+        "None",
+        "True",
+        "and",
+        "as",
+        "assert",
+        "async",
+        "await",
+        "break",
+        "class",
+        "continue",
+        "def",
+        "del",
+        "elif",
+        "else",
+        "except",
+        "finally",
+        "for",
+        "from",
+        "global",
+        "if",
+        "import",
+        "in",
+        "is",
+        "lambda",
+        "nonlocal",
+        "not",
+        "or",
+        "pass",
+        "raise",
+        "return",
+        "try",
+        "while",
+        "with",
+        "yield",
+        "__debug__",
     ];
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -172,7 +209,7 @@ impl<'f, 'a> Gen<'f, 'a> {
         }
         let taken = |a: &str| {
             self.imports.iter().any(|(_, _, x)| x == a)
-                || ["p", "torch", "OrderedDict", "load"].contains(&a)
+                || RESERVED.contains(&a)
                 || a.starts_with('_')
                     && [
                         "_array", "_build", "_params", "_plain", "_sklearn", "_frame", "_objects",
@@ -381,6 +418,12 @@ impl<'f, 'a> Gen<'f, 'a> {
             .iter()
             .map(|d| d.text().to_string())
             .collect();
+        // The shape is written into code: only integers.
+        if shape.iter().any(|d| d.parse::<u64>().is_err()) {
+            return Err(format!(
+                "the array at {path} has a shape that is not integers"
+            ));
+        }
         let Some(data) = a.and_then(|a| a.get("data")) else {
             return Err(format!("the array at {path} has no data"));
         };

@@ -112,7 +112,16 @@ def _frame(name, series=False):
 /// `rebuild.py`.
 pub(crate) fn module(parts: &Parts<'_>) -> String {
     let mut out = String::new();
-    let source = parts.source.replace(['\n', '\r', '"', '\\'], "?");
+    // Inside the docstring: no quote, backslash, line break or other control character.
+    let source: String = parts
+        .source
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '?',
+            c if c.is_control() || c.is_whitespace() && c != ' ' => '?',
+            c => c,
+        })
+        .collect();
     let _ = write!(
         out,
         r#""""Rebuilds the object pickled in {source}
