@@ -248,3 +248,102 @@ fn rebuild_strings_keys_and_attribute_names_stay_data() {
         );
     }
 }
+
+/// `SHORT_BINUNICODE s`.
+fn short_str(s: &str) -> Vec<u8> {
+    let mut out = vec![0x8c, u8::try_from(s.len()).unwrap()];
+    out.extend_from_slice(s.as_bytes());
+    out
+}
+
+/// A protocol-4 pickle of `__main__.<NAME>` made with NEWOBJ, with the state
+/// `{KEY: VALUE}`, where each carries line breaks, workflow commands, escape sequences
+/// and a bidi override.
+fn hostile_names_pkl() -> Vec<u8> {
+    let name = "Y\n::error::FORGED\r::warning::FORGED2\x1b]0;title\x07\u{202e}";
+    let key = "k\n::add-mask::x\x1b[2J";
+    let value = "v\r::stop-commands::tok\u{2028}\u{85}";
+    let mut pkl = b"\x80\x04".to_vec();
+    pkl.extend(short_str("__main__"));
+    pkl.extend(short_str(name));
+    pkl.extend_from_slice(b"\x93)\x81}");
+    pkl.extend(short_str(key));
+    pkl.extend(short_str(value));
+    pkl.extend_from_slice(b"sb.");
+    pkl
+}
+
+/// The lines a line-based reader sees (GitHub's runner splits on `\r` too).
+fn log_lines(text: &str) -> Vec<&str> {
+    text.split(['\n', '\r']).collect()
+}
+
+/// Whether every ESC in `text` starts an SGR style (`ESC [ digits;… m`), the only
+/// sequences pklinspect itself writes.
+fn only_styles(text: &str) -> bool {
+    text.split('\x1b').skip(1).all(|rest| {
+        rest.strip_prefix('[')
+            .and_then(|r| r.split_once('m'))
+            .is_some_and(|(params, _)| params.chars().all(|c| c.is_ascii_digit() || c == ';'))
+    })
+}
+
+#[test]
+fn terminal_and_ci_output_keep_file_chosen_names_on_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("names.pkl");
+    std::fs::write(&file, hostile_names_pkl()).unwrap();
+    for args in [
+        &["lint", "--color", "always"][..],
+        &["lint", "--format", "github"],
+        &["explain", "--color", "always"],
+    ] {
+        let out = pklinspect().args(args).arg(&file).output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for text in [&stdout, &stderr] {
+            for line in log_lines(text) {
+                // pklinspect's own workflow commands name the file; nothing else may
+                // start a line with `::`.
+                let own = ["::error file=", "::warning file=", "::notice file="];
+                assert!(
+                    !line.starts_with("::") || own.iter().any(|o| line.starts_with(o)),
+                    "{args:?}: a forged line {line:?} in\n{text}"
+                );
+            }
+            assert!(only_styles(text), "{args:?}: an escape sequence in\n{text}");
+            for c in ['\u{202e}', '\u{2028}', '\u{85}'] {
+                assert!(!text.contains(c), "{args:?}: {c:?} in\n{text}");
+            }
+            assert!(!text.contains("FORGED2\x1b"), "{args:?}");
+        }
+        // The names are still there, escaped.
+        assert!(
+            stdout.contains(r"Y\n::error::FORGED\r::warning::FORGED2\x1b]0;title\x07\u202e"),
+            "{args:?}:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn archive_member_names_reach_stderr_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.pt");
+    let mut w = common::torch_writer::TorchZipWriter::new("two");
+    w.record("data.pkl", b"\x80\x02K\x01.")
+        .record("version", b"3\n")
+        .record("\x1b]0;t\x07\r::error::FORGED\n.pkl", b"\x80\x02K\x01.");
+    std::fs::write(&file, w.finish()).unwrap();
+    let out = pklinspect().arg("dis").arg(&file).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("not listed"), "{stderr}");
+    assert!(
+        log_lines(&stderr).iter().all(|l| !l.starts_with("::")),
+        "{stderr:?}"
+    );
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    assert!(
+        stderr.contains(r"\x1b]0;t\x07\r::error::FORGED\n.pkl"),
+        "{stderr:?}"
+    );
+}

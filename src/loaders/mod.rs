@@ -455,6 +455,10 @@ fn shell_word(s: &str) -> String {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+'));
     if plain {
         s.to_string()
+    } else if s.chars().any(crate::render::style::acts) {
+        // One line that still names the file: bash's `$'…'` with escapes.
+        let quoted = s.replace('\\', "\\\\").replace('\'', "\\'");
+        format!("$'{}'", crate::render::style::shown(&quoted))
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
