@@ -14,12 +14,17 @@ use std::process::{Command, Output};
 use common::torch_writer::torch_save;
 use common::{pklinspect, python3};
 
-/// Runs `python` on `script` in `dir` (the generated file's folder), whatever its exit.
+/// Runs `python` on `script` in `dir` (the generated file's folder), whatever its exit; a
+/// script that runs to its end leaves with `os._exit(0)` after flushing (pyarrow's thread
+/// pools can abort the interpreter's teardown, as `common::run_python` says).
 fn python_in(mut python: Command, dir: &Path, script: &str) -> Output {
     python
         .current_dir(dir)
         .arg("-c")
-        .arg(script)
+        .arg(format!(
+            "{script}\nimport os as _os, sys as _sys\n\
+             _sys.stdout.flush(); _sys.stderr.flush(); _os._exit(0)\n"
+        ))
         .output()
         .expect("python runs")
 }
@@ -345,5 +350,57 @@ fn archive_member_names_reach_stderr_escaped() {
     assert!(
         stderr.contains(r"\x1b]0;t\x07\r::error::FORGED\n.pkl"),
         "{stderr:?}"
+    );
+}
+
+#[test]
+fn rebuild_file_names_never_collide_by_case_or_name_a_device() {
+    let Some(python) = common::python_with(&["numpy", "pandas", "pyarrow"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // pickle.dumps of objects made here (nothing is loaded): two frames whose paths differ
+    // only in case, arrays named after Windows devices and a traversal.
+    let write = "import pickle, numpy as np, pandas as pd\n\
+                 a = pd.DataFrame({'x': [1.0, 2.0]}, index=pd.Index([10, 20]))\n\
+                 b = pd.DataFrame({'y': [3.0, 4.0]}, index=pd.Index([30, 40]))\n\
+                 obj = {'A': a, 'a': b, 'con': np.arange(3), 'CON': np.arange(4),\n\
+                 \x20      'nul.x': np.arange(5), 'x/../../y': np.arange(2)}\n\
+                 open('frames.pkl', 'wb').write(pickle.dumps(obj, protocol=4))\n";
+    let wrote = python_in(python, dir.path(), write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = rebuild(dir.path(), &dir.path().join("frames.pkl")).unwrap();
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut folded: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    folded.dedup();
+    assert_eq!(
+        folded.len(),
+        names.len(),
+        "names equal but for case: {names:?}"
+    );
+    for name in &names {
+        let base = name.split('.').next().unwrap().to_ascii_uppercase();
+        assert!(
+            !["CON", "PRN", "AUX", "NUL"].contains(&base.as_str()),
+            "a Windows device name: {names:?}"
+        );
+        assert!(!name.contains('/') && !name.starts_with('.'), "{names:?}");
+    }
+    let check = "import rebuild\nv = rebuild.load()\n\
+                 print(list(v['A'].columns), list(v['a'].columns), len(v['nul.x']))\n";
+    let ran = python_in(
+        common::python_with(&["numpy", "pandas", "pyarrow"]).unwrap(),
+        &out,
+        check,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "['x'] ['y'] 5",
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
     );
 }

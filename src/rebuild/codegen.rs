@@ -93,6 +93,16 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && !KEYWORDS.contains(&s)
 }
 
+/// Whether a file stem is a Windows device name (`CON`, `nul`, `COM1`, …), which names the
+/// device there whatever the extension.
+pub(crate) fn windows_device(stem: &str) -> bool {
+    let base = stem.split('.').next().unwrap_or(stem).to_ascii_uppercase();
+    matches!(base.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (base.len() == 4
+            && (base.starts_with("COM") || base.starts_with("LPT"))
+            && base.ends_with(|c: char| c.is_ascii_digit() && c != '0'))
+}
+
 /// Whether the value is plain data: no array, object, global or reference anywhere in it.
 fn is_plain(j: &Json<'_>) -> bool {
     match j {
@@ -669,14 +679,21 @@ impl<'f, 'a> Gen<'f, 'a> {
             .collect::<String>()
             .trim_matches('_')
             .to_string();
-        let stem = if stem.is_empty() {
-            "frame".into()
+        // Not empty, and not a Windows device name (`con.parquet` opens the console there).
+        let stem = if stem.is_empty() || windows_device(&stem) {
+            format!("frame_{stem}")
         } else {
             stem
         };
         let mut file = format!("{stem}.parquet");
         let mut n = 1u32;
-        while self.frames.iter().any(|(_, f)| *f == file) {
+        // Unique without regard to case: `A.parquet` and `a.parquet` are one file on
+        // macOS and Windows, and the second frame would silently replace the first.
+        while self
+            .frames
+            .iter()
+            .any(|(_, f)| f.eq_ignore_ascii_case(&file))
+        {
             n = n.saturating_add(1);
             file = format!("{stem}_{n}.parquet");
         }
