@@ -112,6 +112,11 @@ fn torch_safe_globals_file_name_cannot_declare_an_encoding() {
         !dir.path().join("MARKER").exists(),
         "the snippet ran the file name's code:\n{snippet}"
     );
+    // Allowing the file's own class is said where it is allowed.
+    assert!(
+        snippet.contains("# __main__.Foo: user-defined, its code runs when torch builds it"),
+        "{snippet}"
+    );
     // The benign part still works: Foo is allowlisted.
     let stdout = String::from_utf8_lossy(&ran.stdout);
     assert!(

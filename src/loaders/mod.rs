@@ -651,7 +651,9 @@ pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
     let list: String = items
         .iter()
         .map(|i| {
-            let comma = if i.contains("  # ") { "" } else { "," };
+            // An item that ends in a comment carries its comma before it.
+            let last = i.lines().last().unwrap_or_default();
+            let comma = if last.contains("  # ") { "" } else { "," };
             format!("    {i}{comma}\n")
         })
         .collect();
@@ -727,10 +729,19 @@ fn snippet_items(torch: &LoaderReport) -> Result<(Vec<String>, Vec<String>), Str
         if !imports.contains(&module) {
             imports.push(module);
         }
-        items.push(match (r.kind, r.spelling != r.global) {
+        let item = match (r.kind, r.spelling != r.global) {
             ("global", _) => format!("({}, {})", r.spelling, python_repr(&r.global)),
             (_, true) => format!("{},  # {}", r.spelling, r.global),
             _ => r.spelling.clone(),
+        };
+        // Said where it is allowed, not only in explain: the file's own code runs.
+        items.push(match r.why.starts_with("user-defined") {
+            true => format!(
+                "# {}: user-defined, its code runs when torch builds it; allow it only if\n    \
+                 # you trust that code\n    {item}",
+                r.global
+            ),
+            false => item,
         });
     }
     imports.sort();
