@@ -409,3 +409,26 @@ fn rebuild_file_names_never_collide_by_case_or_name_a_device() {
         String::from_utf8_lossy(&ran.stderr)
     );
 }
+
+#[test]
+fn rebuild_gives_back_ints_longer_than_pythons_string_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(python) = python3() else {
+        return;
+    };
+    // Python's int(str) refuses more than 4300 digits; 7**6000 has 5071.
+    let write = "import pickle\nopen('big.pkl', 'wb').write(pickle.dumps(\
+                 {'n': 7**6000, 'm': -(7**6000), 's': 12}, protocol=4))\n";
+    let wrote = python_in(python, dir.path(), write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = rebuild(dir.path(), &dir.path().join("big.pkl")).unwrap();
+    let check = "import rebuild\nv = rebuild.load()\n\
+                 print(v == {'n': 7**6000, 'm': -(7**6000), 's': 12})\n";
+    let ran = python_in(python3().unwrap(), &out, check);
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "True",
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+}

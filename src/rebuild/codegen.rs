@@ -223,6 +223,7 @@ impl<'f, 'a> Gen<'f, 'a> {
                 || a.starts_with('_')
                     && [
                         "_array", "_build", "_params", "_plain", "_sklearn", "_frame", "_objects",
+                        "_int",
                     ]
                     .contains(&a)
                 || (a.starts_with('v') && a[1..].chars().all(|c| c.is_ascii_digit()))
