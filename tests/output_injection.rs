@@ -432,3 +432,34 @@ fn rebuild_gives_back_ints_longer_than_pythons_string_limit() {
         String::from_utf8_lossy(&ran.stderr)
     );
 }
+
+#[test]
+fn a_suggested_command_quotes_the_files_path_for_the_shell() {
+    let Some(python) = common::python_with(&["pandas"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A frame Parquet cannot hold (lists in a column), at a key that closes a quote.
+    let write = "import pickle, pandas as pd\n\
+                 g = pd.DataFrame({'x': [[1], [2]]}, index=pd.Index([1, 2]))\n\
+                 key = \"a'; touch MARKER; '\"\n\
+                 open('q.pkl', 'wb').write(pickle.dumps({key: g}, protocol=4))\n";
+    let wrote = python_in(python, dir.path(), write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    let refusal = rebuild(dir.path(), &dir.path().join("q.pkl")).unwrap_err();
+    let (_, rest) = refusal.split_once("--path ").expect(&refusal);
+    let (word, _) = rest.split_once(" says why").expect(&refusal);
+    // What a shell makes of the suggested argument: the path, not a command.
+    let shell = Command::new("sh")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!("printf %s {word}"))
+        .output()
+        .unwrap();
+    assert!(!dir.path().join("MARKER").exists(), "{refusal}");
+    assert_eq!(
+        String::from_utf8_lossy(&shell.stdout),
+        r#"$["a'; touch MARKER; '"]"#,
+        "{refusal}"
+    );
+}

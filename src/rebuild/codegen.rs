@@ -669,9 +669,11 @@ impl<'f, 'a> Gen<'f, 'a> {
 
     fn frame(&mut self, recipe: &Recipe, class: &str, path: &str) -> Out<String> {
         let Some(kind) = self.facts.frames.get(path) else {
+            // The path is the file's: quoted for the shell, `'` and all.
             return Err(format!(
                 "the pandas object at {path} cannot be read as a table (extract --to \
-                 parquet --path '{path}' says why)"
+                 parquet --path '{}' says why)",
+                path.replace('\'', r"'\''")
             ));
         };
         let stem: String = path
