@@ -14,9 +14,10 @@ use crate::report::Finding;
 use crate::rules::Severity;
 
 /// Where a finding is, for people: `file:offset`, or `file:member:offset` inside an archive
-/// (names [`shown`]: a file or member name cannot break the line).
+/// (names [`shown`]: a file or member name cannot break the line, nor start it with a
+/// workflow command's `::`).
 fn location(file: &FileResult, finding: &Finding) -> String {
-    let mut out = shown(&file.name).into_owned();
+    let mut out = crate::render::style::shown_at_line_start(&file.name).into_owned();
     if let Some(member) = &finding.member {
         out.push(':');
         out.push_str(&shown(member));

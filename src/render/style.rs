@@ -62,6 +62,21 @@ pub fn shown(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// [`shown`], for a string that starts a line: a leading `::` (after any spaces) is written
+/// `\x3a:`, because GitHub's runner takes every log line that starts so (leading spaces
+/// trimmed) for a workflow command (`::error::`, `::add-mask::`, `::stop-commands::`), and
+/// a file, module or column may be named `::error::x`.
+pub fn shown_at_line_start(s: &str) -> Cow<'_, str> {
+    let text = shown(s);
+    let body = text.trim_start();
+    if !body.starts_with("::") {
+        return text;
+    }
+    let indent = text.len().saturating_sub(body.len());
+    let lead = text.get(..indent).unwrap_or_default();
+    Cow::Owned(format!("{lead}\\x3a{}", body.get(1..).unwrap_or_default()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +88,13 @@ mod tests {
             shown("a\nb\rc\td\x1b]0;t\x07e\u{202e}f\u{85}g\u{2028}"),
             "a\\nb\\rc\\td\\x1b]0;t\\x07e\\u202ef\\x85g\\u2028"
         );
+    }
+
+    #[test]
+    fn a_line_never_starts_with_a_workflow_command() {
+        assert_eq!(shown_at_line_start("::error::x"), "\\x3a:error::x");
+        assert_eq!(shown_at_line_start("  ::a"), "  \\x3a:a");
+        assert_eq!(shown_at_line_start("a::b"), "a::b");
+        assert_eq!(shown_at_line_start(":a"), ":a");
     }
 }

@@ -15,7 +15,7 @@ use anstyle::{AnsiColor, Style};
 use crate::classify::{Category, Verdict};
 use crate::inspect::shape_text;
 use crate::render::preview::Preview;
-use crate::render::style::{severity_style, shown, BOLD, DIM};
+use crate::render::style::{severity_style, shown, shown_at_line_start, BOLD, DIM};
 use crate::report::{ArrayReport, Report};
 
 fn verdict_style(verdict: Verdict) -> Style {
@@ -143,7 +143,7 @@ fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result
     let loaded = a.info.loaded_dtype();
     let mut line = format!(
         "  {:width$}  {:<12} {:<10} {size}{order}",
-        shown(&a.path),
+        shown_at_line_start(&a.path),
         shape_text(&a.shape),
         loaded.str()
     );
@@ -271,7 +271,7 @@ fn write_preview(out: &mut impl Write, preview: &Preview) -> io::Result<()> {
         let indent = "  ".repeat(line.depth.saturating_add(1));
         let mut text = format!(
             "{indent}{}  {DIM}{}{DIM:#}",
-            shown(label),
+            shown_at_line_start(label),
             shown(&line.kind)
         );
         if let Some(len) = line.len {
@@ -317,7 +317,7 @@ fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
             out,
             "{BOLD}{}{BOLD:#}: {v}{}{v:#} as far as it reads — does not load: the loader stops \
              at offset {} ({}); what comes before {}",
-            shown(&report.file),
+            shown_at_line_start(&report.file),
             report.verdict.as_str(),
             e.offset(),
             shown(e.message()),
@@ -326,7 +326,7 @@ fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
         _ => writeln!(
             out,
             "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}{}",
-            shown(&report.file),
+            shown_at_line_start(&report.file),
             report.verdict.as_str(),
             verdict_meaning(report.verdict),
             torch_default_caveat(report)
@@ -390,7 +390,7 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 writeln!(
                     out,
                     "    {BOLD}{}.{}{BOLD:#}  {DIM}offset {}{DIM:#}",
-                    shown(&import.module),
+                    shown_at_line_start(&import.module),
                     shown(&import.name),
                     import.offset
                 )?;
@@ -537,7 +537,7 @@ fn write_writer(out: &mut impl Write, report: &Report) -> io::Result<()> {
             shown(&v.package),
             shown(&v.version),
             shown(&at),
-            shown(&v.other_version)
+            shown(v.other_version)
         )?;
     }
     for hit in &w.facts {
@@ -553,9 +553,12 @@ fn write_writer(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 "  names {names} ({place}): written by {}; {}",
                 f.written_by, f.fails
             )?,
-            crate::classify::facts_table::FactKind::Removal => {
-                writeln!(out, "  {names} ({place}): {}", f.fails)?
-            }
+            crate::classify::facts_table::FactKind::Removal => writeln!(
+                out,
+                "  {} ({place}): {}",
+                shown_at_line_start(&names),
+                f.fails
+            )?,
         }
         if !f.remedy.is_empty() {
             writeln!(out, "    {DIM}→ {}{DIM:#}", f.remedy)?;
@@ -610,7 +613,12 @@ fn write_frames(out: &mut impl Write, report: &Report) -> io::Result<()> {
             shown(&f.index)
         )?;
         for (name, dtype) in f.columns.iter().take(SHOWN) {
-            writeln!(out, "    {}  {DIM}{}{DIM:#}", shown(name), shown(dtype))?;
+            writeln!(
+                out,
+                "    {}  {DIM}{}{DIM:#}",
+                shown_at_line_start(name),
+                shown(dtype)
+            )?;
         }
         if f.columns.len() > SHOWN {
             writeln!(
@@ -732,13 +740,13 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            writeln!(out, "    {}", shown(&params.join(", ")))?;
+            writeln!(out, "    {}", shown_at_line_start(&params.join(", ")))?;
         }
         for (name, path, shape, dtype) in &hint.arrays {
             writeln!(
                 out,
                 "    {} → {} {} {}",
-                shown(name),
+                shown_at_line_start(name),
                 shown(path),
                 shape_text(shape),
                 shown(dtype)
