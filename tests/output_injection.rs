@@ -485,3 +485,33 @@ fn a_suggested_command_quotes_the_files_path_for_the_shell() {
         "{refusal}"
     );
 }
+
+#[test]
+fn a_tensor_named_like_the_safetensors_header_key_is_refused() {
+    let Some(python) = common::python_with(&["numpy", "safetensors"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = "import pickle, numpy as np\n\
+                 d = {'__metadata__': np.arange(3, dtype=np.float32), 'w': np.ones(2, np.float32)}\n\
+                 open('meta.pkl', 'wb').write(pickle.dumps(d, protocol=4))\n";
+    let wrote = python_in(python, dir.path(), write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = pklinspect()
+        .current_dir(dir.path())
+        .args([
+            "extract",
+            "meta.pkl",
+            "--to",
+            "safetensors",
+            "-o",
+            "m.safetensors",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Before: a header with "__metadata__" twice, which safetensors refuses to read.
+    assert!(!out.status.success(), "written: {stderr}");
+    assert!(stderr.contains("__metadata__"), "{stderr}");
+    assert!(!dir.path().join("m.safetensors").exists());
+}
