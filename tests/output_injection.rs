@@ -515,3 +515,27 @@ fn a_tensor_named_like_the_safetensors_header_key_is_refused() {
     assert!(stderr.contains("__metadata__"), "{stderr}");
     assert!(!dir.path().join("m.safetensors").exists());
 }
+
+#[test]
+fn a_column_named_like_a_parquet_index_field_is_refused() {
+    let Some(python) = common::python_with(&["pandas", "pyarrow"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let write = "import pickle, pandas as pd\n\
+                 f = pd.DataFrame({'__index_level_0__': [7.0, 8.0], 'x': [1.0, 2.0]},\n\
+                 \x20                index=pd.Index([10, 20]))\n\
+                 open('idx.pkl', 'wb').write(pickle.dumps(f, protocol=4))\n";
+    let wrote = python_in(python, dir.path(), write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = pklinspect()
+        .current_dir(dir.path())
+        .args(["extract", "idx.pkl", "--to", "parquet", "-o", "idx.parquet"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Before: two fields named __index_level_0__, which pyarrow refuses to read.
+    assert!(!out.status.success(), "written: {stderr}");
+    assert!(stderr.contains("__index_level_0__"), "{stderr}");
+    assert!(!dir.path().join("idx.parquet").exists());
+}
