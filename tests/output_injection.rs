@@ -539,3 +539,33 @@ fn a_column_named_like_a_parquet_index_field_is_refused() {
     assert!(stderr.contains("__index_level_0__"), "{stderr}");
     assert!(!dir.path().join("idx.parquet").exists());
 }
+
+#[test]
+fn torch_safe_globals_never_allows_a_runtime_handle_function() {
+    let dir = tempfile::tempdir().unwrap();
+    // Rated runtime-handle by wildcard rows; allowlisted, torch calls them with any
+    // arguments: TF's execute runs any op (WriteFile among them), sem_unlink removes any
+    // named semaphore.
+    for (i, (module, name)) in [
+        ("multiprocessing.synchronize", "sem_unlink"),
+        ("tensorflow.python.eager.execute", "execute"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let pkl = format!("\u{80}\u{2}c{module}\n{name}\nX\u{1}\0\0\0x\u{85}R.");
+        let pkl: Vec<u8> = pkl.chars().map(|c| c as u8).collect();
+        let file = dir.path().join(format!("h{i}.pt"));
+        std::fs::write(&file, torch_save(&format!("h{i}"), &pkl, &[])).unwrap();
+        let out = pklinspect()
+            .args(["explain", "--emit", "torch-safe-globals"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{module}.{name}: {stdout}");
+        assert!(!stdout.contains(name), "{stdout}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("runtime-handle"), "{stderr}");
+    }
+}

@@ -570,6 +570,20 @@ fn judge(lookup: &Lookup<'_>, import: Option<&ImportReport>, name: &str) -> (boo
                     .to_string(),
             )
         }
+        // Wildcard entries (`tensorflow.python.eager.**`, `multiprocessing.synchronize.**`)
+        // rate functions too: allowlisted, torch calls them with any arguments (TF's
+        // `execute` runs any op; `sem_unlink` removes any named semaphore), in this file
+        // and every later one the process loads.
+        Category::RuntimeHandle => {
+            return (
+                false,
+                format!(
+                    "rated runtime-handle: {}; allowlisted, torch would call it with any \
+                     arguments, so pklinspect does not suggest it",
+                    i.reason
+                ),
+            )
+        }
         Category::UserDefined => {
             return (
                 true,
