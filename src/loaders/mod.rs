@@ -544,6 +544,13 @@ fn judge(lookup: &Lookup<'_>, import: Option<&ImportReport>, name: &str) -> (boo
     if let Some((_, why)) = table::NEVER_ALLOW.iter().find(|(n, _)| *n == name) {
         return (false, format!("never allow it: {why}"));
     }
+    // What `--emit torch-safe-globals` cannot write as code, it does not suggest.
+    if !python_name(name) {
+        return (
+            false,
+            "not a dotted path of Python identifiers: no allowlist entry names it".to_string(),
+        );
+    }
     let Some(i) = import else {
         if name.starts_with("numpy.dtypes.") {
             return (
