@@ -450,6 +450,10 @@ fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
 
 /// A file name as one shell word (quoted when it needs it).
 fn shell_word(s: &str) -> String {
+    // A name that starts with `-` would be read as an option (`--force`).
+    if s.starts_with('-') {
+        return shell_word(&format!("./{s}"));
+    }
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+'));

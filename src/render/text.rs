@@ -796,8 +796,12 @@ fn extract_command(report: &Report, to: &str) -> String {
 
 /// A file name as a shell word (quoted when it has anything but safe characters; as a
 /// `$'…'` word with escapes when it has characters that [`shown`] escapes, so the command
-/// is one line and still names the file).
+/// is one line and still names the file; `./` before a leading `-`).
 fn shell_word(name: &str) -> String {
+    // A name that starts with `-` would be read as an option (`--force`).
+    if name.starts_with('-') {
+        return shell_word(&format!("./{name}"));
+    }
     let safe = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-/+=:@,".contains(c));
@@ -808,5 +812,18 @@ fn shell_word(name: &str) -> String {
         format!("$'{}'", shown(&quoted))
     } else {
         format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_suggested_file_name_is_one_shell_word_that_names_the_file() {
+        assert_eq!(shell_word("model.pkl"), "model.pkl");
+        assert_eq!(shell_word("it's.pkl"), r"'it'\''s.pkl'");
+        assert_eq!(shell_word("--force"), "./--force");
+        assert_eq!(shell_word("a\nb'\\.pkl"), r"$'a\nb\'\\.pkl'");
     }
 }
