@@ -569,3 +569,42 @@ fn torch_safe_globals_never_allows_a_runtime_handle_function() {
         assert!(stderr.contains("runtime-handle"), "{stderr}");
     }
 }
+
+#[test]
+fn a_recipe_computes_only_with_ints_the_file_gave() {
+    let Some(python) = common::python_with(&["numpy", "keras_preprocessing"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A TimeseriesGenerator whose start_index is an object of the file's choosing: the
+    // recipe's `start_index - length` would call its __sub__, which pickle never calls.
+    let write = "import pickle, numpy as np\n\
+                 from keras_preprocessing.sequence import TimeseriesGenerator\n\
+                 class Evil:\n    pass\n\
+                 g = TimeseriesGenerator(np.arange(20), np.arange(20), length=2)\n\
+                 g.start_index = Evil()\n\
+                 open('gen.pkl', 'wb').write(pickle.dumps(g, protocol=4))\n";
+    let wrote = python_in(python, dir.path(), write);
+    assert!(wrote.status.success(), "{wrote:?}");
+    let out = rebuild(dir.path(), &dir.path().join("gen.pkl")).unwrap();
+    let check = "class Evil:\n    def __sub__(self, other):\n        open('MARKER', 'w')\n\
+                 \x20       return 0\n\
+                 import rebuild\nv = rebuild.load()\n\
+                 print(type(v).__name__, type(v.start_index).__name__, v.length)\n";
+    let ran = python_in(
+        common::python_with(&["numpy", "keras_preprocessing"]).unwrap(),
+        &out,
+        check,
+    );
+    assert!(
+        !out.join("MARKER").exists(),
+        "rebuild.py called the file's object:\n{}",
+        std::fs::read_to_string(out.join("rebuild.py")).unwrap()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout).trim(),
+        "TimeseriesGenerator Evil 2",
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+}

@@ -93,6 +93,26 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && !KEYWORDS.contains(&s)
 }
 
+/// Whether every state entry a recipe's computed argument reads (`{start_index} -
+/// {length}`) is an int literal: the arithmetic is then Python's on ints, not a method
+/// (`__sub__`) of an object the file chose, which pickle would never call.
+fn computed_from_ints(state: Option<&Json<'_>>, computed: &[(&str, &str)]) -> bool {
+    if computed.is_empty() {
+        return true;
+    }
+    let Some(Json::Object(pairs, _, _)) = state else {
+        return false;
+    };
+    pairs
+        .iter()
+        .filter(|(k, _)| {
+            computed
+                .iter()
+                .any(|(_, t)| t.contains(&format!("{{{k}}}")))
+        })
+        .all(|(_, v)| matches!(v, Json::Literal(t) if t.parse::<i128>().is_ok()))
+}
+
 /// Whether a file stem is a Windows device name (`CON`, `nul`, `COM1`, …), which names the
 /// device there whatever the extension.
 pub(crate) fn windows_device(stem: &str) -> bool {
@@ -539,7 +559,8 @@ impl<'f, 'a> Gen<'f, 'a> {
                     computed,
                 } if plain_object
                     && keys.len() == positional.len().saturating_add(keywords.len())
-                    && positional.iter().chain(keywords).all(|k| keys.contains(k)) =>
+                    && positional.iter().chain(keywords).all(|k| keys.contains(k))
+                    && computed_from_ints(state, computed) =>
                 {
                     let spec = (positional, keywords, computed);
                     Some(self.constructor(recipe, class, spec, state, path, depth)?)
