@@ -113,6 +113,18 @@ fn computed_from_ints(state: Option<&Json<'_>>, computed: &[(&str, &str)]) -> bo
         .all(|(_, v)| matches!(v, Json::Literal(t) if t.parse::<i128>().is_ok()))
 }
 
+/// Whether every entry of a state is plain data or an array: a constructor recipe passes
+/// them to library code (`len(data)`, `start_index > end_index`), which must not reach a
+/// method of an object the file chose.
+fn plain_or_arrays(state: Option<&Json<'_>>) -> bool {
+    let Some(Json::Object(pairs, _, _)) = state else {
+        return false;
+    };
+    pairs
+        .iter()
+        .all(|(_, v)| is_plain(v) || v.tag() == Some("$array"))
+}
+
 /// Whether a file stem is a Windows device name (`CON`, `nul`, `COM1`, …), which names the
 /// device there whatever the extension.
 pub(crate) fn windows_device(stem: &str) -> bool {
@@ -560,7 +572,8 @@ impl<'f, 'a> Gen<'f, 'a> {
                 } if plain_object
                     && keys.len() == positional.len().saturating_add(keywords.len())
                     && positional.iter().chain(keywords).all(|k| keys.contains(k))
-                    && computed_from_ints(state, computed) =>
+                    && computed_from_ints(state, computed)
+                    && plain_or_arrays(state) =>
                 {
                     let spec = (positional, keywords, computed);
                     Some(self.constructor(recipe, class, spec, state, path, depth)?)
