@@ -159,7 +159,10 @@ impl From<std::ffi::OsString> for InputPath {
 
 /// Prints `pklinspect: <file>: <message>` on standard error.
 pub(crate) fn report(file: &str, message: impl std::fmt::Display) {
-    eprintln!("pklinspect: {file}: {message}");
+    // File-chosen names (archive members, globals) reach this line: one line, no escapes.
+    let message = message.to_string();
+    let shown = pklinspect::render::style::shown;
+    eprintln!("pklinspect: {}: {}", shown(file), shown(&message));
 }
 
 /// Whether a write failed only because the reader went away (`| head`).

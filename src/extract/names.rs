@@ -96,6 +96,10 @@ fn sanitise(raw: &str) -> String {
     if name.is_empty() {
         name = "root".to_string();
     }
+    // A Windows device name (`con.npy` opens the console there, whatever the extension).
+    if crate::rebuild::windows_device(&name) {
+        name.insert(0, '_');
+    }
     name
 }
 

@@ -310,7 +310,14 @@ fn record_batch(frame: &Frame) -> Res<RecordBatch> {
                     Some(n) if !seen.contains_key(&n) => n,
                     _ => format!("__index_level_{i}__"),
                 };
-                seen.insert(field_name.clone(), ());
+                if seen.insert(field_name.clone(), ()).is_some() {
+                    // A column named `__index_level_0__`: two fields of one name, which
+                    // pyarrow cannot read back.
+                    return Err(format!(
+                        "index level {i} would be named {field_name:?}, as a column is: \
+                         Parquet needs unique names"
+                    ));
+                }
                 let array = arrow_values(&format!("index {field_name}"), values)?;
                 columns_meta.push(column_meta(name.label_name(), &field_name, values, &array));
                 index_columns.push(json!(field_name));

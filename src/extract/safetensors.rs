@@ -192,6 +192,13 @@ impl SafetensorsWriter<'_> {
         let mut planned = Vec::new();
         let mut seen: HashMap<String, &str> = HashMap::new();
         for (name, array) in self.names(view)? {
+            // The header's own key: a tensor under it would make the header invalid JSON.
+            if name == "__metadata__" {
+                return Err(tensor_error(
+                    array,
+                    "its name is the header key safetensors reserves",
+                ));
+            }
             if let Some(first) = seen.insert(name.clone(), &array.path) {
                 return Err(tensor_error(
                     array,

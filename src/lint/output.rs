@@ -9,16 +9,18 @@ use serde::Serialize;
 
 use super::{FileResult, Run, Summary, LINT_SCHEMA};
 use crate::render::json::{FindingDoc, FindingLayout};
-use crate::render::style::{severity_style, BOLD, DIM};
+use crate::render::style::{severity_style, shown, BOLD, DIM};
 use crate::report::Finding;
 use crate::rules::Severity;
 
-/// Where a finding is, for people: `file:offset`, or `file:member:offset` inside an archive.
+/// Where a finding is, for people: `file:offset`, or `file:member:offset` inside an archive
+/// (names [`shown`]: a file or member name cannot break the line, nor start it with a
+/// workflow command's `::`).
 fn location(file: &FileResult, finding: &Finding) -> String {
-    let mut out = file.name.clone();
+    let mut out = crate::render::style::shown_at_line_start(&file.name).into_owned();
     if let Some(member) = &finding.member {
         out.push(':');
-        out.push_str(member);
+        out.push_str(&shown(member));
     }
     if let Some(offset) = finding.offset {
         out.push(':');
@@ -29,7 +31,8 @@ fn location(file: &FileResult, finding: &Finding) -> String {
 
 /// Text: one line per finding, `path:offset: severity[rule] message (object path)`, then
 /// (unless `quiet`) a summary line. Styles are ANSI escapes; the binary's stream strips them
-/// off a terminal.
+/// off a terminal. File-chosen text is [`shown`]: one finding is one line, so a name cannot
+/// forge a line (in a CI log, a `::error::` workflow command) or send escape sequences.
 pub fn write_text(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<()> {
     for file in &run.files {
         for f in &file.findings {
@@ -40,10 +43,10 @@ pub fn write_text(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<()>
                 location(file, f),
                 f.severity,
                 f.rule.id(),
-                f.message
+                shown(&f.message)
             )?;
             if let Some(path) = &f.path {
-                write!(out, " {DIM}({path}){DIM:#}")?;
+                write!(out, " {DIM}({}){DIM:#}", shown(path))?;
             }
             writeln!(out)?;
         }
@@ -248,12 +251,13 @@ pub fn write_github(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<(
             if let Some(object) = &f.path {
                 message.push_str(&format!(" ({object})"));
             }
+            // Escape sequences and bidi controls would reach the log and the annotation.
             writeln!(
                 out,
                 "::{command} file={},title={}::{}",
                 escape_property(&path),
                 escape_property(&format!("pklinspect {}", f.rule.id())),
-                escape_data(&message)
+                escape_data(&shown(&message))
             )?;
         }
     }
@@ -267,7 +271,7 @@ pub fn write_github(out: &mut dyn Write, run: &Run, quiet: bool) -> io::Result<(
             out,
             "::warning title={}::{}",
             escape_property("pklinspect"),
-            escape_data(&text)
+            escape_data(&shown(&text))
         )?;
     }
     if !quiet {

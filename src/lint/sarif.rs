@@ -323,7 +323,11 @@ fn result(run: &Run, file: &FileResult, f: &Finding) -> ResultDoc {
         rule_id: f.rule.id(),
         rule_index: RULES.iter().position(|&r| r == f.rule).unwrap_or(0),
         level: level(f.severity).unwrap_or("none"),
-        message: Message { text },
+        // Shown to people by viewers (GitHub's alerts): no bidi controls or escape
+        // sequences from file-chosen names; the properties keep the exact text.
+        message: Message {
+            text: crate::render::style::shown(&text).into_owned(),
+        },
         locations: vec![Location {
             physical_location: PhysicalLocation {
                 artifact_location: ArtifactLocation { uri, uri_base_id },

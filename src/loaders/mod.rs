@@ -450,11 +450,19 @@ fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
 
 /// A file name as one shell word (quoted when it needs it).
 fn shell_word(s: &str) -> String {
+    // A name that starts with `-` would be read as an option (`--force`).
+    if s.starts_with('-') {
+        return shell_word(&format!("./{s}"));
+    }
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '.' | '_' | '-' | '+'));
     if plain {
         s.to_string()
+    } else if s.chars().any(crate::render::style::acts) {
+        // One line that still names the file: bash's `$'…'` with escapes.
+        let quoted = s.replace('\\', "\\\\").replace('\'', "\\'");
+        format!("$'{}'", crate::render::style::shown(&quoted))
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -540,6 +548,13 @@ fn judge(lookup: &Lookup<'_>, import: Option<&ImportReport>, name: &str) -> (boo
     if let Some((_, why)) = table::NEVER_ALLOW.iter().find(|(n, _)| *n == name) {
         return (false, format!("never allow it: {why}"));
     }
+    // What `--emit torch-safe-globals` cannot write as code, it does not suggest.
+    if !python_name(name) {
+        return (
+            false,
+            "not a dotted path of Python identifiers: no allowlist entry names it".to_string(),
+        );
+    }
     let Some(i) = import else {
         if name.starts_with("numpy.dtypes.") {
             return (
@@ -564,6 +579,20 @@ fn judge(lookup: &Lookup<'_>, import: Option<&ImportReport>, name: &str) -> (boo
                 "unknown to pklinspect: it may run code when torch calls it or gives it \
                  state; vet it before allowlisting it"
                     .to_string(),
+            )
+        }
+        // Wildcard entries (`tensorflow.python.eager.**`, `multiprocessing.synchronize.**`)
+        // rate functions too: allowlisted, torch calls them with any arguments (TF's
+        // `execute` runs any op; `sem_unlink` removes any named semaphore), in this file
+        // and every later one the process loads.
+        Category::RuntimeHandle => {
+            return (
+                false,
+                format!(
+                    "rated runtime-handle: {}; allowlisted, torch would call it with any \
+                     arguments, so pklinspect does not suggest it",
+                    i.reason
+                ),
             )
         }
         Category::UserDefined => {
@@ -614,11 +643,14 @@ pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
         ));
     };
     let file = python_repr(&report.file);
+    // The first two lines are fixed text: Python reads an encoding declaration
+    // (`coding: utf-7`) from a comment there, and a file name could carry one.
     match torch.loads {
         Loads::Yes => {
             return Ok(format!(
-                "# {file} loads with torch.load(weights_only=True) as is: nothing to allow \
-                 (pklinspect, modelled on {}).\n",
+                "# Nothing to allow: the file below loads with torch.load(weights_only=True)\n\
+                 # as is (pklinspect, modelled on {}).\n\
+                 # file: {file}\n",
                 table::SOURCE_VERSION
             ))
         }
@@ -630,10 +662,11 @@ pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
         }
         Loads::OnlyWith => {}
     }
-    let (imports, items) = snippet_items(torch);
+    let (imports, items) = snippet_items(torch)?;
     let mut out = format!(
-        "# Makes torch.load(weights_only=True) load {file}: the {} global(s) it refuses\n\
-         # (pklinspect, modelled on {}; review each before trusting the file).\n",
+        "# Makes torch.load(weights_only=True) load the file below: the {} global(s) it\n\
+         # refuses (pklinspect, modelled on {}; review each before trusting the file).\n\
+         # file: {file}\n",
         items.len(),
         table::SOURCE_VERSION
     );
@@ -643,7 +676,9 @@ pub fn torch_safe_globals_snippet(report: &Report) -> Result<String, String> {
     let list: String = items
         .iter()
         .map(|i| {
-            let comma = if i.contains("  # ") { "" } else { "," };
+            // An item that ends in a comment carries its comma before it.
+            let last = i.lines().last().unwrap_or_default();
+            let comma = if last.contains("  # ") { "" } else { "," };
             format!("    {i}{comma}\n")
         })
         .collect();
@@ -676,11 +711,41 @@ fn refusal_reasons(torch: &LoaderReport) -> String {
     }
 }
 
-/// The modules to import (sorted) and the list items of the snippet.
-fn snippet_items(torch: &LoaderReport) -> (Vec<String>, Vec<String>) {
+/// Whether `s` is a dotted path of ASCII Python identifiers (`argparse.Namespace`): the
+/// only names from the file the snippet writes as code.
+fn python_name(s: &str) -> bool {
+    s.split('.').all(crate::rebuild::is_identifier)
+}
+
+/// Whether `s` is an expression the snippet may write: a [`python_name`], or the
+/// `type(numpy.dtype('f8'))` spelling of a numpy dtype class (its string plain).
+fn python_expression(s: &str) -> bool {
+    let dtype = s
+        .strip_prefix("type(numpy.dtype('")
+        .and_then(|rest| rest.strip_suffix("'))"))
+        .is_some_and(|spec| {
+            !spec.is_empty()
+                && spec.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, '<' | '>' | '=' | '|' | '[' | ']')
+                })
+        });
+    dtype || python_name(s)
+}
+
+/// The modules to import (sorted) and the list items of the snippet, or why a refused
+/// global cannot be written as Python (its name is not a dotted path of identifiers: a
+/// name such as `A),__import__("os").system(…),0` would be code in the snippet).
+fn snippet_items(torch: &LoaderReport) -> Result<(Vec<String>, Vec<String>), String> {
     let mut imports = vec!["torch".to_string()];
     let mut items = Vec::new();
     for r in &torch.refusals {
+        if !python_name(&r.global) || !python_expression(&r.spelling) {
+            return Err(format!(
+                "{} is not a Python name (a dotted path of ASCII identifiers): pklinspect \
+                 does not write it into code",
+                python_repr(&r.global)
+            ));
+        }
         let module = if r.spelling != r.global {
             "numpy".to_string()
         } else {
@@ -689,14 +754,23 @@ fn snippet_items(torch: &LoaderReport) -> (Vec<String>, Vec<String>) {
         if !imports.contains(&module) {
             imports.push(module);
         }
-        items.push(match (r.kind, r.spelling != r.global) {
+        let item = match (r.kind, r.spelling != r.global) {
             ("global", _) => format!("({}, {})", r.spelling, python_repr(&r.global)),
             (_, true) => format!("{},  # {}", r.spelling, r.global),
             _ => r.spelling.clone(),
+        };
+        // Said where it is allowed, not only in explain: the file's own code runs.
+        items.push(match r.why.starts_with("user-defined") {
+            true => format!(
+                "# {}: user-defined, its code runs when torch builds it; allow it only if\n    \
+                 # you trust that code\n    {item}",
+                r.global
+            ),
+            false => item,
         });
     }
     imports.sort();
-    (imports, items)
+    Ok((imports, items))
 }
 
 /// The module to import for a type's `module.name`: the segments before the first one
@@ -711,17 +785,17 @@ fn type_module(name: &str) -> String {
     parts.get(..class_at).unwrap_or_default().join(".")
 }
 
-/// A Python string literal.
+/// A Python string literal, ASCII only (other characters as `\x`, `\u`, `\U` escapes).
 fn python_repr(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '"' => out.push_str("\\\""),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c => out.push(c),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xff => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) <= 0xffff => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
         }
     }
     out.push('"');

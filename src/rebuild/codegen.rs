@@ -29,6 +29,11 @@ const PLAIN_TAGS: &[&str] = &[
     "$float",
 ];
 
+/// Names the statements of `load()` use besides the helpers and `v1`, `v2`, …: an import
+/// never takes one (a class named `set` imported as `set` would turn every `set([…])`
+/// after it into a call of that class, with arguments the file chose).
+const RESERVED: &[&str] = &["p", "torch", "OrderedDict", "load", "set", "frozenset"];
+
 /// Lines longer than this are split, one argument a line.
 const LINE: usize = 88;
 
@@ -45,15 +50,89 @@ fn py(s: &str) -> String {
 /// into code only when this holds).
 pub(crate) fn is_identifier(s: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-        "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-        "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return",
-        "try", "while", "with", "yield",
+        "False",
+        "None",
+        "True",
+        "and",
+        "as",
+        "assert",
+        "async",
+        "await",
+        "break",
+        "class",
+        "continue",
+        "def",
+        "del",
+        "elif",
+        "else",
+        "except",
+        "finally",
+        "for",
+        "from",
+        "global",
+        "if",
+        "import",
+        "in",
+        "is",
+        "lambda",
+        "nonlocal",
+        "not",
+        "or",
+        "pass",
+        "raise",
+        "return",
+        "try",
+        "while",
+        "with",
+        "yield",
+        "__debug__",
     ];
     let mut chars = s.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !KEYWORDS.contains(&s)
+}
+
+/// Whether every state entry a recipe's computed argument reads (`{start_index} -
+/// {length}`) is an int literal: the arithmetic is then Python's on ints, not a method
+/// (`__sub__`) of an object the file chose, which pickle would never call.
+fn computed_from_ints(state: Option<&Json<'_>>, computed: &[(&str, &str)]) -> bool {
+    if computed.is_empty() {
+        return true;
+    }
+    let Some(Json::Object(pairs, _, _)) = state else {
+        return false;
+    };
+    pairs
+        .iter()
+        .filter(|(k, _)| {
+            computed
+                .iter()
+                .any(|(_, t)| t.contains(&format!("{{{k}}}")))
+        })
+        .all(|(_, v)| matches!(v, Json::Literal(t) if t.parse::<i128>().is_ok()))
+}
+
+/// Whether every entry of a state is plain data or an array: a constructor recipe passes
+/// them to library code (`len(data)`, `start_index > end_index`), which must not reach a
+/// method of an object the file chose.
+fn plain_or_arrays(state: Option<&Json<'_>>) -> bool {
+    let Some(Json::Object(pairs, _, _)) = state else {
+        return false;
+    };
+    pairs
+        .iter()
+        .all(|(_, v)| is_plain(v) || v.tag() == Some("$array"))
+}
+
+/// Whether a file stem is a Windows device name (`CON`, `nul`, `COM1`, …), which names the
+/// device there whatever the extension.
+pub(crate) fn windows_device(stem: &str) -> bool {
+    let base = stem.split('.').next().unwrap_or(stem).to_ascii_uppercase();
+    matches!(base.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (base.len() == 4
+            && (base.starts_with("COM") || base.starts_with("LPT"))
+            && base.ends_with(|c: char| c.is_ascii_digit() && c != '0'))
 }
 
 /// Whether the value is plain data: no array, object, global or reference anywhere in it.
@@ -172,10 +251,11 @@ impl<'f, 'a> Gen<'f, 'a> {
         }
         let taken = |a: &str| {
             self.imports.iter().any(|(_, _, x)| x == a)
-                || ["p", "torch", "OrderedDict", "load"].contains(&a)
+                || RESERVED.contains(&a)
                 || a.starts_with('_')
                     && [
                         "_array", "_build", "_params", "_plain", "_sklearn", "_frame", "_objects",
+                        "_int",
                     ]
                     .contains(&a)
                 || (a.starts_with('v') && a[1..].chars().all(|c| c.is_ascii_digit()))
@@ -381,6 +461,12 @@ impl<'f, 'a> Gen<'f, 'a> {
             .iter()
             .map(|d| d.text().to_string())
             .collect();
+        // The shape is written into code: only integers.
+        if shape.iter().any(|d| d.parse::<u64>().is_err()) {
+            return Err(format!(
+                "the array at {path} has a shape that is not integers"
+            ));
+        }
         let Some(data) = a.and_then(|a| a.get("data")) else {
             return Err(format!("the array at {path} has no data"));
         };
@@ -485,7 +571,9 @@ impl<'f, 'a> Gen<'f, 'a> {
                     computed,
                 } if plain_object
                     && keys.len() == positional.len().saturating_add(keywords.len())
-                    && positional.iter().chain(keywords).all(|k| keys.contains(k)) =>
+                    && positional.iter().chain(keywords).all(|k| keys.contains(k))
+                    && computed_from_ints(state, computed)
+                    && plain_or_arrays(state) =>
                 {
                     let spec = (positional, keywords, computed);
                     Some(self.constructor(recipe, class, spec, state, path, depth)?)
@@ -615,9 +703,11 @@ impl<'f, 'a> Gen<'f, 'a> {
 
     fn frame(&mut self, recipe: &Recipe, class: &str, path: &str) -> Out<String> {
         let Some(kind) = self.facts.frames.get(path) else {
+            // The path is the file's: quoted for the shell, `'` and all.
             return Err(format!(
                 "the pandas object at {path} cannot be read as a table (extract --to \
-                 parquet --path '{path}' says why)"
+                 parquet --path '{}' says why)",
+                path.replace('\'', r"'\''")
             ));
         };
         let stem: String = path
@@ -626,14 +716,21 @@ impl<'f, 'a> Gen<'f, 'a> {
             .collect::<String>()
             .trim_matches('_')
             .to_string();
-        let stem = if stem.is_empty() {
-            "frame".into()
+        // Not empty, and not a Windows device name (`con.parquet` opens the console there).
+        let stem = if stem.is_empty() || windows_device(&stem) {
+            format!("frame_{stem}")
         } else {
             stem
         };
         let mut file = format!("{stem}.parquet");
         let mut n = 1u32;
-        while self.frames.iter().any(|(_, f)| *f == file) {
+        // Unique without regard to case: `A.parquet` and `a.parquet` are one file on
+        // macOS and Windows, and the second frame would silently replace the first.
+        while self
+            .frames
+            .iter()
+            .any(|(_, f)| f.eq_ignore_ascii_case(&file))
+        {
             n = n.saturating_add(1);
             file = format!("{stem}_{n}.parquet");
         }

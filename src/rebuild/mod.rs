@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 
 mod codegen;
+pub(crate) use codegen::{is_identifier, windows_device};
 mod python;
 pub(crate) mod recipes;
 mod tree;

@@ -66,12 +66,22 @@ def _plain(v):
         if tag == "$complex":
             return complex(_plain(x[0]), _plain(x[1]))
         if tag == "$int":
-            return int(x)
+            return _int(x)
         if tag == "$int_hex":
             return int(x, 16)
         if tag == "$float":
             return float(x)
     return {k: _plain(x) for k, x in v.items()}
+
+
+def _int(text):
+    """int(text) for a decimal of any length (int() refuses more than 4300 digits)."""
+    sign, digits = (-1, text[1:]) if text.startswith("-") else (1, text)
+    n = 0
+    for i in range(0, len(digits), 4000):
+        chunk = digits[i : i + 4000]
+        n = n * 10 ** len(chunk) + int(chunk)
+    return sign * n
 
 
 def _build(obj, state):
@@ -112,7 +122,16 @@ def _frame(name, series=False):
 /// `rebuild.py`.
 pub(crate) fn module(parts: &Parts<'_>) -> String {
     let mut out = String::new();
-    let source = parts.source.replace(['\n', '\r', '"', '\\'], "?");
+    // Inside the docstring: no quote, backslash, line break or other control character.
+    let source: String = parts
+        .source
+        .chars()
+        .map(|c| match c {
+            '"' | '\\' => '?',
+            c if c.is_control() || c.is_whitespace() && c != ' ' => '?',
+            c => c,
+        })
+        .collect();
     let _ = write!(
         out,
         r#""""Rebuilds the object pickled in {source}

@@ -2,7 +2,11 @@
 //! paths, arrays, findings, and what to do to make the file portable.
 //!
 //! Styles are written as ANSI escapes; the binary's output stream removes them when the
-//! output is not a terminal or `NO_COLOR` is set.
+//! output is not a terminal or `NO_COLOR` is set. Every string the file chose (names,
+//! paths, values, messages that quote them, the file name) goes through
+//! [`shown`](crate::render::style::shown): a control character, escape sequence or bidi
+//! override in a name is written as an escape, so a name cannot forge a line, move the
+//! cursor or reorder what follows it.
 
 use std::io::{self, Write};
 
@@ -11,7 +15,7 @@ use anstyle::{AnsiColor, Style};
 use crate::classify::{Category, Verdict};
 use crate::inspect::shape_text;
 use crate::render::preview::Preview;
-use crate::render::style::{severity_style, BOLD, DIM};
+use crate::render::style::{severity_style, shown, shown_at_line_start, BOLD, DIM};
 use crate::report::{ArrayReport, Report};
 
 fn verdict_style(verdict: Verdict) -> Style {
@@ -114,7 +118,7 @@ fn paths_text(paths: &[String], uses: u64) -> String {
     let mut text = paths
         .iter()
         .take(SHOWN)
-        .cloned()
+        .map(|p| shown(p).into_owned())
         .collect::<Vec<_>>()
         .join(", ");
     let more = uses.saturating_sub(SHOWN.min(paths.len()) as u64);
@@ -139,12 +143,12 @@ fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result
     let loaded = a.info.loaded_dtype();
     let mut line = format!(
         "  {:width$}  {:<12} {:<10} {size}{order}",
-        a.path,
+        shown_at_line_start(&a.path),
         shape_text(&a.shape),
         loaded.str()
     );
     if let Some(member) = &a.member {
-        line.push_str(&format!(" in {member}"));
+        line.push_str(&format!(" in {}", shown(member)));
     }
     if let Some(offset) = a.offset {
         line.push_str(&format!(" at offset {offset}"));
@@ -156,8 +160,9 @@ fn array_line(out: &mut impl Write, a: &ArrayReport, width: usize) -> io::Result
     if let Some(reason) = &a.unavailable {
         writeln!(
             out,
-            "  {:width$}  {DIM}not extractable: {reason}{DIM:#}",
-            ""
+            "  {:width$}  {DIM}not extractable: {}{DIM:#}",
+            "",
+            shown(reason)
         )?;
     }
     Ok(())
@@ -218,9 +223,14 @@ fn write_loaders(out: &mut impl Write, report: &Report) -> io::Result<()> {
             _ if runs_code => ("⚠", verdict_style(Verdict::Dangerous)),
             _ => ("✓", verdict_style(Verdict::Portable)),
         };
-        write!(out, "  {style}{mark}{style:#} {}: {text}", l.loader)?;
+        write!(
+            out,
+            "  {style}{mark}{style:#} {}: {}",
+            l.loader,
+            shown(&text)
+        )?;
         match &l.fix {
-            Some(fix) => writeln!(out, " — fix: {fix}")?,
+            Some(fix) => writeln!(out, " — fix: {}", shown(fix))?,
             None => writeln!(out)?,
         }
     }
@@ -259,7 +269,11 @@ fn write_preview(out: &mut impl Write, preview: &Preview) -> io::Result<()> {
             None => &line.path,
         };
         let indent = "  ".repeat(line.depth.saturating_add(1));
-        let mut text = format!("{indent}{label}  {DIM}{}{DIM:#}", line.kind);
+        let mut text = format!(
+            "{indent}{}  {DIM}{}{DIM:#}",
+            shown_at_line_start(label),
+            shown(&line.kind)
+        );
         if let Some(len) = line.len {
             text.push_str(&format!(
                 ", {} {}",
@@ -268,7 +282,7 @@ fn write_preview(out: &mut impl Write, preview: &Preview) -> io::Result<()> {
             ));
         }
         if !line.value.is_empty() {
-            text.push_str(&format!(": {}", line.value));
+            text.push_str(&format!(": {}", shown(&line.value)));
         }
         writeln!(out, "{text}")?;
         open.push((&line.path, line.more));
@@ -303,16 +317,16 @@ fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
             out,
             "{BOLD}{}{BOLD:#}: {v}{}{v:#} as far as it reads — does not load: the loader stops \
              at offset {} ({}); what comes before {}",
-            report.file,
+            shown_at_line_start(&report.file),
             report.verdict.as_str(),
             e.offset(),
-            e.message(),
+            shown(e.message()),
             partial_meaning(report.verdict)
         )?,
         _ => writeln!(
             out,
             "{BOLD}{}{BOLD:#}: {v}{}{v:#} — {}{}",
-            report.file,
+            shown_at_line_start(&report.file),
             report.verdict.as_str(),
             verdict_meaning(report.verdict),
             torch_default_caveat(report)
@@ -346,7 +360,7 @@ fn write_summary(out: &mut impl Write, report: &Report) -> io::Result<()> {
         .collect();
     members.dedup();
     if !members.is_empty() {
-        facts.push(format!("pickle in {}", members.join(", ")));
+        facts.push(format!("pickle in {}", shown(&members.join(", "))));
     }
     writeln!(out, "  {}", facts.join(", "))
 }
@@ -376,12 +390,14 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 writeln!(
                     out,
                     "    {BOLD}{}.{}{BOLD:#}  {DIM}offset {}{DIM:#}",
-                    import.module, import.name, import.offset
+                    shown_at_line_start(&import.module),
+                    shown(&import.name),
+                    import.offset
                 )?;
-                writeln!(out, "      {}", import_reason(report, import))?;
+                writeln!(out, "      {}", shown(&import_reason(report, import)))?;
                 // What would run, for a reviewer: the call with its literal arguments.
                 if let (Some(call), Category::CodeExec) = (&import.call, import.category) {
-                    writeln!(out, "      called as {call}")?;
+                    writeln!(out, "      called as {}", shown(call))?;
                 }
                 writeln!(
                     out,
@@ -426,20 +442,20 @@ fn write_details(out: &mut impl Write, report: &Report) -> io::Result<()> {
             let s = severity_style(f.severity);
             let mut place = Vec::new();
             if let Some(member) = &f.member {
-                place.push(member.clone());
+                place.push(shown(member).into_owned());
             }
             if let Some(offset) = f.offset {
                 place.push(format!("offset {offset}"));
             }
             if let Some(path) = &f.path {
-                place.push(path.clone());
+                place.push(shown(path).into_owned());
             }
             writeln!(
                 out,
                 "  {s}{}[{}]{s:#} {}{}",
                 f.severity,
                 f.rule.id(),
-                f.message,
+                shown(&f.message),
                 if place.is_empty() {
                     String::new()
                 } else {
@@ -517,15 +533,18 @@ fn write_writer(out: &mut impl Write, report: &Report) -> io::Result<()> {
         };
         writeln!(
             out,
-            "  written by {} {} (at {at}); {}",
-            v.package, v.version, v.other_version
+            "  written by {} {} (at {}); {}",
+            shown(&v.package),
+            shown(&v.version),
+            shown(&at),
+            shown(v.other_version)
         )?;
     }
     for hit in &w.facts {
         let f = hit.fact;
-        let names = hit.globals.join(", ");
+        let names = shown(&hit.globals.join(", ")).into_owned();
         let place = match &hit.path {
-            Some(path) => format!("offset {}, {path}", hit.offset),
+            Some(path) => format!("offset {}, {}", hit.offset, shown(path)),
             None => format!("offset {}", hit.offset),
         };
         match f.kind {
@@ -534,9 +553,12 @@ fn write_writer(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 "  names {names} ({place}): written by {}; {}",
                 f.written_by, f.fails
             )?,
-            crate::classify::facts_table::FactKind::Removal => {
-                writeln!(out, "  {names} ({place}): {}", f.fails)?
-            }
+            crate::classify::facts_table::FactKind::Removal => writeln!(
+                out,
+                "  {} ({place}): {}",
+                shown_at_line_start(&names),
+                f.fails
+            )?,
         }
         if !f.remedy.is_empty() {
             writeln!(out, "    {DIM}→ {}{DIM:#}", f.remedy)?;
@@ -572,20 +594,31 @@ fn write_frames(out: &mut impl Write, report: &Report) -> io::Result<()> {
     const SHOWN: usize = 40;
     for f in &report.frames {
         if let Some(error) = &f.error {
-            writeln!(out, "  {BOLD}{}{BOLD:#}  {}: {error}", f.path, f.kind)?;
+            writeln!(
+                out,
+                "  {BOLD}{}{BOLD:#}  {}: {}",
+                shown(&f.path),
+                shown(&f.kind),
+                shown(error)
+            )?;
             continue;
         }
         writeln!(
             out,
             "  {BOLD}{}{BOLD:#}  {} of {} × {}, index {}",
-            f.path,
-            f.kind,
+            shown(&f.path),
+            shown(&f.kind),
             plural(f.rows as usize, "row", "rows"),
             plural(f.columns.len(), "column", "columns"),
-            f.index
+            shown(&f.index)
         )?;
         for (name, dtype) in f.columns.iter().take(SHOWN) {
-            writeln!(out, "    {name}  {DIM}{dtype}{DIM:#}")?;
+            writeln!(
+                out,
+                "    {}  {DIM}{}{DIM:#}",
+                shown_at_line_start(name),
+                shown(dtype)
+            )?;
         }
         if f.columns.len() > SHOWN {
             writeln!(
@@ -694,12 +727,12 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
         writeln!(
             out,
             "  {} is a {BOLD}{}{BOLD:#} ({}); {takes}:",
-            hint.path,
-            hint.class,
+            shown(&hint.path),
+            shown(&hint.class),
             hint.category.as_str()
         )?;
         if let Some(recipe) = &hint.recipe {
-            writeln!(out, "    ({recipe})")?;
+            writeln!(out, "    ({})", shown(recipe))?;
         }
         if !hint.parameters.is_empty() {
             let params: Vec<String> = hint
@@ -707,10 +740,17 @@ fn write_portability(out: &mut impl Write, report: &Report) -> io::Result<()> {
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            writeln!(out, "    {}", params.join(", "))?;
+            writeln!(out, "    {}", shown_at_line_start(&params.join(", ")))?;
         }
         for (name, path, shape, dtype) in &hint.arrays {
-            writeln!(out, "    {name} → {path} {} {dtype}", shape_text(shape))?;
+            writeln!(
+                out,
+                "    {} → {} {} {}",
+                shown_at_line_start(name),
+                shown(path),
+                shape_text(shape),
+                shown(dtype)
+            )?;
         }
     }
     writeln!(
@@ -754,14 +794,36 @@ fn extract_command(report: &Report, to: &str) -> String {
     )
 }
 
-/// A file name as a shell word (quoted when it has anything but safe characters).
+/// A file name as a shell word (quoted when it has anything but safe characters; as a
+/// `$'…'` word with escapes when it has characters that [`shown`] escapes, so the command
+/// is one line and still names the file; `./` before a leading `-`).
 fn shell_word(name: &str) -> String {
+    // A name that starts with `-` would be read as an option (`--force`).
+    if name.starts_with('-') {
+        return shell_word(&format!("./{name}"));
+    }
     let safe = name
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-/+=:@,".contains(c));
     if safe && !name.is_empty() {
         name.to_string()
+    } else if name.chars().any(crate::render::style::acts) {
+        let quoted = name.replace('\\', "\\\\").replace('\'', "\\'");
+        format!("$'{}'", shown(&quoted))
     } else {
         format!("'{}'", name.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_suggested_file_name_is_one_shell_word_that_names_the_file() {
+        assert_eq!(shell_word("model.pkl"), "model.pkl");
+        assert_eq!(shell_word("it's.pkl"), r"'it'\''s.pkl'");
+        assert_eq!(shell_word("--force"), "./--force");
+        assert_eq!(shell_word("a\nb'\\.pkl"), r"$'a\nb\'\\.pkl'");
     }
 }
