@@ -1314,6 +1314,7 @@ fn known_third_party_gadgets_are_dangerous() {
         ("networkx", "read_gpickle", "unpickles"),
         ("jinja2.environment", "Template", "template"),
         ("torch.export", "load", "exported program"),
+        ("sklearn.utils._joblib", "load", "joblib.load"),
     ] {
         let e = call(m, n, vec![Str("/tmp/x")]);
         assert_caught(&e, "code-exec", needle, "dangerous");

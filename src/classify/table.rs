@@ -991,6 +991,9 @@ known_globals! {
         => "loads other pickles from disk (joblib.load), writes cache directories or starts worker processes";
     CodeExec "sklearn.externals.joblib" ["**"]
         => "loads other pickles from disk (joblib.load), writes cache directories or starts worker processes";
+    // scikit-learn 0.21+ re-exports joblib's load/dump/Parallel here (sklearn/utils/_joblib.py).
+    CodeExec "sklearn.utils._joblib" ["**"]
+        => "joblib re-exported by scikit-learn: loads other pickles from disk (joblib.load), writes files or starts worker processes";
     CodeExec "copyreg" ["**"]
         => "registers reducers and extension codes that change how later pickles load";
     CodeExec "shelve" ["**"] => "opens a pickle database on disk and unpickles its values";
