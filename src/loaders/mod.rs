@@ -134,8 +134,10 @@ pub(crate) fn scan_stream(
     let mut allowed = torch_weights_only::HashSet::default();
     let mut scans = Vec::new();
     for (i, p) in pickles.iter().take(count).enumerate() {
-        let persistent = if zip || (legacy && i == 3) {
+        let persistent = if zip {
             Persistent::Storage
+        } else if legacy && i == 3 {
+            Persistent::LegacyStorage
         } else {
             Persistent::None
         };
@@ -188,10 +190,12 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
         }
         "npy" | "npz" => {
             out.push(numpy_no_pickle(report));
-            if !report.pickles.is_empty() {
+            if object_arrays(report) {
                 out.push(pickle_like("numpy.load(allow_pickle=True)", report));
             }
         }
+        // numpy.load opens any zip as an npz (by its magic, not its name).
+        "zip" if report.file.ends_with(".npz") => out.push(numpy_no_pickle(report)),
         _ => {}
     }
     out
@@ -331,12 +335,44 @@ fn requirement(package: &str, evidence: &str) -> Requirement {
     }
 }
 
+/// Whether a `.npy`/`.npz` holds object arrays: pickles after a `.npy` header. A pickle
+/// at the start of an npz member is no `.npy`: `NpzFile` hands back its bytes unread.
+fn object_arrays(report: &Report) -> bool {
+    report
+        .pickles
+        .iter()
+        .any(|p| p.member.is_none() || p.offset > 0)
+}
+
+/// numpy's `_MAX_HEADER_SIZE` (`numpy/lib/_format_impl.py`, numpy 2.4): a longer `.npy`
+/// header is refused unless `max_header_size` is raised or `allow_pickle=True`.
+const NUMPY_MAX_HEADER: u64 = 10_000;
+
+/// Whether a plain array's `.npy` header is longer than numpy reads by default: its data
+/// starts past magic (6), version (2), length (2 in version 1, 4 after) and the header.
+/// Fail closed: the shorter length field is assumed.
+fn numpy_header_too_long(report: &Report) -> bool {
+    report
+        .arrays
+        .iter()
+        .filter(|a| a.node.is_none())
+        .filter_map(|a| a.offset)
+        .any(|o| o.saturating_sub(10) > NUMPY_MAX_HEADER)
+}
+
 /// `numpy.load(allow_pickle=False)`: plain `.npy`/`.npz` arrays load; object arrays and
 /// pickles do not.
 fn numpy_no_pickle(report: &Report) -> LoaderReport {
     let loader = "numpy.load(allow_pickle=False)".to_string();
     let (loads, summary) = match report.container.as_str() {
-        "npy" | "npz" if report.pickles.is_empty() => {
+        "npy" | "npz" | "zip" if numpy_header_too_long(report) => (
+            Loads::No,
+            "a .npy header longer than 10,000 bytes: numpy refuses it (\"Header info length \
+             ... is large and may not be safe to load securely\") unless max_header_size is \
+             raised"
+                .to_string(),
+        ),
+        "npy" | "npz" | "zip" if !object_arrays(report) => {
             (Loads::Yes, "no object arrays: loads as is".to_string())
         }
         "npy" => (

@@ -327,6 +327,82 @@ pub const RETURNS: &[(&str, Returns)] = &[
     ),
 ];
 
+/// What a call of an allowed global needs of its first argument before it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstArg {
+    /// Anything (or nothing the model can check).
+    Any,
+    /// A storage from a persistent id (`storage.dtype` is read).
+    Storage,
+    /// A tensor (`data.detach()`, `data.to(...)`).
+    Tensor,
+    /// A layout's name, one of [`LAYOUTS`] (`_get_layout`'s cache lookup).
+    Layout,
+    /// A mapping or an iterable of pairs: not a string or a number
+    /// (`collections.OrderedDict('ab')` raises ValueError).
+    Pairs,
+}
+
+/// The positional arguments allowed calls take, `(name, min, max, first)`, sorted by name.
+/// torch calls them with the pickled tuple (`func(*args)`), so any other count raises
+/// TypeError and the load fails. Source: the signatures in torch 2.15.0's
+/// `torch/_utils.py` (`_rebuild_*`), `torch/_tensor.py` (`_rebuild_from_type_v2`) and
+/// `torch/serialization.py` (`_get_layout`).
+pub const ARGS: &[(&str, usize, usize, FirstArg)] = &[
+    ("collections.OrderedDict", 0, 1, FirstArg::Pairs),
+    ("torch._tensor._rebuild_from_type_v2", 4, 4, FirstArg::Any),
+    (
+        "torch._utils._rebuild_device_tensor_from_cpu_tensor",
+        4,
+        4,
+        FirstArg::Tensor,
+    ),
+    (
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        4,
+        4,
+        FirstArg::Any,
+    ),
+    (
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        4,
+        4,
+        FirstArg::Any,
+    ),
+    ("torch._utils._rebuild_parameter", 3, 3, FirstArg::Tensor),
+    (
+        "torch._utils._rebuild_parameter_with_state",
+        4,
+        4,
+        FirstArg::Tensor,
+    ),
+    ("torch._utils._rebuild_qtensor", 7, 7, FirstArg::Storage),
+    ("torch._utils._rebuild_sparse_tensor", 2, 2, FirstArg::Any),
+    ("torch._utils._rebuild_tensor", 4, 4, FirstArg::Storage),
+    ("torch._utils._rebuild_tensor_v2", 6, 7, FirstArg::Storage),
+    ("torch._utils._rebuild_tensor_v3", 7, 8, FirstArg::Storage),
+    (
+        "torch._utils._rebuild_wrapper_subclass",
+        8,
+        8,
+        FirstArg::Any,
+    ),
+    ("torch.serialization._get_layout", 1, 1, FirstArg::Layout),
+];
+
+/// The layouts `torch.serialization._get_layout` knows (`str()` of each `torch.layout` in
+/// the `torch` namespace, torch 2.15.0).
+pub const LAYOUTS: &[&str] = &[
+    "torch._mkldnn",
+    "torch.jagged",
+    "torch.sparse_bsc",
+    "torch.sparse_bsr",
+    "torch.sparse_coo",
+    "torch.sparse_csc",
+    "torch.sparse_csr",
+    "torch.strided",
+];
+
 /// Globals never to suggest allowing whatever the classification says, and why.
 pub const NEVER_ALLOW: &[(&str, &str)] = &[(
     "torch.storage._load_from_bytes",
@@ -425,6 +501,14 @@ mod tests {
     #[test]
     fn returns_table_is_sorted() {
         assert!(RETURNS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn args_table_is_sorted_and_names_allowed_globals() {
+        assert!(ARGS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(ARGS
+            .iter()
+            .all(|(n, min, max, _)| is_allowed(n) && min <= max));
     }
 
     #[test]

@@ -35,8 +35,11 @@ use crate::reader::{Arg, OpReader};
 pub(crate) enum Persistent {
     /// No `persistent_load`: any persistent id is refused.
     None,
-    /// torch's: ids are `('storage', storage_type, key, location, numel)` tuples.
+    /// A torch zip's: ids are `('storage', storage_type, key, location, numel)` tuples.
     Storage,
+    /// A legacy file's: `('storage', storage_type, root_key, location, numel,
+    /// view_metadata)`, and the storage type must have a `dtype` (not `UntypedStorage`).
+    LegacyStorage,
 }
 
 /// What torch refuses that an allowlist entry fixes.
@@ -317,11 +320,9 @@ impl Machine<'_> {
             O::BINPERSID => self.persistent_id()?,
             O::BINGET | O::LONG_BINGET => {
                 let key = uint(arg);
-                let v = self
-                    .memo
-                    .get(&key)
-                    .cloned()
-                    .ok_or_else(|| format!("KeyError: memo key {key} (malformed pickle)"))?;
+                let v = self.memo.get(&key).cloned().ok_or_else(|| {
+                    format!("KeyError: {key} (a memo key no PUT stored: malformed pickle)")
+                })?;
                 self.stack.push(v);
             }
             O::BINPUT | O::LONG_BINPUT => {
@@ -357,7 +358,10 @@ impl Machine<'_> {
             O::REDUCE => {
                 let args = self.pop()?;
                 let result = match self.top()? {
-                    Val::Global(f) => returns(f, &args),
+                    Val::Global(f) => {
+                        check_args(f, &args)?;
+                        returns(f, &args)
+                    }
                     other => {
                         return Err(format!(
                             "Trying to call reduce for unrecognized function {}",
@@ -385,8 +389,13 @@ impl Machine<'_> {
                 }
                 let target = self.top()?;
                 if type_name(target) != Some("builtins.list") {
+                    let verb = if opcode == O::APPEND {
+                        "append to"
+                    } else {
+                        "extend"
+                    };
                     return Err(format!(
-                        "Can only append to lists, but got {}",
+                        "Can only {verb} lists, but got {}",
                         describe(target)
                     ));
                 }
@@ -439,7 +448,7 @@ impl Machine<'_> {
     }
 
     fn build(&mut self, allowed: &HashSet<String>) -> Step {
-        let _state = self.pop()?;
+        let state = self.pop()?;
         let inst = self.top()?.clone();
         let (ty, spelling): (Rc<str>, _) = match &inst {
             Val::Static(t) => (Rc::from(*t), None),
@@ -463,6 +472,7 @@ impl Machine<'_> {
                 ))
             }
         };
+        check_build_state(&ty, &state)?;
         if table::BUILD_TYPES.contains(&&*ty)
             || table::is_allowed(&ty)
             || self.user_allowed(allowed, &ty)
@@ -485,27 +495,160 @@ impl Machine<'_> {
         if self.persistent == Persistent::None {
             return Err("unsupported persistent id encountered".to_string());
         }
-        match &pid {
-            Val::Int => {}
-            Val::Tuple(items) => match items.first() {
-                None => {}
-                Some(Val::Str(s)) if &**s == "storage" => {}
-                Some(other) => {
-                    return Err(format!(
-                        "Only persistent_load of storage is allowed, but got {}",
-                        describe(other)
-                    ))
+        // torch's unpickler lets a tuple or an int through ...
+        let items = match &pid {
+            Val::Int => None,
+            Val::Tuple(items) => {
+                match items.first() {
+                    None | Some(Val::Str(_)) => {}
+                    Some(other) => {
+                        return Err(format!(
+                            "Only persistent_load of storage is allowed, but got {}",
+                            describe(other)
+                        ))
+                    }
                 }
-            },
+                if let Some(Val::Str(s)) = items.first() {
+                    if &**s != "storage" {
+                        return Err(
+                            "Only persistent_load of storage is allowed, but got <class 'str'>"
+                                .to_string(),
+                        );
+                    }
+                }
+                Some(items)
+            }
             other => {
                 return Err(format!(
                     "persistent_load id must be tuple or int, but got {}",
                     describe(other)
                 ))
             }
-        }
+        };
+        // ... and torch.serialization's persistent_load then unpacks it.
+        storage_id(items.map(|i| &i[..]), self.persistent)?;
         self.stack.push(obj("torch.storage.TypedStorage"));
         Ok(())
+    }
+}
+
+/// What `persistent_load` in `torch/serialization.py` (`_load`, `_legacy_load`, torch
+/// 2.15.0) does with a storage id torch's unpickler let through: it must be a tuple,
+/// unpack to the format's fields, and name a storage type with a `dtype`.
+fn storage_id(items: Option<&[Val]>, persistent: Persistent) -> Step {
+    let Some(items) = items else {
+        return Err("AssertionError: saved_id must be a tuple, got int".to_string());
+    };
+    if items.is_empty() {
+        return Err("IndexError: tuple index out of range".to_string());
+    }
+    let legacy = persistent == Persistent::LegacyStorage;
+    let fields = if legacy { 5 } else { 4 };
+    let got = items.len().saturating_sub(1);
+    if got < fields {
+        return Err(format!(
+            "ValueError: not enough values to unpack (expected {fields}, got {got})"
+        ));
+    }
+    if got > fields {
+        return Err(format!(
+            "ValueError: too many values to unpack (expected {fields})"
+        ));
+    }
+    let storage_type = match items.get(1) {
+        Some(Val::Global(name)) => name.clone(),
+        other => {
+            let what = other.map(describe).unwrap_or_default();
+            return Err(format!(
+                "AttributeError: the storage type of a persistent id is {what}, which has no \
+                 attribute 'dtype'"
+            ));
+        }
+    };
+    let has_dtype = storage_type.ends_with("Storage")
+        && &*storage_type != "torch.storage.TypedStorage"
+        && !(legacy && storage_type.ends_with("UntypedStorage"));
+    if !has_dtype {
+        return Err(format!(
+            "AttributeError: type object '{storage_type}' has no attribute 'dtype'"
+        ));
+    }
+    if !matches!(items.get(4), Some(Val::Int)) {
+        return Err("TypeError: a persistent id's element count is not an int \
+             (get_storage_from_record(): incompatible function arguments)"
+            .to_string());
+    }
+    Ok(())
+}
+
+/// A call torch makes raises before it returns when its positional arguments do not fit
+/// ([`table::ARGS`]): too few or too many, or a first argument of the wrong kind.
+fn check_args(f: &str, args: &Val) -> Step {
+    let Val::Tuple(items) = args else {
+        return Ok(());
+    };
+    let Some((_, min, max, first)) = table::ARGS.iter().find(|(n, ..)| *n == f) else {
+        return Ok(());
+    };
+    let short = f.rsplit('.').next().unwrap_or(f);
+    if items.len() < *min || items.len() > *max {
+        let takes = if min == max {
+            format!("{min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return Err(format!(
+            "TypeError: {short}() takes {takes} positional arguments but {} were given",
+            items.len()
+        ));
+    }
+    let Some(arg) = items.first() else {
+        return Ok(());
+    };
+    let ty = type_name(arg);
+    let plain = matches!(arg, Val::Str(_) | Val::Int | Val::Tuple(_) | Val::Global(_))
+        || ty.is_some_and(|t| t.starts_with("builtins."));
+    let wrong = match first {
+        table::FirstArg::Any => false,
+        table::FirstArg::Storage => {
+            plain || ty.is_some_and(|t| t.starts_with("torch.") && !t.ends_with("Storage"))
+        }
+        table::FirstArg::Tensor => plain,
+        table::FirstArg::Layout => match arg {
+            Val::Str(s) => !table::LAYOUTS.contains(&&**s),
+            _ => true,
+        },
+        table::FirstArg::Pairs => matches!(arg, Val::Str(_) | Val::Int),
+    };
+    if wrong {
+        return Err(format!(
+            "{short}() cannot use its first argument, {}: the call raises and torch.load fails",
+            describe(arg)
+        ));
+    }
+    Ok(())
+}
+
+/// BUILD on a tensor calls `inst.set_(*state)`, on a Parameter `Tensor.__setstate__`:
+/// both need a tuple (a Parameter's of 3 to 5 items), or the load fails.
+fn check_build_state(ty: &str, state: &Val) -> Step {
+    let len = match state {
+        Val::Tuple(items) => Some(items.len()),
+        _ => None,
+    };
+    match ty {
+        "torch.Tensor" if len.is_none() => Err(format!(
+            "TypeError: set_() received an invalid combination of arguments: BUILD gives a \
+             tensor {} as its state",
+            describe(state)
+        )),
+        "torch.nn.parameter.Parameter" if !matches!(len, Some(3..=5)) => Err(format!(
+            "ValueError: not enough values to unpack (expected 3, got {}): BUILD gives a \
+             Parameter {} as its state",
+            len.unwrap_or(1),
+            describe(state)
+        )),
+        _ => Ok(()),
     }
 }
 
