@@ -348,3 +348,120 @@ fn numpy_load_without_pickle_agrees_with_real_numpy_on_every_file() {
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+// pickle.load: what the standard library alone loads --------------------------------------
+
+/// Fixture groups written by the project's generators from library objects (never
+/// `hostile/`, `malformed/` or `runtime/`): safe to load with `pickle.load`.
+const BENIGN_GROUPS: &[&str] = &[
+    "plain", "stdlib", "numpy1", "numpy2", "pandas", "sklearn", "masked", "keras", "benign",
+];
+
+/// Verdicts under which the test lets `pickle.load` run a file (belt and braces: the
+/// groups above hold nothing else).
+const LOADABLE_VERDICTS: &[&str] = &["portable", "needs-libraries"];
+
+fn benign_pickles() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = BENIGN_GROUPS
+        .iter()
+        .map(|g| root().join("fixtures").join(g))
+        .collect();
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if !name.ends_with(".json") && !name.ends_with(".py") && !name.ends_with(".txt")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `pickle.load` of each file; prints `ok`, or the exception and, for a missing module,
+/// its top-level name.
+const PICKLE_SCRIPT: &str = r#"
+import sys, pickle
+for path in sys.argv[1:]:
+    try:
+        with open(path, "rb") as f:
+            pickle.load(f)
+        print("ok")
+    except ImportError as e:
+        print("missing " + (e.name or "?").split(".")[0])
+    except Exception as e:
+        print("error " + type(e).__name__)
+"#;
+
+/// Where `pickle.load` in a Python with only the standard library (`-I -S`) and our
+/// `pickle.load` verdict disagree: a `yes` that fails, or an `only-with` whose missing
+/// module is not among the requirements.
+#[test]
+fn pickle_load_verdicts_agree_with_a_standard_library_python() {
+    let Some(_) = common::python3() else {
+        return;
+    };
+    let mut files = Vec::new();
+    let mut verdicts = Vec::new();
+    for file in benign_pickles() {
+        let doc = explain_json(&file);
+        let Some(l) = loader(&doc, "pickle.load") else {
+            continue;
+        };
+        let verdict = doc["verdict"].as_str().unwrap_or("");
+        assert!(
+            !["unvetted", "dangerous"].contains(&verdict),
+            "{} in a benign group is {verdict}",
+            file.display()
+        );
+        if !LOADABLE_VERDICTS.contains(&verdict) {
+            continue; // non-portable: extension codes, which no fresh Python has registered
+        }
+        if l["user_modules"].as_array().is_some_and(|m| !m.is_empty()) {
+            continue; // __main__ classes: no Python has them
+        }
+        let reqs: Vec<String> = l["requirements"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| r["package"].as_str().map(str::to_string))
+            .collect();
+        files.push(file);
+        verdicts.push((l["loads"].as_str().unwrap_or("").to_string(), reqs));
+    }
+    assert!(files.len() >= 150, "{}", files.len());
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-I", "-S"]);
+    let args: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::run_python(cmd, PICKLE_SCRIPT, &args);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let answers: Vec<&str> = text.lines().collect();
+    assert_eq!(answers.len(), files.len(), "{text}");
+    let mut bad = Vec::new();
+    for ((file, (loads, reqs)), answer) in files.iter().zip(&verdicts).zip(&answers) {
+        let agree = match (loads.as_str(), answer.strip_prefix("missing ")) {
+            ("yes", _) => *answer == "ok",
+            ("only-with", Some(module)) => reqs.iter().any(|r| r == module),
+            _ => false,
+        };
+        if !agree {
+            bad.push(format!(
+                "{}: python -S: {answer}; ours: {loads} {reqs:?}",
+                file.display()
+            ));
+        }
+    }
+    eprintln!(
+        "pickle.load: {} of {} files agree",
+        files.len() - bad.len(),
+        files.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
