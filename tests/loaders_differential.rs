@@ -179,11 +179,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
          dict is empty",
     ),
     (
-        "hostile_pid_missing_key.pt",
-        "a storage key with no data/ record in the zip: the scan does not see the zip's \
-         members",
-    ),
-    (
         "hostile_rebuild_offset_out_of_range.pt",
         "a tensor reaching past its storage: the model keeps no integer values",
     ),

@@ -128,7 +128,13 @@ pub(crate) fn scan_stream(
     pickles: &[PickleReport],
     legacy: bool,
     member: Option<&str>,
+    storages: Option<&crate::container::StorageMap>,
 ) -> StreamScan {
+    let has = |key: &str| storages.is_some_and(|m| m.contains_key(key));
+    let has_record: torch_weights_only::HasRecord<'_> = match storages {
+        Some(_) if member.is_some() => Some(&has),
+        _ => None,
+    };
     let zip = member.is_some();
     let count = if legacy { 5 } else { 1 };
     let mut allowed = torch_weights_only::HashSet::default();
@@ -142,7 +148,8 @@ pub(crate) fn scan_stream(
             Persistent::None
         };
         let start = usize::try_from(p.offset).unwrap_or(usize::MAX);
-        let scan = torch_weights_only::scan_pickle(bytes, start, persistent, &mut allowed);
+        let scan =
+            torch_weights_only::scan_pickle(bytes, start, persistent, &mut allowed, has_record);
         let stopped = scan.stop.is_some();
         scans.push(scan);
         if stopped {

@@ -141,6 +141,7 @@ const MAX_MEMO: usize = 2_000_000;
 
 /// The loop's state.
 struct Machine<'s> {
+    has_record: HasRecord<'s>,
     stack: Vec<Val>,
     /// Where each open MARK's frame starts in `stack` (torch keeps a list per frame).
     metastack: Vec<usize>,
@@ -155,13 +156,18 @@ struct Machine<'s> {
     refused: HashSet<String>,
 }
 
+/// Whether a torch zip holds the record `data/<key>` (`None`: not known).
+pub(crate) type HasRecord<'a> = Option<&'a dyn Fn(&str) -> bool>;
+
 /// Runs torch's weights-only loop over the pickle at `start` in `bytes`. `allowed` holds
-/// what earlier pickles' refusals allowed (it grows with this one's).
+/// what earlier pickles' refusals allowed (it grows with this one's); `has_record` says
+/// which storage records a torch zip holds.
 pub(crate) fn scan_pickle(
     bytes: &[u8],
     start: usize,
     persistent: Persistent,
     allowed: &mut HashSet<String>,
+    has_record: HasRecord<'_>,
 ) -> PickleScan {
     let mut scan = PickleScan::default();
     let mut m = Machine {
@@ -170,6 +176,7 @@ pub(crate) fn scan_pickle(
         memo: HashMap::default(),
         scan: &mut scan,
         persistent,
+        has_record,
         offset: 0,
         made_by: None,
         refused: HashSet::default(),
@@ -526,7 +533,7 @@ impl Machine<'_> {
             }
         };
         // ... and torch.serialization's persistent_load then unpacks it.
-        storage_id(items.map(|i| &i[..]), self.persistent)?;
+        storage_id(items.map(|i| &i[..]), self.persistent, self.has_record)?;
         self.stack.push(obj("torch.storage.TypedStorage"));
         Ok(())
     }
@@ -535,7 +542,7 @@ impl Machine<'_> {
 /// What `persistent_load` in `torch/serialization.py` (`_load`, `_legacy_load`, torch
 /// 2.15.0) does with a storage id torch's unpickler let through: it must be a tuple,
 /// unpack to the format's fields, and name a storage type with a `dtype`.
-fn storage_id(items: Option<&[Val]>, persistent: Persistent) -> Step {
+fn storage_id(items: Option<&[Val]>, persistent: Persistent, has_record: HasRecord<'_>) -> Step {
     let Some(items) = items else {
         return Err("AssertionError: saved_id must be a tuple, got int".to_string());
     };
@@ -577,6 +584,15 @@ fn storage_id(items: Option<&[Val]>, persistent: Persistent) -> Step {
         return Err("TypeError: a persistent id's element count is not an int \
              (get_storage_from_record(): incompatible function arguments)"
             .to_string());
+    }
+    // A zip's storage is its record `data/<key>` (a key kept whole: shorter than the
+    // text the model keeps).
+    if let (Some(Val::Str(key)), Some(has), false) = (items.get(2), has_record, legacy) {
+        if key.len() < MAX_KEPT_TEXT && !has(key) {
+            return Err(format!(
+                "RuntimeError: PytorchStreamReader failed locating file data/{key}: file not found"
+            ));
+        }
     }
     Ok(())
 }
