@@ -172,17 +172,11 @@ fn compare_torch(truths: &Value) -> (usize, Vec<String>) {
 /// Limits). Each says `yes` where torch raises inside an allowed call: a wrong "loads",
 /// never a missed refusal (the streams import nothing torch refuses). Each must still
 /// disagree, so the list shrinks when the model learns one.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "hostile_device_build.pt",
-        "BUILD gives a torch.device a non-empty dict: the model does not track whether a \
+const KNOWN_GAPS: &[(&str, &str)] = &[(
+    "hostile_device_build.pt",
+    "BUILD gives a torch.device a non-empty dict: the model does not track whether a \
          dict is empty",
-    ),
-    (
-        "hostile_rebuild_offset_out_of_range.pt",
-        "a tensor reaching past its storage: the model keeps no integer values",
-    ),
-];
+)];
 
 #[test]
 fn weights_only_verdicts_agree_with_what_torch_did_on_every_file() {

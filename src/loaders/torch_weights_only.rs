@@ -103,10 +103,16 @@ enum Ty {
 enum Val {
     Global(Rc<str>),
     Str(Rc<str>),
-    Int,
-    /// Its items; a tuple inside is kept only as [`Val::Static`]`("builtins.tuple")`, so
-    /// values never nest (and never drop recursively).
+    /// An int, and its value when it fits an `i64`.
+    Int(Option<i64>),
+    /// Its items; a tuple inside is kept only as [`Val::Ints`] (a tuple of ints: a
+    /// tensor's size or stride) or [`Val::Static`]`("builtins.tuple")`, so values never
+    /// nest (and never drop recursively).
     Tuple(Rc<[Val]>),
+    /// A tuple of ints inside a tuple.
+    Ints(Rc<[Option<i64>]>),
+    /// A storage from a persistent id, and its element count when the id gives it.
+    Storage(Option<i64>),
     /// An instance of a type known by a static name (`builtins.list`, `torch.Tensor`).
     Static(&'static str),
     Obj(Rc<Ty>),
@@ -125,7 +131,14 @@ fn tuple(items: Vec<Val>) -> Val {
     let flat: Vec<Val> = items
         .into_iter()
         .map(|v| match v {
-            Val::Tuple(_) => obj("builtins.tuple"),
+            Val::Tuple(inner) => inner
+                .iter()
+                .map(|i| match i {
+                    Val::Int(n) => Some(*n),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .map_or(obj("builtins.tuple"), |ints| Val::Ints(ints.into())),
             v => v,
         })
         .collect();
@@ -321,7 +334,7 @@ impl Machine<'_> {
             O::EMPTY_LIST => self.stack.push(obj("builtins.list")),
             O::EMPTY_DICT => self.stack.push(obj("builtins.dict")),
             O::EMPTY_SET => self.stack.push(obj("builtins.set")),
-            O::BININT | O::BININT1 | O::BININT2 | O::LONG1 => self.stack.push(Val::Int),
+            O::BININT | O::BININT1 | O::BININT2 | O::LONG1 => self.stack.push(int(arg)),
             O::BINFLOAT => self.stack.push(obj("builtins.float")),
             O::BINUNICODE | O::SHORT_BINSTRING => self.stack.push(text(arg)),
             O::BINPERSID => self.persistent_id()?,
@@ -504,7 +517,7 @@ impl Machine<'_> {
         }
         // torch's unpickler lets a tuple or an int through ...
         let items = match &pid {
-            Val::Int => None,
+            Val::Int(_) => None,
             Val::Tuple(items) => {
                 match items.first() {
                     None | Some(Val::Str(_)) => {}
@@ -533,8 +546,8 @@ impl Machine<'_> {
             }
         };
         // ... and torch.serialization's persistent_load then unpacks it.
-        storage_id(items.map(|i| &i[..]), self.persistent, self.has_record)?;
-        self.stack.push(obj("torch.storage.TypedStorage"));
+        let numel = storage_id(items.map(|i| &i[..]), self.persistent, self.has_record)?;
+        self.stack.push(Val::Storage(numel));
         Ok(())
     }
 }
@@ -542,7 +555,12 @@ impl Machine<'_> {
 /// What `persistent_load` in `torch/serialization.py` (`_load`, `_legacy_load`, torch
 /// 2.15.0) does with a storage id torch's unpickler let through: it must be a tuple,
 /// unpack to the format's fields, and name a storage type with a `dtype`.
-fn storage_id(items: Option<&[Val]>, persistent: Persistent, has_record: HasRecord<'_>) -> Step {
+/// Returns the storage's element count, when the id gives it plainly.
+fn storage_id(
+    items: Option<&[Val]>,
+    persistent: Persistent,
+    has_record: HasRecord<'_>,
+) -> Result<Option<i64>, String> {
     let Some(items) = items else {
         return Err("AssertionError: saved_id must be a tuple, got int".to_string());
     };
@@ -580,11 +598,11 @@ fn storage_id(items: Option<&[Val]>, persistent: Persistent, has_record: HasReco
             "AttributeError: type object '{storage_type}' has no attribute 'dtype'"
         ));
     }
-    if !matches!(items.get(4), Some(Val::Int)) {
+    let Some(Val::Int(numel)) = items.get(4) else {
         return Err("TypeError: a persistent id's element count is not an int \
              (get_storage_from_record(): incompatible function arguments)"
             .to_string());
-    }
+    };
     // A zip's storage is its record `data/<key>` (a key kept whole: shorter than the
     // text the model keeps).
     if let (Some(Val::Str(key)), Some(has), false) = (items.get(2), has_record, legacy) {
@@ -594,7 +612,13 @@ fn storage_id(items: Option<&[Val]>, persistent: Persistent, has_record: HasReco
             ));
         }
     }
-    Ok(())
+    // A legacy id with view metadata gives a view of another size; an untyped storage
+    // counts bytes, and quint4x2/quint2x4 pack several elements in one.
+    let plain = (!legacy || matches!(items.get(5), Some(Val::Static("builtins.NoneType"))))
+        && !storage_type.ends_with("UntypedStorage")
+        && !storage_type.ends_with("x2Storage")
+        && !storage_type.ends_with("x4Storage");
+    Ok(numel.filter(|_| plain))
 }
 
 /// A call torch makes raises before it returns when its positional arguments do not fit
@@ -622,8 +646,10 @@ fn check_args(f: &str, args: &Val) -> Step {
         return Ok(());
     };
     let ty = type_name(arg);
-    let plain = matches!(arg, Val::Str(_) | Val::Int | Val::Tuple(_) | Val::Global(_))
-        || ty.is_some_and(|t| t.starts_with("builtins."));
+    let plain = matches!(
+        arg,
+        Val::Str(_) | Val::Int(_) | Val::Tuple(_) | Val::Ints(_) | Val::Global(_)
+    ) || ty.is_some_and(|t| t.starts_with("builtins."));
     let wrong = match first {
         table::FirstArg::Any => false,
         table::FirstArg::Storage => {
@@ -634,13 +660,81 @@ fn check_args(f: &str, args: &Val) -> Step {
             Val::Str(s) => !table::LAYOUTS.contains(&&**s),
             _ => true,
         },
-        table::FirstArg::Pairs => matches!(arg, Val::Str(_) | Val::Int),
+        table::FirstArg::Pairs => matches!(arg, Val::Str(_) | Val::Int(_)),
     };
     if wrong {
         return Err(format!(
             "{short}() cannot use its first argument, {}: the call raises and torch.load fails",
             describe(arg)
         ));
+    }
+    // `_rebuild_tensor_v3` takes the tensor's dtype apart from the storage's.
+    if *first == table::FirstArg::Storage && !f.ends_with("_v3") {
+        check_extent(items)?;
+    }
+    Ok(())
+}
+
+/// `_rebuild_tensor*(storage, offset, size, stride, ...)` sets the tensor on the storage
+/// (`t.set_`), which raises when the tensor reaches past the storage's elements, or when a
+/// size, stride or offset is negative ("Trying to resize storage that is not resizable").
+/// Values the model does not know pass.
+fn check_extent(items: &[Val]) -> Step {
+    let (
+        Some(Val::Storage(Some(numel))),
+        Some(Val::Int(Some(offset))),
+        Some(Val::Ints(size)),
+        Some(Val::Ints(stride)),
+    ) = (items.first(), items.get(1), items.get(2), items.get(3))
+    else {
+        return Ok(());
+    };
+    // No strides: set_ lays the tensor out contiguously. Other mismatches: not modelled.
+    let contiguous: Vec<Option<i64>>;
+    let stride: &[Option<i64>] = if stride.is_empty() && !size.is_empty() {
+        let mut acc = Some(1i64);
+        let mut out = vec![None; size.len()];
+        for (slot, n) in out.iter_mut().zip(size.iter()).rev() {
+            *slot = acc;
+            acc = acc.zip(*n).and_then(|(a, n)| a.checked_mul(n.max(1)));
+        }
+        contiguous = out;
+        &contiguous
+    } else if size.len() != stride.len() {
+        return Ok(());
+    } else {
+        stride
+    };
+    let bad = || {
+        format!(
+            "RuntimeError: Trying to resize storage that is not resizable: the tensor's \
+             offset {offset}, size {size:?} and stride {stride:?} do not fit a storage of \
+             {numel} elements"
+        )
+    };
+    let mut last = *offset;
+    if last < 0 {
+        return Err(bad());
+    }
+    for (n, st) in size.iter().zip(stride.iter()) {
+        let (Some(n), Some(st)) = (n, st) else {
+            return Ok(());
+        };
+        if *n < 0 || *st < 0 {
+            return Err(bad());
+        }
+        if *n == 0 {
+            return Ok(()); // an empty tensor needs no elements
+        }
+        let reach = n
+            .checked_sub(1)
+            .and_then(|m| m.checked_mul(*st))
+            .and_then(|r| last.checked_add(r))
+            .ok_or_else(bad)?;
+        last = reach;
+    }
+    if last >= *numel {
+        return Err(bad());
     }
     Ok(())
 }
@@ -687,7 +781,9 @@ fn type_name(v: &Val) -> Option<&str> {
     match v {
         Val::Global(_) => Some("builtins.type"),
         Val::Str(_) => Some("builtins.str"),
-        Val::Int => Some("builtins.int"),
+        Val::Int(_) => Some("builtins.int"),
+        Val::Ints(_) => Some("builtins.tuple"),
+        Val::Storage(_) => Some("torch.storage.TypedStorage"),
         Val::Tuple(_) => Some("builtins.tuple"),
         Val::Static(t) => Some(t),
         Val::Obj(ty) => match &**ty {
@@ -707,6 +803,24 @@ fn text(arg: Arg<'_>) -> Val {
     };
     let kept = bytes.get(..MAX_KEPT_TEXT).unwrap_or(bytes);
     Val::Str(Rc::from(String::from_utf8_lossy(kept).as_ref()))
+}
+
+/// An int opcode's value: BININT's `int4`, BININT1/2's unsigned, LONG1's two's
+/// complement (up to eight bytes).
+fn int(arg: Arg<'_>) -> Val {
+    let value = match arg {
+        Arg::Int(n) => Some(i64::from(n)),
+        Arg::UInt(n) => i64::try_from(n).ok(),
+        Arg::Bytes(b) if b.len() <= 8 => {
+            let negative = b.last().is_some_and(|x| x & 0x80 != 0);
+            let mut buf = [if negative { 0xff } else { 0 }; 8];
+            buf.get_mut(..b.len())
+                .map(|dst| dst.copy_from_slice(b))
+                .map(|()| i64::from_le_bytes(buf))
+        }
+        _ => None,
+    };
+    Val::Int(value)
 }
 
 fn uint(arg: Arg<'_>) -> u64 {

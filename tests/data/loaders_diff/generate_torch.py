@@ -298,7 +298,26 @@ GOOD_ARGS = STORAGE + i(0) + i(4) + b"\x85" + i(1) + b"\x85" + b"\x89" + \
     g("collections", "OrderedDict") + b")R"
 TENSOR = rebuild(GOOD_ARGS)
 
+def extent(offset, size, stride):
+    """_rebuild_tensor_v2 on the 4-element storage `0` with this offset, size and stride."""
+    tup = lambda xs: b"(" + b"".join(i(x) for x in xs) + b"t"
+    return rebuild(STORAGE + i(offset) + tup(size) + tup(stride) + b"\x89"
+                   + g("collections", "OrderedDict") + b")R")
+
+
 HOSTILE = {
+    "extent_offset_end_fits": extent(3, [1], [1]),
+    "extent_one_past": extent(1, [4], [1]),
+    "extent_empty_far_offset": extent(100, [0], [1]),
+    "extent_scalar": extent(0, [], []),
+    "extent_scalar_past": extent(4, [], []),
+    "extent_len_mismatch": extent(0, [4], []),
+    "extent_negative_stride": extent(3, [2], [-1]),
+    "extent_negative_offset": extent(-1, [1], [1]),
+    "extent_2d_fits": extent(0, [2, 2], [2, 1]),
+    "extent_2d_past": extent(0, [2, 2], [3, 1]),
+    "extent_broadcast": extent(0, [10], [0]),
+    "extent_huge_size": extent(0, [2 ** 31 - 1, 2 ** 31 - 1], [2 ** 31 - 1, 1]),
     "eval": g("builtins", "eval") + b"(" + u("1+1") + b"tR",
     "print": g("builtins", "print") + b"(" + u("hi") + b"tR",
     "len": g("builtins", "len") + b"(" + u("abc") + b"tR",
