@@ -188,6 +188,17 @@ pub const BUILD_TYPES: &[&str] = &[
     "collections.OrderedDict",
 ];
 
+/// Allowlisted types whose instances have neither `__setstate__` nor `__dict__`: BUILD
+/// (`inst.__dict__.update(state)` when the state is truthy) fails on them unless the state
+/// is empty (checked with torch 2.15.0 and CPython 3.11).
+pub const NO_DICT_TYPES: &[&str] = &[
+    "builtins.bytearray",
+    "builtins.complex",
+    "builtins.set",
+    "torch.Size",
+    "torch.device",
+];
+
 /// Types SETITEM/SETITEMS accept as their target (`_check_set_item_target`).
 pub const SETITEM_TYPES: &[&str] = &[
     "builtins.dict",

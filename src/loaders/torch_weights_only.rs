@@ -429,7 +429,13 @@ impl Machine<'_> {
                 }
                 let target = self.top()?;
                 let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&t));
-                if !ok {
+                if matches!(target, Val::Static("builtins.dict")) {
+                    // No longer empty (see `falsy`).
+                    let filled = instance(Ty::Known(Rc::from("builtins.dict"), None, None));
+                    if let Some(top) = self.stack.last_mut() {
+                        *top = filled;
+                    }
+                } else if !ok {
                     return Err(format!(
                         "Can only {} for dict, collections.OrderedDict, collections.Counter, \
                          but got {}",
@@ -740,7 +746,8 @@ fn check_extent(items: &[Val]) -> Step {
 }
 
 /// BUILD on a tensor calls `inst.set_(*state)`, on a Parameter `Tensor.__setstate__`:
-/// both need a tuple (a Parameter's of 3 to 5 items), or the load fails.
+/// both need a tuple (a Parameter's of 3 to 5 items); on a type without `__dict__`
+/// ([`table::NO_DICT_TYPES`]) only a falsy state sets nothing. Otherwise the load fails.
 fn check_build_state(ty: &str, state: &Val) -> Step {
     let len = match state {
         Val::Tuple(items) => Some(items.len()),
@@ -758,7 +765,31 @@ fn check_build_state(ty: &str, state: &Val) -> Step {
             len.unwrap_or(1),
             describe(state)
         )),
+        t if table::NO_DICT_TYPES.contains(&t) && !falsy(state) => Err(format!(
+            "AttributeError: '{}' object has no attribute '__dict__': BUILD gives it {} as \
+             its state",
+            t.strip_prefix("builtins.").unwrap_or(t),
+            describe(state)
+        )),
         _ => Ok(()),
+    }
+}
+
+/// Whether a state is surely falsy (BUILD then sets nothing): `None`, `0`, `''`, `()`, a
+/// dict no SETITEM filled (EMPTY_DICT pushes it; SETITEM(S) marks it filled — a copy
+/// the memo kept before is not marked), or a `(state, slotstate)` pair of those.
+fn falsy(v: &Val) -> bool {
+    match v {
+        Val::Static(t) => matches!(*t, "builtins.dict" | "builtins.NoneType"),
+        Val::Int(n) => *n == Some(0),
+        Val::Str(s) => s.is_empty(),
+        Val::Tuple(items) => match &items[..] {
+            [] => true,
+            [a, b] => falsy(a) && falsy(b),
+            _ => false,
+        },
+        Val::Ints(items) => items.is_empty(),
+        _ => false,
     }
 }
 

@@ -381,6 +381,15 @@ HOSTILE = {
     "codecs_rot13": g("_codecs", "encode") + b"(" + u("abc") + u("rot13") + b"tR",
     "size_build": g("torch", "Size") + b"(" + b"]" + b"tR" + b"}" + b"b",
     "device_build": g("torch", "device") + b"(" + u("cpu") + b"tR" + b"}" + u("a") + i(1) + b"sb",
+    "size_build_nonempty": g("torch", "Size") + b"(" + b"]" + b"tR" + b"}" + u("a") + i(1) + b"sb",
+    "set_build_nonempty": g("builtins", "set") + b")R" + b"}" + u("a") + i(1) + b"sb",
+    "complex_build_nonempty": g("builtins", "complex") + b")R" + b"}" + u("a") + i(1) + b"sb",
+    "device_build_none": g("torch", "device") + b"(" + u("cpu") + b"tR" + b"Nb",
+    "device_build_pair_empty": g("torch", "device") + b"(" + u("cpu") + b"tR" + b"N}\x86b",
+    "device_build_pair_slots": g("torch", "device") + b"(" + u("cpu") + b"tR" + b"N}" + u("a")
+                               + i(1) + b"s\x86b",
+    "device_build_memo_filled": b"]" + b"}q\x05" + b"a" + b"h\x05" + u("a") + i(1) + b"s" + b"a"
+                                + g("torch", "device") + b"(" + u("cpu") + b"tR" + b"h\x05b",
     "append_to_dict": b"}" + i(1) + b"a",
     "appends_to_tuple": b")(" + i(1) + b"e",
     "setitem_to_list": b"]" + i(1) + i(2) + b"s",
