@@ -193,7 +193,7 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
         }
         "torch-zip" | "torch-legacy" => {
             out.push(torch_weights_only(report, scans));
-            out.push(pickle_like("torch.load(weights_only=False)", report));
+            out.push(torch_full(report, scans));
         }
         "npy" | "npz" => {
             out.push(numpy_no_pickle(report));
@@ -206,6 +206,26 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
         _ => {}
     }
     out
+}
+
+/// `torch.load(weights_only=False)`: a pickle-like loader, which fails where the
+/// weights-only scan stopped on what both call (`persistent_load`, a rebuild function).
+fn torch_full(report: &Report, scans: &[StreamScan]) -> LoaderReport {
+    let mut full = pickle_like("torch.load(weights_only=False)", report);
+    let shared = scans
+        .iter()
+        .flat_map(|s| &s.pickles)
+        .filter_map(|p| p.stop.as_ref())
+        .find(|s| s.shared);
+    if let Some(stop) = shared {
+        // What ran before the failure still ran: the summary keeps its warnings.
+        full.loads = Loads::No;
+        full.summary = format!(
+            "{}; and it fails whatever weights_only says, in what torch.load calls: {}",
+            full.summary, stop.message
+        );
+    }
+    full
 }
 
 /// The imports a loader meets, each once (by `module.name`).

@@ -76,6 +76,9 @@ pub struct Stop {
     pub message: String,
     /// The global behind it, when there is one (a blocked module's function).
     pub global: Option<String>,
+    /// It is raised by what torch calls (`persistent_load`, a rebuild function), not by
+    /// the weights-only checks: `torch.load(weights_only=False)` fails there too.
+    pub shared: bool,
 }
 
 /// What the scan of one pickle found.
@@ -155,6 +158,8 @@ const MAX_MEMO: usize = 2_000_000;
 /// The loop's state.
 struct Machine<'s> {
     has_record: HasRecord<'s>,
+    /// The error being returned is raised by a call torch makes (see [`Stop::shared`]).
+    shared: bool,
     stack: Vec<Val>,
     /// Where each open MARK's frame starts in `stack` (torch keeps a list per frame).
     metastack: Vec<usize>,
@@ -190,6 +195,7 @@ pub(crate) fn scan_pickle(
         scan: &mut scan,
         persistent,
         has_record,
+        shared: false,
         offset: 0,
         made_by: None,
         refused: HashSet::default(),
@@ -215,6 +221,7 @@ pub(crate) fn scan_pickle(
                 offset: offset as u64,
                 message,
                 global: None,
+                shared: m.shared,
             });
             break;
         }
@@ -377,11 +384,8 @@ impl Machine<'_> {
             }
             O::REDUCE => {
                 let args = self.pop()?;
-                let result = match self.top()? {
-                    Val::Global(f) => {
-                        check_args(f, &args)?;
-                        returns(f, &args)
-                    }
+                let f = match self.top()? {
+                    Val::Global(f) => f.clone(),
                     other => {
                         return Err(format!(
                             "Trying to call reduce for unrecognized function {}",
@@ -389,6 +393,11 @@ impl Machine<'_> {
                         ))
                     }
                 };
+                if let Err(e) = check_args(&f, &args) {
+                    self.shared = true;
+                    return Err(e);
+                }
+                let result = returns(&f, &args);
                 self.stack.pop();
                 self.stack.push(result);
             }
@@ -552,7 +561,8 @@ impl Machine<'_> {
             }
         };
         // ... and torch.serialization's persistent_load then unpacks it.
-        let numel = storage_id(items.map(|i| &i[..]), self.persistent, self.has_record)?;
+        let numel = storage_id(items.map(|i| &i[..]), self.persistent, self.has_record)
+            .inspect_err(|_| self.shared = true)?;
         self.stack.push(Val::Storage(numel));
         Ok(())
     }

@@ -476,6 +476,26 @@ def save_hostile():
     return made
 
 
+def full_load_is_safe(p):
+    """Files made here or by the fixture generator from known, harmless objects: the only
+    ones this script loads with weights_only=False (never a hand-made hostile_* stream,
+    never fixtures/hostile)."""
+    rel = str(p.relative_to(ROOT))
+    made_here = rel.startswith("tests/data/loaders_diff/torch/") and not p.name.startswith("hostile_")
+    benign = rel.startswith(("fixtures/torch/", "fixtures/benign/torch/"))
+    return (made_here or benign) and p.suffix == ".pt"
+
+
+def full_load(path):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.load(path, weights_only=False)
+        return "ok"
+    except Exception as e:
+        return final_error(e)
+
+
 def corpus():
     files = []
     for d in ["fixtures/torch", "fixtures/benign/torch", "tests/data/loaders",
@@ -496,6 +516,8 @@ def main():
     for p in corpus():
         with contextlib.redirect_stdout(sys.stderr):  # a payload twin prints
             t = weights_only(p)
+            if full_load_is_safe(p):
+                t["full_load"] = full_load(p)
         t = {"file": str(p.relative_to(ROOT)), **t}
         truths.append(t)
     doc = {
