@@ -8,7 +8,11 @@
 //!   [`Requirement`] has a `version` hook, left empty here, for the writer's versions.
 //! - `torch.load(weights_only=True)` (torch ≥ 2.6's default): [`torch_weights_only`] runs
 //!   torch's own unpickler loop on types against the allowlist in [`table`].
-//! - `numpy.load(allow_pickle=False)`: loads `.npy`/`.npz` without object arrays.
+//! - `torch.load(weights_only=False)`: pickle-like, and `no` where the weights-only scan
+//!   stopped in what both modes call (a storage id or rebuild call torch cannot use).
+//! - `numpy.load(allow_pickle=False)`: loads `.npy`/`.npz` without object arrays (a pickle
+//!   at the start of an npz member is handed back as bytes) and with `.npy` headers of at
+//!   most 10,000 bytes.
 //!
 //! `loads` is `yes` (loads as is, in a Python with only the standard library and, for
 //! torch and numpy, that library), `only-with` (loads once the listed packages are

@@ -16,7 +16,15 @@
 //! - REDUCE or NEWOBJ of something no GLOBAL pushed, APPEND to a non-list, SETITEM to a
 //!   non-dict, a persistent id other than `('storage', …)`, and any opcode outside torch's
 //!   list (protocol 3+ opcodes such as FRAME, BINBYTES, STACK_GLOBAL, MEMOIZE; INST, OBJ,
-//!   EXT*, PERSID): no allowlist fixes these, so the scan stops there ([`Stop`]).
+//!   EXT*, PERSID): no allowlist fixes these, so the scan stops there ([`Stop`]);
+//! - what torch calls raising ([`Stop::shared`]: `torch.load(weights_only=False)` fails
+//!   there too): `persistent_load` given an id of the wrong shape, a storage type without a
+//!   `dtype` or a missing `data/<key>` record; a rebuild function given the wrong number
+//!   of arguments ([`table::ARGS`]) or a tensor reaching past its storage (ints keep their
+//!   values for this); and BUILD states `set_`, `Tensor.__setstate__` or a type without
+//!   `__dict__` cannot take ([`table::NO_DICT_TYPES`]).
+//!
+//! `tests/loaders_differential.rs` compares the result with real torch on ~630 files.
 
 #![warn(clippy::arithmetic_side_effects)]
 
