@@ -397,8 +397,9 @@ fn benign_pickles() -> Vec<PathBuf> {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
             if p.is_dir() {
                 dirs.push(p);
-            } else if !name.ends_with(".json") && !name.ends_with(".py") && !name.ends_with(".txt")
-            {
+            } else if name.ends_with(".pkl") || name.ends_with(".joblib") {
+                // Pickles (a joblib.dump without arrays is one); torch and numpy files and
+                // compressed ones do not list pickle.load.
                 out.push(p);
             }
         }
@@ -459,7 +460,7 @@ fn pickle_load_verdicts_agree_with_a_standard_library_python() {
         files.push(file);
         verdicts.push((l["loads"].as_str().unwrap_or("").to_string(), reqs));
     }
-    assert!(files.len() >= 150, "{}", files.len());
+    assert!(files.len() >= 1500, "{}", files.len());
     let mut cmd = std::process::Command::new("python3");
     cmd.args(["-I", "-S"]);
     let args: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
