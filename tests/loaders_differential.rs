@@ -189,15 +189,10 @@ fn compare_torch(truths: &Value) -> (usize, Vec<String>) {
     (files.len(), bad)
 }
 
-/// Hand-made files where torch fails in a way the model does not follow (docs/loaders.md,
-/// Limits). Each says `yes` where torch raises inside an allowed call: a wrong "loads",
-/// never a missed refusal (the streams import nothing torch refuses). Each must still
-/// disagree, so the list shrinks when the model learns one.
-const KNOWN_GAPS: &[(&str, &str)] = &[(
-    "hostile_device_build_memo_filled.pt",
-    "BUILD gives a torch.device a dict filled through a memo copy: the model marks a dict \
-     filled on the stack, not in the memo",
-)];
+/// Files where torch fails in a way the model does not follow (docs/loaders.md, Limits),
+/// with the reason: none today. An entry must still disagree, so the list shrinks when
+/// the model learns one.
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 #[test]
 fn weights_only_verdicts_agree_with_what_torch_did_on_every_file() {

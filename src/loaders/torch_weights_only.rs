@@ -28,6 +28,7 @@
 
 #![warn(clippy::arithmetic_side_effects)]
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -124,6 +125,8 @@ enum Val {
     Ints(Rc<[Option<i64>]>),
     /// A storage from a persistent id, and its element count when the id gives it.
     Storage(Option<i64>),
+    /// A dict, and whether SETITEM(S) put anything in it (shared by the memo's copies).
+    Dict(Rc<Cell<bool>>),
     /// An instance of a type known by a static name (`builtins.list`, `torch.Tensor`).
     Static(&'static str),
     Obj(Rc<Ty>),
@@ -347,7 +350,7 @@ impl Machine<'_> {
             O::NEWFALSE | O::NEWTRUE => self.stack.push(obj("builtins.bool")),
             O::EMPTY_TUPLE => self.stack.push(Val::Tuple(Rc::from([]))),
             O::EMPTY_LIST => self.stack.push(obj("builtins.list")),
-            O::EMPTY_DICT => self.stack.push(obj("builtins.dict")),
+            O::EMPTY_DICT => self.stack.push(Val::Dict(Rc::new(Cell::new(false)))),
             O::EMPTY_SET => self.stack.push(obj("builtins.set")),
             O::BININT | O::BININT1 | O::BININT2 | O::LONG1 => self.stack.push(int(arg)),
             O::BINFLOAT => self.stack.push(obj("builtins.float")),
@@ -438,19 +441,19 @@ impl Machine<'_> {
                 }
             }
             O::SETITEM | O::SETITEMS => {
-                if opcode == O::SETITEM {
+                let added = if opcode == O::SETITEM {
                     self.pop()?;
                     self.pop()?;
+                    true
                 } else {
-                    self.pop_mark()?;
-                }
+                    !self.pop_mark()?.is_empty()
+                };
                 let target = self.top()?;
                 let ok = type_name(target).is_some_and(|t| table::SETITEM_TYPES.contains(&t));
-                if matches!(target, Val::Static("builtins.dict")) {
-                    // No longer empty (see `falsy`).
-                    let filled = instance(Ty::Known(Rc::from("builtins.dict"), None, None));
-                    if let Some(top) = self.stack.last_mut() {
-                        *top = filled;
+                if let Val::Dict(filled) = target {
+                    // No longer empty, in every copy the memo holds (see `falsy`).
+                    if added {
+                        filled.set(true);
                     }
                 } else if !ok {
                     return Err(format!(
@@ -794,11 +797,12 @@ fn check_build_state(ty: &str, state: &Val) -> Step {
 }
 
 /// Whether a state is surely falsy (BUILD then sets nothing): `None`, `0`, `''`, `()`, a
-/// dict no SETITEM filled (EMPTY_DICT pushes it; SETITEM(S) marks it filled — a copy
-/// the memo kept before is not marked), or a `(state, slotstate)` pair of those.
+/// dict no SETITEM filled (EMPTY_DICT pushes it; SETITEM(S) marks it filled, in the
+/// memo's copies too), or a `(state, slotstate)` pair of those.
 fn falsy(v: &Val) -> bool {
     match v {
-        Val::Static(t) => matches!(*t, "builtins.dict" | "builtins.NoneType"),
+        Val::Static(t) => *t == "builtins.NoneType",
+        Val::Dict(filled) => !filled.get(),
         Val::Int(n) => *n == Some(0),
         Val::Str(s) => s.is_empty(),
         Val::Tuple(items) => match &items[..] {
@@ -833,6 +837,7 @@ fn type_name(v: &Val) -> Option<&str> {
         Val::Int(_) => Some("builtins.int"),
         Val::Ints(_) => Some("builtins.tuple"),
         Val::Storage(_) => Some("torch.storage.TypedStorage"),
+        Val::Dict(_) => Some("builtins.dict"),
         Val::Tuple(_) => Some("builtins.tuple"),
         Val::Static(t) => Some(t),
         Val::Obj(ty) => match &**ty {

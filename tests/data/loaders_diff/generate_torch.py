@@ -390,6 +390,7 @@ HOSTILE = {
                                + i(1) + b"s\x86b",
     "device_build_memo_filled": b"]" + b"}q\x05" + b"a" + b"h\x05" + u("a") + i(1) + b"s" + b"a"
                                 + g("torch", "device") + b"(" + u("cpu") + b"tR" + b"h\x05b",
+    "device_build_setitems_empty": g("torch", "device") + b"(" + u("cpu") + b"tR" + b"}(ub",
     "append_to_dict": b"}" + i(1) + b"a",
     "appends_to_tuple": b")(" + i(1) + b"e",
     "setitem_to_list": b"]" + i(1) + i(2) + b"s",
