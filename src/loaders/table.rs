@@ -414,6 +414,27 @@ pub const LAYOUTS: &[&str] = &[
     "torch.strided",
 ];
 
+/// Device backends whose storages `torch.serialization` restores, by the location tag a
+/// persistent id gives: the backend's name alone or followed by `:` or a digit
+/// (`_deserialize`, registered for these in torch 2.15.0). `cpu` and `meta` must match
+/// whole, `mps` as a prefix. Whether the device exists where the file is loaded is not
+/// the file's business (`cuda:0` fails on a machine without CUDA unless `map_location`).
+pub const LOCATION_BACKENDS: &[&str] = &["cuda", "hpu", "mtia", "privateuseone", "xpu"];
+
+/// Whether torch restores a storage tagged with `location` (see [`LOCATION_BACKENDS`]).
+pub fn known_location(location: &str) -> bool {
+    if matches!(location, "cpu" | "meta") || location.starts_with("mps") {
+        return true;
+    }
+    LOCATION_BACKENDS.iter().any(|b| {
+        location.strip_prefix(b).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.starts_with(':')
+                || rest.starts_with(|c: char| c.is_ascii_digit())
+        })
+    })
+}
+
 /// Globals never to suggest allowing whatever the classification says, and why.
 pub const NEVER_ALLOW: &[(&str, &str)] = &[(
     "torch.storage._load_from_bytes",
@@ -520,6 +541,16 @@ mod tests {
         assert!(ARGS
             .iter()
             .all(|(n, min, max, _)| is_allowed(n) && min <= max));
+    }
+
+    #[test]
+    fn storage_locations_torch_restores() {
+        for ok in ["cpu", "meta", "mps", "cuda", "cuda:1", "cuda0", "xpu:0"] {
+            assert!(known_location(ok), "{ok}");
+        }
+        for bad in ["bogus", "cpu:0", "cudax", "", "metal"] {
+            assert!(!known_location(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //!   values for this); and BUILD states `set_`, `Tensor.__setstate__` or a type without
 //!   `__dict__` cannot take ([`table::NO_DICT_TYPES`]).
 //!
-//! `tests/loaders_differential.rs` compares the result with real torch on ~630 files.
+//! `tests/loaders_differential.rs` compares the result with real torch on 634 files.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -630,6 +630,22 @@ fn storage_id(
              (get_storage_from_record(): incompatible function arguments)"
             .to_string());
     };
+    // `restore_location` matches the location tag against the registered backends.
+    match items.get(3) {
+        Some(Val::Str(tag)) if tag.len() < MAX_KEPT_TEXT && !table::known_location(tag) => {
+            return Err(format!(
+                "RuntimeError: don't know how to restore data location of \
+                 torch.storage.UntypedStorage (tagged with {tag})"
+            ))
+        }
+        Some(Val::Str(_)) => {}
+        other => {
+            return Err(format!(
+                "TypeError: a storage location must be a string, not {}",
+                other.map(describe).unwrap_or_default()
+            ))
+        }
+    }
     // A zip's storage is its record `data/<key>` (a key kept whole: shorter than the
     // text the model keeps).
     if let (Some(Val::Str(key)), Some(has), false) = (items.get(2), has_record, legacy) {

@@ -352,6 +352,14 @@ HOSTILE = {
                                + u("cpu") + i(4) + b"tQ",
     "pid_missing_key": b"(" + u("storage") + g("torch", "FloatStorage") + u("nokey") + u("cpu")
                        + i(4) + b"tQ",
+    "pid_location_int": b"(" + u("storage") + g("torch", "FloatStorage") + u("0") + i(0)
+                        + i(4) + b"tQ",
+    "pid_location_bogus": b"(" + u("storage") + g("torch", "FloatStorage") + u("0") + u("bogus")
+                          + i(4) + b"tQ",
+    "pid_location_meta": b"(" + u("storage") + g("torch", "FloatStorage") + u("0") + u("meta")
+                         + i(4) + b"tQ",
+    "pid_key_int": b"(" + u("storage") + g("torch", "FloatStorage") + i(0) + u("cpu")
+                   + i(4) + b"tQ",
     "pid_numel_str": b"(" + u("storage") + g("torch", "FloatStorage") + u("0") + u("cpu")
                      + u("4") + b"tQ",
     "pid_cuda_qint8_storage": b"(" + u("storage") + g("torch.cuda", "QInt8Storage") + u("0")
