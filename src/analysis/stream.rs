@@ -110,7 +110,8 @@ impl Analysis<'_> {
             && (part.whole_file || member.is_some_and(|m| m.ends_with("data.pkl")))
         {
             let pickles = self.report.pickles.get(first..).unwrap_or_default();
-            let scan = crate::loaders::scan_stream(bytes, pickles, legacy.is_some(), member);
+            let scan =
+                crate::loaders::scan_stream(bytes, pickles, legacy.is_some(), member, storages);
             self.torch_scans.push(scan);
         }
         let runtime = runtime_findings(&stream.graph, member);

@@ -8,7 +8,11 @@
 //!   [`Requirement`] has a `version` hook, left empty here, for the writer's versions.
 //! - `torch.load(weights_only=True)` (torch ≥ 2.6's default): [`torch_weights_only`] runs
 //!   torch's own unpickler loop on types against the allowlist in [`table`].
-//! - `numpy.load(allow_pickle=False)`: loads `.npy`/`.npz` without object arrays.
+//! - `torch.load(weights_only=False)`: pickle-like, and `no` where the weights-only scan
+//!   stopped in what both modes call (a storage id or rebuild call torch cannot use).
+//! - `numpy.load(allow_pickle=False)`: loads `.npy`/`.npz` without object arrays (a pickle
+//!   at the start of an npz member is handed back as bytes) and with `.npy` headers of at
+//!   most 10,000 bytes.
 //!
 //! `loads` is `yes` (loads as is, in a Python with only the standard library and, for
 //! torch and numpy, that library), `only-with` (loads once the listed packages are
@@ -128,19 +132,28 @@ pub(crate) fn scan_stream(
     pickles: &[PickleReport],
     legacy: bool,
     member: Option<&str>,
+    storages: Option<&crate::container::StorageMap>,
 ) -> StreamScan {
+    let has = |key: &str| storages.is_some_and(|m| m.contains_key(key));
+    let has_record: torch_weights_only::HasRecord<'_> = match storages {
+        Some(_) if member.is_some() => Some(&has),
+        _ => None,
+    };
     let zip = member.is_some();
     let count = if legacy { 5 } else { 1 };
     let mut allowed = torch_weights_only::HashSet::default();
     let mut scans = Vec::new();
     for (i, p) in pickles.iter().take(count).enumerate() {
-        let persistent = if zip || (legacy && i == 3) {
+        let persistent = if zip {
             Persistent::Storage
+        } else if legacy && i == 3 {
+            Persistent::LegacyStorage
         } else {
             Persistent::None
         };
         let start = usize::try_from(p.offset).unwrap_or(usize::MAX);
-        let scan = torch_weights_only::scan_pickle(bytes, start, persistent, &mut allowed);
+        let scan =
+            torch_weights_only::scan_pickle(bytes, start, persistent, &mut allowed, has_record);
         let stopped = scan.stop.is_some();
         scans.push(scan);
         if stopped {
@@ -184,17 +197,39 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
         }
         "torch-zip" | "torch-legacy" => {
             out.push(torch_weights_only(report, scans));
-            out.push(pickle_like("torch.load(weights_only=False)", report));
+            out.push(torch_full(report, scans));
         }
         "npy" | "npz" => {
             out.push(numpy_no_pickle(report));
-            if !report.pickles.is_empty() {
+            if object_arrays(report) {
                 out.push(pickle_like("numpy.load(allow_pickle=True)", report));
             }
         }
+        // numpy.load opens any zip as an npz (by its magic, not its name).
+        "zip" if report.file.ends_with(".npz") => out.push(numpy_no_pickle(report)),
         _ => {}
     }
     out
+}
+
+/// `torch.load(weights_only=False)`: a pickle-like loader, which fails where the
+/// weights-only scan stopped on what both call (`persistent_load`, a rebuild function).
+fn torch_full(report: &Report, scans: &[StreamScan]) -> LoaderReport {
+    let mut full = pickle_like("torch.load(weights_only=False)", report);
+    let shared = scans
+        .iter()
+        .flat_map(|s| &s.pickles)
+        .filter_map(|p| p.stop.as_ref())
+        .find(|s| s.shared);
+    if let Some(stop) = shared {
+        // What ran before the failure still ran: the summary keeps its warnings.
+        full.loads = Loads::No;
+        full.summary = format!(
+            "{}; and it fails whatever weights_only says, in what torch.load calls: {}",
+            full.summary, stop.message
+        );
+    }
+    full
 }
 
 /// The imports a loader meets, each once (by `module.name`).
@@ -331,12 +366,44 @@ fn requirement(package: &str, evidence: &str) -> Requirement {
     }
 }
 
+/// Whether a `.npy`/`.npz` holds object arrays: pickles after a `.npy` header. A pickle
+/// at the start of an npz member is no `.npy`: `NpzFile` hands back its bytes unread.
+fn object_arrays(report: &Report) -> bool {
+    report
+        .pickles
+        .iter()
+        .any(|p| p.member.is_none() || p.offset > 0)
+}
+
+/// numpy's `_MAX_HEADER_SIZE` (`numpy/lib/_format_impl.py`, numpy 2.4): a longer `.npy`
+/// header is refused unless `max_header_size` is raised or `allow_pickle=True`.
+const NUMPY_MAX_HEADER: u64 = 10_000;
+
+/// Whether a plain array's `.npy` header is longer than numpy reads by default: its data
+/// starts past magic (6), version (2), length (2 in version 1, 4 after) and the header.
+/// Fail closed: the shorter length field is assumed.
+fn numpy_header_too_long(report: &Report) -> bool {
+    report
+        .arrays
+        .iter()
+        .filter(|a| a.node.is_none())
+        .filter_map(|a| a.offset)
+        .any(|o| o.saturating_sub(10) > NUMPY_MAX_HEADER)
+}
+
 /// `numpy.load(allow_pickle=False)`: plain `.npy`/`.npz` arrays load; object arrays and
 /// pickles do not.
 fn numpy_no_pickle(report: &Report) -> LoaderReport {
     let loader = "numpy.load(allow_pickle=False)".to_string();
     let (loads, summary) = match report.container.as_str() {
-        "npy" | "npz" if report.pickles.is_empty() => {
+        "npy" | "npz" | "zip" if numpy_header_too_long(report) => (
+            Loads::No,
+            "a .npy header longer than 10,000 bytes: numpy refuses it (\"Header info length \
+             ... is large and may not be safe to load securely\") unless max_header_size is \
+             raised"
+                .to_string(),
+        ),
+        "npy" | "npz" | "zip" if !object_arrays(report) => {
             (Loads::Yes, "no object arrays: loads as is".to_string())
         }
         "npy" => (

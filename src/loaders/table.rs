@@ -188,6 +188,17 @@ pub const BUILD_TYPES: &[&str] = &[
     "collections.OrderedDict",
 ];
 
+/// Allowlisted types whose instances have neither `__setstate__` nor `__dict__`: BUILD
+/// (`inst.__dict__.update(state)` when the state is truthy) fails on them unless the state
+/// is empty (checked with torch 2.15.0 and CPython 3.11).
+pub const NO_DICT_TYPES: &[&str] = &[
+    "builtins.bytearray",
+    "builtins.complex",
+    "builtins.set",
+    "torch.Size",
+    "torch.device",
+];
+
 /// Types SETITEM/SETITEMS accept as their target (`_check_set_item_target`).
 pub const SETITEM_TYPES: &[&str] = &[
     "builtins.dict",
@@ -327,6 +338,103 @@ pub const RETURNS: &[(&str, Returns)] = &[
     ),
 ];
 
+/// What a call of an allowed global needs of its first argument before it returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FirstArg {
+    /// Anything (or nothing the model can check).
+    Any,
+    /// A storage from a persistent id (`storage.dtype` is read).
+    Storage,
+    /// A tensor (`data.detach()`, `data.to(...)`).
+    Tensor,
+    /// A layout's name, one of [`LAYOUTS`] (`_get_layout`'s cache lookup).
+    Layout,
+    /// A mapping or an iterable of pairs: not a string or a number
+    /// (`collections.OrderedDict('ab')` raises ValueError).
+    Pairs,
+}
+
+/// The positional arguments allowed calls take, `(name, min, max, first)`, sorted by name.
+/// torch calls them with the pickled tuple (`func(*args)`), so any other count raises
+/// TypeError and the load fails. Source: the signatures in torch 2.15.0's
+/// `torch/_utils.py` (`_rebuild_*`), `torch/_tensor.py` (`_rebuild_from_type_v2`) and
+/// `torch/serialization.py` (`_get_layout`).
+pub const ARGS: &[(&str, usize, usize, FirstArg)] = &[
+    ("collections.OrderedDict", 0, 1, FirstArg::Pairs),
+    ("torch._tensor._rebuild_from_type_v2", 4, 4, FirstArg::Any),
+    (
+        "torch._utils._rebuild_device_tensor_from_cpu_tensor",
+        4,
+        4,
+        FirstArg::Tensor,
+    ),
+    (
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        4,
+        4,
+        FirstArg::Any,
+    ),
+    (
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        4,
+        4,
+        FirstArg::Any,
+    ),
+    ("torch._utils._rebuild_parameter", 3, 3, FirstArg::Tensor),
+    (
+        "torch._utils._rebuild_parameter_with_state",
+        4,
+        4,
+        FirstArg::Tensor,
+    ),
+    ("torch._utils._rebuild_qtensor", 7, 7, FirstArg::Storage),
+    ("torch._utils._rebuild_sparse_tensor", 2, 2, FirstArg::Any),
+    ("torch._utils._rebuild_tensor", 4, 4, FirstArg::Storage),
+    ("torch._utils._rebuild_tensor_v2", 6, 7, FirstArg::Storage),
+    ("torch._utils._rebuild_tensor_v3", 7, 8, FirstArg::Storage),
+    (
+        "torch._utils._rebuild_wrapper_subclass",
+        8,
+        8,
+        FirstArg::Any,
+    ),
+    ("torch.serialization._get_layout", 1, 1, FirstArg::Layout),
+];
+
+/// The layouts `torch.serialization._get_layout` knows (`str()` of each `torch.layout` in
+/// the `torch` namespace, torch 2.15.0).
+pub const LAYOUTS: &[&str] = &[
+    "torch._mkldnn",
+    "torch.jagged",
+    "torch.sparse_bsc",
+    "torch.sparse_bsr",
+    "torch.sparse_coo",
+    "torch.sparse_csc",
+    "torch.sparse_csr",
+    "torch.strided",
+];
+
+/// Device backends whose storages `torch.serialization` restores, by the location tag a
+/// persistent id gives: the backend's name alone or followed by `:` or a digit
+/// (`_deserialize`, registered for these in torch 2.15.0). `cpu` and `meta` must match
+/// whole, `mps` as a prefix. Whether the device exists where the file is loaded is not
+/// the file's business (`cuda:0` fails on a machine without CUDA unless `map_location`).
+pub const LOCATION_BACKENDS: &[&str] = &["cuda", "hpu", "mtia", "privateuseone", "xpu"];
+
+/// Whether torch restores a storage tagged with `location` (see [`LOCATION_BACKENDS`]).
+pub fn known_location(location: &str) -> bool {
+    if matches!(location, "cpu" | "meta") || location.starts_with("mps") {
+        return true;
+    }
+    LOCATION_BACKENDS.iter().any(|b| {
+        location.strip_prefix(b).is_some_and(|rest| {
+            rest.is_empty()
+                || rest.starts_with(':')
+                || rest.starts_with(|c: char| c.is_ascii_digit())
+        })
+    })
+}
+
 /// Globals never to suggest allowing whatever the classification says, and why.
 pub const NEVER_ALLOW: &[(&str, &str)] = &[(
     "torch.storage._load_from_bytes",
@@ -425,6 +533,24 @@ mod tests {
     #[test]
     fn returns_table_is_sorted() {
         assert!(RETURNS.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn args_table_is_sorted_and_names_allowed_globals() {
+        assert!(ARGS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(ARGS
+            .iter()
+            .all(|(n, min, max, _)| is_allowed(n) && min <= max));
+    }
+
+    #[test]
+    fn storage_locations_torch_restores() {
+        for ok in ["cpu", "meta", "mps", "cuda", "cuda:1", "cuda0", "xpu:0"] {
+            assert!(known_location(ok), "{ok}");
+        }
+        for bad in ["bogus", "cpu:0", "cudax", "", "metal"] {
+            assert!(!known_location(bad), "{bad}");
+        }
     }
 
     #[test]
