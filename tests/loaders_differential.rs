@@ -475,7 +475,9 @@ fn pickle_load_verdicts_agree_with_a_standard_library_python() {
     for ((file, (loads, reqs)), answer) in files.iter().zip(&verdicts).zip(&answers) {
         let agree = match (loads.as_str(), answer.strip_prefix("missing ")) {
             ("yes", _) => *answer == "ok",
-            ("only-with", Some(module)) => reqs.iter().any(|r| r == module),
+            // A name from a newer Python's standard library (`pathlib._local`, 3.13)
+            // makes the interpreter the requirement.
+            ("only-with", Some(module)) => reqs.iter().any(|r| r == module || r == "python"),
             _ => false,
         };
         if !agree {

@@ -340,12 +340,21 @@ pub static FACTS: &[Fact] = &[
 ];
 
 /// Names that need a minimum Python: `(module pattern, name pattern, version, why)`.
-pub const MIN_PYTHON_NAMES: &[(&str, &str, (u8, u8), &str)] = &[(
-    "zoneinfo",
-    "**",
-    (3, 9),
-    "zoneinfo is new in Python 3.9 (PEP 615)",
-)];
+pub const MIN_PYTHON_NAMES: &[(&str, &str, (u8, u8), &str)] = &[
+    (
+        "zoneinfo",
+        "**",
+        (3, 9),
+        "zoneinfo is new in Python 3.9 (PEP 615)",
+    ),
+    (
+        "pathlib._local",
+        "**",
+        (3, 13),
+        "pathlib._local is new in Python 3.13, where pathlib became a package \
+         (CPython Lib/pathlib/_local.py; older Pythons raise ModuleNotFoundError)",
+    ),
+];
 
 /// The minimum Python that reads a protocol (PEP 307, PEP 3154, PEP 574): protocols 0–2
 /// load anywhere (Python 2 included).

@@ -301,6 +301,16 @@ fn pickle_like(loader: &str, report: &Report) -> LoaderReport {
         }
     }
     fill_versions(&mut requirements, report);
+    // A standard-library name newer than the oldest CPython still supported
+    // (`pathlib._local`, 3.13) is a ModuleNotFoundError on older ones: the interpreter is
+    // then a requirement like a package. Protocols alone never need one that new.
+    if let Some(p) = report.writer.min_python.as_ref() {
+        if p.version > OLDEST_SUPPORTED_PYTHON {
+            let mut python = requirement("python", &p.because);
+            python.version = Some(format!(">={}.{}", p.version.0, p.version.1));
+            requirements.push(python);
+        }
+    }
     let needs = requirements.len() > usize::from(lib != "pickle") || !user_modules.is_empty();
     let loads = if needs || lib != "pickle" {
         Loads::OnlyWith
@@ -335,6 +345,11 @@ fn pickle_like(loader: &str, report: &Report) -> LoaderReport {
         fix: None,
     }
 }
+
+/// The oldest CPython release still supported upstream (python.org's release status,
+/// December 2026: 3.10 to 3.14). A name that needs a newer one makes the interpreter a
+/// requirement of `pickle.load`.
+const OLDEST_SUPPORTED_PYTHON: (u8, u8) = (3, 10);
 
 fn pip_list(r: &[Requirement]) -> String {
     r.iter()
