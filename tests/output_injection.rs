@@ -608,3 +608,40 @@ fn a_recipe_computes_only_with_ints_the_file_gave() {
         String::from_utf8_lossy(&ran.stderr)
     );
 }
+
+/// A library function the file only stores (not builds, not calls) and that pklinspect has
+/// not vetted as a call target is not suggested: allowlisted, torch lets any later file
+/// call it with any arguments. A vetted one (the activation a Transformer layer stores) is.
+#[test]
+fn torch_safe_globals_suggests_a_stored_function_only_when_vetted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (module, name, suggested)) in [
+        ("torch.nn.init", "kaiming_uniform_", false),
+        ("sklearn.metrics", "accuracy_score", false),
+        ("torch.nn.functional", "gelu", true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // {'act': module.name}
+        let pkl = format!("\u{80}\u{2}}}X\u{3}\0\0\0actc{module}\n{name}\ns.");
+        let pkl: Vec<u8> = pkl.chars().map(|c| c as u8).collect();
+        let file = dir.path().join(format!("s{i}.pt"));
+        std::fs::write(&file, torch_save(&format!("s{i}"), &pkl, &[])).unwrap();
+        let out = pklinspect()
+            .args(["explain", "--emit", "torch-safe-globals"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if suggested {
+            assert_eq!(out.status.code(), Some(0), "{module}.{name}: {stderr}");
+            assert!(stdout.contains(&format!("{module}.{name}")), "{stdout}");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{module}.{name}: {stdout}");
+            assert!(!stdout.contains(name), "{stdout}");
+            assert!(stderr.contains("not vetted as a call target"), "{stderr}");
+        }
+    }
+}

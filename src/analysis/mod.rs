@@ -177,7 +177,8 @@ impl<'o> Analysis<'o> {
             &self.options.rules,
         );
         if self.options.loaders {
-            self.report.loaders = crate::loaders::verdicts(&self.report, &self.torch_scans);
+            self.report.loaders =
+                crate::loaders::verdicts(&self.report, &self.torch_scans, &self.options.known);
         }
         self.report
     }

@@ -505,6 +505,15 @@ known_globals! {
     // compile code or import modules (see code-exec). These subpackages hold model classes.
     Library "torch.nn" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
     Library "torch.optim" ["**"] => "needs PyTorch installed, in a version compatible with the one that wrote the file";
+    // nn.TransformerEncoderLayer/DecoderLayer keep their activation as a function
+    // (torch/nn/modules/transformer.py `_get_activation_fn`: F.relu, F.gelu, or the one
+    // given): `explain --emit torch-safe-globals` suggests only vetted call targets.
+    Library "torch.nn.functional" [
+        "relu", "relu6", "gelu", "silu", "mish", "elu", "selu", "celu", "leaky_relu",
+        "hardswish", "hardsigmoid", "softplus", "softsign", "tanhshrink", "glu",
+        "softmax", "log_softmax",
+    ] call "torch Transformer layers' stored activation (torch/nn/modules/transformer.py)"
+        => "a pure tensor function: computes on the tensors it is given, nothing else; needs PyTorch";
     // CyclicLR keeps its scale function as `_scale_fn_ref`: one of these static methods,
     // for mode 'exp_range' as `functools.partial(CyclicLR._exp_range_scale_fn, gamma)`
     // (torch/optim/lr_scheduler.py `_init_scale_fn`, read in torch 2.15.0); protocol 4

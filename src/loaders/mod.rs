@@ -27,7 +27,7 @@ pub(crate) mod wire;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::classify::{is_stdlib, Category};
+use crate::classify::{is_stdlib, Category, KnownGlobals};
 use crate::report::{ImportReport, PickleReport, Report};
 use crate::rules::Rule;
 use torch_weights_only::{Persistent, PickleScan, RefusalKind};
@@ -168,7 +168,11 @@ pub(crate) fn scan_stream(
 }
 
 /// The loaders that apply to the report's container, with their verdicts.
-pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderReport> {
+pub(crate) fn verdicts(
+    report: &Report,
+    scans: &[StreamScan],
+    known: &KnownGlobals,
+) -> Vec<LoaderReport> {
     let c = report.container.as_str();
     let mut out = Vec::new();
     match c {
@@ -176,13 +180,13 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
             out.push(pickle_like("pickle.load", report));
             out.push(pickle_like("joblib.load", report));
             out.push(pickle_like("pandas.read_pickle", report));
-            out.push(torch_weights_only(report, scans));
+            out.push(torch_weights_only(report, scans, known));
             out.push(numpy_no_pickle(report));
         }
         "joblib" => {
             out.push(pickle_like("joblib.load", report));
             if report.compression.is_none() {
-                out.push(torch_weights_only(report, scans));
+                out.push(torch_weights_only(report, scans, known));
             }
         }
         "gzip" | "bz2" | "xz" | "lzma" | "zlib" | "lz4" => {
@@ -196,7 +200,7 @@ pub(crate) fn verdicts(report: &Report, scans: &[StreamScan]) -> Vec<LoaderRepor
             out.push(pandas);
         }
         "torch-zip" | "torch-legacy" => {
-            out.push(torch_weights_only(report, scans));
+            out.push(torch_weights_only(report, scans, known));
             out.push(torch_full(report, scans));
         }
         "npy" | "npz" => {
@@ -246,12 +250,14 @@ fn imports(report: &Report) -> Vec<&ImportReport> {
 /// What judging torch's refusals looks up, built once: the imports by `module.name` after
 /// torch's Python 2 mappings, and the globals called without being vetted.
 struct Lookup<'r> {
+    /// The table (with the user's allow entries): which globals are vetted call targets.
+    known: &'r KnownGlobals,
     by_name: HashMap<String, &'r ImportReport>,
     unvetted: HashSet<(&'r str, &'r str)>,
 }
 
 impl<'r> Lookup<'r> {
-    fn new(report: &'r Report) -> Lookup<'r> {
+    fn new(report: &'r Report, known: &'r KnownGlobals) -> Lookup<'r> {
         let mut by_name = HashMap::default();
         for i in imports(report) {
             let (m, n) = table::mapped(&i.module, &i.name);
@@ -263,7 +269,11 @@ impl<'r> Lookup<'r> {
             .filter(|f| f.rule == Rule::UnvettedCall)
             .filter_map(|f| Some((f.module.as_deref()?, f.name.as_deref()?)))
             .collect();
-        Lookup { by_name, unvetted }
+        Lookup {
+            known,
+            by_name,
+            unvetted,
+        }
     }
 }
 
@@ -452,12 +462,12 @@ fn numpy_no_pickle(report: &Report) -> LoaderReport {
 }
 
 /// `torch.load(weights_only=True)`.
-fn torch_weights_only(report: &Report, scans: &[StreamScan]) -> LoaderReport {
+fn torch_weights_only(report: &Report, scans: &[StreamScan], known: &KnownGlobals) -> LoaderReport {
     let loader = "torch.load(weights_only=True)".to_string();
     let torch_file = matches!(report.container.as_str(), "torch-zip" | "torch-legacy");
     let mut refusals = Vec::new();
     let mut stop = None;
-    let lookup = Lookup::new(report);
+    let lookup = Lookup::new(report, known);
     if let Some(scan) = scans.first() {
         for p in &scan.pickles {
             for r in &p.refusals {
@@ -696,6 +706,18 @@ fn judge(lookup: &Lookup<'_>, import: Option<&ImportReport>, name: &str) -> (boo
         return (
             false,
             "the file calls it and pklinspect has not vetted it (unvetted-call)".to_string(),
+        );
+    }
+    // Allowlisted, a global is callable with any arguments in every later load of the
+    // process. One this file only refers to (a function stored as a value) and that
+    // pklinspect has not vetted as a call target is not suggested: a class the file builds
+    // or calls is judged by that use above.
+    if i.called_at.is_none() && lookup.known.classify(&i.module, &i.name).vetted.is_none() {
+        return (
+            false,
+            "only referred to here, and not vetted as a call target: allowlisted, torch would \
+             let any later file call it with any arguments; vet it before allowlisting it"
+                .to_string(),
         );
     }
     (true, format!("{}: {}", i.category.as_str(), i.reason))
