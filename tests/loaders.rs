@@ -454,6 +454,28 @@ fn the_text_explanation_has_a_loaders_section() {
     );
 }
 
+/// torch writes legacy float8 files it cannot read back in either mode: the headline says
+/// so rather than "loads anywhere" with only the weights_only caveat.
+#[test]
+fn a_file_torch_cannot_read_in_either_mode_says_so_in_the_headline() {
+    let out = pklinspect()
+        .arg("explain")
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/loaders_diff/torch/dtype_float8_e4m3fn_legacy.pt"),
+        )
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with("(but torch.load fails on it with either weights_only: see Loaders)"),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_stack_deeper_than_torch_save_writes_stops_the_model_not_the_process() {
     // 200,000 nested empty lists (torch itself would read on: it keeps no limit).

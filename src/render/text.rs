@@ -83,7 +83,18 @@ fn torch_default_caveat(report: &Report) -> &'static str {
     let refused = report.loaders.iter().any(|l| {
         l.loader == "torch.load(weights_only=True)" && l.loads != crate::loaders::Loads::Yes
     });
-    if torch_file && refused && report.verdict <= Verdict::NeedsLibraries {
+    // torch writes files it cannot read back (legacy float8 or uint16 storages): both
+    // modes fail, so "loads anywhere" needs the stronger caveat.
+    let none_loads = !report.loaders.is_empty()
+        && report
+            .loaders
+            .iter()
+            .all(|l| l.loads == crate::loaders::Loads::No);
+    if report.verdict > Verdict::NeedsLibraries {
+        ""
+    } else if torch_file && none_loads {
+        " (but torch.load fails on it with either weights_only: see Loaders)"
+    } else if torch_file && refused {
         " (but torch.load's default, weights_only=True, refuses it: see Loaders)"
     } else {
         ""
