@@ -495,3 +495,34 @@ fn a_stack_deeper_than_torch_save_writes_stops_the_model_not_the_process() {
         "{stop}"
     );
 }
+
+/// torch >= 2.1 writes legacy files of uint16/32/64 with an untyped storage, whose record
+/// counts bytes: they are read and explained (was: exit 2, "6 elements of 2 bytes go past
+/// the end"), and their arrays are the zip-format file's.
+#[test]
+fn legacy_untyped_storages_count_bytes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/loaders_diff/torch");
+    for dtype in ["uint16", "uint32", "uint64"] {
+        let legacy = dir.join(format!("dtype_{dtype}_legacy.pt"));
+        let zip = dir.join(format!("dtype_{dtype}.pt"));
+        let arrays = |file: &Path| -> Value {
+            let out = pklinspect()
+                .args(["explain", "--format", "json"])
+                .arg(file)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(0), "{}", file.display());
+            let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+            doc["pickles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p["arrays"].as_array().unwrap())
+                .map(|a| serde_json::json!([a["dtype"], a["shape"], a["extractable"]]))
+                .collect()
+        };
+        let got = arrays(&legacy);
+        assert_eq!(got, arrays(&zip), "{dtype}");
+        assert!(got.as_array().is_some_and(|a| !a.is_empty()), "{dtype}");
+    }
+}

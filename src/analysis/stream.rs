@@ -382,6 +382,23 @@ fn legacy_torch_storages(
             sizes.insert(key.clone(), dtype.itemsize());
         }
     }
+    // An untyped storage (`torch.storage.UntypedStorage`, which torch >= 2.1 writes for
+    // dtypes without a typed storage class: float8, uint16/32/64) counts bytes, whatever the
+    // tensor's dtype. torch's own legacy reader fails on these files; the bytes are there.
+    for (_, node) in stream.graph.references() {
+        let Node::PersistentId { pid, .. } = node else {
+            continue;
+        };
+        if let Some([_, class, key, ..]) = stream.graph.tuple(pid) {
+            let untyped = stream
+                .graph
+                .global(*class)
+                .is_some_and(|g| g.name == "UntypedStorage");
+            if let (true, Some(key)) = (untyped, stream.graph.str(*key)) {
+                sizes.insert(key.to_string(), 1);
+            }
+        }
+    }
     let mut ordered = Vec::with_capacity(keys.len());
     for &k in keys {
         let key = match stream.graph.node(k) {
