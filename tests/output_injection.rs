@@ -540,6 +540,19 @@ fn a_column_named_like_a_parquet_index_field_is_refused() {
     assert!(!dir.path().join("idx.parquet").exists());
 }
 
+/// `explain --emit torch-safe-globals` on a torch zip whose `data.pkl` is `pkl` (one char
+/// per byte).
+fn emit_for_pickle(dir: &Path, stem: &str, pkl: &str) -> Output {
+    let pkl: Vec<u8> = pkl.chars().map(|c| c as u8).collect();
+    let file = dir.join(format!("{stem}.pt"));
+    std::fs::write(&file, torch_save(stem, &pkl, &[])).unwrap();
+    pklinspect()
+        .args(["explain", "--emit", "torch-safe-globals"])
+        .arg(&file)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn torch_safe_globals_never_allows_a_runtime_handle_function() {
     let dir = tempfile::tempdir().unwrap();
@@ -554,14 +567,7 @@ fn torch_safe_globals_never_allows_a_runtime_handle_function() {
     .enumerate()
     {
         let pkl = format!("\u{80}\u{2}c{module}\n{name}\nX\u{1}\0\0\0x\u{85}R.");
-        let pkl: Vec<u8> = pkl.chars().map(|c| c as u8).collect();
-        let file = dir.path().join(format!("h{i}.pt"));
-        std::fs::write(&file, torch_save(&format!("h{i}"), &pkl, &[])).unwrap();
-        let out = pklinspect()
-            .args(["explain", "--emit", "torch-safe-globals"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let out = emit_for_pickle(dir.path(), &format!("h{i}"), &pkl);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(2), "{module}.{name}: {stdout}");
         assert!(!stdout.contains(name), "{stdout}");
@@ -625,14 +631,7 @@ fn torch_safe_globals_suggests_a_stored_function_only_when_vetted() {
     {
         // {'act': module.name}
         let pkl = format!("\u{80}\u{2}}}X\u{3}\0\0\0actc{module}\n{name}\ns.");
-        let pkl: Vec<u8> = pkl.chars().map(|c| c as u8).collect();
-        let file = dir.path().join(format!("s{i}.pt"));
-        std::fs::write(&file, torch_save(&format!("s{i}"), &pkl, &[])).unwrap();
-        let out = pklinspect()
-            .args(["explain", "--emit", "torch-safe-globals"])
-            .arg(&file)
-            .output()
-            .unwrap();
+        let out = emit_for_pickle(dir.path(), &format!("s{i}"), &pkl);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if suggested {
