@@ -644,3 +644,35 @@ fn torch_safe_globals_suggests_a_stored_function_only_when_vetted() {
         }
     }
 }
+
+/// SARIF viewers read `[text](target)` in a message as a link: a module named like one
+/// stays text (`\](`), and the exact name is kept in the result's properties.
+#[test]
+fn sarif_messages_carry_no_embedded_link_from_a_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("link.pkl");
+    std::fs::write(
+        &file,
+        b"\x80\x02c[docs](https://evil.example)\nrun\n)R.".as_slice(),
+    )
+    .unwrap();
+    let out = pklinspect()
+        .args(["lint", "--no-config", "--format", "sarif"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{doc}");
+    for r in results {
+        let text = r["message"]["text"].as_str().unwrap();
+        assert!(!text.replace("\\](", "").contains("]("), "{text}");
+        assert!(text.contains("[docs\\](https://evil.example)"), "{text}");
+    }
+    assert!(
+        results
+            .iter()
+            .any(|r| r["properties"]["module"] == "[docs](https://evil.example)"),
+        "{doc}"
+    );
+}

@@ -326,7 +326,7 @@ fn result(run: &Run, file: &FileResult, f: &Finding) -> ResultDoc {
         // Shown to people by viewers (GitHub's alerts): no bidi controls or escape
         // sequences from file-chosen names; the properties keep the exact text.
         message: Message {
-            text: crate::render::style::shown(&text).into_owned(),
+            text: sarif_text(&text),
         },
         locations: vec![Location {
             physical_location: PhysicalLocation {
@@ -345,6 +345,15 @@ fn result(run: &Run, file: &FileResult, f: &Finding) -> ResultDoc {
     }
 }
 
+/// A message's text as viewers show it: no control, escape or bidi characters from
+/// file-chosen names ([`crate::render::style::shown`]), and no embedded link. SARIF 2.1.0
+/// §3.11.6 reads `[text](target)` in a plain-text message as a link (GitHub renders it);
+/// a name such as `[docs](https://evil.example)` would become one, so a `]` followed by `(`
+/// is escaped as the spec escapes a literal bracket, `\]`.
+fn sarif_text(text: &str) -> String {
+    crate::render::style::shown(text).replace("](", "\\](")
+}
+
 /// The SARIF 2.1.0 log of a run.
 pub fn sarif_value(run: &Run, successful: bool) -> Value {
     let mut results = Vec::new();
@@ -359,11 +368,11 @@ pub fn sarif_value(run: &Run, successful: bool) -> Value {
         .map(|w| Notification {
             level: "warning",
             message: Message {
-                text: if w.path.is_empty() {
+                text: sarif_text(&if w.path.is_empty() {
                     w.message.clone()
                 } else {
                     format!("{}: {}", w.path, w.message)
-                },
+                }),
             },
         })
         .collect();
