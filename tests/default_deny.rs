@@ -1315,3 +1315,138 @@ fn known_third_party_gadgets_are_dangerous() {
         assert_caught(&e, "code-exec", needle, "dangerous");
     }
 }
+
+// ── vetted callables that call what their arguments carry (issue 11 audit) ────────────
+
+/// An unvetted (but not known-dangerous) library function: referencing it is a warning.
+fn unvetted_fn() -> E {
+    Global("mylib.helpers", "refresh")
+}
+
+/// An `argparse.Namespace` whose state sets instance attribute `key` to `value`.
+fn bag(key: &'static str, value: E) -> E {
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    Build(Box::new(ns), Box::new(Dict(vec![(Str(key), value)])))
+}
+
+#[test]
+fn mapping_constructors_call_a_planted_keys_method() {
+    // dict(obj), OrderedDict(obj), UserDict(obj), defaultdict(f, obj) and `**obj` call
+    // obj.keys(), looked up on the instance (CPython PyDict_Merge / MutableMapping.update):
+    // an instance attribute `keys` is called (checked in CPython 3.12 with a printing twin).
+    for (m, n, lead) in [
+        ("builtins", "dict", false),
+        ("collections", "OrderedDict", false),
+        ("collections", "UserDict", false),
+        ("collections", "defaultdict", true),
+    ] {
+        let mut args = if lead { vec![None] } else { vec![] };
+        args.push(bag("keys", unvetted_fn()));
+        assert_caught(&call(m, n, args), "unvetted-call", "keys", "unvetted");
+    }
+    // Data under the same name calls nothing.
+    let data = bag("keys", List(vec![Str("a"), Str("b")]));
+    assert_clean(&call("builtins", "dict", vec![data]), "portable");
+}
+
+#[test]
+fn numpy_array_protocol_calls_a_planted_dunder_array() {
+    // np.asarray(obj) looks __array__ up on the instance (numpy
+    // PyArray_LookupSpecial_OnInstance): check_array, pandas' _unpickle_block placement
+    // and every numpy conversion of a file object call it (checked with numpy 2.4.6,
+    // scikit-learn 1.9.1, pandas 3.1.1).
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![bag("__array__", unvetted_fn())],
+    );
+    assert_caught(&e, "unvetted-call", "__array__", "unvetted");
+}
+
+#[test]
+fn pyarrow_constructors_call_a_planted_arrow_protocol() {
+    // pyarrow.lib.field/schema(obj) call obj.__arrow_c_schema__(), chunked_array([obj])
+    // obj.__arrow_array__(type=…), type_for_alias(obj) obj.lower() (pyarrow 26.0.1).
+    for (n, key, arg) in [
+        ("field", "__arrow_c_schema__", false),
+        ("schema", "__arrow_c_schema__", false),
+        ("chunked_array", "__arrow_array__", true),
+        ("type_for_alias", "lower", false),
+    ] {
+        let obj = bag(key, unvetted_fn());
+        let arg = if arg { List(vec![obj]) } else { obj };
+        assert_caught(
+            &call("pyarrow.lib", n, vec![arg]),
+            "unvetted-call",
+            key,
+            "unvetted",
+        );
+    }
+}
+
+#[test]
+fn torch_rebuild_parameter_with_state_sets_attributes() {
+    // _rebuild_parameter_with_state(data, requires_grad, hooks, state) runs
+    // _set_obj_state(param, state): setattr for each item, as BUILD does. A planted
+    // __setstate__ is called by the next BUILD on the parameter.
+    let param = call(
+        "torch._utils",
+        "_rebuild_parameter_with_state",
+        vec![
+            None,
+            Bool(false),
+            None,
+            Dict(vec![(
+                Str("__setstate__"),
+                Global("sympy.sets.sets", "FiniteSet"),
+            )]),
+        ],
+    );
+    let e = Build(Box::new(param), Box::new(Str(SYMPY_PAYLOAD)));
+    assert_caught(&e, "code-exec", "__setstate__", "dangerous");
+    // _rebuild_from_type_v2(func, new_type, args, state): the same for its state.
+    let e = call(
+        "torch._tensor",
+        "_rebuild_from_type_v2",
+        vec![
+            Global("torch._utils", "_rebuild_tensor_v2"),
+            Global("torch", "Tensor"),
+            Tuple(vec![]),
+            Dict(vec![(Str("keys"), unvetted_fn())]),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "keys", "unvetted");
+    // _rebuild_device_tensor_from_cpu_tensor(data, …) calls data.to(dtype=…, device=…).
+    let e = call(
+        "torch._utils",
+        "_rebuild_device_tensor_from_cpu_tensor",
+        vec![bag("to", unvetted_fn()), None, Str("cpu"), Bool(false)],
+    );
+    assert_caught(&e, "unvetted-call", "to", "unvetted");
+}
+
+#[test]
+fn simple_namespace_keywords_through_partial_set_attributes() {
+    // partial(SimpleNamespace, keys=f)() makes a namespace whose `keys` is f; dict() of
+    // it calls f. partial.__reduce__ puts the keywords in its state (func, args, kwds, dict).
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("types", "SimpleNamespace")],
+        )),
+        Box::new(Tuple(vec![
+            Global("types", "SimpleNamespace"),
+            Tuple(vec![]),
+            Dict(vec![(Str("keys"), unvetted_fn())]),
+            None,
+        ])),
+    );
+    let ns = Call(Box::new(p), vec![]);
+    assert_caught(
+        &call("builtins", "dict", vec![ns]),
+        "unvetted-call",
+        "keys",
+        "unvetted",
+    );
+}

@@ -16,7 +16,13 @@
 //! - what a BUILD state *plants* on an instance: the loader looks `__setstate__`, `append`
 //!   and `extend` up on the instance, unbound, so a state (every one, not only the last)
 //!   that sets them (or `__class__`) to a callable makes a later opcode call a merely
-//!   referenced global with file data; a state key built at load hides its name. scipy's
+//!   referenced global with file data; a state key built at load hides its name. Vetted
+//!   callables look methods up on the objects they are given too (`dict(obj)` calls
+//!   `obj.keys()`, numpy `obj.__array__()`, pyarrow `obj.__arrow_c_schema__()`, torch
+//!   `data.to(…)`): a state that sets a dunder or one of those method names to an unvetted
+//!   global or method is judged as a call of it. torch's `_rebuild_parameter_with_state`
+//!   and `_rebuild_from_type_v2`, `SimpleNamespace(mapping)` and `partial(SimpleNamespace,
+//!   **kw)` set attributes from their arguments, judged as such a state. scipy's
 //!   `rv_generic.__setstate__` `exec()`s `_parse_arg_template` from the state: only the
 //!   template scipy writes passes;
 //! - classes built at load: `builtins.type` with three arguments and sympy's
@@ -325,6 +331,8 @@ impl Scan<'_, '_, '_> {
     fn exec_state(&mut self, state: NodeId, offset: usize) {
         let dicts: &[NodeId] = match self.graph.node(state) {
             Node::Dict(_) | Node::Call(_) => std::slice::from_ref(&state),
+            // `functools.partial`'s `(func, args, kwds, dict)`: `dict` is its `__dict__`.
+            Node::Tuple(items) if items.len() == 4 => items.get(3..).unwrap_or(&[]),
             // `(dict, slot_state)`: the slot state is applied with setattr.
             Node::Tuple(items) => items.get(..2).unwrap_or(items),
             _ => &[],
@@ -397,9 +405,53 @@ impl Scan<'_, '_, '_> {
                 Some("__dict__") if depth > 0 => {
                     self.state_dict(v, offset, depth.saturating_sub(1))
                 }
+                Some(key) if key != "__dict__" && looked_up_on_instance(key) => {
+                    self.planted_method(key, v, offset);
+                }
                 _ => {}
             }
         }
+    }
+
+    /// A state that sets `key`, a method name vetted callables look up on the object they
+    /// are given and call (`dict(obj)` calls `obj.keys()`, numpy `obj.__array__()`,
+    /// pyarrow `obj.__arrow_c_schema__()`, torch `data.to(…)`, pyarrow
+    /// `type_for_alias(name)` `name.lower()`): an instance attribute shadows the class's
+    /// method, so a vetted call given the object calls `v`. Judged as a call of `v`.
+    fn planted_method(&mut self, key: &str, v: NodeId, offset: usize) {
+        let what = match self.global_index(v) {
+            Some(g) => {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                let class = self.known.classify(m, n);
+                if class.vetted.is_some() && class.category < Category::CodeExec {
+                    return;
+                }
+                format!("{m}.{n}")
+            }
+            // A method fetched by getattr; any other object built at load is data or an
+            // instance whose `__call__` is its own class's code (a partial was judged where
+            // it was made).
+            None => match self.made.get(&v) {
+                Some(Made::Method { module, qualname }) => {
+                    if self.method_called(module, qualname, offset) {
+                        return;
+                    }
+                    format!("{module}.{qualname}")
+                }
+                _ => return,
+            },
+        };
+        self.out.others.push(OtherCall {
+            offset,
+            rule: Rule::UnvettedCall,
+            message: format!(
+                "a BUILD state sets the instance attribute {key} to {what}: library \
+                 functions look {key} up on the object they are given and call it (dict() \
+                 calls keys(), numpy __array__(), pyarrow __arrow_c_schema__()), so a vetted \
+                 call given this object calls {what}, which pklinspect has not vetted; no \
+                 pickler writes this"
+            ),
+        });
     }
 
     /// The key and value pairs of a mapping the file writes: a dict, or a mapping built by
@@ -474,6 +526,7 @@ impl Scan<'_, '_, '_> {
         let Some(special) = special else {
             self.instances.insert(id, index);
             self.builtin_with_encoding(index, argv, args, offset);
+            self.attributes_from_arguments(index, argv, offset);
             return;
         };
         match special {
@@ -531,6 +584,22 @@ impl Scan<'_, '_, '_> {
         }
     }
 
+    /// Vetted calls that set attributes of the object they make from their arguments, as a
+    /// BUILD state does: torch's `_rebuild_parameter_with_state(data, requires_grad,
+    /// hooks, state)` runs `_set_obj_state(param, state)` (`setattr` for each item,
+    /// `torch/_utils.py`), and `types.SimpleNamespace(mapping)` (Python >= 3.13) copies
+    /// the mapping into the instance's `__dict__`.
+    fn attributes_from_arguments(&mut self, index: u32, argv: &[NodeId], offset: usize) {
+        let state = match self.name_of(index) {
+            Some(("torch._utils", "_rebuild_parameter_with_state")) => argv.get(3),
+            Some(("types", "SimpleNamespace")) => argv.first(),
+            _ => Option::None,
+        };
+        if let Some(&state) = state {
+            self.exec_state(state, offset);
+        }
+    }
+
     /// torch's `_rebuild_from_type_v2(func, new_type, args, state)` runs `func(*args)`
     /// (`torch/_tensor.py`): judged as that call, whatever `func` is. The result is then
     /// viewed as `new_type` (`as_subclass`, no `__init__`) and given `state` through
@@ -552,6 +621,10 @@ impl Scan<'_, '_, '_> {
             }
         }
         self.new_obj(id, *new_type, &[], Option::None, offset);
+        // `new_type.__setstate__(state)`, or for Tensor's own `_set_obj_state`: setattr.
+        if let Some(&state) = rest.get(1) {
+            self.exec_state(state, offset);
+        }
     }
 
     /// A method fetched by getattr, given to a caller that calls its arguments (the
@@ -1015,6 +1088,17 @@ impl Scan<'_, '_, '_> {
         if let Some(g) = self.global_index(f) {
             let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
             let rendered = format!("functools.partial({m}.{n}, …)");
+            // `partial(SimpleNamespace, keys=f)()`: the keywords become attributes.
+            let bag = matches!(
+                (m, n),
+                ("types", "SimpleNamespace") | ("argparse", "Namespace")
+            );
+            if let Some(&kwds) = state
+                .and_then(|s| self.graph.tuple(s)?.get(2))
+                .filter(|_| bag)
+            {
+                self.state_dict(kwds, offset, 0);
+            }
             self.called(g, offset, Rendering::Text(rendered));
             self.indirect(index, Some(Category::Plain));
         } else if let Some(made) = self.made.get(&f).cloned() {
@@ -1162,6 +1246,69 @@ fn plain_attribute(name: &str) -> bool {
         && !name.starts_with("im_")
         && name.chars().all(|c| c == '_' || c.is_alphanumeric())
         && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Method names that vetted callables look up on an object they are given and call, so an
+/// instance attribute of that name (which shadows the class's method) is called: every
+/// dunder (numpy `__array__`, pyarrow `__arrow_array__` and `__arrow_c_*__`,
+/// `__dlpack__`), the mapping protocol `dict()`, `OrderedDict()`, `UserDict()`,
+/// `defaultdict()` and `**kwargs` use (`keys`), and the methods the vetted rows call on
+/// their arguments (`name.lower()`, `zone.upper()`, `key.split()`, `data.to()`, …).
+/// Attributes pickled from real objects hold data under these names, never functions.
+fn looked_up_on_instance(name: &str) -> bool {
+    const METHODS: &[&str] = &[
+        "keys",
+        "items",
+        "values",
+        "get",
+        "lower",
+        "upper",
+        "split",
+        "rsplit",
+        "strip",
+        "startswith",
+        "endswith",
+        "encode",
+        "decode",
+        "replace",
+        "join",
+        "format",
+        "to",
+        "read",
+        "readline",
+        "readinto",
+        "readlines",
+        "write",
+        "seek",
+        "tell",
+        "fileno",
+        "copy",
+        "astype",
+        "view",
+        "reshape",
+        "tolist",
+        "item",
+        "numpy",
+        "cpu",
+        "detach",
+        "as_py",
+        "cast",
+        "validate",
+        "to_numpy",
+        "to_pandas",
+        "pop",
+        "update",
+        "setdefault",
+        "utcoffset",
+        "dst",
+        "tzname",
+        "fromutc",
+        "localize",
+        "normalize",
+        "holidays",
+    ];
+    let dunder = name.len() > 4 && name.starts_with("__") && name.ends_with("__");
+    dunder || METHODS.contains(&name)
 }
 
 /// None, bools, numbers, text, bytes, and tuples of them (to `depth`).
