@@ -1450,3 +1450,122 @@ fn simple_namespace_keywords_through_partial_set_attributes() {
         "unvetted",
     );
 }
+
+#[test]
+fn vetted_calls_that_call_methods_of_their_arguments() {
+    // Checked in CPython 3.11 with a printing twin: uuid.UUID(hex) runs hex.replace(…),
+    // pandas' _unpickle_timestamp(value, freq, tz, reso) tz.utcoffset(…), HTTPError(…, fp)
+    // fp.close() when collected, pandas' IntIndex(length, indices) indices.__array__().
+    for (e, key) in [
+        (
+            call("uuid", "UUID", vec![bag("replace", unvetted_fn())]),
+            "replace",
+        ),
+        (
+            call(
+                "pandas._libs.tslibs.timestamps",
+                "_unpickle_timestamp",
+                vec![Int(0), None, bag("utcoffset", unvetted_fn()), Int(10)],
+            ),
+            "utcoffset",
+        ),
+        (
+            call(
+                "urllib.error",
+                "HTTPError",
+                vec![
+                    Str("u"),
+                    Int(1),
+                    Str("m"),
+                    None,
+                    bag("close", unvetted_fn()),
+                ],
+            ),
+            "close",
+        ),
+        (
+            call(
+                "pandas._libs.sparse",
+                "IntIndex",
+                vec![Int(3), bag("__array__", unvetted_fn())],
+            ),
+            "__array__",
+        ),
+    ] {
+        assert_caught(&e, "unvetted-call", key, "unvetted");
+    }
+}
+
+#[test]
+fn numpy_mareconstruct_runs_its_subtype_new() {
+    // _mareconstruct(subtype, baseclass, shape, dtype) returns subtype.__new__(subtype,
+    // data, mask=…, dtype=…): any class's own __new__, run with file data.
+    let e = call(
+        "numpy.ma.core",
+        "_mareconstruct",
+        vec![
+            Global("mylib.arrays", "Loader"),
+            Global("numpy", "ndarray"),
+            Tuple(vec![Int(0)]),
+            Bytes(b"b".to_vec()),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "_mareconstruct", "unvetted");
+    // What numpy writes: MaskedArray itself.
+    let e = call(
+        "numpy.ma.core",
+        "_mareconstruct",
+        vec![
+            Global("numpy.ma", "MaskedArray"),
+            Global("numpy", "ndarray"),
+            Tuple(vec![Int(0)]),
+            Bytes(b"b".to_vec()),
+        ],
+    );
+    let (entry, code) = lint(&e);
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    assert_eq!(code, 0, "{entry}");
+}
+
+#[test]
+fn cython_unpickle_trailing_dict_sets_attributes() {
+    // __pyx_unpickle_<Class>(type, checksum, state) ends with
+    // result.__dict__.update(state[-1]) when the state carries a dict.
+    let e = call(
+        "numpy.random.bit_generator",
+        "__pyx_unpickle_SeedSequence",
+        vec![
+            Global("numpy.random.bit_generator", "SeedSequence"),
+            Int(0),
+            Tuple(vec![Int(1), Dict(vec![(Str("keys"), unvetted_fn())])]),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "keys", "unvetted");
+}
+
+#[test]
+fn tensorflow_resource_variable_calls_a_callable_initial_value() {
+    // ResourceVariable(initial_value, …) runs initial_value() when it is callable
+    // (tensorflow/python/ops/resource_variable_ops.py _init_from_args).
+    let rv = || {
+        Global(
+            "tensorflow.python.ops.resource_variable_ops",
+            "ResourceVariable",
+        )
+    };
+    let e = Call(Box::new(rv()), vec![unvetted_fn()]);
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+    // What TensorFlow writes: partial(ResourceVariable, trainable=…)(array), here
+    // given a function instead of the array.
+    let p = Build(
+        Box::new(call("functools", "partial", vec![rv()])),
+        Box::new(Tuple(vec![
+            rv(),
+            Tuple(vec![]),
+            Dict(vec![(Str("trainable"), Bool(true))]),
+            None,
+        ])),
+    );
+    let e = Call(Box::new(p), vec![unvetted_fn()]);
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+}

@@ -167,7 +167,12 @@ fn special(module: &str, name: &str) -> Option<Special> {
             | "_new_TimedeltaIndex"
             | "_new_IntervalIndex"
             | "_new_PeriodIndex",
-        ) => Special::ClassArgument,
+        )
+        // `ResourceVariable(initial_value, …)` calls `initial_value` when it is callable
+        // (`_init_from_args`: `if callable(initial_value): initial_value = initial_value()`).
+        | ("tensorflow.python.ops.resource_variable_ops", "ResourceVariable") => {
+            Special::ClassArgument
+        }
         _ => return None,
     })
 }
@@ -179,6 +184,8 @@ enum Made {
     Method { module: String, qualname: String },
     /// A `functools.partial` (calling it calls the wrapped function, already judged).
     Partial,
+    /// A `functools.partial` of global `f` (the index).
+    PartialOf(u32),
     /// `getattr(cls, '__new__')`: what CPython's pickle writes below protocol 4 for an
     /// object with keyword `__getnewargs_ex__` (`partial(cls.__new__, cls, *args,
     /// **kwargs)`, `Lib/pickle.py` `save_reduce`): an instantiation, as NEWOBJ_EX.
@@ -593,10 +600,46 @@ impl Scan<'_, '_, '_> {
         let state = match self.name_of(index) {
             Some(("torch._utils", "_rebuild_parameter_with_state")) => argv.get(3),
             Some(("types", "SimpleNamespace")) => argv.first(),
+            // Cython's `__pyx_unpickle_<Class>(type, checksum, state)` ends with
+            // `result.__dict__.update(state[-1])` when the state has a trailing dict.
+            Some((_, n)) if n.starts_with("__pyx_unpickle_") => argv
+                .get(2)
+                .and_then(|&s| self.graph.tuple(s))
+                .and_then(|items| items.last()),
+            Some(("numpy.ma.core", "_mareconstruct")) => {
+                self.mareconstruct(argv, offset);
+                Option::None
+            }
             _ => Option::None,
         };
         if let Some(&state) = state {
             self.exec_state(state, offset);
+        }
+    }
+
+    /// numpy's `_mareconstruct(subtype, baseclass, baseshape, basetype)` returns
+    /// `subtype.__new__(subtype, data, mask=…, dtype=basetype)` (`numpy/ma/core.py`): the
+    /// class's own `__new__` run with file data, a call unless it is numpy's MaskedArray.
+    fn mareconstruct(&mut self, argv: &[NodeId], offset: usize) {
+        let Some(&subtype) = argv.first() else { return };
+        match self.global_index(subtype) {
+            Some(g) => {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                if matches!((m, n), ("numpy.ma" | "numpy.ma.core", "MaskedArray")) {
+                    return;
+                }
+                let rendered = format!(
+                    "{m}.{n}.__new__({m}.{n}, data, mask=…, dtype=…) (through numpy.ma.core._mareconstruct)"
+                );
+                self.called(g, offset, Rendering::Text(rendered));
+            }
+            None => self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "numpy.ma.core._mareconstruct with a subtype that is not a global: \
+                          runs __new__ of whatever class the stream built"
+                    .to_string(),
+            }),
         }
     }
 
@@ -1088,19 +1131,11 @@ impl Scan<'_, '_, '_> {
         if let Some(g) = self.global_index(f) {
             let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
             let rendered = format!("functools.partial({m}.{n}, …)");
-            // `partial(SimpleNamespace, keys=f)()`: the keywords become attributes.
-            let bag = matches!(
-                (m, n),
-                ("types", "SimpleNamespace") | ("argparse", "Namespace")
-            );
-            if let Some(&kwds) = state
-                .and_then(|s| self.graph.tuple(s)?.get(2))
-                .filter(|_| bag)
-            {
-                self.state_dict(kwds, offset, 0);
-            }
             self.called(g, offset, Rendering::Text(rendered));
             self.indirect(index, Some(Category::Plain));
+            self.partial_arguments(g, argv, state, offset);
+            self.made.insert(id, Made::PartialOf(g));
+            return;
         } else if let Some(made) = self.made.get(&f).cloned() {
             if let Made::Method { module, qualname } = made {
                 if !self.method_called(&module, &qualname, offset) {
@@ -1120,6 +1155,32 @@ impl Scan<'_, '_, '_> {
             self.indirect(index, None);
         }
         self.made.insert(id, Made::Partial);
+    }
+
+    /// What `partial(f, *args, **kwds)` of global `f` fixes (in its arguments, or its state
+    /// `(func, args, kwds, dict)`): `partial(SimpleNamespace, keys=g)()` makes `g` an
+    /// attribute; a function that calls its arguments calls the fixed ones.
+    fn partial_arguments(&mut self, f: u32, argv: &[NodeId], state: Option<NodeId>, offset: usize) {
+        let items = state.and_then(|s| self.graph.tuple(s)).unwrap_or(&[]);
+        let bag = matches!(
+            self.name_of(f),
+            Some(("types", "SimpleNamespace") | ("argparse", "Namespace"))
+        );
+        if let (true, Some(&kwds)) = (bag, items.get(2)) {
+            self.state_dict(kwds, offset, 0);
+        }
+        if self.specials.get(f as usize).copied().flatten() == Some(Special::ClassArgument) {
+            let fixed = items
+                .get(1)
+                .and_then(|&a| self.graph.tuple(a))
+                .unwrap_or(&[]);
+            let mut all: Vec<NodeId> = argv.get(1..).unwrap_or(&[]).to_vec();
+            all.extend_from_slice(fixed);
+            if let Some(&kwds) = items.get(2) {
+                all.extend(self.mapping_pairs(kwds).into_iter().map(|(_, v)| v));
+            }
+            self.class_arguments(&all, f, offset);
+        }
     }
 
     /// `copyreg._reconstructor(cls, base, state)` calls `base` unless it is `object`.
@@ -1147,6 +1208,15 @@ impl Scan<'_, '_, '_> {
         match self.made.get(&callable).cloned() {
             // The wrapped function was judged as called; `__new__` instantiates.
             Some(Made::Partial | Made::New) => {}
+            // A function that calls its arguments, through the partial: judged again
+            // with the arguments of this call.
+            Some(Made::PartialOf(g)) => {
+                if self.specials.get(g as usize).copied().flatten() == Some(Special::ClassArgument)
+                {
+                    let argv = self.graph.tuple(args).unwrap_or(&[]).to_vec();
+                    self.class_arguments(&argv, g, offset);
+                }
+            }
             Some(Made::PartialNew(class)) => {
                 self.instances.insert(id, class);
             }
@@ -1306,6 +1376,8 @@ fn looked_up_on_instance(name: &str) -> bool {
         "localize",
         "normalize",
         "holidays",
+        "close",
+        "flush",
     ];
     let dunder = name.len() > 4 && name.starts_with("__") && name.ends_with("__");
     dunder || METHODS.contains(&name)
