@@ -1569,3 +1569,39 @@ fn tensorflow_resource_variable_calls_a_callable_initial_value() {
     let e = Call(Box::new(p), vec![unvetted_fn()]);
     assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
 }
+
+#[test]
+fn partial_state_replaces_the_wrapped_function() {
+    // partial.__setstate__((func, args, kwds, dict)) replaces the function the
+    // constructor was given: partial(str) with that state calls func.
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("builtins", "str")],
+        )),
+        Box::new(Tuple(vec![unvetted_fn(), Tuple(vec![]), None, None])),
+    );
+    let e = Call(Box::new(p), vec![]);
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+    // Or by an object built at load (a method fetched with getattr).
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("mylib.helpers", "Runner"), Str("run")],
+    );
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("builtins", "str")],
+        )),
+        Box::new(Tuple(vec![method, Tuple(vec![]), None, None])),
+    );
+    assert_caught(
+        &Call(Box::new(p), vec![]),
+        "unvetted-call",
+        "replaces the function",
+        "unvetted",
+    );
+}

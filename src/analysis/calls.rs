@@ -1108,6 +1108,7 @@ impl Scan<'_, '_, '_> {
             self.indirect(index, None);
             return;
         };
+        self.partial_state_function(f, state, offset);
         // partial(cls.__new__, cls, *args, **kwargs): the arguments are in the BUILD state
         // `(func, args, kwds, dict)` (`functools.partial.__reduce__`).
         if let Some(Made::New) = self.made.get(&f) {
@@ -1155,6 +1156,51 @@ impl Scan<'_, '_, '_> {
             self.indirect(index, None);
         }
         self.made.insert(id, Made::Partial);
+    }
+
+    /// `partial.__setstate__((func, args, kwds, dict))` replaces the function `f` the
+    /// constructor was given (CPython `partial_setstate`): pickle writes the same object
+    /// in both places (a memo reference); a different one is judged as called.
+    fn partial_state_function(&mut self, f: NodeId, state: Option<NodeId>, offset: usize) {
+        let Some(&func) = state
+            .and_then(|s| self.graph.tuple(s))
+            .filter(|items| items.len() == 4)
+            .and_then(|items| items.first())
+        else {
+            return;
+        };
+        if func == f || self.graph.node(func).is_scalar() {
+            return; // the same function, or not callable (setstate raises)
+        }
+        if let Some(g) = self.global_index(func) {
+            let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+            let rendered = format!("functools.partial({m}.{n}, …) (set by the partial's state)");
+            self.called(g, offset, Rendering::Text(rendered));
+            return;
+        }
+        // `getattr(cls, '__new__')` written again instead of memoised: an instantiation,
+        // which the constructor's copy is judged as.
+        let new_again = self.graph.call(func).is_some_and(|c| {
+            self.global_index(c.callable)
+                .and_then(|g| self.name_of(g))
+                .is_some_and(|name| name == ("builtins", "getattr"))
+                && self
+                    .graph
+                    .tuple(c.args)
+                    .and_then(|a| a.get(1))
+                    .and_then(|&a| self.graph.str(a))
+                    == Some("__new__")
+        });
+        if !new_again {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "a functools.partial whose state replaces the function it was built \
+                          with by an object built at load: pklinspect cannot tell what that \
+                          runs, and no pickler writes this"
+                    .to_string(),
+            });
+        }
     }
 
     /// What `partial(f, *args, **kwds)` of global `f` fixes (in its arguments, or its state
