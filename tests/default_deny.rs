@@ -1605,3 +1605,34 @@ fn partial_state_replaces_the_wrapped_function() {
         "unvetted",
     );
 }
+
+#[test]
+fn defaultdict_factory_runs_when_a_setstate_reads_a_missing_key() {
+    // pandas' BlockManager.__setstate__ reads state["axes"]: from a defaultdict without
+    // that key, the factory is called (checked in pandas 3.1.1 with a printing twin).
+    let dd = call("collections", "defaultdict", vec![unvetted_fn()]);
+    let state = Tuple(vec![None, None, None, Dict(vec![(Str("0.14.1"), dd)])]);
+    let mgr = New(
+        Box::new(Global("pandas.core.internals.managers", "BlockManager")),
+        vec![],
+    );
+    let e = Build(Box::new(mgr), Box::new(state));
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+    // Or a slot state sets default_factory with setattr.
+    let dd = call("collections", "defaultdict", vec![]);
+    let set = Build(
+        Box::new(dd),
+        Box::new(Tuple(vec![
+            None,
+            Dict(vec![(Str("default_factory"), unvetted_fn())]),
+        ])),
+    );
+    assert_caught(&set, "unvetted-call", "default_factory", "unvetted");
+    // What Python writes: defaultdict(list).
+    let e = call(
+        "collections",
+        "defaultdict",
+        vec![Global("builtins", "list")],
+    );
+    assert_clean(&e, "portable");
+}

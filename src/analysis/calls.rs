@@ -606,6 +606,12 @@ impl Scan<'_, '_, '_> {
                 .get(2)
                 .and_then(|&s| self.graph.tuple(s))
                 .and_then(|items| items.last()),
+            // `defaultdict(factory)` calls `factory()` for every missing key a library's
+            // `__setstate__` reads from it (`state["axes"]`): judged as called.
+            Some(("collections", "defaultdict")) => {
+                self.class_arguments(argv.get(..1).unwrap_or(&[]), index, offset);
+                Option::None
+            }
             Some(("numpy.ma.core", "_mareconstruct")) => {
                 self.mareconstruct(argv, offset);
                 Option::None
@@ -1424,6 +1430,7 @@ fn looked_up_on_instance(name: &str) -> bool {
         "holidays",
         "close",
         "flush",
+        "default_factory",
     ];
     let dunder = name.len() > 4 && name.starts_with("__") && name.ends_with("__");
     dunder || METHODS.contains(&name)

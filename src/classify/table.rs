@@ -184,7 +184,7 @@ known_globals! {
         => "a standard-library container type";
     Plain "collections" ["defaultdict"]
         call "CPython defaultdict.__reduce__ (Modules/_collectionsmodule.c)"
-        => "a dict with a default factory; the factory is a separate global in the file, classified on its own";
+        => "a dict with a default factory, which a library's __setstate__ calls when it reads a missing key: pklinspect judges the factory as called";
     Plain "datetime" ["date", "time", "datetime", "timedelta", "timezone", "tzinfo"]
         call "CPython datetime __reduce__ (Lib/_pydatetime.py, Modules/_datetimemodule.c)"
         => "a datetime value type";
