@@ -1636,3 +1636,52 @@ fn defaultdict_factory_runs_when_a_setstate_reads_a_missing_key() {
     );
     assert_clean(&e, "portable");
 }
+
+#[test]
+fn vetted_call_given_an_object_carrying_an_unvetted_callable() {
+    // check_array(X, 'csc') calls X.asformat('csc') for a scipy sparse X: an instance
+    // attribute `asformat` runs instead of scipy's method (checked with scikit-learn
+    // 1.9.1, scipy). Any method name works, so the object is judged, not the name.
+    let m = Build(
+        Box::new(call(
+            "scipy.sparse._csr",
+            "csr_matrix",
+            vec![Tuple(vec![Int(1), Int(1)])],
+        )),
+        Box::new(Dict(vec![(Str("asformat"), unvetted_fn())])),
+    );
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![m, Str("csc")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // In a list argument too (pyarrow's chunked_array([obj])).
+    let e = call(
+        "pyarrow.lib",
+        "chunked_array",
+        vec![List(vec![bag("anything", unvetted_fn())])],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "anything = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // A vetted global as the attribute is not an error (calling it is vetted).
+    let e = call(
+        "pyarrow.lib",
+        "chunked_array",
+        vec![List(vec![bag("anything", Global("builtins", "list"))])],
+    );
+    let (entry, _) = lint(&e);
+    assert!(
+        !errors(&entry).iter().any(|(_, m)| m.contains("anything =")),
+        "{entry}"
+    );
+}

@@ -20,7 +20,9 @@
 //!   callables look methods up on the objects they are given too (`dict(obj)` calls
 //!   `obj.keys()`, numpy `obj.__array__()`, pyarrow `obj.__arrow_c_schema__()`, torch
 //!   `data.to(…)`): a state that sets a dunder or one of those method names to an unvetted
-//!   global or method is judged as a call of it. torch's `_rebuild_parameter_with_state`
+//!   global or method is judged as a call of it, and so is any attribute set to an
+//!   unvetted global on an object that is then given to a vetted call (any method name
+//!   can be the one the callee uses: scikit-learn's `check_array` calls `X.asformat`). torch's `_rebuild_parameter_with_state`
 //!   and `_rebuild_from_type_v2`, `SimpleNamespace(mapping)` and `partial(SimpleNamespace,
 //!   **kw)` set attributes from their arguments, judged as such a state. scipy's
 //!   `rv_generic.__setstate__` `exec()`s `_parse_arg_template` from the state: only the
@@ -204,6 +206,9 @@ struct Scan<'k, 'g, 'd> {
     made: HashMap<NodeId, Made>,
     /// Objects built from a class global (NEWOBJ, REDUCE, the copyreg routes), by node.
     instances: HashMap<NodeId, u32>,
+    /// Objects whose state sets an attribute to an unvetted global, with what it sets
+    /// (`keys = mylib.f`): a vetted call given one may call that attribute.
+    armed: HashMap<NodeId, String>,
 }
 
 /// Reads every call of the stream's graph.
@@ -225,7 +230,9 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
         },
         made: HashMap::default(),
         instances: HashMap::default(),
+        armed: HashMap::default(),
     };
+    s.find_armed();
     for (id, call) in graph.calls() {
         s.call(id, call);
     }
@@ -420,6 +427,83 @@ impl Scan<'_, '_, '_> {
         }
     }
 
+    /// Every object whose state (BUILD, an earlier one included) sets an attribute to a
+    /// global that is not a vetted call target: see [`Scan::armed_arguments`].
+    fn find_armed(&mut self) {
+        let graph = self.graph;
+        let states = graph
+            .mutations
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MutationKind::State(state) => Some((m.target, *state)),
+                _ => Option::None,
+            })
+            .chain(
+                graph
+                    .calls()
+                    .filter_map(|(id, call)| call.state.map(|state| (id, state))),
+            );
+        let mut armed = HashMap::default();
+        for (target, state) in states {
+            let dicts: Vec<NodeId> = match graph.node(state) {
+                Node::Tuple(items) => items.iter().take(2).copied().collect(),
+                _ => vec![state],
+            };
+            let found = dicts
+                .into_iter()
+                .flat_map(|d| self.mapping_pairs(d))
+                .find_map(|(k, v)| {
+                    let key = graph.str(k)?;
+                    let g = self.global_index(v)?;
+                    let (m, n) = self.name_of(g)?;
+                    let class = self.known.classify(m, n);
+                    let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
+                    (!vetted).then(|| format!("{key} = {m}.{n}"))
+                });
+            if let Some(found) = found {
+                armed.insert(target, found);
+            }
+        }
+        self.armed = armed;
+    }
+
+    /// A vetted call given an object (or a container holding one, to depth 3) whose state
+    /// sets an attribute to an unvetted global: library code calls methods of the objects
+    /// it is given (`dict(obj)` calls `obj.keys()`, numpy `obj.__array__()`,
+    /// scikit-learn `obj.asformat(…)`, pytz `zone.upper()`), and an instance attribute
+    /// shadows the class's method, so the call may run that global. No pickler gives a
+    /// library function such an object; judged as an unvetted call of the attribute.
+    fn armed_arguments(&mut self, index: u32, argv: &[NodeId], offset: usize) {
+        if self.armed.is_empty() {
+            return;
+        }
+        let mut stack: Vec<(NodeId, u32)> = argv.iter().map(|&a| (a, 3)).collect();
+        while let Some((id, depth)) = stack.pop() {
+            if let Some(what) = self.armed.get(&id) {
+                let (m, n) = self.name_of(index).unwrap_or(("?", "?"));
+                self.out.others.push(OtherCall {
+                    offset,
+                    rule: Rule::UnvettedCall,
+                    message: format!(
+                        "gives {m}.{n} an object whose state sets {what}: library code calls \
+                         methods of the objects it is given, and an instance attribute \
+                         shadows the class's method, so the call may run it; pklinspect has \
+                         not vetted that, and no pickler writes this"
+                    ),
+                });
+                return;
+            }
+            let children: Vec<NodeId> = match self.graph.node(id) {
+                Node::Tuple(items) | Node::List(items) => items.to_vec(),
+                Node::Dict(pairs) => pairs.iter().flat_map(|&(k, v)| [k, v]).collect(),
+                _ => continue,
+            };
+            if depth > 0 {
+                stack.extend(children.into_iter().map(|c| (c, depth.saturating_sub(1))));
+            }
+        }
+    }
+
     /// A state that sets `key`, a method name vetted callables look up on the object they
     /// are given and call (`dict(obj)` calls `obj.keys()`, numpy `obj.__array__()`,
     /// pyarrow `obj.__arrow_c_schema__()`, torch `data.to(…)`, pyarrow
@@ -530,6 +614,9 @@ impl Scan<'_, '_, '_> {
             return;
         }
         self.called(index, offset, Rendering::Args(args));
+        if matches!(special, Option::None | Some(Special::ClassArgument)) {
+            self.armed_arguments(index, argv, offset);
+        }
         let Some(special) = special else {
             self.instances.insert(id, index);
             self.builtin_with_encoding(index, argv, args, offset);
