@@ -1685,3 +1685,41 @@ fn vetted_call_given_an_object_carrying_an_unvetted_callable() {
         "{entry}"
     );
 }
+
+#[test]
+fn partial_and_newobj_given_an_object_carrying_an_unvetted_callable() {
+    let armed = || bag("asformat", unvetted_fn());
+    // Through functools.partial(check_array)(X), as scikit-learn writes the partial.
+    let p = call(
+        "functools",
+        "partial",
+        vec![Global("sklearn.utils.validation", "check_array")],
+    );
+    let e = Call(Box::new(p), vec![armed(), Str("csc")]);
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // Or fixed in the partial itself.
+    let p = call(
+        "functools",
+        "partial",
+        vec![Global("sklearn.utils.validation", "check_array"), armed()],
+    );
+    assert_caught(
+        &p,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // NEWOBJ with arguments runs the class's own __new__ on them.
+    let e = New(Box::new(Global("pandas", "Index")), vec![armed()]);
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+}

@@ -1003,6 +1003,8 @@ impl Scan<'_, '_, '_> {
             Some(Node::None) | Option::None => Vec::new(),
             Some(_) => vec![cls], // not a dict: never inert below
         };
+        let passed: Vec<NodeId> = args.iter().chain(kwargs_items.iter()).copied().collect();
+        self.armed_arguments(index, &passed, offset);
         let inert = args
             .iter()
             .chain(kwargs_items.iter())
@@ -1308,16 +1310,17 @@ impl Scan<'_, '_, '_> {
         if let (true, Some(&kwds)) = (bag, items.get(2)) {
             self.state_dict(kwds, offset, 0);
         }
+        let fixed = items
+            .get(1)
+            .and_then(|&a| self.graph.tuple(a))
+            .unwrap_or(&[]);
+        let mut all: Vec<NodeId> = argv.get(1..).unwrap_or(&[]).to_vec();
+        all.extend_from_slice(fixed);
+        if let Some(&kwds) = items.get(2) {
+            all.extend(self.mapping_pairs(kwds).into_iter().map(|(_, v)| v));
+        }
+        self.armed_arguments(f, &all, offset);
         if self.specials.get(f as usize).copied().flatten() == Some(Special::ClassArgument) {
-            let fixed = items
-                .get(1)
-                .and_then(|&a| self.graph.tuple(a))
-                .unwrap_or(&[]);
-            let mut all: Vec<NodeId> = argv.get(1..).unwrap_or(&[]).to_vec();
-            all.extend_from_slice(fixed);
-            if let Some(&kwds) = items.get(2) {
-                all.extend(self.mapping_pairs(kwds).into_iter().map(|(_, v)| v));
-            }
             self.class_arguments(&all, f, offset);
         }
     }
@@ -1350,9 +1353,10 @@ impl Scan<'_, '_, '_> {
             // A function that calls its arguments, through the partial: judged again
             // with the arguments of this call.
             Some(Made::PartialOf(g)) => {
+                let argv = self.graph.tuple(args).unwrap_or(&[]).to_vec();
+                self.armed_arguments(g, &argv, offset);
                 if self.specials.get(g as usize).copied().flatten() == Some(Special::ClassArgument)
                 {
-                    let argv = self.graph.tuple(args).unwrap_or(&[]).to_vec();
                     self.class_arguments(&argv, g, offset);
                 }
             }
