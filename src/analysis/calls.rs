@@ -626,23 +626,8 @@ impl Scan<'_, '_, '_> {
         match special {
             Special::Getattr => self.getattr(id, index, argv),
             Special::Partial => self.partial(id, index, argv, call.state, offset),
-            Special::ItemGetter => {
-                let ok = argv.iter().all(|&a| is_plain_value(self.graph, a, 2));
-                self.indirect(index, ok.then_some(Category::Plain));
-            }
-            Special::AttrGetter => {
-                let ok = argv.iter().all(|&a| {
-                    self.graph
-                        .str(a)
-                        .is_some_and(|s| s.split('.').all(plain_attribute))
-                });
-                self.indirect(index, ok.then_some(Category::Plain));
-            }
-            Special::LoadFromBytes => {
-                let ok = match argv {
-                    [b] => nested_torch_bytes(self.graph, *b),
-                    _ => None,
-                };
+            Special::ItemGetter | Special::AttrGetter | Special::LoadFromBytes => {
+                let ok = self.getter_or_bytes(special, argv);
                 self.indirect(index, ok);
             }
             Special::Reconstructor => self.reconstructor(argv, offset),
@@ -675,6 +660,29 @@ impl Scan<'_, '_, '_> {
             Special::TzfileClass => {
                 self.instances.insert(id, index);
             }
+        }
+    }
+
+    /// Whether an `operator` getter reaches only plain keys or names, or
+    /// `_load_from_bytes` loads a torch file: what it then counts as.
+    fn getter_or_bytes(&self, special: Special, argv: &[NodeId]) -> Option<Category> {
+        match special {
+            Special::ItemGetter => argv
+                .iter()
+                .all(|&a| is_plain_value(self.graph, a, 2))
+                .then_some(Category::Plain),
+            Special::AttrGetter => argv
+                .iter()
+                .all(|&a| {
+                    self.graph
+                        .str(a)
+                        .is_some_and(|s| s.split('.').all(plain_attribute))
+                })
+                .then_some(Category::Plain),
+            _ => match argv {
+                [b] => nested_torch_bytes(self.graph, *b),
+                _ => None,
+            },
         }
     }
 
