@@ -1723,3 +1723,18 @@ fn partial_and_newobj_given_an_object_carrying_an_unvetted_callable() {
         "unvetted",
     );
 }
+
+#[test]
+fn copyreg_reconstructor_given_an_object_carrying_an_unvetted_callable() {
+    // _reconstructor(cls, dict, state) runs dict.__init__(obj, state): state.keys().
+    let e = call(
+        "copyreg",
+        "_reconstructor",
+        vec![
+            Global("collections", "OrderedDict"),
+            Global("builtins", "dict"),
+            bag("keys", unvetted_fn()),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "keys = mylib.helpers.refresh", "unvetted");
+}

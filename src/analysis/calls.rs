@@ -614,7 +614,12 @@ impl Scan<'_, '_, '_> {
             return;
         }
         self.called(index, offset, Rendering::Args(args));
-        if matches!(special, Option::None | Some(Special::ClassArgument)) {
+        // getattr and the operator getters call nothing; a partial is judged where it
+        // is called (`partial_arguments`, `call_of_object`).
+        if !matches!(
+            special,
+            Some(Special::Getattr | Special::Partial | Special::ItemGetter | Special::AttrGetter)
+        ) {
             self.armed_arguments(index, argv, offset);
         }
         let Some(special) = special else {
