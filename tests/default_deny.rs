@@ -1736,5 +1736,26 @@ fn copyreg_reconstructor_given_an_object_carrying_an_unvetted_callable() {
             bag("keys", unvetted_fn()),
         ],
     );
-    assert_caught(&e, "unvetted-call", "keys = mylib.helpers.refresh", "unvetted");
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "keys = mylib.helpers.refresh",
+        "unvetted",
+    );
+}
+
+#[test]
+fn object_carrying_a_method_fetched_by_getattr() {
+    // The attribute is a method of an unvetted class, fetched with getattr.
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("mylib.helpers", "Runner"), Str("run")],
+    );
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![bag("asformat", method), Str("csc")],
+    );
+    assert_caught(&e, "unvetted-call", "asformat = mylib.helpers.Runner.run", "unvetted");
 }

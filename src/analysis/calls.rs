@@ -454,9 +454,8 @@ impl Scan<'_, '_, '_> {
                 .flat_map(|d| self.mapping_pairs(d))
                 .find_map(|(k, v)| {
                     let key = graph.str(k)?;
-                    let g = self.global_index(v)?;
-                    let (m, n) = self.name_of(g)?;
-                    let class = self.known.classify(m, n);
+                    let (m, n) = self.callable_name(v)?;
+                    let class = self.known.classify(&m, &n);
                     let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
                     (!vetted).then(|| format!("{key} = {m}.{n}"))
                 });
@@ -465,6 +464,25 @@ impl Scan<'_, '_, '_> {
             }
         }
         self.armed = armed;
+    }
+
+    /// The name of a callable value: a global, or `getattr(<global>, '<name>')` (a method
+    /// or nested class), as `(module, qualified name)`.
+    fn callable_name(&self, v: NodeId) -> Option<(String, String)> {
+        if let Some(g) = self.global_index(v) {
+            let (m, n) = self.name_of(g)?;
+            return Some((m.to_string(), n.to_string()));
+        }
+        let c = self.graph.call(v)?;
+        let g = self.global_index(c.callable)?;
+        if self.name_of(g)? != ("builtins", "getattr") {
+            return None;
+        }
+        let [target, name] = self.graph.tuple(c.args)? else {
+            return None;
+        };
+        let (m, n) = self.name_of(self.global_index(*target)?)?;
+        Some((m.to_string(), format!("{n}.{}", self.graph.str(*name)?)))
     }
 
     /// A vetted call given an object (or a container holding one, to depth 3) whose state
