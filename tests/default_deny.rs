@@ -1757,5 +1757,28 @@ fn object_carrying_a_method_fetched_by_getattr() {
         "check_array",
         vec![bag("asformat", method), Str("csc")],
     );
-    assert_caught(&e, "unvetted-call", "asformat = mylib.helpers.Runner.run", "unvetted");
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.Runner.run",
+        "unvetted",
+    );
+}
+
+#[test]
+fn newobj_ex_keywords_from_an_object_carrying_an_unvetted_callable() {
+    // NEWOBJ_EX runs cls.__new__(cls, *args, **kwargs): `**` of an object calls its
+    // keys(), here an unvetted function.
+    let mut p = b"\x80\x04".to_vec();
+    write(&Global("pandas", "Index"), &mut p);
+    p.push(b')');
+    write(&bag("keys", unvetted_fn()), &mut p);
+    p.extend(b"\x92.");
+    let entry = lint_raw(&p);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|(r, m)| r == "unvetted-call" && m.contains("keys = mylib.helpers.refresh")),
+        "{entry}"
+    );
 }

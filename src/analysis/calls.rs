@@ -1034,7 +1034,8 @@ impl Scan<'_, '_, '_> {
             Some(Node::None) | Option::None => Vec::new(),
             Some(_) => vec![cls], // not a dict: never inert below
         };
-        let passed: Vec<NodeId> = args.iter().chain(kwargs_items.iter()).copied().collect();
+        // `**kwargs` of an object calls its `keys()`: the mapping itself is passed too.
+        let passed: Vec<NodeId> = args.iter().copied().chain(kwargs).collect();
         self.armed_arguments(index, &passed, offset);
         let inert = args
             .iter()
