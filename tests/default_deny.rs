@@ -1782,3 +1782,22 @@ fn newobj_ex_keywords_from_an_object_carrying_an_unvetted_callable() {
         "{entry}"
     );
 }
+
+#[test]
+fn python_2_string_state_keys_plant_attributes_too() {
+    // Python 3's loader decodes a Python 2 `str` (SHORT_BINSTRING) key to text, so
+    // `U\x0c__setstate__` plants __setstate__ like a unicode key (checked in CPython
+    // 3.11 with a printing twin); FiniteSet then sympifies, i.e. evals, the text.
+    let mut p = b"\x80\x02cargparse\nNamespace\n)\x81}U\x0c__setstate__".to_vec();
+    p.extend(b"csympy.sets.sets\nFiniteSet\nsb");
+    write(&Str(SYMPY_PAYLOAD), &mut p);
+    p.extend(b"b.");
+    let entry = lint_raw(&p);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|(r, m)| r == "code-exec" && m.contains("__setstate__")),
+        "{entry}"
+    );
+    assert_eq!(entry["verdict"], "dangerous", "{entry}");
+}

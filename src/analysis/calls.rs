@@ -378,7 +378,7 @@ impl Scan<'_, '_, '_> {
                 });
                 continue;
             }
-            match self.graph.str(k) {
+            match state_key(self.graph, k) {
                 Some(SCIPY_EXEC_KEY) => {
                     if self.graph.str(v).is_some_and(scipy_argparser_template) {
                         continue;
@@ -453,7 +453,7 @@ impl Scan<'_, '_, '_> {
                 .into_iter()
                 .flat_map(|d| self.mapping_pairs(d))
                 .find_map(|(k, v)| {
-                    let key = graph.str(k)?;
+                    let key = state_key(graph, k)?;
                     let (m, n) = self.callable_name(v)?;
                     let class = self.known.classify(&m, &n);
                     let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
@@ -1491,6 +1491,17 @@ fn plain_attribute(name: &str) -> bool {
         && !name.starts_with("im_")
         && name.chars().all(|c| c == '_' || c.is_alphanumeric())
         && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// An attribute name in a state: text, or a Python 2 `str` (BINSTRING), which Python 3's
+/// loader decodes to text (ASCII by default, latin-1 when asked; `U\x0c__setstate__`
+/// plants `__setstate__` as surely as a unicode key).
+fn state_key<'g>(graph: &'g Graph<'_>, k: NodeId) -> Option<&'g str> {
+    match graph.node(k) {
+        Node::Str(s) => Some(s),
+        Node::Bytes(b, BytesKind::Py2Str) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
 }
 
 /// Method names that vetted callables look up on an object they are given and call, so an
