@@ -16,7 +16,8 @@
 //! - what a BUILD state *plants* on an instance: the loader looks `__setstate__`, `append`
 //!   and `extend` up on the instance, unbound, so a state (every one, not only the last)
 //!   that sets them (or `__class__`) to a callable makes a later opcode call a merely
-//!   referenced global with file data; a state key built at load hides its name. Vetted
+//!   referenced global with file data; a state key built at load hides its name (a
+//!   Python 2 `str` key is text to Python 3's loader, so it names an attribute too). Vetted
 //!   callables look methods up on the objects they are given too (`dict(obj)` calls
 //!   `obj.keys()`, numpy `obj.__array__()`, pyarrow `obj.__arrow_c_schema__()`, torch
 //!   `data.to(…)`): a state that sets a dunder or one of those method names to an unvetted
@@ -45,6 +46,12 @@
 //! reach nothing; `torch.storage._load_from_bytes(<bytes>)` loads a nested torch file,
 //! judged by its bytes ([`nested_torch_bytes`], the hook for the nested analysis). Any
 //! other use of these globals keeps their code-exec row.
+//!
+//! Vetted callables that call what they are given: `functools.partial`'s state may replace
+//! its function (the replacement is judged); `collections.defaultdict(factory)` calls the
+//! factory for any missing key a library's `__setstate__` reads; numpy's `_mareconstruct`
+//! runs its subtype's `__new__`; TensorFlow's `ResourceVariable` calls a callable initial
+//! value; Cython's `__pyx_unpickle_*` updates `__dict__` from the state's trailing dict.
 
 #![warn(clippy::arithmetic_side_effects)]
 
