@@ -1801,3 +1801,32 @@ fn python_2_string_state_keys_plant_attributes_too() {
     );
     assert_eq!(entry["verdict"], "dangerous", "{entry}");
 }
+
+#[test]
+fn partial_dict_state_arms_the_partial() {
+    // partial's state (func, args, kwds, dict): `dict` becomes the partial's __dict__.
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("builtins", "str")],
+        )),
+        Box::new(Tuple(vec![
+            Global("builtins", "str"),
+            Tuple(vec![]),
+            None,
+            Dict(vec![(Str("asformat"), unvetted_fn())]),
+        ])),
+    );
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![p, Str("csc")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+}

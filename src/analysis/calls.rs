@@ -438,7 +438,7 @@ impl Scan<'_, '_, '_> {
     /// global that is not a vetted call target: see [`Scan::armed_arguments`].
     fn find_armed(&mut self) {
         let graph = self.graph;
-        let states = graph
+        let states: Vec<(NodeId, Vec<(NodeId, NodeId)>)> = graph
             .mutations
             .iter()
             .filter_map(|m| match &m.kind {
@@ -449,28 +449,36 @@ impl Scan<'_, '_, '_> {
                 graph
                     .calls()
                     .filter_map(|(id, call)| call.state.map(|state| (id, state))),
-            );
-        let mut armed = HashMap::default();
-        for (target, state) in states {
-            let dicts: Vec<NodeId> = match graph.node(state) {
-                Node::Tuple(items) => items.iter().take(2).copied().collect(),
-                _ => vec![state],
-            };
-            let found = dicts
-                .into_iter()
-                .flat_map(|d| self.mapping_pairs(d))
-                .find_map(|(k, v)| {
-                    let key = state_key(graph, k)?;
-                    let (m, n) = self.callable_name(v)?;
-                    let class = self.known.classify(&m, &n);
-                    let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
-                    (!vetted).then(|| format!("{key} = {m}.{n}"))
-                });
+            )
+            .map(|(target, state)| (target, self.state_pairs(state)))
+            .collect();
+        let mut armed: HashMap<NodeId, String> = HashMap::default();
+        // Only the object itself: an attribute holding an armed object is ordinary in real
+        // files (a matplotlib artist's callback registry keeps `_exception_printer`).
+        for (target, pairs) in &states {
+            let found = pairs.iter().find_map(|&(k, v)| {
+                let key = state_key(graph, k)?;
+                let (m, n) = self.callable_name(v)?;
+                let class = self.known.classify(&m, &n);
+                let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
+                (!vetted).then(|| format!("{key} = {m}.{n}"))
+            });
             if let Some(found) = found {
-                armed.insert(target, found);
+                armed.insert(*target, found);
             }
         }
         self.armed = armed;
+    }
+
+    /// The attribute pairs a state sets: a dict, `(dict, slot_state)`, or
+    /// `functools.partial`'s `(func, args, kwds, dict)`.
+    fn state_pairs(&self, state: NodeId) -> Vec<(NodeId, NodeId)> {
+        let dicts: &[NodeId] = match self.graph.node(state) {
+            Node::Tuple(items) if items.len() == 4 => items.get(3..).unwrap_or(&[]),
+            Node::Tuple(items) => items.get(..2).unwrap_or(items),
+            _ => std::slice::from_ref(&state),
+        };
+        dicts.iter().flat_map(|&d| self.mapping_pairs(d)).collect()
     }
 
     /// The name of a callable value: a global, or `getattr(<global>, '<name>')` (a method
