@@ -1315,3 +1315,518 @@ fn known_third_party_gadgets_are_dangerous() {
         assert_caught(&e, "code-exec", needle, "dangerous");
     }
 }
+
+// ── vetted callables that call what their arguments carry (issue 11 audit) ────────────
+
+/// An unvetted (but not known-dangerous) library function: referencing it is a warning.
+fn unvetted_fn() -> E {
+    Global("mylib.helpers", "refresh")
+}
+
+/// An `argparse.Namespace` whose state sets instance attribute `key` to `value`.
+fn bag(key: &'static str, value: E) -> E {
+    let ns = New(Box::new(Global("argparse", "Namespace")), vec![]);
+    Build(Box::new(ns), Box::new(Dict(vec![(Str(key), value)])))
+}
+
+#[test]
+fn mapping_constructors_call_a_planted_keys_method() {
+    // dict(obj), OrderedDict(obj), UserDict(obj), defaultdict(f, obj) and `**obj` call
+    // obj.keys(), looked up on the instance (CPython PyDict_Merge / MutableMapping.update):
+    // an instance attribute `keys` is called (checked in CPython 3.12 with a printing twin).
+    for (m, n, lead) in [
+        ("builtins", "dict", false),
+        ("collections", "OrderedDict", false),
+        ("collections", "UserDict", false),
+        ("collections", "defaultdict", true),
+    ] {
+        let mut args = if lead { vec![None] } else { vec![] };
+        args.push(bag("keys", unvetted_fn()));
+        assert_caught(&call(m, n, args), "unvetted-call", "keys", "unvetted");
+    }
+    // Data under the same name calls nothing.
+    let data = bag("keys", List(vec![Str("a"), Str("b")]));
+    assert_clean(&call("builtins", "dict", vec![data]), "portable");
+}
+
+#[test]
+fn numpy_array_protocol_calls_a_planted_dunder_array() {
+    // np.asarray(obj) looks __array__ up on the instance (numpy
+    // PyArray_LookupSpecial_OnInstance): check_array, pandas' _unpickle_block placement
+    // and every numpy conversion of a file object call it (checked with numpy 2.4.6,
+    // scikit-learn 1.9.1, pandas 3.1.1).
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![bag("__array__", unvetted_fn())],
+    );
+    assert_caught(&e, "unvetted-call", "__array__", "unvetted");
+}
+
+#[test]
+fn pyarrow_constructors_call_a_planted_arrow_protocol() {
+    // pyarrow.lib.field/schema(obj) call obj.__arrow_c_schema__(), chunked_array([obj])
+    // obj.__arrow_array__(type=…), type_for_alias(obj) obj.lower() (pyarrow 26.0.1).
+    for (n, key, arg) in [
+        ("field", "__arrow_c_schema__", false),
+        ("schema", "__arrow_c_schema__", false),
+        ("chunked_array", "__arrow_array__", true),
+        ("type_for_alias", "lower", false),
+    ] {
+        let obj = bag(key, unvetted_fn());
+        let arg = if arg { List(vec![obj]) } else { obj };
+        assert_caught(
+            &call("pyarrow.lib", n, vec![arg]),
+            "unvetted-call",
+            key,
+            "unvetted",
+        );
+    }
+}
+
+#[test]
+fn torch_rebuild_parameter_with_state_sets_attributes() {
+    // _rebuild_parameter_with_state(data, requires_grad, hooks, state) runs
+    // _set_obj_state(param, state): setattr for each item, as BUILD does. A planted
+    // __setstate__ is called by the next BUILD on the parameter.
+    let param = call(
+        "torch._utils",
+        "_rebuild_parameter_with_state",
+        vec![
+            None,
+            Bool(false),
+            None,
+            Dict(vec![(
+                Str("__setstate__"),
+                Global("sympy.sets.sets", "FiniteSet"),
+            )]),
+        ],
+    );
+    let e = Build(Box::new(param), Box::new(Str(SYMPY_PAYLOAD)));
+    assert_caught(&e, "code-exec", "__setstate__", "dangerous");
+    // _rebuild_from_type_v2(func, new_type, args, state): the same for its state.
+    let e = call(
+        "torch._tensor",
+        "_rebuild_from_type_v2",
+        vec![
+            Global("torch._utils", "_rebuild_tensor_v2"),
+            Global("torch", "Tensor"),
+            Tuple(vec![]),
+            Dict(vec![(Str("keys"), unvetted_fn())]),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "keys", "unvetted");
+    // _rebuild_device_tensor_from_cpu_tensor(data, …) calls data.to(dtype=…, device=…).
+    let e = call(
+        "torch._utils",
+        "_rebuild_device_tensor_from_cpu_tensor",
+        vec![bag("to", unvetted_fn()), None, Str("cpu"), Bool(false)],
+    );
+    assert_caught(&e, "unvetted-call", "to", "unvetted");
+}
+
+#[test]
+fn simple_namespace_keywords_through_partial_set_attributes() {
+    // partial(SimpleNamespace, keys=f)() makes a namespace whose `keys` is f; dict() of
+    // it calls f. partial.__reduce__ puts the keywords in its state (func, args, kwds, dict).
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("types", "SimpleNamespace")],
+        )),
+        Box::new(Tuple(vec![
+            Global("types", "SimpleNamespace"),
+            Tuple(vec![]),
+            Dict(vec![(Str("keys"), unvetted_fn())]),
+            None,
+        ])),
+    );
+    let ns = Call(Box::new(p), vec![]);
+    assert_caught(
+        &call("builtins", "dict", vec![ns]),
+        "unvetted-call",
+        "keys",
+        "unvetted",
+    );
+}
+
+#[test]
+fn vetted_calls_that_call_methods_of_their_arguments() {
+    // Checked in CPython 3.11 with a printing twin: uuid.UUID(hex) runs hex.replace(…),
+    // pandas' _unpickle_timestamp(value, freq, tz, reso) tz.utcoffset(…), HTTPError(…, fp)
+    // fp.close() when collected, pandas' IntIndex(length, indices) indices.__array__().
+    for (e, key) in [
+        (
+            call("uuid", "UUID", vec![bag("replace", unvetted_fn())]),
+            "replace",
+        ),
+        (
+            call(
+                "pandas._libs.tslibs.timestamps",
+                "_unpickle_timestamp",
+                vec![Int(0), None, bag("utcoffset", unvetted_fn()), Int(10)],
+            ),
+            "utcoffset",
+        ),
+        (
+            call(
+                "urllib.error",
+                "HTTPError",
+                vec![
+                    Str("u"),
+                    Int(1),
+                    Str("m"),
+                    None,
+                    bag("close", unvetted_fn()),
+                ],
+            ),
+            "close",
+        ),
+        (
+            call(
+                "pandas._libs.sparse",
+                "IntIndex",
+                vec![Int(3), bag("__array__", unvetted_fn())],
+            ),
+            "__array__",
+        ),
+    ] {
+        assert_caught(&e, "unvetted-call", key, "unvetted");
+    }
+}
+
+#[test]
+fn numpy_mareconstruct_runs_its_subtype_new() {
+    // _mareconstruct(subtype, baseclass, shape, dtype) returns subtype.__new__(subtype,
+    // data, mask=…, dtype=…): any class's own __new__, run with file data.
+    let e = call(
+        "numpy.ma.core",
+        "_mareconstruct",
+        vec![
+            Global("mylib.arrays", "Loader"),
+            Global("numpy", "ndarray"),
+            Tuple(vec![Int(0)]),
+            Bytes(b"b".to_vec()),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "_mareconstruct", "unvetted");
+    // What numpy writes: MaskedArray itself.
+    let e = call(
+        "numpy.ma.core",
+        "_mareconstruct",
+        vec![
+            Global("numpy.ma", "MaskedArray"),
+            Global("numpy", "ndarray"),
+            Tuple(vec![Int(0)]),
+            Bytes(b"b".to_vec()),
+        ],
+    );
+    let (entry, code) = lint(&e);
+    assert_eq!(errors(&entry), vec![], "{entry}");
+    assert_eq!(code, 0, "{entry}");
+}
+
+#[test]
+fn cython_unpickle_trailing_dict_sets_attributes() {
+    // __pyx_unpickle_<Class>(type, checksum, state) ends with
+    // result.__dict__.update(state[-1]) when the state carries a dict.
+    let e = call(
+        "numpy.random.bit_generator",
+        "__pyx_unpickle_SeedSequence",
+        vec![
+            Global("numpy.random.bit_generator", "SeedSequence"),
+            Int(0),
+            Tuple(vec![Int(1), Dict(vec![(Str("keys"), unvetted_fn())])]),
+        ],
+    );
+    assert_caught(&e, "unvetted-call", "keys", "unvetted");
+}
+
+#[test]
+fn tensorflow_resource_variable_calls_a_callable_initial_value() {
+    // ResourceVariable(initial_value, …) runs initial_value() when it is callable
+    // (tensorflow/python/ops/resource_variable_ops.py _init_from_args).
+    let rv = || {
+        Global(
+            "tensorflow.python.ops.resource_variable_ops",
+            "ResourceVariable",
+        )
+    };
+    let e = Call(Box::new(rv()), vec![unvetted_fn()]);
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+    // What TensorFlow writes: partial(ResourceVariable, trainable=…)(array), here
+    // given a function instead of the array.
+    let p = Build(
+        Box::new(call("functools", "partial", vec![rv()])),
+        Box::new(Tuple(vec![
+            rv(),
+            Tuple(vec![]),
+            Dict(vec![(Str("trainable"), Bool(true))]),
+            None,
+        ])),
+    );
+    let e = Call(Box::new(p), vec![unvetted_fn()]);
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+}
+
+#[test]
+fn partial_state_replaces_the_wrapped_function() {
+    // partial.__setstate__((func, args, kwds, dict)) replaces the function the
+    // constructor was given: partial(str) with that state calls func.
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("builtins", "str")],
+        )),
+        Box::new(Tuple(vec![unvetted_fn(), Tuple(vec![]), None, None])),
+    );
+    let e = Call(Box::new(p), vec![]);
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+    // Or by an object built at load (a method fetched with getattr).
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("mylib.helpers", "Runner"), Str("run")],
+    );
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("builtins", "str")],
+        )),
+        Box::new(Tuple(vec![method, Tuple(vec![]), None, None])),
+    );
+    assert_caught(
+        &Call(Box::new(p), vec![]),
+        "unvetted-call",
+        "replaces the function",
+        "unvetted",
+    );
+}
+
+#[test]
+fn defaultdict_factory_runs_when_a_setstate_reads_a_missing_key() {
+    // pandas' BlockManager.__setstate__ reads state["axes"]: from a defaultdict without
+    // that key, the factory is called (checked in pandas 3.1.1 with a printing twin).
+    let dd = call("collections", "defaultdict", vec![unvetted_fn()]);
+    let state = Tuple(vec![None, None, None, Dict(vec![(Str("0.14.1"), dd)])]);
+    let mgr = New(
+        Box::new(Global("pandas.core.internals.managers", "BlockManager")),
+        vec![],
+    );
+    let e = Build(Box::new(mgr), Box::new(state));
+    assert_caught(&e, "unvetted-call", "mylib.helpers.refresh", "unvetted");
+    // Or a slot state sets default_factory with setattr.
+    let dd = call("collections", "defaultdict", vec![]);
+    let set = Build(
+        Box::new(dd),
+        Box::new(Tuple(vec![
+            None,
+            Dict(vec![(Str("default_factory"), unvetted_fn())]),
+        ])),
+    );
+    assert_caught(&set, "unvetted-call", "default_factory", "unvetted");
+    // What Python writes: defaultdict(list).
+    let e = call(
+        "collections",
+        "defaultdict",
+        vec![Global("builtins", "list")],
+    );
+    assert_clean(&e, "portable");
+}
+
+#[test]
+fn vetted_call_given_an_object_carrying_an_unvetted_callable() {
+    // check_array(X, 'csc') calls X.asformat('csc') for a scipy sparse X: an instance
+    // attribute `asformat` runs instead of scipy's method (checked with scikit-learn
+    // 1.9.1, scipy). Any method name works, so the object is judged, not the name.
+    let m = Build(
+        Box::new(call(
+            "scipy.sparse._csr",
+            "csr_matrix",
+            vec![Tuple(vec![Int(1), Int(1)])],
+        )),
+        Box::new(Dict(vec![(Str("asformat"), unvetted_fn())])),
+    );
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![m, Str("csc")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // In a list argument too (pyarrow's chunked_array([obj])).
+    let e = call(
+        "pyarrow.lib",
+        "chunked_array",
+        vec![List(vec![bag("anything", unvetted_fn())])],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "anything = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // A vetted global as the attribute is not an error (calling it is vetted).
+    let e = call(
+        "pyarrow.lib",
+        "chunked_array",
+        vec![List(vec![bag("anything", Global("builtins", "list"))])],
+    );
+    let (entry, _) = lint(&e);
+    assert!(
+        !errors(&entry).iter().any(|(_, m)| m.contains("anything =")),
+        "{entry}"
+    );
+}
+
+#[test]
+fn partial_and_newobj_given_an_object_carrying_an_unvetted_callable() {
+    let armed = || bag("asformat", unvetted_fn());
+    // Through functools.partial(check_array)(X), as scikit-learn writes the partial.
+    let p = call(
+        "functools",
+        "partial",
+        vec![Global("sklearn.utils.validation", "check_array")],
+    );
+    let e = Call(Box::new(p), vec![armed(), Str("csc")]);
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // Or fixed in the partial itself.
+    let p = call(
+        "functools",
+        "partial",
+        vec![Global("sklearn.utils.validation", "check_array"), armed()],
+    );
+    assert_caught(
+        &p,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+    // NEWOBJ with arguments runs the class's own __new__ on them.
+    let e = New(Box::new(Global("pandas", "Index")), vec![armed()]);
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+}
+
+#[test]
+fn copyreg_reconstructor_given_an_object_carrying_an_unvetted_callable() {
+    // _reconstructor(cls, dict, state) runs dict.__init__(obj, state): state.keys().
+    let e = call(
+        "copyreg",
+        "_reconstructor",
+        vec![
+            Global("collections", "OrderedDict"),
+            Global("builtins", "dict"),
+            bag("keys", unvetted_fn()),
+        ],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "keys = mylib.helpers.refresh",
+        "unvetted",
+    );
+}
+
+#[test]
+fn object_carrying_a_method_fetched_by_getattr() {
+    // The attribute is a method of an unvetted class, fetched with getattr.
+    let method = call(
+        "builtins",
+        "getattr",
+        vec![Global("mylib.helpers", "Runner"), Str("run")],
+    );
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![bag("asformat", method), Str("csc")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.Runner.run",
+        "unvetted",
+    );
+}
+
+#[test]
+fn newobj_ex_keywords_from_an_object_carrying_an_unvetted_callable() {
+    // NEWOBJ_EX runs cls.__new__(cls, *args, **kwargs): `**` of an object calls its
+    // keys(), here an unvetted function.
+    let mut p = b"\x80\x04".to_vec();
+    write(&Global("pandas", "Index"), &mut p);
+    p.push(b')');
+    write(&bag("keys", unvetted_fn()), &mut p);
+    p.extend(b"\x92.");
+    let entry = lint_raw(&p);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|(r, m)| r == "unvetted-call" && m.contains("keys = mylib.helpers.refresh")),
+        "{entry}"
+    );
+}
+
+#[test]
+fn python_2_string_state_keys_plant_attributes_too() {
+    // Python 3's loader decodes a Python 2 `str` (SHORT_BINSTRING) key to text, so
+    // `U\x0c__setstate__` plants __setstate__ like a unicode key (checked in CPython
+    // 3.11 with a printing twin); FiniteSet then sympifies, i.e. evals, the text.
+    let mut p = b"\x80\x02cargparse\nNamespace\n)\x81}U\x0c__setstate__".to_vec();
+    p.extend(b"csympy.sets.sets\nFiniteSet\nsb");
+    write(&Str(SYMPY_PAYLOAD), &mut p);
+    p.extend(b"b.");
+    let entry = lint_raw(&p);
+    let errs = errors(&entry);
+    assert!(
+        errs.iter()
+            .any(|(r, m)| r == "code-exec" && m.contains("__setstate__")),
+        "{entry}"
+    );
+    assert_eq!(entry["verdict"], "dangerous", "{entry}");
+}
+
+#[test]
+fn partial_dict_state_arms_the_partial() {
+    // partial's state (func, args, kwds, dict): `dict` becomes the partial's __dict__.
+    let p = Build(
+        Box::new(call(
+            "functools",
+            "partial",
+            vec![Global("builtins", "str")],
+        )),
+        Box::new(Tuple(vec![
+            Global("builtins", "str"),
+            Tuple(vec![]),
+            None,
+            Dict(vec![(Str("asformat"), unvetted_fn())]),
+        ])),
+    );
+    let e = call(
+        "sklearn.utils.validation",
+        "check_array",
+        vec![p, Str("csc")],
+    );
+    assert_caught(
+        &e,
+        "unvetted-call",
+        "asformat = mylib.helpers.refresh",
+        "unvetted",
+    );
+}

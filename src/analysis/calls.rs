@@ -16,7 +16,16 @@
 //! - what a BUILD state *plants* on an instance: the loader looks `__setstate__`, `append`
 //!   and `extend` up on the instance, unbound, so a state (every one, not only the last)
 //!   that sets them (or `__class__`) to a callable makes a later opcode call a merely
-//!   referenced global with file data; a state key built at load hides its name. scipy's
+//!   referenced global with file data; a state key built at load hides its name (a
+//!   Python 2 `str` key is text to Python 3's loader, so it names an attribute too). Vetted
+//!   callables look methods up on the objects they are given too (`dict(obj)` calls
+//!   `obj.keys()`, numpy `obj.__array__()`, pyarrow `obj.__arrow_c_schema__()`, torch
+//!   `data.to(…)`): a state that sets a dunder or one of those method names to an unvetted
+//!   global or method is judged as a call of it, and so is any attribute set to an
+//!   unvetted global on an object that is then given to a vetted call (any method name
+//!   can be the one the callee uses: scikit-learn's `check_array` calls `X.asformat`). torch's `_rebuild_parameter_with_state`
+//!   and `_rebuild_from_type_v2`, `SimpleNamespace(mapping)` and `partial(SimpleNamespace,
+//!   **kw)` set attributes from their arguments, judged as such a state. scipy's
 //!   `rv_generic.__setstate__` `exec()`s `_parse_arg_template` from the state: only the
 //!   template scipy writes passes;
 //! - classes built at load: `builtins.type` with three arguments and sympy's
@@ -37,6 +46,12 @@
 //! reach nothing; `torch.storage._load_from_bytes(<bytes>)` loads a nested torch file,
 //! judged by its bytes ([`nested_torch_bytes`], the hook for the nested analysis). Any
 //! other use of these globals keeps their code-exec row.
+//!
+//! Vetted callables that call what they are given: `functools.partial`'s state may replace
+//! its function (the replacement is judged); `collections.defaultdict(factory)` calls the
+//! factory for any missing key a library's `__setstate__` reads; numpy's `_mareconstruct`
+//! runs its subtype's `__new__`; TensorFlow's `ResourceVariable` calls a callable initial
+//! value; Cython's `__pyx_unpickle_*` updates `__dict__` from the state's trailing dict.
 
 #![warn(clippy::arithmetic_side_effects)]
 
@@ -161,7 +176,12 @@ fn special(module: &str, name: &str) -> Option<Special> {
             | "_new_TimedeltaIndex"
             | "_new_IntervalIndex"
             | "_new_PeriodIndex",
-        ) => Special::ClassArgument,
+        )
+        // `ResourceVariable(initial_value, …)` calls `initial_value` when it is callable
+        // (`_init_from_args`: `if callable(initial_value): initial_value = initial_value()`).
+        | ("tensorflow.python.ops.resource_variable_ops", "ResourceVariable") => {
+            Special::ClassArgument
+        }
         _ => return None,
     })
 }
@@ -173,6 +193,8 @@ enum Made {
     Method { module: String, qualname: String },
     /// A `functools.partial` (calling it calls the wrapped function, already judged).
     Partial,
+    /// A `functools.partial` of global `f` (the index).
+    PartialOf(u32),
     /// `getattr(cls, '__new__')`: what CPython's pickle writes below protocol 4 for an
     /// object with keyword `__getnewargs_ex__` (`partial(cls.__new__, cls, *args,
     /// **kwargs)`, `Lib/pickle.py` `save_reduce`): an instantiation, as NEWOBJ_EX.
@@ -191,6 +213,9 @@ struct Scan<'k, 'g, 'd> {
     made: HashMap<NodeId, Made>,
     /// Objects built from a class global (NEWOBJ, REDUCE, the copyreg routes), by node.
     instances: HashMap<NodeId, u32>,
+    /// Objects whose state sets an attribute to an unvetted global, with what it sets
+    /// (`keys = mylib.f`): a vetted call given one may call that attribute.
+    armed: HashMap<NodeId, String>,
 }
 
 /// Reads every call of the stream's graph.
@@ -212,7 +237,9 @@ pub(crate) fn scan(known: &KnownGlobals, graph: &Graph<'_>) -> Calls {
         },
         made: HashMap::default(),
         instances: HashMap::default(),
+        armed: HashMap::default(),
     };
+    s.find_armed();
     for (id, call) in graph.calls() {
         s.call(id, call);
     }
@@ -325,6 +352,8 @@ impl Scan<'_, '_, '_> {
     fn exec_state(&mut self, state: NodeId, offset: usize) {
         let dicts: &[NodeId] = match self.graph.node(state) {
             Node::Dict(_) | Node::Call(_) => std::slice::from_ref(&state),
+            // `functools.partial`'s `(func, args, kwds, dict)`: `dict` is its `__dict__`.
+            Node::Tuple(items) if items.len() == 4 => items.get(3..).unwrap_or(&[]),
             // `(dict, slot_state)`: the slot state is applied with setattr.
             Node::Tuple(items) => items.get(..2).unwrap_or(items),
             _ => &[],
@@ -356,7 +385,7 @@ impl Scan<'_, '_, '_> {
                 });
                 continue;
             }
-            match self.graph.str(k) {
+            match state_key(self.graph, k) {
                 Some(SCIPY_EXEC_KEY) => {
                     if self.graph.str(v).is_some_and(scipy_argparser_template) {
                         continue;
@@ -397,9 +426,156 @@ impl Scan<'_, '_, '_> {
                 Some("__dict__") if depth > 0 => {
                     self.state_dict(v, offset, depth.saturating_sub(1))
                 }
+                Some(key) if key != "__dict__" && looked_up_on_instance(key) => {
+                    self.planted_method(key, v, offset);
+                }
                 _ => {}
             }
         }
+    }
+
+    /// Every object whose state (BUILD, an earlier one included) sets an attribute to a
+    /// global that is not a vetted call target: see [`Scan::armed_arguments`].
+    fn find_armed(&mut self) {
+        let graph = self.graph;
+        let states: Vec<(NodeId, Vec<(NodeId, NodeId)>)> = graph
+            .mutations
+            .iter()
+            .filter_map(|m| match &m.kind {
+                MutationKind::State(state) => Some((m.target, *state)),
+                _ => Option::None,
+            })
+            .chain(
+                graph
+                    .calls()
+                    .filter_map(|(id, call)| call.state.map(|state| (id, state))),
+            )
+            .map(|(target, state)| (target, self.state_pairs(state)))
+            .collect();
+        let mut armed: HashMap<NodeId, String> = HashMap::default();
+        // Only the object itself: an attribute holding an armed object is ordinary in real
+        // files (a matplotlib artist's callback registry keeps `_exception_printer`).
+        for (target, pairs) in &states {
+            let found = pairs.iter().find_map(|&(k, v)| {
+                let key = state_key(graph, k)?;
+                let (m, n) = self.callable_name(v)?;
+                let class = self.known.classify(&m, &n);
+                let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
+                (!vetted).then(|| format!("{key} = {m}.{n}"))
+            });
+            if let Some(found) = found {
+                armed.insert(*target, found);
+            }
+        }
+        self.armed = armed;
+    }
+
+    /// The attribute pairs a state sets: a dict, `(dict, slot_state)`, or
+    /// `functools.partial`'s `(func, args, kwds, dict)`.
+    fn state_pairs(&self, state: NodeId) -> Vec<(NodeId, NodeId)> {
+        let dicts: &[NodeId] = match self.graph.node(state) {
+            Node::Tuple(items) if items.len() == 4 => items.get(3..).unwrap_or(&[]),
+            Node::Tuple(items) => items.get(..2).unwrap_or(items),
+            _ => std::slice::from_ref(&state),
+        };
+        dicts.iter().flat_map(|&d| self.mapping_pairs(d)).collect()
+    }
+
+    /// The name of a callable value: a global, or `getattr(<global>, '<name>')` (a method
+    /// or nested class), as `(module, qualified name)`.
+    fn callable_name(&self, v: NodeId) -> Option<(String, String)> {
+        if let Some(g) = self.global_index(v) {
+            let (m, n) = self.name_of(g)?;
+            return Some((m.to_string(), n.to_string()));
+        }
+        let c = self.graph.call(v)?;
+        let g = self.global_index(c.callable)?;
+        if self.name_of(g)? != ("builtins", "getattr") {
+            return None;
+        }
+        let [target, name] = self.graph.tuple(c.args)? else {
+            return None;
+        };
+        let (m, n) = self.name_of(self.global_index(*target)?)?;
+        Some((m.to_string(), format!("{n}.{}", self.graph.str(*name)?)))
+    }
+
+    /// A vetted call given an object (or a container holding one, to depth 3) whose state
+    /// sets an attribute to an unvetted global: library code calls methods of the objects
+    /// it is given (`dict(obj)` calls `obj.keys()`, numpy `obj.__array__()`,
+    /// scikit-learn `obj.asformat(…)`, pytz `zone.upper()`), and an instance attribute
+    /// shadows the class's method, so the call may run that global. No pickler gives a
+    /// library function such an object; judged as an unvetted call of the attribute.
+    fn armed_arguments(&mut self, index: u32, argv: &[NodeId], offset: usize) {
+        if self.armed.is_empty() {
+            return;
+        }
+        let mut stack: Vec<(NodeId, u32)> = argv.iter().map(|&a| (a, 3)).collect();
+        while let Some((id, depth)) = stack.pop() {
+            if let Some(what) = self.armed.get(&id) {
+                let (m, n) = self.name_of(index).unwrap_or(("?", "?"));
+                self.out.others.push(OtherCall {
+                    offset,
+                    rule: Rule::UnvettedCall,
+                    message: format!(
+                        "gives {m}.{n} an object whose state sets {what}: library code calls \
+                         methods of the objects it is given, and an instance attribute \
+                         shadows the class's method, so the call may run it; pklinspect has \
+                         not vetted that, and no pickler writes this"
+                    ),
+                });
+                return;
+            }
+            let children: Vec<NodeId> = match self.graph.node(id) {
+                Node::Tuple(items) | Node::List(items) => items.to_vec(),
+                Node::Dict(pairs) => pairs.iter().flat_map(|&(k, v)| [k, v]).collect(),
+                _ => continue,
+            };
+            if depth > 0 {
+                stack.extend(children.into_iter().map(|c| (c, depth.saturating_sub(1))));
+            }
+        }
+    }
+
+    /// A state that sets `key`, a method name vetted callables look up on the object they
+    /// are given and call (`dict(obj)` calls `obj.keys()`, numpy `obj.__array__()`,
+    /// pyarrow `obj.__arrow_c_schema__()`, torch `data.to(…)`, pyarrow
+    /// `type_for_alias(name)` `name.lower()`): an instance attribute shadows the class's
+    /// method, so a vetted call given the object calls `v`. Judged as a call of `v`.
+    fn planted_method(&mut self, key: &str, v: NodeId, offset: usize) {
+        let what = match self.global_index(v) {
+            Some(g) => {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                let class = self.known.classify(m, n);
+                if class.vetted.is_some() && class.category < Category::CodeExec {
+                    return;
+                }
+                format!("{m}.{n}")
+            }
+            // A method fetched by getattr; any other object built at load is data or an
+            // instance whose `__call__` is its own class's code (a partial was judged where
+            // it was made).
+            None => match self.made.get(&v) {
+                Some(Made::Method { module, qualname }) => {
+                    if self.method_called(module, qualname, offset) {
+                        return;
+                    }
+                    format!("{module}.{qualname}")
+                }
+                _ => return,
+            },
+        };
+        self.out.others.push(OtherCall {
+            offset,
+            rule: Rule::UnvettedCall,
+            message: format!(
+                "a BUILD state sets the instance attribute {key} to {what}: library \
+                 functions look {key} up on the object they are given and call it (dict() \
+                 calls keys(), numpy __array__(), pyarrow __arrow_c_schema__()), so a vetted \
+                 call given this object calls {what}, which pklinspect has not vetted; no \
+                 pickler writes this"
+            ),
+        });
     }
 
     /// The key and value pairs of a mapping the file writes: a dict, or a mapping built by
@@ -471,31 +647,25 @@ impl Scan<'_, '_, '_> {
             return;
         }
         self.called(index, offset, Rendering::Args(args));
+        // getattr and the operator getters call nothing; a partial is judged where it
+        // is called (`partial_arguments`, `call_of_object`).
+        if !matches!(
+            special,
+            Some(Special::Getattr | Special::Partial | Special::ItemGetter | Special::AttrGetter)
+        ) {
+            self.armed_arguments(index, argv, offset);
+        }
         let Some(special) = special else {
             self.instances.insert(id, index);
             self.builtin_with_encoding(index, argv, args, offset);
+            self.attributes_from_arguments(index, argv, offset);
             return;
         };
         match special {
             Special::Getattr => self.getattr(id, index, argv),
             Special::Partial => self.partial(id, index, argv, call.state, offset),
-            Special::ItemGetter => {
-                let ok = argv.iter().all(|&a| is_plain_value(self.graph, a, 2));
-                self.indirect(index, ok.then_some(Category::Plain));
-            }
-            Special::AttrGetter => {
-                let ok = argv.iter().all(|&a| {
-                    self.graph
-                        .str(a)
-                        .is_some_and(|s| s.split('.').all(plain_attribute))
-                });
-                self.indirect(index, ok.then_some(Category::Plain));
-            }
-            Special::LoadFromBytes => {
-                let ok = match argv {
-                    [b] => nested_torch_bytes(self.graph, *b),
-                    _ => None,
-                };
+            Special::ItemGetter | Special::AttrGetter | Special::LoadFromBytes => {
+                let ok = self.getter_or_bytes(special, argv);
                 self.indirect(index, ok);
             }
             Special::Reconstructor => self.reconstructor(argv, offset),
@@ -531,6 +701,87 @@ impl Scan<'_, '_, '_> {
         }
     }
 
+    /// Whether an `operator` getter reaches only plain keys or names, or
+    /// `_load_from_bytes` loads a torch file: what it then counts as.
+    fn getter_or_bytes(&self, special: Special, argv: &[NodeId]) -> Option<Category> {
+        match special {
+            Special::ItemGetter => argv
+                .iter()
+                .all(|&a| is_plain_value(self.graph, a, 2))
+                .then_some(Category::Plain),
+            Special::AttrGetter => argv
+                .iter()
+                .all(|&a| {
+                    self.graph
+                        .str(a)
+                        .is_some_and(|s| s.split('.').all(plain_attribute))
+                })
+                .then_some(Category::Plain),
+            _ => match argv {
+                [b] => nested_torch_bytes(self.graph, *b),
+                _ => None,
+            },
+        }
+    }
+
+    /// Vetted calls that set attributes of the object they make from their arguments, as a
+    /// BUILD state does: torch's `_rebuild_parameter_with_state(data, requires_grad,
+    /// hooks, state)` runs `_set_obj_state(param, state)` (`setattr` for each item,
+    /// `torch/_utils.py`), and `types.SimpleNamespace(mapping)` (Python >= 3.13) copies
+    /// the mapping into the instance's `__dict__`.
+    fn attributes_from_arguments(&mut self, index: u32, argv: &[NodeId], offset: usize) {
+        let state = match self.name_of(index) {
+            Some(("torch._utils", "_rebuild_parameter_with_state")) => argv.get(3),
+            Some(("types", "SimpleNamespace")) => argv.first(),
+            // Cython's `__pyx_unpickle_<Class>(type, checksum, state)` ends with
+            // `result.__dict__.update(state[-1])` when the state has a trailing dict.
+            Some((_, n)) if n.starts_with("__pyx_unpickle_") => argv
+                .get(2)
+                .and_then(|&s| self.graph.tuple(s))
+                .and_then(|items| items.last()),
+            // `defaultdict(factory)` calls `factory()` for every missing key a library's
+            // `__setstate__` reads from it (`state["axes"]`): judged as called.
+            Some(("collections", "defaultdict")) => {
+                self.class_arguments(argv.get(..1).unwrap_or(&[]), index, offset);
+                Option::None
+            }
+            Some(("numpy.ma.core", "_mareconstruct")) => {
+                self.mareconstruct(argv, offset);
+                Option::None
+            }
+            _ => Option::None,
+        };
+        if let Some(&state) = state {
+            self.exec_state(state, offset);
+        }
+    }
+
+    /// numpy's `_mareconstruct(subtype, baseclass, baseshape, basetype)` returns
+    /// `subtype.__new__(subtype, data, mask=…, dtype=basetype)` (`numpy/ma/core.py`): the
+    /// class's own `__new__` run with file data, a call unless it is numpy's MaskedArray.
+    fn mareconstruct(&mut self, argv: &[NodeId], offset: usize) {
+        let Some(&subtype) = argv.first() else { return };
+        match self.global_index(subtype) {
+            Some(g) => {
+                let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+                if matches!((m, n), ("numpy.ma" | "numpy.ma.core", "MaskedArray")) {
+                    return;
+                }
+                let rendered = format!(
+                    "{m}.{n}.__new__({m}.{n}, data, mask=…, dtype=…) (through numpy.ma.core._mareconstruct)"
+                );
+                self.called(g, offset, Rendering::Text(rendered));
+            }
+            None => self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "numpy.ma.core._mareconstruct with a subtype that is not a global: \
+                          runs __new__ of whatever class the stream built"
+                    .to_string(),
+            }),
+        }
+    }
+
     /// torch's `_rebuild_from_type_v2(func, new_type, args, state)` runs `func(*args)`
     /// (`torch/_tensor.py`): judged as that call, whatever `func` is. The result is then
     /// viewed as `new_type` (`as_subclass`, no `__init__`) and given `state` through
@@ -552,6 +803,10 @@ impl Scan<'_, '_, '_> {
             }
         }
         self.new_obj(id, *new_type, &[], Option::None, offset);
+        // `new_type.__setstate__(state)`, or for Tensor's own `_set_obj_state`: setattr.
+        if let Some(&state) = rest.get(1) {
+            self.exec_state(state, offset);
+        }
     }
 
     /// A method fetched by getattr, given to a caller that calls its arguments (the
@@ -794,6 +1049,9 @@ impl Scan<'_, '_, '_> {
             Some(Node::None) | Option::None => Vec::new(),
             Some(_) => vec![cls], // not a dict: never inert below
         };
+        // `**kwargs` of an object calls its `keys()`: the mapping itself is passed too.
+        let passed: Vec<NodeId> = args.iter().copied().chain(kwargs).collect();
+        self.armed_arguments(index, &passed, offset);
         let inert = args
             .iter()
             .chain(kwargs_items.iter())
@@ -992,6 +1250,7 @@ impl Scan<'_, '_, '_> {
             self.indirect(index, None);
             return;
         };
+        self.partial_state_function(f, state, offset);
         // partial(cls.__new__, cls, *args, **kwargs): the arguments are in the BUILD state
         // `(func, args, kwds, dict)` (`functools.partial.__reduce__`).
         if let Some(Made::New) = self.made.get(&f) {
@@ -1017,6 +1276,9 @@ impl Scan<'_, '_, '_> {
             let rendered = format!("functools.partial({m}.{n}, …)");
             self.called(g, offset, Rendering::Text(rendered));
             self.indirect(index, Some(Category::Plain));
+            self.partial_arguments(g, argv, state, offset);
+            self.made.insert(id, Made::PartialOf(g));
+            return;
         } else if let Some(made) = self.made.get(&f).cloned() {
             if let Made::Method { module, qualname } = made {
                 if !self.method_called(&module, &qualname, offset) {
@@ -1036,6 +1298,78 @@ impl Scan<'_, '_, '_> {
             self.indirect(index, None);
         }
         self.made.insert(id, Made::Partial);
+    }
+
+    /// `partial.__setstate__((func, args, kwds, dict))` replaces the function `f` the
+    /// constructor was given (CPython `partial_setstate`): pickle writes the same object
+    /// in both places (a memo reference); a different one is judged as called.
+    fn partial_state_function(&mut self, f: NodeId, state: Option<NodeId>, offset: usize) {
+        let Some(&func) = state
+            .and_then(|s| self.graph.tuple(s))
+            .filter(|items| items.len() == 4)
+            .and_then(|items| items.first())
+        else {
+            return;
+        };
+        if func == f || self.graph.node(func).is_scalar() {
+            return; // the same function, or not callable (setstate raises)
+        }
+        if let Some(g) = self.global_index(func) {
+            let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
+            let rendered = format!("functools.partial({m}.{n}, …) (set by the partial's state)");
+            self.called(g, offset, Rendering::Text(rendered));
+            return;
+        }
+        // `getattr(cls, '__new__')` written again instead of memoised: an instantiation,
+        // which the constructor's copy is judged as.
+        let new_again = self.graph.call(func).is_some_and(|c| {
+            self.global_index(c.callable)
+                .and_then(|g| self.name_of(g))
+                .is_some_and(|name| name == ("builtins", "getattr"))
+                && self
+                    .graph
+                    .tuple(c.args)
+                    .and_then(|a| a.get(1))
+                    .and_then(|&a| self.graph.str(a))
+                    == Some("__new__")
+        });
+        if !new_again {
+            self.out.others.push(OtherCall {
+                offset,
+                rule: Rule::UnvettedCall,
+                message: "a functools.partial whose state replaces the function it was built \
+                          with by an object built at load: pklinspect cannot tell what that \
+                          runs, and no pickler writes this"
+                    .to_string(),
+            });
+        }
+    }
+
+    /// What `partial(f, *args, **kwds)` of global `f` fixes (in its arguments, or its state
+    /// `(func, args, kwds, dict)`): `partial(SimpleNamespace, keys=g)()` makes `g` an
+    /// attribute; a function that calls its arguments calls the fixed ones.
+    fn partial_arguments(&mut self, f: u32, argv: &[NodeId], state: Option<NodeId>, offset: usize) {
+        let items = state.and_then(|s| self.graph.tuple(s)).unwrap_or(&[]);
+        let bag = matches!(
+            self.name_of(f),
+            Some(("types", "SimpleNamespace") | ("argparse", "Namespace"))
+        );
+        if let (true, Some(&kwds)) = (bag, items.get(2)) {
+            self.state_dict(kwds, offset, 0);
+        }
+        let fixed = items
+            .get(1)
+            .and_then(|&a| self.graph.tuple(a))
+            .unwrap_or(&[]);
+        let mut all: Vec<NodeId> = argv.get(1..).unwrap_or(&[]).to_vec();
+        all.extend_from_slice(fixed);
+        if let Some(&kwds) = items.get(2) {
+            all.extend(self.mapping_pairs(kwds).into_iter().map(|(_, v)| v));
+        }
+        self.armed_arguments(f, &all, offset);
+        if self.specials.get(f as usize).copied().flatten() == Some(Special::ClassArgument) {
+            self.class_arguments(&all, f, offset);
+        }
     }
 
     /// `copyreg._reconstructor(cls, base, state)` calls `base` unless it is `object`.
@@ -1063,6 +1397,16 @@ impl Scan<'_, '_, '_> {
         match self.made.get(&callable).cloned() {
             // The wrapped function was judged as called; `__new__` instantiates.
             Some(Made::Partial | Made::New) => {}
+            // A function that calls its arguments, through the partial: judged again
+            // with the arguments of this call.
+            Some(Made::PartialOf(g)) => {
+                let argv = self.graph.tuple(args).unwrap_or(&[]).to_vec();
+                self.armed_arguments(g, &argv, offset);
+                if self.specials.get(g as usize).copied().flatten() == Some(Special::ClassArgument)
+                {
+                    self.class_arguments(&argv, g, offset);
+                }
+            }
             Some(Made::PartialNew(class)) => {
                 self.instances.insert(id, class);
             }
@@ -1162,6 +1506,83 @@ fn plain_attribute(name: &str) -> bool {
         && !name.starts_with("im_")
         && name.chars().all(|c| c == '_' || c.is_alphanumeric())
         && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// An attribute name in a state: text, or a Python 2 `str` (BINSTRING), which Python 3's
+/// loader decodes to text (ASCII by default, latin-1 when asked; `U\x0c__setstate__`
+/// plants `__setstate__` as surely as a unicode key).
+fn state_key<'g>(graph: &'g Graph<'_>, k: NodeId) -> Option<&'g str> {
+    match graph.node(k) {
+        Node::Str(s) => Some(s),
+        Node::Bytes(b, BytesKind::Py2Str) => std::str::from_utf8(b).ok(),
+        _ => None,
+    }
+}
+
+/// Method names that vetted callables look up on an object they are given and call, so an
+/// instance attribute of that name (which shadows the class's method) is called: every
+/// dunder (numpy `__array__`, pyarrow `__arrow_array__` and `__arrow_c_*__`,
+/// `__dlpack__`), the mapping protocol `dict()`, `OrderedDict()`, `UserDict()`,
+/// `defaultdict()` and `**kwargs` use (`keys`), and the methods the vetted rows call on
+/// their arguments (`name.lower()`, `zone.upper()`, `key.split()`, `data.to()`, …).
+/// Attributes pickled from real objects hold data under these names, never functions.
+fn looked_up_on_instance(name: &str) -> bool {
+    const METHODS: &[&str] = &[
+        "keys",
+        "items",
+        "values",
+        "get",
+        "lower",
+        "upper",
+        "split",
+        "rsplit",
+        "strip",
+        "startswith",
+        "endswith",
+        "encode",
+        "decode",
+        "replace",
+        "join",
+        "format",
+        "to",
+        "read",
+        "readline",
+        "readinto",
+        "readlines",
+        "write",
+        "seek",
+        "tell",
+        "fileno",
+        "copy",
+        "astype",
+        "view",
+        "reshape",
+        "tolist",
+        "item",
+        "numpy",
+        "cpu",
+        "detach",
+        "as_py",
+        "cast",
+        "validate",
+        "to_numpy",
+        "to_pandas",
+        "pop",
+        "update",
+        "setdefault",
+        "utcoffset",
+        "dst",
+        "tzname",
+        "fromutc",
+        "localize",
+        "normalize",
+        "holidays",
+        "close",
+        "flush",
+        "default_factory",
+    ];
+    let dunder = name.len() > 4 && name.starts_with("__") && name.ends_with("__");
+    dunder || METHODS.contains(&name)
 }
 
 /// None, bools, numbers, text, bytes, and tuples of them (to `depth`).

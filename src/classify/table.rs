@@ -184,7 +184,7 @@ known_globals! {
         => "a standard-library container type";
     Plain "collections" ["defaultdict"]
         call "CPython defaultdict.__reduce__ (Modules/_collectionsmodule.c)"
-        => "a dict with a default factory; the factory is a separate global in the file, classified on its own";
+        => "a dict with a default factory, which a library's __setstate__ calls when it reads a missing key: pklinspect judges the factory as called";
     Plain "datetime" ["date", "time", "datetime", "timedelta", "timezone", "tzinfo"]
         call "CPython datetime __reduce__ (Lib/_pydatetime.py, Modules/_datetimemodule.c)"
         => "a datetime value type";
@@ -323,6 +323,8 @@ known_globals! {
     // protocol 5) and ndarray.__reduce__ (_reconstruct + BUILD).
     Array "numpy" ["ndarray"] call "numpy ndarray.__reduce__ (the class passed to _reconstruct)"
         => "the numpy array type; extract writes its data out without numpy";
+    // _mareconstruct(subtype, …) returns subtype.__new__(subtype, data, mask=…, dtype=…):
+    // a subtype other than MaskedArray is judged as called (analysis/calls.rs).
     Array "numpy.ma.core" ["_mareconstruct"]
         call "numpy MaskedArray.__reduce__ (numpy/ma/core.py)"
         => "numpy's masked array constructor; extract writes its data and mask out without numpy";
@@ -803,6 +805,8 @@ known_globals! {
     RuntimeHandle "tensorflow.python.framework.ops" ["convert_to_tensor"]
         call "TensorFlow EagerTensor.__reduce__ (convert_to_tensor, (self._numpy(),))"
         => "a TensorFlow tensor rebuilt from the numpy array that follows: loads only where tensorflow is installed, but its values are that array, which `pklinspect extract` writes without TensorFlow";
+    // ResourceVariable(initial_value) calls a callable initial_value: analysis/calls.rs
+    // judges its arguments as called (Special::ClassArgument), directly or through partial.
     RuntimeHandle "tensorflow.python.ops.resource_variable_ops" ["ResourceVariable"]
         call "TensorFlow BaseResourceVariable.__reduce__ (functools.partial(ResourceVariable, trainable=…, name=…, dtype=…), (self.numpy(),))"
         => "a TensorFlow variable rebuilt from the numpy array that follows: loads only where tensorflow is installed, but its value is that array, which `pklinspect extract` writes without TensorFlow";
