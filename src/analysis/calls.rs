@@ -364,8 +364,16 @@ impl Scan<'_, '_, '_> {
     }
 
     fn state_dict(&mut self, dict: NodeId, offset: usize, depth: u32) {
-        let pairs = self.mapping_pairs(dict);
-        for (k, v) in pairs {
+        let graph = self.graph;
+        let owned;
+        let pairs: &[(NodeId, NodeId)] = match graph.node(dict) {
+            Node::Dict(pairs) => pairs,
+            _ => {
+                owned = self.mapping_pairs(dict);
+                &owned
+            }
+        };
+        for &(k, v) in pairs {
             if matches!(
                 self.graph.node(k),
                 Node::Call(_)
@@ -426,7 +434,13 @@ impl Scan<'_, '_, '_> {
                 Some("__dict__") if depth > 0 => {
                     self.state_dict(v, offset, depth.saturating_sub(1))
                 }
-                Some(key) if key != "__dict__" && looked_up_on_instance(key) => {
+                // Only a global or a getattr'd method can be planted (`planted_method`):
+                // most state values are data, and the name check is the dearer one.
+                Some(key)
+                    if key != "__dict__"
+                        && (self.global_index(v).is_some() || self.made.contains_key(&v))
+                        && looked_up_on_instance(key) =>
+                {
                     self.planted_method(key, v, offset);
                 }
                 _ => {}
@@ -438,7 +452,7 @@ impl Scan<'_, '_, '_> {
     /// global that is not a vetted call target: see [`Scan::armed_arguments`].
     fn find_armed(&mut self) {
         let graph = self.graph;
-        let states: Vec<(NodeId, Vec<(NodeId, NodeId)>)> = graph
+        let states = graph
             .mutations
             .iter()
             .filter_map(|m| match &m.kind {
@@ -449,36 +463,50 @@ impl Scan<'_, '_, '_> {
                 graph
                     .calls()
                     .filter_map(|(id, call)| call.state.map(|state| (id, state))),
-            )
-            .map(|(target, state)| (target, self.state_pairs(state)))
-            .collect();
+            );
         let mut armed: HashMap<NodeId, String> = HashMap::default();
         // Only the object itself: an attribute holding an armed object is ordinary in real
         // files (a matplotlib artist's callback registry keeps `_exception_printer`).
-        for (target, pairs) in &states {
-            let found = pairs.iter().find_map(|&(k, v)| {
-                let key = state_key(graph, k)?;
-                let (m, n) = self.callable_name(v)?;
-                let class = self.known.classify(&m, &n);
-                let vetted = class.vetted.is_some() && class.category < Category::CodeExec;
-                (!vetted).then(|| format!("{key} = {m}.{n}"))
-            });
-            if let Some(found) = found {
-                armed.insert(*target, found);
+        for (target, state) in states {
+            if let Some(found) = self.first_unvetted_attribute(state) {
+                armed.insert(target, found);
             }
         }
         self.armed = armed;
     }
 
-    /// The attribute pairs a state sets: a dict, `(dict, slot_state)`, or
-    /// `functools.partial`'s `(func, args, kwds, dict)`.
-    fn state_pairs(&self, state: NodeId) -> Vec<(NodeId, NodeId)> {
-        let dicts: &[NodeId] = match self.graph.node(state) {
+    /// `key = module.name` for the first attribute a state sets to a callable that is not
+    /// a vetted call target. Read in place: every BUILD state of the stream passes here.
+    fn first_unvetted_attribute(&self, state: NodeId) -> Option<String> {
+        let graph = self.graph;
+        let dicts: &[NodeId] = match graph.node(state) {
             Node::Tuple(items) if items.len() == 4 => items.get(3..).unwrap_or(&[]),
             Node::Tuple(items) => items.get(..2).unwrap_or(items),
             _ => std::slice::from_ref(&state),
         };
-        dicts.iter().flat_map(|&d| self.mapping_pairs(d)).collect()
+        for &d in dicts {
+            let owned;
+            let pairs: &[(NodeId, NodeId)] = match graph.node(d) {
+                Node::Dict(pairs) => pairs,
+                _ => {
+                    owned = self.mapping_pairs(d);
+                    &owned
+                }
+            };
+            for &(k, v) in pairs {
+                let Some(key) = state_key(graph, k) else {
+                    continue;
+                };
+                let Some((m, n)) = self.callable_name(v) else {
+                    continue;
+                };
+                let class = self.known.classify(&m, &n);
+                if class.vetted.is_none() || class.category >= Category::CodeExec {
+                    return Some(format!("{key} = {m}.{n}"));
+                }
+            }
+        }
+        None
     }
 
     /// The name of a callable value: a global, or `getattr(<global>, '<name>')` (a method
