@@ -500,8 +500,7 @@ impl Scan<'_, '_, '_> {
                 let Some((m, n)) = self.callable_name(v) else {
                     continue;
                 };
-                let class = self.known.classify(&m, &n);
-                if class.vetted.is_none() || class.category >= Category::CodeExec {
+                if !self.vetted_call(&m, &n) {
                     return Some(format!("{key} = {m}.{n}"));
                 }
             }
@@ -554,13 +553,17 @@ impl Scan<'_, '_, '_> {
                 });
                 return;
             }
-            let children: Vec<NodeId> = match self.graph.node(id) {
-                Node::Tuple(items) | Node::List(items) => items.to_vec(),
-                Node::Dict(pairs) => pairs.iter().flat_map(|&(k, v)| [k, v]).collect(),
-                _ => continue,
+            let Some(d) = depth.checked_sub(1) else {
+                continue;
             };
-            if depth > 0 {
-                stack.extend(children.into_iter().map(|c| (c, depth.saturating_sub(1))));
+            match self.graph.node(id) {
+                Node::Tuple(items) | Node::List(items) => {
+                    stack.extend(items.iter().map(|&c| (c, d)));
+                }
+                Node::Dict(pairs) => {
+                    stack.extend(pairs.iter().flat_map(|&(k, v)| [(k, d), (v, d)]))
+                }
+                _ => {}
             }
         }
     }
@@ -574,8 +577,7 @@ impl Scan<'_, '_, '_> {
         let what = match self.global_index(v) {
             Some(g) => {
                 let (m, n) = self.name_of(g).unwrap_or(("?", "?"));
-                let class = self.known.classify(m, n);
-                if class.vetted.is_some() && class.category < Category::CodeExec {
+                if self.vetted_call(m, n) {
                     return;
                 }
                 format!("{m}.{n}")
@@ -585,7 +587,7 @@ impl Scan<'_, '_, '_> {
             // it was made).
             None => match self.made.get(&v) {
                 Some(Made::Method { module, qualname }) => {
-                    if self.method_called(module, qualname, offset) {
+                    if self.vetted_call(module, qualname) {
                         return;
                     }
                     format!("{module}.{qualname}")
@@ -843,7 +845,7 @@ impl Scan<'_, '_, '_> {
         let Some(Made::Method { module, qualname }) = self.made.get(&arg).cloned() else {
             return;
         };
-        if self.method_called(&module, &qualname, offset) {
+        if self.vetted_call(&module, &qualname) {
             return;
         }
         let (cm, cn) = self.name_of(caller).unwrap_or(("?", "?"));
@@ -1309,7 +1311,7 @@ impl Scan<'_, '_, '_> {
             return;
         } else if let Some(made) = self.made.get(&f).cloned() {
             if let Made::Method { module, qualname } = made {
-                if !self.method_called(&module, &qualname, offset) {
+                if !self.vetted_call(&module, &qualname) {
                     self.out.others.push(OtherCall {
                         offset,
                         rule: Rule::UnvettedCall,
@@ -1447,7 +1449,7 @@ impl Scan<'_, '_, '_> {
                         rule: Rule::CodeExec,
                         message: format!("calls {rendered}: {}", class.reason),
                     });
-                } else if !self.method_called(&module, &qualname, offset) {
+                } else if !self.vetted_call(&module, &qualname) {
                     self.out.others.push(OtherCall {
                         offset,
                         rule: Rule::UnvettedCall,
@@ -1480,8 +1482,9 @@ impl Scan<'_, '_, '_> {
         }
     }
 
-    /// Whether the method `module.qualname` is a vetted call target.
-    fn method_called(&self, module: &str, qualname: &str, _offset: usize) -> bool {
+    /// Whether `module.qualname` (a global or a method) is a vetted call target that is not
+    /// code-exec: what a stream may call with arguments it chose.
+    fn vetted_call(&self, module: &str, qualname: &str) -> bool {
         let c = self.known.classify(module, qualname);
         c.vetted.is_some() && c.category < Category::CodeExec
     }
